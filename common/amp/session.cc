@@ -1,0 +1,157 @@
+#include "common/amp/session.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+
+namespace ampmr::amp {
+
+v1::Error ToErrorProto(const absl::Status& status) {
+  v1::Error error;
+  error.set_code(static_cast<int>(status.code()));
+  error.set_description(std::string(status.message()));
+  return error;
+}
+
+absl::Status FromErrorProto(const v1::Error& error) {
+  int code = error.code();
+  if (code <= 0 || code > static_cast<int>(absl::StatusCode::kUnauthenticated)) {
+    return absl::UnknownError(
+        absl::StrCat("peer sent error code ", code, ": ", error.description()));
+  }
+  return absl::Status(static_cast<absl::StatusCode>(code), error.description());
+}
+
+Session::Session(std::shared_ptr<Transport> transport, std::string name)
+    : transport_(std::move(transport)), name_(std::move(name)) {}
+
+Session::~Session() { FailAll(absl::UnavailableError(absl::StrCat(name_, ": session destroyed"))); }
+
+void Session::SetResponder(v1::Command::KindCase kind, Responder responder) {
+  responders_[static_cast<int>(kind)] = std::move(responder);
+}
+
+Deferred<v1::Answer> Session::CallRemote(v1::Command command) {
+  if (*closed_) {
+    return Deferred<v1::Answer>::Fail(
+        absl::UnavailableError(absl::StrCat(name_, ": connection lost")));
+  }
+  uint64_t ask = next_ask_++;
+  // The canceller only forgets the ask; whether the peer should stop work is
+  // the caller's business (it may send a Cancel command).
+  Deferred<v1::Answer> d([this, ask, closed = closed_](Deferred<v1::Answer>) {
+    if (!*closed) pending_.erase(ask);
+  });
+  pending_.emplace(ask, d);
+  v1::Box box;
+  box.set_ask(ask);
+  *box.mutable_command() = std::move(command);
+  transport_->Send(std::move(box));
+  return d;
+}
+
+void Session::SendNoAnswer(v1::Command command) {
+  if (*closed_) return;
+  v1::Box box;
+  *box.mutable_command() = std::move(command);
+  transport_->Send(std::move(box));
+}
+
+void Session::HandleBox(v1::Box box) {
+  if (*closed_) return;
+  if (box.batch_size() > 0) {
+    for (auto& inner : *box.mutable_batch()) HandleBox(std::move(inner));
+    return;
+  }
+  switch (box.body_case()) {
+    case v1::Box::kCommand:
+      HandleCommand(box.ask(), box.command());
+      return;
+    case v1::Box::kAnswer:
+      HandleAnswer(box.ask(), std::move(*box.mutable_answer()));
+      return;
+    case v1::Box::kError:
+      HandleAnswer(box.ask(), FromErrorProto(box.error()));
+      return;
+    case v1::Box::BODY_NOT_SET:
+      break;
+  }
+  if (box.ask() != 0) {
+    MakeReply(box.ask())(absl::InvalidArgumentError("malformed box: no command, answer or error"));
+  } else {
+    AMPMR_LOG(WARNING) << name_ << ": dropped a malformed box with no body";
+  }
+}
+
+void Session::HandleCommand(uint64_t ask, const v1::Command& command) {
+  auto it = responders_.find(static_cast<int>(command.kind_case()));
+  if (it == responders_.end()) {
+    absl::Status unknown = absl::UnimplementedError(
+        command.kind_case() == v1::Command::KIND_NOT_SET
+            ? std::string("unknown command")
+            : absl::StrCat("no responder for command ", command.kind_case()));
+    if (ask != 0) {
+      MakeReply(ask)(unknown);
+    } else {
+      AMPMR_LOG(WARNING) << name_ << ": dropped: " << unknown.message();
+    }
+    return;
+  }
+  if (ask == 0) {
+    it->second(command, [](absl::StatusOr<v1::Answer>) {});
+  } else {
+    it->second(command, MakeReply(ask));
+  }
+}
+
+Session::Reply Session::MakeReply(uint64_t ask) {
+  return [transport = transport_, closed = closed_, ask](absl::StatusOr<v1::Answer> result) {
+    if (*closed) return;
+    v1::Box box;
+    box.set_ask(ask);
+    if (result.ok()) {
+      *box.mutable_answer() = std::move(*result);
+    } else {
+      *box.mutable_error() = ToErrorProto(result.status());
+    }
+    transport->Send(std::move(box));
+  };
+}
+
+void Session::HandleAnswer(uint64_t ask, absl::StatusOr<v1::Answer> result) {
+  auto it = pending_.find(ask);
+  if (it == pending_.end()) {
+    // A late answer to a cancelled ask, or a peer's mistake: nothing waits for it.
+    AMPMR_LOG(DEBUG) << name_ << ": answer for unknown ask=" << ask << " dropped";
+    return;
+  }
+  Deferred<v1::Answer> d = it->second;
+  pending_.erase(it);
+  d.Fire(std::move(result));
+}
+
+void Session::HandleClosed(const absl::Status& why) {
+  if (*closed_) return;
+  *closed_ = true;
+  FailAll(absl::UnavailableError(absl::StrCat(name_, ": connection lost: ", why.ToString())));
+}
+
+void Session::Close(const absl::Status& why) {
+  if (*closed_) return;
+  *closed_ = true;
+  transport_->Close(why);
+  FailAll(absl::UnavailableError(absl::StrCat(name_, ": session closed: ", why.message())));
+}
+
+void Session::FailAll(const absl::Status& why) {
+  *closed_ = true;
+  std::vector<Deferred<v1::Answer>> failing;
+  failing.reserve(pending_.size());
+  for (auto& [ask, d] : pending_) failing.push_back(d);
+  pending_.clear();
+  for (auto& d : failing) d.Errback(why);
+}
+
+}  // namespace ampmr::amp

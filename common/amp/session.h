@@ -1,0 +1,96 @@
+// Session: one end of an AMP-style conversation (DESIGN.md §2), used by both
+// master and worker. Either side may call commands on the other:
+//   - CallRemote(command) sends a Box with a fresh non-zero `ask` tag and returns
+//     a Deferred that fires with the peer's Answer or typed Error, in whatever
+//     order answers come back;
+//   - SendNoAnswer(command) sends with ask 0 (Twisted's requiresAnswer=False);
+//   - incoming commands go to the responder registered for their kind; a
+//     responder replies once, now or later. A command with no responder (or of a
+//     kind this build does not know) is answered with UNIMPLEMENTED, and the
+//     session stays up. A malformed box is answered with INVALID_ARGUMENT when
+//     it asked for an answer, otherwise logged and dropped.
+//   - When the stream breaks (HandleClosed), every outstanding call fails with
+//     UNAVAILABLE, like AMP's connection-lost errback.
+//
+// Thread-safety: a Session belongs to one Loop thread. Every method, including
+// HandleBox/HandleClosed (which transport adapters post to that thread), must be
+// called there. Replies may be made on that thread at any later time, also after
+// the session closed (they are then dropped).
+#ifndef AMPMR_COMMON_AMP_SESSION_H_
+#define AMPMR_COMMON_AMP_SESSION_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "ampmr/v1/session.pb.h"
+#include "common/amp/deferred.h"
+
+namespace ampmr::amp {
+
+// The outbound half of a stream. Thread-safe; never blocks.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  // Queues `box` for writing. Dropped silently once the stream is closed.
+  virtual void Send(v1::Box box) = 0;
+  // Ends the stream (after queued boxes are written, where the stream allows).
+  virtual void Close(const absl::Status& status) = 0;
+};
+
+// Error <-> Status, for boxes on the wire.
+v1::Error ToErrorProto(const absl::Status& status);
+absl::Status FromErrorProto(const v1::Error& error);
+
+class Session {
+ public:
+  using Reply = std::function<void(absl::StatusOr<v1::Answer>)>;
+  using Responder = std::function<void(const v1::Command&, Reply)>;
+
+  // `name` appears in log lines (for example "worker=w3").
+  Session(std::shared_ptr<Transport> transport, std::string name);
+  ~Session();  // fails outstanding calls with UNAVAILABLE
+
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  void SetResponder(v1::Command::KindCase kind, Responder responder);
+
+  // Calls `command` on the peer. Cancelling the Deferred forgets the ask (a late
+  // answer is dropped). On a closed session it fails at once with UNAVAILABLE.
+  Deferred<v1::Answer> CallRemote(v1::Command command);
+  void SendNoAnswer(v1::Command command);
+
+  // Transport adapters feed these (on the loop thread).
+  void HandleBox(v1::Box box);
+  void HandleClosed(const absl::Status& why);
+
+  // Closes the stream from this side; outstanding calls fail with UNAVAILABLE.
+  void Close(const absl::Status& why);
+
+  bool closed() const { return *closed_; }
+  size_t outstanding() const { return pending_.size(); }
+  const std::string& name() const { return name_; }
+
+ private:
+  void HandleCommand(uint64_t ask, const v1::Command& command);
+  void HandleAnswer(uint64_t ask, absl::StatusOr<v1::Answer> result);
+  void FailAll(const absl::Status& why);
+  Reply MakeReply(uint64_t ask);
+
+  std::shared_ptr<Transport> transport_;
+  std::string name_;
+  // Shared with Reply closures so replies after close are dropped.
+  std::shared_ptr<bool> closed_ = std::make_shared<bool>(false);
+  uint64_t next_ask_ = 1;
+  absl::flat_hash_map<uint64_t, Deferred<v1::Answer>> pending_;
+  absl::flat_hash_map<int, Responder> responders_;
+};
+
+}  // namespace ampmr::amp
+
+#endif  // AMPMR_COMMON_AMP_SESSION_H_
