@@ -49,7 +49,7 @@ inline constexpr char kFirstErrorPayload[] = "type.ampmr/FirstError";
 
 // The index of the input whose failure failed a fire_on_one_errback list.
 inline std::optional<int> FirstErrorIndex(const absl::Status& status) {
-  std::optional<absl::Cord> payload = status.GetPayload(kFirstErrorPayload);
+  auto payload = status.GetPayload(kFirstErrorPayload);
   int index;
   if (!payload.has_value() || !absl::SimpleAtoi(std::string(*payload), &index)) {
     return std::nullopt;
@@ -64,17 +64,22 @@ Deferred<DeferredListResult<T>> DeferredList(std::vector<Deferred<T>> inputs,
   struct Shared {
     DeferredListResult<T> result;
     size_t remaining = 0;
-    std::vector<Deferred<T>> inputs;
+    // The inputs still to be cancelled if the list is: an input leaves when it
+    // fires, all leave when the list fires. (An unfired input's callback holds
+    // `Shared`, so holding fired ones here would only keep them alive.)
+    std::vector<std::optional<Deferred<T>>> unfired;
   };
   auto shared = std::make_shared<Shared>();
   shared->result.results.resize(inputs.size());
   shared->remaining = inputs.size();
-  shared->inputs = inputs;
+  shared->unfired.assign(inputs.begin(), inputs.end());
   std::weak_ptr<Shared> weak = shared;
   Out out([weak](Out) {
     if (auto s = weak.lock()) {
-      std::vector<Deferred<T>> copy = s->inputs;
-      for (auto& d : copy) d.Cancel();
+      std::vector<std::optional<Deferred<T>>> copy = s->unfired;
+      for (auto& d : copy) {
+        if (d.has_value()) d->Cancel();
+      }
     }
   });
   if (inputs.empty()) {
@@ -84,19 +89,21 @@ Deferred<DeferredListResult<T>> DeferredList(std::vector<Deferred<T>> inputs,
   for (size_t i = 0; i < inputs.size(); ++i) {
     auto on_result = [shared, out, i, options](const absl::StatusOr<T>& r) mutable {
       shared->result.results[i] = r;
+      shared->unfired[i].reset();
       --shared->remaining;
       if (out.fired()) return;
       if (r.ok() && options.fire_on_one_callback) {
         shared->result.index = static_cast<int>(i);
+        for (auto& d : shared->unfired) d.reset();
         out.Callback(shared->result);
       } else if (!r.ok() && options.fire_on_one_errback) {
         absl::Status first(r.status().code(), r.status().message());
         first.SetPayload(kFirstErrorPayload, absl::Cord(absl::StrCat(i)));
+        for (auto& d : shared->unfired) d.reset();
         out.Errback(first);
       } else if (shared->remaining == 0) {
         out.Callback(shared->result);
       }
-      if (shared->remaining == 0) shared->inputs.clear();
     };
     if (options.consume_errors) {
       inputs[i].AddBoth(std::move(on_result));

@@ -1,0 +1,160 @@
+#include "master/coordinator.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+
+namespace ampmr::master {
+
+Coordinator::Coordinator(Loop* loop, CoordinatorOptions options)
+    : loop_(loop), options_(options), scheduler_(&registry_, options.scheduler) {}
+
+Coordinator::~Coordinator() {
+  if (heartbeat_timer_ != 0) loop_->CancelTimer(heartbeat_timer_);
+}
+
+void Coordinator::Start() {
+  heartbeat_timer_ = loop_->RunAfter(options_.heartbeat_interval, [this] { CheckHeartbeats(); });
+}
+
+absl::StatusOr<std::string> Coordinator::SubmitJob(v1::JobSpec spec,
+                                                   std::vector<v1::Split> splits) {
+  if (!accepting_) return absl::UnavailableError("master is shutting down");
+  std::string id = absl::StrCat("j", next_job_++);
+  JobEnv env;
+  env.loop = loop_;
+  env.scheduler = &scheduler_;
+  env.registry = &registry_;
+  env.on_change = [this](JobRun* job) { OnJobChange(job); };
+  auto job = std::make_unique<JobRun>(id, std::move(spec), std::move(splits), env);
+  JobRun* raw = job.get();
+  jobs_.emplace(id, std::move(job));
+  job_order_.push_back(id);
+  AMPMR_LOG(INFO) << "job submitted job=" << id;
+  raw->Start();
+  return id;
+}
+
+absl::StatusOr<v1::JobStatus> Coordinator::GetJob(const std::string& job_id) const {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("no job ", job_id));
+  return it->second->Status();
+}
+
+absl::StatusOr<v1::JobStatus> Coordinator::CancelJob(const std::string& job_id) {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("no job ", job_id));
+  it->second->Cancel("cancelled by request");
+  scheduler_.Schedule();
+  return it->second->Status();
+}
+
+std::vector<v1::JobStatus> Coordinator::ListJobs() const {
+  std::vector<v1::JobStatus> out;
+  out.reserve(job_order_.size());
+  for (const auto& id : job_order_) out.push_back(jobs_.at(id)->Status());
+  return out;
+}
+
+absl::StatusOr<int64_t> Coordinator::Watch(const std::string& job_id, Watcher watcher) {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("no job ", job_id));
+  bool final = it->second->finished();
+  watcher(it->second->Status(), final);
+  if (final) return 0;
+  int64_t id = next_watch_++;
+  watches_[id] = Watch_{job_id, std::move(watcher)};
+  return id;
+}
+
+void Coordinator::Unwatch(int64_t watch_id) { watches_.erase(watch_id); }
+
+void Coordinator::OnJobChange(JobRun* job) {
+  auto shown = shown_state_.find(job->id());
+  bool phase_changed = shown == shown_state_.end() || shown->second != job->state();
+  if (phase_changed || job->finished()) {
+    shown_state_[job->id()] = job->state();
+    dirty_.erase(job->id());
+    NotifyWatchers(job, job->finished());
+    if (job->finished()) shown_state_.erase(job->id());
+    return;
+  }
+  dirty_[job->id()] = true;
+  if (flush_scheduled_) return;
+  flush_scheduled_ = true;
+  loop_->RunAfter(options_.progress_interval, [this] {
+    flush_scheduled_ = false;
+    std::map<std::string, bool> dirty;
+    dirty.swap(dirty_);
+    for (const auto& [id, unused] : dirty) {
+      auto it = jobs_.find(id);
+      if (it != jobs_.end() && !it->second->finished()) NotifyWatchers(it->second.get(), false);
+    }
+  });
+}
+
+void Coordinator::NotifyWatchers(JobRun* job, bool final) {
+  bool any = false;
+  for (const auto& [id, w] : watches_) any = any || w.job_id == job->id();
+  if (!any) return;
+  v1::JobStatus status = job->Status();
+  for (auto it = watches_.begin(); it != watches_.end();) {
+    if (it->second.job_id != job->id()) {
+      ++it;
+      continue;
+    }
+    Watcher watcher = it->second.watcher;
+    if (final) {
+      it = watches_.erase(it);
+    } else {
+      ++it;
+    }
+    watcher(status, final);
+  }
+}
+
+v1::Welcome Coordinator::AddWorker(const v1::Hello& hello, WorkerLink* link) {
+  WorkerState* w = registry_.Add(hello, link, loop_->Now());
+  AMPMR_LOG(INFO) << "worker joined worker=" << w->id << " host=" << hello.host()
+                  << " pid=" << hello.pid() << " slots=" << w->slots()
+                  << " shuffle=" << hello.shuffle_address();
+  v1::Welcome welcome;
+  welcome.set_worker_id(w->id);
+  welcome.set_heartbeat_interval_seconds(absl::ToDoubleSeconds(options_.heartbeat_interval));
+  welcome.set_pipeline_depth(options_.scheduler.max_pipeline_depth);
+  scheduler_.Schedule();
+  return welcome;
+}
+
+void Coordinator::RemoveWorker(const std::string& worker_id, const absl::Status& why) {
+  if (registry_.Find(worker_id) == nullptr) return;
+  AMPMR_LOG(INFO) << "worker lost worker=" << worker_id << ": " << why.message();
+  // Removing first means the attempts failing below find no slot to free.
+  registry_.Remove(worker_id);
+  scheduler_.Schedule();
+}
+
+void Coordinator::WorkerSeen(const std::string& worker_id) {
+  if (WorkerState* w = registry_.Find(worker_id)) w->last_heartbeat = loop_->Now();
+}
+
+void Coordinator::CheckHeartbeats() {
+  absl::Time now = loop_->Now();
+  std::vector<std::pair<std::string, WorkerLink*>> silent;
+  for (const auto& [id, w] : registry_.workers()) {
+    if (now - w.last_heartbeat > options_.heartbeat_timeout) silent.emplace_back(id, w.link);
+  }
+  for (const auto& [id, link] : silent) {
+    absl::Status why = absl::UnavailableError(
+        absl::StrCat("no heartbeat for ", absl::FormatDuration(options_.heartbeat_timeout)));
+    // Unregister before closing: closing fails the worker's outstanding calls
+    // with UNAVAILABLE, which requeues their tasks, and they must not be
+    // handed straight back to this worker.
+    RemoveWorker(id, why);
+    link->Close(why);
+  }
+  heartbeat_timer_ = loop_->RunAfter(options_.heartbeat_interval, [this] { CheckHeartbeats(); });
+}
+
+}  // namespace ampmr::master

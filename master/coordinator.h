@@ -1,0 +1,100 @@
+// Coordinator: all of the master's state, on one thread (DESIGN.md §7). The
+// gRPC adapters turn requests and worker boxes into calls on the coordinator's
+// Loop; timers (heartbeat checks, task timeouts) run there too. Nothing here
+// blocks or touches gRPC, so it runs the same under a FakeLoop in tests.
+//
+// Thread-safety: every method must be called on the loop thread.
+#ifndef AMPMR_MASTER_COORDINATOR_H_
+#define AMPMR_MASTER_COORDINATOR_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "ampmr/v1/job.pb.h"
+#include "ampmr/v1/session.pb.h"
+#include "common/loop.h"
+#include "master/job_run.h"
+#include "master/scheduler.h"
+#include "master/worker_registry.h"
+
+namespace ampmr::master {
+
+struct CoordinatorOptions {
+  // How often workers send heartbeats, and how long without one (or any other
+  // box) before a worker is declared lost.
+  absl::Duration heartbeat_interval = absl::Seconds(1);
+  absl::Duration heartbeat_timeout = absl::Seconds(10);
+  // Watchers see at most one progress event per this interval (phase changes
+  // and the final state are sent at once).
+  absl::Duration progress_interval = absl::Milliseconds(100);
+  SchedulerOptions scheduler;
+};
+
+class Coordinator {
+ public:
+  // Receives a job's status; `final` is true for the last event of a watch.
+  using Watcher = std::function<void(const v1::JobStatus& status, bool final)>;
+
+  Coordinator(Loop* loop, CoordinatorOptions options);
+  ~Coordinator();
+
+  // Starts the heartbeat checks.
+  void Start();
+  // Stops intake: later submissions fail with UNAVAILABLE.
+  void StopIntake() { accepting_ = false; }
+
+  // REQUIRES: `spec` validated and normalized; `splits` planned from it.
+  absl::StatusOr<std::string> SubmitJob(v1::JobSpec spec, std::vector<v1::Split> splits);
+  absl::StatusOr<v1::JobStatus> GetJob(const std::string& job_id) const;
+  absl::StatusOr<v1::JobStatus> CancelJob(const std::string& job_id);
+  std::vector<v1::JobStatus> ListJobs() const;
+  std::vector<v1::WorkerInfo> ListWorkers() const { return registry_.List(); }
+
+  // Calls `watcher` now with the job's status, then on progress, and a last
+  // time with final=true. Returns an id for Unwatch (which a watcher whose
+  // client went away must call).
+  absl::StatusOr<int64_t> Watch(const std::string& job_id, Watcher watcher);
+  void Unwatch(int64_t watch_id);
+
+  // Worker sessions. `link` stays valid until RemoveWorker.
+  v1::Welcome AddWorker(const v1::Hello& hello, WorkerLink* link);
+  void RemoveWorker(const std::string& worker_id, const absl::Status& why);
+  void WorkerSeen(const std::string& worker_id);
+
+  size_t job_count() const { return jobs_.size(); }
+
+ private:
+  void OnJobChange(JobRun* job);
+  void NotifyWatchers(JobRun* job, bool final);
+  void CheckHeartbeats();
+
+  Loop* const loop_;
+  const CoordinatorOptions options_;
+  WorkerRegistry registry_;
+  Scheduler scheduler_;
+  bool accepting_ = true;
+  int64_t next_job_ = 1;
+  std::map<std::string, std::unique_ptr<JobRun>> jobs_;
+  std::vector<std::string> job_order_;
+  struct Watch_ {
+    std::string job_id;
+    Watcher watcher;
+  };
+  std::map<int64_t, Watch_> watches_;
+  int64_t next_watch_ = 1;
+  // Jobs with progress not yet shown to watchers, and the last phase shown.
+  std::map<std::string, bool> dirty_;
+  std::map<std::string, v1::JobState> shown_state_;
+  bool flush_scheduled_ = false;
+  Loop::TimerId heartbeat_timer_ = 0;
+};
+
+}  // namespace ampmr::master
+
+#endif  // AMPMR_MASTER_COORDINATOR_H_

@@ -1,0 +1,381 @@
+#include "master/job_run.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <system_error>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/logging.h"
+
+namespace ampmr::master {
+namespace {
+
+namespace fs = std::filesystem;
+
+double Seconds(absl::Time t) { return absl::ToDoubleSeconds(t - absl::UnixEpoch()); }
+
+std::string PartName(int index) { return absl::StrFormat("part-%05d", index); }
+
+bool IsMapOnly(const v1::JobSpec& spec) { return spec.reducer() == "none"; }
+
+absl::Status Rename(const std::string& from, const std::string& to) {
+  std::error_code ec;
+  fs::rename(from, to, ec);
+  if (ec) {
+    return absl::InternalError(absl::StrCat("rename ", from, " -> ", to, ": ", ec.message()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+JobRun::JobRun(std::string id, v1::JobSpec spec, std::vector<v1::Split> splits, JobEnv env)
+    : id_(std::move(id)), env_(std::move(env)) {
+  status_.set_job_id(id_);
+  *status_.mutable_spec() = std::move(spec);
+  status_.set_state(v1::PENDING);
+  status_.set_submit_time(Seconds(env_.loop->Now()));
+  maps_.reserve(splits.size());
+  for (size_t i = 0; i < splits.size(); ++i) {
+    auto task = std::make_unique<Task>();
+    task->kind = Task::Kind::kMap;
+    task->index = static_cast<int>(i);
+    task->id = absl::StrCat("m", i);
+    task->split = std::move(splits[i]);
+    maps_.push_back(std::move(task));
+  }
+  if (!IsMapOnly(status_.spec())) {
+    for (int r = 0; r < status_.spec().reduces(); ++r) {
+      auto task = std::make_unique<Task>();
+      task->kind = Task::Kind::kReduce;
+      task->index = r;
+      task->id = absl::StrCat("r", r);
+      reduces_.push_back(std::move(task));
+    }
+  }
+}
+
+JobRun::~JobRun() = default;
+
+bool JobRun::finished() const {
+  v1::JobState s = status_.state();
+  return s == v1::SUCCEEDED || s == v1::FAILED || s == v1::CANCELLED;
+}
+
+std::string JobRun::TempDir() const { return status_.spec().output() + "/_temporary"; }
+
+std::string JobRun::TaskLabel(const Task& task) const {
+  if (task.kind == Task::Kind::kReduce) return absl::StrCat("task ", task.id, " (reduce partition ", task.index, ")");
+  return absl::StrCat("task ", task.id, " (input ", task.split.path(), " bytes ",
+                      task.split.start(), "+", task.split.length(), ")");
+}
+
+void JobRun::Start() {
+  status_.set_start_time(Seconds(env_.loop->Now()));
+  AMPMR_LOG(INFO) << "job started job=" << id_ << " maps=" << maps_.size()
+                  << " reduces=" << reduces_.size();
+  StartPhase(&maps_, v1::MAPPING);
+}
+
+void JobRun::StartPhase(std::vector<std::unique_ptr<Task>>* tasks, v1::JobState phase) {
+  status_.set_state(phase);
+  std::vector<amp::Deferred<v1::Answer>> done;
+  done.reserve(tasks->size());
+  for (auto& owned : *tasks) {
+    Task* task = owned.get();
+    task->done = amp::Deferred<v1::Answer>([this, task](amp::Deferred<v1::Answer>) {
+      CancelRunning(task);
+      task->state = Task::State::kCancelled;
+    });
+    done.push_back(task->done);
+  }
+  amp::DeferredListOptions options;
+  options.fire_on_one_errback = true;
+  options.consume_errors = true;
+  phase_ = amp::DeferredList(std::move(done), options);
+  for (auto& owned : *tasks) env_.scheduler->Enqueue(this, owned.get());
+  phase_.AddBoth([this, phase](const auto& result) { OnPhaseDone(phase, result); });
+  env_.on_change(this);
+  env_.scheduler->Schedule();
+}
+
+void JobRun::OnPhaseDone(v1::JobState phase,
+                         const absl::StatusOr<amp::DeferredListResult<v1::Answer>>& result) {
+  if (finished()) return;
+  if (!result.ok()) {
+    Finish(v1::FAILED, std::string(result.status().message()));
+    return;
+  }
+  if (phase == v1::MAPPING && !IsMapOnly(status_.spec())) {
+    AMPMR_LOG(INFO) << "map phase done job=" << id_;
+    StartPhase(&reduces_, v1::REDUCING);
+    return;
+  }
+  absl::Status committed = CommitJob();
+  if (!committed.ok()) {
+    Finish(v1::FAILED, absl::StrCat("commit: ", committed.message()));
+    return;
+  }
+  Finish(v1::SUCCEEDED, "");
+}
+
+void JobRun::Cancel(const std::string& why) {
+  if (finished()) return;
+  Finish(v1::CANCELLED, why);
+}
+
+void JobRun::Finish(v1::JobState state, const std::string& error) {
+  status_.set_state(state);
+  status_.set_error(error);
+  status_.set_end_time(Seconds(env_.loop->Now()));
+  env_.scheduler->RemoveJob(this);
+  for (auto* tasks : {&maps_, &reduces_}) {
+    for (auto& task : *tasks) {
+      if (!task->finished()) task->done.Cancel();
+    }
+  }
+  if (state != v1::SUCCEEDED) {
+    std::error_code ec;
+    fs::remove_all(TempDir(), ec);
+  }
+  // Map outputs are no longer needed by anyone.
+  v1::Command forget;
+  forget.mutable_forget_job()->set_job_id(id_);
+  for (const auto& [wid, w] : env_.registry->workers()) w.link->Send(forget);
+  if (state == v1::SUCCEEDED) {
+    AMPMR_LOG(INFO) << "job succeeded job=" << id_;
+  } else {
+    AMPMR_LOG(INFO) << "job ended job=" << id_ << " state=" << v1::JobState_Name(state)
+                    << " error=" << error;
+  }
+  env_.on_change(this);
+}
+
+v1::Command JobRun::MakeCommand(const Task& task, const std::string& attempt_id) const {
+  const v1::JobSpec& spec = status_.spec();
+  v1::Command command;
+  v1::TaskContext* ctx = task.kind == Task::Kind::kMap
+                             ? command.mutable_run_map()->mutable_task()
+                             : command.mutable_run_reduce()->mutable_task();
+  ctx->set_job_id(id_);
+  ctx->set_task_id(task.id);
+  ctx->set_attempt_id(attempt_id);
+  ctx->set_partition(task.index);
+  ctx->set_mapper(spec.mapper());
+  ctx->set_reducer(spec.reducer());
+  ctx->set_combiner(spec.combiner());
+  ctx->set_reduces(spec.reduces());
+  *ctx->mutable_env() = spec.env();
+  ctx->set_timeout_seconds(spec.task_timeout_seconds());
+  if (task.kind == Task::Kind::kMap) {
+    v1::RunMap* run = command.mutable_run_map();
+    *run->mutable_split() = task.split;
+    if (IsMapOnly(spec)) {
+      run->set_output_dir(absl::StrCat(TempDir(), "/", attempt_id));
+    }
+    return command;
+  }
+  v1::RunReduce* run = command.mutable_run_reduce();
+  for (const auto& map : maps_) {
+    const v1::MapDone& out = map->result.map_done();
+    if (task.index >= out.partitions_size()) continue;
+    const v1::PartitionInfo& part = out.partitions(task.index);
+    if (part.length() == 0) continue;
+    v1::MapOutputLocation* loc = run->add_inputs();
+    loc->set_map_task_id(map->id);
+    loc->set_attempt_id(out.attempt_id());
+    loc->set_worker_id(map->result_worker);
+    loc->set_shuffle_address(map->result_address);
+    loc->set_offset(part.offset());
+    loc->set_length(part.length());
+  }
+  run->set_temp_path(absl::StrCat(TempDir(), "/", attempt_id, "/", PartName(task.index)));
+  return command;
+}
+
+void JobRun::StartAttempt(Task* task, WorkerState* worker) {
+  Attempt attempt;
+  attempt.id = absl::StrCat(id_, "-", task->id, "-a", ++task->attempts_started);
+  attempt.worker_id = worker->id;
+  attempt.start = env_.loop->Now();
+  double timeout = status_.spec().task_timeout_seconds();
+  if (timeout > 0) {
+    attempt.timer = env_.loop->RunAfter(absl::Seconds(timeout), [this, task, id = attempt.id] {
+      OnAttemptTimeout(task, id);
+    });
+  }
+  ++worker->running;
+  task->state = Task::State::kRunning;
+  attempt.call = worker->link->Call(MakeCommand(*task, attempt.id));
+  amp::Deferred<v1::Answer> call = attempt.call;
+  std::string attempt_id = attempt.id;
+  task->running.push_back(std::move(attempt));
+  call.AddBoth([this, task, attempt_id](const absl::StatusOr<v1::Answer>& result) {
+    OnAttemptDone(task, attempt_id, result);
+  });
+}
+
+bool JobRun::EndAttempt(Task* task, const std::string& attempt_id, Attempt* ended) {
+  for (auto it = task->running.begin(); it != task->running.end(); ++it) {
+    if (it->id != attempt_id) continue;
+    *ended = std::move(*it);
+    task->running.erase(it);
+    if (ended->timer != 0) env_.loop->CancelTimer(ended->timer);
+    if (WorkerState* w = env_.registry->Find(ended->worker_id)) --w->running;
+    return true;
+  }
+  return false;
+}
+
+void JobRun::OnAttemptDone(Task* task, const std::string& attempt_id,
+                           const absl::StatusOr<v1::Answer>& result) {
+  Attempt attempt;
+  if (!EndAttempt(task, attempt_id, &attempt)) return;  // superseded or cancelled
+  env_.scheduler->RecordAttemptDuration(env_.loop->Now() - attempt.start);
+  if (task->finished()) return;
+  if (result.ok()) {
+    AcceptAttempt(task, attempt, *result);
+  } else {
+    FailAttempt(task, attempt, result.status());
+  }
+  env_.scheduler->Schedule();
+}
+
+void JobRun::OnAttemptTimeout(Task* task, const std::string& attempt_id) {
+  Attempt attempt;
+  if (!EndAttempt(task, attempt_id, &attempt)) return;
+  if (WorkerState* w = env_.registry->Find(attempt.worker_id)) {
+    v1::Command cancel;
+    cancel.mutable_cancel()->set_attempt_id(attempt.id);
+    w->link->Send(cancel);
+  }
+  attempt.call.Cancel();
+  FailAttempt(task, attempt,
+              absl::DeadlineExceededError(absl::StrCat(
+                  "no answer within --task-timeout ", status_.spec().task_timeout_seconds(), "s")));
+  env_.scheduler->Schedule();
+}
+
+void JobRun::FailAttempt(Task* task, const Attempt& attempt, const absl::Status& error) {
+  std::string message =
+      absl::StrCat("attempt=", attempt.id, " worker=", attempt.worker_id, ": ", error.message());
+  if (error.code() == absl::StatusCode::kUnavailable) {
+    // Lost with its worker: not the task's fault, so it does not count.
+    AMPMR_LOG(INFO) << "task reassigned job=" << id_ << " task=" << task->id << " " << message;
+  } else {
+    ++task->failures;
+    task->failed_on.push_back(attempt.worker_id);
+    task->last_error = absl::Status(error.code(), message);
+    AMPMR_LOG(WARNING) << "attempt failed job=" << id_ << " task=" << task->id << " " << message;
+    if (task->failures >= status_.spec().max_attempts()) {
+      task->state = Task::State::kFailed;
+      CancelRunning(task);
+      task->done.Errback(absl::Status(
+          error.code(), absl::StrCat(TaskLabel(*task), " failed after ", task->failures,
+                                     task->failures == 1 ? " attempt: " : " attempts: ",
+                                     message)));
+      return;
+    }
+  }
+  if (task->running.empty() && !task->queued) {
+    task->state = Task::State::kPending;
+    env_.scheduler->Enqueue(this, task);
+  }
+}
+
+void JobRun::AcceptAttempt(Task* task, const Attempt& attempt, const v1::Answer& answer) {
+  bool is_map = task->kind == Task::Kind::kMap;
+  if (is_map ? !answer.has_map_done() : !answer.has_reduce_done()) {
+    FailAttempt(task, attempt,
+                absl::InternalError("worker answered with the wrong kind of answer"));
+    return;
+  }
+  if (!is_map || IsMapOnly(status_.spec())) {
+    absl::Status committed = CommitReduceOutput(*task, attempt);
+    if (!committed.ok()) {
+      FailAttempt(task, attempt, committed);
+      return;
+    }
+  }
+  task->state = Task::State::kDone;
+  task->result = answer;
+  task->result_worker = attempt.worker_id;
+  WorkerState* worker = env_.registry->Find(attempt.worker_id);
+  if (worker != nullptr) {
+    ++worker->tasks_done;
+    task->result_address = worker->hello.shuffle_address();
+  }
+  const auto& counters = is_map ? answer.map_done().counters() : answer.reduce_done().counters();
+  for (const auto& [name, value] : counters) counters_[name] += value;
+  ++(is_map ? map_done_ : reduce_done_);
+  CancelRunning(task);  // backup attempts lose
+  task->done.Callback(answer);
+  env_.on_change(this);
+}
+
+absl::Status JobRun::CommitReduceOutput(const Task& task, const Attempt& attempt) {
+  std::string attempt_dir = absl::StrCat(TempDir(), "/", attempt.id);
+  std::string committed_dir = TempDir() + "/committed";
+  std::error_code ec;
+  fs::create_directories(committed_dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("mkdir ", committed_dir, ": ", ec.message()));
+  std::string name = PartName(task.index);
+  absl::Status renamed = Rename(absl::StrCat(attempt_dir, "/", name),
+                                absl::StrCat(committed_dir, "/", name));
+  if (!renamed.ok()) return renamed;
+  fs::remove_all(attempt_dir, ec);
+  return absl::OkStatus();
+}
+
+absl::Status JobRun::CommitJob() {
+  const std::string& output = status_.spec().output();
+  const auto& tasks = IsMapOnly(status_.spec()) ? maps_ : reduces_;
+  for (const auto& task : tasks) {
+    std::string name = PartName(task->index);
+    absl::Status renamed =
+        Rename(absl::StrCat(TempDir(), "/committed/", name), absl::StrCat(output, "/", name));
+    if (!renamed.ok()) return renamed;
+  }
+  std::error_code ec;
+  fs::remove_all(TempDir(), ec);
+  std::string success = output + "/_SUCCESS";
+  FILE* f = std::fopen(success.c_str(), "w");
+  if (f == nullptr || std::fclose(f) != 0) {
+    return absl::InternalError(absl::StrCat("cannot write ", success));
+  }
+  return absl::OkStatus();
+}
+
+void JobRun::CancelRunning(Task* task) {
+  std::vector<Attempt> running = std::move(task->running);
+  task->running.clear();
+  for (Attempt& attempt : running) {
+    if (attempt.timer != 0) env_.loop->CancelTimer(attempt.timer);
+    if (WorkerState* w = env_.registry->Find(attempt.worker_id)) {
+      --w->running;
+      v1::Command cancel;
+      cancel.mutable_cancel()->set_attempt_id(attempt.id);
+      w->link->Send(cancel);
+    }
+    attempt.call.Cancel();
+  }
+}
+
+v1::JobStatus JobRun::Status() const {
+  v1::JobStatus s = status_;
+  auto fill = [](const std::vector<std::unique_ptr<Task>>& tasks, int done, v1::PhaseProgress* p) {
+    p->set_total(static_cast<int>(tasks.size()));
+    p->set_done(done);
+    int running = 0;
+    for (const auto& t : tasks) running += t->running.empty() ? 0 : 1;
+    p->set_running(running);
+  };
+  fill(maps_, map_done_, s.mutable_map());
+  fill(reduces_, reduce_done_, s.mutable_reduce());
+  for (const auto& [name, value] : counters_) (*s.mutable_counters())[name] = value;
+  return s;
+}
+
+}  // namespace ampmr::master

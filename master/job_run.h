@@ -1,0 +1,98 @@
+// JobRun: one job from planned splits to committed output (DESIGN.md §3).
+//
+//   Start -> map phase: one Task per split, gathered by a DeferredList with
+//            fire_on_one_errback (the first task out of attempts fails the job)
+//         -> reduce phase: R Tasks, each told where its partition of every
+//            accepted map output lives; gathered the same way
+//         -> commit: accepted part files renamed into the output dir, then
+//            _SUCCESS; or, on failure or cancel, the temporary output removed.
+//
+// Reduce attempts write OUTPUT/_temporary/<attempt>/part-NNNNN; the master
+// moves the accepted one to OUTPUT/_temporary/committed/ and, when the whole
+// job succeeded, into OUTPUT/. Nothing partial ever has a final name.
+//
+// Thread-safety: coordinator thread only.
+#ifndef AMPMR_MASTER_JOB_RUN_H_
+#define AMPMR_MASTER_JOB_RUN_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "ampmr/v1/job.pb.h"
+#include "ampmr/v1/session.pb.h"
+#include "common/amp/deferred.h"
+#include "common/amp/deferred_list.h"
+#include "common/loop.h"
+#include "master/scheduler.h"
+#include "master/task.h"
+#include "master/worker_registry.h"
+
+namespace ampmr::master {
+
+struct JobEnv {
+  Loop* loop = nullptr;
+  Scheduler* scheduler = nullptr;
+  WorkerRegistry* registry = nullptr;
+  // Called after any change worth showing to watchers, and when the job ends.
+  std::function<void(JobRun*)> on_change;
+};
+
+class JobRun {
+ public:
+  // REQUIRES: `spec` validated and normalized; `splits` planned from it.
+  JobRun(std::string id, v1::JobSpec spec, std::vector<v1::Split> splits, JobEnv env);
+  ~JobRun();
+
+  JobRun(const JobRun&) = delete;
+  JobRun& operator=(const JobRun&) = delete;
+
+  void Start();
+  // Stops every attempt and ends the job CANCELLED. No-op once finished.
+  void Cancel(const std::string& why);
+
+  // Scheduler entry point: begins an attempt of `task` on `worker`.
+  void StartAttempt(Task* task, WorkerState* worker);
+
+  const std::string& id() const { return id_; }
+  v1::JobState state() const { return status_.state(); }
+  bool finished() const;
+  v1::JobStatus Status() const;
+
+ private:
+  v1::Command MakeCommand(const Task& task, const std::string& attempt_id) const;
+  void OnAttemptDone(Task* task, const std::string& attempt_id,
+                     const absl::StatusOr<v1::Answer>& result);
+  void OnAttemptTimeout(Task* task, const std::string& attempt_id);
+  // Removes the attempt from the task and frees its slot. Returns false if the
+  // attempt is no longer running (superseded, cancelled, already ended).
+  bool EndAttempt(Task* task, const std::string& attempt_id, Attempt* ended);
+  void FailAttempt(Task* task, const Attempt& attempt, const absl::Status& error);
+  void AcceptAttempt(Task* task, const Attempt& attempt, const v1::Answer& answer);
+  void CancelRunning(Task* task);
+  void StartPhase(std::vector<std::unique_ptr<Task>>* tasks, v1::JobState phase);
+  void OnPhaseDone(v1::JobState phase,
+                   const absl::StatusOr<amp::DeferredListResult<v1::Answer>>& result);
+  absl::Status CommitReduceOutput(const Task& task, const Attempt& attempt);
+  absl::Status CommitJob();
+  void Finish(v1::JobState state, const std::string& error);
+  std::string TaskLabel(const Task& task) const;
+  std::string TempDir() const;
+
+  const std::string id_;
+  const JobEnv env_;
+  v1::JobStatus status_;  // spec, state, counters, error, times
+  std::vector<std::unique_ptr<Task>> maps_;
+  std::vector<std::unique_ptr<Task>> reduces_;
+  amp::Deferred<amp::DeferredListResult<v1::Answer>> phase_;
+  int map_done_ = 0;
+  int reduce_done_ = 0;
+  std::map<std::string, int64_t> counters_;
+};
+
+}  // namespace ampmr::master
+
+#endif  // AMPMR_MASTER_JOB_RUN_H_

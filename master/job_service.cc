@@ -1,0 +1,227 @@
+#include "master/job_service.h"
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <system_error>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/amp/grpc_stream.h"
+#include "common/status_macros.h"
+#include "master/job_validation.h"
+#include "master/planner.h"
+
+namespace ampmr::master {
+namespace {
+
+using amp::ToGrpcStatus;
+
+struct Plan {
+  v1::JobSpec spec;
+  std::vector<v1::Split> splits;
+};
+
+// Validation and planning, on the planner thread: everything a submission can
+// get wrong is refused here, before the job exists.
+absl::StatusOr<Plan> ValidateAndPlan(v1::JobSpec spec) {
+  AMPMR_RETURN_IF_ERROR(ValidateAndNormalize(&spec));
+  std::vector<std::string> inputs(spec.inputs().begin(), spec.inputs().end());
+  AMPMR_ASSIGN_OR_RETURN(std::vector<std::string> files, ExpandInputs(inputs));
+  Plan plan;
+  AMPMR_ASSIGN_OR_RETURN(plan.splits, PlanSplits(files, spec.split_size()));
+  std::error_code ec;
+  std::filesystem::create_directories(spec.output(), ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("output ", spec.output(), ": cannot create: ", ec.message()));
+  }
+  plan.spec = std::move(spec);
+  return plan;
+}
+
+// Streams a job's progress. The coordinator's watcher may outlive the reactor,
+// so it holds only this shared state; only the newest status is kept while a
+// write is in flight (progress is a level, not a log).
+class WatchStream : public std::enable_shared_from_this<WatchStream> {
+ public:
+  class Reactor : public grpc::ServerWriteReactor<v1::JobEvent> {
+   public:
+    explicit Reactor(std::shared_ptr<WatchStream> stream) : stream_(std::move(stream)) {}
+    void OnWriteDone(bool ok) override { stream_->OnWriteDone(ok); }
+    void OnCancel() override { stream_->OnCancel(); }
+    void OnDone() override {
+      stream_->OnDone();
+      delete this;
+    }
+
+   private:
+    std::shared_ptr<WatchStream> stream_;
+  };
+
+  WatchStream(Loop* loop, Coordinator* coordinator) : loop_(loop), coordinator_(coordinator) {}
+
+  Reactor* Begin(const std::string& job_id) {
+    reactor_ = new Reactor(shared_from_this());
+    std::shared_ptr<WatchStream> self = shared_from_this();
+    loop_->Post([self, job_id] {
+      absl::StatusOr<int64_t> id = self->coordinator_->Watch(
+          job_id, [self](const v1::JobStatus& status, bool final) { self->Push(status, final); });
+      if (!id.ok()) {
+        self->FinishWith(ToGrpcStatus(id.status()));
+        return;
+      }
+      std::lock_guard<std::mutex> lock(self->mu_);
+      self->watch_id_ = *id;
+      if (self->cancelled_ && *id != 0) self->loop_->Post([self, id = *id] {
+        self->coordinator_->Unwatch(id);
+      });
+    });
+    return reactor_;
+  }
+
+  void Push(const v1::JobStatus& status, bool final) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (done_ || finishing_) return;
+    *pending_.mutable_status() = status;
+    has_pending_ = true;
+    final_ = final_ || final;
+    if (!writing_) StartWriteLocked();
+  }
+
+  void OnWriteDone(bool ok) {
+    std::lock_guard<std::mutex> lock(mu_);
+    writing_ = false;
+    if (!ok) return;  // the client went away; OnCancel/OnDone follow
+    if (has_pending_) {
+      StartWriteLocked();
+    } else if (final_ && !finishing_) {
+      finishing_ = true;
+      reactor_->Finish(grpc::Status::OK);
+    }
+  }
+
+  void OnCancel() {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancelled_ = true;
+    if (watch_id_ != 0) {
+      std::shared_ptr<WatchStream> self = shared_from_this();
+      loop_->Post([self, id = watch_id_] { self->coordinator_->Unwatch(id); });
+    }
+    if (!finishing_) {
+      finishing_ = true;
+      reactor_->Finish(grpc::Status::CANCELLED);
+    }
+  }
+
+  void OnDone() {
+    std::lock_guard<std::mutex> lock(mu_);
+    done_ = true;
+  }
+
+  void FinishWith(const grpc::Status& status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (done_ || finishing_) return;
+    finishing_ = true;
+    reactor_->Finish(status);
+  }
+
+ private:
+  void StartWriteLocked() {
+    in_flight_ = pending_;
+    has_pending_ = false;
+    writing_ = true;
+    reactor_->StartWrite(&in_flight_);
+  }
+
+  Loop* const loop_;
+  Coordinator* const coordinator_;
+  std::mutex mu_;
+  Reactor* reactor_ = nullptr;
+  v1::JobEvent pending_;
+  v1::JobEvent in_flight_;
+  bool has_pending_ = false;
+  bool writing_ = false;
+  bool final_ = false;
+  bool finishing_ = false;
+  bool cancelled_ = false;
+  bool done_ = false;
+  int64_t watch_id_ = 0;
+};
+
+}  // namespace
+
+grpc::ServerUnaryReactor* JobServiceImpl::SubmitJob(grpc::CallbackServerContext* ctx,
+                                                    const v1::SubmitJobRequest* request,
+                                                    v1::SubmitJobResponse* response) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  planner_->Post([this, reactor, response, spec = request->spec()] {
+    absl::StatusOr<Plan> plan = ValidateAndPlan(spec);
+    if (!plan.ok()) {
+      reactor->Finish(ToGrpcStatus(plan.status()));
+      return;
+    }
+    loop_->Post([this, reactor, response, plan = std::move(*plan)]() mutable {
+      absl::StatusOr<std::string> id =
+          coordinator_->SubmitJob(std::move(plan.spec), std::move(plan.splits));
+      if (id.ok()) response->set_job_id(*id);
+      reactor->Finish(ToGrpcStatus(id.status()));
+    });
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* JobServiceImpl::GetJob(grpc::CallbackServerContext* ctx,
+                                                 const v1::GetJobRequest* request,
+                                                 v1::JobStatus* response) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  loop_->Post([this, reactor, response, id = request->job_id()] {
+    absl::StatusOr<v1::JobStatus> status = coordinator_->GetJob(id);
+    if (status.ok()) *response = std::move(*status);
+    reactor->Finish(ToGrpcStatus(status.status()));
+  });
+  return reactor;
+}
+
+grpc::ServerWriteReactor<v1::JobEvent>* JobServiceImpl::WatchJob(
+    grpc::CallbackServerContext* ctx, const v1::WatchJobRequest* request) {
+  auto stream = std::make_shared<WatchStream>(loop_, coordinator_);
+  return stream->Begin(request->job_id());
+}
+
+grpc::ServerUnaryReactor* JobServiceImpl::CancelJob(grpc::CallbackServerContext* ctx,
+                                                    const v1::CancelJobRequest* request,
+                                                    v1::CancelJobResponse* response) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  loop_->Post([this, reactor, response, id = request->job_id()] {
+    absl::StatusOr<v1::JobStatus> status = coordinator_->CancelJob(id);
+    if (status.ok()) *response->mutable_status() = std::move(*status);
+    reactor->Finish(ToGrpcStatus(status.status()));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* JobServiceImpl::ListJobs(grpc::CallbackServerContext* ctx,
+                                                   const v1::ListJobsRequest* request,
+                                                   v1::ListJobsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  loop_->Post([this, reactor, response] {
+    for (auto& job : coordinator_->ListJobs()) *response->add_jobs() = std::move(job);
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* JobServiceImpl::ListWorkers(grpc::CallbackServerContext* ctx,
+                                                      const v1::ListWorkersRequest* request,
+                                                      v1::ListWorkersResponse* response) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  loop_->Post([this, reactor, response] {
+    for (auto& w : coordinator_->ListWorkers()) *response->add_workers() = std::move(w);
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+}  // namespace ampmr::master

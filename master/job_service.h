@@ -1,0 +1,48 @@
+// JobServiceImpl: the gRPC adapter for the client API. Each RPC becomes work on
+// the coordinator's loop (or, for file-system work at submit, on the planner
+// loop first); handlers never block a gRPC thread.
+#ifndef AMPMR_MASTER_JOB_SERVICE_H_
+#define AMPMR_MASTER_JOB_SERVICE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include "ampmr/v1/job.grpc.pb.h"
+#include "common/loop.h"
+#include "master/coordinator.h"
+
+namespace ampmr::master {
+
+class JobServiceImpl : public v1::JobService::CallbackService {
+ public:
+  // `loop` runs `coordinator`; `planner` runs validation and planning, which
+  // read the file system.
+  JobServiceImpl(Loop* loop, Coordinator* coordinator, Loop* planner)
+      : loop_(loop), coordinator_(coordinator), planner_(planner) {}
+
+  grpc::ServerUnaryReactor* SubmitJob(grpc::CallbackServerContext* ctx,
+                                      const v1::SubmitJobRequest* request,
+                                      v1::SubmitJobResponse* response) override;
+  grpc::ServerUnaryReactor* GetJob(grpc::CallbackServerContext* ctx,
+                                   const v1::GetJobRequest* request,
+                                   v1::JobStatus* response) override;
+  grpc::ServerWriteReactor<v1::JobEvent>* WatchJob(grpc::CallbackServerContext* ctx,
+                                                   const v1::WatchJobRequest* request) override;
+  grpc::ServerUnaryReactor* CancelJob(grpc::CallbackServerContext* ctx,
+                                      const v1::CancelJobRequest* request,
+                                      v1::CancelJobResponse* response) override;
+  grpc::ServerUnaryReactor* ListJobs(grpc::CallbackServerContext* ctx,
+                                     const v1::ListJobsRequest* request,
+                                     v1::ListJobsResponse* response) override;
+  grpc::ServerUnaryReactor* ListWorkers(grpc::CallbackServerContext* ctx,
+                                        const v1::ListWorkersRequest* request,
+                                        v1::ListWorkersResponse* response) override;
+
+ private:
+  Loop* const loop_;
+  Coordinator* const coordinator_;
+  Loop* const planner_;
+};
+
+}  // namespace ampmr::master
+
+#endif  // AMPMR_MASTER_JOB_SERVICE_H_

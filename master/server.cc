@@ -1,0 +1,84 @@
+#include "master/server.h"
+
+#include <filesystem>
+#include <system_error>
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "master/job_service.h"
+#include "master/session_service.h"
+
+namespace ampmr::master {
+
+struct MasterServer::Impl {
+  ThreadLoop loop;
+  ThreadLoop planner;
+  std::unique_ptr<Coordinator> coordinator;
+  std::unique_ptr<JobServiceImpl> jobs;
+  std::unique_ptr<WorkerSessionImpl> sessions;
+  std::unique_ptr<grpc::Server> server;
+  std::string address;
+  bool stopped = false;
+};
+
+MasterServer::MasterServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+MasterServer::~MasterServer() { Shutdown(); }
+
+const std::string& MasterServer::address() const { return impl_->address; }
+
+absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(const MasterOptions& options) {
+  if (!options.data_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(options.data_dir, ec);
+    if (ec) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("--data-dir ", options.data_dir, ": ", ec.message()));
+    }
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->coordinator = std::make_unique<Coordinator>(&impl->loop, options.coordinator);
+  impl->jobs = std::make_unique<JobServiceImpl>(&impl->loop, impl->coordinator.get(),
+                                                &impl->planner);
+  impl->sessions = std::make_unique<WorkerSessionImpl>(&impl->loop, impl->coordinator.get());
+  impl->loop.Start("coordinator");
+  impl->planner.Start("planner");
+  impl->loop.Post([c = impl->coordinator.get()] { c->Start(); });
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(impl->jobs.get());
+  builder.RegisterService(impl->sessions.get());
+  builder.SetMaxReceiveMessageSize(256 << 20);
+  builder.SetMaxSendMessageSize(256 << 20);
+  impl->server = builder.BuildAndStart();
+  if (impl->server == nullptr || port == 0) {
+    impl->loop.Stop();
+    impl->planner.Stop();
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen,
+                                               " (address in use or invalid)"));
+  }
+  std::string host = options.listen.substr(0, options.listen.rfind(':'));
+  impl->address = absl::StrCat(host, ":", port);
+  AMPMR_LOG(INFO) << "master listening on " << impl->address;
+  return std::unique_ptr<MasterServer>(new MasterServer(std::move(impl)));
+}
+
+void MasterServer::Shutdown(absl::Duration grace) {
+  if (impl_ == nullptr || impl_->stopped) return;
+  impl_->stopped = true;
+  Coordinator* c = impl_->coordinator.get();
+  impl_->loop.Post([c] { c->StopIntake(); });
+  impl_->server->Shutdown(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(grace));
+  impl_->planner.Stop();
+  impl_->loop.Stop();
+  impl_->server.reset();
+  AMPMR_LOG(INFO) << "master stopped";
+}
+
+}  // namespace ampmr::master

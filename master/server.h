@@ -1,0 +1,43 @@
+// MasterServer: the master's lifecycle. Start order: coordinator loop, planner
+// loop, gRPC server (JobService, WorkerSession, health). Shutdown order: stop
+// intake, shut the gRPC server down with a deadline (ending worker streams and
+// watches), stop the loops, destroy state.
+#ifndef AMPMR_MASTER_SERVER_H_
+#define AMPMR_MASTER_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "master/coordinator.h"
+
+namespace ampmr::master {
+
+struct MasterOptions {
+  // Where to serve gRPC; port 0 picks a free port (see MasterServer::address).
+  std::string listen = "127.0.0.1:7070";
+  // Where the master keeps its state; created if missing.
+  std::string data_dir;
+  CoordinatorOptions coordinator;
+};
+
+class MasterServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<MasterServer>> Start(const MasterOptions& options);
+  ~MasterServer();  // Shutdown()s
+
+  // The address actually bound, "HOST:PORT".
+  const std::string& address() const;
+  // Stops the master within `grace`. Idempotent.
+  void Shutdown(absl::Duration grace = absl::Seconds(2));
+
+ private:
+  struct Impl;
+  explicit MasterServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ampmr::master
+
+#endif  // AMPMR_MASTER_SERVER_H_

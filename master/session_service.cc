@@ -1,0 +1,92 @@
+#include "master/session_service.h"
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "common/amp/grpc_stream.h"
+#include "common/amp/session.h"
+#include "common/logging.h"
+#include "master/worker_link.h"
+
+namespace ampmr::master {
+namespace {
+
+// One worker's connection, living on the coordinator's loop.
+class Connection : public WorkerLink {
+ public:
+  Connection(Coordinator* coordinator, std::shared_ptr<amp::Transport> outbox, std::string peer)
+      : coordinator_(coordinator), session_(std::move(outbox), "worker@" + peer) {
+    session_.SetResponder(v1::Command::kHello,
+                          [this](const v1::Command& c, amp::Session::Reply reply) {
+                            OnHello(c.hello(), std::move(reply));
+                          });
+    session_.SetResponder(v1::Command::kHeartbeat,
+                          [this](const v1::Command&, amp::Session::Reply reply) {
+                            reply(v1::Answer());
+                          });
+  }
+
+  void HandleBox(v1::Box box) {
+    if (!worker_id_.empty()) coordinator_->WorkerSeen(worker_id_);
+    session_.HandleBox(std::move(box));
+  }
+
+  void HandleClosed(const absl::Status& why) {
+    if (!worker_id_.empty()) coordinator_->RemoveWorker(worker_id_, why);
+    session_.HandleClosed(why);
+  }
+
+  // WorkerLink
+  amp::Deferred<v1::Answer> Call(v1::Command command) override {
+    return session_.CallRemote(std::move(command));
+  }
+  void Send(v1::Command command) override { session_.SendNoAnswer(std::move(command)); }
+  void Close(const absl::Status& why) override { session_.Close(why); }
+
+ private:
+  void OnHello(const v1::Hello& hello, amp::Session::Reply reply) {
+    if (!worker_id_.empty()) {
+      reply(absl::FailedPreconditionError("Hello sent twice on one session"));
+      return;
+    }
+    v1::Welcome welcome = coordinator_->AddWorker(hello, this);
+    worker_id_ = welcome.worker_id();
+    v1::Answer answer;
+    *answer.mutable_welcome() = std::move(welcome);
+    reply(std::move(answer));
+  }
+
+  Coordinator* const coordinator_;
+  amp::Session session_;
+  std::string worker_id_;
+};
+
+}  // namespace
+
+grpc::ServerBidiReactor<v1::Box, v1::Box>* WorkerSessionImpl::Connect(
+    grpc::CallbackServerContext* ctx) {
+  std::string peer = ctx->peer();
+  Loop* loop = loop_;
+  Coordinator* coordinator = coordinator_;
+  return new amp::ServerBoxReactor([=](std::shared_ptr<amp::BoxOutbox> outbox) {
+    // Created and destroyed on the loop; the stream callbacks only post.
+    auto holder = std::make_shared<std::unique_ptr<Connection>>();
+    loop->Post([holder, coordinator, outbox, peer] {
+      *holder = std::make_unique<Connection>(coordinator, outbox, peer);
+    });
+    amp::StreamCallbacks callbacks;
+    callbacks.on_box = [loop, holder](v1::Box box) {
+      loop->Post([holder, box = std::move(box)]() mutable { (*holder)->HandleBox(std::move(box)); });
+    };
+    callbacks.on_done = [loop, holder](const absl::Status& why) {
+      loop->Post([holder, why] {
+        (*holder)->HandleClosed(why);
+        holder->reset();
+      });
+    };
+    return callbacks;
+  });
+}
+
+}  // namespace ampmr::master

@@ -1,0 +1,30 @@
+// WorkerSessionImpl: accepts workers' WorkerSession.Connect streams. Each
+// stream gets an amp::Session on the coordinator's loop; the worker's Hello
+// registers it with the coordinator, its heartbeats (and any other box) keep it
+// alive, and the end of the stream unregisters it.
+#ifndef AMPMR_MASTER_SESSION_SERVICE_H_
+#define AMPMR_MASTER_SESSION_SERVICE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include "ampmr/v1/session.grpc.pb.h"
+#include "common/loop.h"
+#include "master/coordinator.h"
+
+namespace ampmr::master {
+
+class WorkerSessionImpl : public v1::WorkerSession::CallbackService {
+ public:
+  WorkerSessionImpl(Loop* loop, Coordinator* coordinator)
+      : loop_(loop), coordinator_(coordinator) {}
+
+  grpc::ServerBidiReactor<v1::Box, v1::Box>* Connect(grpc::CallbackServerContext* ctx) override;
+
+ private:
+  Loop* const loop_;
+  Coordinator* const coordinator_;
+};
+
+}  // namespace ampmr::master
+
+#endif  // AMPMR_MASTER_SESSION_SERVICE_H_

@@ -1,0 +1,28 @@
+// WorkerLink: the master's handle on one connected worker's session. The real
+// one wraps an amp::Session; tests use fakes that hold the Deferreds so the
+// test decides when and how each call is answered.
+//
+// Thread-safety: coordinator thread only.
+#ifndef AMPMR_MASTER_WORKER_LINK_H_
+#define AMPMR_MASTER_WORKER_LINK_H_
+
+#include "absl/status/status.h"
+#include "ampmr/v1/session.pb.h"
+#include "common/amp/deferred.h"
+
+namespace ampmr::master {
+
+class WorkerLink {
+ public:
+  virtual ~WorkerLink() = default;
+  // Asks the worker; fires with its answer or error, UNAVAILABLE if the link breaks.
+  virtual amp::Deferred<v1::Answer> Call(v1::Command command) = 0;
+  // Tells the worker, wanting no answer.
+  virtual void Send(v1::Command command) = 0;
+  // Drops the worker (for example after missed heartbeats).
+  virtual void Close(const absl::Status& why) = 0;
+};
+
+}  // namespace ampmr::master
+
+#endif  // AMPMR_MASTER_WORKER_LINK_H_

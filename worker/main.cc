@@ -1,0 +1,68 @@
+// ampmr-worker: dials the master, runs the tasks it sends, serves map outputs
+// to other workers, until SIGTERM or SIGINT. Prints nothing on stdout.
+#include <signal.h>
+
+#include <iostream>
+
+#include "common/cli_flags.h"
+#include "common/logging.h"
+#include "worker/worker.h"
+
+int main(int argc, char** argv) {
+  ampmr::SetLogProgramName("worker");
+  ampmr::worker::WorkerOptions options;
+  if (const char* env = std::getenv("AMPMR_MASTER"); env != nullptr && *env != '\0') {
+    options.master = env;
+  }
+  ampmr::FlagSet flags(
+      "ampmr-worker [--master ADDR] [--slots N] [--work-dir DIR]",
+      "An ampmr worker: dials the master (reconnecting with backoff), runs map and\n"
+      "reduce tasks in --slots slots, and serves its map outputs to reducers.");
+  flags.String("master", &options.master, "ADDR", "the master's address")
+      .DefaultText("$AMPMR_MASTER, else 127.0.0.1:7070");
+  flags.Int32("slots", &options.slots, "N", "tasks run at once");
+  flags.String("work-dir", &options.work_dir, "DIR",
+               "where map outputs and scratch files go")
+      .DefaultText("a temporary directory, removed at exit");
+  flags.String("shuffle-listen", &options.shuffle_listen, "ADDR",
+               "where to serve map outputs to other workers; port 0 picks a free port");
+  flags.String("advertise-host", &options.advertise_host, "HOST",
+               "host name other workers use to reach this one")
+      .DefaultText("the --shuffle-listen host, or the hostname for 0.0.0.0");
+  std::vector<std::string> args(argv + 1, argv + argc);
+  absl::StatusOr<std::vector<std::string>> positional = flags.Parse(args);
+  if (!positional.ok()) {
+    std::cerr << "ampmr-worker: " << positional.status().message() << "\n";
+    return 2;
+  }
+  if (flags.help_requested()) {
+    std::cout << flags.Help();
+    return 0;
+  }
+  if (!positional->empty()) {
+    std::cerr << "ampmr-worker: unexpected argument " << (*positional)[0] << " (see --help)\n";
+    return 2;
+  }
+  if (options.slots < 1) {
+    std::cerr << "ampmr-worker: --slots: must be >= 1, got " << options.slots << "\n";
+    return 2;
+  }
+
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto worker = ampmr::worker::Worker::Start(options);
+  if (!worker.ok()) {
+    std::cerr << "ampmr-worker: " << worker.status().message() << "\n";
+    return 1;
+  }
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  AMPMR_LOG(INFO) << "signal " << sig << ": shutting down";
+  (*worker)->Shutdown();
+  return 0;
+}

@@ -1,0 +1,44 @@
+#include "worker/map_output_store.h"
+
+#include <unistd.h>
+
+#include <vector>
+
+namespace ampmr::worker {
+
+void MapOutputStore::Add(const std::string& attempt_id, const std::string& job_id,
+                         const std::string& path) {
+  std::lock_guard<std::mutex> lock(mu_);
+  outputs_[attempt_id] = Output{job_id, path};
+}
+
+std::optional<std::string> MapOutputStore::Find(const std::string& attempt_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = outputs_.find(attempt_id);
+  if (it == outputs_.end()) return std::nullopt;
+  return it->second.path;
+}
+
+int MapOutputStore::ForgetJob(const std::string& job_id) {
+  std::vector<std::string> paths;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = outputs_.begin(); it != outputs_.end();) {
+      if (it->second.job_id == job_id) {
+        paths.push_back(it->second.path);
+        it = outputs_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (const auto& p : paths) ::unlink(p.c_str());
+  return static_cast<int>(paths.size());
+}
+
+size_t MapOutputStore::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return outputs_.size();
+}
+
+}  // namespace ampmr::worker

@@ -1,0 +1,51 @@
+// ShuffleFetcher: brings a reduce attempt's inputs (partitions of map outputs)
+// to this worker. Outputs this worker holds are read in place; others are
+// fetched from their worker's ShuffleService into local files.
+//
+// Thread-safe; called from slot threads.
+#ifndef AMPMR_WORKER_SHUFFLE_FETCHER_H_
+#define AMPMR_WORKER_SHUFFLE_FETCHER_H_
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "ampmr/v1/session.pb.h"
+#include "worker/map_output_store.h"
+#include "worker/task/reduce_task.h"
+
+namespace grpc {
+class Channel;
+}
+
+namespace ampmr::worker {
+
+class ShuffleFetcher {
+ public:
+  ShuffleFetcher(const MapOutputStore* store, std::string work_dir)
+      : store_(store), work_dir_(std::move(work_dir)) {}
+
+  // Local ranges for every input of `run`. Fetched files are named after the
+  // attempt and listed in *fetched for the caller to delete. Errors name the
+  // map task, its worker and address (UNAVAILABLE if it cannot be reached).
+  absl::StatusOr<std::vector<ReduceInput>> Fetch(const v1::RunReduce& run,
+                                                 const std::atomic<bool>& cancelled,
+                                                 std::vector<std::string>* fetched);
+
+ private:
+  std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address);
+
+  const MapOutputStore* store_;
+  const std::string work_dir_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<grpc::Channel>> channels_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace ampmr::worker
+
+#endif  // AMPMR_WORKER_SHUFFLE_FETCHER_H_

@@ -1,0 +1,56 @@
+#include "worker/shuffle_service.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace ampmr::worker {
+namespace {
+
+constexpr int64_t kChunkBytes = 1 << 20;
+
+}  // namespace
+
+grpc::Status ShuffleServiceImpl::Fetch(grpc::ServerContext* ctx, const v1::FetchRequest* request,
+                                       grpc::ServerWriter<v1::Chunk>* writer) {
+  std::optional<std::string> path = store_->Find(request->attempt_id());
+  if (!path.has_value()) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("no map output for attempt=", request->attempt_id()));
+  }
+  if (request->offset() < 0 || request->length() < 0) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "negative offset or length");
+  }
+  int fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("open ", *path, ": ", std::strerror(errno)));
+  }
+  v1::Chunk chunk;
+  int64_t offset = request->offset();
+  int64_t left = request->length();
+  grpc::Status status = grpc::Status::OK;
+  while (left > 0 && !ctx->IsCancelled()) {
+    std::string* data = chunk.mutable_data();
+    data->resize(std::min(left, kChunkBytes));
+    ssize_t n = ::pread(fd, data->data(), data->size(), offset);
+    if (n <= 0) {
+      status = grpc::Status(grpc::StatusCode::DATA_LOSS,
+                            absl::StrCat("read ", *path, " at ", offset, ": ",
+                                         n == 0 ? "unexpected end of file" : std::strerror(errno)));
+      break;
+    }
+    data->resize(n);
+    if (!writer->Write(chunk)) break;
+    offset += n;
+    left -= n;
+  }
+  ::close(fd);
+  return status;
+}
+
+}  // namespace ampmr::worker

@@ -1,0 +1,63 @@
+// SlotPool: the worker's task slots. N threads run attempts taken from one
+// FIFO queue, so tasks never run on gRPC or session threads. The master may
+// send more attempts than there are slots (pipelining); they wait here.
+//
+// Thread-safe.
+#ifndef AMPMR_WORKER_SLOT_POOL_H_
+#define AMPMR_WORKER_SLOT_POOL_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+
+namespace ampmr::worker {
+
+class SlotPool {
+ public:
+  // Runs on a slot thread; `cancelled` turns true when the attempt is cancelled.
+  using Work = std::function<void(const std::atomic<bool>& cancelled)>;
+
+  explicit SlotPool(int slots);
+  ~SlotPool();  // Stop()s
+
+  // Queues `work` for attempt `attempt_id`. `on_dropped` runs instead of it if
+  // the attempt is cancelled (or the pool stops) before a slot takes it.
+  void Submit(const std::string& attempt_id, Work work, std::function<void()> on_dropped);
+  // Cancels one attempt: drops it if queued, flags it if running.
+  void Cancel(const std::string& attempt_id);
+  // Cancels everything queued or running (the session to the master broke).
+  void CancelAll();
+  // Cancels everything and joins the threads.
+  void Stop();
+
+  int running() const;
+  int queued() const;
+
+ private:
+  struct Item {
+    std::string attempt_id;
+    Work work;
+    std::function<void()> on_dropped;
+  };
+  void Run();
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<std::atomic<bool>>> running_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace ampmr::worker
+
+#endif  // AMPMR_WORKER_SLOT_POOL_H_

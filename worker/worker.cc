@@ -1,0 +1,320 @@
+#include "worker/worker.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <cstdlib>
+#include <filesystem>
+#include <system_error>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/str_cat.h"
+#include "ampmr/v1/session.grpc.pb.h"
+#include "common/amp/grpc_stream.h"
+#include "common/amp/session.h"
+#include "common/logging.h"
+#include "common/loop.h"
+#include "worker/map_output_store.h"
+#include "worker/shuffle_fetcher.h"
+#include "worker/shuffle_service.h"
+#include "worker/slot_pool.h"
+#include "worker/task/map_task.h"
+#include "worker/task/reduce_task.h"
+
+namespace ampmr::worker {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string Hostname() {
+  char name[256] = {0};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "localhost";
+  return name;
+}
+
+}  // namespace
+
+struct Worker::Impl {
+  explicit Impl(const WorkerOptions& o) : options(o), pool(o.slots) {}
+
+  // --- constant after Start ---
+  WorkerOptions options;
+  bool owns_work_dir = false;
+  std::string shuffle_address;
+  std::unique_ptr<v1::WorkerSession::Stub> stub;
+
+  // --- thread-safe parts ---
+  SlotPool pool;
+  MapOutputStore store;
+  std::unique_ptr<ShuffleFetcher> fetcher;
+  std::unique_ptr<ShuffleServiceImpl> shuffle_service;
+  std::unique_ptr<grpc::Server> shuffle_server;
+  ThreadLoop loop;
+
+  // --- session loop only ---
+  std::unique_ptr<amp::Session> session;
+  std::unique_ptr<amp::ClientBoxReactor> reactor;  // the current stream
+  std::unique_ptr<amp::ClientBoxReactor> retired;  // the last ended stream
+  uint64_t generation = 0;
+  std::string worker_id;
+  absl::Duration backoff = absl::Milliseconds(100);
+  absl::Duration heartbeat_interval = absl::Seconds(1);
+  Loop::TimerId heartbeat_timer = 0;
+  bool stopping = false;
+
+  // The generation of the last stream whose reactor finished (OnDone); set
+  // from gRPC threads so Shutdown can wait for the stream before freeing.
+  std::mutex done_mu;
+  std::condition_variable done_cv;
+  uint64_t done_generation = 0;
+
+  void Connect();
+  void OnStreamDone(uint64_t gen, const absl::Status& why);
+  void SendHeartbeat();
+  void RunMap(const v1::RunMap& run, amp::Session::Reply reply);
+  void RunReduce(const v1::RunReduce& run, amp::Session::Reply reply);
+  // Replies on the loop thread.
+  void ReplyLater(amp::Session::Reply reply, absl::StatusOr<v1::Answer> answer) {
+    loop.Post([reply = std::move(reply), answer = std::move(answer)]() mutable {
+      reply(std::move(answer));
+    });
+  }
+};
+
+void Worker::Impl::Connect() {
+  if (stopping) return;
+  retired = std::move(reactor);
+  uint64_t gen = ++generation;
+  amp::StreamCallbacks callbacks;
+  callbacks.on_box = [this, gen](v1::Box box) {
+    loop.Post([this, gen, box = std::move(box)]() mutable {
+      if (gen == generation && session) session->HandleBox(std::move(box));
+    });
+  };
+  callbacks.on_done = [this, gen](const absl::Status& why) {
+    {
+      std::lock_guard<std::mutex> lock(done_mu);
+      done_generation = gen;
+    }
+    done_cv.notify_all();
+    loop.Post([this, gen, why] { OnStreamDone(gen, why); });
+  };
+  reactor = std::make_unique<amp::ClientBoxReactor>(stub.get(), std::move(callbacks));
+  session = std::make_unique<amp::Session>(reactor->outbox(), "master@" + options.master);
+  session->SetResponder(v1::Command::kRunMap, [this](const v1::Command& c, amp::Session::Reply r) {
+    RunMap(c.run_map(), std::move(r));
+  });
+  session->SetResponder(v1::Command::kRunReduce,
+                        [this](const v1::Command& c, amp::Session::Reply r) {
+                          RunReduce(c.run_reduce(), std::move(r));
+                        });
+  session->SetResponder(v1::Command::kCancel, [this](const v1::Command& c, amp::Session::Reply r) {
+    pool.Cancel(c.cancel().attempt_id());
+    r(v1::Answer());
+  });
+  session->SetResponder(v1::Command::kForgetJob,
+                        [this](const v1::Command& c, amp::Session::Reply r) {
+                          store.ForgetJob(c.forget_job().job_id());
+                          r(v1::Answer());
+                        });
+  session->SetResponder(v1::Command::kHeartbeat,
+                        [](const v1::Command&, amp::Session::Reply r) { r(v1::Answer()); });
+  reactor->Start();
+
+  v1::Command hello;
+  v1::Hello* h = hello.mutable_hello();
+  h->set_host(Hostname());
+  h->set_shuffle_address(shuffle_address);
+  h->set_slots(options.slots);
+  h->set_pid(getpid());
+  h->set_version("ampmr/1");
+  session->CallRemote(std::move(hello))
+      .AddBoth([this, gen](const absl::StatusOr<v1::Answer>& answer) {
+        if (gen != generation) return;
+        if (!answer.ok() || !answer->has_welcome()) {
+          if (answer.ok()) {
+            session->Close(absl::InternalError("master answered Hello without a Welcome"));
+          }
+          return;  // the stream's end schedules the reconnect
+        }
+        worker_id = answer->welcome().worker_id();
+        backoff = absl::Milliseconds(100);
+        if (answer->welcome().heartbeat_interval_seconds() > 0) {
+          heartbeat_interval = absl::Seconds(answer->welcome().heartbeat_interval_seconds());
+        }
+        AMPMR_LOG(INFO) << "connected to master=" << options.master << " as worker=" << worker_id;
+        SendHeartbeat();
+      });
+}
+
+void Worker::Impl::SendHeartbeat() {
+  if (heartbeat_timer != 0) loop.CancelTimer(heartbeat_timer);
+  heartbeat_timer = 0;
+  if (stopping || !session || session->closed()) return;
+  v1::Command beat;
+  beat.mutable_heartbeat()->set_running(pool.running());
+  session->SendNoAnswer(std::move(beat));
+  heartbeat_timer = loop.RunAfter(heartbeat_interval, [this] { SendHeartbeat(); });
+}
+
+void Worker::Impl::OnStreamDone(uint64_t gen, const absl::Status& why) {
+  if (gen != generation) return;
+  if (!worker_id.empty()) {
+    AMPMR_LOG(INFO) << "lost the master worker=" << worker_id << ": " << why.message();
+  } else {
+    AMPMR_LOG(DEBUG) << "cannot reach master=" << options.master << ": " << why.message();
+  }
+  worker_id.clear();
+  if (session) session->HandleClosed(why);
+  // The master re-runs whatever this session was doing; stop wasting slots on it.
+  pool.CancelAll();
+  if (stopping) return;
+  absl::Duration wait = backoff;
+  backoff = std::min(backoff * 2, options.max_backoff);
+  loop.RunAfter(wait, [this] { Connect(); });
+}
+
+void Worker::Impl::RunMap(const v1::RunMap& run, amp::Session::Reply reply) {
+  const std::string attempt = run.task().attempt_id();
+  pool.Submit(
+      attempt,
+      [this, run, reply](const std::atomic<bool>& cancelled) {
+        MapTaskOptions opts;
+        opts.run = run;
+        opts.work_dir = options.work_dir;
+        opts.cancelled = &cancelled;
+        absl::StatusOr<v1::MapDone> done = RunMapTask(opts);
+        if (!done.ok()) {
+          ReplyLater(reply, done.status());
+          return;
+        }
+        if (run.output_dir().empty()) {
+          store.Add(run.task().attempt_id(), run.task().job_id(), done->output_path());
+        }
+        v1::Answer answer;
+        *answer.mutable_map_done() = std::move(*done);
+        ReplyLater(reply, std::move(answer));
+      },
+      [this, reply, attempt] {
+        ReplyLater(reply, absl::CancelledError(absl::StrCat("attempt=", attempt, " cancelled")));
+      });
+}
+
+void Worker::Impl::RunReduce(const v1::RunReduce& run, amp::Session::Reply reply) {
+  const std::string attempt = run.task().attempt_id();
+  pool.Submit(
+      attempt,
+      [this, run, reply](const std::atomic<bool>& cancelled) {
+        std::vector<std::string> fetched;
+        absl::StatusOr<std::vector<ReduceInput>> inputs = fetcher->Fetch(run, cancelled, &fetched);
+        absl::StatusOr<v1::ReduceDone> done = inputs.status();
+        if (inputs.ok()) {
+          ReduceTaskOptions opts;
+          opts.run = run;
+          opts.inputs = std::move(*inputs);
+          opts.cancelled = &cancelled;
+          done = RunReduceTask(opts);
+        }
+        for (const auto& path : fetched) ::unlink(path.c_str());
+        if (!done.ok()) {
+          ReplyLater(reply, absl::Status(done.status().code(),
+                                         absl::StrCat("attempt=", run.task().attempt_id(), ": ",
+                                                      done.status().message())));
+          return;
+        }
+        v1::Answer answer;
+        *answer.mutable_reduce_done() = std::move(*done);
+        ReplyLater(reply, std::move(answer));
+      },
+      [this, reply, attempt] {
+        ReplyLater(reply, absl::CancelledError(absl::StrCat("attempt=", attempt, " cancelled")));
+      });
+}
+
+Worker::Worker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Worker::~Worker() { Shutdown(); }
+
+const std::string& Worker::shuffle_address() const { return impl_->shuffle_address; }
+
+absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& options) {
+  if (options.slots < 1) return absl::InvalidArgumentError("--slots: must be >= 1");
+  auto impl = std::make_unique<Impl>(options);
+  if (impl->options.work_dir.empty()) {
+    std::string tmpl = (fs::temp_directory_path() / "ampmr-worker-XXXXXX").string();
+    if (mkdtemp(tmpl.data()) == nullptr) {
+      return absl::InternalError(absl::StrCat("cannot create a work dir under ",
+                                              fs::temp_directory_path().string()));
+    }
+    impl->options.work_dir = tmpl;
+    impl->owns_work_dir = true;
+  } else {
+    std::error_code ec;
+    fs::create_directories(impl->options.work_dir, ec);
+    if (ec) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("--work-dir ", impl->options.work_dir, ": ", ec.message()));
+    }
+  }
+  impl->fetcher = std::make_unique<ShuffleFetcher>(&impl->store, impl->options.work_dir);
+  impl->shuffle_service = std::make_unique<ShuffleServiceImpl>(&impl->store);
+
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(options.shuffle_listen, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(impl->shuffle_service.get());
+  impl->shuffle_server = builder.BuildAndStart();
+  if (impl->shuffle_server == nullptr || port == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("--shuffle-listen ", options.shuffle_listen, ": cannot listen"));
+  }
+  std::string host = options.advertise_host;
+  if (host.empty()) {
+    host = options.shuffle_listen.substr(0, options.shuffle_listen.rfind(':'));
+    if (host == "0.0.0.0" || host == "[::]" || host.empty()) host = Hostname();
+  }
+  impl->shuffle_address = absl::StrCat(host, ":", port);
+
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(256 << 20);
+  args.SetMaxSendMessageSize(256 << 20);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  impl->stub = v1::WorkerSession::NewStub(
+      grpc::CreateCustomChannel(options.master, grpc::InsecureChannelCredentials(), args));
+  impl->loop.Start("session");
+  Impl* raw = impl.get();
+  impl->loop.Post([raw] { raw->Connect(); });
+  return std::unique_ptr<Worker>(new Worker(std::move(impl)));
+}
+
+void Worker::Shutdown() {
+  if (impl_ == nullptr) return;
+  Impl* impl = impl_.get();
+  // Stop reconnecting and end the session (on the loop, which runs it before
+  // stopping), stop the slots, then wait for the stream's last callback.
+  impl->loop.Post([impl] {
+    impl->stopping = true;
+    if (impl->session) impl->session->Close(absl::CancelledError("worker shutting down"));
+  });
+  impl->pool.Stop();
+  impl->shuffle_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  impl->loop.Stop();
+  if (impl->reactor) {
+    impl->reactor->context()->TryCancel();
+    std::unique_lock<std::mutex> lock(impl->done_mu);
+    impl->done_cv.wait_for(lock, std::chrono::seconds(5),
+                           [impl] { return impl->done_generation == impl->generation; });
+  }
+  impl->session.reset();
+  if (impl->owns_work_dir) {
+    std::error_code ec;
+    fs::remove_all(impl->options.work_dir, ec);
+  }
+  impl_.reset();
+}
+
+}  // namespace ampmr::worker
