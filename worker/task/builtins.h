@@ -1,0 +1,51 @@
+// The built-in mappers and reducers (DESIGN.md §5), and the factories that
+// turn a TaskSpec into a Mapper or Reducer.
+//
+// Mappers:  wordcount  each maximal run of ASCII letters [A-Za-z] (case kept)
+//                      -> word<TAB>"1"
+//           identity   each line -> key<TAB>value split at the first tab;
+//                      no tab: key = line, value empty
+//           noop       emits nothing
+// Reducers and combiners (each groups equal keys itself):
+//           sum        key -> the sum of its integer values; a value that is
+//                      not a 64-bit integer fails with INVALID_ARGUMENT
+//           count      key -> the number of its values
+//           identity   every pair as is
+//
+// Lines end at '\n'; a '\r' before it is dropped too (CRLF files).
+#ifndef AMPMR_WORKER_TASK_BUILTINS_H_
+#define AMPMR_WORKER_TASK_BUILTINS_H_
+
+#include <cstdint>
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/task_spec.h"
+#include "worker/task/mapper.h"
+#include "worker/task/reducer.h"
+
+namespace ampmr::worker {
+
+// Errors: INVALID_ARGUMENT for kNone or an unknown built-in name,
+// UNIMPLEMENTED for exec and plugin specs (not supported yet).
+absl::StatusOr<std::unique_ptr<Mapper>> MakeMapper(const TaskSpec& spec);
+
+// For reducers and combiners alike.
+absl::StatusOr<std::unique_ptr<Reducer>> MakeReducer(const TaskSpec& spec);
+
+// True for "builtin:sum", whose map side the output collector replaces with
+// an in-memory aggregation (map_output.h).
+bool IsBuiltinSum(const TaskSpec& spec);
+
+// Parses one value for the sum built-in into *out. On failure returns
+// INVALID_ARGUMENT naming the key and the value.
+absl::Status ParseSumValue(absl::string_view key, absl::string_view value, int64_t* out);
+
+// Adds `x` to *sum; INVALID_ARGUMENT naming the key on int64 overflow.
+absl::Status AddToSum(absl::string_view key, int64_t x, int64_t* sum);
+
+}  // namespace ampmr::worker
+
+#endif  // AMPMR_WORKER_TASK_BUILTINS_H_

@@ -1,0 +1,36 @@
+// Emitter: where a mapper, combiner or reducer sends its output pairs and its
+// user counters. Implementations: the map output collector (partitions, sorts,
+// spills), a sorted run writer (combiner output) and the reduce task's line
+// writer.
+//
+// Emit cannot fail from the caller's point of view: an emitter that hits an
+// error (a failed spill, a bad value for the sum fast path) remembers the
+// first one, drops further pairs, and its owner reports the error after the
+// mapper or reducer returns. That keeps the per-pair call cheap and lets
+// plugin and exec adapters forward pairs without error plumbing.
+//
+// Not thread-safe: a task calls its emitter from one thread.
+#ifndef AMPMR_WORKER_TASK_EMITTER_H_
+#define AMPMR_WORKER_TASK_EMITTER_H_
+
+#include <cstdint>
+
+#include "absl/strings/string_view.h"
+
+namespace ampmr::worker {
+
+class Emitter {
+ public:
+  virtual ~Emitter() = default;
+
+  // Outputs one pair. The emitter copies what it keeps; the views need only
+  // live for the call.
+  virtual void Emit(absl::string_view key, absl::string_view value) = 0;
+
+  // Adds `amount` to the user counter `name` ("GROUP.NAME").
+  virtual void IncrementCounter(absl::string_view name, int64_t amount) = 0;
+};
+
+}  // namespace ampmr::worker
+
+#endif  // AMPMR_WORKER_TASK_EMITTER_H_

@@ -1,0 +1,68 @@
+// FileWriter appends bytes to a new file through a large buffer, so a stream
+// of small appends (records, output lines) costs few write(2) calls.
+//
+// Not thread-safe: one owner appends and closes. Errors name the path, e.g.
+//   write /w/j1-m3-a1.out: No space left on device
+#ifndef AMPMR_WORKER_TASK_FILE_WRITER_H_
+#define AMPMR_WORKER_TASK_FILE_WRITER_H_
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace ampmr::worker {
+
+class FileWriter {
+ public:
+  static constexpr size_t kDefaultBufferSize = size_t{1} << 20;
+
+  // Creates (or truncates) `path`. Its parent directory must exist.
+  static absl::StatusOr<std::unique_ptr<FileWriter>> Create(std::string path,
+                                                           size_t buffer_size = kDefaultBufferSize);
+
+  FileWriter(const FileWriter&) = delete;
+  FileWriter& operator=(const FileWriter&) = delete;
+  // Closes the file if Close() was not called; unflushed bytes are dropped and
+  // the file is left in place (the owner decides whether to remove it).
+  ~FileWriter();
+
+  absl::Status Append(absl::string_view data) {
+    if (data.size() <= capacity_ - used_) {
+      std::memcpy(buffer_.get() + used_, data.data(), data.size());
+      used_ += data.size();
+      return absl::OkStatus();
+    }
+    return AppendSlow(data);
+  }
+
+  // Flushes the buffer and closes the file. REQUIRES: not closed yet.
+  absl::Status Close();
+
+  // Bytes appended so far, flushed or not.
+  uint64_t size() const { return flushed_ + used_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  FileWriter(std::string path, int fd, size_t buffer_size);
+  absl::Status AppendSlow(absl::string_view data);
+  absl::Status WriteAll(const char* data, size_t n);
+  absl::Status Flush();
+
+  // Constant after construction.
+  const std::string path_;
+  const size_t capacity_;
+  std::unique_ptr<char[]> buffer_;
+
+  int fd_;
+  size_t used_ = 0;       // bytes in buffer_
+  uint64_t flushed_ = 0;  // bytes written to fd_
+};
+
+}  // namespace ampmr::worker
+
+#endif  // AMPMR_WORKER_TASK_FILE_WRITER_H_

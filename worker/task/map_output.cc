@@ -1,0 +1,229 @@
+#include "worker/task/map_output.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "worker/task/builtins.h"
+#include "worker/task/mapped_range.h"
+#include "worker/task/stable_hash.h"
+
+namespace ampmr::worker {
+namespace {
+
+void CopyAll(SortedPairs* in, Emitter* out) {
+  absl::string_view k;
+  absl::string_view v;
+  while (in->Next(&k, &v)) out->Emit(k, v);
+}
+
+absl::Status CancelledError() { return absl::CancelledError("cancelled"); }
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<MapOutputCollector>> MapOutputCollector::Create(
+    MapOutputOptions options) {
+  if (options.partitions < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("map output: want at least 1 partition, got ", options.partitions));
+  }
+  std::unique_ptr<Reducer> combiner;
+  if (options.combiner.kind != TaskSpec::Kind::kNone) {
+    auto made = MakeReducer(options.combiner);
+    if (!made.ok()) return Annotate(made.status(), "combiner");
+    combiner = std::move(made).value();
+  }
+  return std::unique_ptr<MapOutputCollector>(
+      new MapOutputCollector(std::move(options), std::move(combiner)));
+}
+
+MapOutputCollector::MapOutputCollector(MapOutputOptions options,
+                                       std::unique_ptr<Reducer> combiner)
+    : options_(std::move(options)),
+      combiner_(std::move(combiner)),
+      sums_(IsBuiltinSum(options_.combiner) ? std::make_unique<SumTable>() : nullptr),
+      buffer_(sums_ ? nullptr : std::make_unique<SortBuffer>(options_.partitions)) {}
+
+MapOutputCollector::~MapOutputCollector() { RemoveFiles(); }
+
+void MapOutputCollector::RemoveFiles() {
+  if (!unfinished_path_.empty()) ::unlink(unfinished_path_.c_str());
+  unfinished_path_.clear();
+  for (const Run& run : runs_) ::unlink(run.path.c_str());
+  runs_.clear();
+}
+
+void MapOutputCollector::Emit(absl::string_view key, absl::string_view value) {
+  ++output_records_;
+  if (!status_.ok()) return;
+  if (sums_ != nullptr) {
+    EmitToSums(key, value);
+    return;
+  }
+  if (key.size() > SortBuffer::kMaxFieldSize || value.size() > SortBuffer::kMaxFieldSize) {
+    status_ = absl::InvalidArgumentError(absl::StrCat(
+        "map output pair too large: key ", key.size(), " bytes, value ", value.size(), " bytes"));
+    return;
+  }
+  buffer_->Add(PartitionOf(key, options_.partitions), key, value);
+  if (buffer_->memory_usage() > options_.buffer_limit) status_ = Spill();
+}
+
+void MapOutputCollector::EmitToSums(absl::string_view key, absl::string_view value) {
+  ++combine_input_records_;
+  int64_t x;
+  if (value.size() == 1 && value[0] >= '0' && value[0] <= '9') {
+    x = value[0] - '0';  // word count's "1", without a general parse
+  } else {
+    status_ = ParseSumValue(key, value, &x);
+    if (!status_.ok()) return;
+  }
+  status_ = sums_->Add(key, x);
+  if (status_.ok() && sums_->memory_usage() > options_.buffer_limit) status_ = Spill();
+}
+
+void MapOutputCollector::IncrementCounter(absl::string_view name, int64_t amount) {
+  AddCounter(&user_counters_, name, amount);
+}
+
+bool MapOutputCollector::Cancelled() const {
+  return options_.cancelled != nullptr && options_.cancelled->load(std::memory_order_relaxed);
+}
+
+bool MapOutputCollector::HasBuffered() const {
+  return sums_ != nullptr ? sums_->keys() > 0 : buffer_->pairs() > 0;
+}
+
+absl::Status MapOutputCollector::Spill() {
+  if (Cancelled()) return CancelledError();
+  Run& run = runs_.emplace_back();
+  run.path = absl::StrCat(options_.spill_prefix, ".spill-", runs_.size() - 1);
+  AMPMR_ASSIGN_OR_RETURN(auto writer,
+                         RunWriter::Create(run.path, options_.partitions, &user_counters_));
+  AMPMR_RETURN_IF_ERROR(WriteBuffered(writer.get()));
+  AMPMR_ASSIGN_OR_RETURN(run.extents, writer->Finish());
+  run.size = writer->bytes();
+  spilled_bytes_ += static_cast<int64_t>(run.size);
+  return absl::OkStatus();
+}
+
+absl::Status MapOutputCollector::WriteBuffered(RunWriter* out) {
+  if (sums_ != nullptr) return WriteSums(out);
+  for (int p = 0; p < options_.partitions; ++p) {
+    if (Cancelled()) return CancelledError();
+    if (p > 0) out->StartPartition(p);
+    std::unique_ptr<SortedPairs> pairs = buffer_->Sort(p);
+    if (combiner_ != nullptr) {
+      combine_input_records_ += static_cast<int64_t>(buffer_->pairs(p));
+      AMPMR_RETURN_IF_ERROR(combiner_->Reduce(pairs.get(), out));
+      combine_output_records_ += static_cast<int64_t>(out->records(p));
+    } else {
+      CopyAll(pairs.get(), out);
+    }
+    AMPMR_RETURN_IF_ERROR(out->status());
+  }
+  buffer_->Clear();
+  return absl::OkStatus();
+}
+
+absl::Status MapOutputCollector::WriteSums(RunWriter* out) {
+  const auto partitions = sums_->SortedByPartition(options_.partitions);
+  for (int p = 0; p < options_.partitions; ++p) {
+    if (Cancelled()) return CancelledError();
+    if (p > 0) out->StartPartition(p);
+    for (const SumTable::Entry* e : partitions[p]) {
+      char buf[24];
+      char* end = std::to_chars(buf, buf + sizeof(buf), e->second).ptr;
+      out->Emit(e->first, absl::string_view(buf, end - buf));
+    }
+    AMPMR_RETURN_IF_ERROR(out->status());
+  }
+  combine_output_records_ += static_cast<int64_t>(sums_->keys());
+  sums_->Clear();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<PartitionExtent>> MapOutputCollector::Finish(
+    const std::string& path) {
+  // Phases: (1) if nothing was spilled, write the buffer as the output run
+  // itself; else spill the rest and merge all runs; (2) rename into place;
+  // (3) drop the spill runs.
+  AMPMR_RETURN_IF_ERROR(status_);
+  if (Cancelled()) return CancelledError();
+  const std::string tmp = path + ".tmp";
+  std::vector<PartitionExtent> extents;
+  if (runs_.empty()) {
+    unfinished_path_ = tmp;
+    AMPMR_ASSIGN_OR_RETURN(auto writer,
+                           RunWriter::Create(tmp, options_.partitions, &user_counters_));
+    AMPMR_RETURN_IF_ERROR(WriteBuffered(writer.get()));
+    AMPMR_ASSIGN_OR_RETURN(extents, writer->Finish());
+    spilled_bytes_ += static_cast<int64_t>(writer->bytes());
+  } else {
+    if (HasBuffered()) AMPMR_RETURN_IF_ERROR(Spill());
+    unfinished_path_ = tmp;
+    AMPMR_ASSIGN_OR_RETURN(extents, MergeRuns(tmp));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("rename ", tmp, " to ", path));
+  }
+  unfinished_path_.clear();
+  RemoveFiles();
+  return extents;
+}
+
+absl::StatusOr<std::vector<PartitionExtent>> MapOutputCollector::MergeRuns(
+    const std::string& path) {
+  std::vector<std::unique_ptr<MappedRange>> maps;
+  for (const Run& run : runs_) {
+    AMPMR_ASSIGN_OR_RETURN(maps.emplace_back(), MappedRange::Open(run.path, 0, run.size));
+  }
+  AMPMR_ASSIGN_OR_RETURN(auto writer,
+                         RunWriter::Create(path, options_.partitions, &user_counters_));
+  for (int p = 0; p < options_.partitions; ++p) {
+    if (Cancelled()) return CancelledError();
+    if (p > 0) writer->StartPartition(p);
+    std::vector<RunInput> inputs;
+    uint64_t records = 0;
+    for (size_t i = 0; i < runs_.size(); ++i) {
+      const PartitionExtent& e = runs_[i].extents[p];
+      if (e.length == 0) continue;
+      inputs.push_back({maps[i]->data().substr(e.offset, e.length), runs_[i].path, e.offset});
+      records += e.records;
+    }
+    AMPMR_RETURN_IF_ERROR(MergePartition(p, inputs, records, writer.get()));
+  }
+  AMPMR_ASSIGN_OR_RETURN(auto extents, writer->Finish());
+  spilled_bytes_ += static_cast<int64_t>(writer->bytes());
+  return extents;
+}
+
+absl::Status MapOutputCollector::MergePartition(int partition,
+                                                const std::vector<RunInput>& inputs,
+                                                uint64_t records, RunWriter* out) {
+  MergingPairs merged(inputs);
+  if (combiner_ != nullptr) {
+    combine_input_records_ += static_cast<int64_t>(records);
+    AMPMR_RETURN_IF_ERROR(combiner_->Reduce(&merged, out));
+    combine_output_records_ += static_cast<int64_t>(out->records(partition));
+  } else {
+    CopyAll(&merged, out);
+  }
+  AMPMR_RETURN_IF_ERROR(merged.status());
+  return out->status();
+}
+
+void MapOutputCollector::AddCountersTo(Counters* counters) const {
+  AddCounter(counters, kMapOutputRecords, output_records_);
+  AddCounter(counters, kCombineInputRecords, combine_input_records_);
+  AddCounter(counters, kCombineOutputRecords, combine_output_records_);
+  AddCounter(counters, kSpilledBytes, spilled_bytes_);
+  for (const auto& [name, value] : user_counters_) AddCounter(counters, name, value);
+}
+
+}  // namespace ampmr::worker

@@ -1,0 +1,126 @@
+// MapOutputCollector is the Emitter a mapper writes to. It partitions pairs
+// by PartitionOf(key, R), buffers them in memory, and whenever the buffer
+// passes its limit spills a sorted run to disk: each partition sorted
+// bytewise by key (stable) and passed through the combiner, if any. Finish()
+// merges the runs into ONE map output file, partitions concatenated in order
+// (record_io.h format), written under a temporary name and renamed into
+// place, and reports where each partition lies.
+//
+// Fast path: when the combiner is builtin:sum, pairs are not buffered at all
+// but summed in a hash table as they arrive (sum_table.h), which gives the
+// same output for much less work.
+//
+// Not thread-safe: the map task thread owns it.
+#ifndef AMPMR_WORKER_TASK_MAP_OUTPUT_H_
+#define AMPMR_WORKER_TASK_MAP_OUTPUT_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/task_spec.h"
+#include "worker/task/counters.h"
+#include "worker/task/emitter.h"
+#include "worker/task/merge.h"
+#include "worker/task/reducer.h"
+#include "worker/task/run_writer.h"
+#include "worker/task/sort_buffer.h"
+#include "worker/task/sum_table.h"
+
+namespace ampmr::worker {
+
+struct MapOutputOptions {
+  static constexpr size_t kDefaultBufferLimit = size_t{256} << 20;
+
+  // Number of reduce partitions, R >= 1.
+  int partitions = 1;
+
+  // The combiner; Kind::kNone for none.
+  TaskSpec combiner;
+
+  // Bytes of buffered pairs (or of the sum table) that trigger a spill.
+  size_t buffer_limit = kDefaultBufferLimit;
+
+  // Spill runs are written to "<spill_prefix>.spill-<n>" (the directory must
+  // exist) and removed by Finish() or the destructor.
+  std::string spill_prefix;
+
+  // If non-null and set, spilling and Finish() stop with CANCELLED.
+  const std::atomic<bool>* cancelled = nullptr;
+};
+
+class MapOutputCollector final : public Emitter {
+ public:
+  // Fails if the combiner cannot be made (see MakeReducer) or R < 1.
+  static absl::StatusOr<std::unique_ptr<MapOutputCollector>> Create(MapOutputOptions options);
+
+  MapOutputCollector(const MapOutputCollector&) = delete;
+  MapOutputCollector& operator=(const MapOutputCollector&) = delete;
+  // Removes spill runs and any unfinished output file.
+  ~MapOutputCollector() override;
+
+  void Emit(absl::string_view key, absl::string_view value) override;
+  void IncrementCounter(absl::string_view name, int64_t amount) override;
+
+  // The first error (a failed spill, a non-integer value for the sum
+  // combiner, a combiner error); Emit drops pairs once there is one.
+  const absl::Status& status() const { return status_; }
+
+  // Writes the map output to `path` (via "<path>.tmp" and a rename) and
+  // returns one extent per partition; empty partitions take 0 bytes. On
+  // failure nothing is left at either name. REQUIRES: called at most once.
+  absl::StatusOr<std::vector<PartitionExtent>> Finish(const std::string& path);
+
+  // Adds map_output_records, combine_input_records, combine_output_records,
+  // spilled_bytes and the user counters.
+  void AddCountersTo(Counters* counters) const;
+
+  // Spill runs written so far (not counting a single run written as the
+  // output itself).
+  int spills() const { return static_cast<int>(runs_.size()); }
+
+ private:
+  struct Run {
+    std::string path;
+    uint64_t size = 0;
+    std::vector<PartitionExtent> extents;
+  };
+
+  MapOutputCollector(MapOutputOptions options, std::unique_ptr<Reducer> combiner);
+
+  void EmitToSums(absl::string_view key, absl::string_view value);
+  bool Cancelled() const;
+  bool HasBuffered() const;
+  absl::Status Spill();
+  // Writes what is buffered, sorted and combined, to `out`, then clears it.
+  absl::Status WriteBuffered(RunWriter* out);
+  absl::Status WriteSums(RunWriter* out);
+  absl::StatusOr<std::vector<PartitionExtent>> MergeRuns(const std::string& path);
+  absl::Status MergePartition(int partition, const std::vector<RunInput>& inputs,
+                              uint64_t records, RunWriter* out);
+  void RemoveFiles();
+
+  // Constant after construction.
+  const MapOutputOptions options_;
+  const std::unique_ptr<Reducer> combiner_;  // null if none; builtin sum: used to merge runs
+  const std::unique_ptr<SumTable> sums_;     // the builtin sum fast path, else null
+  const std::unique_ptr<SortBuffer> buffer_;  // null on the fast path
+
+  std::vector<Run> runs_;
+  std::string unfinished_path_;  // a file being written that Finish has not renamed
+  absl::Status status_;
+  Counters user_counters_;
+  int64_t output_records_ = 0;
+  int64_t combine_input_records_ = 0;
+  int64_t combine_output_records_ = 0;
+  int64_t spilled_bytes_ = 0;
+};
+
+}  // namespace ampmr::worker
+
+#endif  // AMPMR_WORKER_TASK_MAP_OUTPUT_H_

@@ -1,0 +1,176 @@
+#include "worker/task/map_task.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+#include <system_error>
+#include <utility>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/status_macros.h"
+#include "common/task_spec.h"
+#include "worker/task/builtins.h"
+#include "worker/task/counters.h"
+#include "worker/task/file_writer.h"
+#include "worker/task/line_emitter.h"
+#include "worker/task/mapper.h"
+
+namespace ampmr::worker {
+namespace {
+
+// Part files are written once, sequentially: a big buffer means few writes.
+constexpr size_t kPartFileBufferSize = size_t{4} << 20;
+
+bool IsCancelled(const std::atomic<bool>* cancelled) {
+  return cancelled != nullptr && cancelled->load(std::memory_order_relaxed);
+}
+
+// Lines in a chunk of whole lines; the split's last line may lack its '\n'.
+int64_t CountLines(absl::string_view chunk) {
+  int64_t n = std::count(chunk.begin(), chunk.end(), '\n');
+  if (!chunk.empty() && chunk.back() != '\n') ++n;
+  return n;
+}
+
+absl::Status MakeDirectory(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return absl::ErrnoToStatus(ec.value(), absl::StrCat("create directory ", dir));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TaskSpec> CombinerSpec(const v1::TaskContext& task) {
+  if (task.combiner().empty()) return TaskSpec();
+  return ParseTaskSpec(TaskRole::kCombiner, task.combiner());
+}
+
+// Feeds the split to the mapper chunk by chunk; counts input records. `Out`
+// is an Emitter with a sticky status(): the map output collector, or the
+// part file of a map-only job.
+template <typename Out>
+absl::Status MapSplit(const MapTaskOptions& options, Mapper* mapper, Out* collector,
+                      int64_t* input_records) {
+  const v1::RunMap& run = options.run;
+  const v1::Split& split = run.split();
+  AMPMR_ASSIGN_OR_RETURN(
+      auto reader,
+      SplitReader::Open(split.path(), split.start(), split.length(), options.read_block_size));
+  MapInput input;
+  input.path = split.path();
+  input.start = split.start();
+  input.length = split.length();
+  while (true) {
+    if (IsCancelled(options.cancelled)) return absl::CancelledError("cancelled");
+    AMPMR_RETURN_IF_ERROR(reader->Next(&input.data, &input.offset));
+    if (input.data.empty()) break;
+    *input_records += CountLines(input.data);
+    absl::Status s = mapper->Map(input, collector);
+    if (!s.ok()) {
+      return Annotate(s, absl::StrCat("mapper ", run.task().mapper(), " on ", split.path()));
+    }
+    AMPMR_RETURN_IF_ERROR(collector->status());
+  }
+  absl::Status s = mapper->Finish(collector);
+  if (!s.ok()) return Annotate(s, absl::StrCat("mapper ", run.task().mapper()));
+  return collector->status();
+}
+
+void AddInputCounters(const MapTaskOptions& options, int64_t input_records,
+                      Counters* counters) {
+  AddCounter(counters, kMapInputRecords, input_records);
+  AddCounter(counters, kMapInputBytes, options.run.split().length());
+}
+
+// A map-only job (reducer "none"): the mapper's pairs go straight, in map
+// order, to the part file <output_dir>/part-NNNNN (NNNNN: the map index) as
+// key<TAB>value lines. No partitioning, sorting or combiner, as in Hadoop.
+absl::StatusOr<v1::MapDone> RunMapOnly(const MapTaskOptions& options, Mapper* mapper) {
+  const v1::TaskContext& task = options.run.task();
+  AMPMR_RETURN_IF_ERROR(MakeDirectory(options.run.output_dir()));
+  const std::string path =
+      absl::StrFormat("%s/part-%05d", options.run.output_dir(), task.partition());
+  AMPMR_ASSIGN_OR_RETURN(auto file, FileWriter::Create(path, kPartFileBufferSize));
+  absl::Cleanup remove_output = [&path] { ::unlink(path.c_str()); };
+  Counters counters;
+  LineEmitter out(file.get(), &counters);
+  int64_t input_records = 0;
+  AMPMR_RETURN_IF_ERROR(MapSplit(options, mapper, &out, &input_records));
+  AMPMR_RETURN_IF_ERROR(file->Close());
+  std::move(remove_output).Cancel();
+
+  v1::MapDone done;
+  done.set_attempt_id(task.attempt_id());
+  done.set_output_path(path);
+  AddInputCounters(options, input_records, &counters);
+  AddCounter(&counters, kMapOutputRecords, out.lines());
+  done.mutable_counters()->insert(counters.begin(), counters.end());
+  return done;
+}
+
+absl::StatusOr<v1::MapDone> RunMap(const MapTaskOptions& options) {
+  // Phases: check the request and make the mapper and collector; map the
+  // split; finish the output file; report.
+  const v1::TaskContext& task = options.run.task();
+  const std::string& attempt = task.attempt_id();
+  if (attempt.empty() || absl::StrContains(attempt, '/')) {
+    return absl::InvalidArgumentError(absl::StrCat("bad attempt id \"", attempt, "\""));
+  }
+  AMPMR_ASSIGN_OR_RETURN(TaskSpec mapper_spec, ParseTaskSpec(TaskRole::kMapper, task.mapper()));
+  AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<Mapper> mapper, MakeMapper(mapper_spec));
+  if (!options.run.output_dir().empty()) return RunMapOnly(options, mapper.get());
+  if (task.reduces() < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("reduces must be at least 1, got ", task.reduces()));
+  }
+  AMPMR_ASSIGN_OR_RETURN(TaskSpec combiner_spec, CombinerSpec(task));
+  AMPMR_RETURN_IF_ERROR(MakeDirectory(options.work_dir));
+  const std::string prefix = absl::StrCat(options.work_dir, "/", attempt);
+
+  MapOutputOptions output_options;
+  output_options.partitions = task.reduces();
+  output_options.combiner = std::move(combiner_spec);
+  output_options.buffer_limit = options.buffer_limit;
+  output_options.spill_prefix = prefix;
+  output_options.cancelled = options.cancelled;
+  AMPMR_ASSIGN_OR_RETURN(auto collector, MapOutputCollector::Create(std::move(output_options)));
+
+  int64_t input_records = 0;
+  AMPMR_RETURN_IF_ERROR(MapSplit(options, mapper.get(), collector.get(), &input_records));
+  const std::string output_path = prefix + ".out";
+  AMPMR_ASSIGN_OR_RETURN(std::vector<PartitionExtent> extents,
+                         collector->Finish(output_path));
+
+  v1::MapDone done;
+  done.set_attempt_id(attempt);
+  done.set_output_path(output_path);
+  for (const PartitionExtent& e : extents) {
+    v1::PartitionInfo* info = done.add_partitions();
+    info->set_offset(static_cast<int64_t>(e.offset));
+    info->set_length(static_cast<int64_t>(e.length));
+    info->set_records(static_cast<int64_t>(e.records));
+  }
+  Counters counters;
+  AddInputCounters(options, input_records, &counters);
+  collector->AddCountersTo(&counters);
+  done.mutable_counters()->insert(counters.begin(), counters.end());
+  return done;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::MapDone> RunMapTask(const MapTaskOptions& options) {
+  absl::StatusOr<v1::MapDone> done = RunMap(options);
+  if (!done.ok()) {
+    return Annotate(done.status(), absl::StrCat("attempt=", options.run.task().attempt_id()));
+  }
+  return done;
+}
+
+}  // namespace ampmr::worker

@@ -1,0 +1,63 @@
+// RunMapTask runs one map attempt start to finish on the calling thread:
+// read the split, run the mapper, partition/sort/combine/spill its output,
+// and leave ONE map output file, <work_dir>/<attempt_id>.out, holding R
+// partitions back to back (record_io.h format). No gRPC here: the worker's
+// session code calls this from a slot thread and ships the MapDone.
+//
+// Thread-safe in that concurrent calls for different attempts share nothing.
+#ifndef AMPMR_WORKER_TASK_MAP_TASK_H_
+#define AMPMR_WORKER_TASK_MAP_TASK_H_
+
+#include <atomic>
+#include <cstddef>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "ampmr/v1/session.pb.h"
+#include "worker/task/map_output.h"
+#include "worker/task/split_reader.h"
+
+namespace ampmr::worker {
+
+struct MapTaskOptions {
+  // What to run: task context (attempt id, mapper, combiner, reduces) and
+  // the split.
+  v1::RunMap run;
+
+  // Where the map output and spill runs go; created if missing.
+  std::string work_dir;
+
+  // Bytes of buffered map output that trigger a spill.
+  size_t buffer_limit = MapOutputOptions::kDefaultBufferLimit;
+
+  // Size of each pread of the split.
+  size_t read_block_size = SplitReader::kDefaultBlockSize;
+
+  // If non-null, checked between chunks and while spilling; once it reads
+  // true the task stops with CANCELLED. Must outlive the call.
+  const std::atomic<bool>* cancelled = nullptr;
+};
+
+// A map-only job (RunMap.output_dir set) writes the mapper's pairs, unsorted,
+// as key<TAB>value lines to <output_dir>/part-NNNNN (NNNNN = the task's
+// partition, i.e. the map index) instead; its MapDone has that output_path,
+// no partitions, and input/output counters. The combiner is not run.
+//
+// On success the output file exists and MapDone has the attempt id, its path,
+// one PartitionInfo per reduce (in order; empty ones have length 0) and the
+// counters (counters.h: map_input_records, map_input_bytes,
+// map_output_records, combine_input_records, combine_output_records,
+// spilled_bytes, plus user counters).
+//
+// On failure nothing is left behind in work_dir, and the error names the
+// attempt and, where one is involved, the path:
+//   attempt=j1-m3-a1: open /x/y: No such file or directory
+// Codes: INVALID_ARGUMENT (bad spec, reduces < 1, a mapper or combiner
+// rejecting its input), UNIMPLEMENTED (exec/plugin specs for now), CANCELLED,
+// FAILED_PRECONDITION (the input file is shorter than the split), and
+// errno-derived codes for I/O.
+absl::StatusOr<v1::MapDone> RunMapTask(const MapTaskOptions& options);
+
+}  // namespace ampmr::worker
+
+#endif  // AMPMR_WORKER_TASK_MAP_TASK_H_

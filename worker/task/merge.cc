@@ -1,0 +1,64 @@
+#include "worker/task/merge.h"
+
+#include <utility>
+
+namespace ampmr::worker {
+
+MergingPairs::MergingPairs(const std::vector<RunInput>& runs) {
+  cursors_.reserve(runs.size());
+  for (size_t i = 0; i < runs.size(); ++i) {
+    cursors_.push_back(Cursor{RecordReader(runs[i].data, runs[i].name, runs[i].base_offset),
+                              absl::string_view(), absl::string_view(), i});
+  }
+}
+
+bool MergingPairs::Advance(Cursor* c) {
+  if (c->reader.Next(&c->key, &c->value)) return true;
+  if (!c->reader.status().ok() && status_.ok()) status_ = c->reader.status();
+  return false;
+}
+
+void MergingPairs::SiftDown(size_t i) {
+  const size_t n = heap_.size();
+  Cursor* moving = heap_[i];
+  while (true) {
+    size_t child = 2 * i + 1;
+    if (child >= n) break;
+    if (child + 1 < n && Before(heap_[child + 1], heap_[child])) ++child;
+    if (!Before(heap_[child], moving)) break;
+    heap_[i] = heap_[child];
+    i = child;
+  }
+  heap_[i] = moving;
+}
+
+bool MergingPairs::Next(absl::string_view* key, absl::string_view* value) {
+  if (!status_.ok()) return false;
+  if (!started_) {
+    started_ = true;
+    heap_.reserve(cursors_.size());
+    for (Cursor& c : cursors_) {
+      if (Advance(&c)) heap_.push_back(&c);
+    }
+    if (!status_.ok()) return false;
+    for (size_t i = heap_.size() / 2; i-- > 0;) SiftDown(i);
+  } else if (top_taken_) {
+    // Replace the returned record by its run's next one, or drop the run.
+    if (!Advance(heap_[0])) {
+      if (!status_.ok()) return false;
+      heap_[0] = heap_.back();
+      heap_.pop_back();
+    }
+    if (!heap_.empty()) SiftDown(0);
+  }
+  if (heap_.empty()) {
+    top_taken_ = false;
+    return false;
+  }
+  *key = heap_[0]->key;
+  *value = heap_[0]->value;
+  top_taken_ = true;
+  return true;
+}
+
+}  // namespace ampmr::worker

@@ -1,0 +1,70 @@
+// MergingPairs: a k-way merge of sorted runs in record format (record_io.h),
+// exposed as one SortedPairs stream. It is how the map side merges its spill
+// runs and how a reduce task merges partition r of every map output.
+//
+// Equal keys come out in run order (all of run 0's, then run 1's, ...), and
+// in their order within a run, so the merge is stable. A corrupt run ends the
+// stream and status() reports DATA_LOSS naming the run and offset.
+//
+// The views Next returns point into the runs' bytes, so they stay valid as
+// long as the runs do (longer than SortedPairs promises).
+//
+// Not thread-safe.
+#ifndef AMPMR_WORKER_TASK_MERGE_H_
+#define AMPMR_WORKER_TASK_MERGE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "worker/task/record_io.h"
+#include "worker/task/reducer.h"
+
+namespace ampmr::worker {
+
+// One sorted run: its bytes, and what names them in errors.
+struct RunInput {
+  absl::string_view data;
+  std::string name;          // a path
+  uint64_t base_offset = 0;  // file offset of data[0]
+};
+
+class MergingPairs final : public SortedPairs {
+ public:
+  // The runs' bytes must outlive the merge. Runs may be empty.
+  explicit MergingPairs(const std::vector<RunInput>& runs);
+  MergingPairs(const MergingPairs&) = delete;
+  MergingPairs& operator=(const MergingPairs&) = delete;
+
+  bool Next(absl::string_view* key, absl::string_view* value) override;
+  absl::Status status() const override { return status_; }
+
+ private:
+  struct Cursor {
+    RecordReader reader;
+    absl::string_view key;
+    absl::string_view value;
+    size_t run;  // breaks ties between equal keys
+  };
+
+  // True if a's record goes first.
+  static bool Before(const Cursor* a, const Cursor* b) {
+    int c = a->key.compare(b->key);
+    return c < 0 || (c == 0 && a->run < b->run);
+  }
+  // Moves c to its run's next record; false at the run's end or on error.
+  bool Advance(Cursor* c);
+  void SiftDown(size_t i);
+
+  std::vector<Cursor> cursors_;
+  std::vector<Cursor*> heap_;  // min-heap by Before; heap_[0] comes next
+  bool started_ = false;       // the heap has been built
+  bool top_taken_ = false;     // heap_[0]'s record was returned by Next
+  absl::Status status_;
+};
+
+}  // namespace ampmr::worker
+
+#endif  // AMPMR_WORKER_TASK_MERGE_H_

@@ -1,0 +1,159 @@
+#include "worker/task/reduce_task.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+#include <system_error>
+#include <utility>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "common/task_spec.h"
+#include "worker/task/builtins.h"
+#include "worker/task/counters.h"
+#include "worker/task/file_writer.h"
+#include "worker/task/line_emitter.h"
+#include "worker/task/mapped_range.h"
+#include "worker/task/merge.h"
+
+namespace ampmr::worker {
+namespace {
+
+// Part files are written once, sequentially: a big buffer means few writes.
+constexpr size_t kOutputBufferSize = size_t{4} << 20;
+// Records between checks of the cancel flag.
+constexpr int64_t kCancelCheckInterval = 4096;
+
+// Passes a merged stream through, counting records and key groups and
+// ending it early (status CANCELLED) once the task is cancelled. Relies on
+// MergingPairs' views staying valid after Next, to compare with the
+// previous key without copying it.
+class CountingPairs final : public SortedPairs {
+ public:
+  CountingPairs(MergingPairs* in, const std::atomic<bool>* cancelled)
+      : in_(in), cancelled_(cancelled) {}
+
+  bool Next(absl::string_view* key, absl::string_view* value) override {
+    if (!status_.ok()) return false;
+    if (cancelled_ != nullptr && records_ % kCancelCheckInterval == 0 &&
+        cancelled_->load(std::memory_order_relaxed)) {
+      status_ = absl::CancelledError("cancelled");
+      return false;
+    }
+    if (!in_->Next(key, value)) {
+      status_ = in_->status();
+      return false;
+    }
+    if (records_ == 0 || *key != previous_key_) ++groups_;
+    previous_key_ = *key;
+    ++records_;
+    return true;
+  }
+  absl::Status status() const override { return status_; }
+
+  int64_t records() const { return records_; }
+  int64_t groups() const { return groups_; }
+
+ private:
+  MergingPairs* const in_;
+  const std::atomic<bool>* const cancelled_;
+  absl::string_view previous_key_;
+  int64_t records_ = 0;
+  int64_t groups_ = 0;
+  absl::Status status_;
+};
+
+absl::StatusOr<TaskSpec> ReducerSpec(const v1::TaskContext& task) {
+  if (task.reducer().empty()) return TaskSpec{TaskSpec::Kind::kBuiltin, "identity"};
+  AMPMR_ASSIGN_OR_RETURN(TaskSpec spec, ParseTaskSpec(TaskRole::kReducer, task.reducer()));
+  if (spec.kind == TaskSpec::Kind::kNone) {
+    return absl::InvalidArgumentError("reducer \"none\": a map-only job has no reduce tasks");
+  }
+  return spec;
+}
+
+absl::Status MakeParentDirectory(const std::string& path) {
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (parent.empty()) return absl::OkStatus();
+  std::error_code ec;
+  std::filesystem::create_directories(parent, ec);
+  if (ec) {
+    return absl::ErrnoToStatus(ec.value(), absl::StrCat("create directory ", parent.string()));
+  }
+  return absl::OkStatus();
+}
+
+// Maps every non-empty input; adds their sizes to *bytes.
+absl::Status MapInputs(const std::vector<ReduceInput>& inputs,
+                       std::vector<std::unique_ptr<MappedRange>>* maps,
+                       std::vector<RunInput>* runs, int64_t* bytes) {
+  for (const ReduceInput& in : inputs) {
+    if (in.offset < 0 || in.length < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("input ", in.path, ": bad range offset=",
+                                                     in.offset, " length=", in.length));
+    }
+    if (in.length == 0) continue;
+    AMPMR_ASSIGN_OR_RETURN(auto map, MappedRange::Open(in.path, in.offset, in.length));
+    runs->push_back({map->data(), in.path, static_cast<uint64_t>(in.offset)});
+    maps->push_back(std::move(map));
+    *bytes += in.length;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::ReduceDone> RunReduce(const ReduceTaskOptions& options) {
+  // Phases: make the reducer and map the inputs; create temp_path; merge and
+  // reduce into it; close it and report. Any failure after the file exists
+  // removes it.
+  const v1::TaskContext& task = options.run.task();
+  const std::string& temp_path = options.run.temp_path();
+  if (temp_path.empty()) return absl::InvalidArgumentError("no temp_path to write to");
+  AMPMR_ASSIGN_OR_RETURN(TaskSpec spec, ReducerSpec(task));
+  AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<Reducer> reducer, MakeReducer(spec));
+  std::vector<std::unique_ptr<MappedRange>> maps;
+  std::vector<RunInput> runs;
+  int64_t shuffled_bytes = 0;
+  AMPMR_RETURN_IF_ERROR(MapInputs(options.inputs, &maps, &runs, &shuffled_bytes));
+
+  AMPMR_RETURN_IF_ERROR(MakeParentDirectory(temp_path));
+  AMPMR_ASSIGN_OR_RETURN(auto file, FileWriter::Create(temp_path, kOutputBufferSize));
+  absl::Cleanup remove_output = [&temp_path] { ::unlink(temp_path.c_str()); };
+
+  MergingPairs merged(runs);
+  CountingPairs counted(&merged, options.cancelled);
+  Counters counters;
+  LineEmitter out(file.get(), &counters);
+  absl::Status s = reducer->Reduce(&counted, &out);
+  if (!s.ok()) {
+    return Annotate(s, absl::StrCat("reducer ", task.reducer().empty() ? "builtin:identity"
+                                                                       : task.reducer()));
+  }
+  AMPMR_RETURN_IF_ERROR(counted.status());
+  AMPMR_RETURN_IF_ERROR(out.status());
+  AMPMR_RETURN_IF_ERROR(file->Close());
+  std::move(remove_output).Cancel();
+
+  AddCounter(&counters, kReduceInputGroups, counted.groups());
+  AddCounter(&counters, kReduceInputRecords, counted.records());
+  AddCounter(&counters, kReduceOutputRecords, out.lines());
+  AddCounter(&counters, kShuffledBytes, shuffled_bytes);
+  v1::ReduceDone done;
+  done.set_attempt_id(task.attempt_id());
+  done.set_output_bytes(static_cast<int64_t>(file->size()));
+  done.mutable_counters()->insert(counters.begin(), counters.end());
+  return done;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::ReduceDone> RunReduceTask(const ReduceTaskOptions& options) {
+  absl::StatusOr<v1::ReduceDone> done = RunReduce(options);
+  if (!done.ok()) {
+    return Annotate(done.status(), absl::StrCat("attempt=", options.run.task().attempt_id()));
+  }
+  return done;
+}
+
+}  // namespace ampmr::worker

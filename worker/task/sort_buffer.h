@@ -1,0 +1,67 @@
+// SortBuffer holds a map task's emitted pairs in memory, partitioned by
+// reduce, until the collector spills them: key and value bytes go to arena
+// blocks, and each partition keeps a small index entry per pair (with the
+// key's first 8 bytes inline, so most comparisons never touch the arena).
+//
+// Not thread-safe; owned by one MapOutputCollector.
+#ifndef AMPMR_WORKER_TASK_SORT_BUFFER_H_
+#define AMPMR_WORKER_TASK_SORT_BUFFER_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "worker/task/reducer.h"
+
+namespace ampmr::worker {
+
+class SortBuffer {
+ public:
+  // The largest key or value Add accepts.
+  static constexpr size_t kMaxFieldSize = UINT32_MAX;
+
+  explicit SortBuffer(int partitions);
+  SortBuffer(const SortBuffer&) = delete;
+  SortBuffer& operator=(const SortBuffer&) = delete;
+
+  // Copies the pair into the buffer. REQUIRES: 0 <= partition < partitions,
+  // key.size() and value.size() <= kMaxFieldSize.
+  void Add(int partition, absl::string_view key, absl::string_view value);
+
+  // Bytes held: arena bytes in use plus index entries.
+  size_t memory_usage() const { return arena_used_ + pairs_ * sizeof(Entry); }
+  size_t pairs() const { return pairs_; }
+  size_t pairs(int partition) const { return entries_[partition].size(); }
+
+  // Sorts `partition` by key, bytewise, keeping emit order among equal keys,
+  // and returns its pairs in that order. The stream is valid until the next
+  // Add or Clear.
+  std::unique_ptr<SortedPairs> Sort(int partition);
+
+  // Drops every pair; keeps the arena blocks for reuse.
+  void Clear();
+
+ private:
+  struct Entry {
+    uint64_t prefix;  // first 8 key bytes, big-endian, zero padded
+    const char* key;  // key bytes, then value bytes, in the arena
+    uint32_t key_size;
+    uint32_t value_size;
+  };
+  class PartitionPairs;
+
+  char* Allocate(size_t n);
+
+  std::vector<std::vector<Entry>> entries_;  // by partition
+  size_t pairs_ = 0;
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  std::vector<size_t> block_sizes_;
+  size_t block_ = 0;       // index of the block being filled
+  size_t block_used_ = 0;  // bytes used in blocks_[block_]
+  size_t arena_used_ = 0;  // bytes used over all blocks
+};
+
+}  // namespace ampmr::worker
+
+#endif  // AMPMR_WORKER_TASK_SORT_BUFFER_H_

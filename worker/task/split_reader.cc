@@ -1,0 +1,97 @@
+#include "worker/task/split_reader.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace ampmr::worker {
+
+absl::StatusOr<std::unique_ptr<SplitReader>> SplitReader::Open(const std::string& path,
+                                                               int64_t start, int64_t length,
+                                                               size_t block_size) {
+  if (start < 0 || length < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("split of ", path, ": bad range start=", start, " length=", length));
+  }
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("open ", path));
+  ::posix_fadvise(fd, start, length, POSIX_FADV_SEQUENTIAL);
+  return std::unique_ptr<SplitReader>(new SplitReader(path, fd, start, length, block_size));
+}
+
+SplitReader::SplitReader(std::string path, int fd, int64_t start, int64_t length,
+                         size_t block_size)
+    : path_(std::move(path)),
+      fd_(fd),
+      end_(start + length),
+      buffer_(new char[block_size == 0 ? 1 : block_size]),
+      capacity_(block_size == 0 ? 1 : block_size),
+      buffer_offset_(start) {}
+
+SplitReader::~SplitReader() { ::close(fd_); }
+
+absl::Status SplitReader::Fill(size_t kept) {
+  if (kept == capacity_) {  // one line fills the buffer: grow it
+    std::unique_ptr<char[]> bigger(new char[2 * capacity_]);
+    std::memcpy(bigger.get(), buffer_.get(), kept);
+    buffer_ = std::move(bigger);
+    capacity_ *= 2;
+  }
+  const int64_t read_at = buffer_offset_ + static_cast<int64_t>(kept);
+  size_t want = capacity_ - kept;
+  if (static_cast<int64_t>(want) > end_ - read_at) want = static_cast<size_t>(end_ - read_at);
+  size_t got = 0;
+  while (got < want) {
+    ssize_t n = ::pread(fd_, buffer_.get() + kept + got, want - got,
+                        static_cast<off_t>(read_at + static_cast<int64_t>(got)));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return absl::ErrnoToStatus(errno, absl::StrCat("read ", path_));
+    }
+    if (n == 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "read ", path_, ": file ends at ", read_at + static_cast<int64_t>(got),
+          ", before the end of its split at ", end_, " (did it change?)"));
+    }
+    got += static_cast<size_t>(n);
+  }
+  filled_ = kept + got;
+  return absl::OkStatus();
+}
+
+absl::Status SplitReader::Next(absl::string_view* chunk, int64_t* offset) {
+  // Move the unreturned tail (a partial line) to the front, read more behind
+  // it, and return up to the last newline; at the split's end, the rest.
+  while (true) {
+    const size_t kept = filled_ - consumed_;
+    if (consumed_ > 0) {
+      std::memmove(buffer_.get(), buffer_.get() + consumed_, kept);
+      buffer_offset_ += static_cast<int64_t>(consumed_);
+      consumed_ = 0;
+      filled_ = kept;
+    }
+    const bool at_end = buffer_offset_ + static_cast<int64_t>(kept) == end_;
+    if (!at_end) {
+      absl::Status s = Fill(kept);
+      if (!s.ok()) return s;
+    }
+    size_t take = filled_;
+    if (buffer_offset_ + static_cast<int64_t>(filled_) < end_) {
+      // The kept tail holds no newline, so only the new bytes can.
+      const void* nl = ::memrchr(buffer_.get() + kept, '\n', filled_ - kept);
+      if (nl == nullptr) continue;  // a line longer than the buffer: grow, read more
+      take = static_cast<const char*>(nl) - buffer_.get() + 1;
+    }
+    *chunk = absl::string_view(buffer_.get(), take);
+    *offset = buffer_offset_;
+    consumed_ = take;
+    return absl::OkStatus();
+  }
+}
+
+}  // namespace ampmr::worker

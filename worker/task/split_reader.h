@@ -1,0 +1,58 @@
+// SplitReader reads one input split, bytes [start, start + length) of a
+// file, with pread in large blocks and hands it out as chunks of whole lines.
+// The planner aligned the split to line starts, so the split ends after a
+// newline or at end of file; a line longer than a block grows the buffer.
+//
+// Not thread-safe; one map task owns it.
+#ifndef AMPMR_WORKER_TASK_SPLIT_READER_H_
+#define AMPMR_WORKER_TASK_SPLIT_READER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace ampmr::worker {
+
+class SplitReader {
+ public:
+  static constexpr size_t kDefaultBlockSize = size_t{4} << 20;
+
+  // Opens `path`. Errors name it: "open /x/y: No such file or directory".
+  static absl::StatusOr<std::unique_ptr<SplitReader>> Open(
+      const std::string& path, int64_t start, int64_t length,
+      size_t block_size = kDefaultBlockSize);
+
+  SplitReader(const SplitReader&) = delete;
+  SplitReader& operator=(const SplitReader&) = delete;
+  ~SplitReader();
+
+  // Sets *chunk to the next whole lines of the split (valid until the next
+  // call) and *offset to its file offset; an empty chunk means the split is
+  // done. FAILED_PRECONDITION if the file ends before the split does (it
+  // changed since planning).
+  absl::Status Next(absl::string_view* chunk, int64_t* offset);
+
+ private:
+  SplitReader(std::string path, int fd, int64_t start, int64_t length, size_t block_size);
+  // Reads more of the split after the `kept` bytes at the buffer's start.
+  absl::Status Fill(size_t kept);
+
+  // Constant after construction.
+  const std::string path_;
+  const int fd_;
+  const int64_t end_;  // file offset where the split ends
+
+  std::unique_ptr<char[]> buffer_;
+  size_t capacity_;
+  size_t filled_ = 0;       // bytes of buffer_ holding split data
+  size_t consumed_ = 0;     // bytes of those already returned
+  int64_t buffer_offset_;   // file offset of buffer_[0]
+};
+
+}  // namespace ampmr::worker
+
+#endif  // AMPMR_WORKER_TASK_SPLIT_READER_H_

@@ -1,0 +1,30 @@
+#include "worker/task/sum_table.h"
+
+#include <algorithm>
+
+#include "worker/task/builtins.h"
+#include "worker/task/stable_hash.h"
+
+namespace ampmr::worker {
+
+absl::Status SumTable::Overflow(absl::string_view key, int64_t x, int64_t sum) {
+  return AddToSum(key, x, &sum);  // fails, with the message sum always gives
+}
+
+std::vector<std::vector<const SumTable::Entry*>> SumTable::SortedByPartition(
+    int partitions) const {
+  std::vector<std::vector<const Entry*>> out(partitions);
+  for (const Entry& e : sums_) out[PartitionOf(e.first, partitions)].push_back(&e);
+  for (auto& entries : out) {
+    std::sort(entries.begin(), entries.end(),
+              [](const Entry* a, const Entry* b) { return a->first < b->first; });
+  }
+  return out;
+}
+
+void SumTable::Clear() {
+  sums_.clear();
+  key_bytes_ = 0;
+}
+
+}  // namespace ampmr::worker
