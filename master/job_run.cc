@@ -127,14 +127,14 @@ void JobRun::Cancel(const std::string& why) {
 }
 
 void JobRun::Finish(v1::JobState state, const std::string& error) {
+  // Only the running phase's tasks have attempts and Deferreds in a list.
+  auto* phase_tasks = status_.state() == v1::REDUCING ? &reduces_ : &maps_;
   status_.set_state(state);
   status_.set_error(error);
   status_.set_end_time(Seconds(env_.loop->Now()));
   env_.scheduler->RemoveJob(this);
-  for (auto* tasks : {&maps_, &reduces_}) {
-    for (auto& task : *tasks) {
-      if (!task->finished()) task->done.Cancel();
-    }
+  for (auto& task : *phase_tasks) {
+    if (!task->finished()) task->done.Cancel();
   }
   if (state != v1::SUCCEEDED) {
     std::error_code ec;
@@ -207,6 +207,7 @@ void JobRun::StartAttempt(Task* task, WorkerState* worker) {
     });
   }
   ++worker->running;
+  ++running_;
   task->state = Task::State::kRunning;
   attempt.call = worker->link->Call(MakeCommand(*task, attempt.id));
   amp::Deferred<v1::Answer> call = attempt.call;
@@ -222,6 +223,7 @@ bool JobRun::EndAttempt(Task* task, const std::string& attempt_id, Attempt* ende
     if (it->id != attempt_id) continue;
     *ended = std::move(*it);
     task->running.erase(it);
+    --running_;
     if (ended->timer != 0) env_.loop->CancelTimer(ended->timer);
     if (WorkerState* w = env_.registry->Find(ended->worker_id)) --w->running;
     return true;
@@ -261,7 +263,8 @@ void JobRun::OnAttemptTimeout(Task* task, const std::string& attempt_id) {
 void JobRun::FailAttempt(Task* task, const Attempt& attempt, const absl::Status& error) {
   std::string message =
       absl::StrCat("attempt=", attempt.id, " worker=", attempt.worker_id, ": ", error.message());
-  if (error.code() == absl::StatusCode::kUnavailable) {
+  if (error.code() == absl::StatusCode::kUnavailable &&
+      env_.registry->Find(attempt.worker_id) == nullptr) {
     // Lost with its worker: not the task's fault, so it does not count.
     AMPMR_LOG(INFO) << "task reassigned job=" << id_ << " task=" << task->id << " " << message;
   } else {
@@ -351,6 +354,7 @@ absl::Status JobRun::CommitJob() {
 void JobRun::CancelRunning(Task* task) {
   std::vector<Attempt> running = std::move(task->running);
   task->running.clear();
+  running_ -= static_cast<int>(running.size());
   for (Attempt& attempt : running) {
     if (attempt.timer != 0) env_.loop->CancelTimer(attempt.timer);
     if (WorkerState* w = env_.registry->Find(attempt.worker_id)) {
@@ -365,15 +369,12 @@ void JobRun::CancelRunning(Task* task) {
 
 v1::JobStatus JobRun::Status() const {
   v1::JobStatus s = status_;
-  auto fill = [](const std::vector<std::unique_ptr<Task>>& tasks, int done, v1::PhaseProgress* p) {
-    p->set_total(static_cast<int>(tasks.size()));
-    p->set_done(done);
-    int running = 0;
-    for (const auto& t : tasks) running += t->running.empty() ? 0 : 1;
-    p->set_running(running);
-  };
-  fill(maps_, map_done_, s.mutable_map());
-  fill(reduces_, reduce_done_, s.mutable_reduce());
+  s.mutable_map()->set_total(static_cast<int>(maps_.size()));
+  s.mutable_map()->set_done(map_done_);
+  s.mutable_reduce()->set_total(static_cast<int>(reduces_.size()));
+  s.mutable_reduce()->set_done(reduce_done_);
+  if (status_.state() == v1::MAPPING) s.mutable_map()->set_running(running_);
+  if (status_.state() == v1::REDUCING) s.mutable_reduce()->set_running(running_);
   for (const auto& [name, value] : counters_) (*s.mutable_counters())[name] = value;
   return s;
 }

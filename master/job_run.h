@@ -90,6 +90,7 @@ class JobRun {
   amp::Deferred<amp::DeferredListResult<v1::Answer>> phase_;
   int map_done_ = 0;
   int reduce_done_ = 0;
+  int running_ = 0;  // attempts running now, over the current phase's tasks
   std::map<std::string, int64_t> counters_;
 };
 

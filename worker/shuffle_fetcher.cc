@@ -83,7 +83,8 @@ absl::StatusOr<std::vector<ReduceInput>> ShuffleFetcher::Fetch(
     }
     absl::Status rpc = amp::FromGrpcStatus(reader->Finish());
     if (status.ok() && !rpc.ok()) {
-      status = absl::Status(rpc.code(), absl::StrCat("fetch map output of task ", loc.map_task_id(),
+      // ABORTED, not UNAVAILABLE: this attempt failed, the reduce worker did not.
+      status = absl::AbortedError(absl::StrCat("fetch map output of task ", loc.map_task_id(),
                                                      " from worker=", loc.worker_id(), " at ",
                                                      loc.shuffle_address(), ": ", rpc.message()));
     }

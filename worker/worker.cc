@@ -210,13 +210,15 @@ void Worker::Impl::RunReduce(const v1::RunReduce& run, amp::Session::Reply reply
       [this, run, reply](const std::atomic<bool>& cancelled) {
         std::vector<std::string> fetched;
         absl::StatusOr<std::vector<ReduceInput>> inputs = fetcher->Fetch(run, cancelled, &fetched);
-        absl::StatusOr<v1::ReduceDone> done = inputs.status();
+        absl::StatusOr<v1::ReduceDone> done = absl::UnknownError("not run");
         if (inputs.ok()) {
           ReduceTaskOptions opts;
           opts.run = run;
           opts.inputs = std::move(*inputs);
           opts.cancelled = &cancelled;
           done = RunReduceTask(opts);
+        } else {
+          done = inputs.status();
         }
         for (const auto& path : fetched) ::unlink(path.c_str());
         if (!done.ok()) {

@@ -1,0 +1,358 @@
+// Coordinator, JobRun and Scheduler on a FakeLoop with fake workers that hold
+// each call's Deferred, so every test decides when and how attempts answer.
+#include "master/coordinator.h"
+
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/status_matchers.h"
+
+namespace ampmr::master {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+
+// A worker whose calls wait until the test answers them.
+class FakeWorker : public WorkerLink {
+ public:
+  struct Pending {
+    v1::Command command;
+    amp::Deferred<v1::Answer> answer;
+  };
+
+  amp::Deferred<v1::Answer> Call(v1::Command command) override {
+    amp::Deferred<v1::Answer> d;
+    if (closed) {
+      d.Errback(absl::UnavailableError("closed"));
+      return d;
+    }
+    calls.push_back(Pending{std::move(command), d});
+    return d;
+  }
+  void Send(v1::Command command) override { sent.push_back(std::move(command)); }
+  void Close(const absl::Status& why) override {
+    closed = true;
+    FailAll(absl::UnavailableError(why.message()));
+  }
+
+  void FailAll(const absl::Status& why) {
+    for (auto& p : calls) p.answer.Errback(why);
+    calls.clear();
+  }
+  // Calls not answered yet (cancelled ones have fired and are skipped).
+  std::vector<Pending*> Open() {
+    std::vector<Pending*> out;
+    for (auto& p : calls) {
+      if (!p.answer.fired()) out.push_back(&p);
+    }
+    return out;
+  }
+  std::vector<std::string> CancelledAttempts() const {
+    std::vector<std::string> out;
+    for (const auto& c : sent) {
+      if (c.has_cancel()) out.push_back(c.cancel().attempt_id());
+    }
+    return out;
+  }
+
+  std::vector<Pending> calls;
+  std::vector<v1::Command> sent;
+  bool closed = false;
+};
+
+// Answers a map attempt as a worker would: one partition per reduce.
+void AnswerMap(FakeWorker::Pending* p, int64_t bytes_per_partition = 10) {
+  const v1::RunMap& run = p->command.run_map();
+  v1::Answer answer;
+  v1::MapDone* done = answer.mutable_map_done();
+  done->set_attempt_id(run.task().attempt_id());
+  done->set_output_path("/work/" + run.task().attempt_id() + ".out");
+  for (int r = 0; r < run.task().reduces(); ++r) {
+    v1::PartitionInfo* part = done->add_partitions();
+    part->set_offset(r * bytes_per_partition);
+    part->set_length(bytes_per_partition);
+    part->set_records(1);
+  }
+  (*done->mutable_counters())["ampmr.map_input_records"] = 5;
+  p->answer.Callback(answer);
+}
+
+// Answers a reduce attempt, writing its part file where the master wants it.
+void AnswerReduce(FakeWorker::Pending* p, const std::string& content) {
+  const v1::RunReduce& run = p->command.run_reduce();
+  fs::create_directories(fs::path(run.temp_path()).parent_path());
+  std::ofstream(run.temp_path()) << content;
+  v1::Answer answer;
+  answer.mutable_reduce_done()->set_attempt_id(run.task().attempt_id());
+  (*answer.mutable_reduce_done()->mutable_counters())["ampmr.reduce_output_records"] = 1;
+  p->answer.Callback(answer);
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "coordinator_test-XXXXXX").string();
+    path_ = mkdtemp(tmpl.data());
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+struct Cluster {
+  explicit Cluster(CoordinatorOptions options = {}) : coordinator(&loop, options) {
+    coordinator.Start();
+  }
+  FakeWorker* AddWorker(int slots = 1) {
+    workers.push_back(std::make_unique<FakeWorker>());
+    v1::Hello hello;
+    hello.set_slots(slots);
+    hello.set_shuffle_address(absl::StrCat("127.0.0.1:", 9000 + workers.size()));
+    ids.push_back(coordinator.AddWorker(hello, workers.back().get()).worker_id());
+    return workers.back().get();
+  }
+  std::string Submit(const std::string& output, int maps, int reduces, int max_attempts = 4,
+                     double timeout = 0) {
+    v1::JobSpec spec;
+    spec.add_inputs("/in");
+    spec.set_output(output);
+    spec.set_mapper("builtin:wordcount");
+    spec.set_reducer("builtin:sum");
+    spec.set_reduces(reduces);
+    spec.set_max_attempts(max_attempts);
+    spec.set_task_timeout_seconds(timeout);
+    std::vector<v1::Split> splits;
+    for (int i = 0; i < maps; ++i) {
+      v1::Split s;
+      s.set_path(absl::StrCat("/in/f", i));
+      s.set_length(100);
+      splits.push_back(s);
+    }
+    absl::StatusOr<std::string> id = coordinator.SubmitJob(spec, splits);
+    EXPECT_THAT(id, testing::IsOk());
+    return *id;
+  }
+  v1::JobStatus Status(const std::string& id) { return *coordinator.GetJob(id); }
+
+  FakeLoop loop;
+  Coordinator coordinator;
+  std::vector<std::unique_ptr<FakeWorker>> workers;
+  std::vector<std::string> ids;
+};
+
+TEST(CoordinatorTest, RunsMapsThenReducesAndCommits) {
+  TempDir tmp;
+  std::string out = tmp.path() + "/out";
+  fs::create_directories(out);
+  Cluster c;
+  FakeWorker* w1 = c.AddWorker();
+  FakeWorker* w2 = c.AddWorker();
+  std::string job = c.Submit(out, 3, 2);
+
+  // One attempt per free slot; the third map waits.
+  ASSERT_THAT(w1->Open(), SizeIs(1));
+  ASSERT_THAT(w2->Open(), SizeIs(1));
+  EXPECT_EQ(c.Status(job).state(), v1::MAPPING);
+  AnswerMap(w1->Open()[0]);
+  ASSERT_THAT(w1->Open(), SizeIs(1));  // the third map
+  AnswerMap(w1->Open()[0]);
+  EXPECT_EQ(c.Status(job).map().done(), 2);
+  AnswerMap(w2->Open()[0]);
+
+  // Reduce phase: each reduce is told about every map output's partition.
+  EXPECT_EQ(c.Status(job).state(), v1::REDUCING);
+  std::vector<FakeWorker::Pending*> reduces = {w1->Open()[0], w2->Open()[0]};
+  for (auto* p : reduces) {
+    ASSERT_TRUE(p->command.has_run_reduce());
+    EXPECT_THAT(p->command.run_reduce().inputs(), SizeIs(3));
+  }
+  EXPECT_FALSE(fs::exists(out + "/part-00000"));
+  AnswerReduce(reduces[0], "a\t1\n");
+  // Nothing has a final name before the whole job commits.
+  EXPECT_FALSE(fs::exists(out + "/part-00000"));
+  EXPECT_FALSE(fs::exists(out + "/part-00001"));
+  AnswerReduce(reduces[1], "b\t2\n");
+
+  v1::JobStatus s = c.Status(job);
+  EXPECT_EQ(s.state(), v1::SUCCEEDED);
+  EXPECT_TRUE(fs::exists(out + "/_SUCCESS"));
+  EXPECT_TRUE(fs::exists(out + "/part-00000"));
+  EXPECT_TRUE(fs::exists(out + "/part-00001"));
+  EXPECT_FALSE(fs::exists(out + "/_temporary"));
+  EXPECT_EQ(s.counters().at("ampmr.map_input_records"), 15);
+  EXPECT_EQ(s.counters().at("ampmr.reduce_output_records"), 2);
+}
+
+TEST(CoordinatorTest, RetriesFailedAttemptOnAnotherWorker) {
+  TempDir tmp;
+  Cluster c;
+  FakeWorker* w1 = c.AddWorker();
+  std::string job = c.Submit(tmp.path() + "/out", 1, 1);
+  FakeWorker* w2 = c.AddWorker();
+  ASSERT_THAT(w1->Open(), SizeIs(1));
+  w1->Open()[0]->answer.Errback(absl::AbortedError("mapper exited with status 1"));
+  ASSERT_THAT(w1->Open(), SizeIs(0));
+  ASSERT_THAT(w2->Open(), SizeIs(1));
+  EXPECT_EQ(w2->Open()[0]->command.run_map().task().attempt_id(), job + "-m0-a2");
+}
+
+TEST(CoordinatorTest, TaskOutOfAttemptsFailsJobAndCancelsTheRest) {
+  TempDir tmp;
+  std::string out = tmp.path() + "/out";
+  Cluster c;
+  FakeWorker* w1 = c.AddWorker();
+  FakeWorker* w2 = c.AddWorker();
+  std::string job = c.Submit(out, 3, 1, /*max_attempts=*/2);
+  w1->Open()[0]->answer.Errback(absl::AbortedError("boom"));
+  // m0 avoids w1, where it failed, and waits for w2; m2 takes w1's slot.
+  ASSERT_THAT(w1->Open(), SizeIs(1));
+  std::string other = w1->Open()[0]->command.run_map().task().attempt_id();
+  EXPECT_EQ(other, job + "-m2-a1");
+  AnswerMap(w2->Open()[0]);
+  ASSERT_THAT(w2->Open(), SizeIs(1));
+  EXPECT_EQ(w2->Open()[0]->command.run_map().task().attempt_id(), job + "-m0-a2");
+  w2->Open()[0]->answer.Errback(absl::AbortedError("boom again"));
+
+  v1::JobStatus s = c.Status(job);
+  EXPECT_EQ(s.state(), v1::FAILED);
+  EXPECT_THAT(s.error(), HasSubstr("task m0"));
+  EXPECT_THAT(s.error(), HasSubstr("/in/f0"));
+  EXPECT_THAT(s.error(), HasSubstr("failed after 2 attempts"));
+  EXPECT_THAT(s.error(), HasSubstr("boom again"));
+  EXPECT_THAT(w1->CancelledAttempts(), ::testing::ElementsAre(other));
+  EXPECT_FALSE(fs::exists(out + "/_temporary"));
+  EXPECT_FALSE(fs::exists(out + "/_SUCCESS"));
+}
+
+TEST(CoordinatorTest, ReassignsTasksOfLostWorkerWithoutCountingThem) {
+  TempDir tmp;
+  Cluster c;
+  FakeWorker* w1 = c.AddWorker();
+  std::string job = c.Submit(tmp.path() + "/out", 1, 1, /*max_attempts=*/1);
+  FakeWorker* w2 = c.AddWorker();
+  ASSERT_THAT(w1->Open(), SizeIs(1));
+  // The session broke: the adapter unregisters the worker, then its calls fail.
+  c.coordinator.RemoveWorker(c.ids[0], absl::UnavailableError("stream ended"));
+  w1->FailAll(absl::UnavailableError("connection lost"));
+  ASSERT_THAT(w2->Open(), SizeIs(1));
+  EXPECT_EQ(c.Status(job).state(), v1::MAPPING);  // max_attempts=1, yet not failed
+}
+
+TEST(CoordinatorTest, SilentWorkerIsDroppedAfterHeartbeatTimeout) {
+  TempDir tmp;
+  CoordinatorOptions options;
+  options.heartbeat_timeout = absl::Seconds(10);
+  Cluster c(options);
+  FakeWorker* w1 = c.AddWorker();
+  FakeWorker* w2 = c.AddWorker();
+  c.Submit(tmp.path() + "/out", 2, 1);
+  for (int i = 0; i < 12; ++i) {
+    c.loop.AdvanceTime(absl::Seconds(1));
+    c.coordinator.WorkerSeen(c.ids[1]);  // only w2 keeps beating
+  }
+  EXPECT_TRUE(w1->closed);
+  EXPECT_FALSE(w2->closed);
+  EXPECT_THAT(c.coordinator.ListWorkers(), SizeIs(1));
+  // w1's map went back to the queue and waits for w2's slot.
+  AnswerMap(w2->Open()[0]);
+  ASSERT_THAT(w2->Open(), SizeIs(1));
+  EXPECT_TRUE(w2->Open()[0]->command.has_run_map());
+}
+
+TEST(CoordinatorTest, TaskTimeoutCancelsAndRetriesTheAttempt) {
+  TempDir tmp;
+  Cluster c;
+  FakeWorker* w1 = c.AddWorker();
+  std::string job = c.Submit(tmp.path() + "/out", 1, 1, 4, /*timeout=*/5);
+  std::string first = w1->Open()[0]->command.run_map().task().attempt_id();
+  c.loop.AdvanceTime(absl::Seconds(4));
+  EXPECT_THAT(w1->CancelledAttempts(), SizeIs(0));
+  c.loop.AdvanceTime(absl::Seconds(2));
+  EXPECT_THAT(w1->CancelledAttempts(), ::testing::ElementsAre(first));
+  ASSERT_THAT(w1->Open(), SizeIs(1));
+  EXPECT_EQ(w1->Open()[0]->command.run_map().task().attempt_id(), job + "-m0-a2");
+}
+
+TEST(CoordinatorTest, CancelJobStopsAttemptsAndIgnoresLateAnswers) {
+  TempDir tmp;
+  std::string out = tmp.path() + "/out";
+  Cluster c;
+  FakeWorker* w1 = c.AddWorker();
+  std::string job = c.Submit(out, 2, 1);
+  FakeWorker::Pending running = *w1->Open()[0];
+  absl::StatusOr<v1::JobStatus> s = c.coordinator.CancelJob(job);
+  ASSERT_THAT(s, testing::IsOk());
+  EXPECT_EQ(s->state(), v1::CANCELLED);
+  EXPECT_THAT(w1->CancelledAttempts(), SizeIs(1));
+  // A late answer from the cancelled attempt changes nothing.
+  running.answer.Callback(v1::Answer());
+  EXPECT_EQ(c.Status(job).state(), v1::CANCELLED);
+  EXPECT_EQ(c.Status(job).map().done(), 0);
+  EXPECT_THAT(w1->Open(), SizeIs(0));  // the queued map was dropped too
+  EXPECT_THAT(c.coordinator.CancelJob("j99"), testing::StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST(CoordinatorTest, WatchersSeePhasesAndTheFinalState) {
+  TempDir tmp;
+  std::string out = tmp.path() + "/out";
+  fs::create_directories(out);
+  Cluster c;
+  FakeWorker* w1 = c.AddWorker();
+  std::string job = c.Submit(out, 1, 1);
+  std::vector<v1::JobState> seen;
+  bool final = false;
+  ASSERT_THAT(c.coordinator.Watch(job,
+                                  [&](const v1::JobStatus& s, bool f) {
+                                    seen.push_back(s.state());
+                                    final = f;
+                                  }),
+              testing::IsOk());
+  AnswerMap(w1->Open()[0]);
+  AnswerReduce(w1->Open()[0], "x\t1\n");
+  EXPECT_TRUE(final);
+  EXPECT_EQ(seen.front(), v1::MAPPING);
+  EXPECT_EQ(seen.back(), v1::SUCCEEDED);
+  EXPECT_THAT(seen, ::testing::Contains(v1::REDUCING));
+}
+
+TEST(CoordinatorTest, EmptyInputStillWritesEveryPart) {
+  TempDir tmp;
+  std::string out = tmp.path() + "/out";
+  fs::create_directories(out);
+  Cluster c;
+  FakeWorker* w1 = c.AddWorker(2);
+  std::string job = c.Submit(out, 0, 2);
+  ASSERT_THAT(w1->Open(), SizeIs(2));
+  for (auto* p : w1->Open()) {
+    EXPECT_THAT(p->command.run_reduce().inputs(), SizeIs(0));
+    AnswerReduce(p, "");
+  }
+  EXPECT_EQ(c.Status(job).state(), v1::SUCCEEDED);
+  EXPECT_TRUE(fs::exists(out + "/part-00001"));
+}
+
+TEST(SchedulerTest, PipelinesShortTasksOnly) {
+  WorkerRegistry registry;
+  Scheduler scheduler(&registry, SchedulerOptions{});
+  EXPECT_EQ(scheduler.depth(), 1);  // unknown durations: one per slot
+  for (int i = 0; i < 200; ++i) scheduler.RecordAttemptDuration(absl::Milliseconds(1));
+  EXPECT_EQ(scheduler.depth(), SchedulerOptions{}.max_pipeline_depth);
+  for (int i = 0; i < 200; ++i) scheduler.RecordAttemptDuration(absl::Seconds(2));
+  EXPECT_EQ(scheduler.depth(), 1);
+}
+
+}  // namespace
+}  // namespace ampmr::master
