@@ -46,6 +46,7 @@ MapOutputCollector::MapOutputCollector(MapOutputOptions options,
                                        std::unique_ptr<Reducer> combiner)
     : options_(std::move(options)),
       combiner_(std::move(combiner)),
+      combine_merges_(IsBuiltinSum(options_.combiner)),
       sums_(IsBuiltinSum(options_.combiner) ? std::make_unique<SumTable>() : nullptr),
       buffer_(sums_ ? nullptr : std::make_unique<SortBuffer>(options_.partitions)) {}
 
@@ -207,7 +208,7 @@ absl::Status MapOutputCollector::MergePartition(int partition,
                                                 const std::vector<RunInput>& inputs,
                                                 uint64_t records, RunWriter* out) {
   MergingPairs merged(inputs);
-  if (combiner_ != nullptr) {
+  if (combine_merges_) {
     combine_input_records_ += static_cast<int64_t>(records);
     AMPMR_RETURN_IF_ERROR(combiner_->Reduce(&merged, out));
     combine_output_records_ += static_cast<int64_t>(out->records(partition));

@@ -6,6 +6,11 @@
 // (record_io.h format), written under a temporary name and renamed into
 // place, and reports where each partition lies.
 //
+// The combiner runs exactly once on every pair, when its buffer is spilled, so
+// a combiner need not be idempotent (builtin:count feeding a sum reducer is
+// right). Only builtin:sum, whose result does not depend on grouping, runs
+// again while merging runs, to shrink the output.
+//
 // Fast path: when the combiner is builtin:sum, pairs are not buffered at all
 // but summed in a hash table as they arrive (sum_table.h), which gives the
 // same output for much less work.
@@ -107,7 +112,8 @@ class MapOutputCollector final : public Emitter {
 
   // Constant after construction.
   const MapOutputOptions options_;
-  const std::unique_ptr<Reducer> combiner_;  // null if none; builtin sum: used to merge runs
+  const std::unique_ptr<Reducer> combiner_;  // null if none
+  const bool combine_merges_;                 // run combiner_ again when merging runs
   const std::unique_ptr<SumTable> sums_;     // the builtin sum fast path, else null
   const std::unique_ptr<SortBuffer> buffer_;  // null on the fast path
 

@@ -23,7 +23,9 @@ std::vector<std::vector<const SumTable::Entry*>> SumTable::SortedByPartition(
 }
 
 void SumTable::Clear() {
-  sums_.clear();
+  // Release the slots too: memory_usage() counts capacity, and clear() keeps
+  // a small table's capacity.
+  absl::flat_hash_map<std::string, int64_t>().swap(sums_);
   key_bytes_ = 0;
 }
 

@@ -1,0 +1,266 @@
+#include "worker/task/map_output.h"
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/status_matchers.h"
+#include "tests/worker/test_util.h"
+#include "worker/task/stable_hash.h"
+
+namespace ampmr::worker {
+namespace {
+
+using ::ampmr::testing::IsOk;
+using ::ampmr::testing::StatusIs;
+using ::ampmr::worker::testing::DecodeRun;
+using ::ampmr::worker::testing::Pairs;
+using ::ampmr::worker::testing::ReadFile;
+using ::ampmr::worker::testing::ScratchDir;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+TaskSpec Builtin(const char* name) { return TaskSpec{TaskSpec::Kind::kBuiltin, name}; }
+
+// Pairs over a small vocabulary, so keys repeat; values number the pairs so
+// the order among equal keys is visible.
+Pairs SomePairs(int n, uint32_t seed = 1) {
+  std::mt19937 rng(seed);
+  Pairs pairs;
+  for (int i = 0; i < n; ++i) {
+    std::string key = "w" + std::to_string(rng() % 97);
+    if (i % 13 == 0) key += std::string(rng() % 40, 'z');  // some longer than 8 bytes
+    pairs.emplace_back(key, std::to_string(i));
+  }
+  pairs.emplace_back("", "-7");  // the empty key is a key too
+  return pairs;
+}
+
+// What the output must be with no combiner: per partition, the pairs in that
+// partition stably sorted by key.
+std::vector<Pairs> ExpectedPartitions(const Pairs& pairs, int reduces) {
+  std::vector<Pairs> out(reduces);
+  for (const auto& p : pairs) out[PartitionOf(p.first, reduces)].push_back(p);
+  for (Pairs& part : out) {
+    std::stable_sort(part.begin(), part.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+  }
+  return out;
+}
+
+struct Collected {
+  std::vector<PartitionExtent> extents;
+  std::vector<Pairs> partitions;
+  Counters counters;
+  int spills = 0;
+};
+
+MapOutputOptions Options(const ScratchDir& dir, int reduces, TaskSpec combiner = {},
+                         size_t limit = MapOutputOptions::kDefaultBufferLimit) {
+  MapOutputOptions options;
+  options.partitions = reduces;
+  options.combiner = std::move(combiner);
+  options.buffer_limit = limit;
+  options.spill_prefix = dir.Join("attempt");
+  return options;
+}
+
+Collected Collect(const ScratchDir& dir, MapOutputOptions options, const Pairs& pairs) {
+  Collected result;
+  auto collector = MapOutputCollector::Create(std::move(options));
+  EXPECT_THAT(collector, IsOk());
+  for (const auto& [k, v] : pairs) (*collector)->Emit(k, v);
+  EXPECT_THAT((*collector)->status(), IsOk());
+  result.spills = (*collector)->spills();
+  auto extents = (*collector)->Finish(dir.Join("out"));
+  EXPECT_THAT(extents, IsOk());
+  if (!extents.ok()) return result;
+  result.extents = *extents;
+  (*collector)->AddCountersTo(&result.counters);
+  std::string data = ReadFile(dir.Join("out"));
+  uint64_t expect_offset = 0;
+  for (const PartitionExtent& e : result.extents) {
+    EXPECT_EQ(e.offset, expect_offset) << "partitions are back to back";
+    expect_offset = e.offset + e.length;
+    result.partitions.push_back(DecodeRun(absl::string_view(data).substr(e.offset, e.length)));
+    EXPECT_EQ(result.partitions.back().size(), e.records);
+  }
+  EXPECT_EQ(expect_offset, data.size());
+  return result;
+}
+
+TEST(MapOutputCollectorTest, NoCombinerSortsStablyPerPartition) {
+  ScratchDir dir;
+  Pairs pairs = SomePairs(5000);
+  Collected out = Collect(dir, Options(dir, 3), pairs);
+  EXPECT_EQ(out.spills, 0);
+  EXPECT_EQ(out.partitions, ExpectedPartitions(pairs, 3));
+  EXPECT_EQ(out.counters[kMapOutputRecords], static_cast<int64_t>(pairs.size()));
+  EXPECT_EQ(out.counters[kCombineInputRecords], 0);
+  EXPECT_EQ(out.counters[kSpilledBytes], static_cast<int64_t>(ReadFile(dir.Join("out")).size()));
+  EXPECT_THAT(dir.List(), ElementsAre("out"));
+}
+
+TEST(MapOutputCollectorTest, TinyBufferSpillsManyRunsAndMergesThem) {
+  ScratchDir dir;
+  Pairs pairs = SomePairs(5000);
+  Collected out = Collect(dir, Options(dir, 4, {}, 4096), pairs);
+  EXPECT_GT(out.spills, 5);
+  EXPECT_EQ(out.partitions, ExpectedPartitions(pairs, 4));
+  // Every run, then the merged output.
+  EXPECT_GT(out.counters[kSpilledBytes],
+            static_cast<int64_t>(ReadFile(dir.Join("out")).size()));
+  EXPECT_THAT(dir.List(), ElementsAre("out")) << "spill runs are removed";
+}
+
+std::map<std::string, int64_t> Sums(const Pairs& pairs) {
+  std::map<std::string, int64_t> sums;
+  for (const auto& [k, v] : pairs) sums[k] += std::stoll(v);
+  return sums;
+}
+
+// Sum fast path: per partition, each key once with its sum, sorted.
+void ExpectSummed(const Collected& out, const Pairs& pairs, int reduces) {
+  std::vector<Pairs> expected(reduces);
+  for (const auto& [k, sum] : Sums(pairs)) {
+    expected[PartitionOf(k, reduces)].emplace_back(k, std::to_string(sum));
+  }
+  EXPECT_EQ(out.partitions, expected);
+}
+
+TEST(MapOutputCollectorTest, SumCombinerFastPath) {
+  ScratchDir dir;
+  Pairs pairs = SomePairs(5000);
+  pairs.emplace_back("neg", "-12");
+  Collected out = Collect(dir, Options(dir, 3, Builtin("sum")), pairs);
+  EXPECT_EQ(out.spills, 0);
+  ExpectSummed(out, pairs, 3);
+  const int64_t distinct = static_cast<int64_t>(Sums(pairs).size());
+  EXPECT_EQ(out.counters[kMapOutputRecords], static_cast<int64_t>(pairs.size()));
+  EXPECT_EQ(out.counters[kCombineInputRecords], static_cast<int64_t>(pairs.size()));
+  EXPECT_EQ(out.counters[kCombineOutputRecords], distinct);
+}
+
+TEST(MapOutputCollectorTest, SumCombinerWithSpillsSumsAgainWhenMerging) {
+  ScratchDir dir;
+  Pairs pairs = SomePairs(20000);
+  Collected out = Collect(dir, Options(dir, 2, Builtin("sum"), 2048), pairs);
+  EXPECT_GT(out.spills, 2);
+  ExpectSummed(out, pairs, 2);
+  EXPECT_THAT(dir.List(), ElementsAre("out"));
+}
+
+TEST(MapOutputCollectorTest, CountCombinerRunsOncePerPair) {
+  // count is not idempotent: run again while merging it would count spills.
+  // Summing its outputs must give each key's number of pairs.
+  ScratchDir dir;
+  Pairs pairs = SomePairs(5000);
+  Collected out = Collect(dir, Options(dir, 2, Builtin("count"), 4096), pairs);
+  EXPECT_GT(out.spills, 2);
+  std::map<std::string, int64_t> expected;
+  for (const auto& p : pairs) ++expected[p.first];
+  Pairs all;
+  for (const Pairs& part : out.partitions) {
+    EXPECT_TRUE(std::is_sorted(part.begin(), part.end(),
+                               [](const auto& a, const auto& b) { return a.first < b.first; }));
+    all.insert(all.end(), part.begin(), part.end());
+  }
+  EXPECT_EQ(Sums(all), expected);
+  EXPECT_EQ(out.counters[kCombineInputRecords], static_cast<int64_t>(pairs.size()));
+  EXPECT_EQ(out.counters[kCombineOutputRecords], static_cast<int64_t>(all.size()));
+}
+
+TEST(MapOutputCollectorTest, IdentityCombinerKeepsEverything) {
+  ScratchDir dir;
+  Pairs pairs = SomePairs(3000);
+  Collected out = Collect(dir, Options(dir, 3, Builtin("identity"), 4096), pairs);
+  EXPECT_EQ(out.partitions, ExpectedPartitions(pairs, 3));
+}
+
+TEST(MapOutputCollectorTest, EmptyPartitionsTakeNoBytes) {
+  ScratchDir dir;
+  Collected out = Collect(dir, Options(dir, 5), {{"only", "1"}, {"only", "2"}});
+  ASSERT_EQ(out.extents.size(), 5u);
+  const int p = PartitionOf("only", 5);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(out.extents[i].length == 0, i != p) << i;
+    EXPECT_EQ(out.extents[i].records, i == p ? 2u : 0u);
+  }
+}
+
+TEST(MapOutputCollectorTest, NoOutputIsAnEmptyFile) {
+  ScratchDir dir;
+  Collected out = Collect(dir, Options(dir, 2, Builtin("sum")), {});
+  EXPECT_EQ(ReadFile(dir.Join("out")), "");
+  EXPECT_EQ(out.extents.size(), 2u);
+}
+
+TEST(MapOutputCollectorTest, SumFastPathRejectsNonIntegerNamingKey) {
+  ScratchDir dir;
+  auto collector = MapOutputCollector::Create(Options(dir, 2, Builtin("sum")));
+  ASSERT_THAT(collector, IsOk());
+  (*collector)->Emit("good", "1");
+  (*collector)->Emit("bad", "one");
+  (*collector)->Emit("good", "1");
+  EXPECT_THAT((*collector)->status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("key \"bad\": value \"one\" is not a 64-bit integer")));
+  EXPECT_THAT((*collector)->Finish(dir.Join("out")),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_TRUE(dir.List().empty());
+}
+
+TEST(MapOutputCollectorTest, CancelledFinishLeavesNothing) {
+  ScratchDir dir;
+  std::atomic<bool> cancelled{false};
+  MapOutputOptions options = Options(dir, 2, {}, 1024);
+  options.cancelled = &cancelled;
+  auto collector = MapOutputCollector::Create(std::move(options));
+  ASSERT_THAT(collector, IsOk());
+  for (const auto& [k, v] : SomePairs(1000)) (*collector)->Emit(k, v);
+  ASSERT_GT((*collector)->spills(), 0);
+  cancelled = true;
+  EXPECT_THAT((*collector)->Finish(dir.Join("out")), StatusIs(absl::StatusCode::kCancelled));
+  collector->reset();
+  EXPECT_TRUE(dir.List().empty());
+}
+
+TEST(MapOutputCollectorTest, DestroyedUnfinishedRemovesSpills) {
+  ScratchDir dir;
+  {
+    auto collector = MapOutputCollector::Create(Options(dir, 2, {}, 1024));
+    ASSERT_THAT(collector, IsOk());
+    for (const auto& [k, v] : SomePairs(1000)) (*collector)->Emit(k, v);
+    ASSERT_GT((*collector)->spills(), 0);
+    EXPECT_FALSE(dir.List().empty());
+  }
+  EXPECT_TRUE(dir.List().empty());
+}
+
+TEST(MapOutputCollectorTest, UserCountersAreReported) {
+  ScratchDir dir;
+  auto collector = MapOutputCollector::Create(Options(dir, 1));
+  ASSERT_THAT(collector, IsOk());
+  (*collector)->IncrementCounter("app.lines", 2);
+  (*collector)->IncrementCounter("app.lines", 3);
+  ASSERT_THAT((*collector)->Finish(dir.Join("out")), IsOk());
+  Counters counters;
+  (*collector)->AddCountersTo(&counters);
+  EXPECT_EQ(counters["app.lines"], 5);
+}
+
+TEST(MapOutputCollectorTest, BadCombinerOrPartitionsFailCreate) {
+  ScratchDir dir;
+  EXPECT_THAT(MapOutputCollector::Create(Options(dir, 0)),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(MapOutputCollector::Create(Options(dir, 1, TaskSpec{TaskSpec::Kind::kExec, "cat"})),
+              StatusIs(absl::StatusCode::kUnimplemented, HasSubstr("combiner")));
+}
+
+}  // namespace
+}  // namespace ampmr::worker
