@@ -2,6 +2,8 @@
 
 #include <pthread.h>
 
+#include <algorithm>
+
 #include "common/logging.h"
 
 namespace ampmr {
@@ -52,39 +54,50 @@ Loop::TimerId ThreadLoop::RunAfter(absl::Duration delay, std::function<void()> f
 }
 
 void ThreadLoop::CancelTimer(TimerId id) {
+  std::function<void()> dropped;  // destroyed unlocked: its captures may Post
   std::lock_guard<std::mutex> lock(mu_);
   auto it = timer_deadlines_.find(id);
   if (it == timer_deadlines_.end()) return;
-  timers_.erase(std::make_pair(it->second, id));
+  auto node = timers_.extract(std::make_pair(it->second, id));
+  dropped = std::move(node.mapped());
   timer_deadlines_.erase(it);
 }
 
 void ThreadLoop::Run() {
+  // Each turn: (1) run what was posted so far, in order; (2) run the timers that
+  // are due, earliest first, one at a time so that a timer cancelled by one that
+  // ran before it does not run; (3) sleep until the next deadline or a post.
+  // Once stopping, only posted work runs.
   std::vector<std::function<void()>> batch;
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    // Phase 1: collect due timers and posted work; phase 2: run them unlocked;
-    // phase 3: sleep until the next deadline or a post.
-    absl::Time now = absl::Now();
-    while (!timers_.empty() && timers_.begin()->first.first <= now) {
-      auto node = timers_.extract(timers_.begin());
-      timer_deadlines_.erase(node.key().second);
-      batch.push_back(std::move(node.mapped()));
-    }
-    for (auto& fn : queue_) batch.push_back(std::move(fn));
-    queue_.clear();
+    bool ran = false;
+    batch.swap(queue_);
     if (!batch.empty()) {
       lock.unlock();
       for (auto& fn : batch) fn();
       batch.clear();
       lock.lock();
-      continue;
+      ran = true;
     }
+    absl::Time now = absl::Now();
+    while (!stopping_ && !timers_.empty() && timers_.begin()->first.first <= now) {
+      auto node = timers_.extract(timers_.begin());
+      timer_deadlines_.erase(node.key().second);
+      std::function<void()> fn = std::move(node.mapped());
+      lock.unlock();
+      fn();
+      fn = nullptr;  // its captures may Post or CancelTimer
+      lock.lock();
+      ran = true;
+    }
+    if (ran || !queue_.empty()) continue;
     if (stopping_) return;
     if (timers_.empty()) {
       cv_.wait(lock);
     } else {
-      absl::Duration wait = timers_.begin()->first.first - absl::Now();
+      // Capped so a far-off deadline cannot overflow the condition variable's clock.
+      absl::Duration wait = std::min(timers_.begin()->first.first - absl::Now(), absl::Hours(1));
       if (wait > absl::ZeroDuration()) {
         cv_.wait_for(lock, absl::ToChronoNanoseconds(wait));
       }
@@ -106,10 +119,12 @@ Loop::TimerId FakeLoop::RunAfter(absl::Duration delay, std::function<void()> fn)
 }
 
 void FakeLoop::CancelTimer(TimerId id) {
+  std::function<void()> dropped;  // destroyed unlocked: its captures may Post
   std::lock_guard<std::mutex> lock(mu_);
   auto it = timer_deadlines_.find(id);
   if (it == timer_deadlines_.end()) return;
-  timers_.erase(std::make_pair(it->second, id));
+  auto node = timers_.extract(std::make_pair(it->second, id));
+  dropped = std::move(node.mapped());
   timer_deadlines_.erase(it);
 }
 

@@ -49,8 +49,8 @@ class ThreadLoop : public Loop {
 
   // Starts the thread. `name` is for debuggers (at most 15 characters).
   void Start(const char* name);
-  // Runs what was already posted, then ends the thread. Idempotent; must not
-  // be called from the loop thread.
+  // Runs what was already posted, then ends the thread; timers that have not
+  // run are dropped. Idempotent; must not be called from the loop thread.
   void Stop();
   bool InLoopThread() const;
 
