@@ -99,16 +99,21 @@ void Session::HandleCommand(uint64_t ask, const v1::Command& command) {
     }
     return;
   }
+  // A copy: the responder may replace itself (SetResponder) while it runs.
+  Responder responder = it->second;
   if (ask == 0) {
-    it->second(command, [](absl::StatusOr<v1::Answer>) {});
+    responder(command, [](absl::StatusOr<v1::Answer>) {});
   } else {
-    it->second(command, MakeReply(ask));
+    responder(command, MakeReply(ask));
   }
 }
 
 Session::Reply Session::MakeReply(uint64_t ask) {
-  return [transport = transport_, closed = closed_, ask](absl::StatusOr<v1::Answer> result) {
-    if (*closed) return;
+  // Copies of a Reply share `replied`: only the first reply is sent.
+  return [transport = transport_, closed = closed_, ask,
+          replied = std::make_shared<bool>(false)](absl::StatusOr<v1::Answer> result) {
+    if (*closed || *replied) return;
+    *replied = true;
     v1::Box box;
     box.set_ask(ask);
     if (result.ok()) {
