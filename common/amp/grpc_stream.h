@@ -11,12 +11,12 @@
 #ifndef AMPMR_COMMON_AMP_GRPC_STREAM_H_
 #define AMPMR_COMMON_AMP_GRPC_STREAM_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/base/thread_annotations.h"
 #include "ampmr/v1/session.grpc.pb.h"
@@ -25,15 +25,22 @@
 namespace ampmr::amp {
 
 struct StreamCallbacks {
-  std::function<void(v1::Box)> on_box;              // each inbound stream message
+  std::function<void(v1::Box)> on_box;               // each inbound stream message
   std::function<void(const absl::Status&)> on_done;  // once, when the stream ended
 };
 
 // The write side shared by both reactors. Transport for a Session; outlives
 // the reactor (Send after the stream ended is a no-op).
+//
+// It owns the stream's write turn: at most one thread at a time calls a hook,
+// at most one write is in flight, and `finish` (the last hook ever called) runs
+// only when no write is in flight, after the boxes queued before Close() were
+// written. So a reactor never sees a write after it finished, nor a Finish while
+// a write is in flight.
 class BoxOutbox : public Transport {
  public:
-  // Hooks into the reactor; called without the lock held.
+  // Hooks into the reactor; called without the lock held, never after
+  // `finish` returned or Detach() was called.
   struct Hooks {
     std::function<void(const v1::Box*)> start_write;
     std::function<void(const absl::Status&)> finish;  // end the stream
@@ -45,18 +52,32 @@ class BoxOutbox : public Transport {
 
   // Reactor side.
   void OnWriteDone(bool ok);
-  void Detach();  // the stream is over: drop everything from now on
+  // The stream cannot carry more (its read side ended or it was cancelled):
+  // drops what is queued and calls `finish` once the write in flight is done.
+  void EndStream(const absl::Status& status);
+  // The reactor is gone (OnDone): no hook is called from now on.
+  void Detach();
+
+  // A carrier Box stops growing past this many bytes (well under gRPC's
+  // default 4 MiB receive limit); a single larger box still goes alone.
+  static constexpr size_t kMaxBatchBytes = 1 << 20;
 
  private:
-  void StartNextLocked(std::unique_lock<std::mutex>& lock) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Starts writes and the finish while there is something to do and nobody
+  // else holds the turn.
+  void PumpLocked(std::unique_lock<std::mutex>& lock) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RequestFinishLocked(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  Hooks hooks_;
+  const Hooks hooks_;
   std::mutex mu_;
   std::deque<v1::Box> queue_ ABSL_GUARDED_BY(mu_);
-  v1::Box in_flight_;  // touched only by the writer holding the write turn
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  v1::Box in_flight_;  // written only by the turn holder while no write is in flight
+  bool accepting_ ABSL_GUARDED_BY(mu_) = true;  // Send and Close still welcome
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;   // a write started, OnWriteDone not seen
+  bool in_hook_ ABSL_GUARDED_BY(mu_) = false;   // some thread is inside a hook
+  bool finish_wanted_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;  // `finish` was called
   bool detached_ ABSL_GUARDED_BY(mu_) = false;
-  bool closing_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status close_status_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -82,8 +103,11 @@ class ServerBoxReactor : public grpc::ServerBidiReactor<v1::Box, v1::Box> {
   void FinishOnce(const absl::Status& status);
 };
 
-// Worker end. The owner creates it, then calls Start(); `on_done` runs once
-// after which the owner may delete it (not from inside on_done).
+// Worker end. The owner creates it, then calls Start() (always, even if it has
+// cancelled the context meanwhile); `on_done` runs once, on a gRPC thread, and
+// is the reactor's last act: from then on the owner may delete it from any
+// thread (not from inside on_done). To end the stream: outbox()->Close() (a
+// half-close; the master then finishes) or context()->TryCancel().
 class ClientBoxReactor : public grpc::ClientBidiReactor<v1::Box, v1::Box> {
  public:
   ClientBoxReactor(v1::WorkerSession::Stub* stub, StreamCallbacks callbacks);
