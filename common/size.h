@@ -1,5 +1,6 @@
 // Byte sizes as people write them on command lines: "1048576", "64K", "64M",
-// "1G" (K, M, G are powers of 1024; a trailing "B"/"iB" is accepted).
+// "1G", "1.5G" (K, M, G, T are powers of 1024, in either case; "64KB",
+// "64KiB" and "100B" are accepted too; a fraction of a byte is dropped).
 #ifndef AMPMR_COMMON_SIZE_H_
 #define AMPMR_COMMON_SIZE_H_
 
@@ -11,7 +12,8 @@
 
 namespace ampmr {
 
-// INVALID_ARGUMENT naming the text for anything else, zero, or an overflow.
+// INVALID_ARGUMENT naming the text for anything else (an unknown unit, a
+// sign, an exponent), for less than one byte, and on overflow.
 absl::StatusOr<int64_t> ParseSize(absl::string_view text);
 
 // 67108864 -> "64M", 1536 -> "1.5K", 100 -> "100B" (for messages and tables).
