@@ -1,0 +1,61 @@
+// The ampmr subcommands (DESIGN.md §5). main.cc parses the flags into these
+// options; each command returns the process exit code (see exit_status.h).
+// Results for people and scripts go to stdout; progress and errors to stderr.
+#ifndef AMPMR_CLIENT_COMMANDS_H_
+#define AMPMR_CLIENT_COMMANDS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "client/job_flags.h"
+
+namespace ampmr::client {
+
+// `ampmr run`: one job on an embedded local cluster (run_command.cc).
+struct RunOptions {
+  JobFlags job;
+  int32_t workers = 1;  // ampmr-worker processes, one slot each
+};
+int RunCommand(const RunOptions& options);
+
+// `ampmr submit`: prints the job id alone on the first stdout line; with
+// `wait`, then follows the job like `run`.
+struct SubmitOptions {
+  std::string master;
+  JobFlags job;
+  bool wait = false;
+};
+int SubmitCommand(const SubmitOptions& options);
+
+// `ampmr status|wait|cancel JOB_ID`.
+struct JobOptions {
+  std::string master;
+  std::string job_id;
+  bool json = false;  // status only
+};
+int StatusCommand(const JobOptions& options);
+int WaitCommand(const JobOptions& options);
+int CancelCommand(const JobOptions& options);
+
+// `ampmr jobs|workers`.
+struct ListOptions {
+  std::string master;
+  bool json = false;
+};
+int JobsCommand(const ListOptions& options);
+int WorkersCommand(const ListOptions& options);
+
+// `ampmr call --handler NAME [PAYLOAD | -]`: the answer's bytes on stdout.
+struct CallOptions {
+  std::string master;
+  std::string handler;
+  double timeout_seconds = 0;  // 0: the master's default
+  bool idempotent = false;
+  std::string payload;
+  bool payload_from_stdin = false;  // "-" was given
+};
+int CallCommand(const CallOptions& options);
+
+}  // namespace ampmr::client
+
+#endif  // AMPMR_CLIENT_COMMANDS_H_

@@ -1,0 +1,33 @@
+#include "client/follow_job.h"
+
+#include <unistd.h>
+
+#include <iostream>
+
+#include "absl/time/clock.h"
+#include "client/exit_status.h"
+#include "client/job_report.h"
+#include "client/progress.h"
+
+namespace ampmr::client {
+
+absl::StatusOr<v1::JobStatus> FollowJob(MasterClient& client,
+                                        const std::string& job_id) {
+  ProgressDisplay progress(STDERR_FILENO, isatty(STDERR_FILENO) == 1);
+  absl::StatusOr<v1::JobStatus> final_status = client.WatchJob(
+      job_id, [&progress](const v1::JobStatus& s) { progress.Update(s); });
+  progress.Finish();
+  if (!final_status.ok()) return final_status;
+  // The last event may predate the final counter totals; GetJob has them.
+  absl::StatusOr<v1::JobStatus> refreshed = client.GetJob(job_id);
+  if (refreshed.ok() && IsFinal(refreshed->state())) return refreshed;
+  return final_status;
+}
+
+int ReportFinishedJob(const v1::JobStatus& status) {
+  std::cout << FormatJobSummary(status, absl::Now()) << std::flush;
+  std::cerr << FormatJobFailure(status) << std::flush;
+  return ExitCodeForJob(status);
+}
+
+}  // namespace ampmr::client

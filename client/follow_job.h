@@ -1,0 +1,26 @@
+// Following a submitted job to its end, shared by `ampmr run` and
+// `ampmr submit --wait`.
+#ifndef AMPMR_CLIENT_FOLLOW_JOB_H_
+#define AMPMR_CLIENT_FOLLOW_JOB_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "ampmr/v1/job.pb.h"
+#include "client/master_client.h"
+
+namespace ampmr::client {
+
+// Watches `job_id` until it ends, redrawing a progress line on stderr when
+// stderr is a terminal, and returns the final status (fetched again with
+// GetJob afterwards, for the complete counters).
+absl::StatusOr<v1::JobStatus> FollowJob(MasterClient& client,
+                                        const std::string& job_id);
+
+// Prints the summary of a finished job on stdout and, unless it succeeded,
+// the failure line on stderr. Returns the exit code for the job.
+int ReportFinishedJob(const v1::JobStatus& status);
+
+}  // namespace ampmr::client
+
+#endif  // AMPMR_CLIENT_FOLLOW_JOB_H_

@@ -1,0 +1,271 @@
+// ampmr: the command line (DESIGN.md §5). Picks the subcommand, declares and
+// parses its flags into options, and runs it. Exit codes: exit_status.h.
+#include <signal.h>
+#include <stdlib.h>
+
+#include <functional>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "client/commands.h"
+#include "client/exit_status.h"
+#include "client/job_flags.h"
+#include "common/cli_flags.h"
+
+namespace ampmr::client {
+namespace {
+
+using Args = std::vector<std::string>;
+
+constexpr char kDefaultMaster[] = "127.0.0.1:7070";
+
+constexpr char kUsage[] =
+    "usage: ampmr COMMAND [flags] [args]\n"
+    "\n"
+    "Runs MapReduce jobs, on a local cluster of its own or on an "
+    "ampmr-master.\n"
+    "\n"
+    "commands:\n"
+    "  run      run one job on an embedded master and workers, then clean up\n"
+    "  submit   submit a job to a master; prints the job id (--wait: follow "
+    "it)\n"
+    "  status   show a job's state, progress, counters and error\n"
+    "  wait     block until a job ends; exit 0 if it succeeded, else 1\n"
+    "  cancel   cancel a job and print its resulting state\n"
+    "  jobs     list the master's jobs\n"
+    "  workers  list the workers connected to the master\n"
+    "  call     send one request to a worker handler, print the answer\n"
+    "\n"
+    "`ampmr COMMAND --help` explains a command's flags. Commands that talk to\n"
+    "a master use --master ADDR, else $AMPMR_MASTER, else 127.0.0.1:7070.\n"
+    "\n"
+    "exit status: 0 success; 1 the job failed or the master could not be\n"
+    "reached; 2 usage or validation error; 130/143 interrupted "
+    "(SIGINT/SIGTERM).\n";
+
+std::string DefaultMaster() {
+  const char* env = getenv("AMPMR_MASTER");
+  return env != nullptr && env[0] != '\0' ? env : kDefaultMaster;
+}
+
+void AddMasterFlag(FlagSet* flags, std::string* master) {
+  *master = DefaultMaster();
+  flags
+      ->String("master", master, "ADDR", "the master's gRPC address, HOST:PORT")
+      .DefaultText(absl::StrCat("$AMPMR_MASTER, else ", kDefaultMaster,
+                                "; here ", *master));
+}
+
+// The positional arguments a command takes.
+struct Positional {
+  size_t min = 0;
+  size_t max = 0;
+  const char* name = "";  // for "missing JOB_ID"
+  const char* hint = "";  // appended to "unexpected argument"
+};
+
+// The job commands take no positional arguments; the likely slip is
+// `--input a b`.
+constexpr Positional kNoneForJobs = {
+    0, 0, "", " (one path per --input: --input A --input B)"};
+
+// Parses `args` into `flags` and checks the positional arguments. Returns the
+// exit code when the command must not run (help, bad usage).
+std::optional<int> ParseCommandLine(FlagSet* flags, const Args& args,
+                                    const Positional& want, Args* positional) {
+  absl::StatusOr<Args> parsed = flags->Parse(args);
+  if (!parsed.ok()) return ReportError(parsed.status());
+  if (flags->help_requested()) {
+    std::cout << flags->Help();
+    return kExitSuccess;
+  }
+  if (parsed->size() > want.max) {
+    return ReportError(absl::InvalidArgumentError(absl::StrCat(
+        "unexpected argument \"", (*parsed)[want.max], "\"", want.hint)));
+  }
+  if (parsed->size() < want.min) {
+    return ReportError(absl::InvalidArgumentError(
+        absl::StrCat("missing ", want.name, " (see --help)")));
+  }
+  *positional = *std::move(parsed);
+  return std::nullopt;
+}
+
+int Run(const Args& args) {
+  RunOptions options;
+  options.workers =
+      static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
+  FlagSet flags(
+      "ampmr run --input PATH... --output DIR --mapper SPEC [flags]",
+      "Starts ampmr-master and ampmr-worker processes (from the folder of "
+      "this\n"
+      "executable) on ports the OS picks with a temporary directory, runs one\n"
+      "job, prints its summary, and stops and removes them all however it "
+      "ends.\n"
+      "SPEC is builtin:NAME, exec:SHELL COMMAND or plugin:PATH.so. Relative\n"
+      "paths are taken from the current directory.");
+  AddJobFlags(&flags, &options.job);
+  flags
+      .Int32("workers", &options.workers, "N",
+             "ampmr-worker processes to start, one slot each")
+      .DefaultText(absl::StrCat("number of cores, here ", options.workers));
+  Args positional;
+  if (auto code = ParseCommandLine(&flags, args, kNoneForJobs, &positional)) {
+    return *code;
+  }
+  return RunCommand(options);
+}
+
+int Submit(const Args& args) {
+  SubmitOptions options;
+  FlagSet flags(
+      "ampmr submit --input PATH... --output DIR --mapper SPEC [flags]",
+      "Submits a job to a running master and prints its id alone on the first\n"
+      "line of stdout. With --wait, then follows the job like `ampmr run`:\n"
+      "progress on a terminal, a summary at the end, exit 0 only on success.\n"
+      "Relative paths are made absolute here, from the current directory.");
+  AddMasterFlag(&flags, &options.master);
+  AddJobFlags(&flags, &options.job);
+  flags.Bool("wait", &options.wait, "block until the job ends, like run");
+  Args positional;
+  if (auto code = ParseCommandLine(&flags, args, kNoneForJobs, &positional)) {
+    return *code;
+  }
+  return SubmitCommand(options);
+}
+
+// status, wait and cancel: one JOB_ID.
+int JobCommand(const Args& args, absl::string_view name,
+               absl::string_view description, bool has_json,
+               const std::function<int(const JobOptions&)>& command) {
+  JobOptions options;
+  FlagSet flags(absl::StrCat("ampmr ", name, " [--master ADDR] JOB_ID",
+                             has_json ? " [--json]" : ""),
+                std::string(description));
+  AddMasterFlag(&flags, &options.master);
+  if (has_json) {
+    flags.Bool("json", &options.json, "print the JobStatus as one JSON line");
+  }
+  Args positional;
+  if (auto code =
+          ParseCommandLine(&flags, args, {1, 1, "JOB_ID"}, &positional)) {
+    return *code;
+  }
+  options.job_id = positional[0];
+  return command(options);
+}
+
+int ListCommand(const Args& args, absl::string_view name,
+                absl::string_view description,
+                const std::function<int(const ListOptions&)>& command) {
+  ListOptions options;
+  FlagSet flags(absl::StrCat("ampmr ", name, " [--master ADDR] [--json]"),
+                std::string(description));
+  AddMasterFlag(&flags, &options.master);
+  flags.Bool("json", &options.json,
+             "one JSON object per line instead of a table");
+  Args positional;
+  if (auto code = ParseCommandLine(&flags, args, {}, &positional)) {
+    return *code;
+  }
+  return command(options);
+}
+
+int Call(const Args& args) {
+  CallOptions options;
+  FlagSet flags(
+      "ampmr call --handler NAME [--master ADDR] [--timeout SECS] [PAYLOAD | "
+      "-]",
+      "Sends PAYLOAD (\"-\": stdin; none: empty) to a worker that offers the\n"
+      "handler NAME and writes the answer's bytes to stdout unchanged.");
+  AddMasterFlag(&flags, &options.master);
+  flags.String("handler", &options.handler, "NAME", "the handler to call")
+      .Required();
+  flags
+      .Double("timeout", &options.timeout_seconds, "SECS",
+              "fail unless answered within SECS, queueing included")
+      .DefaultText("the master's, 30");
+  flags.Bool("idempotent", &options.idempotent,
+             "the master may retry the call once on another child");
+  Args positional;
+  if (auto code =
+          ParseCommandLine(&flags, args, {0, 1, "PAYLOAD"}, &positional)) {
+    return *code;
+  }
+  if (!positional.empty()) {
+    options.payload_from_stdin = positional[0] == "-";
+    if (!options.payload_from_stdin) options.payload = positional[0];
+  }
+  return CallCommand(options);
+}
+
+int Dispatch(const std::string& command, const Args& args) {
+  if (command == "run") return Run(args);
+  if (command == "submit") return Submit(args);
+  if (command == "status") {
+    return JobCommand(args, "status",
+                      "Shows a job's state, progress, counters and error.",
+                      /*has_json=*/true, StatusCommand);
+  }
+  if (command == "wait") {
+    return JobCommand(args, "wait",
+                      "Blocks until the job ends and prints \"JOB_ID STATE\".\n"
+                      "Exits 0 if it succeeded, else 1.",
+                      /*has_json=*/false, WaitCommand);
+  }
+  if (command == "cancel") {
+    return JobCommand(args, "cancel",
+                      "Cancels a job and prints \"JOB_ID STATE\" afterwards.",
+                      /*has_json=*/false, CancelCommand);
+  }
+  if (command == "jobs") {
+    return ListCommand(args, "jobs",
+                       "Lists the master's jobs: id, state, map and reduce\n"
+                       "tasks done/total, name (else mapper), age.",
+                       JobsCommand);
+  }
+  if (command == "workers") {
+    return ListCommand(
+        args, "workers",
+        "Lists the live workers: id, host, pid, slots, running\n"
+        "and finished tasks, age of the last heartbeat, handlers.",
+        WorkersCommand);
+  }
+  if (command == "call") return Call(args);
+  std::cerr << "ampmr: unknown command \"" << command << "\"\n\n" << kUsage;
+  return kExitUsage;
+}
+
+int Main(int argc, char** argv) {
+  // A closed stdout (`ampmr jobs | head -1`) must not kill `run` before it
+  // has stopped its children; writes just fail.
+  signal(SIGPIPE, SIG_IGN);
+  Args args(argv + 1, argv + argc);
+  if (args.empty()) {
+    std::cerr << kUsage;
+    return kExitUsage;
+  }
+  const std::string command = args[0];
+  args.erase(args.begin());
+  if (command == "-h" || command == "--help") {
+    std::cout << kUsage;
+    return kExitSuccess;
+  }
+  if (command == "help") {
+    if (args.empty()) {
+      std::cout << kUsage;
+      return kExitSuccess;
+    }
+    return Dispatch(args[0], {"--help"});
+  }
+  return Dispatch(command, args);
+}
+
+}  // namespace
+}  // namespace ampmr::client
+
+int main(int argc, char** argv) { return ampmr::client::Main(argc, argv); }
