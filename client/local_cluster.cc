@@ -31,6 +31,8 @@ constexpr char kMasterBinary[] = "ampmr-master";
 constexpr char kWorkerBinary[] = "ampmr-worker";
 constexpr char kListeningPrefix[] = "ampmr-master listening on ";
 constexpr size_t kMaxLineBytes = 4096;
+// Lines of a child's log quoted in error messages.
+constexpr int kTailLines = 10;
 
 absl::StatusOr<std::string> MakeTempDir(const std::string& parent_option) {
   std::string parent = parent_option;
@@ -60,6 +62,36 @@ absl::Status MakeDir(const std::string& path) {
 std::string WithLogTail(absl::string_view message, const std::string& tail) {
   if (tail.empty()) return std::string(message);
   return absl::StrCat(message, "; its log ends with:\n", tail);
+}
+
+// What waiting for the first line of a child's stdout came to.
+struct FirstLine {
+  enum Outcome { kLine, kEndOfFile, kTimedOut, kWoken };
+  Outcome outcome;
+  std::string text;  // kLine: the line without its newline
+};
+
+// Reads up to the first newline (or kMaxLineBytes) from `fd`, unless
+// `deadline` passes or `wake_fd` (when >= 0) becomes readable first.
+FirstLine ReadFirstLine(int fd, int wake_fd, absl::Time deadline) {
+  std::string buffer;
+  while (buffer.find('\n') == std::string::npos &&
+         buffer.size() <= kMaxLineBytes) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) return {FirstLine::kTimedOut, ""};
+    struct pollfd fds[2] = {{fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
+    const int n = poll(fds, wake_fd >= 0 ? 2 : 1,
+                       static_cast<int>(absl::ToInt64Milliseconds(left) + 1));
+    if (n < 0 && errno != EINTR) return {FirstLine::kEndOfFile, ""};
+    if (n <= 0) continue;
+    if (wake_fd >= 0 && fds[1].revents != 0) return {FirstLine::kWoken, ""};
+    char chunk[512];
+    const ssize_t got = read(fd, chunk, sizeof(chunk));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return {FirstLine::kEndOfFile, ""};
+    buffer.append(chunk, static_cast<size_t>(got));
+  }
+  return {FirstLine::kLine, buffer.substr(0, buffer.find('\n'))};
 }
 
 }  // namespace
@@ -94,7 +126,8 @@ absl::Status LocalCluster::StartMaster() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     pids_.push_back(master->pid());
-    children_.push_back(Child{kMasterBinary, std::move(master)});
+    children_.push_back(
+        Child{kMasterBinary, spawn.log_path, std::move(master)});
   }
   absl::StatusOr<std::string> address = ReadListeningLine(raw);
   raw->CloseStdout();
@@ -121,42 +154,27 @@ absl::Status LocalCluster::StartWorkers() {
                            Subprocess::Spawn(spawn));
     std::lock_guard<std::mutex> lock(mu_);
     pids_.push_back(worker->pid());
-    children_.push_back(Child{name, std::move(worker)});
+    children_.push_back(Child{name, spawn.log_path, std::move(worker)});
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> LocalCluster::ReadListeningLine(
     Subprocess* master) {
-  const absl::Time deadline = absl::Now() + options_.startup_timeout;
-  std::string buffer;
-  while (buffer.find('\n') == std::string::npos) {
-    if (buffer.size() > kMaxLineBytes) break;
-    const absl::Duration left = deadline - absl::Now();
-    if (left <= absl::ZeroDuration()) {
+  const FirstLine first = ReadFirstLine(master->stdout_fd(), options_.wake_fd,
+                                        absl::Now() + options_.startup_timeout);
+  switch (first.outcome) {
+    case FirstLine::kWoken:
+      return absl::CancelledError(
+          "interrupted while starting the local cluster");
+    case FirstLine::kTimedOut:
       return absl::DeadlineExceededError(WithLogTail(
           absl::StrCat(kMasterBinary, " did not report its address within ",
                        absl::FormatDuration(options_.startup_timeout)),
           MasterLogTail()));
-    }
-    struct pollfd fds[2] = {{master->stdout_fd(), POLLIN, 0},
-                            {options_.wake_fd, POLLIN, 0}};
-    const int n = poll(fds, options_.wake_fd >= 0 ? 2 : 1,
-                       static_cast<int>(absl::ToInt64Milliseconds(left) + 1));
-    if (n < 0 && errno != EINTR) {
-      return absl::InternalError(absl::StrCat("poll: ", strerror(errno)));
-    }
-    if (n <= 0) continue;
-    if (options_.wake_fd >= 0 && fds[1].revents != 0) {
-      return absl::CancelledError(
-          "interrupted while starting the local cluster");
-    }
-    char chunk[512];
-    const ssize_t got = read(master->stdout_fd(), chunk, sizeof(chunk));
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) {
-      // EOF: it exited (or closed stdout). Give it a moment to be reaped so
-      // the message can say how it ended.
+    case FirstLine::kEndOfFile: {
+      // It exited (or closed stdout). Give it a moment to be reaped so the
+      // message can say how it ended.
       std::string how = "closed its stdout";
       if (master->WaitUntil(absl::Now() + absl::Seconds(1))) {
         how = *master->ExitDescription();
@@ -165,10 +183,10 @@ absl::StatusOr<std::string> LocalCluster::ReadListeningLine(
           absl::StrCat(kMasterBinary, " ", how, " before it was listening"),
           MasterLogTail()));
     }
-    buffer.append(chunk, static_cast<size_t>(got));
+    case FirstLine::kLine:
+      break;
   }
-  const std::string first_line = buffer.substr(0, buffer.find('\n'));
-  const absl::string_view line = absl::StripAsciiWhitespace(first_line);
+  const absl::string_view line = absl::StripAsciiWhitespace(first.text);
   absl::string_view address = line;
   if (!absl::ConsumePrefix(&address, kListeningPrefix) || address.empty() ||
       address.find(':') == absl::string_view::npos) {
@@ -192,8 +210,9 @@ std::vector<ChildExit> LocalCluster::ReapExitedLocked() {
     Child& child = children_[i];
     if (child.reported || !child.process->TryReap()) continue;
     child.reported = true;
-    exits.push_back(
-        ChildExit{child.name, i == 0, *child.process->ExitDescription()});
+    exits.push_back(ChildExit{child.name, i == 0,
+                              *child.process->ExitDescription(),
+                              FileTail(child.log_path, kTailLines)});
   }
   return exits;
 }

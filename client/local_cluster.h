@@ -56,6 +56,7 @@ struct ChildExit {
   std::string name;  // "ampmr-master", "worker-3"
   bool is_master = false;
   std::string description;  // "exited with status 1", "killed by SIGSEGV"
+  std::string log_tail;     // the last lines of its log, maybe empty
 };
 
 class LocalCluster {
@@ -104,6 +105,7 @@ class LocalCluster {
  private:
   struct Child {
     std::string name;
+    std::string log_path;
     std::unique_ptr<Subprocess> process;
     bool reported = false;  // returned by ReapExited() already
   };

@@ -57,6 +57,13 @@ class RunState {
   // On the SignalWatcher thread.
   void OnSignal(int signo);
 
+  // Looks for children that exited before SetCluster() (their SIGCHLD found
+  // no cluster to reap).
+  void CheckChildren() {
+    std::lock_guard<std::mutex> lock(mu_);
+    OnChildExitLocked();
+  }
+
  private:
   void OnChildExitLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -92,13 +99,21 @@ void RunState::OnSignal(int signo) {
 void RunState::OnChildExitLocked() {
   if (cluster_ == nullptr || stopping_) return;
   for (const ChildExit& exit : cluster_->ReapExited()) {
+    std::string failure;
     if (exit.is_master) {
-      cluster_failure_ = absl::StrCat(exit.name, " ", exit.description,
-                                      " while the job was running");
-    } else if (cluster_failure_.empty() && cluster_->workers_running() == 0) {
-      cluster_failure_ = absl::StrCat("every ampmr-worker exited (the last, ",
-                                      exit.name, ", ", exit.description, ")");
+      failure = absl::StrCat(exit.name, " ", exit.description,
+                             " while the job was running");
+    } else if (cluster_->workers_running() == 0) {
+      failure = absl::StrCat("every ampmr-worker exited (the last, ", exit.name,
+                             ", ", exit.description, ")");
     }
+    // A single worker that dies is the master's business: it retries the
+    // worker's tasks on the others.
+    if (failure.empty() || !cluster_failure_.empty()) continue;
+    if (!exit.log_tail.empty()) {
+      absl::StrAppend(&failure, "; its log ends with:\n", exit.log_tail);
+    }
+    cluster_failure_ = failure;
   }
   if (!cluster_failure_.empty() && client_ != nullptr) client_->Interrupt();
 }
@@ -158,6 +173,7 @@ int LocalRun::Run() {
   }
   cluster_ = *std::move(cluster);
   state_.SetCluster(cluster_.get());
+  state_.CheckChildren();
 
   MasterClientOptions client_options;
   client_options.address = cluster_->master_address();
@@ -201,16 +217,20 @@ int LocalRun::Interrupted(const std::string& job_id) {
   return ExitCodeForSignal(watcher_->interrupted());
 }
 
-// The cluster could not finish the job: say why, with the master's log.
+// The cluster could not finish the job: say why, with the log of the child
+// that failed, else the master's.
 int LocalRun::ClusterFailed(const absl::Status& status) {
-  std::string why = state_.cluster_failure();
-  if (why.empty()) why = std::string(status.message());
-  const std::string tail = cluster_->MasterLogTail();
+  std::string message = state_.cluster_failure();
+  if (message.empty()) {
+    message = std::string(status.message());
+    const std::string tail = cluster_->MasterLogTail();
+    if (!tail.empty()) {
+      absl::StrAppend(&message, "; ampmr-master's log ends with:\n", tail);
+    }
+  }
   StopCluster();
-  std::string message = absl::StrCat("the local cluster failed: ", why);
-  if (!tail.empty())
-    absl::StrAppend(&message, "; ampmr-master's log ends with:\n", tail);
-  std::cerr << FormatError(absl::UnavailableError(message));
+  std::cerr << FormatError(absl::UnavailableError(
+      absl::StrCat("the local cluster failed: ", message)));
   return kExitFailure;
 }
 

@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/status_macros.h"
 
 namespace ampmr::client {
 namespace {
@@ -26,6 +27,10 @@ struct ChildFds {
   int stderr_fd;
   int exec_error_fd;  // CLOEXEC: closes on a successful exec
 };
+
+absl::Status ErrnoError(absl::string_view what, int error) {
+  return absl::InternalError(absl::StrCat(what, ": ", strerror(error)));
+}
 
 void CloseIfOpen(int fd) {
   if (fd >= 0) close(fd);
@@ -92,64 +97,87 @@ int PidfdOpen(pid_t pid) {
 #endif
 }
 
-absl::Status ErrnoError(absl::string_view what, int error) {
-  return absl::InternalError(absl::StrCat(what, ": ", strerror(error)));
-}
+// The descriptors Spawn() opens before fork: the child's ends, dup'ed onto
+// its 0, 1 and 2, and the parent's. All CLOEXEC; the destructor closes
+// whatever is still open.
+struct SpawnFds {
+  int log = -1;
+  int null = -1;
+  int out_read = -1;
+  int out_write = -1;
+  int exec_error_read = -1;
+  int exec_error_write = -1;
+
+  ~SpawnFds() {
+    CloseChildEnds();
+    for (int* fd : {&out_read, &exec_error_read}) CloseAndClear(fd);
+  }
+  absl::Status Open(const SpawnOptions& options) {
+    log = open(options.log_path.c_str(),
+               O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (log < 0) {
+      return ErrnoError(absl::StrCat("open ", options.log_path), errno);
+    }
+    null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null < 0) return ErrnoError("open /dev/null", errno);
+    int out[2] = {-1, -1};
+    if (options.capture_stdout && pipe2(out, O_CLOEXEC) != 0) {
+      return ErrnoError("pipe", errno);
+    }
+    out_read = out[0];
+    out_write = out[1];
+    int exec_error[2];
+    if (pipe2(exec_error, O_CLOEXEC) != 0) return ErrnoError("pipe", errno);
+    exec_error_read = exec_error[0];
+    exec_error_write = exec_error[1];
+    return absl::OkStatus();
+  }
+  void CloseChildEnds() {
+    for (int* fd : {&log, &null, &out_write, &exec_error_write}) {
+      CloseAndClear(fd);
+    }
+  }
+  static void CloseAndClear(int* fd) {
+    CloseIfOpen(*fd);
+    *fd = -1;
+  }
+};
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Spawn(
     const SpawnOptions& options) {
   if (options.argv.empty()) return absl::InvalidArgumentError("empty argv");
-  const std::string& path = options.argv[0];
-  const int log_fd = open(options.log_path.c_str(),
-                          O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (log_fd < 0)
-    return ErrnoError(absl::StrCat("open ", options.log_path), errno);
-  const int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  int out_pipe[2] = {-1, -1};
-  int err_pipe[2] = {-1, -1};
-  if (null_fd < 0 ||
-      (options.capture_stdout && pipe2(out_pipe, O_CLOEXEC) != 0) ||
-      pipe2(err_pipe, O_CLOEXEC) != 0) {
-    const int error = errno;
-    for (int fd : {log_fd, null_fd, out_pipe[0], out_pipe[1], err_pipe[0],
-                   err_pipe[1]}) {
-      CloseIfOpen(fd);
-    }
-    return ErrnoError("pipe", error);
-  }
-
+  SpawnFds fds;
+  AMPMR_RETURN_IF_ERROR(fds.Open(options));
   std::vector<char*> argv;
-  for (const std::string& arg : options.argv)
+  for (const std::string& arg : options.argv) {
     argv.push_back(const_cast<char*>(arg.c_str()));
+  }
   argv.push_back(nullptr);
-  const ChildFds fds{null_fd, options.capture_stdout ? out_pipe[1] : log_fd,
-                     log_fd, err_pipe[1]};
+  const ChildFds child_fds{fds.null,
+                           options.capture_stdout ? fds.out_write : fds.log,
+                           fds.log, fds.exec_error_write};
   const pid_t parent = getpid();
   const pid_t pid = fork();
-  if (pid == 0) ExecChild(argv.data(), fds, parent);
+  if (pid == 0) ExecChild(argv.data(), child_fds, parent);
   const int fork_error = errno;
-  for (int fd : {log_fd, null_fd, out_pipe[1], err_pipe[1]}) CloseIfOpen(fd);
-  if (pid < 0) {
-    CloseIfOpen(out_pipe[0]);
-    close(err_pipe[0]);
-    return ErrnoError("fork", fork_error);
-  }
+  fds.CloseChildEnds();
+  if (pid < 0) return ErrnoError("fork", fork_error);
   // Also here, so Signal() reaches the group even before the child ran.
   setpgid(pid, pid);
-  const int exec_error = ReadExecError(err_pipe[0]);
-  close(err_pipe[0]);
+  const int exec_error = ReadExecError(fds.exec_error_read);
   if (exec_error != 0) {
-    CloseIfOpen(out_pipe[0]);
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot start ", path, ": ", strerror(exec_error)));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot start ", options.argv[0], ": ", strerror(exec_error)));
   }
+  const int stdout_fd = fds.out_read;
+  fds.out_read = -1;  // now the Subprocess's
   return std::unique_ptr<Subprocess>(
-      new Subprocess(pid, PidfdOpen(pid), out_pipe[0]));
+      new Subprocess(pid, PidfdOpen(pid), stdout_fd));
 }
 
 Subprocess::~Subprocess() {
