@@ -103,6 +103,13 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
   if (options.bin_dir.empty()) {
     return absl::InvalidArgumentError("LocalCluster: empty bin_dir");
   }
+  // An inherited SIG_IGN for SIGCHLD would have the kernel reap the children
+  // itself and hide how they ended.
+  struct sigaction current;
+  if (sigaction(SIGCHLD, nullptr, &current) == 0 &&
+      current.sa_handler == SIG_IGN) {
+    signal(SIGCHLD, SIG_DFL);
+  }
   AMPMR_ASSIGN_OR_RETURN(std::string dir, MakeTempDir(options.temp_parent));
   std::unique_ptr<LocalCluster> cluster(new LocalCluster(options, dir));
   AMPMR_RETURN_IF_ERROR(cluster->StartMaster());

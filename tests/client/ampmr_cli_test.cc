@@ -544,6 +544,30 @@ TEST_F(AmpmrCliTest, SubmitWaitFollowsLikeRun) {
   EXPECT_THAT(r.out, StartsWith("j1\njob:      j1\nstate:    SUCCEEDED\n"));
 }
 
+TEST_F(AmpmrCliTest, ProgressLineOnATerminal) {
+  if (access("/usr/bin/script", X_OK) != 0) GTEST_SKIP() << "no script(1)";
+  fake_.final_status = Status(v1::SUCCEEDED, 2, 1);
+  fake_.watch_events = {Status(v1::MAPPING, 1, 0), fake_.final_status};
+  SpawnOptions options;
+  // script(1) gives ampmr a terminal; its output is what the terminal shows.
+  options.argv = {
+      "/usr/bin/script", "-qec",
+      absl::StrCat(bin_ / "ampmr", " submit --wait --master ", address_,
+                   " --input /in --output /out --mapper "
+                   "builtin:noop"),
+      "/dev/null"};
+  options.log_path = work_ / "stderr";
+  options.capture_stdout = true;
+  auto child = Subprocess::Spawn(options);
+  ASSERT_TRUE(child.ok()) << child.status();
+  Result r = Finish(child->get());
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("\rMAPPING  map 1/2  reduce 0/1  0."));
+  EXPECT_THAT(r.out, HasSubstr("\rSUCCEEDED  map 2/2  reduce 1/1  0."));
+  // The line is erased before the summary is printed.
+  EXPECT_THAT(r.out, HasSubstr("\r\x1b[Kjob:      j1\r\n"));
+}
+
 TEST_F(AmpmrCliTest, StatusWaitCancelJobsWorkers) {
   fake_.final_status = Status(v1::FAILED, 1, 0);
   fake_.final_status.set_error("task m0 failed: boom");
