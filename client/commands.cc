@@ -39,7 +39,8 @@ int SubmitCommand(const SubmitOptions& options) {
   // keeps going.
   std::cout << *job_id << std::endl;
   if (!options.wait) return kExitSuccess;
-  absl::StatusOr<v1::JobStatus> final_status = FollowJob(**client, *job_id);
+  absl::StatusOr<v1::JobStatus> final_status =
+      FollowJob(**client, *job_id, *spec);
   if (!final_status.ok()) return ReportError(final_status.status());
   return ReportFinishedJob(*final_status);
 }

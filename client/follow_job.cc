@@ -12,7 +12,8 @@
 namespace ampmr::client {
 
 absl::StatusOr<v1::JobStatus> FollowJob(MasterClient& client,
-                                        const std::string& job_id) {
+                                        const std::string& job_id,
+                                        const v1::JobSpec& submitted) {
   ProgressDisplay progress(STDERR_FILENO, isatty(STDERR_FILENO) == 1);
   absl::StatusOr<v1::JobStatus> final_status = client.WatchJob(
       job_id, [&progress](const v1::JobStatus& s) { progress.Update(s); });
@@ -20,8 +21,11 @@ absl::StatusOr<v1::JobStatus> FollowJob(MasterClient& client,
   if (!final_status.ok()) return final_status;
   // The last event may predate the final counter totals; GetJob has them.
   absl::StatusOr<v1::JobStatus> refreshed = client.GetJob(job_id);
-  if (refreshed.ok() && IsFinal(refreshed->state())) return refreshed;
-  return final_status;
+  v1::JobStatus result = refreshed.ok() && IsFinal(refreshed->state())
+                             ? *std::move(refreshed)
+                             : *std::move(final_status);
+  if (!result.has_spec()) *result.mutable_spec() = submitted;
+  return result;
 }
 
 int ReportFinishedJob(const v1::JobStatus& status) {

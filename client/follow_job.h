@@ -13,9 +13,11 @@ namespace ampmr::client {
 
 // Watches `job_id` until it ends, redrawing a progress line on stderr when
 // stderr is a terminal, and returns the final status (fetched again with
-// GetJob afterwards, for the complete counters).
+// GetJob afterwards, for the complete counters). `submitted` fills in the
+// spec should the master's status leave it out.
 absl::StatusOr<v1::JobStatus> FollowJob(MasterClient& client,
-                                        const std::string& job_id);
+                                        const std::string& job_id,
+                                        const v1::JobSpec& submitted);
 
 // Prints the summary of a finished job on stdout and, unless it succeeded,
 // the failure line on stderr. Returns the exit code for the job.

@@ -194,7 +194,8 @@ int LocalRun::Run() {
     return ReportError(job_id.status());  // the master's validation: exit 2
   }
 
-  absl::StatusOr<v1::JobStatus> final_status = FollowJob(*client_, *job_id);
+  absl::StatusOr<v1::JobStatus> final_status =
+      FollowJob(*client_, *job_id, *spec);
   if (watcher_->interrupted() != 0) return Interrupted(*job_id);
   if (!final_status.ok()) return ClusterFailed(final_status.status());
   const int exit_code = ReportFinishedJob(*final_status);
