@@ -1,5 +1,6 @@
 #include "common/amp/deferred_list.h"
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -233,6 +234,44 @@ TEST(DeferredListTest, CancellingAFiredListLeavesTheChildrenAlone) {
   list.Cancel();
   EXPECT_FALSE(inputs[1].fired());
   inputs[1].Callback(1);
+}
+
+TEST(DeferredListTest, ErrbackMayCancelTheRestOfTheInputs) {
+  // The master's map phase: the first task that fails for good fails the job,
+  // and the job cancels the tasks still running.
+  auto inputs = MakeInputs(3);
+  DeferredListOptions options;
+  options.fire_on_one_errback = true;
+  options.consume_errors = true;
+  auto list = DeferredList(inputs, options);
+  list.AddErrback([&](const absl::Status&) {
+    for (auto& d : inputs) d.Cancel();
+  });
+  inputs[1].Errback(absl::FailedPreconditionError("task=m1 failed"));
+  EXPECT_THAT(inputs[0].result(), StatusIs(absl::StatusCode::kCancelled));
+  EXPECT_THAT(inputs[2].result(), StatusIs(absl::StatusCode::kCancelled));
+  EXPECT_THAT(list.result(), StatusIs(absl::StatusCode::kFailedPrecondition, "task=m1 failed"));
+  EXPECT_THAT(FirstErrorIndex(list.result().status()), Optional(1));
+}
+
+TEST(DeferredListTest, AFiredListNoLongerHoldsItsUnfiredInputs) {
+  auto sentinel = std::make_shared<int>(0);
+  std::weak_ptr<int> watch = sentinel;
+  {
+    std::vector<Deferred<int>> inputs(1);
+    inputs.emplace_back([sentinel](Deferred<int>) {});  // never fires
+    sentinel.reset();
+    DeferredListOptions options;
+    options.fire_on_one_errback = true;
+    options.consume_errors = true;
+    auto list = DeferredList(inputs, options);
+    inputs[0].Errback(absl::AbortedError("first"));
+    ASSERT_TRUE(list.fired());
+    list.ConsumeError();
+  }
+  // Nobody can fire input 1 any more; the list must not keep it (and, through
+  // its callback, itself) alive.
+  EXPECT_TRUE(watch.expired());
 }
 
 TEST(GatherResultsTest, UnwrapsValuesInInputOrder) {

@@ -426,7 +426,14 @@ class Harness {
     // 1. End the stream (a half-close from the worker, as a worker leaving does),
     //    unless a test already ended it, and wait for both ends to see it.
     RunOn(worker_.loop, [&] { worker_.session->Close(absl::OkStatus()); });
-    EXPECT_TRUE(worker_.done.WaitFor(kWait)) << "worker stream never ended";
+    if (!worker_.done.WaitFor(kWait)) {
+      ADD_FAILURE() << "worker stream did not end on Close; cancelling it";
+      worker_.reactor->context()->TryCancel();
+      if (!worker_.done.WaitFor(kWait)) {
+        ADD_FAILURE() << "worker stream never ended";
+        std::abort();  // deleting a live reactor would crash less clearly
+      }
+    }
     // A worker stream that ended was seen by the server, which then ends too.
     if (master_.connect_called) {
       EXPECT_TRUE(master_.done.WaitFor(kWait)) << "master stream never ended";

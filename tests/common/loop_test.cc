@@ -86,7 +86,8 @@ TEST(ThreadLoopTest, WorkPostedFromTheLoopRunsAfterWhatWasAlreadyQueued) {
   ThreadLoop loop;
   loop.Start("loop-test");
   Recorder rec;
-  Event done;
+  Event done, release;
+  loop.Post([&] { release.WaitFor(kWait); });  // hold the loop until a and b are queued
   loop.Post([&] {
     rec.Add("a");
     loop.Post([&] {
@@ -95,6 +96,7 @@ TEST(ThreadLoopTest, WorkPostedFromTheLoopRunsAfterWhatWasAlreadyQueued) {
     });
   });
   loop.Post([&] { rec.Add("b"); });
+  release.Notify();
   ASSERT_TRUE(done.WaitFor(kWait));
   EXPECT_THAT(rec.items(), ElementsAre("a", "b", "c"));
 }
@@ -104,17 +106,21 @@ TEST(ThreadLoopTest, TimersRunInDeadlineOrderNotCreationOrder) {
   loop.Start("loop-test");
   Recorder rec;
   Event done;
-  loop.RunAfter(absl::Milliseconds(60), [&] {
-    rec.Add("60ms");
-    done.Notify();
+  absl::Time start;
+  // Set from the loop thread, back to back, so the deadlines are as asked.
+  loop.Post([&] {
+    start = absl::Now();
+    loop.RunAfter(absl::Milliseconds(90), [&] {
+      rec.Add("90ms");
+      done.Notify();
+    });
+    loop.RunAfter(absl::Milliseconds(30), [&] { rec.Add("30ms"); });
+    loop.RunAfter(absl::Milliseconds(60), [&] { rec.Add("60ms"); });
+    loop.RunAfter(absl::ZeroDuration(), [&] { rec.Add("0ms"); });
   });
-  loop.RunAfter(absl::Milliseconds(20), [&] { rec.Add("20ms"); });
-  loop.RunAfter(absl::Milliseconds(40), [&] { rec.Add("40ms"); });
-  loop.RunAfter(absl::ZeroDuration(), [&] { rec.Add("0ms"); });
-  absl::Time start = absl::Now();
   ASSERT_TRUE(done.WaitFor(kWait));
-  EXPECT_GE(absl::Now() - start, absl::Milliseconds(60) - absl::Milliseconds(1));
-  EXPECT_THAT(rec.items(), ElementsAre("0ms", "20ms", "40ms", "60ms"));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(90));
+  EXPECT_THAT(rec.items(), ElementsAre("0ms", "30ms", "60ms", "90ms"));
 }
 
 TEST(ThreadLoopTest, CancelledTimerDoesNotRun) {
@@ -122,34 +128,40 @@ TEST(ThreadLoopTest, CancelledTimerDoesNotRun) {
   loop.Start("loop-test");
   std::atomic<bool> cancelled_ran{false};
   Event done;
-  Loop::TimerId id = loop.RunAfter(absl::Milliseconds(5), [&] { cancelled_ran = true; });
-  loop.CancelTimer(id);
-  // A later timer proves the loop has passed the cancelled one's deadline.
-  loop.RunAfter(absl::Milliseconds(20), [&] { done.Notify(); });
+  Loop::TimerId id = 0;
+  // Set and cancelled from the loop thread, which cannot run it in between.
+  loop.Post([&] {
+    id = loop.RunAfter(absl::Milliseconds(1), [&] { cancelled_ran = true; });
+    loop.CancelTimer(id);
+    // A later timer proves the loop has passed the cancelled one's deadline.
+    loop.RunAfter(absl::Milliseconds(20), [&] { done.Notify(); });
+  });
   ASSERT_TRUE(done.WaitFor(kWait));
   EXPECT_FALSE(cancelled_ran);
-  loop.CancelTimer(id);  // a second cancel is a no-op
+  loop.CancelTimer(id);  // cancelling again, from another thread, is a no-op
 }
 
 TEST(ThreadLoopTest, TimerCancelledByAnEarlierDueTimerDoesNotRun) {
   ThreadLoop loop;
   loop.Start("loop-test");
   Recorder rec;
-  Event done;
+  Event timers_set, done;
   Loop::TimerId second = 0;
-  absl::Time t0 = absl::Now();
-  // Keep the loop busy until both timers below are due, so they come due in
-  // the same turn of the loop.
+  absl::Time both_due;  // written before timers_set
+  // Keep the loop busy until both timers below are set and due, so they come
+  // due in the same turn of the loop.
   loop.Post([&] {
-    absl::Time both_due = t0 + absl::Milliseconds(10);
+    timers_set.WaitFor(kWait);
     while (absl::Now() < both_due) std::this_thread::yield();
   });
-  loop.RunAfter(absl::Milliseconds(2), [&] {
+  loop.RunAfter(absl::Milliseconds(1), [&] {
     rec.Add("first");
     loop.CancelTimer(second);
   });
-  second = loop.RunAfter(absl::Milliseconds(4), [&] { rec.Add("second"); });
-  loop.RunAfter(absl::Milliseconds(30), [&] { done.Notify(); });
+  second = loop.RunAfter(absl::Milliseconds(2), [&] { rec.Add("second"); });
+  both_due = absl::Now() + absl::Milliseconds(2);
+  timers_set.Notify();
+  loop.RunAfter(absl::Milliseconds(20), [&] { done.Notify(); });
   ASSERT_TRUE(done.WaitFor(kWait));
   EXPECT_THAT(rec.items(), ElementsAre("first"));
 }

@@ -73,7 +73,7 @@ v1::Box ErrorBox(uint64_t ask, int code, const std::string& description) {
   return box;
 }
 
-// The result of a call, captured when it fires.
+// The result of a call, captured when it fires. Must outlive the call.
 struct Outcome {
   explicit Outcome(Deferred<v1::Answer> d) {
     d.AddBoth([this](const AnswerResult& r) { result = r; });
@@ -261,6 +261,8 @@ TEST(SessionTest, AnswerToAnUnknownAskIsDropped) {
   EXPECT_FALSE(call.result.has_value());
   EXPECT_EQ(f.session.outstanding(), 1u);
   EXPECT_THAT(f.transport->sent, SizeIs(1));
+  f.session.HandleClosed(absl::UnavailableError("gone"));  // before `call` goes away
+  EXPECT_TRUE(call.result.has_value());
 }
 
 TEST(SessionTest, BatchBoxIsDeliveredInOrder) {
