@@ -135,6 +135,15 @@ void Coordinator::RemoveWorker(const std::string& worker_id, const absl::Status&
   scheduler_.Schedule();
 }
 
+void Coordinator::CloseAllWorkers(const absl::Status& why) {
+  std::vector<std::pair<std::string, WorkerLink*>> all;
+  for (const auto& [id, w] : registry_.workers()) all.emplace_back(id, w.link);
+  for (const auto& [id, link] : all) {
+    RemoveWorker(id, why);
+    link->Close(why);
+  }
+}
+
 void Coordinator::WorkerSeen(const std::string& worker_id) {
   if (WorkerState* w = registry_.Find(worker_id)) w->last_heartbeat = loop_->Now();
 }

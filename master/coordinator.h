@@ -48,6 +48,9 @@ class Coordinator {
   void Start();
   // Stops intake: later submissions fail with UNAVAILABLE.
   void StopIntake() { accepting_ = false; }
+  // Ends every worker session (at shutdown), so their streams finish now
+  // rather than at the server's shutdown deadline.
+  void CloseAllWorkers(const absl::Status& why);
 
   // REQUIRES: `spec` validated and normalized; `splits` planned from it.
   absl::StatusOr<std::string> SubmitJob(v1::JobSpec spec, std::vector<v1::Split> splits);

@@ -1,6 +1,7 @@
 #include "master/server.h"
 
 #include <filesystem>
+#include <future>
 #include <system_error>
 
 #include <grpcpp/grpcpp.h>
@@ -73,7 +74,13 @@ void MasterServer::Shutdown(absl::Duration grace) {
   if (impl_ == nullptr || impl_->stopped) return;
   impl_->stopped = true;
   Coordinator* c = impl_->coordinator.get();
-  impl_->loop.Post([c] { c->StopIntake(); });
+  std::promise<void> told;
+  impl_->loop.Post([c, &told] {
+    c->StopIntake();
+    c->CloseAllWorkers(absl::UnavailableError("master shutting down"));
+    told.set_value();
+  });
+  told.get_future().wait();
   impl_->server->Shutdown(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(grace));
   impl_->planner.Stop();
   impl_->loop.Stop();

@@ -29,8 +29,11 @@ class MasterServer {
 
   // The address actually bound, "HOST:PORT".
   const std::string& address() const;
-  // Stops the master within `grace`. Idempotent.
-  void Shutdown(absl::Duration grace = absl::Seconds(2));
+  // Stops the master: worker sessions are ended first, then unary calls get
+  // `grace` to finish. (gRPC's Server::Shutdown waits out its whole deadline
+  // while any client keeps a connection open, even an idle one, so the grace
+  // is short.) Idempotent.
+  void Shutdown(absl::Duration grace = absl::Milliseconds(250));
 
  private:
   struct Impl;

@@ -303,7 +303,8 @@ void Worker::Shutdown() {
     if (impl->session) impl->session->Close(absl::CancelledError("worker shutting down"));
   });
   impl->pool.Stop();
-  impl->shuffle_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  // Short: gRPC waits out the whole deadline while any reducer keeps a channel open.
+  impl->shuffle_server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(250));
   impl->loop.Stop();
   if (impl->reactor) {
     impl->reactor->context()->TryCancel();

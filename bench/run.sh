@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# ampmr benchmarks. Every figure is measured against a baseline in the same
+# run, on the same files, with a warm page cache for both. Prints markdown.
+#
+#   bench/run.sh [BUILD_DIR] [wordcount|tasks|scaling|all]
+#
+# wordcount  ampmr run (2 workers, built-in wordcount + sum combiner + sum
+#            reducer, process start included) vs bench's wordcount_reference,
+#            the straightforward single-threaded C++ count, on 128 MiB.
+# tasks      20,000 noop map tasks (one line per split) through a master and
+#            2 workers started once; tasks/s from the job's own start/end.
+# scaling    time and master peak memory from 1x to 4x input, and from 1k to
+#            100k tasks.
+set -euo pipefail
+
+BUILD=${1:-build}
+WHAT=${2:-all}
+BIN=$(cd "$BUILD/bin" && pwd)
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+BOOKS=${AMPMR_BENCH_BOOKS:-$SRC/../shared/data/gutenberg}
+[[ -d $BOOKS ]] || BOOKS=/usr/share/common-licenses
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ampmr-bench-XXXXXX")
+MASTER_PID=""
+WORKER_PIDS=()
+cleanup() {
+  [[ -n $MASTER_PID ]] && kill "$MASTER_PID" 2>/dev/null || true
+  for p in "${WORKER_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+elapsed() { python3 -c "print(f'{$2 - $1:.3f}')"; }
+
+# corpus MIB DIR: 8 files, together MIB MiB, of whole books repeated.
+corpus() {
+  local mib=$1 dir=$2
+  mkdir -p "$dir"
+  cat "$BOOKS"/* > "$WORK/books.txt"
+  local per=$(( mib * 1024 * 1024 / 8 ))
+  python3 - "$WORK/books.txt" "$dir" "$per" <<'PY'
+import sys
+books, out, per = open(sys.argv[1], 'rb').read(), sys.argv[2], int(sys.argv[3])
+reps = per // len(books) + 1
+data = (books * reps)[:per]
+data = data[:data.rfind(b'\n') + 1]
+for i in range(8):
+    open(f'{out}/part{i}.txt', 'wb').write(data)
+PY
+}
+
+# best_of N CMD...: the fastest wall time of N runs, in seconds.
+best_of() {
+  local n=$1; shift
+  local best=""
+  for _ in $(seq "$n"); do
+    local s e t
+    s=$(now); "$@" > /dev/null 2>&1; e=$(now)
+    t=$(elapsed "$s" "$e")
+    if [[ -z $best ]] || python3 -c "import sys; sys.exit(0 if $t < $best else 1)"; then best=$t; fi
+  done
+  echo "$best"
+}
+
+ampmr_wordcount() {  # INPUT_DIR OUTPUT_DIR
+  rm -rf "$2"
+  "$BIN/ampmr" run --workers 2 --input "$1" --output "$2" --mapper builtin:wordcount \
+    --combiner builtin:sum --reducer builtin:sum --reduces 2
+}
+
+start_cluster() {  # WORKERS
+  "$BIN/ampmr-master" --listen 127.0.0.1:0 > "$WORK/master.out" 2> "$WORK/master.log" &
+  MASTER_PID=$!
+  for _ in $(seq 200); do grep -q listening "$WORK/master.out" 2>/dev/null && break; sleep 0.05; done
+  ADDR=$(awk '{print $4}' "$WORK/master.out")
+  WORKER_PIDS=()
+  for i in $(seq "$1"); do
+    "$BIN/ampmr-worker" --master "$ADDR" --work-dir "$WORK/w$i" 2> "$WORK/worker$i.log" &
+    WORKER_PIDS+=($!)
+  done
+  for _ in $(seq 200); do
+    [[ $("$BIN/ampmr" workers --master "$ADDR" --json | wc -l) -ge $1 ]] && break; sleep 0.05
+  done
+}
+
+stop_cluster() {
+  kill "$MASTER_PID" "${WORKER_PIDS[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+  MASTER_PID=""; WORKER_PIDS=()
+}
+
+# noop_job LINES: runs a job of LINES noop map tasks on the running cluster;
+# prints "seconds tasks_per_second".
+noop_job() {
+  local lines=$1 out="$WORK/noop-out-$1-$RANDOM"
+  seq 1 "$lines" > "$WORK/lines-$lines.txt"
+  local id
+  id=$("$BIN/ampmr" submit --master "$ADDR" --input "$WORK/lines-$lines.txt" --output "$out" \
+        --mapper builtin:noop --reducer builtin:identity --split-size 1 --wait | head -1)
+  "$BIN/ampmr" status --master "$ADDR" --json "$id" | python3 -c "
+import json, sys
+s = json.load(sys.stdin)
+t = s['endTime'] - s['startTime']
+print(f\"{t:.3f} {s['map']['total'] / t:.0f}\")"
+  rm -rf "$out"
+}
+
+master_peak_kib() { awk '/VmHWM/ {print $2}' "/proc/$MASTER_PID/status"; }
+
+bench_wordcount() {
+  corpus 128 "$WORK/c128"
+  "$BIN/wordcount_reference" "$WORK"/c128/* > "$WORK/ref.txt"  # warm the cache
+  local ref ours
+  ref=$(best_of 3 "$BIN/wordcount_reference" "$WORK"/c128/part0.txt "$WORK"/c128/part1.txt \
+        "$WORK"/c128/part2.txt "$WORK"/c128/part3.txt "$WORK"/c128/part4.txt \
+        "$WORK"/c128/part5.txt "$WORK"/c128/part6.txt "$WORK"/c128/part7.txt)
+  ours=$(best_of 3 ampmr_wordcount "$WORK/c128" "$WORK/wc-out")
+  ampmr_wordcount "$WORK/c128" "$WORK/wc-out" > /dev/null 2>&1
+  if ! cmp -s <(sort "$WORK/ref.txt") <(cat "$WORK"/wc-out/part-* | sort); then
+    echo "wordcount: OUTPUT DIFFERS from the reference" >&2; exit 1
+  fi
+  echo "| word count, 128 MiB, 8 files | reference (1 thread) ${ref}s | ampmr run, 2 workers ${ours}s | speed-up $(python3 -c "print(f'{$ref/$ours:.2f}')")x |"
+}
+
+bench_tasks() {
+  start_cluster 2
+  noop_job 1000 > /dev/null  # warm up
+  local r
+  r=$(noop_job 20000)
+  echo "| 20,000 noop map tasks, 2 workers | job time ${r% *}s | ${r#* } tasks/s |"
+  stop_cluster
+}
+
+bench_scaling() {
+  echo "| input | ampmr run time | master peak RSS |"
+  echo "|---|---|---|"
+  for mib in 32 64 128; do
+    corpus "$mib" "$WORK/s$mib"
+    start_cluster 2
+    rm -rf "$WORK/so"
+    local s e
+    s=$(now)
+    "$BIN/ampmr" submit --master "$ADDR" --input "$WORK/s$mib" --output "$WORK/so" \
+      --mapper builtin:wordcount --combiner builtin:sum --reducer builtin:sum --wait > /dev/null
+    e=$(now)
+    echo "| ${mib} MiB | $(elapsed "$s" "$e")s | $(( $(master_peak_kib) / 1024 )) MiB |"
+    stop_cluster
+    rm -rf "$WORK/s$mib" "$WORK/so"
+  done
+  echo
+  echo "| map tasks | job time | tasks/s | master peak RSS |"
+  echo "|---|---|---|---|"
+  for n in 1000 10000 100000; do
+    start_cluster 2
+    local r
+    r=$(noop_job "$n")
+    echo "| $n | ${r% *}s | ${r#* } | $(( $(master_peak_kib) / 1024 )) MiB |"
+    stop_cluster
+  done
+}
+
+case $WHAT in
+  wordcount) bench_wordcount ;;
+  tasks) bench_tasks ;;
+  scaling) bench_scaling ;;
+  all) bench_wordcount; bench_tasks; echo; bench_scaling ;;
+  *) echo "usage: $0 [BUILD_DIR] [wordcount|tasks|scaling|all]" >&2; exit 2 ;;
+esac

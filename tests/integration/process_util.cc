@@ -1,0 +1,224 @@
+#include "tests/integration/process_util.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+
+namespace ampmr::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+pid_t SpawnChild(const std::vector<std::string>& argv,
+                 const std::map<std::string, std::string>& env, int out_fd, int err_fd) {
+  pid_t pid = fork();
+  if (pid != 0) return pid;
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  setpgid(0, 0);
+  dup2(out_fd, 1);
+  dup2(err_fd, 2);
+  int devnull = open("/dev/null", O_RDONLY);
+  dup2(devnull, 0);
+  for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  execv(args[0], args.data());
+  dprintf(2, "exec %s: %s\n", args[0], strerror(errno));
+  _exit(127);
+}
+
+}  // namespace
+
+CommandResult RunCommand(const std::vector<std::string>& argv, absl::Duration timeout,
+                         const std::map<std::string, std::string>& env) {
+  CommandResult result;
+  int out[2], err[2];
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
+    ADD_FAILURE() << "pipe: " << strerror(errno);
+    return result;
+  }
+  absl::Time start = absl::Now();
+  pid_t pid = SpawnChild(argv, env, out[1], err[1]);
+  close(out[1]);
+  close(err[1]);
+  absl::Time deadline = start + timeout;
+  struct pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  int open_fds = 2;
+  char buf[65536];
+  while (open_fds > 0) {
+    int wait_ms = static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()));
+    if (wait_ms <= 0) {
+      result.timed_out = true;
+      kill(-pid, SIGKILL);
+      break;
+    }
+    int n = poll(fds, 2, wait_ms);
+    if (n < 0 && errno == EINTR) continue;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      ssize_t got = read(fds[i].fd, buf, sizeof(buf));
+      if (got <= 0) {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+        continue;
+      }
+      (i == 0 ? result.out : result.err).append(buf, got);
+    }
+  }
+  for (auto& f : fds) {
+    if (f.fd >= 0) close(f.fd);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  kill(-pid, SIGKILL);  // anything the command left in its group
+  result.elapsed = absl::Now() - start;
+  if (!result.timed_out && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  return result;
+}
+
+std::unique_ptr<Daemon> Daemon::Start(const std::vector<std::string>& argv,
+                                      const std::string& log_path) {
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) != 0) return nullptr;
+  int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  auto d = std::unique_ptr<Daemon>(new Daemon());
+  d->pid_ = SpawnChild(argv, {}, out[1], log);
+  close(out[1]);
+  close(log);
+  d->out_fd_ = out[0];
+  return d;
+}
+
+Daemon::~Daemon() {
+  if (!reaped_ && pid_ > 0) {
+    kill(-pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  if (out_fd_ >= 0) close(out_fd_);
+}
+
+std::string Daemon::ReadLine(absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  for (;;) {
+    size_t nl = buffer_.find('\n');
+    if (nl != std::string::npos) {
+      std::string line = buffer_.substr(0, nl);
+      buffer_.erase(0, nl + 1);
+      return line;
+    }
+    int wait_ms = static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()));
+    if (wait_ms <= 0) return "";
+    struct pollfd p = {out_fd_, POLLIN, 0};
+    if (poll(&p, 1, wait_ms) <= 0) continue;
+    char buf[4096];
+    ssize_t got = read(out_fd_, buf, sizeof(buf));
+    if (got <= 0) return "";
+    buffer_.append(buf, got);
+  }
+}
+
+void Daemon::Signal(int signo) {
+  if (!reaped_) kill(pid_, signo);
+}
+
+int Daemon::Wait(absl::Duration timeout) {
+  if (reaped_) return -1;
+  // A pidfd becomes readable when the child exits.
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
+  if (pidfd >= 0) {
+    struct pollfd p = {pidfd, POLLIN, 0};
+    int ms = static_cast<int>(absl::ToInt64Milliseconds(timeout));
+    while (poll(&p, 1, ms) < 0 && errno == EINTR) {
+    }
+    close(pidfd);
+  }
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) != pid_) return -1;
+  reaped_ = true;
+  kill(-pid_, SIGKILL);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string BinPath(const std::string& name) {
+  const char* dir = getenv("AMPMR_BIN_DIR");
+  return std::string(dir ? dir : "build/bin") + "/" + name;
+}
+
+ScratchDir::ScratchDir() {
+  std::string tmpl = (fs::temp_directory_path() / "ampmr-it-XXXXXX").string();
+  path_ = mkdtemp(tmpl.data());
+}
+
+ScratchDir::~ScratchDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+std::string CorpusDir() {
+  const char* src = getenv("AMPMR_SOURCE_DIR");
+  if (src != nullptr) {
+    fs::path shared = fs::path(src) / ".." / "shared" / "data" / "gutenberg";
+    if (fs::is_directory(shared)) return fs::canonical(shared).string();
+  }
+  return "/usr/share/common-licenses";
+}
+
+std::map<std::string, long long> SequentialWordCount(const std::string& dir) {
+  std::map<std::string, long long> counts;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    std::string name = entry.path().filename().string();
+    if (!entry.is_regular_file() || name[0] == '.' || name[0] == '_') continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string text = ss.str();
+    std::string word;
+    for (char c : text) {
+      if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
+        word.push_back(c);
+      } else if (!word.empty()) {
+        ++counts[word];
+        word.clear();
+      }
+    }
+    if (!word.empty()) ++counts[word];
+  }
+  return counts;
+}
+
+std::map<std::string, long long> ReadCounts(const std::string& output_dir) {
+  std::map<std::string, long long> counts;
+  for (const auto& entry : fs::directory_iterator(output_dir)) {
+    if (entry.path().filename().string().rfind("part-", 0) != 0) continue;
+    std::ifstream in(entry.path());
+    std::string line;
+    while (std::getline(in, line)) {
+      std::vector<std::string> kv = absl::StrSplit(line, absl::MaxSplits('\t', 1));
+      long long v = 0;
+      EXPECT_EQ(kv.size(), 2u) << "bad line in " << entry.path() << ": " << line;
+      if (kv.size() != 2 || !absl::SimpleAtoi(kv[1], &v)) continue;
+      EXPECT_EQ(counts.count(kv[0]), 0u) << "key twice: " << kv[0];
+      counts[kv[0]] = v;
+    }
+  }
+  return counts;
+}
+
+}  // namespace ampmr::testing

@@ -1,0 +1,80 @@
+// Helpers for integration tests that run the real binaries: run a command to
+// completion with captured output and a deadline, or keep a daemon (master,
+// worker) running until the test ends. Every process started here is killed
+// and reaped by the time its owner goes away.
+#ifndef AMPMR_TESTS_INTEGRATION_PROCESS_UTIL_H_
+#define AMPMR_TESTS_INTEGRATION_PROCESS_UTIL_H_
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace ampmr::testing {
+
+struct CommandResult {
+  int exit_code = -1;  // -1: killed by a signal or timed out
+  bool timed_out = false;
+  std::string out;
+  std::string err;
+  absl::Duration elapsed;
+};
+
+// Runs argv[0] (a path) with extra environment `env`, waits at most
+// `timeout`, then SIGKILLs it.
+CommandResult RunCommand(const std::vector<std::string>& argv, absl::Duration timeout,
+                         const std::map<std::string, std::string>& env = {});
+
+// A long-running child. stdout is a pipe the test reads lines from; stderr
+// goes to `log_path`. The destructor SIGKILLs and reaps it.
+class Daemon {
+ public:
+  static std::unique_ptr<Daemon> Start(const std::vector<std::string>& argv,
+                                       const std::string& log_path);
+  ~Daemon();
+
+  // The next stdout line, or "" if none arrives before `timeout`.
+  std::string ReadLine(absl::Duration timeout);
+  void Signal(int signo);
+  // Waits for exit up to `timeout`; returns the exit code, or -1.
+  int Wait(absl::Duration timeout);
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  std::string buffer_;
+  bool reaped_ = false;
+};
+
+// The binaries under test ($AMPMR_BIN_DIR, set by CTest).
+std::string BinPath(const std::string& name);
+
+// A fresh directory removed with everything in it at destruction.
+class ScratchDir {
+ public:
+  ScratchDir();
+  ~ScratchDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// The text corpus tests count words in: ../shared/data/gutenberg when present,
+// else /usr/share/common-licenses.
+std::string CorpusDir();
+
+// Word counts (maximal runs of ASCII letters), computed the slow obvious way.
+std::map<std::string, long long> SequentialWordCount(const std::string& dir);
+// Reads every part-* file of a job output as key -> value lines.
+std::map<std::string, long long> ReadCounts(const std::string& output_dir);
+
+}  // namespace ampmr::testing
+
+#endif  // AMPMR_TESTS_INTEGRATION_PROCESS_UTIL_H_
