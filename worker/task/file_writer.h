@@ -33,6 +33,7 @@ class FileWriter {
 
   absl::Status Append(absl::string_view data) {
     if (data.size() <= capacity_ - used_) {
+      if (data.empty()) return absl::OkStatus();  // data() may be null
       std::memcpy(buffer_.get() + used_, data.data(), data.size());
       used_ += data.size();
       return absl::OkStatus();

@@ -10,7 +10,7 @@ constexpr size_t kBlockSize = size_t{4} << 20;
 
 uint64_t KeyPrefix(absl::string_view key) {
   unsigned char bytes[8] = {0};
-  std::memcpy(bytes, key.data(), std::min<size_t>(key.size(), 8));
+  if (!key.empty()) std::memcpy(bytes, key.data(), std::min<size_t>(key.size(), 8));
   uint64_t v = 0;
   for (unsigned char b : bytes) v = (v << 8) | b;
   return v;
