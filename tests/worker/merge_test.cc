@@ -94,6 +94,16 @@ TEST(MergingPairsTest, CorruptRunEndsStreamWithDataLoss) {
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("/w/bad.out at offset 505")));
 }
 
+TEST(MergingPairsTest, RecordIsTheEncodedCurrentPair) {
+  std::string r0 = EncodeRun({{"b", "2"}});
+  std::string r1 = EncodeRun({{"a", "1"}, {"c", "33"}});
+  MergingPairs merge({{r0, "r0", 0}, {r1, "r1", 0}});
+  std::string copied;
+  absl::string_view k, v;
+  while (merge.Next(&k, &v)) copied += std::string(merge.record());
+  EXPECT_EQ(copied, EncodeRun({{"a", "1"}, {"b", "2"}, {"c", "33"}}));
+}
+
 TEST(MergingPairsTest, ViewsStayValidWhileRunsLive) {
   std::string r0 = EncodeRun({{"a", "1"}, {"c", "3"}});
   std::string r1 = EncodeRun({{"b", "2"}});

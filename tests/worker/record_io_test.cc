@@ -51,6 +51,16 @@ TEST(RecordIoTest, WriterReaderRoundTrip) {
   EXPECT_EQ(DecodeRun(data), pairs);
 }
 
+TEST(RecordIoTest, ReaderExposesEncodedRecord) {
+  std::string data = EncodeRun({{"a", "1"}, {"key", std::string(200, 'v')}});
+  RecordReader reader(data, "run");
+  absl::string_view k, v;
+  ASSERT_TRUE(reader.Next(&k, &v));
+  EXPECT_EQ(reader.record(), EncodeRun({{"a", "1"}}));
+  ASSERT_TRUE(reader.Next(&k, &v));
+  EXPECT_EQ(reader.record(), EncodeRun({{"key", std::string(200, 'v')}}));
+}
+
 TEST(RecordIoTest, EmptyInputHasNoRecords) {
   RecordReader reader("", "empty");
   absl::string_view k, v;

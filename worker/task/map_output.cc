@@ -16,12 +16,6 @@
 namespace ampmr::worker {
 namespace {
 
-void CopyAll(SortedPairs* in, Emitter* out) {
-  absl::string_view k;
-  absl::string_view v;
-  while (in->Next(&k, &v)) out->Emit(k, v);
-}
-
 absl::Status CancelledError() { return absl::CancelledError("cancelled"); }
 
 }  // namespace
@@ -118,13 +112,14 @@ absl::Status MapOutputCollector::WriteBuffered(RunWriter* out) {
   for (int p = 0; p < options_.partitions; ++p) {
     if (Cancelled()) return CancelledError();
     if (p > 0) out->StartPartition(p);
-    std::unique_ptr<SortedPairs> pairs = buffer_->Sort(p);
+    std::unique_ptr<SortBuffer::Partition> pairs = buffer_->Sort(p);
     if (combiner_ != nullptr) {
       combine_input_records_ += static_cast<int64_t>(buffer_->pairs(p));
       AMPMR_RETURN_IF_ERROR(combiner_->Reduce(pairs.get(), out));
       combine_output_records_ += static_cast<int64_t>(out->records(p));
     } else {
-      CopyAll(pairs.get(), out);
+      absl::string_view record;
+      while (pairs->NextRecord(&record)) out->EmitRecord(record);
     }
     AMPMR_RETURN_IF_ERROR(out->status());
   }
@@ -213,7 +208,9 @@ absl::Status MapOutputCollector::MergePartition(int partition,
     AMPMR_RETURN_IF_ERROR(combiner_->Reduce(&merged, out));
     combine_output_records_ += static_cast<int64_t>(out->records(partition));
   } else {
-    CopyAll(&merged, out);
+    absl::string_view k;
+    absl::string_view v;
+    while (merged.Next(&k, &v)) out->EmitRecord(merged.record());
   }
   AMPMR_RETURN_IF_ERROR(merged.status());
   return out->status();

@@ -41,6 +41,10 @@ class MergingPairs final : public SortedPairs {
   bool Next(absl::string_view* key, absl::string_view* value) override;
   absl::Status status() const override { return status_; }
 
+  // The encoded bytes (record_io.h) of the pair Next last returned, to copy
+  // it without re-encoding. REQUIRES: the last Next returned true.
+  absl::string_view record() const { return heap_[0]->reader.record(); }
+
  private:
   struct Cursor {
     RecordReader reader;

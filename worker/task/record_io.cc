@@ -7,15 +7,6 @@
 namespace ampmr::worker {
 namespace {
 
-size_t VarintLength(uint64_t v) {
-  size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    ++n;
-  }
-  return n;
-}
-
 // Decodes a varint from [*p, limit). Returns false if it is truncated or
 // longer than a uint64 allows.
 inline bool DecodeVarint64(const char** p, const char* limit, uint64_t* v) {
@@ -67,6 +58,7 @@ RecordReader::RecordReader(absl::string_view data, absl::string_view name,
     : base_(data.data()),
       pos_(data.data()),
       limit_(data.data() + data.size()),
+      record_(data.data()),
       name_(name),
       base_offset_(base_offset) {}
 
@@ -85,6 +77,7 @@ bool RecordReader::Next(absl::string_view* key, absl::string_view* value) {
   }
   *key = absl::string_view(p, key_size);
   *value = absl::string_view(p + key_size, value_size);
+  record_ = record;
   pos_ = p + key_size + value_size;
   return true;
 }

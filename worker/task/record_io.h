@@ -36,6 +36,15 @@ inline char* EncodeVarint64(char* dst, uint64_t v) {
   return reinterpret_cast<char*>(p);
 }
 
+inline size_t VarintLength(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
 // Bytes that the record (key, value) takes.
 size_t EncodedRecordSize(absl::string_view key, absl::string_view value);
 
@@ -57,6 +66,9 @@ class RecordWriter {
     if (s.ok()) s = file_->Append(value);
     return s;
   }
+
+  // Appends records already encoded (a slice of a run).
+  absl::Status AddEncoded(absl::string_view records) { return file_->Append(records); }
 
   // Flushes and closes. REQUIRES: not closed yet.
   absl::Status Close() { return file_->Close(); }
@@ -83,12 +95,17 @@ class RecordReader {
 
   const absl::Status& status() const { return status_; }
 
+  // The encoded bytes of the record Next last returned, for copying it
+  // without re-encoding.
+  absl::string_view record() const { return absl::string_view(record_, pos_ - record_); }
+
  private:
   bool Corrupt(const char* record, absl::string_view why);
 
   const char* base_;
   const char* pos_;
   const char* limit_;
+  const char* record_;  // start of the record Next last returned
   std::string name_;
   uint64_t base_offset_;
   absl::Status status_;

@@ -43,6 +43,12 @@ class RunWriter final : public Emitter {
   // Appends to the current partition. Keys must arrive in sorted order; the
   // writer does not check.
   void Emit(absl::string_view key, absl::string_view value) override;
+  // Appends one already encoded record (record_io.h) to the current partition.
+  void EmitRecord(absl::string_view record) {
+    if (!status_.ok()) return;
+    status_ = writer_->AddEncoded(record);
+    ++extents_[current_].records;
+  }
   void IncrementCounter(absl::string_view name, int64_t amount) override;
 
   // The first write error, if any; Emit does nothing after one.

@@ -18,22 +18,6 @@ uint64_t KeyPrefix(absl::string_view key) {
 
 }  // namespace
 
-class SortBuffer::PartitionPairs final : public SortedPairs {
- public:
-  explicit PartitionPairs(const std::vector<Entry>* entries) : entries_(entries) {}
-  bool Next(absl::string_view* key, absl::string_view* value) override {
-    if (next_ == entries_->size()) return false;
-    const Entry& e = (*entries_)[next_++];
-    *key = absl::string_view(e.key, e.key_size);
-    *value = absl::string_view(e.key + e.key_size, e.value_size);
-    return true;
-  }
-
- private:
-  const std::vector<Entry>* entries_;
-  size_t next_ = 0;
-};
-
 SortBuffer::SortBuffer(int partitions) : entries_(partitions) {}
 
 char* SortBuffer::Allocate(size_t n) {
@@ -54,7 +38,10 @@ char* SortBuffer::Allocate(size_t n) {
 }
 
 void SortBuffer::Add(int partition, absl::string_view key, absl::string_view value) {
-  char* p = Allocate(key.size() + value.size());
+  const size_t header_size = VarintLength(key.size()) + VarintLength(value.size());
+  char* p = Allocate(header_size + key.size() + value.size());
+  p = EncodeVarint64(p, key.size());
+  p = EncodeVarint64(p, value.size());
   if (!key.empty()) std::memcpy(p, key.data(), key.size());
   if (!value.empty()) std::memcpy(p + key.size(), value.data(), value.size());
   entries_[partition].push_back({KeyPrefix(key), p, static_cast<uint32_t>(key.size()),
@@ -62,18 +49,20 @@ void SortBuffer::Add(int partition, absl::string_view key, absl::string_view val
   ++pairs_;
 }
 
-std::unique_ptr<SortedPairs> SortBuffer::Sort(int partition) {
+std::unique_ptr<SortBuffer::Partition> SortBuffer::Sort(int partition) {
   std::vector<Entry>& entries = entries_[partition];
   std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
     if (a.prefix != b.prefix) return a.prefix < b.prefix;
-    // Equal prefixes: compare the whole keys (the first 8 bytes again is
-    // cheaper than tracking which bytes the prefix covered).
+    // Equal prefixes: the first min(size, 8) bytes are equal, so only bytes
+    // past 8 can differ, and short keys (most words) never need memcmp.
     size_t n = std::min(a.key_size, b.key_size);
-    int c = n == 0 ? 0 : std::memcmp(a.key, b.key, n);
-    if (c != 0) return c < 0;
+    if (n > 8) {
+      int c = std::memcmp(a.key + 8, b.key + 8, n - 8);
+      if (c != 0) return c < 0;
+    }
     return a.key_size < b.key_size;
   });
-  return std::make_unique<PartitionPairs>(&entries);
+  return std::make_unique<Partition>(&entries);
 }
 
 void SortBuffer::Clear() {

@@ -1,7 +1,8 @@
 // SortBuffer holds a map task's emitted pairs in memory, partitioned by
-// reduce, until the collector spills them: key and value bytes go to arena
-// blocks, and each partition keeps a small index entry per pair (with the
-// key's first 8 bytes inline, so most comparisons never touch the arena).
+// reduce, until the collector spills them: each pair goes to arena blocks
+// already encoded as a record (record_io.h), so a spill copies it out whole,
+// and each partition keeps a small index entry per pair (with the key's
+// first 8 bytes inline, so most comparisons never touch the arena).
 //
 // Not thread-safe; owned by one MapOutputCollector.
 #ifndef AMPMR_WORKER_TASK_SORT_BUFFER_H_
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "worker/task/record_io.h"
 #include "worker/task/reducer.h"
 
 namespace ampmr::worker {
@@ -34,10 +36,13 @@ class SortBuffer {
   size_t pairs() const { return pairs_; }
   size_t pairs(int partition) const { return entries_[partition].size(); }
 
+  // One sorted partition: its pairs, or their encoded records, in order.
+  class Partition;
+
   // Sorts `partition` by key, bytewise, keeping emit order among equal keys,
   // and returns its pairs in that order. The stream is valid until the next
   // Add or Clear.
-  std::unique_ptr<SortedPairs> Sort(int partition);
+  std::unique_ptr<Partition> Sort(int partition);
 
   // Drops every pair; keeps the arena blocks for reuse.
   void Clear();
@@ -45,11 +50,11 @@ class SortBuffer {
  private:
   struct Entry {
     uint64_t prefix;  // first 8 key bytes, big-endian, zero padded
-    const char* key;  // key bytes, then value bytes, in the arena
+    const char* key;  // key bytes, then value bytes, in the arena, after the
+                      // record header (the two varint lengths)
     uint32_t key_size;
     uint32_t value_size;
   };
-  class PartitionPairs;
 
   char* Allocate(size_t n);
 
@@ -60,6 +65,32 @@ class SortBuffer {
   size_t block_ = 0;       // index of the block being filled
   size_t block_used_ = 0;  // bytes used in blocks_[block_]
   size_t arena_used_ = 0;  // bytes used over all blocks
+};
+
+class SortBuffer::Partition final : public SortedPairs {
+ public:
+  explicit Partition(const std::vector<Entry>* entries) : entries_(entries) {}
+
+  bool Next(absl::string_view* key, absl::string_view* value) override {
+    if (next_ == entries_->size()) return false;
+    const Entry& e = (*entries_)[next_++];
+    *key = absl::string_view(e.key, e.key_size);
+    *value = absl::string_view(e.key + e.key_size, e.value_size);
+    return true;
+  }
+
+  // Like Next, but yields the pair's encoded record.
+  bool NextRecord(absl::string_view* record) {
+    if (next_ == entries_->size()) return false;
+    const Entry& e = (*entries_)[next_++];
+    const size_t header = VarintLength(e.key_size) + VarintLength(e.value_size);
+    *record = absl::string_view(e.key - header, header + e.key_size + e.value_size);
+    return true;
+  }
+
+ private:
+  const std::vector<Entry>* entries_;
+  size_t next_ = 0;
 };
 
 }  // namespace ampmr::worker
