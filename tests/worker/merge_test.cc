@@ -71,7 +71,8 @@ TEST(MergingPairsTest, ManyRandomRunsEqualStableSortOfAll) {
   for (size_t r = 0; r < runs.size(); ++r) {
     const int n = static_cast<int>(rng() % 300);  // some runs empty
     for (int i = 0; i < n; ++i) {
-      runs[r].emplace_back("k" + std::to_string(rng() % 50), std::to_string(r) + "/" + std::to_string(i));
+      runs[r].emplace_back("k" + std::to_string(rng() % 50),
+                           std::to_string(r) + "/" + std::to_string(i));
     }
     std::stable_sort(runs[r].begin(), runs[r].end(),
                      [](const auto& a, const auto& b) { return a.first < b.first; });

@@ -116,8 +116,8 @@ TEST(RunReduceTaskTest, DefaultReducerIsIdentityAndMergesStably) {
   WriteFile(dir.Join("m0"), m0);
   WriteFile(dir.Join("m1"), "junk" + m1 + "more junk");
   const auto size = [](const std::string& s) { return static_cast<int64_t>(s.size()); };
-  auto done = RunReduceTask(Options(dir.Join("part"), "",
-                                    {{dir.Join("m0"), 0, size(m0)}, {dir.Join("m1"), 4, size(m1)}}));
+  auto done = RunReduceTask(Options(
+      dir.Join("part"), "", {{dir.Join("m0"), 0, size(m0)}, {dir.Join("m1"), 4, size(m1)}}));
   ASSERT_THAT(done, IsOk());
   EXPECT_EQ(ReadFile(dir.Join("part")), "a\tm0\na\tm1\nb\tm0\nc\tm1\n");
   EXPECT_EQ(done->attempt_id(), "j1-r0-a1");
