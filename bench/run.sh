@@ -101,7 +101,7 @@ noop_job() {
   "$BIN/ampmr" status --master "$ADDR" --json "$id" | python3 -c "
 import json, sys
 s = json.load(sys.stdin)
-t = s['endTime'] - s['startTime']
+t = s['end_time'] - s['start_time']
 print(f\"{t:.3f} {s['map']['total'] / t:.0f}\")"
   rm -rf "$out"
 }

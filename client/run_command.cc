@@ -43,6 +43,11 @@ class RunState {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
   }
+  // Before the client is destroyed.
+  void DetachClient() {
+    std::lock_guard<std::mutex> lock(mu_);
+    client_ = nullptr;
+  }
   // Before the cluster and client are destroyed.
   void Detach() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -238,6 +243,10 @@ int LocalRun::ClusterFailed(const absl::Status& status) {
 void LocalRun::StopCluster() {
   if (cluster_ == nullptr) return;
   state_.BeginStopping();
+  // Close our connection first: the master's gRPC server would otherwise
+  // wait out its shutdown grace for it.
+  state_.DetachClient();
+  client_.reset();
   absl::Status stopped = cluster_->Stop();
   if (!stopped.ok()) std::cerr << FormatError(stopped);
 }

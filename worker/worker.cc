@@ -191,7 +191,7 @@ void Worker::Impl::RunMap(const v1::RunMap& run, amp::Session::Reply reply) {
           ReplyLater(reply, done.status());
           return;
         }
-        if (run.output_dir().empty()) {
+        if (run.output_dir().empty() && !done->output_path().empty()) {
           store.Add(run.task().attempt_id(), run.task().job_id(), done->output_path());
         }
         v1::Answer answer;
@@ -222,9 +222,7 @@ void Worker::Impl::RunReduce(const v1::RunReduce& run, amp::Session::Reply reply
         }
         for (const auto& path : fetched) ::unlink(path.c_str());
         if (!done.ok()) {
-          ReplyLater(reply, absl::Status(done.status().code(),
-                                         absl::StrCat("attempt=", run.task().attempt_id(), ": ",
-                                                      done.status().message())));
+          ReplyLater(reply, done.status());
           return;
         }
         v1::Answer answer;

@@ -151,6 +151,10 @@ absl::StatusOr<std::vector<PartitionExtent>> MapOutputCollector::Finish(
   // (3) drop the spill runs.
   AMPMR_RETURN_IF_ERROR(status_);
   if (Cancelled()) return CancelledError();
+  if (runs_.empty() && !HasBuffered()) {
+    // No output at all: no file (creating one per tiny task is costly).
+    return std::vector<PartitionExtent>(options_.partitions);
+  }
   const std::string tmp = path + ".tmp";
   std::vector<PartitionExtent> extents;
   if (runs_.empty()) {

@@ -78,7 +78,8 @@ class MapOutputCollector final : public Emitter {
 
   // Writes the map output to `path` (via "<path>.tmp" and a rename) and
   // returns one extent per partition; empty partitions take 0 bytes. On
-  // failure nothing is left at either name. REQUIRES: called at most once.
+  // failure nothing is left at either name. With no pairs at all, no file is
+  // written and every extent is empty. REQUIRES: called at most once.
   absl::StatusOr<std::vector<PartitionExtent>> Finish(const std::string& path);
 
   // Adds map_output_records, combine_input_records, combine_output_records,

@@ -149,7 +149,9 @@ absl::StatusOr<v1::MapDone> RunMap(const MapTaskOptions& options) {
 
   v1::MapDone done;
   done.set_attempt_id(attempt);
-  done.set_output_path(output_path);
+  bool empty = true;
+  for (const PartitionExtent& e : extents) empty = empty && e.length == 0;
+  if (!empty) done.set_output_path(output_path);  // no output, no file
   for (const PartitionExtent& e : extents) {
     v1::PartitionInfo* info = done.add_partitions();
     info->set_offset(static_cast<int64_t>(e.offset));
