@@ -303,7 +303,9 @@ void JobRun::AcceptAttempt(Task* task, const Attempt& attempt, const v1::Answer&
     }
   }
   task->state = Task::State::kDone;
+  // Keep where the output is; the counters are summed below and not needed again.
   task->result = answer;
+  if (is_map) task->result.mutable_map_done()->clear_counters();
   task->result_worker = attempt.worker_id;
   WorkerState* worker = env_.registry->Find(attempt.worker_id);
   if (worker != nullptr) {

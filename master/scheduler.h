@@ -21,7 +21,7 @@ class JobRun;
 
 struct SchedulerOptions {
   // Most attempts outstanding per slot when tasks are short.
-  int max_pipeline_depth = 16;
+  int max_pipeline_depth = 64;
   // Attempts shorter than this on average count as short.
   absl::Duration short_task = absl::Milliseconds(50);
 };

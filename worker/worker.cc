@@ -76,12 +76,6 @@ struct Worker::Impl {
   void SendHeartbeat();
   void RunMap(const v1::RunMap& run, amp::Session::Reply reply);
   void RunReduce(const v1::RunReduce& run, amp::Session::Reply reply);
-  // Replies on the loop thread.
-  void ReplyLater(amp::Session::Reply reply, absl::StatusOr<v1::Answer> answer) {
-    loop.Post([reply = std::move(reply), answer = std::move(answer)]() mutable {
-      reply(std::move(answer));
-    });
-  }
 };
 
 void Worker::Impl::Connect() {
@@ -188,7 +182,7 @@ void Worker::Impl::RunMap(const v1::RunMap& run, amp::Session::Reply reply) {
         opts.cancelled = &cancelled;
         absl::StatusOr<v1::MapDone> done = RunMapTask(opts);
         if (!done.ok()) {
-          ReplyLater(reply, done.status());
+          reply(done.status());
           return;
         }
         if (run.output_dir().empty() && !done->output_path().empty()) {
@@ -196,10 +190,10 @@ void Worker::Impl::RunMap(const v1::RunMap& run, amp::Session::Reply reply) {
         }
         v1::Answer answer;
         *answer.mutable_map_done() = std::move(*done);
-        ReplyLater(reply, std::move(answer));
+        reply(std::move(answer));
       },
       [this, reply, attempt] {
-        ReplyLater(reply, absl::CancelledError(absl::StrCat("attempt=", attempt, " cancelled")));
+        reply(absl::CancelledError(absl::StrCat("attempt=", attempt, " cancelled")));
       });
 }
 
@@ -222,15 +216,15 @@ void Worker::Impl::RunReduce(const v1::RunReduce& run, amp::Session::Reply reply
         }
         for (const auto& path : fetched) ::unlink(path.c_str());
         if (!done.ok()) {
-          ReplyLater(reply, done.status());
+          reply(done.status());
           return;
         }
         v1::Answer answer;
         *answer.mutable_reduce_done() = std::move(*done);
-        ReplyLater(reply, std::move(answer));
+        reply(std::move(answer));
       },
       [this, reply, attempt] {
-        ReplyLater(reply, absl::CancelledError(absl::StrCat("attempt=", attempt, " cancelled")));
+        reply(absl::CancelledError(absl::StrCat("attempt=", attempt, " cancelled")));
       });
 }
 

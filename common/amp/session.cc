@@ -110,10 +110,11 @@ void Session::HandleCommand(uint64_t ask, const v1::Command& command) {
 
 Session::Reply Session::MakeReply(uint64_t ask) {
   // Copies of a Reply share `replied`: only the first reply is sent.
+  // Thread-safe: a slot thread may reply directly (the transport is too).
   return [transport = transport_, closed = closed_, ask,
-          replied = std::make_shared<bool>(false)](absl::StatusOr<v1::Answer> result) {
-    if (*closed || *replied) return;
-    *replied = true;
+          replied = std::make_shared<std::atomic<bool>>(false)](
+             absl::StatusOr<v1::Answer> result) {
+    if (closed->load() || replied->exchange(true)) return;
     v1::Box box;
     box.set_ask(ask);
     if (result.ok()) {

@@ -14,11 +14,13 @@
 //
 // Thread-safety: a Session belongs to one Loop thread. Every method, including
 // HandleBox/HandleClosed (which transport adapters post to that thread), must be
-// called there. Replies may be made on that thread at any later time, also after
-// the session closed (they are then dropped).
+// called there. A Reply may be called from any thread at any later time, also
+// after the session closed (it is then dropped), so a worker's task thread
+// answers without a hop through the loop.
 #ifndef AMPMR_COMMON_AMP_SESSION_H_
 #define AMPMR_COMMON_AMP_SESSION_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -85,7 +87,7 @@ class Session {
   std::shared_ptr<Transport> transport_;
   std::string name_;
   // Shared with Reply closures so replies after close are dropped.
-  std::shared_ptr<bool> closed_ = std::make_shared<bool>(false);
+  std::shared_ptr<std::atomic<bool>> closed_ = std::make_shared<std::atomic<bool>>(false);
   uint64_t next_ask_ = 1;
   absl::flat_hash_map<uint64_t, Deferred<v1::Answer>> pending_;
   absl::flat_hash_map<int, Responder> responders_;
