@@ -132,6 +132,7 @@ void Coordinator::RemoveWorker(const std::string& worker_id, const absl::Status&
   AMPMR_LOG(INFO) << "worker lost worker=" << worker_id << ": " << why.message();
   // Removing first means the attempts failing below find no slot to free.
   registry_.Remove(worker_id);
+  for (auto& [id, job] : jobs_) job->OnWorkerLost(worker_id);
   scheduler_.Schedule();
 }
 
@@ -141,6 +142,13 @@ void Coordinator::CloseAllWorkers(const absl::Status& why) {
   for (const auto& [id, link] : all) {
     RemoveWorker(id, why);
     link->Close(why);
+  }
+}
+
+void Coordinator::DrainWorker(const std::string& worker_id) {
+  if (WorkerState* w = registry_.Find(worker_id)) {
+    AMPMR_LOG(INFO) << "worker draining worker=" << worker_id;
+    w->draining = true;
   }
 }
 
@@ -163,6 +171,8 @@ void Coordinator::CheckHeartbeats() {
     RemoveWorker(id, why);
     link->Close(why);
   }
+  for (auto& [id, job] : jobs_) job->LaunchBackups(options_.backup_min_extra);
+  scheduler_.Schedule();
   heartbeat_timer_ = loop_->RunAfter(options_.heartbeat_interval, [this] { CheckHeartbeats(); });
 }
 

@@ -33,6 +33,9 @@ struct CoordinatorOptions {
   // Watchers see at most one progress event per this interval (phase changes
   // and the final state are sent at once).
   absl::Duration progress_interval = absl::Milliseconds(100);
+  // A straggler gets a backup attempt once it has run at least twice its
+  // phase's median attempt time and this much longer than the median.
+  absl::Duration backup_min_extra = absl::Seconds(5);
   SchedulerOptions scheduler;
 };
 
@@ -69,6 +72,9 @@ class Coordinator {
   v1::Welcome AddWorker(const v1::Hello& hello, WorkerLink* link);
   void RemoveWorker(const std::string& worker_id, const absl::Status& why);
   void WorkerSeen(const std::string& worker_id);
+  // The worker is going away (SIGTERM): it gets no new attempts, and the
+  // attempts it gives back do not count against --max-attempts.
+  void DrainWorker(const std::string& worker_id);
 
   size_t job_count() const { return jobs_.size(); }
 

@@ -1,5 +1,6 @@
 #include "master/job_run.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <system_error>
@@ -8,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/logging.h"
+#include "common/task_errors.h"
 
 namespace ampmr::master {
 namespace {
@@ -81,6 +83,7 @@ void JobRun::Start() {
 
 void JobRun::StartPhase(std::vector<std::unique_ptr<Task>>* tasks, v1::JobState phase) {
   status_.set_state(phase);
+  phase_durations_.clear();
   std::vector<amp::Deferred<v1::Answer>> done;
   done.reserve(tasks->size());
   for (auto& owned : *tasks) {
@@ -135,6 +138,9 @@ void JobRun::Finish(v1::JobState state, const std::string& error) {
   env_.scheduler->RemoveJob(this);
   for (auto& task : *phase_tasks) {
     if (!task->finished()) task->done.Cancel();
+  }
+  for (auto& map : maps_) {
+    if (map->output_lost) CancelRunning(map.get());
   }
   if (state != v1::SUCCEEDED) {
     std::error_code ec;
@@ -263,9 +269,22 @@ void JobRun::OnAttemptTimeout(Task* task, const std::string& attempt_id) {
 void JobRun::FailAttempt(Task* task, const Attempt& attempt, const absl::Status& error) {
   std::string message =
       absl::StrCat("attempt=", attempt.id, " worker=", attempt.worker_id, ": ", error.message());
-  if (error.code() == absl::StatusCode::kUnavailable &&
-      env_.registry->Find(attempt.worker_id) == nullptr) {
-    // Lost with its worker: not the task's fault, so it does not count.
+  const WorkerState* worker = env_.registry->Find(attempt.worker_id);
+  auto lost_output = error.GetPayload(kLostMapOutputPayload);
+  if (lost_output.has_value()) {
+    // The reduce could not fetch a map output: make that output again and
+    // try the reduce later; the reduce itself did nothing wrong.
+    std::string lost_attempt(*lost_output);
+    for (auto& map : maps_) {
+      if (map->state == Task::State::kDone && map->result.map_done().attempt_id() == lost_attempt) {
+        MarkMapOutputLost(map.get());
+      }
+    }
+    AMPMR_LOG(INFO) << "reduce waits for a map output to be made again job=" << id_
+                    << " task=" << task->id << " " << message;
+  } else if (error.code() == absl::StatusCode::kUnavailable &&
+             (worker == nullptr || worker->draining)) {
+    // Lost (or given back) with its worker: not the task's fault, so it does not count.
     AMPMR_LOG(INFO) << "task reassigned job=" << id_ << " task=" << task->id << " " << message;
   } else {
     ++task->failures;
@@ -275,16 +294,72 @@ void JobRun::FailAttempt(Task* task, const Attempt& attempt, const absl::Status&
     if (task->failures >= status_.spec().max_attempts()) {
       task->state = Task::State::kFailed;
       CancelRunning(task);
-      task->done.Errback(absl::Status(
-          error.code(), absl::StrCat(TaskLabel(*task), " failed after ", task->failures,
-                                     task->failures == 1 ? " attempt: " : " attempts: ",
-                                     message)));
+      absl::Status failed(error.code(),
+                          absl::StrCat(TaskLabel(*task), " failed after ", task->failures,
+                                       task->failures == 1 ? " attempt: " : " attempts: ",
+                                       message));
+      if (task->done.fired()) {
+        Finish(v1::FAILED, std::string(failed.message()));  // a map made again
+      } else {
+        task->done.Errback(failed);
+      }
       return;
     }
   }
   if (task->running.empty() && !task->queued) {
     task->state = Task::State::kPending;
     env_.scheduler->Enqueue(this, task);
+  }
+}
+
+bool JobRun::CanStart(const Task& task) const {
+  return task.kind == Task::Kind::kMap || lost_maps_ == 0;
+}
+
+void JobRun::OnWorkerLost(const std::string& worker_id) {
+  if (finished() || IsMapOnly(status_.spec())) return;
+  for (auto& map : maps_) {
+    if (map->state == Task::State::kDone && map->result_worker == worker_id &&
+        !map->result.map_done().output_path().empty()) {
+      MarkMapOutputLost(map.get());
+    }
+  }
+}
+
+void JobRun::MarkMapOutputLost(Task* map) {
+  if (map->output_lost || map->state != Task::State::kDone) return;
+  // Once every reduce is done nobody needs it.
+  if (status_.state() == v1::REDUCING &&
+      reduce_done_ == static_cast<int>(reduces_.size())) {
+    return;
+  }
+  AMPMR_LOG(INFO) << "map output lost job=" << id_ << " task=" << map->id
+                  << " worker=" << map->result_worker << ": running it again";
+  map->output_lost = true;
+  map->state = Task::State::kPending;
+  --map_done_;
+  ++lost_maps_;
+  if (!map->queued) env_.scheduler->Enqueue(this, map);
+}
+
+void JobRun::LaunchBackups(absl::Duration min_extra) {
+  if (finished() || phase_durations_.empty()) return;
+  auto& tasks = status_.state() == v1::REDUCING ? reduces_ : maps_;
+  for (const auto& t : tasks) {
+    if (t->queued) return;  // not near the end of the phase yet
+  }
+  std::vector<absl::Duration> d = phase_durations_;
+  std::nth_element(d.begin(), d.begin() + d.size() / 2, d.end());
+  absl::Duration median = d[d.size() / 2];
+  absl::Duration threshold = std::max(2 * median, median + min_extra);
+  absl::Time now = env_.loop->Now();
+  for (auto& t : tasks) {
+    if (t->state != Task::State::kRunning || t->running.size() != 1) continue;
+    if (now - t->running[0].start < threshold) continue;
+    AMPMR_LOG(INFO) << "backup attempt for straggler job=" << id_ << " task=" << t->id
+                    << " running " << absl::FormatDuration(now - t->running[0].start)
+                    << ", phase median " << absl::FormatDuration(median);
+    env_.scheduler->Enqueue(this, t.get());
   }
 }
 
@@ -315,6 +390,11 @@ void JobRun::AcceptAttempt(Task* task, const Attempt& attempt, const v1::Answer&
   const auto& counters = is_map ? answer.map_done().counters() : answer.reduce_done().counters();
   for (const auto& [name, value] : counters) counters_[name] += value;
   ++(is_map ? map_done_ : reduce_done_);
+  if (task->output_lost) {
+    task->output_lost = false;
+    --lost_maps_;
+  }
+  phase_durations_.push_back(env_.loop->Now() - attempt.start);
   CancelRunning(task);  // backup attempts lose
   task->done.Callback(answer);
   env_.on_change(this);

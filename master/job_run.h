@@ -54,8 +54,18 @@ class JobRun {
   // Stops every attempt and ends the job CANCELLED. No-op once finished.
   void Cancel(const std::string& why);
 
-  // Scheduler entry point: begins an attempt of `task` on `worker`.
+  // Scheduler entry points: whether `task` may start now (reduces wait while
+  // a map output is being made again), and begin an attempt on `worker`.
+  bool CanStart(const Task& task) const;
   void StartAttempt(Task* task, WorkerState* worker);
+
+  // A worker is gone: the map outputs it held that a reduce may still need
+  // are made again (the MapReduce paper's rule).
+  void OnWorkerLost(const std::string& worker_id);
+  // Queues backup attempts for stragglers near the end of a phase: an
+  // attempt running at least twice the phase's median attempt time and
+  // `min_extra` beyond it, while nothing of this job waits in the queue.
+  void LaunchBackups(absl::Duration min_extra);
 
   const std::string& id() const { return id_; }
   v1::JobState state() const { return status_.state(); }
@@ -73,6 +83,7 @@ class JobRun {
   void FailAttempt(Task* task, const Attempt& attempt, const absl::Status& error);
   void AcceptAttempt(Task* task, const Attempt& attempt, const v1::Answer& answer);
   void CancelRunning(Task* task);
+  void MarkMapOutputLost(Task* map);
   void StartPhase(std::vector<std::unique_ptr<Task>>* tasks, v1::JobState phase);
   void OnPhaseDone(v1::JobState phase,
                    const absl::StatusOr<amp::DeferredListResult<v1::Answer>>& result);
@@ -91,6 +102,8 @@ class JobRun {
   int map_done_ = 0;
   int reduce_done_ = 0;
   int running_ = 0;  // attempts running now, over the current phase's tasks
+  int lost_maps_ = 0;  // done map tasks whose output is being made again
+  std::vector<absl::Duration> phase_durations_;  // accepted attempts, this phase
   std::map<std::string, int64_t> counters_;
 };
 

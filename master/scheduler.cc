@@ -39,11 +39,19 @@ void Scheduler::Schedule() {
   size_t skipped = 0;
   while (skipped < queue_.size()) {
     Entry e = queue_.front();
-    // A task that failed on some workers prefers the others, but may go back
-    // to them when no one else is free... only if no other worker exists.
-    WorkerState* w = registry_->PickFree(d, e.task->failed_on);
-    if (w == nullptr && e.task->failed_on.size() >= registry_->size()) {
-      w = registry_->PickFree(d, {});
+    // Never two attempts of one task on one worker (backups go elsewhere); a
+    // task that failed on some workers prefers the others, unless it has
+    // failed on every worker there is.
+    std::vector<std::string> busy;
+    for (const Attempt& a : e.task->running) busy.push_back(a.worker_id);
+    std::vector<std::string> avoid = busy;
+    avoid.insert(avoid.end(), e.task->failed_on.begin(), e.task->failed_on.end());
+    WorkerState* w = nullptr;
+    if (e.job->CanStart(*e.task)) {
+      w = registry_->PickFree(d, avoid);
+      if (w == nullptr && busy.empty() && e.task->failed_on.size() >= registry_->size()) {
+        w = registry_->PickFree(d, {});
+      }
     }
     if (w == nullptr) {
       if (registry_->PickFree(d, {}) == nullptr) break;  // nobody has room

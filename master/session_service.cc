@@ -21,6 +21,11 @@ class Connection : public WorkerLink {
                           [this](const v1::Command& c, amp::Session::Reply reply) {
                             OnHello(c.hello(), std::move(reply));
                           });
+    session_.SetResponder(v1::Command::kDrain,
+                          [this](const v1::Command&, amp::Session::Reply reply) {
+                            if (!worker_id_.empty()) coordinator_->DrainWorker(worker_id_);
+                            reply(v1::Answer());
+                          });
     session_.SetResponder(v1::Command::kHeartbeat,
                           [this](const v1::Command&, amp::Session::Reply reply) {
                             reply(v1::Answer());

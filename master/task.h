@@ -43,6 +43,7 @@ struct Task {
   v1::Answer result;       // the accepted attempt's answer
   std::string result_worker;
   std::string result_address;  // the accepting worker's ShuffleService
+  bool output_lost = false;    // a done map task whose output must be made again
 
   bool finished() const {
     return state == State::kDone || state == State::kFailed || state == State::kCancelled;

@@ -29,6 +29,9 @@ int main(int argc, char** argv) {
   flags.String("advertise-host", &options.advertise_host, "HOST",
                "host name other workers use to reach this one")
       .DefaultText("the --shuffle-listen host, or the hostname for 0.0.0.0");
+  double drain_grace = 30;
+  flags.Double("drain-grace", &drain_grace, "SECS",
+               "on SIGTERM, how long running tasks may take to finish before the worker exits");
   std::vector<std::string> args(argv + 1, argv + argc);
   absl::StatusOr<std::vector<std::string>> positional = flags.Parse(args);
   if (!positional.ok()) {
@@ -62,6 +65,10 @@ int main(int argc, char** argv) {
   }
   int sig = 0;
   sigwait(&stop_signals, &sig);
+  if (sig == SIGTERM) {
+    AMPMR_LOG(INFO) << "SIGTERM: draining";
+    (*worker)->Drain(absl::Seconds(drain_grace));
+  }
   AMPMR_LOG(INFO) << "signal " << sig << ": shutting down";
   (*worker)->Shutdown();
   return 0;

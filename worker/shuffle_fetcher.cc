@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "ampmr/v1/shuffle.grpc.pb.h"
 #include "common/amp/grpc_stream.h"
+#include "common/task_errors.h"
 
 namespace ampmr::worker {
 namespace {
@@ -87,10 +88,12 @@ absl::StatusOr<std::vector<ReduceInput>> ShuffleFetcher::Fetch(
       status = absl::AbortedError(absl::StrCat("fetch map output of task ", loc.map_task_id(),
                                                      " from worker=", loc.worker_id(), " at ",
                                                      loc.shuffle_address(), ": ", rpc.message()));
+      status.SetPayload(kLostMapOutputPayload, absl::Cord(loc.attempt_id()));
     }
     if (status.ok() && got != loc.length()) {
       status = absl::DataLossError(absl::StrCat("fetch map output of task ", loc.map_task_id(),
                                                 ": got ", got, " bytes, want ", loc.length()));
+      status.SetPayload(kLostMapOutputPayload, absl::Cord(loc.attempt_id()));
     }
     if (!status.ok()) break;
     inputs.push_back(ReduceInput{path, written, got});

@@ -10,7 +10,7 @@ SlotPool::SlotPool(int slots) {
 
 SlotPool::~SlotPool() { Stop(); }
 
-void SlotPool::Submit(const std::string& attempt_id, Work work, std::function<void()> on_dropped) {
+void SlotPool::Submit(const std::string& attempt_id, Work work, Dropped on_dropped) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!stopping_) {
@@ -19,11 +19,11 @@ void SlotPool::Submit(const std::string& attempt_id, Work work, std::function<vo
       return;
     }
   }
-  on_dropped();
+  on_dropped(absl::CancelledError("worker stopping"));
 }
 
 void SlotPool::Cancel(const std::string& attempt_id) {
-  std::function<void()> dropped;
+  Dropped dropped;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto running = running_.find(attempt_id);
@@ -36,7 +36,8 @@ void SlotPool::Cancel(const std::string& attempt_id) {
       }
     }
   }
-  if (dropped) dropped();
+  if (dropped) dropped(absl::CancelledError("attempt cancelled"));
+  idle_cv_.notify_all();
 }
 
 void SlotPool::CancelAll() {
@@ -46,7 +47,24 @@ void SlotPool::CancelAll() {
     for (auto& [id, flag] : running_) flag->store(true);
     dropped.swap(queue_);
   }
-  for (auto& item : dropped) item.on_dropped();
+  for (auto& item : dropped) item.on_dropped(absl::CancelledError("attempt cancelled"));
+  idle_cv_.notify_all();
+}
+
+void SlotPool::DropQueued(const absl::Status& why) {
+  std::deque<Item> dropped;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    dropped.swap(queue_);
+  }
+  for (auto& item : dropped) item.on_dropped(why);
+  idle_cv_.notify_all();
+}
+
+bool SlotPool::WaitIdle(absl::Duration timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return idle_cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
+                           [this] { return queue_.empty() && running_.empty(); });
 }
 
 void SlotPool::Stop() {
@@ -84,6 +102,7 @@ void SlotPool::Run() {
     item.work(*flag);
     lock.lock();
     running_.erase(item.attempt_id);
+    if (running_.empty() && queue_.empty()) idle_cv_.notify_all();
   }
 }
 

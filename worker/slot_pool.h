@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
 
 namespace ampmr::worker {
 
@@ -29,13 +31,20 @@ class SlotPool {
   explicit SlotPool(int slots);
   ~SlotPool();  // Stop()s
 
-  // Queues `work` for attempt `attempt_id`. `on_dropped` runs instead of it if
-  // the attempt is cancelled (or the pool stops) before a slot takes it.
-  void Submit(const std::string& attempt_id, Work work, std::function<void()> on_dropped);
+  // Runs instead of the work when an attempt is dropped before a slot took
+  // it, with why (CANCELLED, or UNAVAILABLE when the worker is draining).
+  using Dropped = std::function<void(const absl::Status& why)>;
+
+  // Queues `work` for attempt `attempt_id`.
+  void Submit(const std::string& attempt_id, Work work, Dropped on_dropped);
   // Cancels one attempt: drops it if queued, flags it if running.
   void Cancel(const std::string& attempt_id);
   // Cancels everything queued or running (the session to the master broke).
   void CancelAll();
+  // Drops what is queued (not what runs) with `why`.
+  void DropQueued(const absl::Status& why);
+  // Waits until nothing runs or is queued, at most `timeout`; true if idle.
+  bool WaitIdle(absl::Duration timeout);
   // Cancels everything and joins the threads.
   void Stop();
 
@@ -46,12 +55,13 @@ class SlotPool {
   struct Item {
     std::string attempt_id;
     Work work;
-    std::function<void()> on_dropped;
+    Dropped on_dropped;
   };
   void Run();
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
+  std::condition_variable idle_cv_;
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<std::atomic<bool>>> running_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

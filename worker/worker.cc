@@ -7,6 +7,7 @@
 #include <mutex>
 #include <cstdlib>
 #include <filesystem>
+#include <future>
 #include <system_error>
 
 #include <grpcpp/grpcpp.h>
@@ -64,6 +65,7 @@ struct Worker::Impl {
   absl::Duration heartbeat_interval = absl::Seconds(1);
   Loop::TimerId heartbeat_timer = 0;
   bool stopping = false;
+  bool draining = false;  // no new attempts: the worker is about to go
 
   // The generation of the last stream whose reactor finished (OnDone); set
   // from gRPC threads so Shutdown can wait for the stream before freeing.
@@ -173,6 +175,10 @@ void Worker::Impl::OnStreamDone(uint64_t gen, const absl::Status& why) {
 
 void Worker::Impl::RunMap(const v1::RunMap& run, amp::Session::Reply reply) {
   const std::string attempt = run.task().attempt_id();
+  if (draining) {
+    reply(absl::UnavailableError(absl::StrCat("attempt=", attempt, ": worker draining")));
+    return;
+  }
   pool.Submit(
       attempt,
       [this, run, reply](const std::atomic<bool>& cancelled) {
@@ -192,13 +198,17 @@ void Worker::Impl::RunMap(const v1::RunMap& run, amp::Session::Reply reply) {
         *answer.mutable_map_done() = std::move(*done);
         reply(std::move(answer));
       },
-      [this, reply, attempt] {
-        reply(absl::CancelledError(absl::StrCat("attempt=", attempt, " cancelled")));
+      [reply, attempt](const absl::Status& why) {
+        reply(absl::Status(why.code(), absl::StrCat("attempt=", attempt, ": ", why.message())));
       });
 }
 
 void Worker::Impl::RunReduce(const v1::RunReduce& run, amp::Session::Reply reply) {
   const std::string attempt = run.task().attempt_id();
+  if (draining) {
+    reply(absl::UnavailableError(absl::StrCat("attempt=", attempt, ": worker draining")));
+    return;
+  }
   pool.Submit(
       attempt,
       [this, run, reply](const std::atomic<bool>& cancelled) {
@@ -223,8 +233,8 @@ void Worker::Impl::RunReduce(const v1::RunReduce& run, amp::Session::Reply reply
         *answer.mutable_reduce_done() = std::move(*done);
         reply(std::move(answer));
       },
-      [this, reply, attempt] {
-        reply(absl::CancelledError(absl::StrCat("attempt=", attempt, " cancelled")));
+      [reply, attempt](const absl::Status& why) {
+        reply(absl::Status(why.code(), absl::StrCat("attempt=", attempt, ": ", why.message())));
       });
 }
 
@@ -283,6 +293,32 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& optio
   Impl* raw = impl.get();
   impl->loop.Post([raw] { raw->Connect(); });
   return std::unique_ptr<Worker>(new Worker(std::move(impl)));
+}
+
+void Worker::Drain(absl::Duration grace) {
+  if (impl_ == nullptr) return;
+  Impl* impl = impl_.get();
+  // Tell the master first, so the attempts given back below are not counted
+  // against their tasks and no new ones arrive.
+  auto told = std::make_shared<std::promise<void>>();
+  impl->loop.Post([impl, told] {
+    impl->draining = true;
+    if (!impl->session || impl->session->closed() || impl->worker_id.empty()) {
+      told->set_value();
+      return;
+    }
+    v1::Command drain;
+    drain.mutable_drain();
+    impl->session->CallRemote(std::move(drain))
+        .AddBoth([told](const absl::StatusOr<v1::Answer>&) { told->set_value(); });
+  });
+  told->get_future().wait_for(std::chrono::seconds(2));
+  impl->pool.DropQueued(absl::UnavailableError("worker draining"));
+  AMPMR_LOG(INFO) << "draining: waiting up to " << absl::FormatDuration(grace)
+                  << " for running tasks";
+  if (!impl->pool.WaitIdle(grace)) {
+    AMPMR_LOG(WARNING) << "drain grace over; cancelling what still runs";
+  }
 }
 
 void Worker::Shutdown() {

@@ -40,6 +40,9 @@ class Worker {
   static absl::StatusOr<std::unique_ptr<Worker>> Start(const WorkerOptions& options);
   ~Worker();  // Shutdown()s
 
+  // Stops taking attempts, gives back queued ones, and waits up to `grace`
+  // for running ones to finish. Call Shutdown() after.
+  void Drain(absl::Duration grace);
   void Shutdown();
   const std::string& shuffle_address() const;
 

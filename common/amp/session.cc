@@ -3,6 +3,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 
@@ -12,6 +13,11 @@ v1::Error ToErrorProto(const absl::Status& status) {
   v1::Error error;
   error.set_code(static_cast<int>(status.code()));
   error.set_description(std::string(status.message()));
+  // Status payloads travel as details, so typed facts (which map output a
+  // reducer could not fetch) reach the peer along with the code.
+  status.ForEachPayload([&error](absl::string_view type_url, const absl::Cord& payload) {
+    (*error.mutable_details())[std::string(type_url)] = std::string(payload);
+  });
   return error;
 }
 
@@ -21,7 +27,11 @@ absl::Status FromErrorProto(const v1::Error& error) {
     return absl::UnknownError(
         absl::StrCat("peer sent error code ", code, ": ", error.description()));
   }
-  return absl::Status(static_cast<absl::StatusCode>(code), error.description());
+  absl::Status status(static_cast<absl::StatusCode>(code), error.description());
+  for (const auto& [type_url, payload] : error.details()) {
+    status.SetPayload(type_url, absl::Cord(payload));
+  }
+  return status;
 }
 
 Session::Session(std::shared_ptr<Transport> transport, std::string name)

@@ -44,7 +44,7 @@ class Transport {
   virtual void Close(const absl::Status& status) = 0;
 };
 
-// Error <-> Status, for boxes on the wire.
+// Error <-> Status, for boxes on the wire. Status payloads become details.
 v1::Error ToErrorProto(const absl::Status& status);
 absl::Status FromErrorProto(const v1::Error& error);
 

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "common/task_errors.h"
 #include "tests/status_matchers.h"
 
 namespace ampmr::master {
@@ -352,6 +353,87 @@ TEST(SchedulerTest, PipelinesShortTasksOnly) {
   EXPECT_EQ(scheduler.depth(), SchedulerOptions{}.max_pipeline_depth);
   for (int i = 0; i < 200; ++i) scheduler.RecordAttemptDuration(absl::Seconds(2));
   EXPECT_EQ(scheduler.depth(), 1);
+}
+
+}  // namespace
+}  // namespace ampmr::master
+
+namespace ampmr::master {
+namespace {
+
+TEST(CoordinatorTest, LostWorkersMapOutputsAreMadeAgainBeforeReducesRun) {
+  TempDir tmp;
+  std::string out = tmp.path() + "/out";
+  fs::create_directories(out);
+  Cluster c;
+  FakeWorker* w1 = c.AddWorker();
+  FakeWorker* w2 = c.AddWorker();
+  std::string job = c.Submit(out, 2, 1, /*max_attempts=*/1);
+  AnswerMap(w1->Open()[0]);  // m0's output lives on w1
+  AnswerMap(w2->Open()[0]);
+  ASSERT_EQ(c.Status(job).state(), v1::REDUCING);
+  FakeWorker* reducer = w1->Open().empty() ? w2 : w1;
+  ASSERT_THAT(reducer->Open(), SizeIs(1));
+  // w1 dies: its running reduce goes back to the queue, and m0 runs again on
+  // w2 before any reduce may start.
+  c.coordinator.RemoveWorker(c.ids[0], absl::UnavailableError("gone"));
+  w1->FailAll(absl::UnavailableError("connection lost"));
+  ASSERT_THAT(w2->Open(), SizeIs(reducer == w2 ? 2 : 1));
+  FakeWorker::Pending* rerun = w2->Open().back();
+  ASSERT_TRUE(rerun->command.has_run_map());
+  EXPECT_EQ(rerun->command.run_map().task().task_id(), "m0");
+  if (reducer == w2) {
+    // The reduce that was running on w2 fails to fetch from w1.
+    absl::Status lost = absl::AbortedError("fetch failed");
+    lost.SetPayload(kLostMapOutputPayload, absl::Cord(job + "-m0-a1"));
+    w2->Open()[0]->answer.Errback(lost);
+  }
+  AnswerMap(w2->Open().back());
+  ASSERT_THAT(w2->Open(), SizeIs(1));
+  const v1::RunReduce& reduce = w2->Open()[0]->command.run_reduce();
+  for (const auto& in : reduce.inputs()) EXPECT_EQ(in.worker_id(), c.ids[1]);
+  AnswerReduce(w2->Open()[0], "a\t1\n");
+  EXPECT_EQ(c.Status(job).state(), v1::SUCCEEDED);  // nothing counted against max_attempts=1
+}
+
+TEST(CoordinatorTest, StragglerGetsABackupAndTheFirstToFinishWins) {
+  TempDir tmp;
+  std::string out = tmp.path() + "/out";
+  CoordinatorOptions options;
+  options.backup_min_extra = absl::Seconds(3);
+  options.heartbeat_timeout = absl::Hours(1);
+  Cluster c(options);
+  FakeWorker* w1 = c.AddWorker();
+  FakeWorker* w2 = c.AddWorker();
+  std::string job = c.Submit(out, 3, 1);
+  c.loop.AdvanceTime(absl::Seconds(1));
+  AnswerMap(w2->Open()[0]);  // m1 took 1 s
+  c.loop.AdvanceTime(absl::Seconds(1));
+  AnswerMap(w2->Open()[0]);  // m2 took 1 s; m0 on w1 is still running
+  // Not yet a straggler: 2 s < max(2 x 1 s, 1 s + 3 s).
+  c.loop.AdvanceTime(absl::Seconds(1));
+  EXPECT_THAT(w2->Open(), SizeIs(0));
+  c.loop.AdvanceTime(absl::Seconds(2));
+  ASSERT_THAT(w2->Open(), SizeIs(1));
+  EXPECT_EQ(w2->Open()[0]->command.run_map().task().task_id(), "m0");
+  EXPECT_THAT(w1->Open(), SizeIs(1));  // never a second attempt on the same worker
+  std::string slow = w1->Open()[0]->command.run_map().task().attempt_id();
+  AnswerMap(w2->Open()[0]);
+  EXPECT_THAT(w1->CancelledAttempts(), ::testing::ElementsAre(slow));
+  EXPECT_EQ(c.Status(job).state(), v1::REDUCING);
+}
+
+TEST(CoordinatorTest, DrainingWorkerGetsNothingNewAndGivesBackWithoutCounting) {
+  TempDir tmp;
+  Cluster c;
+  FakeWorker* w1 = c.AddWorker();
+  std::string job = c.Submit(tmp.path() + "/out", 1, 1, /*max_attempts=*/1);
+  c.coordinator.DrainWorker(c.ids[0]);
+  w1->Open()[0]->answer.Errback(absl::UnavailableError("worker draining"));
+  EXPECT_THAT(w1->Open(), SizeIs(0));
+  EXPECT_EQ(c.Status(job).state(), v1::MAPPING);
+  FakeWorker* w2 = c.AddWorker();
+  ASSERT_THAT(w2->Open(), SizeIs(1));
 }
 
 }  // namespace
