@@ -340,6 +340,14 @@ void JobRun::MarkMapOutputLost(Task* map) {
   --map_done_;
   ++lost_maps_;
   if (!map->queued) env_.scheduler->Enqueue(this, map);
+  // Running reduces were told to fetch the lost output and may wait on it
+  // (a hung worker answers nothing): start them over once it exists again.
+  for (auto& reduce : reduces_) {
+    if (reduce->running.empty()) continue;
+    CancelRunning(reduce.get());
+    reduce->state = Task::State::kPending;
+    if (!reduce->queued) env_.scheduler->Enqueue(this, reduce.get());
+  }
 }
 
 void JobRun::LaunchBackups(absl::Duration min_extra) {

@@ -270,6 +270,9 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& optio
   int port = 0;
   builder.AddListeningPort(options.shuffle_listen, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(impl->shuffle_service.get());
+  // Reducers ping during long fetches (see ShuffleFetcher); allow it.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   impl->shuffle_server = builder.BuildAndStart();
   if (impl->shuffle_server == nullptr || port == 0) {
     return absl::UnavailableError(

@@ -368,32 +368,48 @@ TEST(CoordinatorTest, LostWorkersMapOutputsAreMadeAgainBeforeReducesRun) {
   Cluster c;
   FakeWorker* w1 = c.AddWorker();
   FakeWorker* w2 = c.AddWorker();
-  std::string job = c.Submit(out, 2, 1, /*max_attempts=*/1);
+  std::string job = c.Submit(out, 2, 2, /*max_attempts=*/1);
   AnswerMap(w1->Open()[0]);  // m0's output lives on w1
   AnswerMap(w2->Open()[0]);
   ASSERT_EQ(c.Status(job).state(), v1::REDUCING);
-  FakeWorker* reducer = w1->Open().empty() ? w2 : w1;
-  ASSERT_THAT(reducer->Open(), SizeIs(1));
-  // w1 dies: its running reduce goes back to the queue, and m0 runs again on
-  // w2 before any reduce may start.
+  ASSERT_THAT(w1->Open(), SizeIs(1));  // r0
+  ASSERT_THAT(w2->Open(), SizeIs(1));  // r1, which must fetch from w1 too
+  // w1 dies: r0 goes back to the queue, r1 is started over, and m0 runs
+  // again on w2 before any reduce may start.
   c.coordinator.RemoveWorker(c.ids[0], absl::UnavailableError("gone"));
   w1->FailAll(absl::UnavailableError("connection lost"));
-  ASSERT_THAT(w2->Open(), SizeIs(reducer == w2 ? 2 : 1));
-  FakeWorker::Pending* rerun = w2->Open().back();
+  ASSERT_THAT(w2->Open(), SizeIs(1));
+  FakeWorker::Pending* rerun = w2->Open()[0];
   ASSERT_TRUE(rerun->command.has_run_map());
   EXPECT_EQ(rerun->command.run_map().task().task_id(), "m0");
-  if (reducer == w2) {
-    // The reduce that was running on w2 fails to fetch from w1.
-    absl::Status lost = absl::AbortedError("fetch failed");
-    lost.SetPayload(kLostMapOutputPayload, absl::Cord(job + "-m0-a1"));
-    w2->Open()[0]->answer.Errback(lost);
-  }
-  AnswerMap(w2->Open().back());
+  AnswerMap(rerun);
   ASSERT_THAT(w2->Open(), SizeIs(1));
   const v1::RunReduce& reduce = w2->Open()[0]->command.run_reduce();
+  ASSERT_EQ(reduce.inputs_size(), 2);
   for (const auto& in : reduce.inputs()) EXPECT_EQ(in.worker_id(), c.ids[1]);
   AnswerReduce(w2->Open()[0], "a\t1\n");
+  AnswerReduce(w2->Open()[0], "b\t1\n");
   EXPECT_EQ(c.Status(job).state(), v1::SUCCEEDED);  // nothing counted against max_attempts=1
+}
+
+TEST(CoordinatorTest, UnfetchableMapOutputIsMadeAgainInsteadOfFailingTheReduce) {
+  TempDir tmp;
+  std::string out = tmp.path() + "/out";
+  fs::create_directories(out);
+  Cluster c;
+  FakeWorker* w1 = c.AddWorker();
+  std::string job = c.Submit(out, 1, 1, /*max_attempts=*/1);
+  AnswerMap(w1->Open()[0]);
+  absl::Status lost = absl::AbortedError("fetch map output of task m0: not found");
+  lost.SetPayload(kLostMapOutputPayload, absl::Cord(job + "-m0-a1"));
+  w1->Open()[0]->answer.Errback(lost);
+  ASSERT_THAT(w1->Open(), SizeIs(1));
+  EXPECT_EQ(w1->Open()[0]->command.run_map().task().attempt_id(), job + "-m0-a2");
+  AnswerMap(w1->Open()[0]);
+  ASSERT_THAT(w1->Open(), SizeIs(1));
+  EXPECT_EQ(w1->Open()[0]->command.run_reduce().inputs(0).attempt_id(), job + "-m0-a2");
+  AnswerReduce(w1->Open()[0], "");
+  EXPECT_EQ(c.Status(job).state(), v1::SUCCEEDED);
 }
 
 TEST(CoordinatorTest, StragglerGetsABackupAndTheFirstToFinishWins) {
