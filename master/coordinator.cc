@@ -8,7 +8,8 @@
 namespace ampmr::master {
 
 Coordinator::Coordinator(Loop* loop, CoordinatorOptions options)
-    : loop_(loop), options_(options), scheduler_(&registry_, options.scheduler) {}
+    : loop_(loop), options_(options), scheduler_(&registry_, options.scheduler),
+      calls_(loop, options.calls) {}
 
 Coordinator::~Coordinator() {
   if (heartbeat_timer_ != 0) loop_->CancelTimer(heartbeat_timer_);
@@ -123,6 +124,7 @@ v1::Welcome Coordinator::AddWorker(const v1::Hello& hello, WorkerLink* link) {
   welcome.set_worker_id(w->id);
   welcome.set_heartbeat_interval_seconds(absl::ToDoubleSeconds(options_.heartbeat_interval));
   welcome.set_pipeline_depth(options_.scheduler.max_pipeline_depth);
+  calls_.AddWorker(w->id, hello, link);
   scheduler_.Schedule();
   return welcome;
 }
@@ -132,6 +134,7 @@ void Coordinator::RemoveWorker(const std::string& worker_id, const absl::Status&
   AMPMR_LOG(INFO) << "worker lost worker=" << worker_id << ": " << why.message();
   // Removing first means the attempts failing below find no slot to free.
   registry_.Remove(worker_id);
+  calls_.RemoveWorker(worker_id, why);
   for (auto& [id, job] : jobs_) job->OnWorkerLost(worker_id);
   scheduler_.Schedule();
 }
@@ -149,7 +152,16 @@ void Coordinator::DrainWorker(const std::string& worker_id) {
   if (WorkerState* w = registry_.Find(worker_id)) {
     AMPMR_LOG(INFO) << "worker draining worker=" << worker_id;
     w->draining = true;
+    calls_.DrainWorker(worker_id);
   }
+}
+
+void Coordinator::Call(v1::CallRequest request, CallRouter::Done done) {
+  if (!accepting_) {
+    done(absl::UnavailableError("master is shutting down"));
+    return;
+  }
+  calls_.Call(std::move(request), std::move(done));
 }
 
 void Coordinator::WorkerSeen(const std::string& worker_id) {

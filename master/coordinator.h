@@ -19,6 +19,7 @@
 #include "ampmr/v1/job.pb.h"
 #include "ampmr/v1/session.pb.h"
 #include "common/loop.h"
+#include "master/call_router.h"
 #include "master/job_run.h"
 #include "master/scheduler.h"
 #include "master/worker_registry.h"
@@ -37,6 +38,7 @@ struct CoordinatorOptions {
   // phase's median attempt time and this much longer than the median.
   absl::Duration backup_min_extra = absl::Seconds(5);
   SchedulerOptions scheduler;
+  CallRouterOptions calls;
 };
 
 class Coordinator {
@@ -76,6 +78,11 @@ class Coordinator {
   // attempts it gives back do not count against --max-attempts.
   void DrainWorker(const std::string& worker_id);
 
+  // Routes one call to a worker offering its handler (DESIGN.md §4); `done`
+  // runs once, on this thread, with the answer or why there is none.
+  void Call(v1::CallRequest request, CallRouter::Done done);
+  const CallRouter& calls() const { return calls_; }
+
   size_t job_count() const { return jobs_.size(); }
 
  private:
@@ -87,6 +94,7 @@ class Coordinator {
   const CoordinatorOptions options_;
   WorkerRegistry registry_;
   Scheduler scheduler_;
+  CallRouter calls_;
   bool accepting_ = true;
   int64_t next_job_ = 1;
   std::map<std::string, std::unique_ptr<JobRun>> jobs_;

@@ -224,4 +224,18 @@ grpc::ServerUnaryReactor* JobServiceImpl::ListWorkers(grpc::CallbackServerContex
   return reactor;
 }
 
+grpc::ServerUnaryReactor* JobServiceImpl::Call(grpc::CallbackServerContext* ctx,
+                                               const v1::CallRequest* request,
+                                               v1::CallResponse* response) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  // `request` lives until Finish, so the loop may copy it there.
+  loop_->Post([this, reactor, request, response] {
+    coordinator_->Call(*request, [reactor, response](absl::StatusOr<std::string> payload) {
+      if (payload.ok()) *response->mutable_payload() = std::move(*payload);
+      reactor->Finish(ToGrpcStatus(payload.status()));
+    });
+  });
+  return reactor;
+}
+
 }  // namespace ampmr::master

@@ -36,6 +36,9 @@ class JobServiceImpl : public v1::JobService::CallbackService {
   grpc::ServerUnaryReactor* ListWorkers(grpc::CallbackServerContext* ctx,
                                         const v1::ListWorkersRequest* request,
                                         v1::ListWorkersResponse* response) override;
+  // Routes to a worker's handler; the default timeout is the coordinator's (30 s).
+  grpc::ServerUnaryReactor* Call(grpc::CallbackServerContext* ctx, const v1::CallRequest* request,
+                                 v1::CallResponse* response) override;
 
  private:
   Loop* const loop_;
