@@ -51,43 +51,6 @@ void ExpectCompleteOutput(const std::string& output, int parts) {
   }
 }
 
-// A master and workers started separately, as on a real cluster.
-class Cluster {
- public:
-  Cluster(const std::string& dir, int workers) {
-    master_ = Daemon::Start({BinPath("ampmr-master"), "--listen", "127.0.0.1:0", "--data-dir",
-                             dir + "/master"},
-                            dir + "/master.log");
-    std::string line = master_->ReadLine(absl::Seconds(20));
-    EXPECT_THAT(line, HasSubstr("ampmr-master listening on "));
-    address_ = std::string(absl::StripPrefix(line, "ampmr-master listening on "));
-    for (int i = 0; i < workers; ++i) {
-      workers_.push_back(Daemon::Start({BinPath("ampmr-worker"), "--master", address_,
-                                        "--work-dir", dir + "/w" + std::to_string(i)},
-                                       dir + "/worker" + std::to_string(i) + ".log"));
-    }
-  }
-  const std::string& address() const { return address_; }
-
-  // Waits until `n` workers are registered, asking `ampmr workers --json`.
-  bool WaitForWorkers(int n) {
-    absl::Time deadline = absl::Now() + absl::Seconds(30);
-    while (absl::Now() < deadline) {
-      CommandResult r = RunCommand(
-          {BinPath("ampmr"), "workers", "--master", address_, "--json"}, absl::Seconds(10));
-      std::vector<std::string> lines =
-          absl::StrSplit(r.out, '\n', absl::SkipWhitespace());
-      if (r.exit_code == 0 && static_cast<int>(lines.size()) >= n) return true;
-    }
-    return false;
-  }
-
- private:
-  std::unique_ptr<Daemon> master_;
-  std::vector<std::unique_ptr<Daemon>> workers_;
-  std::string address_;
-};
-
 TEST(ClusterTest, RunWordCountEqualsSequentialCount) {
   ScratchDir tmp;
   std::string output = tmp.path() + "/out";
@@ -107,7 +70,7 @@ TEST(ClusterTest, RunWordCountEqualsSequentialCount) {
 
 TEST(ClusterTest, SubmitWaitOnThreeSeparateWorkers) {
   ScratchDir tmp;
-  Cluster cluster(tmp.path(), 3);
+  TestCluster cluster(tmp.path(), 3);
   ASSERT_TRUE(cluster.WaitForWorkers(3));
   std::string output = tmp.path() + "/out";
   CommandResult r = RunCommand(Concat({BinPath("ampmr"), "submit", "--master", cluster.address(),

@@ -1,6 +1,9 @@
 #include "tests/integration/process_util.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -9,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <filesystem>
@@ -94,12 +98,13 @@ CommandResult RunCommand(const std::vector<std::string>& argv, absl::Duration ti
 }
 
 std::unique_ptr<Daemon> Daemon::Start(const std::vector<std::string>& argv,
-                                      const std::string& log_path) {
+                                      const std::string& log_path,
+                                      const std::map<std::string, std::string>& env) {
   int out[2];
   if (pipe2(out, O_CLOEXEC) != 0) return nullptr;
   int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   auto d = std::unique_ptr<Daemon>(new Daemon());
-  d->pid_ = SpawnChild(argv, {}, out[1], log);
+  d->pid_ = SpawnChild(argv, env, out[1], log);
   close(out[1]);
   close(log);
   d->out_fd_ = out[0];
@@ -154,6 +159,111 @@ int Daemon::Wait(absl::Duration timeout) {
   reaped_ = true;
   kill(-pid_, SIGKILL);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in addr = {};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ADD_FAILURE() << "bind: " << strerror(errno);
+  }
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+void MakeCorpus(const std::string& dir, int files, int64_t bytes_each) {
+  std::string books;
+  for (const auto& entry : fs::directory_iterator(CorpusDir())) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    books += ss.str();
+    if (!books.empty() && books.back() != '\n') books += '\n';
+  }
+  fs::create_directories(dir);
+  for (int i = 0; i < files; ++i) {
+    std::ofstream out(dir + "/part" + std::to_string(i) + ".txt", std::ios::binary);
+    int64_t written = 0;
+    while (written < bytes_each) {
+      out << books;
+      written += static_cast<int64_t>(books.size());
+    }
+  }
+}
+
+TestCluster::TestCluster(const std::string& dir, int workers,
+                         const std::vector<std::string>& master_args)
+    : dir_(dir) {
+  std::vector<std::string> argv = {BinPath("ampmr-master"), "--listen", "127.0.0.1:0",
+                                   "--data-dir", dir + "/master"};
+  argv.insert(argv.end(), master_args.begin(), master_args.end());
+  master_ = Daemon::Start(argv, dir + "/master.log");
+  std::string line = master_->ReadLine(absl::Seconds(20));
+  const std::string prefix = "ampmr-master listening on ";
+  EXPECT_EQ(line.rfind(prefix, 0), 0u) << "master said: " << line;
+  if (line.rfind(prefix, 0) == 0) address_ = line.substr(prefix.size());
+  for (int i = 0; i < workers; ++i) AddWorker();
+}
+
+int TestCluster::AddWorker() {
+  int i = static_cast<int>(workers_.size());
+  workers_.push_back(Daemon::Start({BinPath("ampmr-worker"), "--master", address_,
+                                    "--work-dir", dir_ + "/w" + std::to_string(i)},
+                                   dir_ + "/worker" + std::to_string(i) + ".log"));
+  return i;
+}
+
+bool TestCluster::WaitForWorkers(int n, absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    CommandResult r = RunCommand({BinPath("ampmr"), "workers", "--master", address_, "--json"},
+                                 absl::Seconds(10));
+    std::vector<std::string> lines = absl::StrSplit(r.out, '\n', absl::SkipWhitespace());
+    if (r.exit_code == 0 && static_cast<int>(lines.size()) == n) return true;
+  }
+  return false;
+}
+
+JobProgress GetProgress(const std::string& master, const std::string& job_id) {
+  JobProgress p;
+  CommandResult r = RunCommand({BinPath("ampmr"), "status", "--master", master, "--json", job_id},
+                               absl::Seconds(10));
+  if (r.exit_code != 0) return p;
+  auto field = [&](const std::string& object, const std::string& name) -> std::string {
+    size_t at = r.out.find("\"" + object + "\"");
+    if (at == std::string::npos) return "";
+    at = r.out.find("\"" + name + "\":", at);
+    if (at == std::string::npos) return "";
+    at += name.size() + 3;
+    size_t end = r.out.find_first_of(",}", at);
+    std::string v = r.out.substr(at, end - at);
+    v.erase(std::remove(v.begin(), v.end(), '"'), v.end());
+    return v;
+  };
+  size_t at = r.out.find("\"state\":\"");
+  if (at != std::string::npos) {
+    at += 9;
+    p.state = r.out.substr(at, r.out.find('"', at) - at);
+  }
+  absl::SimpleAtoi(field("map", "done"), &p.maps_done);
+  absl::SimpleAtoi(field("reduce", "done"), &p.reduces_done);
+  return p;
+}
+
+bool WaitForProgress(const std::string& master, const std::string& job_id,
+                     const std::function<bool(const JobProgress&)>& pred,
+                     absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (pred(GetProgress(master, job_id))) return true;
+  }
+  return false;
 }
 
 std::string BinPath(const std::string& name) {

@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -35,7 +36,8 @@ CommandResult RunCommand(const std::vector<std::string>& argv, absl::Duration ti
 class Daemon {
  public:
   static std::unique_ptr<Daemon> Start(const std::vector<std::string>& argv,
-                                       const std::string& log_path);
+                                       const std::string& log_path,
+                                       const std::map<std::string, std::string>& env = {});
   ~Daemon();
 
   // The next stdout line, or "" if none arrives before `timeout`.
@@ -51,6 +53,47 @@ class Daemon {
   std::string buffer_;
   bool reaped_ = false;
 };
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+int FreePort();
+
+// Text files made of the corpus's books repeated: `files` files of about
+// `bytes_each` bytes each, in `dir`.
+void MakeCorpus(const std::string& dir, int files, int64_t bytes_each);
+
+// A master and workers started separately, as on a real cluster, each with
+// its log in `dir`. Ends them all when it goes away.
+class TestCluster {
+ public:
+  // `master_args` are added to the master's command line.
+  TestCluster(const std::string& dir, int workers,
+              const std::vector<std::string>& master_args = {});
+  const std::string& address() const { return address_; }
+  Daemon* master() { return master_.get(); }
+  Daemon* worker(int i) { return workers_[i].get(); }
+  // Starts one more worker; returns its index.
+  int AddWorker();
+  // Waits until exactly `n` workers are registered (asking `ampmr workers`).
+  bool WaitForWorkers(int n, absl::Duration timeout = absl::Seconds(30));
+
+ private:
+  std::string dir_;
+  std::unique_ptr<Daemon> master_;
+  std::vector<std::unique_ptr<Daemon>> workers_;
+  std::string address_;
+};
+
+// `ampmr status --json JOB` fields, or state "" when the call failed.
+struct JobProgress {
+  std::string state;
+  int maps_done = 0;
+  int reduces_done = 0;
+};
+JobProgress GetProgress(const std::string& master, const std::string& job_id);
+// Waits until `pred` holds for the job's progress; false after `timeout`.
+bool WaitForProgress(const std::string& master, const std::string& job_id,
+                     const std::function<bool(const JobProgress&)>& pred,
+                     absl::Duration timeout = absl::Seconds(60));
 
 // The binaries under test ($AMPMR_BIN_DIR, set by CTest).
 std::string BinPath(const std::string& name);

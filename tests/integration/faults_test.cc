@@ -1,0 +1,222 @@
+// Faults with the real binaries: workers stopped, killed, drained or replaced
+// by supervisord, jobs cancelled. Every job must end with the exact answer
+// (or, cancelled, with nothing left behind).
+#include <dirent.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/process_util.h"
+
+namespace ampmr::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+constexpr absl::Duration kJobTimeout = absl::Seconds(120);
+
+// A word count without a combiner over `input`: every word is spilled,
+// sorted and shuffled, so the job runs long enough to be interrupted.
+std::vector<std::string> SlowWordCount(const std::string& master, const std::string& input,
+                                       const std::string& output) {
+  return {BinPath("ampmr"), "submit", "--master", master, "--input", input, "--output", output,
+          "--mapper", "builtin:wordcount", "--reducer", "builtin:sum", "--reduces", "2",
+          "--split-size", "512K"};
+}
+
+std::string Submit(const std::vector<std::string>& argv) {
+  CommandResult r = RunCommand(argv, absl::Seconds(30));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.out.substr(0, r.out.find('\n'));
+}
+
+bool Wait(const std::string& master, const std::string& job) {
+  CommandResult r =
+      RunCommand({BinPath("ampmr"), "wait", "--master", master, job}, kJobTimeout);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  return r.exit_code == 0;
+}
+
+std::vector<std::string> FilesUnder(const std::string& dir) {
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_regular_file()) files.push_back(it->path().string());
+  }
+  return files;
+}
+
+// Processes whose command line mentions `needle`.
+std::vector<std::string> ProcessesMentioning(const std::string& needle) {
+  std::vector<std::string> found;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    std::string name = entry.path().filename();
+    int pid;
+    if (!absl::SimpleAtoi(name, &pid) || pid == getpid()) continue;
+    std::ifstream in(entry.path() / "cmdline", std::ios::binary);
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    std::ifstream stat(entry.path() / "stat");
+    std::string stat_line;
+    std::getline(stat, stat_line);
+    bool zombie = stat_line.find(") Z") != std::string::npos;
+    if (!zombie && absl::StrContains(cmdline, needle)) found.push_back(name + ": " + cmdline);
+  }
+  return found;
+}
+
+TEST(FaultsTest, StoppedWorkerIsDeclaredLostAndTheJobFinishesElsewhere) {
+  ScratchDir tmp;
+  std::string input = tmp.path() + "/in";
+  MakeCorpus(input, 8, 4 << 20);
+  TestCluster cluster(tmp.path(), 2, {"--heartbeat-timeout", "2"});
+  ASSERT_TRUE(cluster.WaitForWorkers(2));
+  std::string output = tmp.path() + "/out";
+  std::string job = Submit(SlowWordCount(cluster.address(), input, output));
+  ASSERT_TRUE(WaitForProgress(cluster.address(), job,
+                              [](const JobProgress& p) { return p.maps_done >= 4; }));
+  cluster.worker(0)->Signal(SIGSTOP);
+  EXPECT_NE(GetProgress(cluster.address(), job).state, "SUCCEEDED");
+  ASSERT_TRUE(Wait(cluster.address(), job));
+  EXPECT_EQ(ReadCounts(output), SequentialWordCount(input));
+  EXPECT_TRUE(fs::exists(output + "/_SUCCESS"));
+  EXPECT_TRUE(cluster.WaitForWorkers(1, absl::Seconds(1)));  // the stopped one is gone
+  cluster.worker(0)->Signal(SIGKILL);
+}
+
+TEST(FaultsTest, CancelMidJobLeavesNoSpillOrTemporaryFile) {
+  ScratchDir tmp;
+  std::string input = tmp.path() + "/in";
+  MakeCorpus(input, 8, 4 << 20);
+  TestCluster cluster(tmp.path(), 2);
+  ASSERT_TRUE(cluster.WaitForWorkers(2));
+  std::string output = tmp.path() + "/out";
+  std::string job = Submit(SlowWordCount(cluster.address(), input, output));
+  ASSERT_TRUE(WaitForProgress(cluster.address(), job,
+                              [](const JobProgress& p) { return p.maps_done >= 2; }));
+  CommandResult cancel = RunCommand(
+      {BinPath("ampmr"), "cancel", "--master", cluster.address(), job}, absl::Seconds(10));
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.err;
+  EXPECT_THAT(cancel.out, HasSubstr("CANCELLED"));
+  EXPECT_EQ(GetProgress(cluster.address(), job).state, "CANCELLED");
+  EXPECT_THAT(FilesUnder(output), ::testing::IsEmpty());
+  EXPECT_FALSE(fs::exists(output + "/_temporary"));
+  // Workers delete the job's map outputs and stop its attempts.
+  absl::Time deadline = absl::Now() + absl::Seconds(20);
+  std::vector<std::string> left;
+  do {
+    left = FilesUnder(tmp.path() + "/w0");
+    std::vector<std::string> w1 = FilesUnder(tmp.path() + "/w1");
+    left.insert(left.end(), w1.begin(), w1.end());
+  } while (!left.empty() && absl::Now() < deadline);
+  EXPECT_THAT(left, ::testing::IsEmpty());
+}
+
+TEST(FaultsTest, SigtermDrainsAWorkerAndTheJobIsExact) {
+  ScratchDir tmp;
+  std::string input = tmp.path() + "/in";
+  MakeCorpus(input, 8, 4 << 20);
+  TestCluster cluster(tmp.path(), 2);
+  ASSERT_TRUE(cluster.WaitForWorkers(2));
+  std::string output = tmp.path() + "/out";
+  std::string job = Submit(SlowWordCount(cluster.address(), input, output));
+  ASSERT_TRUE(WaitForProgress(cluster.address(), job,
+                              [](const JobProgress& p) { return p.maps_done >= 2; }));
+  cluster.worker(0)->Signal(SIGTERM);
+  EXPECT_EQ(cluster.worker(0)->Wait(absl::Seconds(40)), 0);
+  ASSERT_TRUE(Wait(cluster.address(), job));
+  EXPECT_EQ(ReadCounts(output), SequentialWordCount(input));
+}
+
+TEST(FaultsTest, InterruptedRunCancelsAndLeavesNothingBehind) {
+  ScratchDir tmp;
+  std::string input = tmp.path() + "/in";
+  MakeCorpus(input, 8, 4 << 20);
+  std::string run_tmp = tmp.path() + "/runtmp";
+  fs::create_directories(run_tmp);
+  std::string output = tmp.path() + "/out";
+  auto run = Daemon::Start({BinPath("ampmr"), "run", "--workers", "2", "--input", input,
+                            "--output", output, "--mapper", "builtin:wordcount", "--reducer",
+                            "builtin:sum", "--split-size", "512K"},
+                           tmp.path() + "/run.log", {{"TMPDIR", run_tmp}});
+  // Interrupt once some map output exists on a worker.
+  absl::Time deadline = absl::Now() + absl::Seconds(60);
+  bool mapping = false;
+  while (!mapping && absl::Now() < deadline) {
+    for (const auto& f : FilesUnder(run_tmp)) mapping = mapping || absl::EndsWith(f, ".out");
+  }
+  ASSERT_TRUE(mapping);
+  run->Signal(SIGINT);
+  EXPECT_EQ(run->Wait(absl::Seconds(30)), 130);
+  EXPECT_THAT(FilesUnder(run_tmp), ::testing::IsEmpty());
+  EXPECT_THAT(ProcessesMentioning(run_tmp), ::testing::IsEmpty());
+  EXPECT_FALSE(fs::exists(output + "/_SUCCESS"));
+  EXPECT_FALSE(fs::exists(output + "/_temporary"));
+}
+
+TEST(FaultsTest, SupervisordReplacesAKilledWorkerAndTheJobIsExact) {
+  ScratchDir tmp;
+  std::string input = tmp.path() + "/in";
+  MakeCorpus(input, 8, 4 << 20);
+  std::string state = tmp.path() + "/state";
+  fs::create_directories(state);
+  std::string address = absl::StrCat("127.0.0.1:", FreePort());
+  std::map<std::string, std::string> env = {{"AMPMR_BIN_DIR", BinPath("")},
+                                            {"AMPMR_STATE_DIR", state},
+                                            {"AMPMR_LISTEN", address},
+                                            {"AMPMR_WORKERS", "2"}};
+  std::string conf = std::string(getenv("AMPMR_SOURCE_DIR")) + "/deploy/supervisor/ampmr-node.conf";
+  auto supervisord =
+      Daemon::Start({"/usr/bin/supervisord", "-n", "-c", conf}, tmp.path() + "/sd.log", env);
+  auto ctl = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {"/usr/bin/supervisorctl", "-c", conf};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, absl::Seconds(30), env);
+  };
+  auto workers = [&]() {
+    return RunCommand({BinPath("ampmr"), "workers", "--master", address, "--json"},
+                      absl::Seconds(10));
+  };
+  absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < deadline &&
+         std::count(workers().out.begin(), workers().out.end(), '\n') < 2) {
+  }
+  std::string output = tmp.path() + "/out";
+  std::string job = Submit(SlowWordCount(address, input, output));
+  ASSERT_TRUE(
+      WaitForProgress(address, job, [](const JobProgress& p) { return p.maps_done >= 2; }));
+  CommandResult pid = ctl({"pid", "ampmr-worker:ampmr-worker-00"});
+  int worker_pid = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(pid.out), &worker_pid)) << pid.out;
+  ASSERT_EQ(kill(worker_pid, SIGKILL), 0);
+  ASSERT_TRUE(Wait(address, job));
+  EXPECT_EQ(ReadCounts(output), SequentialWordCount(input));
+  // supervisord started a replacement, which joined as a new worker.
+  deadline = absl::Now() + absl::Seconds(30);
+  std::string listed;
+  while (absl::Now() < deadline) {
+    listed = workers().out;
+    if (std::count(listed.begin(), listed.end(), '\n') == 2 &&
+        absl::StrContains(listed, "\"w3\"")) {
+      break;
+    }
+  }
+  EXPECT_THAT(listed, HasSubstr("\"w3\""));
+  EXPECT_EQ(ctl({"shutdown"}).exit_code, 0);
+  EXPECT_EQ(supervisord->Wait(absl::Seconds(60)), 0);
+  EXPECT_THAT(ProcessesMentioning(state), ::testing::IsEmpty());
+}
+
+}  // namespace
+}  // namespace ampmr::testing
