@@ -13,6 +13,7 @@ Coordinator::Coordinator(Loop* loop, CoordinatorOptions options)
 
 Coordinator::~Coordinator() {
   if (heartbeat_timer_ != 0) loop_->CancelTimer(heartbeat_timer_);
+  if (journal_timer_ != 0) loop_->CancelTimer(journal_timer_);
 }
 
 void Coordinator::Start() {
@@ -23,18 +24,28 @@ absl::StatusOr<std::string> Coordinator::SubmitJob(v1::JobSpec spec,
                                                    std::vector<v1::Split> splits) {
   if (!accepting_) return absl::UnavailableError("master is shutting down");
   std::string id = absl::StrCat("j", next_job_++);
-  JobEnv env;
-  env.loop = loop_;
-  env.scheduler = &scheduler_;
-  env.registry = &registry_;
-  env.on_change = [this](JobRun* job) { OnJobChange(job); };
-  auto job = std::make_unique<JobRun>(id, std::move(spec), std::move(splits), env);
+  if (options_.journal != nullptr) {
+    options_.journal->JobSubmitted(id, spec, splits,
+                                   absl::ToDoubleSeconds(loop_->Now() - absl::UnixEpoch()));
+  }
+  auto job = std::make_unique<JobRun>(id, std::move(spec), std::move(splits), MakeJobEnv());
   JobRun* raw = job.get();
   jobs_.emplace(id, std::move(job));
   job_order_.push_back(id);
   AMPMR_LOG(INFO) << "job submitted job=" << id;
   raw->Start();
+  FlushJournal();  // the job survives a restart before its id is handed out
   return id;
+}
+
+JobEnv Coordinator::MakeJobEnv() {
+  JobEnv env;
+  env.loop = loop_;
+  env.scheduler = &scheduler_;
+  env.registry = &registry_;
+  env.on_change = [this](JobRun* job) { OnJobChange(job); };
+  env.journal = options_.journal;
+  return env;
 }
 
 absl::StatusOr<v1::JobStatus> Coordinator::GetJob(const std::string& job_id) const {
@@ -74,6 +85,18 @@ void Coordinator::Unwatch(int64_t watch_id) { watches_.erase(watch_id); }
 void Coordinator::OnJobChange(JobRun* job) {
   auto shown = shown_state_.find(job->id());
   bool phase_changed = shown == shown_state_.end() || shown->second != job->state();
+  // Group commit: many acceptances per transaction, but a phase's or job's
+  // end at once.
+  if (options_.journal != nullptr && options_.journal->pending()) {
+    if (phase_changed || job->finished()) {
+      FlushJournal();
+    } else if (journal_timer_ == 0) {
+      journal_timer_ = loop_->RunAfter(options_.journal_flush_interval, [this] {
+        journal_timer_ = 0;
+        FlushJournal();
+      });
+    }
+  }
   if (phase_changed || job->finished()) {
     shown_state_[job->id()] = job->state();
     dirty_.erase(job->id());
@@ -125,6 +148,7 @@ v1::Welcome Coordinator::AddWorker(const v1::Hello& hello, WorkerLink* link) {
   welcome.set_heartbeat_interval_seconds(absl::ToDoubleSeconds(options_.heartbeat_interval));
   welcome.set_pipeline_depth(options_.scheduler.max_pipeline_depth);
   calls_.AddWorker(w->id, hello, link);
+  TakeHeldOutputs(*w);
   scheduler_.Schedule();
   return welcome;
 }

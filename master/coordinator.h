@@ -21,6 +21,7 @@
 #include "common/loop.h"
 #include "master/call_router.h"
 #include "master/job_run.h"
+#include "master/journal.h"
 #include "master/scheduler.h"
 #include "master/worker_registry.h"
 
@@ -39,6 +40,14 @@ struct CoordinatorOptions {
   absl::Duration backup_min_extra = absl::Seconds(5);
   SchedulerOptions scheduler;
   CallRouterOptions calls;
+  // Where jobs are journaled so that a restarted master resumes them (not
+  // owned); null: nowhere. Writes are committed in groups: at most this long
+  // after one, and at once when a job is submitted, changes phase or ends.
+  Journal* journal = nullptr;
+  absl::Duration journal_flush_interval = absl::Milliseconds(5);
+  // How long a resumed job waits for workers to come back and report the
+  // accepted map outputs they hold before making those outputs again.
+  absl::Duration rejoin_grace = absl::Seconds(10);
 };
 
 class Coordinator {
@@ -49,6 +58,10 @@ class Coordinator {
   Coordinator(Loop* loop, CoordinatorOptions options);
   ~Coordinator();
 
+  // Rebuilds the jobs in the journal, if any: finished ones as history,
+  // unfinished ones resumed (JobRun::Resume). Job ids continue after the
+  // highest journaled. REQUIRES: before Start(), with no jobs or workers.
+  absl::Status Recover();
   // Starts the heartbeat checks.
   void Start();
   // Stops intake: later submissions fail with UNAVAILABLE.
@@ -86,9 +99,15 @@ class Coordinator {
   size_t job_count() const { return jobs_.size(); }
 
  private:
+  JobEnv MakeJobEnv();
   void OnJobChange(JobRun* job);
   void NotifyWatchers(JobRun* job, bool final);
   void CheckHeartbeats();
+  // Commits the journal's open transaction; logs the first failure.
+  void FlushJournal();
+  // Tells a (re)joining worker to delete the outputs it holds of jobs that
+  // are over or unknown, and lets resumed jobs reuse the others.
+  void TakeHeldOutputs(const WorkerState& worker);
 
   Loop* const loop_;
   const CoordinatorOptions options_;
@@ -110,6 +129,8 @@ class Coordinator {
   std::map<std::string, v1::JobState> shown_state_;
   bool flush_scheduled_ = false;
   Loop::TimerId heartbeat_timer_ = 0;
+  Loop::TimerId journal_timer_ = 0;  // the pending group commit
+  bool journal_failed_ = false;
 };
 
 }  // namespace ampmr::master

@@ -34,7 +34,7 @@ absl::Status Rename(const std::string& from, const std::string& to) {
 }  // namespace
 
 JobRun::JobRun(std::string id, v1::JobSpec spec, std::vector<v1::Split> splits, JobEnv env)
-    : id_(std::move(id)), env_(std::move(env)) {
+    : id_(std::move(id)), env_(std::move(env)), attempt_prefix_(id_) {
   status_.set_job_id(id_);
   *status_.mutable_spec() = std::move(spec);
   status_.set_state(v1::PENDING);
@@ -59,7 +59,9 @@ JobRun::JobRun(std::string id, v1::JobSpec spec, std::vector<v1::Split> splits, 
   }
 }
 
-JobRun::~JobRun() = default;
+JobRun::~JobRun() {
+  if (rejoin_timer_ != 0) env_.loop->CancelTimer(rejoin_timer_);
+}
 
 bool JobRun::finished() const {
   v1::JobState s = status_.state();
@@ -98,7 +100,14 @@ void JobRun::StartPhase(std::vector<std::unique_ptr<Task>>* tasks, v1::JobState 
   options.fire_on_one_errback = true;
   options.consume_errors = true;
   phase_ = amp::DeferredList(std::move(done), options);
-  for (auto& owned : *tasks) env_.scheduler->Enqueue(this, owned.get());
+  for (auto& owned : *tasks) {
+    // Tasks of a resumed job may be done already.
+    if (owned->state == Task::State::kDone) {
+      owned->done.Callback(owned->result);
+    } else {
+      env_.scheduler->Enqueue(this, owned.get());
+    }
+  }
   phase_.AddBoth([this, phase](const auto& result) { OnPhaseDone(phase, result); });
   env_.on_change(this);
   env_.scheduler->Schedule();
@@ -116,6 +125,10 @@ void JobRun::OnPhaseDone(v1::JobState phase,
     StartPhase(&reduces_, v1::REDUCING);
     return;
   }
+  // Every acceptance is durable before any part file takes its final name,
+  // so a master restarted mid-commit redoes the commit and runs nothing
+  // again. (The coordinator reports journal errors.)
+  if (env_.journal != nullptr) (void)env_.journal->Flush();
   absl::Status committed = CommitJob();
   if (!committed.ok()) {
     Finish(v1::FAILED, absl::StrCat("commit: ", committed.message()));
@@ -136,6 +149,8 @@ void JobRun::Finish(v1::JobState state, const std::string& error) {
   status_.set_error(error);
   status_.set_end_time(Seconds(env_.loop->Now()));
   env_.scheduler->RemoveJob(this);
+  if (rejoin_timer_ != 0) env_.loop->CancelTimer(rejoin_timer_);
+  rejoin_timer_ = 0;
   for (auto& task : *phase_tasks) {
     if (!task->finished()) task->done.Cancel();
   }
@@ -156,6 +171,7 @@ void JobRun::Finish(v1::JobState state, const std::string& error) {
     AMPMR_LOG(INFO) << "job ended job=" << id_ << " state=" << v1::JobState_Name(state)
                     << " error=" << error;
   }
+  if (env_.journal != nullptr) env_.journal->JobFinished(Status());
   env_.on_change(this);
 }
 
@@ -203,7 +219,7 @@ v1::Command JobRun::MakeCommand(const Task& task, const std::string& attempt_id)
 
 void JobRun::StartAttempt(Task* task, WorkerState* worker) {
   Attempt attempt;
-  attempt.id = absl::StrCat(id_, "-", task->id, "-a", ++task->attempts_started);
+  attempt.id = absl::StrCat(attempt_prefix_, "-", task->id, "-a", ++task->attempts_started);
   attempt.worker_id = worker->id;
   attempt.start = env_.loop->Now();
   double timeout = status_.spec().task_timeout_seconds();
@@ -313,7 +329,7 @@ void JobRun::FailAttempt(Task* task, const Attempt& attempt, const absl::Status&
 }
 
 bool JobRun::CanStart(const Task& task) const {
-  return task.kind == Task::Kind::kMap || lost_maps_ == 0;
+  return task.kind == Task::Kind::kMap || (lost_maps_ == 0 && awaited_maps_ == 0);
 }
 
 void JobRun::OnWorkerLost(const std::string& worker_id) {
@@ -404,6 +420,7 @@ void JobRun::AcceptAttempt(Task* task, const Attempt& attempt, const v1::Answer&
   }
   phase_durations_.push_back(env_.loop->Now() - attempt.start);
   CancelRunning(task);  // backup attempts lose
+  RecordAccepted(*task, attempt, answer);
   task->done.Callback(answer);
   env_.on_change(this);
 }
@@ -427,8 +444,12 @@ absl::Status JobRun::CommitJob() {
   const auto& tasks = IsMapOnly(status_.spec()) ? maps_ : reduces_;
   for (const auto& task : tasks) {
     std::string name = PartName(task->index);
-    absl::Status renamed =
-        Rename(absl::StrCat(TempDir(), "/committed/", name), absl::StrCat(output, "/", name));
+    std::string from = absl::StrCat(TempDir(), "/committed/", name);
+    std::string to = absl::StrCat(output, "/", name);
+    // Redone after a restart, a part moved the first time is fine.
+    std::error_code ec;
+    if (!fs::exists(from, ec) && fs::exists(to, ec)) continue;
+    absl::Status renamed = Rename(from, to);
     if (!renamed.ok()) return renamed;
   }
   std::error_code ec;
@@ -458,6 +479,7 @@ void JobRun::CancelRunning(Task* task) {
 }
 
 v1::JobStatus JobRun::Status() const {
+  if (restored_final_) return status_;
   v1::JobStatus s = status_;
   s.mutable_map()->set_total(static_cast<int>(maps_.size()));
   s.mutable_map()->set_done(map_done_);

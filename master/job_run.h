@@ -27,6 +27,7 @@
 #include "common/amp/deferred.h"
 #include "common/amp/deferred_list.h"
 #include "common/loop.h"
+#include "master/journal.h"
 #include "master/scheduler.h"
 #include "master/task.h"
 #include "master/worker_registry.h"
@@ -39,18 +40,34 @@ struct JobEnv {
   WorkerRegistry* registry = nullptr;
   // Called after any change worth showing to watchers, and when the job ends.
   std::function<void(JobRun*)> on_change;
+  // Where accepted tasks and the job's end are recorded (not committed: the
+  // coordinator flushes it); null: nowhere, the job does not survive a restart.
+  Journal* journal = nullptr;
 };
 
 class JobRun {
  public:
   // REQUIRES: `spec` validated and normalized; `splits` planned from it.
   JobRun(std::string id, v1::JobSpec spec, std::vector<v1::Split> splits, JobEnv env);
+  // A job that had ended before the master restarted: its final status only.
+  JobRun(v1::JobStatus final_status, JobEnv env);
   ~JobRun();
 
   JobRun(const JobRun&) = delete;
   JobRun& operator=(const JobRun&) = delete;
 
   void Start();
+  // Instead of Start(), for a job the journal says was running when the
+  // master stopped (constructed from its journaled spec and splits): its
+  // accepted reduces whose part files are committed are kept, its accepted map
+  // outputs are awaited from reconnecting workers (see OnWorkerJoined) for up
+  // to `rejoin_grace` and made again if not reported, and everything else runs
+  // again. `boot` (the journal's) makes the new attempt ids unlike old ones.
+  void Resume(const JournaledJob& journaled, int64_t boot, absl::Duration rejoin_grace);
+  // A worker (re)connected: accepted map outputs it reports holding are used
+  // where it serves them; those awaited from its address and not reported
+  // are made again.
+  void OnWorkerJoined(const WorkerState& worker);
   // Stops every attempt and ends the job CANCELLED. No-op once finished.
   void Cancel(const std::string& why);
 
@@ -92,9 +109,17 @@ class JobRun {
   void Finish(v1::JobState state, const std::string& error);
   std::string TaskLabel(const Task& task) const;
   std::string TempDir() const;
+  void RecordAccepted(const Task& task, const Attempt& attempt, const v1::Answer& answer);
+  bool PartCommitted(int index) const;
+  // Ends the wait for a resumed map's output: found on `holder`, or (null)
+  // not coming, so the map runs again.
+  void EndAwait(Task* map, const WorkerState* holder);
+  void EndAllAwaits();
 
   const std::string id_;
   const JobEnv env_;
+  std::string attempt_prefix_;  // attempt ids are PREFIX-TASK-aN
+  bool restored_final_ = false;  // an ended job from the journal: status_ is all there is
   v1::JobStatus status_;  // spec, state, counters, error, times
   std::vector<std::unique_ptr<Task>> maps_;
   std::vector<std::unique_ptr<Task>> reduces_;
@@ -103,6 +128,8 @@ class JobRun {
   int reduce_done_ = 0;
   int running_ = 0;  // attempts running now, over the current phase's tasks
   int lost_maps_ = 0;  // done map tasks whose output is being made again
+  int awaited_maps_ = 0;  // done map tasks whose output's holder has not reported yet
+  Loop::TimerId rejoin_timer_ = 0;
   std::vector<absl::Duration> phase_durations_;  // accepted attempts, this phase
   std::map<std::string, int64_t> counters_;
 };

@@ -20,7 +20,9 @@ int main(int argc, char** argv) {
       "workers (WorkerSession), plans, schedules, gathers and commits jobs.");
   flags.String("listen", &options.listen, "ADDR",
                "gRPC address to serve clients and workers on; port 0 picks a free port");
-  flags.String("data-dir", &options.data_dir, "DIR", "where the master keeps its state")
+  flags.String("data-dir", &options.data_dir, "DIR",
+               "journal jobs in DIR/journal.db, so a master started again on DIR resumes "
+               "them; none: jobs do not survive a restart")
       .DefaultText("none");
   flags.Double("heartbeat-timeout", &heartbeat_timeout, "SECS",
                "declare a worker lost after this long without a heartbeat");
@@ -45,6 +47,9 @@ int main(int argc, char** argv) {
   options.coordinator.heartbeat_timeout = absl::Seconds(heartbeat_timeout);
   options.coordinator.heartbeat_interval =
       std::min(absl::Seconds(1), options.coordinator.heartbeat_timeout / 4);
+  // A resumed job waits as long for a worker to come back with its outputs
+  // as a running job waits for a silent worker's heartbeat.
+  options.coordinator.rejoin_grace = options.coordinator.heartbeat_timeout;
 
   // Signals are taken by sigwait below, so block them before any thread starts.
   sigset_t stop_signals;

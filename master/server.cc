@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "master/job_service.h"
+#include "master/journal.h"
 #include "master/session_service.h"
 
 namespace ampmr::master {
@@ -17,6 +18,7 @@ namespace ampmr::master {
 struct MasterServer::Impl {
   ThreadLoop loop;
   ThreadLoop planner;
+  std::unique_ptr<Journal> journal;  // outlives the coordinator that writes it
   std::unique_ptr<Coordinator> coordinator;
   std::unique_ptr<JobServiceImpl> jobs;
   std::unique_ptr<WorkerSessionImpl> sessions;
@@ -41,13 +43,33 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(const MasterOp
     }
   }
   auto impl = std::make_unique<Impl>();
-  impl->coordinator = std::make_unique<Coordinator>(&impl->loop, options.coordinator);
+  CoordinatorOptions coordinator_options = options.coordinator;
+  if (!options.data_dir.empty()) {
+    absl::StatusOr<std::unique_ptr<Journal>> journal =
+        Journal::Open(options.data_dir + "/journal.db");
+    if (!journal.ok()) return journal.status();
+    impl->journal = std::move(*journal);
+    coordinator_options.journal = impl->journal.get();
+  }
+  impl->coordinator = std::make_unique<Coordinator>(&impl->loop, coordinator_options);
   impl->jobs = std::make_unique<JobServiceImpl>(&impl->loop, impl->coordinator.get(),
                                                 &impl->planner);
   impl->sessions = std::make_unique<WorkerSessionImpl>(&impl->loop, impl->coordinator.get());
   impl->loop.Start("coordinator");
   impl->planner.Start("planner");
-  impl->loop.Post([c = impl->coordinator.get()] { c->Start(); });
+  // Jobs from the journal are back before anyone can ask about them.
+  std::promise<absl::Status> recovered;
+  impl->loop.Post([c = impl->coordinator.get(), &recovered] {
+    absl::Status status = c->Recover();
+    if (status.ok()) c->Start();
+    recovered.set_value(status);
+  });
+  absl::Status status = recovered.get_future().get();
+  if (!status.ok()) {
+    impl->loop.Stop();
+    impl->planner.Stop();
+    return status;
+  }
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;

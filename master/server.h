@@ -1,5 +1,6 @@
-// MasterServer: the master's lifecycle. Start order: coordinator loop, planner
-// loop, gRPC server (JobService, WorkerSession, health). Shutdown order: stop
+// MasterServer: the master's lifecycle. Start order: journal, coordinator loop,
+// planner loop, recovery of the journal's jobs, gRPC server (JobService,
+// WorkerSession, health). Shutdown order: stop
 // intake, shut the gRPC server down with a deadline (ending worker streams and
 // watches), stop the loops, destroy state.
 #ifndef AMPMR_MASTER_SERVER_H_
@@ -17,7 +18,8 @@ namespace ampmr::master {
 struct MasterOptions {
   // Where to serve gRPC; port 0 picks a free port (see MasterServer::address).
   std::string listen = "127.0.0.1:7070";
-  // Where the master keeps its state; created if missing.
+  // Where the master keeps its state (DIR/journal.db); created if missing.
+  // Empty: no journal, so jobs do not survive a master restart.
   std::string data_dir;
   CoordinatorOptions coordinator;
 };

@@ -41,4 +41,12 @@ size_t MapOutputStore::size() const {
   return outputs_.size();
 }
 
+std::vector<MapOutputStore::Held> MapOutputStore::List() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Held> out;
+  out.reserve(outputs_.size());
+  for (const auto& [attempt, o] : outputs_) out.push_back(Held{attempt, o.job_id, o.path});
+  return out;
+}
+
 }  // namespace ampmr::worker

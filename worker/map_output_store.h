@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 
@@ -23,6 +24,14 @@ class MapOutputStore {
   // Deletes every output of `job_id`. Returns how many.
   int ForgetJob(const std::string& job_id);
   size_t size() const;
+
+  struct Held {
+    std::string attempt_id;
+    std::string job_id;
+    std::string path;
+  };
+  // Every output held now (reported to a master in Hello).
+  std::vector<Held> List() const;
 
  private:
   struct Output {

@@ -127,6 +127,14 @@ void Worker::Impl::Connect() {
   h->set_slots(options.slots);
   h->set_pid(getpid());
   h->set_version("ampmr/1");
+  // A master that restarted reuses the accepted outputs among these.
+  for (const MapOutputStore::Held& held : store.List()) {
+    if (::access(held.path.c_str(), R_OK) != 0) continue;
+    v1::HeldMapOutput* out = h->add_map_outputs();
+    out->set_attempt_id(held.attempt_id);
+    out->set_job_id(held.job_id);
+    out->set_output_path(held.path);
+  }
   session->CallRemote(std::move(hello))
       .AddBoth([this, gen](const absl::StatusOr<v1::Answer>& answer) {
         if (gen != generation) return;

@@ -1,0 +1,163 @@
+// JobRun's side of surviving a master restart: what it journals when a task
+// is accepted, and how a job the journal says was running resumes.
+#include <filesystem>
+#include <map>
+#include <system_error>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/logging.h"
+#include "master/job_run.h"
+
+namespace ampmr::master {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool IsMapOnly(const v1::JobSpec& spec) { return spec.reducer() == "none"; }
+
+}  // namespace
+
+JobRun::JobRun(v1::JobStatus final_status, JobEnv env)
+    : id_(final_status.job_id()),
+      env_(std::move(env)),
+      attempt_prefix_(id_),
+      restored_final_(true) {
+  status_ = std::move(final_status);
+}
+
+void JobRun::RecordAccepted(const Task& task, const Attempt& attempt, const v1::Answer& answer) {
+  if (env_.journal == nullptr) return;
+  JournaledTask record;
+  record.is_map = task.kind == Task::Kind::kMap;
+  record.index = task.index;
+  record.attempt_id = attempt.id;
+  record.worker_address = task.result_address;
+  record.result = task.result;  // a map's has no counters
+  if (!record.is_map) record.result.mutable_reduce_done()->clear_counters();
+  const auto& counters =
+      record.is_map ? answer.map_done().counters() : answer.reduce_done().counters();
+  record.counters.insert(counters.begin(), counters.end());
+  env_.journal->TaskAccepted(id_, record);
+}
+
+bool JobRun::PartCommitted(int index) const {
+  std::string name = absl::StrFormat("part-%05d", index);
+  std::error_code ec;
+  return fs::exists(absl::StrCat(TempDir(), "/committed/", name), ec) ||
+         fs::exists(absl::StrCat(status_.spec().output(), "/", name), ec);
+}
+
+void JobRun::Resume(const JournaledJob& journaled, int64_t boot, absl::Duration rejoin_grace) {
+  attempt_prefix_ = absl::StrCat(id_, "-b", boot);
+  status_.set_submit_time(journaled.submit_time);
+  status_.set_start_time(journaled.submit_time);
+  const bool map_only = IsMapOnly(status_.spec());
+  for (const JournaledTask& t : journaled.tasks) {
+    auto& tasks = t.is_map ? maps_ : reduces_;
+    if (t.index < 0 || t.index >= static_cast<int>(tasks.size())) continue;
+    Task* task = tasks[t.index].get();
+    // A part file that is not where the commit left it is made again.
+    bool writes_part = !t.is_map || map_only;
+    if (writes_part && !PartCommitted(t.index)) continue;
+    bool has_output = t.is_map && !map_only && !t.result.map_done().output_path().empty();
+    if (has_output && t.worker_address.empty()) continue;
+    task->state = Task::State::kDone;
+    task->result = t.result;
+    if (has_output) {
+      // Its counters count once its output is found; if the map runs again
+      // instead, that attempt's do.
+      task->awaited_holder = t.worker_address;
+      auto* held = task->result.mutable_map_done()->mutable_counters();
+      for (const auto& [name, value] : t.counters) (*held)[name] = value;
+      ++awaited_maps_;
+    } else {
+      for (const auto& [name, value] : t.counters) counters_[name] += value;
+    }
+    ++(t.is_map ? map_done_ : reduce_done_);
+  }
+  if (!map_only && !reduces_.empty() && reduce_done_ == static_cast<int>(reduces_.size())) {
+    // Every part file is committed: no map output is needed any more.
+    for (auto& map : maps_) {
+      if (!map->awaited_holder.empty()) {
+        map->awaited_holder.clear();
+        --awaited_maps_;
+        auto* counters = map->result.mutable_map_done()->mutable_counters();
+        for (const auto& [name, value] : *counters) counters_[name] += value;
+        counters->clear();
+      }
+      if (map->state != Task::State::kDone) {
+        map->state = Task::State::kDone;
+        ++map_done_;
+      }
+    }
+  }
+  AMPMR_LOG(INFO) << "job resumed job=" << id_ << " maps done=" << map_done_ << "/"
+                  << maps_.size() << " (outputs awaited from workers: " << awaited_maps_
+                  << ") reduces done=" << reduce_done_ << "/" << reduces_.size();
+  if (awaited_maps_ > 0) {
+    rejoin_timer_ = env_.loop->RunAfter(rejoin_grace, [this] {
+      rejoin_timer_ = 0;
+      if (finished()) return;
+      if (awaited_maps_ > 0) {
+        AMPMR_LOG(INFO) << "job=" << id_ << ": " << awaited_maps_
+                        << " map outputs not reported by any worker; running them again";
+      }
+      EndAllAwaits();
+      env_.scheduler->Schedule();
+    });
+  }
+  StartPhase(&maps_, v1::MAPPING);
+}
+
+void JobRun::OnWorkerJoined(const WorkerState& worker) {
+  if (awaited_maps_ == 0 || finished()) return;
+  std::map<std::string, std::string> held;  // attempt id -> output path
+  for (const auto& out : worker.hello.map_outputs()) {
+    if (out.job_id() == id_) held[out.attempt_id()] = out.output_path();
+  }
+  int found = 0;
+  int missing = 0;
+  for (auto& map : maps_) {
+    if (map->awaited_holder.empty()) continue;
+    const v1::MapDone& done = map->result.map_done();
+    auto it = held.find(done.attempt_id());
+    if (it != held.end() && it->second == done.output_path()) {
+      EndAwait(map.get(), &worker);
+      ++found;
+    } else if (map->awaited_holder == worker.hello.shuffle_address()) {
+      EndAwait(map.get(), nullptr);
+      ++missing;
+    }
+  }
+  if (found + missing > 0) {
+    AMPMR_LOG(INFO) << "job=" << id_ << " worker=" << worker.id << " holds " << found
+                    << " accepted map outputs; " << missing << " it no longer has run again";
+  }
+  if (awaited_maps_ == 0 && rejoin_timer_ != 0) {
+    env_.loop->CancelTimer(rejoin_timer_);
+    rejoin_timer_ = 0;
+  }
+}
+
+void JobRun::EndAwait(Task* map, const WorkerState* holder) {
+  if (map->awaited_holder.empty()) return;
+  map->awaited_holder.clear();
+  --awaited_maps_;
+  auto* counters = map->result.mutable_map_done()->mutable_counters();
+  if (holder != nullptr) {
+    map->result_worker = holder->id;
+    map->result_address = holder->hello.shuffle_address();
+    for (const auto& [name, value] : *counters) counters_[name] += value;
+    counters->clear();
+    return;
+  }
+  counters->clear();
+  MarkMapOutputLost(map);
+}
+
+void JobRun::EndAllAwaits() {
+  for (auto& map : maps_) EndAwait(map.get(), nullptr);
+}
+
+}  // namespace ampmr::master

@@ -1,0 +1,375 @@
+#include "master/journal.h"
+
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <system_error>
+#include <utility>
+
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/util/delimited_message_util.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace ampmr::master {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A new journal's schema. meta holds schema_version and boots; a job's row
+// has status set once it ended; tasks holds accepted attempts of unfinished
+// jobs, one row per task.
+constexpr const char* kSchema = R"sql(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE jobs(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, spec BLOB NOT NULL,
+                  submit_time REAL NOT NULL, splits BLOB, status BLOB);
+CREATE TABLE tasks(job_id TEXT NOT NULL, kind INTEGER NOT NULL, idx INTEGER NOT NULL,
+                   attempt_id TEXT NOT NULL, worker TEXT NOT NULL, result BLOB NOT NULL,
+                   counters BLOB NOT NULL, PRIMARY KEY(job_id, kind, idx)) WITHOUT ROWID;
+INSERT INTO meta VALUES('boots', 0);
+)sql";
+
+constexpr const char* kHowToStartEmpty =
+    "; refusing to start (move the file away to start with no jobs)";
+
+std::string EncodeSplits(const std::vector<v1::Split>& splits) {
+  std::string out;
+  google::protobuf::io::StringOutputStream stream(&out);
+  for (const auto& s : splits) {
+    google::protobuf::util::SerializeDelimitedToZeroCopyStream(s, &stream);
+  }
+  return out;
+}
+
+bool DecodeSplits(const void* data, int size, std::vector<v1::Split>* splits) {
+  google::protobuf::io::ArrayInputStream stream(data, size);
+  while (true) {
+    const void* unused;
+    int n;
+    if (!stream.Next(&unused, &n)) return true;
+    stream.BackUp(n);
+    v1::Split s;
+    bool clean_eof = false;
+    if (!google::protobuf::util::ParseDelimitedFromZeroCopyStream(&s, &stream, &clean_eof)) {
+      return clean_eof;
+    }
+    splits->push_back(std::move(s));
+  }
+}
+
+// Counters travel in a JobStatus that holds nothing else.
+std::string EncodeCounters(const std::map<std::string, int64_t>& counters) {
+  v1::JobStatus holder;
+  for (const auto& [name, value] : counters) (*holder.mutable_counters())[name] = value;
+  return holder.SerializeAsString();
+}
+
+void BindBlob(sqlite3_stmt* stmt, int i, const std::string& bytes) {
+  sqlite3_bind_blob(stmt, i, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+}
+void BindText(sqlite3_stmt* stmt, int i, const std::string& text) {
+  sqlite3_bind_text(stmt, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+}
+
+template <typename Message>
+bool ParseColumn(sqlite3_stmt* stmt, int i, Message* message) {
+  return message->ParseFromArray(sqlite3_column_blob(stmt, i), sqlite3_column_bytes(stmt, i));
+}
+
+std::string TextColumn(sqlite3_stmt* stmt, int i) {
+  const unsigned char* text = sqlite3_column_text(stmt, i);
+  return text == nullptr ? std::string()
+                         : std::string(reinterpret_cast<const char*>(text),
+                                       sqlite3_column_bytes(stmt, i));
+}
+
+// Finalizes a statement when it goes out of scope.
+struct Statement {
+  sqlite3_stmt* stmt = nullptr;
+  ~Statement() { sqlite3_finalize(stmt); }
+};
+
+// Makes a new, empty journal at `path`: built under a temporary name and
+// renamed into place, so `path` is either absent or a complete journal.
+absl::Status Create(const std::string& path) {
+  std::string temp = path + ".new";
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    std::error_code ec;
+    fs::remove(temp + suffix, ec);
+  }
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(temp.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  std::string error;
+  if (rc == SQLITE_OK) {
+    std::string sql = absl::StrCat("PRAGMA journal_mode=WAL;", "BEGIN;", kSchema,
+                                   "INSERT INTO meta VALUES('schema_version', ",
+                                   Journal::kSchemaVersion, ");", "COMMIT;");
+    char* message = nullptr;
+    rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message);
+    if (message != nullptr) {
+      error = message;
+      sqlite3_free(message);
+    }
+  } else {
+    error = sqlite3_errstr(rc);
+  }
+  sqlite3_close(db);
+  if (rc != SQLITE_OK) {
+    return absl::InternalError(absl::StrCat("journal ", path, ": cannot create: ", error));
+  }
+  std::error_code ec;
+  fs::rename(temp, path, ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("journal ", path, ": cannot create: rename ", temp, ": ", ec.message()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(const std::string& path) {
+  std::error_code ec;
+  bool created = !fs::exists(path, ec);
+  if (created) AMPMR_RETURN_IF_ERROR(Create(path));
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_close(db);
+    return absl::FailedPreconditionError(
+        absl::StrCat("journal ", path, ": cannot open: ", sqlite3_errstr(rc)));
+  }
+  std::unique_ptr<Journal> journal(new Journal(path, db));
+  AMPMR_RETURN_IF_ERROR(journal->Init());
+  return journal;
+}
+
+Journal::~Journal() {
+  (void)Flush();
+  for (sqlite3_stmt* s : {insert_job_, insert_task_, finish_job_, delete_tasks_}) {
+    sqlite3_finalize(s);
+  }
+  sqlite3_close(db_);
+}
+
+absl::Status Journal::Error(const std::string& what) const {
+  int code = sqlite3_errcode(db_);
+  std::string message = absl::StrCat("journal ", path_, ": ", what, ": ", sqlite3_errmsg(db_));
+  if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT) {
+    return absl::DataLossError(absl::StrCat(message, kHowToStartEmpty));
+  }
+  if (code == SQLITE_BUSY || code == SQLITE_LOCKED) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(message, " (is another ampmr-master using this --data-dir?)"));
+  }
+  return absl::InternalError(message);
+}
+
+absl::Status Journal::Exec(const char* sql) {
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) return Error(sql);
+  return absl::OkStatus();
+}
+
+absl::Status Journal::Prepare(const char* sql, sqlite3_stmt** stmt) {
+  if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, stmt, nullptr) != SQLITE_OK) {
+    return Error(sql);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Journal::Init() {
+  // One master per journal: the exclusive lock is taken by the first read
+  // below and held until close (a killed master's lock goes with it). It also
+  // keeps the WAL index in memory rather than in a -shm file.
+  AMPMR_RETURN_IF_ERROR(Exec("PRAGMA locking_mode=EXCLUSIVE"));
+  {
+    Statement check;
+    AMPMR_RETURN_IF_ERROR(Prepare("PRAGMA quick_check", &check.stmt));
+    int rc = sqlite3_step(check.stmt);
+    if (rc != SQLITE_ROW) return Error("integrity check");
+    std::string verdict = TextColumn(check.stmt, 0);
+    if (verdict != "ok") {
+      return absl::DataLossError(
+          absl::StrCat("journal ", path_, ": corrupt: ", verdict, kHowToStartEmpty));
+    }
+  }
+  {
+    Statement version;
+    if (sqlite3_prepare_v2(db_, "SELECT value FROM meta WHERE key = 'schema_version'", -1,
+                           &version.stmt, nullptr) != SQLITE_OK) {
+      if (sqlite3_errcode(db_) == SQLITE_ERROR) {
+        return absl::DataLossError(absl::StrCat("journal ", path_,
+                                                ": not an ampmr journal (no meta table)",
+                                                kHowToStartEmpty));
+      }
+      return Error("reading the schema version");
+    }
+    if (sqlite3_step(version.stmt) != SQLITE_ROW) {
+      return absl::DataLossError(absl::StrCat("journal ", path_, ": no schema version",
+                                              kHowToStartEmpty));
+    }
+    int64_t v = sqlite3_column_int64(version.stmt, 0);
+    if (v > kSchemaVersion) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "journal ", path_, ": schema version ", v, " is newer than this master reads (",
+          kSchemaVersion, "); run a newer ampmr-master on this --data-dir"));
+    }
+    if (v < 1) {
+      return absl::DataLossError(
+          absl::StrCat("journal ", path_, ": bad schema version ", v, kHowToStartEmpty));
+    }
+  }
+  // Only now that the file is known to be a journal is anything written.
+  AMPMR_RETURN_IF_ERROR(Exec("PRAGMA journal_mode=WAL"));
+  AMPMR_RETURN_IF_ERROR(Exec("PRAGMA synchronous=NORMAL"));
+  AMPMR_RETURN_IF_ERROR(Exec("UPDATE meta SET value = value + 1 WHERE key = 'boots'"));
+  {
+    Statement boots;
+    AMPMR_RETURN_IF_ERROR(Prepare("SELECT value FROM meta WHERE key = 'boots'", &boots.stmt));
+    if (sqlite3_step(boots.stmt) != SQLITE_ROW) {
+      return absl::DataLossError(
+          absl::StrCat("journal ", path_, ": no boot count", kHowToStartEmpty));
+    }
+    boot_ = sqlite3_column_int64(boots.stmt, 0);
+  }
+  AMPMR_RETURN_IF_ERROR(Prepare(
+      "INSERT INTO jobs(id, spec, submit_time, splits) VALUES(?1, ?2, ?3, ?4)", &insert_job_));
+  AMPMR_RETURN_IF_ERROR(Prepare(
+      "INSERT OR REPLACE INTO tasks(job_id, kind, idx, attempt_id, worker, result, counters) "
+      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+      &insert_task_));
+  AMPMR_RETURN_IF_ERROR(
+      Prepare("UPDATE jobs SET status = ?2, splits = NULL WHERE id = ?1", &finish_job_));
+  AMPMR_RETURN_IF_ERROR(Prepare("DELETE FROM tasks WHERE job_id = ?1", &delete_tasks_));
+  return absl::OkStatus();
+}
+
+bool Journal::BeginWrite() {
+  if (!error_.ok()) return false;
+  if (in_transaction_) return true;
+  absl::Status begun = Exec("BEGIN");
+  if (!begun.ok()) {
+    error_ = begun;
+    return false;
+  }
+  in_transaction_ = true;
+  return true;
+}
+
+void Journal::Step(sqlite3_stmt* stmt, const char* what) {
+  int rc = sqlite3_step(stmt);
+  if (rc != SQLITE_DONE && error_.ok()) {
+    error_ = Error(what);
+    // Nothing of a transaction with a failed write is kept.
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    in_transaction_ = false;
+  }
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+}
+
+void Journal::JobSubmitted(const std::string& job_id, const v1::JobSpec& spec,
+                           const std::vector<v1::Split>& splits, double submit_time) {
+  if (!BeginWrite()) return;
+  BindText(insert_job_, 1, job_id);
+  BindBlob(insert_job_, 2, spec.SerializeAsString());
+  sqlite3_bind_double(insert_job_, 3, submit_time);
+  BindBlob(insert_job_, 4, EncodeSplits(splits));
+  Step(insert_job_, "recording a submitted job");
+}
+
+void Journal::TaskAccepted(const std::string& job_id, const JournaledTask& task) {
+  if (!BeginWrite()) return;
+  BindText(insert_task_, 1, job_id);
+  sqlite3_bind_int(insert_task_, 2, task.is_map ? 0 : 1);
+  sqlite3_bind_int(insert_task_, 3, task.index);
+  BindText(insert_task_, 4, task.attempt_id);
+  BindText(insert_task_, 5, task.worker_address);
+  BindBlob(insert_task_, 6, task.result.SerializeAsString());
+  BindBlob(insert_task_, 7, EncodeCounters(task.counters));
+  Step(insert_task_, "recording an accepted task");
+}
+
+void Journal::JobFinished(const v1::JobStatus& status) {
+  if (!BeginWrite()) return;
+  BindText(finish_job_, 1, status.job_id());
+  BindBlob(finish_job_, 2, status.SerializeAsString());
+  Step(finish_job_, "recording a finished job");
+  if (!error_.ok()) return;
+  BindText(delete_tasks_, 1, status.job_id());
+  Step(delete_tasks_, "dropping a finished job's tasks");
+}
+
+absl::Status Journal::Flush() {
+  if (in_transaction_) {
+    in_transaction_ = false;
+    absl::Status committed = Exec("COMMIT");
+    if (!committed.ok()) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      if (error_.ok()) error_ = committed;
+    }
+  }
+  return error_;
+}
+
+absl::StatusOr<JournalContents> Journal::Load() {
+  JournalContents contents;
+  contents.boot = boot_;
+  auto corrupt = [this](const std::string& what) {
+    return absl::DataLossError(absl::StrCat("journal ", path_, ": ", what, kHowToStartEmpty));
+  };
+  std::map<std::string, size_t> by_id;
+  {
+    Statement jobs;
+    AMPMR_RETURN_IF_ERROR(Prepare(
+        "SELECT id, spec, submit_time, splits, status FROM jobs ORDER BY seq", &jobs.stmt));
+    int rc;
+    while ((rc = sqlite3_step(jobs.stmt)) == SQLITE_ROW) {
+      JournaledJob job;
+      job.id = TextColumn(jobs.stmt, 0);
+      if (!ParseColumn(jobs.stmt, 1, &job.spec)) return corrupt("bad spec of job " + job.id);
+      job.submit_time = sqlite3_column_double(jobs.stmt, 2);
+      if (sqlite3_column_type(jobs.stmt, 4) != SQLITE_NULL) {
+        job.final_status.emplace();
+        if (!ParseColumn(jobs.stmt, 4, &*job.final_status)) {
+          return corrupt("bad final status of job " + job.id);
+        }
+      } else if (!DecodeSplits(sqlite3_column_blob(jobs.stmt, 3),
+                               sqlite3_column_bytes(jobs.stmt, 3), &job.splits)) {
+        return corrupt("bad splits of job " + job.id);
+      }
+      by_id[job.id] = contents.jobs.size();
+      contents.jobs.push_back(std::move(job));
+    }
+    if (rc != SQLITE_DONE) return Error("reading jobs");
+  }
+  Statement tasks;
+  AMPMR_RETURN_IF_ERROR(Prepare(
+      "SELECT job_id, kind, idx, attempt_id, worker, result, counters FROM tasks "
+      "ORDER BY job_id, kind, idx",
+      &tasks.stmt));
+  int rc;
+  while ((rc = sqlite3_step(tasks.stmt)) == SQLITE_ROW) {
+    std::string job_id = TextColumn(tasks.stmt, 0);
+    auto it = by_id.find(job_id);
+    if (it == by_id.end()) return corrupt("a task of unknown job " + job_id);
+    JournaledJob& job = contents.jobs[it->second];
+    if (job.final_status.has_value()) continue;
+    JournaledTask task;
+    task.is_map = sqlite3_column_int(tasks.stmt, 1) == 0;
+    task.index = sqlite3_column_int(tasks.stmt, 2);
+    task.attempt_id = TextColumn(tasks.stmt, 3);
+    task.worker_address = TextColumn(tasks.stmt, 4);
+    v1::JobStatus counters;
+    if (!ParseColumn(tasks.stmt, 5, &task.result) || !ParseColumn(tasks.stmt, 6, &counters)) {
+      return corrupt("bad record of attempt " + task.attempt_id);
+    }
+    task.counters.insert(counters.counters().begin(), counters.counters().end());
+    job.tasks.push_back(std::move(task));
+  }
+  if (rc != SQLITE_DONE) return Error("reading tasks");
+  return contents;
+}
+
+}  // namespace ampmr::master

@@ -1,0 +1,120 @@
+// Journal: the master's durable record of its jobs, in one SQLite file (WAL
+// mode) under --data-dir, so a master killed at any moment resumes its
+// unfinished jobs and keeps finished jobs' history when started again.
+//
+// What is recorded: a job when it is submitted (spec and planned splits), each
+// accepted task attempt (where its output is, its counters), and the job's end
+// (its final status). A finished job keeps only its final status.
+//
+// Writes are grouped: each record joins an open transaction, which Flush()
+// commits. Only committed records survive a crash; a task accepted after the
+// last commit simply runs again after a restart. Write errors are kept and
+// returned by the next Flush().
+//
+// Thread-safety: not thread-safe; the master uses it on the coordinator thread
+// only (opening it on another thread first is fine).
+#ifndef AMPMR_MASTER_JOURNAL_H_
+#define AMPMR_MASTER_JOURNAL_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "ampmr/v1/job.pb.h"
+#include "ampmr/v1/session.pb.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace ampmr::master {
+
+// One accepted task attempt.
+struct JournaledTask {
+  bool is_map = true;
+  int index = 0;
+  std::string attempt_id;
+  // The shuffle address of the worker that ran it: map outputs live there.
+  std::string worker_address;
+  // MapDone or ReduceDone, without counters.
+  v1::Answer result;
+  std::map<std::string, int64_t> counters;
+};
+
+struct JournaledJob {
+  std::string id;  // "j7"
+  v1::JobSpec spec;
+  double submit_time = 0;
+  // Set once the job ended; then `splits` and `tasks` are empty.
+  std::optional<v1::JobStatus> final_status;
+  std::vector<v1::Split> splits;
+  std::vector<JournaledTask> tasks;  // accepted attempts, at most one per task
+};
+
+struct JournalContents {
+  // How many times the journal has been opened, this time included (1 for a
+  // new journal): attempts of resumed jobs carry it so their ids are new.
+  int64_t boot = 1;
+  std::vector<JournaledJob> jobs;  // in submission order
+};
+
+class Journal {
+ public:
+  // The newest schema this code reads and writes.
+  static constexpr int kSchemaVersion = 1;
+
+  // Opens the journal at `path`, creating it if absent. A file that is not a
+  // journal (garbage, truncated, corrupt) or has a newer schema is refused
+  // with an error naming the file and the problem; it is never overwritten.
+  static absl::StatusOr<std::unique_ptr<Journal>> Open(const std::string& path);
+  ~Journal();  // commits what is pending
+
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  // Everything needed to rebuild the master's jobs. Includes uncommitted writes.
+  absl::StatusOr<JournalContents> Load();
+
+  void JobSubmitted(const std::string& job_id, const v1::JobSpec& spec,
+                    const std::vector<v1::Split>& splits, double submit_time);
+  // Replaces an earlier record of the same task (a map output made again).
+  void TaskAccepted(const std::string& job_id, const JournaledTask& task);
+  // REQUIRES: `status` is final. Drops the job's splits and task records.
+  void JobFinished(const v1::JobStatus& status);
+
+  // Commits the open transaction, if any. Returns the first error of any
+  // write since the journal was opened.
+  absl::Status Flush();
+  // Whether there are writes not yet committed.
+  bool pending() const { return in_transaction_; }
+  const std::string& path() const { return path_; }
+  int64_t boot() const { return boot_; }
+
+ private:
+  Journal(std::string path, sqlite3* db) : path_(std::move(path)), db_(db) {}
+  absl::Status Init();
+  absl::Status Exec(const char* sql);
+  absl::Status Prepare(const char* sql, sqlite3_stmt** stmt);
+  absl::Status Error(const std::string& what) const;
+  // Opens a transaction if none is open; records a failure.
+  bool BeginWrite();
+  void Step(sqlite3_stmt* stmt, const char* what);
+
+  const std::string path_;
+  sqlite3* const db_;
+  int64_t boot_ = 1;
+  bool in_transaction_ = false;
+  absl::Status error_;  // the first write error
+  sqlite3_stmt* insert_job_ = nullptr;
+  sqlite3_stmt* insert_task_ = nullptr;
+  sqlite3_stmt* finish_job_ = nullptr;
+  sqlite3_stmt* delete_tasks_ = nullptr;
+};
+
+}  // namespace ampmr::master
+
+#endif  // AMPMR_MASTER_JOURNAL_H_

@@ -1,0 +1,107 @@
+// Test doubles for the coordinator: a worker whose calls wait until the test
+// answers them, answers shaped like a real worker's, and a scratch directory.
+#ifndef AMPMR_TESTS_MASTER_FAKE_WORKER_H_
+#define AMPMR_TESTS_MASTER_FAKE_WORKER_H_
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "ampmr/v1/session.pb.h"
+#include "common/amp/deferred.h"
+#include "master/worker_link.h"
+
+namespace ampmr::master {
+
+class FakeWorker : public WorkerLink {
+ public:
+  struct Pending {
+    v1::Command command;
+    amp::Deferred<v1::Answer> answer;
+  };
+
+  amp::Deferred<v1::Answer> Call(v1::Command command) override {
+    amp::Deferred<v1::Answer> d;
+    if (closed) {
+      d.Errback(absl::UnavailableError("closed"));
+      return d;
+    }
+    calls.push_back(Pending{std::move(command), d});
+    return d;
+  }
+  void Send(v1::Command command) override { sent.push_back(std::move(command)); }
+  void Close(const absl::Status& why) override { closed = true; }
+
+  // Calls not answered yet (cancelled ones have fired and are skipped).
+  std::vector<Pending*> Open() {
+    std::vector<Pending*> out;
+    for (auto& p : calls) {
+      if (!p.answer.fired()) out.push_back(&p);
+    }
+    return out;
+  }
+  std::vector<std::string> ForgottenJobs() const {
+    std::vector<std::string> out;
+    for (const auto& c : sent) {
+      if (c.has_forget_job()) out.push_back(c.forget_job().job_id());
+    }
+    return out;
+  }
+
+  std::vector<Pending> calls;
+  std::vector<v1::Command> sent;
+  bool closed = false;
+};
+
+// The output file a map attempt's answer names.
+inline std::string MapOutputPath(const std::string& attempt_id) {
+  return "/work/" + attempt_id + ".out";
+}
+
+// Answers a map attempt as a worker would: one partition per reduce.
+inline void AnswerMap(FakeWorker::Pending* p) {
+  const v1::RunMap& run = p->command.run_map();
+  v1::Answer answer;
+  v1::MapDone* done = answer.mutable_map_done();
+  done->set_attempt_id(run.task().attempt_id());
+  done->set_output_path(MapOutputPath(run.task().attempt_id()));
+  for (int r = 0; r < run.task().reduces(); ++r) {
+    v1::PartitionInfo* part = done->add_partitions();
+    part->set_offset(r * 10);
+    part->set_length(10);
+    part->set_records(1);
+  }
+  (*done->mutable_counters())["ampmr.map_input_records"] = 5;
+  p->answer.Callback(answer);
+}
+
+// Answers a reduce attempt, writing its part file where the master wants it.
+inline void AnswerReduce(FakeWorker::Pending* p, const std::string& content) {
+  const v1::RunReduce& run = p->command.run_reduce();
+  std::filesystem::create_directories(std::filesystem::path(run.temp_path()).parent_path());
+  std::ofstream(run.temp_path()) << content;
+  v1::Answer answer;
+  answer.mutable_reduce_done()->set_attempt_id(run.task().attempt_id());
+  (*answer.mutable_reduce_done()->mutable_counters())["ampmr.reduce_output_records"] = 1;
+  p->answer.Callback(answer);
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "master_test-XXXXXX").string();
+    path_ = mkdtemp(tmpl.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace ampmr::master
+
+#endif  // AMPMR_TESTS_MASTER_FAKE_WORKER_H_

@@ -1,0 +1,276 @@
+// Journal on real SQLite files: what is written comes back, only committed
+// writes survive a kill, and files that are not a journal this master can
+// read are refused with a message naming the file and the problem.
+#include "master/journal.h"
+
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/status_matchers.h"
+
+namespace ampmr::master {
+namespace {
+
+namespace fs = std::filesystem;
+using ::ampmr::testing::IsOk;
+using ::ampmr::testing::StatusIs;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "journal_test-XXXXXX").string();
+    path_ = mkdtemp(tmpl.data());
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+v1::JobSpec Spec(const std::string& output) {
+  v1::JobSpec spec;
+  spec.add_inputs("/in/books");
+  spec.set_output(output);
+  spec.set_mapper("builtin:wordcount");
+  spec.set_reducer("builtin:sum");
+  spec.set_reduces(2);
+  return spec;
+}
+
+std::vector<v1::Split> Splits(int n) {
+  std::vector<v1::Split> splits;
+  for (int i = 0; i < n; ++i) {
+    v1::Split s;
+    s.set_path(absl::StrCat("/in/books/f", i));
+    s.set_start(i * 100);
+    s.set_length(100);
+    splits.push_back(s);
+  }
+  return splits;
+}
+
+JournaledTask MapRecord(int index, const std::string& attempt) {
+  JournaledTask t;
+  t.is_map = true;
+  t.index = index;
+  t.attempt_id = attempt;
+  t.worker_address = "127.0.0.1:9001";
+  v1::MapDone* done = t.result.mutable_map_done();
+  done->set_attempt_id(attempt);
+  done->set_output_path("/work/w1/" + attempt + ".out");
+  for (int r = 0; r < 2; ++r) {
+    v1::PartitionInfo* p = done->add_partitions();
+    p->set_offset(r * 10);
+    p->set_length(10);
+    p->set_records(3);
+  }
+  t.counters["ampmr.map_input_records"] = 7;
+  return t;
+}
+
+std::unique_ptr<Journal> OpenOk(const std::string& path) {
+  absl::StatusOr<std::unique_ptr<Journal>> j = Journal::Open(path);
+  EXPECT_THAT(j, IsOk());
+  return j.ok() ? std::move(*j) : nullptr;
+}
+
+TEST(JournalTest, RoundTrip) {
+  TempDir tmp;
+  std::string path = tmp.path() + "/journal.db";
+  {
+    auto journal = OpenOk(path);
+    ASSERT_NE(journal, nullptr);
+    EXPECT_EQ(journal->boot(), 1);
+    journal->JobSubmitted("j1", Spec("/out1"), Splits(3), 1000.5);
+    journal->JobSubmitted("j2", Spec("/out2"), Splits(1), 1001);
+    journal->TaskAccepted("j1", MapRecord(0, "j1-m0-a1"));
+    JournaledTask reduce;
+    reduce.is_map = false;
+    reduce.index = 1;
+    reduce.attempt_id = "j1-r1-a2";
+    reduce.worker_address = "127.0.0.1:9002";
+    reduce.result.mutable_reduce_done()->set_attempt_id("j1-r1-a2");
+    reduce.counters["ampmr.reduce_output_records"] = 4;
+    journal->TaskAccepted("j1", reduce);
+    journal->TaskAccepted("j2", MapRecord(0, "j2-m0-a1"));
+    v1::JobStatus done;
+    done.set_job_id("j2");
+    done.set_state(v1::SUCCEEDED);
+    done.set_end_time(1002);
+    (*done.mutable_counters())["ampmr.map_input_records"] = 7;
+    journal->JobFinished(done);
+    EXPECT_TRUE(journal->pending());
+    EXPECT_THAT(journal->Flush(), IsOk());
+    EXPECT_FALSE(journal->pending());
+  }
+  auto journal = OpenOk(path);
+  ASSERT_NE(journal, nullptr);
+  absl::StatusOr<JournalContents> contents = journal->Load();
+  ASSERT_THAT(contents, IsOk());
+  EXPECT_EQ(contents->boot, 2);
+  ASSERT_THAT(contents->jobs, SizeIs(2));
+
+  const JournaledJob& j1 = contents->jobs[0];
+  EXPECT_EQ(j1.id, "j1");
+  EXPECT_EQ(j1.spec.output(), "/out1");
+  EXPECT_EQ(j1.spec.reduces(), 2);
+  EXPECT_EQ(j1.submit_time, 1000.5);
+  EXPECT_FALSE(j1.final_status.has_value());
+  ASSERT_THAT(j1.splits, SizeIs(3));
+  EXPECT_EQ(j1.splits[2].path(), "/in/books/f2");
+  EXPECT_EQ(j1.splits[2].start(), 200);
+  ASSERT_THAT(j1.tasks, SizeIs(2));
+  const JournaledTask& map = j1.tasks[0];
+  EXPECT_TRUE(map.is_map);
+  EXPECT_EQ(map.index, 0);
+  EXPECT_EQ(map.attempt_id, "j1-m0-a1");
+  EXPECT_EQ(map.worker_address, "127.0.0.1:9001");
+  EXPECT_EQ(map.result.map_done().output_path(), "/work/w1/j1-m0-a1.out");
+  ASSERT_THAT(map.result.map_done().partitions(), SizeIs(2));
+  EXPECT_EQ(map.result.map_done().partitions(1).offset(), 10);
+  EXPECT_EQ(map.counters.at("ampmr.map_input_records"), 7);
+  const JournaledTask& reduce = j1.tasks[1];
+  EXPECT_FALSE(reduce.is_map);
+  EXPECT_EQ(reduce.index, 1);
+  EXPECT_EQ(reduce.result.reduce_done().attempt_id(), "j1-r1-a2");
+  EXPECT_EQ(reduce.counters.at("ampmr.reduce_output_records"), 4);
+
+  // A finished job keeps its final status only.
+  const JournaledJob& j2 = contents->jobs[1];
+  EXPECT_EQ(j2.id, "j2");
+  ASSERT_TRUE(j2.final_status.has_value());
+  EXPECT_EQ(j2.final_status->state(), v1::SUCCEEDED);
+  EXPECT_EQ(j2.final_status->counters().at("ampmr.map_input_records"), 7);
+  EXPECT_THAT(j2.splits, SizeIs(0));
+  EXPECT_THAT(j2.tasks, SizeIs(0));
+}
+
+TEST(JournalTest, LaterAcceptanceOfATaskReplacesTheEarlierOne) {
+  TempDir tmp;
+  auto journal = OpenOk(tmp.path() + "/journal.db");
+  ASSERT_NE(journal, nullptr);
+  journal->JobSubmitted("j1", Spec("/out"), Splits(1), 1);
+  journal->TaskAccepted("j1", MapRecord(0, "j1-m0-a1"));
+  journal->TaskAccepted("j1", MapRecord(0, "j1-m0-a3"));
+  absl::StatusOr<JournalContents> contents = journal->Load();
+  ASSERT_THAT(contents, IsOk());
+  ASSERT_THAT(contents->jobs[0].tasks, SizeIs(1));
+  EXPECT_EQ(contents->jobs[0].tasks[0].attempt_id, "j1-m0-a3");
+}
+
+// A child process writes, commits some, then is killed with writes pending.
+TEST(JournalTest, OnlyCommittedWritesSurviveAKill) {
+  TempDir tmp;
+  std::string path = tmp.path() + "/journal.db";
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    absl::StatusOr<std::unique_ptr<Journal>> journal = Journal::Open(path);
+    if (!journal.ok()) _exit(1);
+    (*journal)->JobSubmitted("j1", Spec("/out"), Splits(2), 1);
+    (*journal)->TaskAccepted("j1", MapRecord(0, "j1-m0-a1"));
+    if (!(*journal)->Flush().ok()) _exit(1);
+    (*journal)->TaskAccepted("j1", MapRecord(1, "j1-m1-a1"));
+    raise(SIGKILL);
+    _exit(2);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "child exited with " << WEXITSTATUS(status);
+  auto journal = OpenOk(path);
+  ASSERT_NE(journal, nullptr);
+  absl::StatusOr<JournalContents> contents = journal->Load();
+  ASSERT_THAT(contents, IsOk());
+  ASSERT_THAT(contents->jobs, SizeIs(1));
+  ASSERT_THAT(contents->jobs[0].tasks, SizeIs(1));
+  EXPECT_EQ(contents->jobs[0].tasks[0].attempt_id, "j1-m0-a1");
+}
+
+TEST(JournalTest, GarbageFileIsRefusedAndKept) {
+  TempDir tmp;
+  std::string path = tmp.path() + "/journal.db";
+  std::string garbage(8192, '\0');
+  for (size_t i = 0; i < garbage.size(); ++i) garbage[i] = static_cast<char>(i * 7919 % 251);
+  std::ofstream(path, std::ios::binary) << garbage;
+  EXPECT_THAT(Journal::Open(path),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       AllOf(HasSubstr(path), HasSubstr("not a database"),
+                             HasSubstr("refusing to start"))));
+  EXPECT_EQ(fs::file_size(path), garbage.size());
+}
+
+TEST(JournalTest, TruncatedFileIsRefused) {
+  TempDir tmp;
+  std::string path = tmp.path() + "/journal.db";
+  {
+    auto journal = OpenOk(path);
+    ASSERT_NE(journal, nullptr);
+    for (int j = 1; j <= 20; ++j) {
+      std::string id = absl::StrCat("j", j);
+      journal->JobSubmitted(id, Spec("/out"), Splits(200), j);
+      for (int m = 0; m < 50; ++m) journal->TaskAccepted(id, MapRecord(m, absl::StrCat(id, "-m", m)));
+    }
+    ASSERT_THAT(journal->Flush(), IsOk());
+  }  // closed: everything is in the main file
+  ASSERT_FALSE(fs::exists(path + "-wal"));
+  uintmax_t size = fs::file_size(path);
+  ASSERT_GT(size, 64 * 1024u);
+  fs::resize_file(path, size / 2);
+  EXPECT_THAT(Journal::Open(path), StatusIs(absl::StatusCode::kDataLoss,
+                                            AllOf(HasSubstr(path), HasSubstr("refusing"))));
+  EXPECT_EQ(fs::file_size(path), size / 2);
+}
+
+TEST(JournalTest, EmptyFileIsRefused) {
+  TempDir tmp;
+  std::string path = tmp.path() + "/journal.db";
+  std::ofstream(path).close();
+  EXPECT_THAT(Journal::Open(path),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       AllOf(HasSubstr(path), HasSubstr("not an ampmr journal"))));
+  EXPECT_EQ(fs::file_size(path), 0u);
+}
+
+TEST(JournalTest, NewerSchemaVersionIsRefused) {
+  TempDir tmp;
+  std::string path = tmp.path() + "/journal.db";
+  { ASSERT_NE(OpenOk(path), nullptr); }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE meta SET value = 2 WHERE key = 'schema_version'", nullptr,
+                         nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  EXPECT_THAT(Journal::Open(path),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr(path), HasSubstr("schema version 2"),
+                             HasSubstr("newer"))));
+}
+
+TEST(JournalTest, SecondMasterOnTheSameJournalIsRefused) {
+  TempDir tmp;
+  std::string path = tmp.path() + "/journal.db";
+  auto first = OpenOk(path);
+  ASSERT_NE(first, nullptr);
+  EXPECT_THAT(Journal::Open(path),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr(path), HasSubstr("another ampmr-master"))));
+}
+
+}  // namespace
+}  // namespace ampmr::master
