@@ -1,0 +1,223 @@
+// The master survives SIGKILL: killed mid-map or mid-reduce and started again
+// on the same --data-dir and port, it resumes the job (the workers reconnect
+// and report the map outputs they hold) and the job ends with the exact
+// answer; finished jobs' history survives a restart.
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/process_util.h"
+
+namespace ampmr::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+constexpr absl::Duration kJobTimeout = absl::Seconds(60);
+
+// A master on a fixed port (so workers find it again after a restart) and
+// its workers, each with a log in `dir`.
+class RestartableCluster {
+ public:
+  RestartableCluster(const std::string& dir, int workers)
+      : dir_(dir), address_(absl::StrCat("127.0.0.1:", FreePort())) {
+    StartMaster();
+    for (int i = 0; i < workers; ++i) {
+      workers_.push_back(Daemon::Start({BinPath("ampmr-worker"), "--master", address_,
+                                        "--work-dir", absl::StrCat(dir, "/w", i)},
+                                       absl::StrCat(dir, "/worker", i, ".log")));
+    }
+  }
+  const std::string& address() const { return address_; }
+  std::string master_log() const { return dir_ + "/master.log"; }
+
+  void StartMaster() {
+    master_ = Daemon::Start({BinPath("ampmr-master"), "--listen", address_, "--data-dir",
+                             dir_ + "/master"},
+                            master_log());
+    std::string line = master_->ReadLine(absl::Seconds(20));
+    EXPECT_EQ(line, "ampmr-master listening on " + address_);
+  }
+  void KillMaster() {
+    master_->Signal(SIGKILL);
+    EXPECT_EQ(master_->Wait(absl::Seconds(10)), -1);  // killed, not exited
+  }
+
+ private:
+  std::string dir_;
+  std::string address_;
+  std::unique_ptr<Daemon> master_;
+  std::vector<std::unique_ptr<Daemon>> workers_;
+};
+
+// A word count with no combiner, so maps and reduces take long enough to be
+// caught in the middle.
+std::string Submit(const std::string& master, const std::string& input,
+                   const std::string& output, const std::string& reduces,
+                   const std::string& split_size) {
+  CommandResult r = RunCommand(
+      {BinPath("ampmr"), "submit", "--master", master, "--input", input, "--output", output,
+       "--mapper", "builtin:wordcount", "--reducer", "builtin:sum", "--reduces", reduces,
+       "--split-size", split_size},
+      absl::Seconds(30));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.out.substr(0, r.out.find('\n'));
+}
+
+void ExpectExactAnswer(const std::string& output, const std::string& input) {
+  EXPECT_TRUE(fs::exists(output + "/_SUCCESS"));
+  EXPECT_FALSE(fs::exists(output + "/_temporary"));
+  EXPECT_EQ(ReadCounts(output), SequentialWordCount(input));
+}
+
+// The numbers after `key` in the lines of the master's log that have it
+// ("job resumed job=j1 maps done=12/40 ..."), in order.
+std::vector<int> LoggedNumbers(const std::string& log, const std::string& key) {
+  std::ifstream in(log);
+  std::string line;
+  std::vector<int> values;
+  while (std::getline(in, line)) {
+    size_t at = line.find(key);
+    if (at == std::string::npos) continue;
+    at += key.size();
+    size_t end = line.find_first_not_of("0123456789", at);
+    int value = 0;
+    if (absl::SimpleAtoi(line.substr(at, end - at), &value)) values.push_back(value);
+  }
+  return values;
+}
+
+int LastLoggedNumber(const std::string& log, const std::string& key) {
+  std::vector<int> values = LoggedNumbers(log, key);
+  return values.empty() ? -1 : values.back();
+}
+
+// Restarts the master and returns how long it took from the restart until the
+// job accepted a task it did not have before (the job resuming).
+absl::Duration RestartAndTimeResume(RestartableCluster& cluster, const std::string& job) {
+  absl::Time restart = absl::Now();
+  cluster.StartMaster();
+  JobProgress first = GetProgress(cluster.address(), job);
+  EXPECT_NE(first.state, "") << "job " << job << " unknown after the restart";
+  bool resumed = WaitForProgress(
+      cluster.address(), job,
+      [&](const JobProgress& p) {
+        return p.state == "SUCCEEDED" || p.maps_done > first.maps_done ||
+               p.reduces_done > first.reduces_done;
+      },
+      kJobTimeout);
+  EXPECT_TRUE(resumed);
+  absl::Duration took = absl::Now() - restart;
+  std::cout << "time from master restart to the job resuming: " << absl::FormatDuration(took)
+            << "\n";
+  return took;
+}
+
+TEST(MasterRestartTest, KilledMidMapResumesAndHistorySurvives) {
+  ScratchDir tmp;
+  std::string input = tmp.path() + "/in";
+  MakeCorpus(input, 4, 3 << 20);
+  RestartableCluster cluster(tmp.path(), 2);
+  std::string output = tmp.path() + "/out";
+  std::string job = Submit(cluster.address(), input, output, "3", "128K");
+  ASSERT_EQ(job, "j1");
+  JobProgress seen;
+  ASSERT_TRUE(WaitForProgress(
+      cluster.address(), job,
+      [&](const JobProgress& p) {
+        seen = p;
+        return p.state != "MAPPING" || p.maps_done >= 4;
+      },
+      kJobTimeout));
+  ASSERT_EQ(seen.state, "MAPPING") << "the map phase ended before the kill; make it longer";
+  cluster.KillMaster();
+
+  absl::Duration took = RestartAndTimeResume(cluster, job);
+  ::testing::Test::RecordProperty("resume_ms", absl::ToInt64Milliseconds(took));
+  CommandResult wait =
+      RunCommand({BinPath("ampmr"), "wait", "--master", cluster.address(), job}, kJobTimeout);
+  ASSERT_EQ(wait.exit_code, 0) << wait.out << wait.err;
+  ExpectExactAnswer(output, input);
+  // The maps accepted before the kill were taken from the workers, not re-run.
+  int recovered = LastLoggedNumber(cluster.master_log(), "job resumed job=j1 maps done=");
+  EXPECT_GT(recovered, 0);
+  EXPECT_LT(recovered, LastLoggedNumber(cluster.master_log(), "job started job=j1 maps="));
+  std::vector<int> held = LoggedNumbers(cluster.master_log(), " holds ");
+  EXPECT_GT(std::accumulate(held.begin(), held.end(), 0), 0);
+
+  // A finished job's history survives a restart; new ids continue after it.
+  cluster.KillMaster();
+  cluster.StartMaster();
+  CommandResult status =
+      RunCommand({BinPath("ampmr"), "status", "--master", cluster.address(), job},
+                 absl::Seconds(10));
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_THAT(status.out, HasSubstr("SUCCEEDED"));
+  EXPECT_THAT(status.out, HasSubstr("ampmr.map_input_bytes"));
+  std::string next = Submit(cluster.address(), input + "/part0.txt", tmp.path() + "/out2", "1",
+                            "64M");
+  EXPECT_EQ(next, "j2");
+  CommandResult wait2 =
+      RunCommand({BinPath("ampmr"), "wait", "--master", cluster.address(), next}, kJobTimeout);
+  EXPECT_EQ(wait2.exit_code, 0) << wait2.err;
+}
+
+TEST(MasterRestartTest, KilledMidReduceKeepsCommittedReducesAndResumes) {
+  ScratchDir tmp;
+  std::string input = tmp.path() + "/in";
+  MakeCorpus(input, 2, 2 << 20);
+  RestartableCluster cluster(tmp.path(), 2);
+  std::string output = tmp.path() + "/out";
+  std::string job = Submit(cluster.address(), input, output, "48", "512K");
+  JobProgress seen;
+  ASSERT_TRUE(WaitForProgress(
+      cluster.address(), job,
+      [&](const JobProgress& p) {
+        seen = p;
+        return p.state == "SUCCEEDED" || (p.state == "REDUCING" && p.reduces_done >= 3);
+      },
+      kJobTimeout));
+  ASSERT_EQ(seen.state, "REDUCING") << "the job ended before the kill; make reduces longer";
+  cluster.KillMaster();
+
+  RestartAndTimeResume(cluster, job);
+  CommandResult wait =
+      RunCommand({BinPath("ampmr"), "wait", "--master", cluster.address(), job}, kJobTimeout);
+  ASSERT_EQ(wait.exit_code, 0) << wait.out << wait.err;
+  ExpectExactAnswer(output, input);
+  // Reduces accepted before the kill kept their part files.
+  int kept = LastLoggedNumber(cluster.master_log(), "reduces done=");
+  EXPECT_GT(kept, 0);
+  EXPECT_LT(kept, 48);
+}
+
+TEST(MasterRestartTest, CorruptJournalIsRefusedAtStartup) {
+  ScratchDir tmp;
+  fs::create_directories(tmp.path() + "/master");
+  std::string journal = tmp.path() + "/master/journal.db";
+  std::ofstream(journal) << "this is not a journal, but somebody's notes\n";
+  CommandResult r = RunCommand({BinPath("ampmr-master"), "--listen", "127.0.0.1:0",
+                                "--data-dir", tmp.path() + "/master"},
+                               absl::Seconds(20));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr(journal));
+  EXPECT_THAT(r.err, HasSubstr("not a database"));
+  std::ifstream in(journal);
+  std::string kept;
+  std::getline(in, kept);
+  EXPECT_EQ(kept, "this is not a journal, but somebody's notes");
+}
+
+}  // namespace
+}  // namespace ampmr::testing
