@@ -8,8 +8,14 @@ namespace ampmr::worker {
 
 void MapOutputStore::Add(const std::string& attempt_id, const std::string& job_id,
                          const std::string& path) {
-  std::lock_guard<std::mutex> lock(mu_);
-  outputs_[attempt_id] = Output{job_id, path};
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (forgotten_jobs_.count(job_id) == 0) {
+      outputs_[attempt_id] = Output{job_id, path};
+      return;
+    }
+  }
+  ::unlink(path.c_str());
 }
 
 std::optional<std::string> MapOutputStore::Find(const std::string& attempt_id) const {
@@ -23,6 +29,7 @@ int MapOutputStore::ForgetJob(const std::string& job_id) {
   std::vector<std::string> paths;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    forgotten_jobs_.insert(job_id);
     for (auto it = outputs_.begin(); it != outputs_.end();) {
       if (it->second.job_id == job_id) {
         paths.push_back(it->second.path);
@@ -34,6 +41,11 @@ int MapOutputStore::ForgetJob(const std::string& job_id) {
   }
   for (const auto& p : paths) ::unlink(p.c_str());
   return static_cast<int>(paths.size());
+}
+
+void MapOutputStore::ClearForgottenJobs() {
+  std::lock_guard<std::mutex> lock(mu_);
+  forgotten_jobs_.clear();
 }
 
 size_t MapOutputStore::size() const {

@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -18,11 +19,15 @@ namespace ampmr::worker {
 
 class MapOutputStore {
  public:
+  // Keeps an attempt's output; one of a job already forgotten (an attempt that
+  // finished after its job was cancelled) is deleted at once.
   void Add(const std::string& attempt_id, const std::string& job_id, const std::string& path);
   // The file holding attempt `attempt_id`'s output, if this worker has it.
   std::optional<std::string> Find(const std::string& attempt_id) const;
   // Deletes every output of `job_id`. Returns how many.
   int ForgetJob(const std::string& job_id);
+  // Forgets which jobs were forgotten (a new master may reuse their ids).
+  void ClearForgottenJobs();
   size_t size() const;
 
   struct Held {
@@ -40,6 +45,7 @@ class MapOutputStore {
   };
   mutable std::mutex mu_;
   std::map<std::string, Output> outputs_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> forgotten_jobs_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace ampmr::worker
