@@ -24,6 +24,9 @@ int main(int argc, char** argv) {
                "journal jobs in DIR/journal.db, so a master started again on DIR resumes "
                "them; none: jobs do not survive a restart")
       .DefaultText("none");
+  flags.String("http", &options.http, "ADDR",
+               "serve a status page (/) and Prometheus metrics (/metrics) over HTTP here")
+      .DefaultText("none");
   flags.Double("heartbeat-timeout", &heartbeat_timeout, "SECS",
                "declare a worker lost after this long without a heartbeat");
   std::vector<std::string> args(argv + 1, argv + argc);

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
+#include "master/http_status.h"
 #include "master/job_service.h"
 #include "master/journal.h"
 #include "master/session_service.h"
@@ -23,6 +24,7 @@ struct MasterServer::Impl {
   std::unique_ptr<JobServiceImpl> jobs;
   std::unique_ptr<WorkerSessionImpl> sessions;
   std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<HttpStatus> http;
   std::string address;
   bool stopped = false;
 };
@@ -32,6 +34,10 @@ MasterServer::MasterServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) 
 MasterServer::~MasterServer() { Shutdown(); }
 
 const std::string& MasterServer::address() const { return impl_->address; }
+
+std::string MasterServer::http_address() const {
+  return impl_->http ? impl_->http->address() : "";
+}
 
 absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(const MasterOptions& options) {
   if (!options.data_dir.empty()) {
@@ -88,6 +94,17 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(const MasterOp
   }
   std::string host = options.listen.substr(0, options.listen.rfind(':'));
   impl->address = absl::StrCat(host, ":", port);
+  if (!options.http.empty()) {
+    absl::StatusOr<std::unique_ptr<HttpStatus>> http =
+        HttpStatus::Start(options.http, &impl->loop, impl->coordinator.get());
+    if (!http.ok()) {
+      impl->server->Shutdown();
+      impl->planner.Stop();
+      impl->loop.Stop();
+      return http.status();
+    }
+    impl->http = std::move(*http);
+  }
   AMPMR_LOG(INFO) << "master listening on " << impl->address;
   return std::unique_ptr<MasterServer>(new MasterServer(std::move(impl)));
 }
@@ -95,6 +112,7 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(const MasterOp
 void MasterServer::Shutdown(absl::Duration grace) {
   if (impl_ == nullptr || impl_->stopped) return;
   impl_->stopped = true;
+  if (impl_->http) impl_->http->Stop();
   Coordinator* c = impl_->coordinator.get();
   std::promise<void> told;
   impl_->loop.Post([c, &told] {

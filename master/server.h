@@ -21,6 +21,8 @@ struct MasterOptions {
   // Where the master keeps its state (DIR/journal.db); created if missing.
   // Empty: no journal, so jobs do not survive a master restart.
   std::string data_dir;
+  // Where to serve the status page and /metrics over HTTP; empty: nowhere.
+  std::string http;
   CoordinatorOptions coordinator;
 };
 
@@ -31,6 +33,8 @@ class MasterServer {
 
   // The address actually bound, "HOST:PORT".
   const std::string& address() const;
+  // The status page's address, "HOST:PORT", or "" when not served.
+  std::string http_address() const;
   // Stops the master: worker sessions are ended first, then unary calls get
   // `grace` to finish. (gRPC's Server::Shutdown waits out its whole deadline
   // while any client keeps a connection open, even an idle one, so the grace
