@@ -1,40 +1,27 @@
 #include "master/job_run.h"
 
 #include <algorithm>
-#include <cstdio>
-#include <filesystem>
-#include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "common/logging.h"
 #include "common/task_errors.h"
 
 namespace ampmr::master {
 namespace {
 
-namespace fs = std::filesystem;
-
 double Seconds(absl::Time t) { return absl::ToDoubleSeconds(t - absl::UnixEpoch()); }
-
-std::string PartName(int index) { return absl::StrFormat("part-%05d", index); }
 
 bool IsMapOnly(const v1::JobSpec& spec) { return spec.reducer() == "none"; }
 
-absl::Status Rename(const std::string& from, const std::string& to) {
-  std::error_code ec;
-  fs::rename(from, to, ec);
-  if (ec) {
-    return absl::InternalError(absl::StrCat("rename ", from, " -> ", to, ": ", ec.message()));
-  }
-  return absl::OkStatus();
-}
 
 }  // namespace
 
 JobRun::JobRun(std::string id, v1::JobSpec spec, std::vector<v1::Split> splits, JobEnv env)
-    : id_(std::move(id)), env_(std::move(env)), attempt_prefix_(id_) {
+    : id_(std::move(id)),
+      env_(std::move(env)),
+      attempt_prefix_(id_),
+      committer_(spec.output()) {
   status_.set_job_id(id_);
   *status_.mutable_spec() = std::move(spec);
   status_.set_state(v1::PENDING);
@@ -67,8 +54,6 @@ bool JobRun::finished() const {
   v1::JobState s = status_.state();
   return s == v1::SUCCEEDED || s == v1::FAILED || s == v1::CANCELLED;
 }
-
-std::string JobRun::TempDir() const { return status_.spec().output() + "/_temporary"; }
 
 std::string JobRun::TaskLabel(const Task& task) const {
   if (task.kind == Task::Kind::kReduce) return absl::StrCat("task ", task.id, " (reduce partition ", task.index, ")");
@@ -157,10 +142,7 @@ void JobRun::Finish(v1::JobState state, const std::string& error) {
   for (auto& map : maps_) {
     if (map->output_lost) CancelRunning(map.get());
   }
-  if (state != v1::SUCCEEDED) {
-    std::error_code ec;
-    fs::remove_all(TempDir(), ec);
-  }
+  if (state != v1::SUCCEEDED) committer_.Abort();
   // Map outputs are no longer needed by anyone.
   v1::Command forget;
   forget.mutable_forget_job()->set_job_id(id_);
@@ -195,7 +177,7 @@ v1::Command JobRun::MakeCommand(const Task& task, const std::string& attempt_id)
     v1::RunMap* run = command.mutable_run_map();
     *run->mutable_split() = task.split;
     if (IsMapOnly(spec)) {
-      run->set_output_dir(absl::StrCat(TempDir(), "/", attempt_id));
+      run->set_output_dir(committer_.AttemptDir(attempt_id));
     }
     return command;
   }
@@ -213,7 +195,7 @@ v1::Command JobRun::MakeCommand(const Task& task, const std::string& attempt_id)
     loc->set_offset(part.offset());
     loc->set_length(part.length());
   }
-  run->set_temp_path(absl::StrCat(TempDir(), "/", attempt_id, "/", PartName(task.index)));
+  run->set_temp_path(committer_.AttemptPath(attempt_id, task.index));
   return command;
 }
 
@@ -395,7 +377,7 @@ void JobRun::AcceptAttempt(Task* task, const Attempt& attempt, const v1::Answer&
     return;
   }
   if (!is_map || IsMapOnly(status_.spec())) {
-    absl::Status committed = CommitReduceOutput(*task, attempt);
+    absl::Status committed = committer_.CommitTask(attempt.id, task->index);
     if (!committed.ok()) {
       FailAttempt(task, attempt, committed);
       return;
@@ -425,41 +407,9 @@ void JobRun::AcceptAttempt(Task* task, const Attempt& attempt, const v1::Answer&
   env_.on_change(this);
 }
 
-absl::Status JobRun::CommitReduceOutput(const Task& task, const Attempt& attempt) {
-  std::string attempt_dir = absl::StrCat(TempDir(), "/", attempt.id);
-  std::string committed_dir = TempDir() + "/committed";
-  std::error_code ec;
-  fs::create_directories(committed_dir, ec);
-  if (ec) return absl::InternalError(absl::StrCat("mkdir ", committed_dir, ": ", ec.message()));
-  std::string name = PartName(task.index);
-  absl::Status renamed = Rename(absl::StrCat(attempt_dir, "/", name),
-                                absl::StrCat(committed_dir, "/", name));
-  if (!renamed.ok()) return renamed;
-  fs::remove_all(attempt_dir, ec);
-  return absl::OkStatus();
-}
-
 absl::Status JobRun::CommitJob() {
-  const std::string& output = status_.spec().output();
-  const auto& tasks = IsMapOnly(status_.spec()) ? maps_ : reduces_;
-  for (const auto& task : tasks) {
-    std::string name = PartName(task->index);
-    std::string from = absl::StrCat(TempDir(), "/committed/", name);
-    std::string to = absl::StrCat(output, "/", name);
-    // Redone after a restart, a part moved the first time is fine.
-    std::error_code ec;
-    if (!fs::exists(from, ec) && fs::exists(to, ec)) continue;
-    absl::Status renamed = Rename(from, to);
-    if (!renamed.ok()) return renamed;
-  }
-  std::error_code ec;
-  fs::remove_all(TempDir(), ec);
-  std::string success = output + "/_SUCCESS";
-  FILE* f = std::fopen(success.c_str(), "w");
-  if (f == nullptr || std::fclose(f) != 0) {
-    return absl::InternalError(absl::StrCat("cannot write ", success));
-  }
-  return absl::OkStatus();
+  return committer_.CommitJob(
+      static_cast<int>(IsMapOnly(status_.spec()) ? maps_.size() : reduces_.size()));
 }
 
 void JobRun::CancelRunning(Task* task) {

@@ -28,6 +28,7 @@
 #include "common/amp/deferred_list.h"
 #include "common/loop.h"
 #include "master/journal.h"
+#include "master/output_committer.h"
 #include "master/scheduler.h"
 #include "master/task.h"
 #include "master/worker_registry.h"
@@ -104,11 +105,9 @@ class JobRun {
   void StartPhase(std::vector<std::unique_ptr<Task>>* tasks, v1::JobState phase);
   void OnPhaseDone(v1::JobState phase,
                    const absl::StatusOr<amp::DeferredListResult<v1::Answer>>& result);
-  absl::Status CommitReduceOutput(const Task& task, const Attempt& attempt);
   absl::Status CommitJob();
   void Finish(v1::JobState state, const std::string& error);
   std::string TaskLabel(const Task& task) const;
-  std::string TempDir() const;
   void RecordAccepted(const Task& task, const Attempt& attempt, const v1::Answer& answer);
   bool PartCommitted(int index) const;
   // Ends the wait for a resumed map's output: found on `holder`, or (null)
@@ -120,6 +119,7 @@ class JobRun {
   const JobEnv env_;
   std::string attempt_prefix_;  // attempt ids are PREFIX-TASK-aN
   bool restored_final_ = false;  // an ended job from the journal: status_ is all there is
+  const OutputCommitter committer_;
   v1::JobStatus status_;  // spec, state, counters, error, times
   std::vector<std::unique_ptr<Task>> maps_;
   std::vector<std::unique_ptr<Task>> reduces_;

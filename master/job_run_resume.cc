@@ -1,18 +1,13 @@
 // JobRun's side of surviving a master restart: what it journals when a task
 // is accepted, and how a job the journal says was running resumes.
-#include <filesystem>
 #include <map>
-#include <system_error>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "common/logging.h"
 #include "master/job_run.h"
 
 namespace ampmr::master {
 namespace {
-
-namespace fs = std::filesystem;
 
 bool IsMapOnly(const v1::JobSpec& spec) { return spec.reducer() == "none"; }
 
@@ -22,6 +17,7 @@ JobRun::JobRun(v1::JobStatus final_status, JobEnv env)
     : id_(final_status.job_id()),
       env_(std::move(env)),
       attempt_prefix_(id_),
+      committer_(final_status.spec().output()),
       restored_final_(true) {
   status_ = std::move(final_status);
 }
@@ -41,12 +37,7 @@ void JobRun::RecordAccepted(const Task& task, const Attempt& attempt, const v1::
   env_.journal->TaskAccepted(id_, record);
 }
 
-bool JobRun::PartCommitted(int index) const {
-  std::string name = absl::StrFormat("part-%05d", index);
-  std::error_code ec;
-  return fs::exists(absl::StrCat(TempDir(), "/committed/", name), ec) ||
-         fs::exists(absl::StrCat(status_.spec().output(), "/", name), ec);
-}
+bool JobRun::PartCommitted(int index) const { return committer_.IsCommitted(index); }
 
 void JobRun::Resume(const JournaledJob& journaled, int64_t boot, absl::Duration rejoin_grace) {
   attempt_prefix_ = absl::StrCat(id_, "-b", boot);
