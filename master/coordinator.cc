@@ -33,8 +33,8 @@ absl::StatusOr<std::string> Coordinator::SubmitJob(v1::JobSpec spec,
   jobs_.emplace(id, std::move(job));
   job_order_.push_back(id);
   AMPMR_LOG(INFO) << "job submitted job=" << id;
-  raw->Start();
   FlushJournal();  // the job survives a restart before its id is handed out
+  raw->Start();
   return id;
 }
 

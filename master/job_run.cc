@@ -402,7 +402,9 @@ void JobRun::AcceptAttempt(Task* task, const Attempt& attempt, const v1::Answer&
   }
   phase_durations_.push_back(env_.loop->Now() - attempt.start);
   CancelRunning(task);  // backup attempts lose
-  RecordAccepted(*task, attempt, answer);
+  if (env_.journal != nullptr) {
+    env_.journal->TaskAccepted(id_, is_map, task->index, task->result_address, answer);
+  }
   task->done.Callback(answer);
   env_.on_change(this);
 }

@@ -108,7 +108,6 @@ class JobRun {
   absl::Status CommitJob();
   void Finish(v1::JobState state, const std::string& error);
   std::string TaskLabel(const Task& task) const;
-  void RecordAccepted(const Task& task, const Attempt& attempt, const v1::Answer& answer);
   bool PartCommitted(int index) const;
   // Ends the wait for a resumed map's output: found on `holder`, or (null)
   // not coming, so the map runs again.

@@ -1,5 +1,5 @@
-// JobRun's side of surviving a master restart: what it journals when a task
-// is accepted, and how a job the journal says was running resumes.
+// JobRun's side of surviving a master restart: how a job the journal says
+// was running resumes.
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -20,21 +20,6 @@ JobRun::JobRun(v1::JobStatus final_status, JobEnv env)
       committer_(final_status.spec().output()),
       restored_final_(true) {
   status_ = std::move(final_status);
-}
-
-void JobRun::RecordAccepted(const Task& task, const Attempt& attempt, const v1::Answer& answer) {
-  if (env_.journal == nullptr) return;
-  JournaledTask record;
-  record.is_map = task.kind == Task::Kind::kMap;
-  record.index = task.index;
-  record.attempt_id = attempt.id;
-  record.worker_address = task.result_address;
-  record.result = task.result;  // a map's has no counters
-  if (!record.is_map) record.result.mutable_reduce_done()->clear_counters();
-  const auto& counters =
-      record.is_map ? answer.map_done().counters() : answer.reduce_done().counters();
-  record.counters.insert(counters.begin(), counters.end());
-  env_.journal->TaskAccepted(id_, record);
 }
 
 bool JobRun::PartCommitted(int index) const { return committer_.IsCommitted(index); }

@@ -3,14 +3,13 @@
 #include <sqlite3.h>
 
 #include <filesystem>
+#include <map>
 #include <system_error>
 #include <utility>
 
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-#include <google/protobuf/util/delimited_message_util.h>
-
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "master/journal_format.h"
 
 namespace ampmr::master {
 namespace {
@@ -18,58 +17,27 @@ namespace {
 namespace fs = std::filesystem;
 
 // A new journal's schema. meta holds schema_version and boots; a job's row
-// has status set once it ended; tasks holds accepted attempts of unfinished
-// jobs, one row per task.
+// has status set once it ended; accepted holds batches of task records of
+// unfinished jobs (journal_format.h), a later record of a task replacing an
+// earlier one.
 constexpr const char* kSchema = R"sql(
 CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE jobs(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, spec BLOB NOT NULL,
                   submit_time REAL NOT NULL, splits BLOB, status BLOB);
-CREATE TABLE tasks(job_id TEXT NOT NULL, kind INTEGER NOT NULL, idx INTEGER NOT NULL,
-                   attempt_id TEXT NOT NULL, worker TEXT NOT NULL, result BLOB NOT NULL,
-                   counters BLOB NOT NULL, PRIMARY KEY(job_id, kind, idx)) WITHOUT ROWID;
+CREATE TABLE accepted(seq INTEGER PRIMARY KEY, job_id TEXT NOT NULL, records BLOB NOT NULL);
 INSERT INTO meta VALUES('boots', 0);
 )sql";
 
 constexpr const char* kHowToStartEmpty =
     "; refusing to start (move the file away to start with no jobs)";
 
-std::string EncodeSplits(const std::vector<v1::Split>& splits) {
-  std::string out;
-  google::protobuf::io::StringOutputStream stream(&out);
-  for (const auto& s : splits) {
-    google::protobuf::util::SerializeDelimitedToZeroCopyStream(s, &stream);
-  }
-  return out;
-}
-
-bool DecodeSplits(const void* data, int size, std::vector<v1::Split>* splits) {
-  google::protobuf::io::ArrayInputStream stream(data, size);
-  while (true) {
-    const void* unused;
-    int n;
-    if (!stream.Next(&unused, &n)) return true;
-    stream.BackUp(n);
-    v1::Split s;
-    bool clean_eof = false;
-    if (!google::protobuf::util::ParseDelimitedFromZeroCopyStream(&s, &stream, &clean_eof)) {
-      return clean_eof;
-    }
-    splits->push_back(std::move(s));
-  }
-}
-
-// Counters travel in a JobStatus that holds nothing else.
-std::string EncodeCounters(const std::map<std::string, int64_t>& counters) {
-  v1::JobStatus holder;
-  for (const auto& [name, value] : counters) (*holder.mutable_counters())[name] = value;
-  return holder.SerializeAsString();
-}
-
+// Bound values are used by the sqlite3_step that follows at once, so they
+// are not copied.
 void BindBlob(sqlite3_stmt* stmt, int i, const std::string& bytes) {
-  sqlite3_bind_blob(stmt, i, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_blob(stmt, i, bytes.data(), static_cast<int>(bytes.size()), SQLITE_STATIC);
 }
 void BindText(sqlite3_stmt* stmt, int i, const std::string& text) {
-  sqlite3_bind_text(stmt, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_text(stmt, i, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
 }
 
 template <typename Message>
@@ -147,7 +115,7 @@ absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(const std::string& path) 
 
 Journal::~Journal() {
   (void)Flush();
-  for (sqlite3_stmt* s : {insert_job_, insert_task_, finish_job_, delete_tasks_}) {
+  for (sqlite3_stmt* s : {insert_job_, insert_batch_, finish_job_, delete_tasks_}) {
     sqlite3_finalize(s);
   }
   sqlite3_close(db_);
@@ -235,13 +203,11 @@ absl::Status Journal::Init() {
   }
   AMPMR_RETURN_IF_ERROR(Prepare(
       "INSERT INTO jobs(id, spec, submit_time, splits) VALUES(?1, ?2, ?3, ?4)", &insert_job_));
-  AMPMR_RETURN_IF_ERROR(Prepare(
-      "INSERT OR REPLACE INTO tasks(job_id, kind, idx, attempt_id, worker, result, counters) "
-      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-      &insert_task_));
+  AMPMR_RETURN_IF_ERROR(
+      Prepare("INSERT INTO accepted(job_id, records) VALUES(?1, ?2)", &insert_batch_));
   AMPMR_RETURN_IF_ERROR(
       Prepare("UPDATE jobs SET status = ?2, splits = NULL WHERE id = ?1", &finish_job_));
-  AMPMR_RETURN_IF_ERROR(Prepare("DELETE FROM tasks WHERE job_id = ?1", &delete_tasks_));
+  AMPMR_RETURN_IF_ERROR(Prepare("DELETE FROM accepted WHERE job_id = ?1", &delete_tasks_));
   return absl::OkStatus();
 }
 
@@ -272,29 +238,32 @@ void Journal::Step(sqlite3_stmt* stmt, const char* what) {
 void Journal::JobSubmitted(const std::string& job_id, const v1::JobSpec& spec,
                            const std::vector<v1::Split>& splits, double submit_time) {
   if (!BeginWrite()) return;
+  std::string spec_bytes = spec.SerializeAsString();
+  std::string split_bytes = EncodeSplits(splits);
   BindText(insert_job_, 1, job_id);
-  BindBlob(insert_job_, 2, spec.SerializeAsString());
+  BindBlob(insert_job_, 2, spec_bytes);
   sqlite3_bind_double(insert_job_, 3, submit_time);
-  BindBlob(insert_job_, 4, EncodeSplits(splits));
+  BindBlob(insert_job_, 4, split_bytes);
   Step(insert_job_, "recording a submitted job");
 }
 
-void Journal::TaskAccepted(const std::string& job_id, const JournaledTask& task) {
-  if (!BeginWrite()) return;
-  BindText(insert_task_, 1, job_id);
-  sqlite3_bind_int(insert_task_, 2, task.is_map ? 0 : 1);
-  sqlite3_bind_int(insert_task_, 3, task.index);
-  BindText(insert_task_, 4, task.attempt_id);
-  BindText(insert_task_, 5, task.worker_address);
-  BindBlob(insert_task_, 6, task.result.SerializeAsString());
-  BindBlob(insert_task_, 7, EncodeCounters(task.counters));
-  Step(insert_task_, "recording an accepted task");
+void Journal::TaskAccepted(const std::string& job_id, bool is_map, int index,
+                           const std::string& worker_address, const v1::Answer& answer) {
+  if (!error_.ok()) return;
+  if (last_batch_ == nullptr || last_batch_->first != job_id) {
+    last_batch_ = &*batches_.try_emplace(job_id).first;
+  }
+  AppendTaskRecord(is_map, index, worker_address, answer, &last_batch_->second);
 }
 
 void Journal::JobFinished(const v1::JobStatus& status) {
+  // What the job accepted no longer matters.
+  batches_.erase(status.job_id());
+  last_batch_ = nullptr;
   if (!BeginWrite()) return;
+  status.SerializeToString(&buffer_);
   BindText(finish_job_, 1, status.job_id());
-  BindBlob(finish_job_, 2, status.SerializeAsString());
+  BindBlob(finish_job_, 2, buffer_);
   Step(finish_job_, "recording a finished job");
   if (!error_.ok()) return;
   BindText(delete_tasks_, 1, status.job_id());
@@ -302,6 +271,14 @@ void Journal::JobFinished(const v1::JobStatus& status) {
 }
 
 absl::Status Journal::Flush() {
+  for (const auto& [job_id, records] : batches_) {
+    if (!BeginWrite()) break;
+    BindText(insert_batch_, 1, job_id);
+    BindBlob(insert_batch_, 2, records);
+    Step(insert_batch_, "recording accepted tasks");
+  }
+  batches_.clear();
+  last_batch_ = nullptr;
   if (in_transaction_) {
     in_transaction_ = false;
     absl::Status committed = Exec("COMMIT");
@@ -314,6 +291,7 @@ absl::Status Journal::Flush() {
 }
 
 absl::StatusOr<JournalContents> Journal::Load() {
+  AMPMR_RETURN_IF_ERROR(Flush());
   JournalContents contents;
   contents.boot = boot_;
   auto corrupt = [this](const std::string& what) {
@@ -344,31 +322,31 @@ absl::StatusOr<JournalContents> Journal::Load() {
     }
     if (rc != SQLITE_DONE) return Error("reading jobs");
   }
-  Statement tasks;
-  AMPMR_RETURN_IF_ERROR(Prepare(
-      "SELECT job_id, kind, idx, attempt_id, worker, result, counters FROM tasks "
-      "ORDER BY job_id, kind, idx",
-      &tasks.stmt));
+  // Records in commit order; a later record of a task replaces an earlier one.
+  std::map<std::string, std::map<std::pair<bool, int>, JournaledTask>> latest;
+  Statement batches;
+  AMPMR_RETURN_IF_ERROR(
+      Prepare("SELECT job_id, records FROM accepted ORDER BY seq", &batches.stmt));
   int rc;
-  while ((rc = sqlite3_step(tasks.stmt)) == SQLITE_ROW) {
-    std::string job_id = TextColumn(tasks.stmt, 0);
+  std::vector<JournaledTask> records;
+  while ((rc = sqlite3_step(batches.stmt)) == SQLITE_ROW) {
+    std::string job_id = TextColumn(batches.stmt, 0);
     auto it = by_id.find(job_id);
-    if (it == by_id.end()) return corrupt("a task of unknown job " + job_id);
-    JournaledJob& job = contents.jobs[it->second];
-    if (job.final_status.has_value()) continue;
-    JournaledTask task;
-    task.is_map = sqlite3_column_int(tasks.stmt, 1) == 0;
-    task.index = sqlite3_column_int(tasks.stmt, 2);
-    task.attempt_id = TextColumn(tasks.stmt, 3);
-    task.worker_address = TextColumn(tasks.stmt, 4);
-    v1::JobStatus counters;
-    if (!ParseColumn(tasks.stmt, 5, &task.result) || !ParseColumn(tasks.stmt, 6, &counters)) {
-      return corrupt("bad record of attempt " + task.attempt_id);
+    if (it == by_id.end()) return corrupt("accepted tasks of unknown job " + job_id);
+    if (contents.jobs[it->second].final_status.has_value()) continue;
+    records.clear();
+    if (!DecodeTaskRecords(sqlite3_column_blob(batches.stmt, 1),
+                           sqlite3_column_bytes(batches.stmt, 1), &records)) {
+      return corrupt("bad accepted task records of job " + job_id);
     }
-    task.counters.insert(counters.counters().begin(), counters.counters().end());
-    job.tasks.push_back(std::move(task));
+    auto& tasks = latest[job_id];
+    for (JournaledTask& t : records) tasks[{!t.is_map, t.index}] = std::move(t);
   }
-  if (rc != SQLITE_DONE) return Error("reading tasks");
+  if (rc != SQLITE_DONE) return Error("reading accepted tasks");
+  for (auto& [job_id, tasks] : latest) {
+    JournaledJob& job = contents.jobs[by_id[job_id]];
+    for (auto& [key, task] : tasks) job.tasks.push_back(std::move(task));
+  }
   return contents;
 }
 

@@ -6,10 +6,11 @@
 // accepted task attempt (where its output is, its counters), and the job's end
 // (its final status). A finished job keeps only its final status.
 //
-// Writes are grouped: each record joins an open transaction, which Flush()
-// commits. Only committed records survive a crash; a task accepted after the
-// last commit simply runs again after a restart. Write errors are kept and
-// returned by the next Flush().
+// Writes are grouped: records join an open transaction (accepted tasks are
+// buffered and written as one batch per job), which Flush() commits. Only
+// committed records survive a crash; a task accepted after the last commit
+// simply runs again after a restart. Write errors are kept and returned by
+// the next Flush().
 //
 // Thread-safety: not thread-safe; the master uses it on the coordinator thread
 // only (opening it on another thread first is fine).
@@ -21,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -76,13 +78,17 @@ class Journal {
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;
 
-  // Everything needed to rebuild the master's jobs. Includes uncommitted writes.
+  // Everything needed to rebuild the master's jobs. Commits what is pending
+  // first.
   absl::StatusOr<JournalContents> Load();
 
   void JobSubmitted(const std::string& job_id, const v1::JobSpec& spec,
                     const std::vector<v1::Split>& splits, double submit_time);
+  // `answer` is the accepted attempt's MapDone or ReduceDone, counters and
+  // all; `worker_address` the shuffle address of the worker that ran it.
   // Replaces an earlier record of the same task (a map output made again).
-  void TaskAccepted(const std::string& job_id, const JournaledTask& task);
+  void TaskAccepted(const std::string& job_id, bool is_map, int index,
+                    const std::string& worker_address, const v1::Answer& answer);
   // REQUIRES: `status` is final. Drops the job's splits and task records.
   void JobFinished(const v1::JobStatus& status);
 
@@ -90,7 +96,7 @@ class Journal {
   // write since the journal was opened.
   absl::Status Flush();
   // Whether there are writes not yet committed.
-  bool pending() const { return in_transaction_; }
+  bool pending() const { return in_transaction_ || !batches_.empty(); }
   const std::string& path() const { return path_; }
   int64_t boot() const { return boot_; }
 
@@ -110,9 +116,14 @@ class Journal {
   bool in_transaction_ = false;
   absl::Status error_;  // the first write error
   sqlite3_stmt* insert_job_ = nullptr;
-  sqlite3_stmt* insert_task_ = nullptr;
+  sqlite3_stmt* insert_batch_ = nullptr;
   sqlite3_stmt* finish_job_ = nullptr;
   sqlite3_stmt* delete_tasks_ = nullptr;
+  std::string buffer_;  // reused for serializing, so writes rarely allocate
+  // Accepted tasks not yet written, by job (journal_format.h), and the batch
+  // written to last: accepting a task is an append to a buffer.
+  std::map<std::string, std::string> batches_;
+  std::pair<const std::string, std::string>* last_batch_ = nullptr;
 };
 
 }  // namespace ampmr::master

@@ -64,13 +64,10 @@ std::vector<v1::Split> Splits(int n) {
   return splits;
 }
 
-JournaledTask MapRecord(int index, const std::string& attempt) {
-  JournaledTask t;
-  t.is_map = true;
-  t.index = index;
-  t.attempt_id = attempt;
-  t.worker_address = "127.0.0.1:9001";
-  v1::MapDone* done = t.result.mutable_map_done();
+// A map attempt's answer as a worker sends it, counters included.
+v1::Answer MapAnswer(const std::string& attempt) {
+  v1::Answer answer;
+  v1::MapDone* done = answer.mutable_map_done();
   done->set_attempt_id(attempt);
   done->set_output_path("/work/w1/" + attempt + ".out");
   for (int r = 0; r < 2; ++r) {
@@ -79,8 +76,12 @@ JournaledTask MapRecord(int index, const std::string& attempt) {
     p->set_length(10);
     p->set_records(3);
   }
-  t.counters["ampmr.map_input_records"] = 7;
-  return t;
+  (*done->mutable_counters())["ampmr.map_input_records"] = 7;
+  return answer;
+}
+
+void AcceptMap(Journal* journal, const std::string& job, int index, const std::string& attempt) {
+  journal->TaskAccepted(job, /*is_map=*/true, index, "127.0.0.1:9001", MapAnswer(attempt));
 }
 
 std::unique_ptr<Journal> OpenOk(const std::string& path) {
@@ -98,16 +99,12 @@ TEST(JournalTest, RoundTrip) {
     EXPECT_EQ(journal->boot(), 1);
     journal->JobSubmitted("j1", Spec("/out1"), Splits(3), 1000.5);
     journal->JobSubmitted("j2", Spec("/out2"), Splits(1), 1001);
-    journal->TaskAccepted("j1", MapRecord(0, "j1-m0-a1"));
-    JournaledTask reduce;
-    reduce.is_map = false;
-    reduce.index = 1;
-    reduce.attempt_id = "j1-r1-a2";
-    reduce.worker_address = "127.0.0.1:9002";
-    reduce.result.mutable_reduce_done()->set_attempt_id("j1-r1-a2");
-    reduce.counters["ampmr.reduce_output_records"] = 4;
-    journal->TaskAccepted("j1", reduce);
-    journal->TaskAccepted("j2", MapRecord(0, "j2-m0-a1"));
+    AcceptMap(journal.get(), "j1", 0, "j1-m0-a1");
+    v1::Answer reduce;
+    reduce.mutable_reduce_done()->set_attempt_id("j1-r1-a2");
+    (*reduce.mutable_reduce_done()->mutable_counters())["ampmr.reduce_output_records"] = 4;
+    journal->TaskAccepted("j1", /*is_map=*/false, 1, "127.0.0.1:9002", reduce);
+    AcceptMap(journal.get(), "j2", 0, "j2-m0-a1");
     v1::JobStatus done;
     done.set_job_id("j2");
     done.set_state(v1::SUCCEEDED);
@@ -141,13 +138,15 @@ TEST(JournalTest, RoundTrip) {
   EXPECT_EQ(map.attempt_id, "j1-m0-a1");
   EXPECT_EQ(map.worker_address, "127.0.0.1:9001");
   EXPECT_EQ(map.result.map_done().output_path(), "/work/w1/j1-m0-a1.out");
+  EXPECT_THAT(map.result.map_done().counters(), SizeIs(0));  // they are in `counters`
   ASSERT_THAT(map.result.map_done().partitions(), SizeIs(2));
   EXPECT_EQ(map.result.map_done().partitions(1).offset(), 10);
   EXPECT_EQ(map.counters.at("ampmr.map_input_records"), 7);
   const JournaledTask& reduce = j1.tasks[1];
   EXPECT_FALSE(reduce.is_map);
   EXPECT_EQ(reduce.index, 1);
-  EXPECT_EQ(reduce.result.reduce_done().attempt_id(), "j1-r1-a2");
+  EXPECT_EQ(reduce.attempt_id, "j1-r1-a2");
+  EXPECT_EQ(reduce.worker_address, "127.0.0.1:9002");
   EXPECT_EQ(reduce.counters.at("ampmr.reduce_output_records"), 4);
 
   // A finished job keeps its final status only.
@@ -165,12 +164,15 @@ TEST(JournalTest, LaterAcceptanceOfATaskReplacesTheEarlierOne) {
   auto journal = OpenOk(tmp.path() + "/journal.db");
   ASSERT_NE(journal, nullptr);
   journal->JobSubmitted("j1", Spec("/out"), Splits(1), 1);
-  journal->TaskAccepted("j1", MapRecord(0, "j1-m0-a1"));
-  journal->TaskAccepted("j1", MapRecord(0, "j1-m0-a3"));
+  AcceptMap(journal.get(), "j1", 0, "j1-m0-a1");
+  AcceptMap(journal.get(), "j1", 1, "j1-m1-a1");
+  ASSERT_THAT(journal->Flush(), IsOk());
+  AcceptMap(journal.get(), "j1", 0, "j1-m0-a3");
   absl::StatusOr<JournalContents> contents = journal->Load();
   ASSERT_THAT(contents, IsOk());
-  ASSERT_THAT(contents->jobs[0].tasks, SizeIs(1));
+  ASSERT_THAT(contents->jobs[0].tasks, SizeIs(2));
   EXPECT_EQ(contents->jobs[0].tasks[0].attempt_id, "j1-m0-a3");
+  EXPECT_EQ(contents->jobs[0].tasks[1].attempt_id, "j1-m1-a1");
 }
 
 // A child process writes, commits some, then is killed with writes pending.
@@ -183,9 +185,9 @@ TEST(JournalTest, OnlyCommittedWritesSurviveAKill) {
     absl::StatusOr<std::unique_ptr<Journal>> journal = Journal::Open(path);
     if (!journal.ok()) _exit(1);
     (*journal)->JobSubmitted("j1", Spec("/out"), Splits(2), 1);
-    (*journal)->TaskAccepted("j1", MapRecord(0, "j1-m0-a1"));
+    AcceptMap(journal->get(), "j1", 0, "j1-m0-a1");
     if (!(*journal)->Flush().ok()) _exit(1);
-    (*journal)->TaskAccepted("j1", MapRecord(1, "j1-m1-a1"));
+    AcceptMap(journal->get(), "j1", 1, "j1-m1-a1");
     raise(SIGKILL);
     _exit(2);
   }
@@ -223,7 +225,7 @@ TEST(JournalTest, TruncatedFileIsRefused) {
     for (int j = 1; j <= 20; ++j) {
       std::string id = absl::StrCat("j", j);
       journal->JobSubmitted(id, Spec("/out"), Splits(200), j);
-      for (int m = 0; m < 50; ++m) journal->TaskAccepted(id, MapRecord(m, absl::StrCat(id, "-m", m)));
+      for (int m = 0; m < 50; ++m) AcceptMap(journal.get(), id, m, absl::StrCat(id, "-m", m));
     }
     ASSERT_THAT(journal->Flush(), IsOk());
   }  // closed: everything is in the main file

@@ -302,13 +302,9 @@ TEST(RecoveryTest, InterruptedJobCommitIsRedone) {
     split.set_length(100);
     (*journal)->JobSubmitted("j1", spec, {split}, 1000);
     for (int r = 0; r < 2; ++r) {
-      JournaledTask t;
-      t.is_map = false;
-      t.index = r;
-      t.attempt_id = absl::StrCat("j1-r", r, "-a1");
-      t.worker_address = "127.0.0.1:9001";
-      t.result.mutable_reduce_done()->set_attempt_id(t.attempt_id);
-      (*journal)->TaskAccepted("j1", t);
+      v1::Answer answer;
+      answer.mutable_reduce_done()->set_attempt_id(absl::StrCat("j1-r", r, "-a1"));
+      (*journal)->TaskAccepted("j1", /*is_map=*/false, r, "127.0.0.1:9001", answer);
     }
     ASSERT_THAT((*journal)->Flush(), IsOk());
   }
