@@ -141,7 +141,12 @@ int CallCommand(const CallOptions& options) {
       ConnectTo(options.master);
   if (!client.ok()) return ReportError(client.status());
   absl::StatusOr<std::string> answer = (*client)->Call(request);
-  if (!answer.ok()) return ReportError(answer.status());
+  if (!answer.ok()) {
+    // The code matters to scripts (retry on UNAVAILABLE, not on NOT_FOUND).
+    const absl::Status& why = answer.status();
+    return ReportError(absl::Status(
+        why.code(), absl::StrCat(absl::StatusCodeToString(why.code()), ": ", why.message())));
+  }
   std::cout << *answer << std::flush;
   return kExitSuccess;
 }

@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
       "reduce tasks in --slots slots, and serves its map outputs to reducers.");
   flags.String("master", &options.master, "ADDR", "the master's address")
       .DefaultText("$AMPMR_MASTER, else 127.0.0.1:7070");
-  flags.Int32("slots", &options.slots, "N", "tasks run at once");
+  flags.Int32("slots", &options.slots, "N", "tasks run at once, and children per --handler");
   flags.String("work-dir", &options.work_dir, "DIR",
                "where map outputs and scratch files go")
       .DefaultText("a temporary directory, removed at exit");
@@ -32,6 +32,13 @@ int main(int argc, char** argv) {
   double drain_grace = 30;
   flags.Double("drain-grace", &drain_grace, "SECS",
                "on SIGTERM, how long running tasks may take to finish before the worker exits");
+  std::vector<std::string> handler_flags;
+  flags.Repeated("handler", &handler_flags, "NAME=COMMAND",
+                 "serve calls to NAME with --slots long-lived children running the shell\n"
+                 "COMMAND (requests on its fd 3, answers on fd 4; see README \"Calls\"),\n"
+                 "or builtin:echo; repeatable");
+  flags.Int64("handler-max-calls", &options.handler_max_calls, "N",
+              "replace a handler child after it answered N calls; 0: never");
   std::vector<std::string> args(argv + 1, argv + argc);
   absl::StatusOr<std::vector<std::string>> positional = flags.Parse(args);
   if (!positional.ok()) {
@@ -44,6 +51,18 @@ int main(int argc, char** argv) {
   }
   if (!positional->empty()) {
     std::cerr << "ampmr-worker: unexpected argument " << (*positional)[0] << " (see --help)\n";
+    return 2;
+  }
+  for (const std::string& flag : handler_flags) {
+    absl::StatusOr<ampmr::worker::HandlerSpec> spec = ampmr::worker::ParseHandlerSpec(flag);
+    if (!spec.ok()) {
+      std::cerr << "ampmr-worker: " << spec.status().message() << "\n";
+      return 2;
+    }
+    options.handlers.push_back(std::move(*spec));
+  }
+  if (options.handler_max_calls < 0) {
+    std::cerr << "ampmr-worker: --handler-max-calls: must be >= 0\n";
     return 2;
   }
   if (options.slots < 1) {

@@ -18,6 +18,7 @@
 #include "common/amp/session.h"
 #include "common/logging.h"
 #include "common/loop.h"
+#include "worker/handler_pool.h"
 #include "worker/map_output_store.h"
 #include "worker/shuffle_fetcher.h"
 #include "worker/shuffle_service.h"
@@ -53,6 +54,7 @@ struct Worker::Impl {
   std::unique_ptr<ShuffleFetcher> fetcher;
   std::unique_ptr<ShuffleServiceImpl> shuffle_service;
   std::unique_ptr<grpc::Server> shuffle_server;
+  std::unique_ptr<HandlerPool> handlers;  // set in Start
   ThreadLoop loop;
 
   // --- session loop only ---
@@ -78,6 +80,7 @@ struct Worker::Impl {
   void SendHeartbeat();
   void RunMap(const v1::RunMap& run, amp::Session::Reply reply);
   void RunReduce(const v1::RunReduce& run, amp::Session::Reply reply);
+  void RunCall(const v1::Call& call, amp::Session::Reply reply);
 };
 
 void Worker::Impl::Connect() {
@@ -108,8 +111,12 @@ void Worker::Impl::Connect() {
                           RunReduce(c.run_reduce(), std::move(r));
                         });
   session->SetResponder(v1::Command::kCancel, [this](const v1::Command& c, amp::Session::Reply r) {
-    pool.Cancel(c.cancel().attempt_id());
+    if (!c.cancel().attempt_id().empty()) pool.Cancel(c.cancel().attempt_id());
+    if (!c.cancel().call_id().empty()) handlers->Cancel(c.cancel().call_id());
     r(v1::Answer());
+  });
+  session->SetResponder(v1::Command::kCall, [this](const v1::Command& c, amp::Session::Reply r) {
+    RunCall(c.call(), std::move(r));
   });
   session->SetResponder(v1::Command::kForgetJob,
                         [this](const v1::Command& c, amp::Session::Reply r) {
@@ -127,6 +134,7 @@ void Worker::Impl::Connect() {
   h->set_slots(options.slots);
   h->set_pid(getpid());
   h->set_version("ampmr/1");
+  for (const std::string& name : handlers->names()) h->add_handlers(name);
   // A master that restarted reuses the accepted outputs among these.
   for (const MapOutputStore::Held& held : store.List()) {
     if (::access(held.path.c_str(), R_OK) != 0) continue;
@@ -175,6 +183,7 @@ void Worker::Impl::OnStreamDone(uint64_t gen, const absl::Status& why) {
   if (session) session->HandleClosed(why);
   // The master re-runs whatever this session was doing; stop wasting slots on it.
   pool.CancelAll();
+  handlers->DropQueued(absl::UnavailableError("session to the master ended"));
   if (stopping) return;
   absl::Duration wait = backoff;
   backoff = std::min(backoff * 2, options.max_backoff);
@@ -246,6 +255,25 @@ void Worker::Impl::RunReduce(const v1::RunReduce& run, amp::Session::Reply reply
       });
 }
 
+// Calls run on the handler pool's threads; the answer goes straight back.
+void Worker::Impl::RunCall(const v1::Call& call, amp::Session::Reply reply) {
+  HandlerCall hc;
+  hc.handler = call.handler();
+  hc.payload = call.payload();
+  hc.call_id = call.call_id();
+  if (call.timeout_seconds() > 0) hc.timeout = absl::Seconds(call.timeout_seconds());
+  hc.idempotent = call.idempotent();
+  handlers->Call(std::move(hc), [reply](absl::StatusOr<std::string> payload) {
+    if (!payload.ok()) {
+      reply(payload.status());
+      return;
+    }
+    v1::Answer answer;
+    *answer.mutable_call_done()->mutable_payload() = std::move(*payload);
+    reply(std::move(answer));
+  });
+}
+
 Worker::Worker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Worker::~Worker() { Shutdown(); }
@@ -271,6 +299,14 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& optio
           absl::StrCat("--work-dir ", impl->options.work_dir, ": ", ec.message()));
     }
   }
+  HandlerPoolOptions handler_options;
+  handler_options.handlers = options.handlers;
+  handler_options.slots = options.slots;
+  handler_options.max_calls = options.handler_max_calls;
+  absl::StatusOr<std::unique_ptr<HandlerPool>> handlers =
+      HandlerPool::Start(std::move(handler_options));
+  if (!handlers.ok()) return handlers.status();
+  impl->handlers = std::move(*handlers);
   impl->fetcher = std::make_unique<ShuffleFetcher>(&impl->store, impl->options.work_dir);
   impl->shuffle_service = std::make_unique<ShuffleServiceImpl>(&impl->store);
 
@@ -342,6 +378,7 @@ void Worker::Shutdown() {
     if (impl->session) impl->session->Close(absl::CancelledError("worker shutting down"));
   });
   impl->pool.Stop();
+  impl->handlers->Stop();  // kills the children
   // Short: gRPC waits out the whole deadline while any reducer keeps a channel open.
   impl->shuffle_server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(250));
   impl->loop.Stop();

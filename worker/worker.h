@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "worker/handler_pool.h"
 
 namespace ampmr::worker {
 
@@ -31,6 +32,10 @@ struct WorkerOptions {
   // Host other workers use to reach this one; default: the listen host, or
   // this machine's hostname when listening on all interfaces.
   std::string advertise_host;
+  // Long-lived call handlers (--handler NAME=COMMAND), `slots` children each.
+  std::vector<HandlerSpec> handlers;
+  // Replace a handler child after it answered this many calls; 0: never.
+  int64_t handler_max_calls = 0;
   // Longest wait between reconnection attempts.
   absl::Duration max_backoff = absl::Seconds(5);
 };

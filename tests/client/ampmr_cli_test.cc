@@ -621,7 +621,7 @@ TEST_F(AmpmrCliTest, StatusWaitCancelJobsWorkers) {
   EXPECT_EQ(call.out, "echo:hi");
   Result no_handler = Ampmr({"call", "--handler", "nope"}, env);
   EXPECT_EQ(no_handler.exit_code, 2);
-  EXPECT_EQ(no_handler.err, "ampmr: no worker offers handler nope\n");
+  EXPECT_EQ(no_handler.err, "ampmr: NOT_FOUND: no worker offers handler nope\n");
 }
 
 }  // namespace

@@ -1,0 +1,236 @@
+// calls_bench: what the master's call routing costs, measured side by side
+// with a direct gRPC unary echo server in the same run, on the same machine.
+//
+//   calls_bench --master ADDR [--handler echo] [--python-handler CMD]
+//               [--python-via-master NAME] [--calls N] [--seconds S]
+//               [--concurrency C] [--payload BYTES]
+//
+// 1. latency: one caller, N sequential calls (after a warm-up), p50/p90/p99,
+//    through the master (JobService.Call to `--handler`, normally
+//    builtin:echo on a worker) and to a direct echo server (this process
+//    serving JobService.Call itself: the same RPC, message and client code);
+// 2. throughput: C callers, each on its own connection, for S seconds each;
+// 3. with --python-handler, the Python `serve` loop alone: one child started
+//    with that command, fed sequential calls through its fd 3/4 frames;
+// 4. with --python-via-master, throughput of C callers through the master to
+//    that (Python echo) handler.
+// Prints a markdown table.
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "ampmr/v1/job.grpc.pb.h"
+#include "common/cli_flags.h"
+#include "worker/handler_child.h"
+
+namespace ampmr::bench {
+namespace {
+
+// JobService.Call answered in place: the floor any routing is compared with.
+class DirectEcho : public v1::JobService::CallbackService {
+  grpc::ServerUnaryReactor* Call(grpc::CallbackServerContext* ctx, const v1::CallRequest* request,
+                                 v1::CallResponse* response) override {
+    response->set_payload(request->payload());
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+};
+
+std::unique_ptr<v1::JobService::Stub> Connect(const std::string& address) {
+  grpc::ChannelArguments args;
+  // A connection of its own, as separate client processes would have.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return v1::JobService::NewStub(
+      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+}
+
+bool CallOnce(v1::JobService::Stub* stub, const v1::CallRequest& request) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::CallResponse response;
+  grpc::Status s = stub->Call(&ctx, request, &response);
+  if (!s.ok()) {
+    std::cerr << "calls_bench: call failed: " << s.error_code() << " " << s.error_message()
+              << "\n";
+    return false;
+  }
+  return response.payload() == request.payload();
+}
+
+struct Latency {
+  double p50_us = 0, p90_us = 0, p99_us = 0;
+  bool ok = true;
+};
+
+double Percentile(std::vector<double>& v, double p) {
+  size_t i = std::min(v.size() - 1, static_cast<size_t>(p * v.size()));
+  std::nth_element(v.begin(), v.begin() + i, v.end());
+  return v[i];
+}
+
+Latency MeasureLatency(const std::string& address, const v1::CallRequest& request, int calls) {
+  auto stub = Connect(address);
+  Latency out;
+  for (int i = 0; i < std::max(200, calls / 10); ++i) out.ok = out.ok && CallOnce(stub.get(), request);
+  std::vector<double> us;
+  us.reserve(calls);
+  for (int i = 0; i < calls && out.ok; ++i) {
+    absl::Time start = absl::Now();
+    out.ok = CallOnce(stub.get(), request);
+    us.push_back(absl::ToDoubleMicroseconds(absl::Now() - start));
+  }
+  if (!out.ok || us.empty()) return out;
+  out.p50_us = Percentile(us, 0.50);
+  out.p90_us = Percentile(us, 0.90);
+  out.p99_us = Percentile(us, 0.99);
+  return out;
+}
+
+// Calls per second with `callers` threads, each on its own connection.
+double MeasureThroughput(const std::string& address, const v1::CallRequest& request,
+                         int callers, absl::Duration duration) {
+  std::vector<std::unique_ptr<v1::JobService::Stub>> stubs;
+  for (int i = 0; i < callers; ++i) {
+    stubs.push_back(Connect(address));
+    CallOnce(stubs.back().get(), request);  // connected before the clock starts
+  }
+  std::atomic<int64_t> done{0};
+  std::atomic<bool> failed{false};
+  absl::Time start = absl::Now();
+  absl::Time end = start + duration;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < callers; ++i) {
+    threads.emplace_back([&, i] {
+      while (absl::Now() < end && !failed) {
+        if (CallOnce(stubs[i].get(), request)) {
+          ++done;
+        } else {
+          failed = true;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  if (failed) return -1;
+  return done / absl::ToDoubleSeconds(absl::Now() - start);
+}
+
+// The Python serve loop alone: sequential frames to one child.
+double MeasurePythonLoop(const std::string& command, const std::string& payload,
+                         absl::Duration duration) {
+  auto child = worker::HandlerChild::Spawn(command, {});
+  if (!child.ok()) {
+    std::cerr << "calls_bench: " << child.status() << "\n";
+    return -1;
+  }
+  // The first answer also waits for the interpreter to start.
+  auto first = (*child)->Call(payload, absl::Now() + absl::Seconds(60), -1, nullptr);
+  if (first.end != worker::HandlerChild::End::kAnswered || !first.answer.ok()) return -1;
+  int64_t n = 0;
+  absl::Time start = absl::Now();
+  absl::Time end = start + duration;
+  while (absl::Now() < end) {
+    auto ex = (*child)->Call(payload, absl::InfiniteFuture(), -1, nullptr);
+    if (ex.end != worker::HandlerChild::End::kAnswered || !ex.answer.ok() ||
+        *ex.answer != payload) {
+      return -1;
+    }
+    ++n;
+  }
+  return n / absl::ToDoubleSeconds(absl::Now() - start);
+}
+
+int Main(int argc, char** argv) {
+  std::string master, handler = "echo", python_handler, python_via_master;
+  int32_t calls = 5000, concurrency = 16, payload_bytes = 100;
+  double seconds = 5;
+  FlagSet flags("calls_bench --master ADDR [flags]",
+                "Echo calls through the master vs a direct gRPC echo server.");
+  flags.String("master", &master, "ADDR", "a master with a worker offering --handler").Required();
+  flags.String("handler", &handler, "NAME", "an echo handler (builtin:echo) on the worker");
+  flags.String("python-handler", &python_handler, "COMMAND",
+               "also time this Python echo handler's serve loop alone");
+  flags.String("python-via-master", &python_via_master, "NAME",
+               "also measure throughput through the master to this Python echo handler");
+  flags.Int32("calls", &calls, "N", "sequential calls for the latency figures");
+  flags.Double("seconds", &seconds, "S", "how long each throughput run lasts");
+  flags.Int32("concurrency", &concurrency, "C", "callers in the throughput runs");
+  flags.Int32("payload", &payload_bytes, "BYTES", "request size");
+  absl::StatusOr<std::vector<std::string>> rest = flags.Parse(argc - 1, argv + 1);
+  if (!rest.ok()) {
+    std::cerr << "calls_bench: " << rest.status().message() << "\n";
+    return 2;
+  }
+  if (flags.help_requested()) {
+    std::cout << flags.Help();
+    return 0;
+  }
+
+  DirectEcho direct_service;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&direct_service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    std::cerr << "calls_bench: cannot start the direct echo server\n";
+    return 1;
+  }
+  std::string direct = absl::StrCat("127.0.0.1:", port);
+
+  v1::CallRequest request;
+  request.set_handler(handler);
+  request.set_payload(std::string(payload_bytes, 'x'));
+  request.set_timeout_seconds(30);
+
+  Latency via_direct = MeasureLatency(direct, request, calls);
+  Latency via_master = MeasureLatency(master, request, calls);
+  absl::Duration d = absl::Seconds(seconds);
+  double tput_direct = MeasureThroughput(direct, request, concurrency, d);
+  double tput_master = MeasureThroughput(master, request, concurrency, d);
+  if (!via_direct.ok || !via_master.ok || tput_direct < 0 || tput_master < 0) return 1;
+
+  std::printf("| echo call, %d-byte payload | direct gRPC server | through the master | ratio |\n",
+              payload_bytes);
+  std::printf("|---|---:|---:|---:|\n");
+  std::printf("| latency p50, 1 caller | %.0f us | %.0f us | %.2fx |\n", via_direct.p50_us,
+              via_master.p50_us, via_master.p50_us / via_direct.p50_us);
+  std::printf("| latency p90 | %.0f us | %.0f us | %.2fx |\n", via_direct.p90_us,
+              via_master.p90_us, via_master.p90_us / via_direct.p90_us);
+  std::printf("| latency p99 | %.0f us | %.0f us | %.2fx |\n", via_direct.p99_us,
+              via_master.p99_us, via_master.p99_us / via_direct.p99_us);
+  std::printf("| throughput, %d callers | %.0f calls/s | %.0f calls/s | %.2fx |\n", concurrency,
+              tput_direct, tput_master, tput_master / tput_direct);
+  if (!python_handler.empty()) {
+    double py = MeasurePythonLoop(python_handler, request.payload(), d);
+    if (py < 0) return 1;
+    std::printf("\n| Python echo handler | calls/s |\n|---|---:|\n");
+    std::printf("| `serve` loop alone, 1 child, sequential frames | %.0f |\n", py);
+  }
+  if (!python_via_master.empty()) {
+    v1::CallRequest py_request = request;
+    py_request.set_handler(python_via_master);
+    double py = MeasureThroughput(master, py_request, concurrency, d);
+    if (py < 0) return 1;
+    std::printf("| through the master, %d callers | %.0f |\n", concurrency, py);
+  }
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  return 0;
+}
+
+}  // namespace
+}  // namespace ampmr::bench
+
+int main(int argc, char** argv) { return ampmr::bench::Main(argc, argv); }

@@ -1,0 +1,314 @@
+#include "worker/handler_child.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+extern char** environ;
+
+namespace ampmr::worker {
+namespace {
+
+void PutBigEndian32(uint32_t n, char* out) {
+  out[0] = static_cast<char>(n >> 24);
+  out[1] = static_cast<char>(n >> 16);
+  out[2] = static_cast<char>(n >> 8);
+  out[3] = static_cast<char>(n);
+}
+
+uint32_t GetBigEndian32(const char* in) {
+  const auto* b = reinterpret_cast<const unsigned char*>(in);
+  return (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | b[3];
+}
+
+int PollMillis(absl::Time deadline) {
+  if (deadline == absl::InfiniteFuture()) return -1;
+  absl::Duration left = deadline - absl::Now();
+  if (left <= absl::ZeroDuration()) return 0;
+  // Round up so a wait never ends just before its deadline.
+  return static_cast<int>(absl::ToInt64Milliseconds(left + absl::Milliseconds(1) -
+                                                    absl::Nanoseconds(1)));
+}
+
+void Drain(int fd) {
+  uint64_t n;
+  while (read(fd, &n, sizeof(n)) > 0) {
+  }
+}
+
+// The status byte and message of an answer frame as a Status.
+absl::Status HandlerError(unsigned char code, std::string message) {
+  if (code > static_cast<unsigned char>(absl::StatusCode::kUnauthenticated)) {
+    return absl::UnknownError(absl::StrCat("handler sent status byte ", code, ": ", message));
+  }
+  return absl::Status(static_cast<absl::StatusCode>(code), message);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<HandlerChild>> HandlerChild::Spawn(
+    const std::string& command, const std::vector<std::string>& env) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    return absl::InternalError(absl::StrCat("socketpair: ", strerror(errno)));
+  }
+  // Everything the child needs is built before fork: after it, only
+  // async-signal-safe calls.
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
+  env_strings.insert(env_strings.end(), env.begin(), env.end());
+  std::vector<char*> envp;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::string sh = "/bin/sh", dash_c = "-c", cmd = command;
+  char* argv[] = {sh.data(), dash_c.data(), cmd.data(), nullptr};
+  pid_t parent = getpid();
+
+  pid_t pid = fork();
+  if (pid < 0) {
+    int err = errno;
+    close(sv[0]);
+    close(sv[1]);
+    return absl::ResourceExhaustedError(absl::StrCat("fork: ", strerror(err)));
+  }
+  if (pid == 0) {
+    // Worker threads block SIGTERM/SIGINT and ignore SIGPIPE; the handler
+    // must not inherit that.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    sigaction(SIGPIPE, &dfl, nullptr);
+    setpgid(0, 0);
+    // Dies with the worker even if the worker is SIGKILLed.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(1);
+    int s = fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
+    if (s < 0 || dup2(s, 3) < 0 || dup2(s, 4) < 0 || dup2(2, 1) < 0) _exit(126);
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) dup2(devnull, 0);
+    execve(argv[0], argv, envp.data());
+    _exit(127);
+  }
+  setpgid(pid, pid);  // also here, so a kill right after Spawn reaches the group
+  close(sv[1]);
+  fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+  return std::unique_ptr<HandlerChild>(new HandlerChild(pid, sv[0]));
+}
+
+HandlerChild::HandlerChild(pid_t pid, int fd) : pid_(pid), fd_(fd), started_(absl::Now()) {
+  pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+}
+
+HandlerChild::~HandlerChild() { Kill(); }
+
+HandlerChild::Wait HandlerChild::WaitFor(short events, absl::Time deadline, int wake_fd,
+                                         const std::function<bool()>& interrupt) {
+  for (;;) {
+    struct pollfd fds[2] = {{fd_, events, 0}, {wake_fd, POLLIN, 0}};
+    int n = poll(fds, wake_fd >= 0 ? 2 : 1, PollMillis(deadline));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Wait::kReady;  // let the read or write report it
+    if (fds[0].revents != 0) return Wait::kReady;
+    if (wake_fd >= 0 && fds[1].revents != 0) {
+      Drain(wake_fd);
+      if (interrupt && interrupt()) return Wait::kInterrupted;
+      continue;
+    }
+    if (n == 0 && absl::Now() >= deadline) return Wait::kTimedOut;
+  }
+}
+
+HandlerChild::Exchange HandlerChild::Call(absl::string_view payload, absl::Time deadline,
+                                          int wake_fd, const std::function<bool()>& interrupt) {
+  Exchange out;
+  if (payload.size() > UINT32_MAX) {
+    out.end = End::kAnswered;
+    out.answer = absl::InvalidArgumentError("payload over 4 GiB");
+    return out;
+  }
+  if (!SendRequest(payload, deadline, wake_fd, interrupt, &out)) return out;
+  std::string frame;
+  if (!ReadAnswer(deadline, wake_fd, interrupt, &frame, &out)) return out;
+  ++answered_;
+  out.end = End::kAnswered;
+  unsigned char status = static_cast<unsigned char>(frame[4]);
+  if (status == 0) {
+    out.answer = frame.substr(5);
+  } else {
+    out.answer = HandlerError(status, frame.substr(5));
+  }
+  return out;
+}
+
+bool HandlerChild::SendRequest(absl::string_view payload, absl::Time deadline, int wake_fd,
+                               const std::function<bool()>& interrupt, Exchange* out) {
+  // One sendmsg for header and payload while the socket takes it.
+  char header[4];
+  PutBigEndian32(static_cast<uint32_t>(payload.size()), header);
+  size_t total = 4 + payload.size(), sent = 0;
+  while (sent < total) {
+    struct iovec iov[2];
+    int n_iov = 0;
+    if (sent < 4) iov[n_iov++] = {header + sent, 4 - sent};
+    size_t p = sent < 4 ? 0 : sent - 4;
+    if (p < payload.size()) {
+      iov[n_iov++] = {const_cast<char*>(payload.data()) + p, payload.size() - p};
+    }
+    struct msghdr msg;
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_iov = iov;
+    msg.msg_iovlen = n_iov;
+    ssize_t n = sendmsg(fd_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      sent += n;
+      out->request_sent = true;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (!Await(POLLOUT, deadline, wake_fd, interrupt, out)) return false;
+      continue;
+    }
+    out->end = End::kGone;
+    out->why = absl::StrCat("writing the request: ", strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+bool HandlerChild::ReadAnswer(absl::Time deadline, int wake_fd,
+                              const std::function<bool()>& interrupt, std::string* frame,
+                              Exchange* out) {
+  // The 4-byte length, then that many bytes (status and body); nothing of a
+  // next frame (there is none: one request at a time).
+  std::string& buf = *frame;
+  size_t want = 4;
+  bool have_length = false;
+  for (;;) {
+    if (buf.size() >= want) {
+      if (have_length) return true;
+      uint32_t n = GetBigEndian32(buf.data());
+      if (n == 0 || n > kMaxHandlerFrame) {
+        out->end = End::kBadFrame;
+        out->why = absl::StrCat("answer frame length ", n, " (want 1 to ", kMaxHandlerFrame, ")");
+        return false;
+      }
+      have_length = true;
+      want = 4 + size_t{n};
+      continue;
+    }
+    size_t old = buf.size();
+    buf.resize(want);
+    ssize_t n = recv(fd_, buf.data() + old, want - old, MSG_DONTWAIT);
+    buf.resize(old + (n > 0 ? n : 0));
+    if (n > 0) continue;
+    if (n == 0) {
+      out->end = End::kGone;
+      out->why = buf.empty() ? "closed fd 4 before answering"
+                             : absl::StrCat("closed fd 4 in the middle of an answer (", buf.size(),
+                                            " of ", want, " bytes)");
+      return false;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      out->end = End::kGone;
+      out->why = absl::StrCat("reading the answer: ", strerror(errno));
+      return false;
+    }
+    if (!Await(POLLIN, deadline, wake_fd, interrupt, out)) return false;
+  }
+}
+
+bool HandlerChild::Await(short events, absl::Time deadline, int wake_fd,
+                         const std::function<bool()>& interrupt, Exchange* out) {
+  switch (WaitFor(events, deadline, wake_fd, interrupt)) {
+    case Wait::kReady:
+      return true;
+    case Wait::kTimedOut:
+      out->end = End::kTimedOut;
+      return false;
+    case Wait::kInterrupted:
+      out->end = End::kInterrupted;
+      return false;
+  }
+  return false;
+}
+
+HandlerChild::Idle HandlerChild::WaitIdle(int wake_fd) {
+  Wait w = WaitFor(POLLIN, absl::InfiniteFuture(), wake_fd, [] { return true; });
+  return w == Wait::kReady ? Idle::kGone : Idle::kWoken;
+}
+
+bool HandlerChild::WaitExit(absl::Duration timeout) {
+  if (reaped_) return true;
+  absl::Time deadline = absl::Now() + timeout;
+  if (pidfd_ >= 0) {
+    struct pollfd p = {pidfd_, POLLIN, 0};
+    int n;
+    while ((n = poll(&p, 1, PollMillis(deadline))) < 0 && errno == EINTR) {
+    }
+    return n > 0;
+  }
+  // No pidfd (old kernel): look now and then.
+  for (;;) {
+    siginfo_t info;
+    memset(&info, 0, sizeof(info));
+    if (waitid(P_PID, pid_, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid_) {
+      return true;
+    }
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+}
+
+void HandlerChild::Retire(absl::Duration grace) {
+  if (reaped_) return;
+  shutdown(fd_, SHUT_WR);
+  WaitExit(grace);
+  Kill();
+}
+
+void HandlerChild::Kill() {
+  if (!reaped_ && pid_ > 0) {
+    // While the child is unreaped its pid cannot be reused, so the group
+    // kill reaches only its own processes.
+    kill(-pid_, SIGKILL);
+    kill(pid_, SIGKILL);
+    Reap();
+  }
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+  if (pidfd_ >= 0) close(pidfd_);
+  pidfd_ = -1;
+}
+
+void HandlerChild::Reap() {
+  while (waitpid(pid_, &wait_status_, 0) < 0 && errno == EINTR) {
+  }
+  reaped_ = true;
+}
+
+std::string HandlerChild::ExitDescription() const {
+  if (!reaped_) return "running";
+  if (WIFEXITED(wait_status_)) return absl::StrCat("exited with status ", WEXITSTATUS(wait_status_));
+  if (WIFSIGNALED(wait_status_)) return absl::StrCat("killed by signal ", WTERMSIG(wait_status_));
+  return "ended";
+}
+
+}  // namespace ampmr::worker
