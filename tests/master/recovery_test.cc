@@ -56,12 +56,13 @@ struct Master {
     ids.push_back(coordinator->AddWorker(hello, workers.back().get()).worker_id());
     return workers.back().get();
   }
-  std::string Submit(const std::string& output, int maps, int reduces) {
+  std::string Submit(const std::string& output, int maps, int reduces,
+                     const std::string& reducer = "builtin:sum") {
     v1::JobSpec spec;
     spec.add_inputs("/in");
     spec.set_output(output);
     spec.set_mapper("builtin:wordcount");
-    spec.set_reducer("builtin:sum");
+    spec.set_reducer(reducer);
     spec.set_reduces(reduces);
     spec.set_max_attempts(4);
     std::vector<v1::Split> splits;
@@ -341,6 +342,42 @@ TEST(RecoveryTest, ReduceWhosePartFileIsGoneRunsAgain) {
   std::vector<FakeWorker::Pending*> reduces = OpenReduces({v1});
   ASSERT_THAT(reduces, SizeIs(1));
   EXPECT_EQ(reduces[0]->command.run_reduce().task().task_id(), "r0");
+}
+
+// A map-only job's maps commit part files like reduces: the committed ones
+// are kept, with no worker needed to report anything.
+TEST(RecoveryTest, MapOnlyJobKeepsCommittedMapParts) {
+  TempDir tmp;
+  std::string out = tmp.path() + "/out";
+  std::string job;
+  auto answer_map_only = [](FakeWorker::Pending* p, const std::string& content) {
+    const v1::RunMap& run = p->command.run_map();
+    fs::create_directories(run.output_dir());
+    char name[32];
+    snprintf(name, sizeof(name), "/part-%05d", run.task().partition());
+    std::ofstream(run.output_dir() + name) << content;
+    v1::Answer answer;
+    answer.mutable_map_done()->set_attempt_id(run.task().attempt_id());
+    p->answer.Callback(answer);
+  };
+  {
+    Master a(tmp.path());
+    FakeWorker* w1 = a.AddWorker("127.0.0.1:9001");
+    job = a.Submit(out, 2, 0, "none");
+    answer_map_only(w1->Open()[0], "m0\t1\n");
+    a.Commit();
+    ASSERT_THAT(w1->Open(), SizeIs(1));  // m1 runs when the master dies
+  }
+  Master b(tmp.path());
+  ASSERT_THAT(b.recovered, IsOk());
+  EXPECT_EQ(b.Status(job).map().done(), 1);
+  FakeWorker* v1 = b.AddWorker("127.0.0.1:9005");
+  ASSERT_THAT(v1->Open(), SizeIs(1));
+  EXPECT_EQ(v1->Open()[0]->command.run_map().task().attempt_id(), job + "-b2-m1-a1");
+  answer_map_only(v1->Open()[0], "m1\t1\n");
+  EXPECT_EQ(b.Status(job).state(), v1::SUCCEEDED);
+  EXPECT_EQ(ReadFile(out + "/part-00000"), "m0\t1\n");
+  EXPECT_EQ(ReadFile(out + "/part-00001"), "m1\t1\n");
 }
 
 }  // namespace
