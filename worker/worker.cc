@@ -81,6 +81,7 @@ struct Worker::Impl {
   void RunMap(const v1::RunMap& run, amp::Session::Reply reply);
   void RunReduce(const v1::RunReduce& run, amp::Session::Reply reply);
   void RunCall(const v1::Call& call, amp::Session::Reply reply);
+  bool TakeCall(v1::Box* box, const std::shared_ptr<amp::BoxOutbox>& outbox);
 };
 
 void Worker::Impl::Connect() {
@@ -88,7 +89,10 @@ void Worker::Impl::Connect() {
   retired = std::move(reactor);
   uint64_t gen = ++generation;
   amp::StreamCallbacks callbacks;
-  callbacks.on_box = [this, gen](v1::Box box) {
+  // Set before the stream starts reading.
+  auto outbox = std::make_shared<std::shared_ptr<amp::BoxOutbox>>();
+  callbacks.on_box = [this, gen, outbox](v1::Box box) {
+    if (TakeCall(&box, *outbox)) return;
     loop.Post([this, gen, box = std::move(box)]() mutable {
       if (gen == generation && session) session->HandleBox(std::move(box));
     });
@@ -102,6 +106,7 @@ void Worker::Impl::Connect() {
     loop.Post([this, gen, why] { OnStreamDone(gen, why); });
   };
   reactor = std::make_unique<amp::ClientBoxReactor>(stub.get(), std::move(callbacks));
+  *outbox = reactor->outbox();
   session = std::make_unique<amp::Session>(reactor->outbox(), "master@" + options.master);
   session->SetResponder(v1::Command::kRunMap, [this](const v1::Command& c, amp::Session::Reply r) {
     RunMap(c.run_map(), std::move(r));
@@ -253,6 +258,37 @@ void Worker::Impl::RunReduce(const v1::RunReduce& run, amp::Session::Reply reply
       [reply, attempt](const absl::Status& why) {
         reply(absl::Status(why.code(), absl::StrCat("attempt=", attempt, ": ", why.message())));
       });
+}
+
+// Calls only queue work for the handler pool's threads (builtin:echo answers
+// at once), so they are taken on the gRPC thread that read them and answered
+// straight into the stream, a hop through the session loop saved; the rest of
+// `box` (other commands, answers) is left for the session. True if nothing
+// is left.
+bool Worker::Impl::TakeCall(v1::Box* box, const std::shared_ptr<amp::BoxOutbox>& outbox) {
+  auto take = [&](v1::Box& b) {
+    if (b.ask() == 0 || !b.has_command() || !b.command().has_call()) return false;
+    auto replied = std::make_shared<std::atomic<bool>>(false);
+    RunCall(b.command().call(), [outbox, ask = b.ask(), replied](absl::StatusOr<v1::Answer> r) {
+      if (replied->exchange(true)) return;
+      v1::Box out;
+      out.set_ask(ask);
+      if (r.ok()) {
+        *out.mutable_answer() = std::move(*r);
+      } else {
+        *out.mutable_error() = amp::ToErrorProto(r.status());
+      }
+      outbox->Send(std::move(out));  // dropped once the stream has ended
+    });
+    return true;
+  };
+  if (box->batch_size() == 0) return take(*box);
+  v1::Box rest;
+  for (v1::Box& inner : *box->mutable_batch()) {
+    if (!take(inner)) *rest.add_batch() = std::move(inner);
+  }
+  *box = std::move(rest);
+  return box->batch_size() == 0;
 }
 
 // Calls run on the handler pool's threads; the answer goes straight back.
