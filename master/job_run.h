@@ -108,11 +108,14 @@ class JobRun {
   absl::Status CommitJob();
   void Finish(v1::JobState state, const std::string& error);
   std::string TaskLabel(const Task& task) const;
-  bool PartCommitted(int index) const;
-  // Ends the wait for a resumed map's output: found on `holder`, or (null)
-  // not coming, so the map runs again.
-  void EndAwait(Task* map, const WorkerState* holder);
-  void EndAllAwaits();
+  // Resuming: takes back one journaled acceptance.
+  void RestoreAccepted(const JournaledTask& accepted);
+  // Ends the wait for a resumed map's output (its counters count from now):
+  // found on `holder`, or (null) not needed any more.
+  void StopAwaiting(Task* map, const WorkerState* holder);
+  // The output will not come: the map runs again.
+  void GiveUpAwaiting(Task* map);
+  void OnRejoinGraceOver();
 
   const std::string id_;
   const JobEnv env_;

@@ -22,46 +22,16 @@ JobRun::JobRun(v1::JobStatus final_status, JobEnv env)
   status_ = std::move(final_status);
 }
 
-bool JobRun::PartCommitted(int index) const { return committer_.IsCommitted(index); }
-
 void JobRun::Resume(const JournaledJob& journaled, int64_t boot, absl::Duration rejoin_grace) {
   attempt_prefix_ = absl::StrCat(id_, "-b", boot);
   status_.set_submit_time(journaled.submit_time);
   status_.set_start_time(journaled.submit_time);
-  const bool map_only = IsMapOnly(status_.spec());
-  for (const JournaledTask& t : journaled.tasks) {
-    auto& tasks = t.is_map ? maps_ : reduces_;
-    if (t.index < 0 || t.index >= static_cast<int>(tasks.size())) continue;
-    Task* task = tasks[t.index].get();
-    // A part file that is not where the commit left it is made again.
-    bool writes_part = !t.is_map || map_only;
-    if (writes_part && !PartCommitted(t.index)) continue;
-    bool has_output = t.is_map && !map_only && !t.result.map_done().output_path().empty();
-    if (has_output && t.worker_address.empty()) continue;
-    task->state = Task::State::kDone;
-    task->result = t.result;
-    if (has_output) {
-      // Its counters count once its output is found; if the map runs again
-      // instead, that attempt's do.
-      task->awaited_holder = t.worker_address;
-      auto* held = task->result.mutable_map_done()->mutable_counters();
-      for (const auto& [name, value] : t.counters) (*held)[name] = value;
-      ++awaited_maps_;
-    } else {
-      for (const auto& [name, value] : t.counters) counters_[name] += value;
-    }
-    ++(t.is_map ? map_done_ : reduce_done_);
-  }
-  if (!map_only && !reduces_.empty() && reduce_done_ == static_cast<int>(reduces_.size())) {
+  for (const JournaledTask& accepted : journaled.tasks) RestoreAccepted(accepted);
+  if (!IsMapOnly(status_.spec()) && !reduces_.empty() &&
+      reduce_done_ == static_cast<int>(reduces_.size())) {
     // Every part file is committed: no map output is needed any more.
     for (auto& map : maps_) {
-      if (!map->awaited_holder.empty()) {
-        map->awaited_holder.clear();
-        --awaited_maps_;
-        auto* counters = map->result.mutable_map_done()->mutable_counters();
-        for (const auto& [name, value] : *counters) counters_[name] += value;
-        counters->clear();
-      }
+      StopAwaiting(map.get(), nullptr);
       if (map->state != Task::State::kDone) {
         map->state = Task::State::kDone;
         ++map_done_;
@@ -72,18 +42,34 @@ void JobRun::Resume(const JournaledJob& journaled, int64_t boot, absl::Duration 
                   << maps_.size() << " (outputs awaited from workers: " << awaited_maps_
                   << ") reduces done=" << reduce_done_ << "/" << reduces_.size();
   if (awaited_maps_ > 0) {
-    rejoin_timer_ = env_.loop->RunAfter(rejoin_grace, [this] {
-      rejoin_timer_ = 0;
-      if (finished()) return;
-      if (awaited_maps_ > 0) {
-        AMPMR_LOG(INFO) << "job=" << id_ << ": " << awaited_maps_
-                        << " map outputs not reported by any worker; running them again";
-      }
-      EndAllAwaits();
-      env_.scheduler->Schedule();
-    });
+    rejoin_timer_ = env_.loop->RunAfter(rejoin_grace, [this] { OnRejoinGraceOver(); });
   }
   StartPhase(&maps_, v1::MAPPING);
+}
+
+void JobRun::RestoreAccepted(const JournaledTask& accepted) {
+  auto& tasks = accepted.is_map ? maps_ : reduces_;
+  if (accepted.index < 0 || accepted.index >= static_cast<int>(tasks.size())) return;
+  Task* task = tasks[accepted.index].get();
+  const bool map_only = IsMapOnly(status_.spec());
+  // A part file that is not where the commit left it is made again.
+  if ((!accepted.is_map || map_only) && !committer_.IsCommitted(accepted.index)) return;
+  bool has_output =
+      accepted.is_map && !map_only && !accepted.result.map_done().output_path().empty();
+  if (has_output && accepted.worker_address.empty()) return;
+  task->state = Task::State::kDone;
+  task->result = accepted.result;
+  ++(accepted.is_map ? map_done_ : reduce_done_);
+  if (!has_output) {
+    for (const auto& [name, value] : accepted.counters) counters_[name] += value;
+    return;
+  }
+  // Its counters wait with it: they count once its output is found; if the
+  // map runs again instead, that attempt's count.
+  task->awaited_holder = accepted.worker_address;
+  auto* held = task->result.mutable_map_done()->mutable_counters();
+  for (const auto& [name, value] : accepted.counters) (*held)[name] = value;
+  ++awaited_maps_;
 }
 
 void JobRun::OnWorkerJoined(const WorkerState& worker) {
@@ -99,10 +85,10 @@ void JobRun::OnWorkerJoined(const WorkerState& worker) {
     const v1::MapDone& done = map->result.map_done();
     auto it = held.find(done.attempt_id());
     if (it != held.end() && it->second == done.output_path()) {
-      EndAwait(map.get(), &worker);
+      StopAwaiting(map.get(), &worker);
       ++found;
     } else if (map->awaited_holder == worker.hello.shuffle_address()) {
-      EndAwait(map.get(), nullptr);
+      GiveUpAwaiting(map.get());
       ++missing;
     }
   }
@@ -116,24 +102,34 @@ void JobRun::OnWorkerJoined(const WorkerState& worker) {
   }
 }
 
-void JobRun::EndAwait(Task* map, const WorkerState* holder) {
+void JobRun::OnRejoinGraceOver() {
+  rejoin_timer_ = 0;
+  if (finished() || awaited_maps_ == 0) return;
+  AMPMR_LOG(INFO) << "job=" << id_ << ": " << awaited_maps_
+                  << " map outputs not reported by any worker; running them again";
+  for (auto& map : maps_) GiveUpAwaiting(map.get());
+  env_.scheduler->Schedule();
+}
+
+void JobRun::StopAwaiting(Task* map, const WorkerState* holder) {
   if (map->awaited_holder.empty()) return;
   map->awaited_holder.clear();
   --awaited_maps_;
   auto* counters = map->result.mutable_map_done()->mutable_counters();
+  for (const auto& [name, value] : *counters) counters_[name] += value;
+  counters->clear();
   if (holder != nullptr) {
     map->result_worker = holder->id;
     map->result_address = holder->hello.shuffle_address();
-    for (const auto& [name, value] : *counters) counters_[name] += value;
-    counters->clear();
-    return;
   }
-  counters->clear();
-  MarkMapOutputLost(map);
 }
 
-void JobRun::EndAllAwaits() {
-  for (auto& map : maps_) EndAwait(map.get(), nullptr);
+void JobRun::GiveUpAwaiting(Task* map) {
+  if (map->awaited_holder.empty()) return;
+  map->awaited_holder.clear();
+  --awaited_maps_;
+  map->result.mutable_map_done()->clear_counters();
+  MarkMapOutputLost(map);
 }
 
 }  // namespace ampmr::master

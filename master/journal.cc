@@ -151,43 +151,7 @@ absl::Status Journal::Init() {
   // below and held until close (a killed master's lock goes with it). It also
   // keeps the WAL index in memory rather than in a -shm file.
   AMPMR_RETURN_IF_ERROR(Exec("PRAGMA locking_mode=EXCLUSIVE"));
-  {
-    Statement check;
-    AMPMR_RETURN_IF_ERROR(Prepare("PRAGMA quick_check", &check.stmt));
-    int rc = sqlite3_step(check.stmt);
-    if (rc != SQLITE_ROW) return Error("integrity check");
-    std::string verdict = TextColumn(check.stmt, 0);
-    if (verdict != "ok") {
-      return absl::DataLossError(
-          absl::StrCat("journal ", path_, ": corrupt: ", verdict, kHowToStartEmpty));
-    }
-  }
-  {
-    Statement version;
-    if (sqlite3_prepare_v2(db_, "SELECT value FROM meta WHERE key = 'schema_version'", -1,
-                           &version.stmt, nullptr) != SQLITE_OK) {
-      if (sqlite3_errcode(db_) == SQLITE_ERROR) {
-        return absl::DataLossError(absl::StrCat("journal ", path_,
-                                                ": not an ampmr journal (no meta table)",
-                                                kHowToStartEmpty));
-      }
-      return Error("reading the schema version");
-    }
-    if (sqlite3_step(version.stmt) != SQLITE_ROW) {
-      return absl::DataLossError(absl::StrCat("journal ", path_, ": no schema version",
-                                              kHowToStartEmpty));
-    }
-    int64_t v = sqlite3_column_int64(version.stmt, 0);
-    if (v > kSchemaVersion) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "journal ", path_, ": schema version ", v, " is newer than this master reads (",
-          kSchemaVersion, "); run a newer ampmr-master on this --data-dir"));
-    }
-    if (v < 1) {
-      return absl::DataLossError(
-          absl::StrCat("journal ", path_, ": bad schema version ", v, kHowToStartEmpty));
-    }
-  }
+  AMPMR_RETURN_IF_ERROR(CheckIsJournal());
   // Only now that the file is known to be a journal is anything written.
   AMPMR_RETURN_IF_ERROR(Exec("PRAGMA journal_mode=WAL"));
   AMPMR_RETURN_IF_ERROR(Exec("PRAGMA synchronous=NORMAL"));
@@ -208,6 +172,43 @@ absl::Status Journal::Init() {
   AMPMR_RETURN_IF_ERROR(
       Prepare("UPDATE jobs SET status = ?2, splits = NULL WHERE id = ?1", &finish_job_));
   AMPMR_RETURN_IF_ERROR(Prepare("DELETE FROM accepted WHERE job_id = ?1", &delete_tasks_));
+  return absl::OkStatus();
+}
+
+absl::Status Journal::CheckIsJournal() {
+  {
+    Statement check;
+    AMPMR_RETURN_IF_ERROR(Prepare("PRAGMA quick_check", &check.stmt));
+    if (sqlite3_step(check.stmt) != SQLITE_ROW) return Error("integrity check");
+    std::string verdict = TextColumn(check.stmt, 0);
+    if (verdict != "ok") {
+      return absl::DataLossError(
+          absl::StrCat("journal ", path_, ": corrupt: ", verdict, kHowToStartEmpty));
+    }
+  }
+  Statement version;
+  if (sqlite3_prepare_v2(db_, "SELECT value FROM meta WHERE key = 'schema_version'", -1,
+                         &version.stmt, nullptr) != SQLITE_OK) {
+    if (sqlite3_errcode(db_) == SQLITE_ERROR) {
+      return absl::DataLossError(absl::StrCat(
+          "journal ", path_, ": not an ampmr journal (no meta table)", kHowToStartEmpty));
+    }
+    return Error("reading the schema version");
+  }
+  if (sqlite3_step(version.stmt) != SQLITE_ROW) {
+    return absl::DataLossError(
+        absl::StrCat("journal ", path_, ": no schema version", kHowToStartEmpty));
+  }
+  int64_t v = sqlite3_column_int64(version.stmt, 0);
+  if (v > kSchemaVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "journal ", path_, ": schema version ", v, " is newer than this master reads (",
+        kSchemaVersion, "); run a newer ampmr-master on this --data-dir"));
+  }
+  if (v < 1) {
+    return absl::DataLossError(
+        absl::StrCat("journal ", path_, ": bad schema version ", v, kHowToStartEmpty));
+  }
   return absl::OkStatus();
 }
 
@@ -294,36 +295,45 @@ absl::StatusOr<JournalContents> Journal::Load() {
   AMPMR_RETURN_IF_ERROR(Flush());
   JournalContents contents;
   contents.boot = boot_;
-  auto corrupt = [this](const std::string& what) {
-    return absl::DataLossError(absl::StrCat("journal ", path_, ": ", what, kHowToStartEmpty));
-  };
-  std::map<std::string, size_t> by_id;
-  {
-    Statement jobs;
-    AMPMR_RETURN_IF_ERROR(Prepare(
-        "SELECT id, spec, submit_time, splits, status FROM jobs ORDER BY seq", &jobs.stmt));
-    int rc;
-    while ((rc = sqlite3_step(jobs.stmt)) == SQLITE_ROW) {
-      JournaledJob job;
-      job.id = TextColumn(jobs.stmt, 0);
-      if (!ParseColumn(jobs.stmt, 1, &job.spec)) return corrupt("bad spec of job " + job.id);
-      job.submit_time = sqlite3_column_double(jobs.stmt, 2);
-      if (sqlite3_column_type(jobs.stmt, 4) != SQLITE_NULL) {
-        job.final_status.emplace();
-        if (!ParseColumn(jobs.stmt, 4, &*job.final_status)) {
-          return corrupt("bad final status of job " + job.id);
-        }
-      } else if (!DecodeSplits(sqlite3_column_blob(jobs.stmt, 3),
-                               sqlite3_column_bytes(jobs.stmt, 3), &job.splits)) {
-        return corrupt("bad splits of job " + job.id);
+  AMPMR_RETURN_IF_ERROR(LoadJobs(&contents));
+  AMPMR_RETURN_IF_ERROR(LoadAccepted(&contents));
+  return contents;
+}
+
+absl::Status Journal::Corrupt(const std::string& what) const {
+  return absl::DataLossError(absl::StrCat("journal ", path_, ": ", what, kHowToStartEmpty));
+}
+
+absl::Status Journal::LoadJobs(JournalContents* contents) {
+  Statement jobs;
+  AMPMR_RETURN_IF_ERROR(Prepare(
+      "SELECT id, spec, submit_time, splits, status FROM jobs ORDER BY seq", &jobs.stmt));
+  int rc;
+  while ((rc = sqlite3_step(jobs.stmt)) == SQLITE_ROW) {
+    JournaledJob job;
+    job.id = TextColumn(jobs.stmt, 0);
+    if (!ParseColumn(jobs.stmt, 1, &job.spec)) return Corrupt("bad spec of job " + job.id);
+    job.submit_time = sqlite3_column_double(jobs.stmt, 2);
+    if (sqlite3_column_type(jobs.stmt, 4) != SQLITE_NULL) {
+      job.final_status.emplace();
+      if (!ParseColumn(jobs.stmt, 4, &*job.final_status)) {
+        return Corrupt("bad final status of job " + job.id);
       }
-      by_id[job.id] = contents.jobs.size();
-      contents.jobs.push_back(std::move(job));
+    } else if (!DecodeSplits(sqlite3_column_blob(jobs.stmt, 3),
+                             sqlite3_column_bytes(jobs.stmt, 3), &job.splits)) {
+      return Corrupt("bad splits of job " + job.id);
     }
-    if (rc != SQLITE_DONE) return Error("reading jobs");
+    contents->jobs.push_back(std::move(job));
   }
-  // Records in commit order; a later record of a task replaces an earlier one.
-  std::map<std::string, std::map<std::pair<bool, int>, JournaledTask>> latest;
+  if (rc != SQLITE_DONE) return Error("reading jobs");
+  return absl::OkStatus();
+}
+
+absl::Status Journal::LoadAccepted(JournalContents* contents) {
+  std::map<std::string, JournaledJob*> by_id;
+  for (JournaledJob& job : contents->jobs) by_id[job.id] = &job;
+  // Batches in commit order; a later record of a task replaces an earlier one.
+  std::map<JournaledJob*, std::map<std::pair<bool, int>, JournaledTask>> latest;
   Statement batches;
   AMPMR_RETURN_IF_ERROR(
       Prepare("SELECT job_id, records FROM accepted ORDER BY seq", &batches.stmt));
@@ -332,22 +342,21 @@ absl::StatusOr<JournalContents> Journal::Load() {
   while ((rc = sqlite3_step(batches.stmt)) == SQLITE_ROW) {
     std::string job_id = TextColumn(batches.stmt, 0);
     auto it = by_id.find(job_id);
-    if (it == by_id.end()) return corrupt("accepted tasks of unknown job " + job_id);
-    if (contents.jobs[it->second].final_status.has_value()) continue;
+    if (it == by_id.end()) return Corrupt("accepted tasks of unknown job " + job_id);
+    if (it->second->final_status.has_value()) continue;
     records.clear();
     if (!DecodeTaskRecords(sqlite3_column_blob(batches.stmt, 1),
                            sqlite3_column_bytes(batches.stmt, 1), &records)) {
-      return corrupt("bad accepted task records of job " + job_id);
+      return Corrupt("bad accepted task records of job " + job_id);
     }
-    auto& tasks = latest[job_id];
+    auto& tasks = latest[it->second];
     for (JournaledTask& t : records) tasks[{!t.is_map, t.index}] = std::move(t);
   }
   if (rc != SQLITE_DONE) return Error("reading accepted tasks");
-  for (auto& [job_id, tasks] : latest) {
-    JournaledJob& job = contents.jobs[by_id[job_id]];
-    for (auto& [key, task] : tasks) job.tasks.push_back(std::move(task));
+  for (auto& [job, tasks] : latest) {
+    for (auto& [key, task] : tasks) job->tasks.push_back(std::move(task));
   }
-  return contents;
+  return absl::OkStatus();
 }
 
 }  // namespace ampmr::master

@@ -103,9 +103,14 @@ class Journal {
  private:
   Journal(std::string path, sqlite3* db) : path_(std::move(path)), db_(db) {}
   absl::Status Init();
+  // Refuses a file that is corrupt, not a journal, or of a newer schema.
+  absl::Status CheckIsJournal();
   absl::Status Exec(const char* sql);
   absl::Status Prepare(const char* sql, sqlite3_stmt** stmt);
   absl::Status Error(const std::string& what) const;
+  absl::Status Corrupt(const std::string& what) const;
+  absl::Status LoadJobs(JournalContents* contents);
+  absl::Status LoadAccepted(JournalContents* contents);
   // Opens a transaction if none is open; records a failure.
   bool BeginWrite();
   void Step(sqlite3_stmt* stmt, const char* what);

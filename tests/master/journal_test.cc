@@ -264,6 +264,28 @@ TEST(JournalTest, NewerSchemaVersionIsRefused) {
                              HasSubstr("newer"))));
 }
 
+TEST(JournalTest, UnreadableRecordIsRefusedAtLoad) {
+  TempDir tmp;
+  std::string path = tmp.path() + "/journal.db";
+  {
+    auto journal = OpenOk(path);
+    ASSERT_NE(journal, nullptr);
+    journal->JobSubmitted("j1", Spec("/out"), Splits(1), 1);
+    ASSERT_THAT(journal->Flush(), IsOk());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "INSERT INTO accepted(job_id, records) VALUES('j1', x'05ffffff')",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto journal = OpenOk(path);
+  ASSERT_NE(journal, nullptr);
+  EXPECT_THAT(journal->Load(),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       AllOf(HasSubstr(path), HasSubstr("accepted task records of job j1"))));
+}
+
 TEST(JournalTest, SecondMasterOnTheSameJournalIsRefused) {
   TempDir tmp;
   std::string path = tmp.path() + "/journal.db";
