@@ -1,14 +1,17 @@
 // calls_bench: what the master's call routing costs, measured side by side
 // with a direct gRPC unary echo server in the same run, on the same machine.
 //
-//   calls_bench --master ADDR [--handler echo] [--python-handler CMD]
-//               [--python-via-master NAME] [--calls N] [--seconds S]
-//               [--concurrency C] [--payload BYTES]
+//   calls_bench --serve-direct     serve the direct echo server until SIGTERM
+//   calls_bench --master ADDR [--direct ADDR] [--handler echo]
+//               [--python-handler CMD] [--python-via-master NAME] [--calls N]
+//               [--seconds S] [--concurrency C] [--payload BYTES]
 //
 // 1. latency: one caller, N sequential calls (after a warm-up), p50/p90/p99,
 //    through the master (JobService.Call to `--handler`, normally
-//    builtin:echo on a worker) and to a direct echo server (this process
-//    serving JobService.Call itself: the same RPC, message and client code);
+//    builtin:echo on a worker) and to a direct echo server (JobService.Call
+//    answered in place: the same RPC, message and client code; in its own
+//    process with --direct, as the master is, else in this one);
+//    also the master alone (a handler nobody offers: NOT_FOUND at once);
 // 2. throughput: C callers, each on its own connection, for S seconds each;
 // 3. with --python-handler, the Python `serve` loop alone: one child started
 //    with that command, fed sequential calls through its fd 3/4 frames;
@@ -16,6 +19,8 @@
 //    that (Python echo) handler.
 // Prints a markdown table.
 #include <grpcpp/grpcpp.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <atomic>
@@ -37,6 +42,10 @@
 namespace ampmr::bench {
 namespace {
 
+// A handler no worker offers: the master answers NOT_FOUND from its
+// coordinator thread, so a call measures the master without a worker.
+constexpr char kNobody[] = "calls-bench-nobody";
+
 // JobService.Call answered in place: the floor any routing is compared with.
 class DirectEcho : public v1::JobService::CallbackService {
   grpc::ServerUnaryReactor* Call(grpc::CallbackServerContext* ctx, const v1::CallRequest* request,
@@ -56,11 +65,14 @@ std::unique_ptr<v1::JobService::Stub> Connect(const std::string& address) {
       grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
 }
 
+// One call; true if it echoed. A call to a handler nobody offers counts as
+// done when it fails with NOT_FOUND.
 bool CallOnce(v1::JobService::Stub* stub, const v1::CallRequest& request) {
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   v1::CallResponse response;
   grpc::Status s = stub->Call(&ctx, request, &response);
+  if (request.handler() == kNobody) return s.error_code() == grpc::StatusCode::NOT_FOUND;
   if (!s.ok()) {
     std::cerr << "calls_bench: call failed: " << s.error_code() << " " << s.error_message()
               << "\n";
@@ -153,12 +165,17 @@ double MeasurePythonLoop(const std::string& command, const std::string& payload,
 }
 
 int Main(int argc, char** argv) {
-  std::string master, handler = "echo", python_handler, python_via_master;
+  std::string master, direct, handler = "echo", python_handler, python_via_master;
+  bool serve_direct = false;
   int32_t calls = 5000, concurrency = 16, payload_bytes = 100;
   double seconds = 5;
   FlagSet flags("calls_bench --master ADDR [flags]",
                 "Echo calls through the master vs a direct gRPC echo server.");
-  flags.String("master", &master, "ADDR", "a master with a worker offering --handler").Required();
+  flags.String("master", &master, "ADDR", "a master with a worker offering --handler");
+  flags.String("direct", &direct, "ADDR", "a direct echo server (calls_bench --serve-direct)")
+      .DefaultText("one in this process");
+  flags.Bool("serve-direct", &serve_direct,
+             "only serve the direct echo server: print its address, run until SIGTERM");
   flags.String("handler", &handler, "NAME", "an echo handler (builtin:echo) on the worker");
   flags.String("python-handler", &python_handler, "COMMAND",
                "also time this Python echo handler's serve loop alone");
@@ -178,17 +195,35 @@ int Main(int argc, char** argv) {
     return 0;
   }
 
-  DirectEcho direct_service;
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&direct_service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || port == 0) {
-    std::cerr << "calls_bench: cannot start the direct echo server\n";
-    return 1;
+  if (master.empty() && !serve_direct) {
+    std::cerr << "calls_bench: --master or --serve-direct is required\n";
+    return 2;
   }
-  std::string direct = absl::StrCat("127.0.0.1:", port);
+  std::unique_ptr<grpc::Server> server;
+  DirectEcho direct_service;
+  if (direct.empty()) {
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, nullptr);  // before gRPC starts threads
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(&direct_service);
+    server = builder.BuildAndStart();
+    if (server == nullptr || port == 0) {
+      std::cerr << "calls_bench: cannot start the direct echo server\n";
+      return 1;
+    }
+    direct = absl::StrCat("127.0.0.1:", port);
+    if (serve_direct) {
+      std::cout << "calls_bench serving on " << direct << std::endl;
+      int sig = 0;
+      sigwait(&stop, &sig);
+      server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+      return 0;
+    }
+  }
 
   v1::CallRequest request;
   request.set_handler(handler);
@@ -197,10 +232,16 @@ int Main(int argc, char** argv) {
 
   Latency via_direct = MeasureLatency(direct, request, calls);
   Latency via_master = MeasureLatency(master, request, calls);
+  v1::CallRequest nobody = request;
+  nobody.set_handler(kNobody);
+  Latency master_only = MeasureLatency(master, nobody, calls);
   absl::Duration d = absl::Seconds(seconds);
   double tput_direct = MeasureThroughput(direct, request, concurrency, d);
   double tput_master = MeasureThroughput(master, request, concurrency, d);
-  if (!via_direct.ok || !via_master.ok || tput_direct < 0 || tput_master < 0) return 1;
+  if (!via_direct.ok || !via_master.ok || !master_only.ok || tput_direct < 0 ||
+      tput_master < 0) {
+    return 1;
+  }
 
   std::printf("| echo call, %d-byte payload | direct gRPC server | through the master | ratio |\n",
               payload_bytes);
@@ -211,6 +252,8 @@ int Main(int argc, char** argv) {
               via_master.p90_us, via_master.p90_us / via_direct.p90_us);
   std::printf("| latency p99 | %.0f us | %.0f us | %.2fx |\n", via_direct.p99_us,
               via_master.p99_us, via_master.p99_us / via_direct.p99_us);
+  std::printf("| latency p50, master alone (NOT_FOUND, no worker) | | %.0f us | %.2fx |\n",
+              master_only.p50_us, master_only.p50_us / via_direct.p50_us);
   std::printf("| throughput, %d callers | %.0f calls/s | %.0f calls/s | %.2fx |\n", concurrency,
               tput_direct, tput_master, tput_master / tput_direct);
   if (!python_handler.empty()) {
@@ -226,7 +269,9 @@ int Main(int argc, char** argv) {
     if (py < 0) return 1;
     std::printf("| through the master, %d callers | %.0f |\n", concurrency, py);
   }
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  if (server != nullptr) {
+    server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  }
   return 0;
 }
 

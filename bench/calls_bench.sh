@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Calls benchmark: echo calls through the master vs a direct gRPC echo server,
-# and the Python handler loop. Starts a master and two workers (builtin echo
-# on 16 slots; a Python echo handler, sdk/python's serve(), on 2 children),
-# runs calls_bench against them, stops them. Prints markdown.
+# and the Python handler loop. Starts a master, two workers (builtin echo on
+# 16 slots; a Python echo handler, sdk/python's serve(), on 2 children) and a
+# direct echo server process, runs calls_bench against them, stops them.
+# Prints markdown.
 #
 #   bench/calls_bench.sh [BUILD_DIR] [calls_bench flags...]
 set -euo pipefail
@@ -40,7 +41,15 @@ for _ in $(seq 200); do
   sleep 0.05
 done
 
+"$BIN/calls_bench" --serve-direct >"$WORK/direct.out" &
+PIDS+=($!)
+for _ in $(seq 200); do
+  grep -q "serving on" "$WORK/direct.out" 2>/dev/null && break
+  sleep 0.05
+done
+DIRECT=$(sed -n 's/^calls_bench serving on //p' "$WORK/direct.out")
+
 echo "Machine: $(nproc) cores, $(uname -sr); payload 100 bytes; everything on loopback."
 echo
-"$BIN/calls_bench" --master "$ADDR" --handler echo --python-handler "$PYECHO" \
+"$BIN/calls_bench" --master "$ADDR" --direct "$DIRECT" --handler echo --python-handler "$PYECHO" \
   --python-via-master pyecho "$@"

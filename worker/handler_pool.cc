@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cerrno>
 #include <cstring>
 #include <deque>
@@ -80,6 +81,7 @@ class HandlerPool::Handler {
   bool Cancel(const std::string& call_id);
   void DropQueued(const absl::Status& why);
   void Stop();
+  bool WaitIdle(absl::Time deadline);
   std::vector<int64_t> pids() const;
 
  private:
@@ -104,6 +106,10 @@ class HandlerPool::Handler {
   std::optional<Item> Take(Slot* slot);
   // Serves one call; returns false if the child is gone (it has been reaped).
   bool Serve(Slot* slot, HandlerChild* child, Item item, absl::Duration* backoff);
+  // The call's child died or broke the protocol: reaps it, then fails the call
+  // or puts it back for another child.
+  void ChildFailed(HandlerChild* child, const HandlerChild::Exchange& ex, Item item,
+                   absl::Duration* backoff);
   void Requeue(Item item);
   void WakeIdleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool stopping() const {
@@ -120,6 +126,7 @@ class HandlerPool::Handler {
   std::vector<std::unique_ptr<Slot>> slots_;  // constant after Start
 
   mutable std::mutex mu_;
+  std::condition_variable call_ended_;  // a slot finished a call
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool joined_ = false;
@@ -217,6 +224,18 @@ void HandlerPool::Handler::Stop() {
     if (slot->thread.joinable()) slot->thread.join();
     close(slot->wake_fd);
   }
+}
+
+bool HandlerPool::Handler::WaitIdle(absl::Time deadline) {
+  std::unique_lock<std::mutex> lock(mu_);
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!queue_.empty()) return false;
+    for (const auto& slot : slots_) {
+      if (!slot->running.empty()) return false;
+    }
+    return true;
+  };
+  return call_ended_.wait_until(lock, absl::ToChronoTime(deadline), idle);
 }
 
 std::vector<int64_t> HandlerPool::Handler::pids() const {
@@ -319,37 +338,47 @@ std::optional<HandlerPool::Handler::Item> HandlerPool::Handler::Take(Slot* slot)
 
 bool HandlerPool::Handler::Serve(Slot* slot, HandlerChild* child, Item item,
                                  absl::Duration* backoff) {
-  bool cancelled = false, stop = false;
+  // On return, after the call has its answer (or is queued again), the slot
+  // is free: WaitIdle sees finished calls only.
+  struct Free {
+    Handler* h;
+    Slot* slot;
+    ~Free() {
+      {
+        std::lock_guard<std::mutex> lock(h->mu_);
+        slot->running.clear();
+        slot->cancel = false;
+      }
+      h->call_ended_.notify_all();
+    }
+  } free_slot{this, slot};
+  bool stop = false;
   HandlerChild::Exchange ex =
       child->Call(item.call.payload, item.deadline, slot->wake_fd, [&] {
         std::lock_guard<std::mutex> lock(mu_);
-        cancelled = slot->cancel;
         stop = stopping_;
-        return cancelled || stop;
+        return slot->cancel || stop;
       });
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    slot->running.clear();
-    slot->cancel = false;
-  }
   const std::string call = absl::StrCat("call=", item.call.call_id, " handler=", spec_.name);
+  pid_t pid = child->pid();
   switch (ex.end) {
     case HandlerChild::End::kAnswered:
       *backoff = absl::ZeroDuration();
       item.done(std::move(ex.answer));
       return true;
-    case HandlerChild::End::kInterrupted:
-    case HandlerChild::End::kTimedOut: {
+    case HandlerChild::End::kTimedOut:
       // The only way to stop a handler mid-call is to end it.
-      pid_t pid = child->pid();
       child->Kill();
       *backoff = absl::ZeroDuration();
-      if (ex.end == HandlerChild::End::kTimedOut) {
-        AMPMR_LOG(WARNING) << call << ": timed out; killed its child pid=" << pid;
-        item.done(absl::DeadlineExceededError(absl::StrCat(
-            call, ": not answered within ", absl::FormatDuration(item.call.timeout),
-            "; child pid=", pid, " killed")));
-      } else if (stop) {
+      AMPMR_LOG(WARNING) << call << ": timed out; killed its child pid=" << pid;
+      item.done(absl::DeadlineExceededError(
+          absl::StrCat(call, ": not answered within ", absl::FormatDuration(item.call.timeout),
+                       "; child pid=", pid, " killed")));
+      return false;
+    case HandlerChild::End::kInterrupted:
+      child->Kill();
+      *backoff = absl::ZeroDuration();
+      if (stop) {
         item.done(absl::UnavailableError(absl::StrCat(call, ": worker shutting down")));
       } else {
         AMPMR_LOG(INFO) << call << ": cancelled; killed its child pid=" << pid;
@@ -357,22 +386,28 @@ bool HandlerPool::Handler::Serve(Slot* slot, HandlerChild* child, Item item,
                                                     " killed")));
       }
       return false;
-    }
     case HandlerChild::End::kGone:
     case HandlerChild::End::kBadFrame:
-      break;
+      ChildFailed(child, ex, std::move(item), backoff);
+      return false;
   }
+  return false;
+}
+
+void HandlerPool::Handler::ChildFailed(HandlerChild* child, const HandlerChild::Exchange& ex,
+                                       Item item, absl::Duration* backoff) {
+  const std::string call = absl::StrCat("call=", item.call.call_id, " handler=", spec_.name);
   bool bad_frame = ex.end == HandlerChild::End::kBadFrame;
   pid_t pid = child->pid();
   if (bad_frame) {
     child->Kill();
   } else {
-    child->Retire(kExitGrace);
+    child->Retire(kExitGrace);  // it is exiting: let it say how
   }
-  std::string what = bad_frame ? absl::StrCat("child pid=", pid, " broke the frame protocol: ",
-                                              ex.why)
-                               : absl::StrCat("child pid=", pid, " ", child->ExitDescription(),
-                                              " during the call (", ex.why, ")");
+  std::string what =
+      bad_frame ? absl::StrCat("child pid=", pid, " broke the frame protocol: ", ex.why)
+                : absl::StrCat("child pid=", pid, " ", child->ExitDescription(),
+                               " during the call (", ex.why, ")");
   AMPMR_LOG(WARNING) << call << ": " << what;
   if (!bad_frame && absl::Now() - child->started() < kYoungChild) {
     *backoff = std::clamp(*backoff * 2, options_.min_backoff, options_.max_backoff);
@@ -385,7 +420,6 @@ bool HandlerPool::Handler::Serve(Slot* slot, HandlerChild* child, Item item,
   } else {
     item.done(absl::UnavailableError(absl::StrCat(call, ": ", what)));
   }
-  return false;
 }
 
 void HandlerPool::Handler::Requeue(Item item) {
@@ -457,6 +491,13 @@ void HandlerPool::DropQueued(const absl::Status& why) {
 
 void HandlerPool::Stop() {
   for (auto& h : handlers_) h->Stop();
+}
+
+bool HandlerPool::WaitIdle(absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  bool idle = true;
+  for (auto& h : handlers_) idle = h->WaitIdle(deadline) && idle;
+  return idle;
 }
 
 std::vector<std::string> HandlerPool::names() const {

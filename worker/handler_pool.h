@@ -80,6 +80,9 @@ class HandlerPool {
   // Fails every queued call with `why` (the session that sent them is gone);
   // running calls finish.
   void DropQueued(const absl::Status& why);
+  // Waits until no call is queued or running (a draining worker), at most
+  // `timeout`; true if that happened.
+  bool WaitIdle(absl::Duration timeout);
   // Fails queued and running calls with UNAVAILABLE, kills every child, joins.
   void Stop();
 

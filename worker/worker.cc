@@ -399,8 +399,13 @@ void Worker::Drain(absl::Duration grace) {
   impl->pool.DropQueued(absl::UnavailableError("worker draining"));
   AMPMR_LOG(INFO) << "draining: waiting up to " << absl::FormatDuration(grace)
                   << " for running tasks";
+  absl::Time until = absl::Now() + grace;
   if (!impl->pool.WaitIdle(grace)) {
     AMPMR_LOG(WARNING) << "drain grace over; cancelling what still runs";
+  }
+  // The master sends no new calls either; let the ones here answer.
+  if (!impl->handlers->WaitIdle(std::max(until - absl::Now(), absl::ZeroDuration()))) {
+    AMPMR_LOG(WARNING) << "drain grace over; calls still running will fail";
   }
 }
 

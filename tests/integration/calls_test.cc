@@ -32,8 +32,9 @@ using ::testing::HasSubstr;
 
 // Requests: "whoami" -> "PID N" (N counts this process's calls), "echo X",
 // "hold FILE" (writes its pid to FILE, then sleeps a minute), "hold-once
-// FILE" (as hold unless FILE exists; then answers "done PID"), "crash" (exit
-// 3 mid-call), "fail CODE".
+// FILE" (as hold unless FILE exists; then answers "done PID"), "nap FILE
+// SECS" (creates FILE, sleeps SECS, answers "rested"), "crash" (exit 3
+// mid-call), "fail CODE".
 constexpr char kHandlerScript[] = R"PY(
 import os, sys, time
 sys.path.insert(0, os.environ["SDK_DIR"])
@@ -55,6 +56,11 @@ def handle(payload):
         return arg
     if cmd == "hold":
         return hold(arg)
+    if cmd == "nap":
+        path, secs = arg.split()
+        open(path, "w").close()
+        time.sleep(float(secs))
+        return "rested"
     if cmd == "hold-once":
         if os.path.exists(arg):
             return "done %d" % os.getpid()
@@ -370,6 +376,22 @@ TEST(CallsTest, StoppedWorkerTakesItsHandlersWithIt) {
   c.worker(0)->Signal(SIGTERM);
   EXPECT_EQ(c.worker(0)->Wait(absl::Seconds(30)), 0);
   for (int64_t pid : pids) EXPECT_TRUE(WaitFor([&] { return !Alive(pid); })) << pid;
+}
+
+TEST(CallsTest, DrainingWorkerFinishesItsRunningCall) {
+  ScratchDir tmp;
+  CallCluster c(tmp.path());
+  c.AddWorker({"--handler", c.PythonHandler()});
+  ASSERT_TRUE(c.WaitForWorkers(1));
+  std::string started = tmp.path() + "/started";
+  CommandResult r;
+  std::thread t([&] { r = c.Call("py", "nap " + started + " 1.5"); });
+  ASSERT_TRUE(WaitFor([&] { return fs::exists(started); }));
+  c.worker(0)->Signal(SIGTERM);
+  t.join();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "rested");
+  EXPECT_EQ(c.worker(0)->Wait(absl::Seconds(30)), 0);
 }
 
 }  // namespace

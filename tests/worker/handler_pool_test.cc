@@ -307,6 +307,22 @@ TEST(HandlerPoolTest, CancelRunningAndQueuedCalls) {
   EXPECT_EQ(*CallAndWait(pool.get(), "py", "echo ok"), "ok");
 }
 
+TEST(HandlerPoolTest, WaitIdleWaitsForQueuedAndRunningCalls) {
+  TempDir dir;
+  auto pool = StartPool({{"py", PythonHandler(dir)}});
+  EXPECT_TRUE(pool->WaitIdle(absl::ZeroDuration()));
+  Result held, queued;
+  std::string file = dir.path() + "/held";
+  pool->Call({"py", "hold " + file, "h1"}, held.Done());
+  pool->Call({"py", "echo after", "q1"}, queued.Done());
+  ASSERT_TRUE(WaitFor([&] { return fs::exists(file); }));
+  EXPECT_FALSE(pool->WaitIdle(absl::Milliseconds(50)));
+  pool->Cancel("h1");
+  EXPECT_TRUE(pool->WaitIdle(absl::Seconds(30)));
+  EXPECT_EQ(queued.ends(), 1);
+  EXPECT_EQ(*queued.Get(), "after");
+}
+
 TEST(HandlerPoolTest, RecyclesAChildAfterMaxCalls) {
   TempDir dir;
   auto pool = StartPool({{"py", PythonHandler(dir)}}, 1, /*max_calls=*/3);
