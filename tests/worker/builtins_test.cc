@@ -1,4 +1,5 @@
 #include "worker/task/builtins.h"
+#include "worker/task/task_factory.h"
 
 #include <string>
 
@@ -113,16 +114,11 @@ TEST(IdentityReducerTest, PassesEveryPair) {
   EXPECT_EQ(*out, in);
 }
 
-TEST(FactoryTest, ExecAndPluginAreUnimplemented) {
-  EXPECT_THAT(MakeMapper(TaskSpec{TaskSpec::Kind::kExec, "cat"}),
-              StatusIs(absl::StatusCode::kUnimplemented,
-                       HasSubstr("exec mappers are not supported yet")));
-  EXPECT_THAT(MakeMapper(TaskSpec{TaskSpec::Kind::kPlugin, "/x.so"}),
-              StatusIs(absl::StatusCode::kUnimplemented,
-                       HasSubstr("plugin mappers are not supported yet")));
-  EXPECT_THAT(MakeReducer(TaskSpec{TaskSpec::Kind::kExec, "cat"}),
-              StatusIs(absl::StatusCode::kUnimplemented,
-                       HasSubstr("exec reducers are not supported yet")));
+TEST(FactoryTest, ExecIsMadeAndAMissingPluginIsNotFound) {
+  EXPECT_THAT(MakeMapper(TaskSpec{TaskSpec::Kind::kExec, "cat"}), IsOk());
+  EXPECT_THAT(MakeReducer(TaskSpec{TaskSpec::Kind::kExec, "cat"}), IsOk());
+  EXPECT_THAT(MakeMapper(TaskSpec{TaskSpec::Kind::kPlugin, "/nonexistent/x.so"}),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("plugin /nonexistent/x.so")));
 }
 
 TEST(FactoryTest, UnknownOrMissingIsInvalidArgument) {

@@ -258,8 +258,12 @@ TEST(MapOutputCollectorTest, BadCombinerOrPartitionsFailCreate) {
   ScratchDir dir;
   EXPECT_THAT(MapOutputCollector::Create(Options(dir, 0)),
               StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(MapOutputCollector::Create(Options(dir, 1, TaskSpec{TaskSpec::Kind::kExec, "cat"})),
-              StatusIs(absl::StatusCode::kUnimplemented, HasSubstr("combiner")));
+  EXPECT_THAT(
+      MapOutputCollector::Create(Options(dir, 1, TaskSpec{TaskSpec::Kind::kBuiltin, "nope"})),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("combiner")));
+  EXPECT_THAT(MapOutputCollector::Create(
+                  Options(dir, 1, TaskSpec{TaskSpec::Kind::kPlugin, dir.Join("none.so")})),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr(dir.Join("none.so"))));
 }
 
 }  // namespace

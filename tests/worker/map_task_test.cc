@@ -190,12 +190,13 @@ TEST(RunMapTaskTest, CancelledLeavesNothing) {
   EXPECT_THAT(ScratchDir::ListOf(dir.Join("w")), IsEmpty());
 }
 
-TEST(RunMapTaskTest, ExecMapperIsUnimplemented) {
+TEST(RunMapTaskTest, MissingPluginNamesThePathAndTheAttempt) {
   ScratchDir dir;
   WriteFile(dir.Join("in"), "x\n");
-  EXPECT_THAT(RunMapTask(Options(dir.Join("w"), dir.Join("in"), 0, 2, "exec:cat", "")),
-              StatusIs(absl::StatusCode::kUnimplemented,
-                       "attempt=j1-m3-a1: exec mappers are not supported yet"));
+  std::string plugin = "plugin:" + dir.Join("none.so");
+  EXPECT_THAT(RunMapTask(Options(dir.Join("w"), dir.Join("in"), 0, 2, plugin.c_str(), "")),
+              StatusIs(absl::StatusCode::kNotFound,
+                       ::testing::StartsWith("attempt=j1-m3-a1: plugin " + dir.Join("none.so"))));
 }
 
 TEST(RunMapTaskTest, BadMapperSpecIsInvalidArgument) {

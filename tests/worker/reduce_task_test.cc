@@ -178,13 +178,12 @@ TEST(RunReduceTaskTest, CancelledRemovesOutput) {
   EXPECT_THAT(dir.List(), ::testing::ElementsAre("m0"));
 }
 
-TEST(RunReduceTaskTest, NoneOrExecReducerFails) {
+TEST(RunReduceTaskTest, NoneReducerOrFailingExecReducerFails) {
   ScratchDir dir;
   EXPECT_THAT(RunReduceTask(Options(dir.Join("part"), "none", {})),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("map-only")));
-  EXPECT_THAT(RunReduceTask(Options(dir.Join("part"), "exec:cat", {})),
-              StatusIs(absl::StatusCode::kUnimplemented,
-                       HasSubstr("exec reducers are not supported yet")));
+  EXPECT_THAT(RunReduceTask(Options(dir.Join("part"), "exec:exit 4", {})),
+              StatusIs(absl::StatusCode::kAborted, HasSubstr("exited with status 4")));
   EXPECT_THAT(dir.List(), IsEmpty());
 }
 

@@ -1,14 +1,15 @@
-// The built-in mappers and reducers (DESIGN.md §5), and the factories that
-// turn a TaskSpec into a Mapper or Reducer.
+// The built-in mappers and reducers (DESIGN.md §5). They are written against
+// the plugin interface (sdk/include/ampmr/plugin.h) like any plugin and run
+// through the same adapter (plugin_adapter.h); they are just compiled in.
 //
 // Mappers:  wordcount  each maximal run of ASCII letters [A-Za-z] (case kept)
 //                      -> word<TAB>"1"
 //           identity   each line -> key<TAB>value split at the first tab;
 //                      no tab: key = line, value empty
 //           noop       emits nothing
-// Reducers and combiners (each groups equal keys itself):
+// Reducers and combiners:
 //           sum        key -> the sum of its integer values; a value that is
-//                      not a 64-bit integer fails with INVALID_ARGUMENT
+//                      not a 64-bit integer fails the attempt
 //           count      key -> the number of its values
 //           identity   every pair as is
 //
@@ -17,23 +18,18 @@
 #define AMPMR_WORKER_TASK_BUILTINS_H_
 
 #include <cstdint>
-#include <memory>
 
 #include "absl/status/status.h"
-#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "ampmr/plugin.h"
 #include "common/task_spec.h"
-#include "worker/task/mapper.h"
-#include "worker/task/reducer.h"
 
 namespace ampmr::worker {
 
-// Errors: INVALID_ARGUMENT for kNone or an unknown built-in name,
-// UNIMPLEMENTED for exec and plugin specs (not supported yet).
-absl::StatusOr<std::unique_ptr<Mapper>> MakeMapper(const TaskSpec& spec);
-
-// For reducers and combiners alike.
-absl::StatusOr<std::unique_ptr<Reducer>> MakeReducer(const TaskSpec& spec);
+// The factory of the built-in mapper or reducer `name`, or null if there is
+// none by that name.
+plugin::NewMapperFn BuiltinMapper(absl::string_view name);
+plugin::NewReducerFn BuiltinReducer(absl::string_view name);
 
 // True for "builtin:sum", whose map side the output collector replaces with
 // an in-memory aggregation (map_output.h).

@@ -3,6 +3,10 @@
 // spills), a sorted run writer (combiner output) and the reduce task's line
 // writer.
 //
+// Exec (Hadoop Streaming) tasks produce text lines rather than pairs and hand
+// them over with EmitLine: an emitter that stores pairs splits the line at
+// its first tab, while the part file writer keeps the line as written.
+//
 // Emit cannot fail from the caller's point of view: an emitter that hits an
 // error (a failed spill, a bad value for the sum fast path) remembers the
 // first one, drops further pairs, and its owner reports the error after the
@@ -13,6 +17,7 @@
 #ifndef AMPMR_WORKER_TASK_EMITTER_H_
 #define AMPMR_WORKER_TASK_EMITTER_H_
 
+#include <cstddef>
 #include <cstdint>
 
 #include "absl/strings/string_view.h"
@@ -26,6 +31,18 @@ class Emitter {
   // Outputs one pair. The emitter copies what it keeps; the views need only
   // live for the call.
   virtual void Emit(absl::string_view key, absl::string_view value) = 0;
+
+  // Outputs one line of a streaming task, without its '\n'. By default the
+  // pair key<TAB>value, split at the first tab; a line without a tab is a
+  // key with an empty value.
+  virtual void EmitLine(absl::string_view line) {
+    size_t tab = line.find('\t');
+    if (tab == absl::string_view::npos) {
+      Emit(line, absl::string_view());
+    } else {
+      Emit(line.substr(0, tab), line.substr(tab + 1));
+    }
+  }
 
   // Adds `amount` to the user counter `name` ("GROUP.NAME").
   virtual void IncrementCounter(absl::string_view name, int64_t amount) = 0;

@@ -1,6 +1,7 @@
 // LineEmitter writes each pair as the text line key<TAB>value\n, the part
-// file format (DESIGN.md §5), and counts the lines. Write errors are sticky:
-// the first is kept in status() and later pairs are dropped.
+// file format (DESIGN.md §5), and counts the lines. Lines from a streaming
+// task (EmitLine) are written as they are, plus '\n'. Write errors are
+// sticky: the first is kept in status() and later pairs are dropped.
 //
 // Not thread-safe; one owner.
 #ifndef AMPMR_WORKER_TASK_LINE_EMITTER_H_
@@ -28,6 +29,13 @@ class LineEmitter final : public Emitter {
     status_ = file_->Append(key);
     if (status_.ok()) status_ = file_->Append("\t");
     if (status_.ok()) status_ = file_->Append(value);
+    if (status_.ok()) status_ = file_->Append("\n");
+  }
+
+  void EmitLine(absl::string_view line) override {
+    if (!status_.ok()) return;
+    ++lines_;
+    status_ = file_->Append(line);
     if (status_.ok()) status_ = file_->Append("\n");
   }
 

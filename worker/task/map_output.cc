@@ -12,11 +12,54 @@
 #include "worker/task/builtins.h"
 #include "worker/task/mapped_range.h"
 #include "worker/task/stable_hash.h"
+#include "worker/task/task_factory.h"
 
 namespace ampmr::worker {
 namespace {
 
 absl::Status CancelledError() { return absl::CancelledError("cancelled"); }
+
+std::string SpecText(const TaskSpec& spec) {
+  switch (spec.kind) {
+    case TaskSpec::Kind::kBuiltin:
+      return absl::StrCat("builtin:", spec.arg);
+    case TaskSpec::Kind::kExec:
+      return absl::StrCat("exec:", spec.arg);
+    case TaskSpec::Kind::kPlugin:
+      return absl::StrCat("plugin:", spec.arg);
+    case TaskSpec::Kind::kNone:
+      break;
+  }
+  return "none";
+}
+
+// Collects a combiner's output into a SortBuffer of one partition, to be
+// sorted before it is written; user counters go to the collector's.
+class SortingEmitter final : public Emitter {
+ public:
+  SortingEmitter(SortBuffer* buffer, Counters* user_counters)
+      : buffer_(buffer), user_counters_(user_counters) {}
+
+  void Emit(absl::string_view key, absl::string_view value) override {
+    if (!status_.ok()) return;
+    if (key.size() > SortBuffer::kMaxFieldSize || value.size() > SortBuffer::kMaxFieldSize) {
+      status_ = absl::InvalidArgumentError(absl::StrCat("combiner output pair too large: key ",
+                                                        key.size(), " bytes, value ",
+                                                        value.size(), " bytes"));
+      return;
+    }
+    buffer_->Add(0, key, value);
+  }
+  void IncrementCounter(absl::string_view name, int64_t amount) override {
+    AddCounter(user_counters_, name, amount);
+  }
+  const absl::Status& status() const { return status_; }
+
+ private:
+  SortBuffer* const buffer_;
+  Counters* const user_counters_;
+  absl::Status status_;
+};
 
 }  // namespace
 
@@ -28,7 +71,7 @@ absl::StatusOr<std::unique_ptr<MapOutputCollector>> MapOutputCollector::Create(
   }
   std::unique_ptr<Reducer> combiner;
   if (options.combiner.kind != TaskSpec::Kind::kNone) {
-    auto made = MakeReducer(options.combiner);
+    auto made = MakeCombiner(options.combiner, options.combiner_context);
     if (!made.ok()) return Annotate(made.status(), "combiner");
     combiner = std::move(made).value();
   }
@@ -41,8 +84,10 @@ MapOutputCollector::MapOutputCollector(MapOutputOptions options,
     : options_(std::move(options)),
       combiner_(std::move(combiner)),
       combine_merges_(IsBuiltinSum(options_.combiner)),
+      resort_combined_(combiner_ != nullptr && options_.combiner.kind != TaskSpec::Kind::kBuiltin),
       sums_(IsBuiltinSum(options_.combiner) ? std::make_unique<SumTable>() : nullptr),
-      buffer_(sums_ ? nullptr : std::make_unique<SortBuffer>(options_.partitions)) {}
+      buffer_(sums_ ? nullptr : std::make_unique<SortBuffer>(options_.partitions)),
+      combined_(resort_combined_ ? std::make_unique<SortBuffer>(1) : nullptr) {}
 
 MapOutputCollector::~MapOutputCollector() { RemoveFiles(); }
 
@@ -115,7 +160,7 @@ absl::Status MapOutputCollector::WriteBuffered(RunWriter* out) {
     std::unique_ptr<SortBuffer::Partition> pairs = buffer_->Sort(p);
     if (combiner_ != nullptr) {
       combine_input_records_ += static_cast<int64_t>(buffer_->pairs(p));
-      AMPMR_RETURN_IF_ERROR(combiner_->Reduce(pairs.get(), out));
+      AMPMR_RETURN_IF_ERROR(Combine(pairs.get(), out));
       combine_output_records_ += static_cast<int64_t>(out->records(p));
     } else {
       absl::string_view record;
@@ -124,6 +169,21 @@ absl::Status MapOutputCollector::WriteBuffered(RunWriter* out) {
     AMPMR_RETURN_IF_ERROR(out->status());
   }
   buffer_->Clear();
+  return absl::OkStatus();
+}
+
+absl::Status MapOutputCollector::Combine(SortedPairs* in, RunWriter* out) {
+  if (!resort_combined_) {
+    return Annotate(combiner_->Reduce(in, out), "combiner " + SpecText(options_.combiner));
+  }
+  SortingEmitter sorting(combined_.get(), &user_counters_);
+  AMPMR_RETURN_IF_ERROR(
+      Annotate(combiner_->Reduce(in, &sorting), "combiner " + SpecText(options_.combiner)));
+  AMPMR_RETURN_IF_ERROR(sorting.status());
+  std::unique_ptr<SortBuffer::Partition> sorted = combined_->Sort(0);
+  absl::string_view record;
+  while (sorted->NextRecord(&record)) out->EmitRecord(record);
+  combined_->Clear();
   return absl::OkStatus();
 }
 

@@ -9,7 +9,9 @@
 // The combiner runs exactly once on every pair, when its buffer is spilled, so
 // a combiner need not be idempotent (builtin:count feeding a sum reducer is
 // right). Only builtin:sum, whose result does not depend on grouping, runs
-// again while merging runs, to shrink the output.
+// again while merging runs, to shrink the output. Built-in combiners keep key
+// order; the output of exec and plugin combiners, which need not, is sorted
+// again (stably) before it is written.
 //
 // Fast path: when the combiner is builtin:sum, pairs are not buffered at all
 // but summed in a hash table as they arrive (sum_table.h), which gives the
@@ -29,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/task_spec.h"
+#include "worker/task/attempt_context.h"
 #include "worker/task/counters.h"
 #include "worker/task/emitter.h"
 #include "worker/task/merge.h"
@@ -47,6 +50,8 @@ struct MapOutputOptions {
 
   // The combiner; Kind::kNone for none.
   TaskSpec combiner;
+  // The attempt, for an exec or plugin combiner.
+  AttemptContext combiner_context;
 
   // Bytes of buffered pairs (or of the sum table) that trigger a spill.
   size_t buffer_limit = kDefaultBufferLimit;
@@ -106,6 +111,8 @@ class MapOutputCollector final : public Emitter {
   // Writes what is buffered, sorted and combined, to `out`, then clears it.
   absl::Status WriteBuffered(RunWriter* out);
   absl::Status WriteSums(RunWriter* out);
+  // Runs the combiner over one sorted partition into `out`.
+  absl::Status Combine(SortedPairs* in, RunWriter* out);
   absl::StatusOr<std::vector<PartitionExtent>> MergeRuns(const std::string& path);
   absl::Status MergePartition(int partition, const std::vector<RunInput>& inputs,
                               uint64_t records, RunWriter* out);
@@ -115,9 +122,11 @@ class MapOutputCollector final : public Emitter {
   const MapOutputOptions options_;
   const std::unique_ptr<Reducer> combiner_;  // null if none
   const bool combine_merges_;                 // run combiner_ again when merging runs
+  const bool resort_combined_;                // combiner_'s output may be out of order
   const std::unique_ptr<SumTable> sums_;     // the builtin sum fast path, else null
   const std::unique_ptr<SortBuffer> buffer_;  // null on the fast path
 
+  std::unique_ptr<SortBuffer> combined_;  // resort_combined_: one partition's output
   std::vector<Run> runs_;
   std::string unfinished_path_;  // a file being written that Finish has not renamed
   absl::Status status_;

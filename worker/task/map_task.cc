@@ -14,11 +14,12 @@
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
 #include "common/task_spec.h"
-#include "worker/task/builtins.h"
+#include "worker/task/attempt_context.h"
 #include "worker/task/counters.h"
 #include "worker/task/file_writer.h"
 #include "worker/task/line_emitter.h"
 #include "worker/task/mapper.h"
+#include "worker/task/task_factory.h"
 
 namespace ampmr::worker {
 namespace {
@@ -123,7 +124,8 @@ absl::StatusOr<v1::MapDone> RunMap(const MapTaskOptions& options) {
     return absl::InvalidArgumentError(absl::StrCat("bad attempt id \"", attempt, "\""));
   }
   AMPMR_ASSIGN_OR_RETURN(TaskSpec mapper_spec, ParseTaskSpec(TaskRole::kMapper, task.mapper()));
-  AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<Mapper> mapper, MakeMapper(mapper_spec));
+  const AttemptContext context = AttemptContext::ForMap(options.run, options.cancelled);
+  AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<Mapper> mapper, MakeMapper(mapper_spec, context));
   if (!options.run.output_dir().empty()) return RunMapOnly(options, mapper.get());
   if (task.reduces() < 1) {
     return absl::InvalidArgumentError(
@@ -136,6 +138,7 @@ absl::StatusOr<v1::MapDone> RunMap(const MapTaskOptions& options) {
   MapOutputOptions output_options;
   output_options.partitions = task.reduces();
   output_options.combiner = std::move(combiner_spec);
+  output_options.combiner_context = context;
   output_options.buffer_limit = options.buffer_limit;
   output_options.spill_prefix = prefix;
   output_options.cancelled = options.cancelled;

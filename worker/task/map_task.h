@@ -33,8 +33,9 @@ struct MapTaskOptions {
   // Size of each pread of the split.
   size_t read_block_size = SplitReader::kDefaultBlockSize;
 
-  // If non-null, checked between chunks and while spilling; once it reads
-  // true the task stops with CANCELLED. Must outlive the call.
+  // If non-null, checked between chunks and while spilling (and by an exec
+  // mapper or combiner while it waits); once it reads true the task stops
+  // with CANCELLED, killing any child processes. Must outlive the call.
   const std::atomic<bool>* cancelled = nullptr;
 };
 
@@ -52,10 +53,13 @@ struct MapTaskOptions {
 // On failure nothing is left behind in work_dir, and the error names the
 // attempt and, where one is involved, the path:
 //   attempt=j1-m3-a1: open /x/y: No such file or directory
+//   attempt=j1-m3-a1: mapper exec:./m.py on /x/y: exited with status 1; stderr: ...
 // Codes: INVALID_ARGUMENT (bad spec, reduces < 1, a mapper or combiner
-// rejecting its input), UNIMPLEMENTED (exec/plugin specs for now), CANCELLED,
-// FAILED_PRECONDITION (the input file is shorter than the split), and
-// errno-derived codes for I/O.
+// rejecting its input), ABORTED (an exec mapper or combiner that exited
+// unsuccessfully or died of a signal), NOT_FOUND / FAILED_PRECONDITION (a
+// plugin that cannot be loaded), CANCELLED, DEADLINE_EXCEEDED (the task
+// timeout killed an exec task), FAILED_PRECONDITION (the input file is
+// shorter than the split), and errno-derived codes for I/O.
 absl::StatusOr<v1::MapDone> RunMapTask(const MapTaskOptions& options);
 
 }  // namespace ampmr::worker

@@ -1,7 +1,7 @@
-// Mapper: turns the lines of one input split into pairs. Built-in mappers
-// live in builtins.h; exec (Hadoop Streaming) and plugin mappers are later
-// implementations of the same interface: an exec mapper writes each chunk to
-// its child's stdin in Map() and closes stdin and drains stdout in Finish().
+// Mapper: turns the lines of one input split into pairs. Built-in and plugin
+// mappers run through plugin_adapter.h; an exec (Hadoop Streaming) mapper
+// (exec_task.h) writes each chunk to its child's stdin in Map() and closes
+// stdin and drains stdout in Finish(). task_factory.h makes them.
 //
 // A Mapper serves one map attempt; the task calls it from one thread.
 #ifndef AMPMR_WORKER_TASK_MAPPER_H_

@@ -11,12 +11,13 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "common/task_spec.h"
-#include "worker/task/builtins.h"
+#include "worker/task/attempt_context.h"
 #include "worker/task/counters.h"
 #include "worker/task/file_writer.h"
 #include "worker/task/line_emitter.h"
 #include "worker/task/mapped_range.h"
 #include "worker/task/merge.h"
+#include "worker/task/task_factory.h"
 
 namespace ampmr::worker {
 namespace {
@@ -111,7 +112,9 @@ absl::StatusOr<v1::ReduceDone> RunReduce(const ReduceTaskOptions& options) {
   const std::string& temp_path = options.run.temp_path();
   if (temp_path.empty()) return absl::InvalidArgumentError("no temp_path to write to");
   AMPMR_ASSIGN_OR_RETURN(TaskSpec spec, ReducerSpec(task));
-  AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<Reducer> reducer, MakeReducer(spec));
+  const AttemptContext context =
+      AttemptContext::ForTask(task, /*is_map=*/false, options.cancelled);
+  AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<Reducer> reducer, MakeReducer(spec, context));
   std::vector<std::unique_ptr<MappedRange>> maps;
   std::vector<RunInput> runs;
   int64_t shuffled_bytes = 0;

@@ -47,8 +47,11 @@ struct ReduceTaskOptions {
 // temp_path is removed and the error names the attempt:
 //   attempt=j1-r0-a1: sum: key "the": value "x" is not a 64-bit integer
 // Codes: INVALID_ARGUMENT (bad spec or a reducer rejecting its input),
-// UNIMPLEMENTED (exec/plugin for now), DATA_LOSS (a corrupt or short input,
-// naming the file and offset), CANCELLED, errno-derived codes for I/O.
+// ABORTED (an exec reducer that exited unsuccessfully or died of a signal),
+// NOT_FOUND / FAILED_PRECONDITION (a plugin that cannot be loaded), DATA_LOSS
+// (a corrupt or short input, naming the file and offset), CANCELLED,
+// DEADLINE_EXCEEDED (the task timeout killed an exec reducer), errno-derived
+// codes for I/O.
 absl::StatusOr<v1::ReduceDone> RunReduceTask(const ReduceTaskOptions& options);
 
 }  // namespace ampmr::worker

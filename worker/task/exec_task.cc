@@ -1,0 +1,125 @@
+#include "worker/task/exec_task.h"
+
+#include <cstring>
+#include <map>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "worker/task/streaming_process.h"
+
+extern char** environ;
+
+namespace ampmr::worker {
+namespace {
+
+// Input for a reducer's stdin is written in blocks of about this size.
+constexpr size_t kInputBlock = size_t{1} << 20;
+
+StreamingOptions Options(const std::string& command, const AttemptContext& context) {
+  StreamingOptions options;
+  options.command = command;
+  options.env = StreamingEnvironment(context);
+  options.cancelled = context.cancelled;
+  options.deadline = context.deadline;
+  options.timeout_seconds = context.timeout_seconds;
+  return options;
+}
+
+class ExecMapper final : public Mapper {
+ public:
+  ExecMapper(std::string command, const AttemptContext& context)
+      : options_(Options(command, context)) {}
+
+  absl::Status Map(const MapInput& input, Emitter* out) override {
+    AMPMR_RETURN_IF_ERROR(StartOnce());
+    return process_->Write(input.data, out);
+  }
+
+  absl::Status Finish(Emitter* out) override {
+    AMPMR_RETURN_IF_ERROR(StartOnce());
+    return process_->Finish(out);
+  }
+
+ private:
+  absl::Status StartOnce() {
+    if (process_ != nullptr) return absl::OkStatus();
+    AMPMR_ASSIGN_OR_RETURN(process_, StreamingProcess::Start(options_));
+    return absl::OkStatus();
+  }
+
+  const StreamingOptions options_;
+  std::unique_ptr<StreamingProcess> process_;
+};
+
+class ExecReducer final : public Reducer {
+ public:
+  ExecReducer(std::string command, const AttemptContext& context)
+      : options_(Options(command, context)) {}
+
+  absl::Status Reduce(SortedPairs* in, Emitter* out) override {
+    AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<StreamingProcess> process,
+                           StreamingProcess::Start(options_));
+    std::string block;
+    block.reserve(kInputBlock + 4096);
+    absl::string_view key;
+    absl::string_view value;
+    while (in->Next(&key, &value)) {
+      block.append(key.data(), key.size());
+      block.push_back('\t');
+      block.append(value.data(), value.size());
+      block.push_back('\n');
+      if (block.size() >= kInputBlock) {
+        AMPMR_RETURN_IF_ERROR(process->Write(block, out));
+        block.clear();
+      }
+    }
+    // A broken input stream (cancelled, corrupt) fails the task; the process
+    // is killed rather than told its input ended.
+    AMPMR_RETURN_IF_ERROR(in->status());
+    AMPMR_RETURN_IF_ERROR(process->Write(block, out));
+    return process->Finish(out);
+  }
+
+ private:
+  const StreamingOptions options_;
+};
+
+}  // namespace
+
+std::vector<std::string> StreamingEnvironment(const AttemptContext& context) {
+  std::map<std::string, std::string> set = {
+      {"mapreduce_job_id", context.job_id},
+      {"mapreduce_task_id", context.task_id},
+      {"mapreduce_task_attempt_id", context.attempt_id},
+      {"mapreduce_task_partition", absl::StrCat(context.partition)},
+      {"mapreduce_task_ismap", context.is_map ? "true" : "false"},
+  };
+  if (context.is_map) {
+    set["mapreduce_map_input_file"] = context.input_file;
+    set["mapreduce_map_input_start"] = absl::StrCat(context.input_start);
+    set["mapreduce_map_input_length"] = absl::StrCat(context.input_length);
+  }
+  for (const auto& [name, value] : context.env) set[name] = value;
+
+  std::vector<std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const char* eq = std::strchr(*e, '=');
+    if (eq == nullptr) continue;
+    if (set.count(std::string(*e, eq - *e)) > 0) continue;
+    env.emplace_back(*e);
+  }
+  for (const auto& [name, value] : set) env.push_back(absl::StrCat(name, "=", value));
+  return env;
+}
+
+std::unique_ptr<Mapper> MakeExecMapper(const std::string& command, const AttemptContext& context) {
+  return std::make_unique<ExecMapper>(command, context);
+}
+
+std::unique_ptr<Reducer> MakeExecReducer(const std::string& command,
+                                         const AttemptContext& context) {
+  return std::make_unique<ExecReducer>(command, context);
+}
+
+}  // namespace ampmr::worker

@@ -1,0 +1,200 @@
+#include "worker/task/streaming_process.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/status_macros.h"
+
+namespace ampmr::worker {
+namespace {
+
+constexpr size_t kStdoutBuffer = size_t{1} << 20;
+constexpr size_t kStdoutMaxLine = SIZE_MAX;  // output lines are data: never cut
+constexpr size_t kStderrBuffer = size_t{64} << 10;
+constexpr size_t kStderrMaxLine = size_t{8} << 10;
+constexpr size_t kMaxWrite = size_t{1} << 20;
+// How often a waiting loop looks at the cancel flag (and, without a pidfd,
+// whether the child exited).
+constexpr int kStopCheckMs = 100;
+constexpr int kExitCheckMs = 10;
+
+// While alive, keeps SIGPIPE blocked on this thread so that writing to a pipe
+// whose reader is gone fails with EPIPE instead of killing the process; a
+// SIGPIPE raised meanwhile is taken off the pending set before unblocking.
+// Does nothing when the process ignores SIGPIPE (the worker does).
+class ScopedSigpipeBlock {
+ public:
+  ScopedSigpipeBlock() {
+    struct sigaction current;
+    if (sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_IGN) return;
+    active_ = true;
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set_, &old_);
+  }
+  ~ScopedSigpipeBlock() {
+    if (!active_) return;
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&set_, nullptr, &zero) == SIGPIPE) {
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+
+ private:
+  bool active_ = false;
+  sigset_t set_;
+  sigset_t old_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<StreamingProcess>> StreamingProcess::Start(
+    StreamingOptions options) {
+  AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<ChildProcess> child,
+                         ChildProcess::Start(options.command, options.env));
+  return std::unique_ptr<StreamingProcess>(
+      new StreamingProcess(std::move(options), std::move(child)));
+}
+
+StreamingProcess::StreamingProcess(StreamingOptions options, std::unique_ptr<ChildProcess> child)
+    : options_(std::move(options)),
+      child_(std::move(child)),
+      stdout_(kStdoutBuffer, kStdoutMaxLine),
+      stderr_(kStderrBuffer, kStderrMaxLine) {}
+
+StreamingProcess::~StreamingProcess() {
+  if (!child_->reaped()) child_->Terminate(options_.kill_grace);
+}
+
+absl::Status StreamingProcess::Write(absl::string_view data, Emitter* out) {
+  if (finished_) return finish_status_;  // exited early: the rest is dropped
+  ScopedSigpipeBlock block;
+  absl::string_view pending = child_->stdin_fd() >= 0 ? data : absl::string_view();
+  AMPMR_RETURN_IF_ERROR(Pump(&pending, /*finishing=*/false, out));
+  // A child that stopped reading and exited: learn how now rather than
+  // after feeding it (nothing) the rest of the input.
+  if (stdin_dropped_ && child_->HasExited()) return Finish(out);
+  return absl::OkStatus();
+}
+
+absl::Status StreamingProcess::Finish(Emitter* out) {
+  if (finished_) return finish_status_;
+  child_->CloseStdin();
+  absl::string_view none;
+  finish_status_ = Pump(&none, /*finishing=*/true, out);
+  if (finish_status_.ok() && !(WIFEXITED(wait_status_) && WEXITSTATUS(wait_status_) == 0)) {
+    finish_status_ = Failure(absl::StatusCode::kAborted, DescribeWaitStatus(wait_status_));
+  }
+  finished_ = true;
+  return finish_status_;
+}
+
+absl::Status StreamingProcess::Pump(absl::string_view* pending, bool finishing, Emitter* out) {
+  // Each turn: stop if cancelled or out of time; poll stdin (while there is
+  // input), stdout, stderr and, when finishing, the child's exit; then read,
+  // write, and reap as they are ready.
+  for (;;) {
+    if (child_->stdin_fd() < 0) *pending = absl::string_view();  // dropped
+    if (!finishing && pending->empty()) return absl::OkStatus();
+    if (finishing && child_->reaped() && child_->stdout_fd() < 0 && child_->stderr_fd() < 0) {
+      return absl::OkStatus();
+    }
+    AMPMR_RETURN_IF_ERROR(CheckStop());
+    struct pollfd fds[4];
+    int n = 0;
+    int in_i = -1, out_i = -1, err_i = -1, exit_i = -1;
+    if (!pending->empty()) fds[in_i = n++] = {child_->stdin_fd(), POLLOUT, 0};
+    if (child_->stdout_fd() >= 0) fds[out_i = n++] = {child_->stdout_fd(), POLLIN, 0};
+    if (child_->stderr_fd() >= 0) fds[err_i = n++] = {child_->stderr_fd(), POLLIN, 0};
+    int timeout_ms = kStopCheckMs;
+    bool watch_exit = finishing && !child_->reaped();
+    if (watch_exit) {
+      if (child_->exit_fd() >= 0) {
+        fds[exit_i = n++] = {child_->exit_fd(), POLLIN, 0};
+      } else {
+        timeout_ms = kExitCheckMs;
+      }
+    }
+    if (options_.deadline != absl::InfiniteFuture()) {
+      int64_t left = absl::ToInt64Milliseconds(options_.deadline - absl::Now()) + 1;
+      timeout_ms = static_cast<int>(std::clamp<int64_t>(left, 0, timeout_ms));
+    }
+    if (::poll(fds, n, timeout_ms) < 0 && errno != EINTR) {
+      return absl::ErrnoToStatus(errno, "poll");
+    }
+    if (out_i >= 0 && fds[out_i].revents != 0) ReadStdout(out);
+    if (err_i >= 0 && fds[err_i].revents != 0) ReadStderr(out);
+    if (in_i >= 0 && fds[in_i].revents != 0) WriteStdin(pending);
+    if (watch_exit && (exit_i >= 0 ? fds[exit_i].revents != 0 : child_->HasExited())) {
+      // Reaping also kills strays left in the group, so that whatever still
+      // holds the output pipes open lets go and they reach end of file.
+      wait_status_ = child_->Reap();
+    }
+  }
+}
+
+void StreamingProcess::ReadStdout(Emitter* out) {
+  ssize_t n = stdout_.ReadFrom(child_->stdout_fd());
+  if (n > 0) {
+    stdout_.ForEachLine([out](absl::string_view line) { out->EmitLine(line); });
+  } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+    stdout_.FlushLast([out](absl::string_view line) { out->EmitLine(line); });
+    child_->CloseStdout();
+  }
+}
+
+void StreamingProcess::ReadStderr(Emitter* out) {
+  auto on_line = [this, out](absl::string_view line) { reporter_.OnLine(line, out); };
+  ssize_t n = stderr_.ReadFrom(child_->stderr_fd());
+  if (n > 0) {
+    stderr_.ForEachLine(on_line);
+  } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+    stderr_.FlushLast(on_line);
+    child_->CloseStderr();
+  }
+}
+
+void StreamingProcess::WriteStdin(absl::string_view* pending) {
+  ssize_t n = ::write(child_->stdin_fd(), pending->data(), std::min(pending->size(), kMaxWrite));
+  if (n > 0) {
+    pending->remove_prefix(static_cast<size_t>(n));
+  } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+    // EPIPE: the child closed its stdin (or exited). The rest of its input
+    // is dropped; how it exits decides the attempt.
+    stdin_dropped_ = true;
+    child_->CloseStdin();
+    *pending = absl::string_view();
+  }
+}
+
+absl::Status StreamingProcess::CheckStop() {
+  absl::Status stop;
+  if (options_.cancelled != nullptr && options_.cancelled->load(std::memory_order_relaxed)) {
+    stop = Failure(absl::StatusCode::kCancelled, "cancelled; killed its process group");
+  } else if (absl::Now() >= options_.deadline) {
+    stop = Failure(absl::StatusCode::kDeadlineExceeded,
+                   absl::StrCat("still running after --task-timeout ", options_.timeout_seconds,
+                                "s; killed its process group"));
+  } else {
+    return absl::OkStatus();
+  }
+  child_->Terminate(options_.kill_grace);
+  finished_ = true;
+  finish_status_ = stop;
+  return stop;
+}
+
+absl::Status StreamingProcess::Failure(absl::StatusCode code, absl::string_view what) const {
+  std::string tail = reporter_.Tail();
+  if (tail.empty()) return absl::Status(code, absl::StrCat(what, "; no stderr"));
+  return absl::Status(code, absl::StrCat(what, "; stderr: ", tail));
+}
+
+}  // namespace ampmr::worker
