@@ -74,8 +74,7 @@ bool CallOnce(v1::JobService::Stub* stub, const v1::CallRequest& request) {
   grpc::Status s = stub->Call(&ctx, request, &response);
   if (request.handler() == kNobody) return s.error_code() == grpc::StatusCode::NOT_FOUND;
   if (!s.ok()) {
-    std::cerr << "calls_bench: call failed: " << s.error_code() << " " << s.error_message()
-              << "\n";
+    std::cerr << "calls_bench: call failed: " << s.error_code() << " " << s.error_message() << "\n";
     return false;
   }
   return response.payload() == request.payload();
@@ -95,7 +94,8 @@ double Percentile(std::vector<double>& v, double p) {
 Latency MeasureLatency(const std::string& address, const v1::CallRequest& request, int calls) {
   auto stub = Connect(address);
   Latency out;
-  for (int i = 0; i < std::max(200, calls / 10); ++i) out.ok = out.ok && CallOnce(stub.get(), request);
+  for (int i = 0; i < std::max(200, calls / 10); ++i)
+    out.ok = out.ok && CallOnce(stub.get(), request);
   std::vector<double> us;
   us.reserve(calls);
   for (int i = 0; i < calls && out.ok; ++i) {
@@ -111,8 +111,8 @@ Latency MeasureLatency(const std::string& address, const v1::CallRequest& reques
 }
 
 // Calls per second with `callers` threads, each on its own connection.
-double MeasureThroughput(const std::string& address, const v1::CallRequest& request,
-                         int callers, absl::Duration duration) {
+double MeasureThroughput(const std::string& address, const v1::CallRequest& request, int callers,
+                         absl::Duration duration) {
   std::vector<std::unique_ptr<v1::JobService::Stub>> stubs;
   for (int i = 0; i < callers; ++i) {
     stubs.push_back(Connect(address));
@@ -238,8 +238,7 @@ int Main(int argc, char** argv) {
   absl::Duration d = absl::Seconds(seconds);
   double tput_direct = MeasureThroughput(direct, request, concurrency, d);
   double tput_master = MeasureThroughput(master, request, concurrency, d);
-  if (!via_direct.ok || !via_master.ok || !master_only.ok || tput_direct < 0 ||
-      tput_master < 0) {
+  if (!via_direct.ok || !via_master.ok || !master_only.ok || tput_direct < 0 || tput_master < 0) {
     return 1;
   }
 
@@ -248,10 +247,10 @@ int Main(int argc, char** argv) {
   std::printf("|---|---:|---:|---:|\n");
   std::printf("| latency p50, 1 caller | %.0f us | %.0f us | %.2fx |\n", via_direct.p50_us,
               via_master.p50_us, via_master.p50_us / via_direct.p50_us);
-  std::printf("| latency p90 | %.0f us | %.0f us | %.2fx |\n", via_direct.p90_us,
-              via_master.p90_us, via_master.p90_us / via_direct.p90_us);
-  std::printf("| latency p99 | %.0f us | %.0f us | %.2fx |\n", via_direct.p99_us,
-              via_master.p99_us, via_master.p99_us / via_direct.p99_us);
+  std::printf("| latency p90 | %.0f us | %.0f us | %.2fx |\n", via_direct.p90_us, via_master.p90_us,
+              via_master.p90_us / via_direct.p90_us);
+  std::printf("| latency p99 | %.0f us | %.0f us | %.2fx |\n", via_direct.p99_us, via_master.p99_us,
+              via_master.p99_us / via_direct.p99_us);
   std::printf("| latency p50, master alone (NOT_FOUND, no worker) | | %.0f us | %.2fx |\n",
               master_only.p50_us, master_only.p50_us / via_direct.p50_us);
   std::printf("| throughput, %d callers | %.0f calls/s | %.0f calls/s | %.2fx |\n", concurrency,

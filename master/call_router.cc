@@ -36,20 +36,19 @@ void CallRouter::Call(v1::CallRequest request, Done done) {
   }
   double seconds = request.timeout_seconds();
   if (!(seconds >= 0) || seconds > kMaxTimeoutSeconds) {
-    done(absl::InvalidArgumentError(absl::StrCat("timeout_seconds: must be in [0, ",
-                                                 kMaxTimeoutSeconds, "], got ", seconds)));
+    done(absl::InvalidArgumentError(
+        absl::StrCat("timeout_seconds: must be in [0, ", kMaxTimeoutSeconds, "], got ", seconds)));
     return;
   }
   const std::string& handler = request.handler();
   if (!Offered(handler)) {
-    done(absl::NotFoundError(
-        absl::StrCat("no connected worker offers handler ", Quote(handler))));
+    done(absl::NotFoundError(absl::StrCat("no connected worker offers handler ", Quote(handler))));
     return;
   }
   std::deque<uint64_t>& queue = queues_[handler];
   if (static_cast<int>(queue.size()) >= options_.max_queued) {
-    done(absl::ResourceExhaustedError(absl::StrCat("handler ", Quote(handler), ": ",
-                                                   queue.size(), " calls already queued")));
+    done(absl::ResourceExhaustedError(
+        absl::StrCat("handler ", Quote(handler), ": ", queue.size(), " calls already queued")));
     return;
   }
   auto call = std::make_unique<PendingCall>();
@@ -68,8 +67,7 @@ void CallRouter::Call(v1::CallRequest request, Done done) {
   Dispatch(handler);
 }
 
-void CallRouter::AddWorker(const std::string& worker_id, const v1::Hello& hello,
-                           WorkerLink* link) {
+void CallRouter::AddWorker(const std::string& worker_id, const v1::Hello& hello, WorkerLink* link) {
   if (hello.handlers_size() == 0) return;
   WorkerCalls& w = workers_[worker_id];
   w.link = link;
@@ -106,18 +104,18 @@ void CallRouter::RemoveWorker(const std::string& worker_id, const absl::Status& 
                       << ": worker=" << worker_id << " went away mid-call; retrying elsewhere";
       queues_[call->handler].push_front(call->id);
     } else {
-      End(call, absl::UnavailableError(absl::StrCat(
-                    "call=", call->name, " handler=", call->handler, ": worker=", worker_id,
-                    " went away mid-call: ", why.message())));
+      End(call, absl::UnavailableError(absl::StrCat("call=", call->name, " handler=", call->handler,
+                                                    ": worker=", worker_id,
+                                                    " went away mid-call: ", why.message())));
     }
   }
   for (const auto& h : handlers) {
     if (Offered(h)) {
       Dispatch(h);
     } else {
-      FailQueued(h, absl::UnavailableError(absl::StrCat(
-                        "handler ", Quote(h), ": the last worker offering it went away (",
-                        worker_id, ": ", why.message(), ")")));
+      FailQueued(h, absl::UnavailableError(absl::StrCat("handler ", Quote(h),
+                                                        ": the last worker offering it went away (",
+                                                        worker_id, ": ", why.message(), ")")));
     }
   }
 }
@@ -227,8 +225,8 @@ void CallRouter::OnAnswer(uint64_t id, int send, const absl::StatusOr<v1::Answer
   } else if (!answer.ok()) {
     End(call, answer.status());
   } else if (!answer->has_call_done()) {
-    End(call, absl::InternalError(absl::StrCat("call=", call->name,
-                                               ": worker answered without CallDone")));
+    End(call, absl::InternalError(
+                  absl::StrCat("call=", call->name, ": worker answered without CallDone")));
   } else {
     End(call, answer->call_done().payload());
   }

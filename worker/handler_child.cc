@@ -39,8 +39,8 @@ int PollMillis(absl::Time deadline) {
   absl::Duration left = deadline - absl::Now();
   if (left <= absl::ZeroDuration()) return 0;
   // Round up so a wait never ends just before its deadline.
-  return static_cast<int>(absl::ToInt64Milliseconds(left + absl::Milliseconds(1) -
-                                                    absl::Nanoseconds(1)));
+  return static_cast<int>(
+      absl::ToInt64Milliseconds(left + absl::Milliseconds(1) - absl::Nanoseconds(1)));
 }
 
 void Drain(int fd) {
@@ -306,7 +306,8 @@ void HandlerChild::Reap() {
 
 std::string HandlerChild::ExitDescription() const {
   if (!reaped_) return "running";
-  if (WIFEXITED(wait_status_)) return absl::StrCat("exited with status ", WEXITSTATUS(wait_status_));
+  if (WIFEXITED(wait_status_))
+    return absl::StrCat("exited with status ", WEXITSTATUS(wait_status_));
   if (WIFSIGNALED(wait_status_)) return absl::StrCat("killed by signal ", WTERMSIG(wait_status_));
   return "ended";
 }

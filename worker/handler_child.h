@@ -91,14 +91,14 @@ class HandlerChild {
   bool ReadAnswer(absl::Time deadline, int wake_fd, const std::function<bool()>& interrupt,
                   std::string* frame, Exchange* out);
   // WaitFor, with a timeout or interrupt recorded in `out`.
-  bool Await(short events, absl::Time deadline, int wake_fd,
-             const std::function<bool()>& interrupt, Exchange* out);
+  bool Await(short events, absl::Time deadline, int wake_fd, const std::function<bool()>& interrupt,
+             Exchange* out);
   bool WaitExit(absl::Duration timeout);
   void Reap();
 
   pid_t pid_ = -1;
-  int fd_ = -1;      // our end of the socket that is the child's fd 3 and 4
-  int pidfd_ = -1;   // readable once the child has exited; -1 if unsupported
+  int fd_ = -1;     // our end of the socket that is the child's fd 3 and 4
+  int pidfd_ = -1;  // readable once the child has exited; -1 if unsupported
   bool reaped_ = false;
   int wait_status_ = 0;
   int64_t answered_ = 0;

@@ -6,8 +6,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <mutex>
@@ -261,9 +261,9 @@ void HandlerPool::Handler::Run(Slot* slot) {
         }
         if (stopping()) break;
       }
-      absl::StatusOr<std::unique_ptr<HandlerChild>> spawned = HandlerChild::Spawn(
-          spec_.command, {absl::StrCat("AMPMR_HANDLER=", spec_.name),
-                          absl::StrCat("AMPMR_HANDLER_SLOT=", slot->index)});
+      absl::StatusOr<std::unique_ptr<HandlerChild>> spawned =
+          HandlerChild::Spawn(spec_.command, {absl::StrCat("AMPMR_HANDLER=", spec_.name),
+                                              absl::StrCat("AMPMR_HANDLER_SLOT=", slot->index)});
       if (!spawned.ok()) {
         AMPMR_LOG(ERROR) << "handler=" << spec_.name << " slot=" << slot->index
                          << ": cannot start: " << spawned.status().message();
@@ -353,12 +353,11 @@ bool HandlerPool::Handler::Serve(Slot* slot, HandlerChild* child, Item item,
     }
   } free_slot{this, slot};
   bool stop = false;
-  HandlerChild::Exchange ex =
-      child->Call(item.call.payload, item.deadline, slot->wake_fd, [&] {
-        std::lock_guard<std::mutex> lock(mu_);
-        stop = stopping_;
-        return slot->cancel || stop;
-      });
+  HandlerChild::Exchange ex = child->Call(item.call.payload, item.deadline, slot->wake_fd, [&] {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop = stopping_;
+    return slot->cancel || stop;
+  });
   const std::string call = absl::StrCat("call=", item.call.call_id, " handler=", spec_.name);
   pid_t pid = child->pid();
   switch (ex.end) {
@@ -371,9 +370,9 @@ bool HandlerPool::Handler::Serve(Slot* slot, HandlerChild* child, Item item,
       child->Kill();
       *backoff = absl::ZeroDuration();
       AMPMR_LOG(WARNING) << call << ": timed out; killed its child pid=" << pid;
-      item.done(absl::DeadlineExceededError(
-          absl::StrCat(call, ": not answered within ", absl::FormatDuration(item.call.timeout),
-                       "; child pid=", pid, " killed")));
+      item.done(absl::DeadlineExceededError(absl::StrCat(call, ": not answered within ",
+                                                         absl::FormatDuration(item.call.timeout),
+                                                         "; child pid=", pid, " killed")));
       return false;
     case HandlerChild::End::kInterrupted:
       child->Kill();
@@ -382,8 +381,8 @@ bool HandlerPool::Handler::Serve(Slot* slot, HandlerChild* child, Item item,
         item.done(absl::UnavailableError(absl::StrCat(call, ": worker shutting down")));
       } else {
         AMPMR_LOG(INFO) << call << ": cancelled; killed its child pid=" << pid;
-        item.done(absl::CancelledError(absl::StrCat(call, ": cancelled; child pid=", pid,
-                                                    " killed")));
+        item.done(
+            absl::CancelledError(absl::StrCat(call, ": cancelled; child pid=", pid, " killed")));
       }
       return false;
     case HandlerChild::End::kGone:
@@ -404,10 +403,10 @@ void HandlerPool::Handler::ChildFailed(HandlerChild* child, const HandlerChild::
   } else {
     child->Retire(kExitGrace);  // it is exiting: let it say how
   }
-  std::string what =
-      bad_frame ? absl::StrCat("child pid=", pid, " broke the frame protocol: ", ex.why)
-                : absl::StrCat("child pid=", pid, " ", child->ExitDescription(),
-                               " during the call (", ex.why, ")");
+  std::string what = bad_frame
+                         ? absl::StrCat("child pid=", pid, " broke the frame protocol: ", ex.why)
+                         : absl::StrCat("child pid=", pid, " ", child->ExitDescription(),
+                                        " during the call (", ex.why, ")");
   AMPMR_LOG(WARNING) << call << ": " << what;
   if (!bad_frame && absl::Now() - child->started() < kYoungChild) {
     *backoff = std::clamp(*backoff * 2, options_.min_backoff, options_.max_backoff);

@@ -70,8 +70,9 @@ def main():
     def handle(request):
         parts = request.split()
         if len(parts) != 2 or not all(p.isdigit() for p in parts):
+            shown = request[:100].decode("utf-8", "replace")
             raise ampmr_handler.HandlerError(ampmr_handler.INVALID_ARGUMENT,
-                                             "want \"FROM TO\", got %r" % request[:100])
+                                             "want \"FROM TO\", got %r" % shown)
         src, dst = int(parts[0]), int(parts[1])
         for node in (src, dst):
             if node not in adj:

@@ -1,6 +1,7 @@
 // Calls end to end: the real ampmr-master and ampmr-worker binaries on
 // loopback, Python handlers built on sdk/python/ampmr_handler.py, and
 // callers that are `ampmr call` or plain gRPC clients.
+#include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -13,8 +14,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -108,8 +107,7 @@ std::vector<int64_t> ChildrenOf(int64_t pid) {
   std::vector<int64_t> out;
   for (const auto& entry : fs::directory_iterator("/proc")) {
     int64_t p = 0;
-    if (absl::SimpleAtoi(entry.path().filename().string(), &p) && ParentOf(p) == pid &&
-        Alive(p)) {
+    if (absl::SimpleAtoi(entry.path().filename().string(), &p) && ParentOf(p) == pid && Alive(p)) {
       out.push_back(p);
     }
   }
@@ -141,8 +139,8 @@ class CallCluster {
   // Starts a worker with `args` (handlers, slots ...); returns its index.
   int AddWorker(const std::vector<std::string>& args) {
     int i = static_cast<int>(workers_.size());
-    std::vector<std::string> argv = {BinPath("ampmr-worker"), "--master", address(),
-                                     "--work-dir", absl::StrCat(dir_, "/w", i)};
+    std::vector<std::string> argv = {BinPath("ampmr-worker"), "--master", address(), "--work-dir",
+                                     absl::StrCat(dir_, "/w", i)};
     argv.insert(argv.end(), args.begin(), args.end());
     workers_.push_back(Daemon::Start(argv, absl::StrCat(dir_, "/worker", i, ".log")));
     return i;
@@ -153,8 +151,8 @@ class CallCluster {
   // `ampmr call`; `extra` goes before the payload.
   CommandResult Call(const std::string& handler, const std::string& payload,
                      const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> argv = {BinPath("ampmr"), "call", "--master", address(),
-                                     "--handler", handler};
+    std::vector<std::string> argv = {BinPath("ampmr"), "call",      "--master",
+                                     address(),        "--handler", handler};
     argv.insert(argv.end(), extra.begin(), extra.end());
     argv.push_back(payload);
     return RunCommand(argv, absl::Seconds(60));

@@ -301,8 +301,8 @@ TEST(CallRouterTest, WorkerLostMidCallNonIdempotentIsUnavailable) {
   Outcome* o = r.Call("h", "x");
   r.LoseWorker(0);
   ASSERT_EQ(o->ends, 1);
-  EXPECT_THAT(*o->result, StatusIs(absl::StatusCode::kUnavailable,
-                                   HasSubstr("worker=w1 went away mid-call")));
+  EXPECT_THAT(*o->result,
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("worker=w1 went away mid-call")));
   EXPECT_THAT(b->calls, SizeIs(0));
 }
 
