@@ -165,65 +165,97 @@ TEST(FaultsTest, InterruptedRunCancelsAndLeavesNothingBehind) {
   EXPECT_FALSE(fs::exists(output + "/_temporary"));
 }
 
+// supervisord running deploy/supervisor/ampmr-node.conf with 2 workers, in
+// `state`. Whatever it started is killed when this goes away.
+class Supervised {
+ public:
+  Supervised(const std::string& dir, const std::string& state)
+      : state_(state),
+        address_(absl::StrCat("127.0.0.1:", FreePort())),
+        conf_(SourceDir() + "/deploy/supervisor/ampmr-node.conf") {
+    fs::create_directories(state);
+    env_ = {{"AMPMR_BIN_DIR", BinPath("")},
+            {"AMPMR_STATE_DIR", state},
+            {"AMPMR_LISTEN", address_},
+            {"AMPMR_WORKERS", "2"}};
+    supervisord_ =
+        Daemon::Start({"/usr/bin/supervisord", "-n", "-c", conf_}, dir + "/sd.log", env_);
+  }
+  ~Supervised() {
+    ctl({"shutdown"});
+    supervisord_->Wait(absl::Seconds(60));
+    supervisord_.reset();
+    // supervisord's children have process groups of their own.
+    for (const auto& p : ProcessesMentioning(state_)) kill(std::stoi(p), SIGKILL);
+  }
+  CommandResult ctl(std::vector<std::string> args) {
+    std::vector<std::string> argv = {"/usr/bin/supervisorctl", "-c", conf_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, absl::Seconds(30), env_);
+  }
+  std::string Workers() {
+    return RunCommand({BinPath("ampmr"), "workers", "--master", address_, "--json"},
+                      absl::Seconds(10))
+        .out;
+  }
+  // Waits until exactly 2 workers are listed, one of them `id` if not empty.
+  bool WaitForWorkers(const std::string& id = "") {
+    absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (absl::Now() < deadline) {
+      std::string listed = Workers();
+      if (std::count(listed.begin(), listed.end(), '\n') == 2 &&
+          (id.empty() || absl::StrContains(listed, "\"" + id + "\""))) {
+        return true;
+      }
+    }
+    return false;
+  }
+  const std::string& address() const { return address_; }
+
+ private:
+  std::string state_;
+  std::string address_;
+  std::string conf_;
+  std::map<std::string, std::string> env_;
+  std::unique_ptr<Daemon> supervisord_;
+};
+
 TEST(FaultsTest, SupervisordReplacesAKilledWorkerAndTheJobIsExact) {
   ScratchDir tmp;
   std::string input = tmp.path() + "/in";
   MakeCorpus(input, 8, 4 << 20);
-  std::string state = tmp.path() + "/state";
-  fs::create_directories(state);
-  std::string address = absl::StrCat("127.0.0.1:", FreePort());
-  std::map<std::string, std::string> env = {{"AMPMR_BIN_DIR", BinPath("")},
-                                            {"AMPMR_STATE_DIR", state},
-                                            {"AMPMR_LISTEN", address},
-                                            {"AMPMR_WORKERS", "2"}};
-  std::string conf = std::string(getenv("AMPMR_SOURCE_DIR")) + "/deploy/supervisor/ampmr-node.conf";
-  // supervisord's children have process groups of their own: whatever happens,
-  // nothing started under `state` outlives the test.
-  struct KillLeftovers {
-    std::string dir;
-    ~KillLeftovers() {
-      for (const auto& p : ProcessesMentioning(dir)) kill(std::stoi(p), SIGKILL);
-    }
-  } leftovers{state};
-  auto supervisord =
-      Daemon::Start({"/usr/bin/supervisord", "-n", "-c", conf}, tmp.path() + "/sd.log", env);
-  auto ctl = [&](std::vector<std::string> args) {
-    std::vector<std::string> argv = {"/usr/bin/supervisorctl", "-c", conf};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return RunCommand(argv, absl::Seconds(30), env);
-  };
-  auto workers = [&]() {
-    return RunCommand({BinPath("ampmr"), "workers", "--master", address, "--json"},
-                      absl::Seconds(10));
-  };
-  absl::Time deadline = absl::Now() + absl::Seconds(30);
-  std::string listed;
-  do {
-    listed = workers().out;
-  } while (std::count(listed.begin(), listed.end(), '\n') < 2 && absl::Now() < deadline);
+  Supervised sv(tmp.path(), tmp.path() + "/state");
+  ASSERT_TRUE(sv.WaitForWorkers());
   std::string output = tmp.path() + "/out";
-  std::string job = Submit(SlowWordCount(address, input, output));
+  std::string job = Submit(SlowWordCount(sv.address(), input, output));
   ASSERT_TRUE(
-      WaitForProgress(address, job, [](const JobProgress& p) { return p.maps_done >= 2; }));
-  CommandResult pid = ctl({"pid", "ampmr-worker:ampmr-worker-00"});
+      WaitForProgress(sv.address(), job, [](const JobProgress& p) { return p.maps_done >= 2; }));
+  CommandResult pid = sv.ctl({"pid", "ampmr-worker:ampmr-worker-00"});
   int worker_pid = 0;
   ASSERT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(pid.out), &worker_pid)) << pid.out;
   ASSERT_EQ(kill(worker_pid, SIGKILL), 0);
-  ASSERT_TRUE(Wait(address, job));
+  ASSERT_TRUE(Wait(sv.address(), job));
   EXPECT_EQ(ReadCounts(output), SequentialWordCount(input));
   // supervisord started a replacement, which joined as a new worker.
-  deadline = absl::Now() + absl::Seconds(30);
-  while (absl::Now() < deadline) {
-    listed = workers().out;
-    if (std::count(listed.begin(), listed.end(), '\n') == 2 &&
-        absl::StrContains(listed, "\"w3\"")) {
-      break;
-    }
-  }
-  EXPECT_THAT(listed, HasSubstr("\"w3\""));
-  EXPECT_EQ(ctl({"shutdown"}).exit_code, 0);
-  EXPECT_EQ(supervisord->Wait(absl::Seconds(60)), 0);
-  EXPECT_THAT(ProcessesMentioning(state), ::testing::IsEmpty());
+  EXPECT_TRUE(sv.WaitForWorkers("w3")) << sv.Workers();
+}
+
+TEST(FaultsTest, MasterRestartedBySupervisorctlMidJobAndTheJobIsExact) {
+  ScratchDir tmp;
+  std::string input = tmp.path() + "/in";
+  MakeCorpus(input, 8, 4 << 20);
+  Supervised sv(tmp.path(), tmp.path() + "/state");
+  ASSERT_TRUE(sv.WaitForWorkers());
+  std::string output = tmp.path() + "/out";
+  std::string job = Submit(SlowWordCount(sv.address(), input, output));
+  ASSERT_TRUE(
+      WaitForProgress(sv.address(), job, [](const JobProgress& p) { return p.maps_done >= 2; }));
+  CommandResult restarted = sv.ctl({"restart", "ampmr-master"});
+  ASSERT_EQ(restarted.exit_code, 0) << restarted.out << restarted.err;
+  // The restarted master resumes the journaled job; no resubmission.
+  ASSERT_TRUE(Wait(sv.address(), job));
+  EXPECT_EQ(ReadCounts(output), SequentialWordCount(input));
+  EXPECT_TRUE(fs::exists(output + "/_SUCCESS"));
 }
 
 }  // namespace

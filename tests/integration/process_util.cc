@@ -266,6 +266,11 @@ bool WaitForProgress(const std::string& master, const std::string& job_id,
   return false;
 }
 
+std::string SourceDir() {
+  const char* dir = getenv("AMPMR_SOURCE_DIR");
+  return dir != nullptr ? dir : ".";
+}
+
 std::string BinPath(const std::string& name) {
   const char* dir = getenv("AMPMR_BIN_DIR");
   return std::string(dir ? dir : "build/bin") + "/" + name;

@@ -95,6 +95,9 @@ bool WaitForProgress(const std::string& master, const std::string& job_id,
                      const std::function<bool(const JobProgress&)>& pred,
                      absl::Duration timeout = absl::Seconds(60));
 
+// The source tree ($AMPMR_SOURCE_DIR, set by CTest; else the current directory).
+std::string SourceDir();
+
 // The binaries under test ($AMPMR_BIN_DIR, set by CTest).
 std::string BinPath(const std::string& name);
 
