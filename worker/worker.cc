@@ -185,6 +185,7 @@ void Worker::Impl::OnStreamDone(uint64_t gen, const absl::Status& why) {
     AMPMR_LOG(DEBUG) << "cannot reach master=" << options.master << ": " << why.message();
   }
   worker_id.clear();
+  store.ClearForgottenJobs();
   if (session) session->HandleClosed(why);
   // The master re-runs whatever this session was doing; stop wasting slots on it.
   pool.CancelAll();
