@@ -34,9 +34,8 @@ int main(int argc, char** argv) {
                "on SIGTERM, how long running tasks may take to finish before the worker exits");
   std::vector<std::string> handler_flags;
   flags.Repeated("handler", &handler_flags, "NAME=COMMAND",
-                 "serve calls to NAME with --slots long-lived children running the shell\n"
-                 "COMMAND (requests on its fd 3, answers on fd 4; see README \"Calls\"),\n"
-                 "or builtin:echo; repeatable");
+                 "serve calls to NAME from --slots long-lived children of the shell COMMAND "
+                 "(frames on fd 3 and 4, see README \"Calls\"), or builtin:echo");
   flags.Int64("handler-max-calls", &options.handler_max_calls, "N",
               "replace a handler child after it answered N calls; 0: never");
   std::vector<std::string> args(argv + 1, argv + argc);
