@@ -268,12 +268,12 @@ bool WaitForProgress(const std::string& master, const std::string& job_id,
 
 std::string SourceDir() {
   const char* dir = getenv("AMPMR_SOURCE_DIR");
-  return dir != nullptr ? dir : ".";
+  return dir != nullptr ? dir : AMPMR_TEST_SOURCE_DIR;
 }
 
 std::string BinPath(const std::string& name) {
   const char* dir = getenv("AMPMR_BIN_DIR");
-  return std::string(dir ? dir : "build/bin") + "/" + name;
+  return std::string(dir ? dir : AMPMR_TEST_BIN_DIR) + "/" + name;
 }
 
 ScratchDir::ScratchDir() {
@@ -287,11 +287,8 @@ ScratchDir::~ScratchDir() {
 }
 
 std::string CorpusDir() {
-  const char* src = getenv("AMPMR_SOURCE_DIR");
-  if (src != nullptr) {
-    fs::path shared = fs::path(src) / ".." / "shared" / "data" / "gutenberg";
-    if (fs::is_directory(shared)) return fs::canonical(shared).string();
-  }
+  fs::path shared = fs::path(SourceDir()) / ".." / "shared" / "data" / "gutenberg";
+  if (fs::is_directory(shared)) return fs::canonical(shared).string();
   return "/usr/share/common-licenses";
 }
 

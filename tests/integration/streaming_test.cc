@@ -63,8 +63,7 @@ const std::string& Python() {
 }
 
 std::string Example(const std::string& name) {
-  const char* src = getenv("AMPMR_SOURCE_DIR");
-  return std::string(src != nullptr ? src : ".") + "/examples/streaming/" + name;
+  return SourceDir() + "/examples/streaming/" + name;
 }
 
 // exec: spec running a Python script.
