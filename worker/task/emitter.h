@@ -19,6 +19,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "absl/strings/string_view.h"
 
@@ -36,11 +37,14 @@ class Emitter {
   // pair key<TAB>value, split at the first tab; a line without a tab is a
   // key with an empty value.
   virtual void EmitLine(absl::string_view line) {
-    size_t tab = line.find('\t');
-    if (tab == absl::string_view::npos) {
+    const char* tab = line.empty()
+                          ? nullptr
+                          : static_cast<const char*>(std::memchr(line.data(), '\t', line.size()));
+    if (tab == nullptr) {
       Emit(line, absl::string_view());
     } else {
-      Emit(line.substr(0, tab), line.substr(tab + 1));
+      size_t at = static_cast<size_t>(tab - line.data());
+      Emit(line.substr(0, at), line.substr(at + 1));
     }
   }
 

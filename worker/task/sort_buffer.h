@@ -39,7 +39,9 @@ class SortBuffer {
   // One sorted partition: its pairs, or their encoded records, in order.
   class Partition;
 
-  // Sorts `partition` by key, bytewise, keeping emit order among equal keys,
+  // Sorts `partition` by key, bytewise, keeping emit order among equal keys
+  // (a stable MSD radix sort on the 8-byte key prefixes, comparisons only for
+  // small groups and keys that agree on all 8),
   // and returns its pairs in that order. The stream is valid until the next
   // Add or Clear.
   std::unique_ptr<Partition> Sort(int partition);
@@ -57,8 +59,16 @@ class SortBuffer {
   };
 
   char* Allocate(size_t n);
+  static bool Less(const Entry& a, const Entry& b);
+  static void InsertionSort(Entry* a, size_t n);
+  // Sorts x[0, n) by prefix byte `byte` (0 = most significant) and beyond,
+  // using y[0, n) as scratch; the result ends up in y if into_y, else in x.
+  static void RadixSort(Entry* x, Entry* y, size_t n, int byte, bool into_y);
+  // Sorts entries whose prefixes are all equal.
+  static void SortEqualPrefixes(Entry* a, Entry* tmp, size_t n);
 
   std::vector<std::vector<Entry>> entries_;  // by partition
+  std::vector<Entry> scratch_;               // Sort's temporary space
   size_t pairs_ = 0;
   std::vector<std::unique_ptr<char[]>> blocks_;
   std::vector<size_t> block_sizes_;
