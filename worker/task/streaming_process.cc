@@ -192,9 +192,11 @@ absl::Status StreamingProcess::CheckStop() {
 }
 
 absl::Status StreamingProcess::Failure(absl::StatusCode code, absl::string_view what) const {
+  std::string message(what);
+  if (!reporter_.status().empty()) absl::StrAppend(&message, "; last status: ", reporter_.status());
   std::string tail = reporter_.Tail();
-  if (tail.empty()) return absl::Status(code, absl::StrCat(what, "; no stderr"));
-  return absl::Status(code, absl::StrCat(what, "; stderr: ", tail));
+  absl::StrAppend(&message, tail.empty() ? "; no stderr" : "; stderr: ", tail);
+  return absl::Status(code, message);
 }
 
 }  // namespace ampmr::worker

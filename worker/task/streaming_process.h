@@ -71,7 +71,8 @@ class StreamingProcess {
 
   // Closes stdin, hands the rest of the output to `out`, and waits for the
   // child to exit. ABORTED unless it exited with status 0: the message says
-  // how it ended and quotes the end of its stderr, e.g.
+  // how it ended, its last reporter:status if any, and the end of its
+  // stderr, e.g.
   //   exited with status 1; stderr: Traceback (most recent call last): | ...
   absl::Status Finish(Emitter* out);
 
