@@ -179,7 +179,7 @@ TEST(MasterRestartTest, KilledMidReduceKeepsCommittedReducesAndResumes) {
   MakeCorpus(input, 2, 2 << 20);
   RestartableCluster cluster(tmp.path(), 2);
   std::string output = tmp.path() + "/out";
-  std::string job = Submit(cluster.address(), input, output, "48", "512K");
+  std::string job = Submit(cluster.address(), input, output, "96", "512K");
   JobProgress seen;
   ASSERT_TRUE(WaitForProgress(
       cluster.address(), job,
@@ -199,7 +199,7 @@ TEST(MasterRestartTest, KilledMidReduceKeepsCommittedReducesAndResumes) {
   // Reduces accepted before the kill kept their part files.
   int kept = LastLoggedNumber(cluster.master_log(), "reduces done=");
   EXPECT_GT(kept, 0);
-  EXPECT_LT(kept, 48);
+  EXPECT_LT(kept, 96);
 }
 
 TEST(MasterRestartTest, CorruptJournalIsRefusedAtStartup) {
