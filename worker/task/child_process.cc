@@ -50,29 +50,16 @@ absl::Status MakePipe(int fds[2]) {
 
 void SetNonBlocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
-}  // namespace
-
-absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(
-    const std::string& command, const std::vector<std::string>& env) {
-  int in[2] = {-1, -1};
-  int out[2] = {-1, -1};
-  int err[2] = {-1, -1};
-  absl::Cleanup close_all = [&] {
-    for (int* p : {in, out, err}) {
-      CloseFd(&p[0]);
-      CloseFd(&p[1]);
-    }
-  };
-  for (int* p : {in, out, err}) {
-    absl::Status s = MakePipe(p);
-    if (!s.ok()) return s;
-  }
-
+// posix_spawn (a vfork and an exec, cheap even from a big worker) of
+// /bin/sh -c command in a new process group, with default signals and an
+// empty mask, and the child's ends of the pipes as 0, 1, 2.
+absl::StatusOr<pid_t> Spawn(const std::string& command, const std::vector<std::string>& env,
+                            int stdin_fd, int stdout_fd, int stderr_fd) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in[0], 0);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+  posix_spawn_file_actions_adddup2(&actions, stdin_fd, 0);
+  posix_spawn_file_actions_adddup2(&actions, stdout_fd, 1);
+  posix_spawn_file_actions_adddup2(&actions, stderr_fd, 2);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   posix_spawnattr_setflags(&attr,
@@ -97,11 +84,33 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) return absl::ErrnoToStatus(rc, "start /bin/sh");
+  return pid;
+}
 
-  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(
+    const std::string& command, const std::vector<std::string>& env) {
+  int in[2] = {-1, -1};
+  int out[2] = {-1, -1};
+  int err[2] = {-1, -1};
+  absl::Cleanup close_all = [&] {
+    for (int* p : {in, out, err}) {
+      CloseFd(&p[0]);
+      CloseFd(&p[1]);
+    }
+  };
+  for (int* p : {in, out, err}) {
+    absl::Status s = MakePipe(p);
+    if (!s.ok()) return s;
+  }
+  absl::StatusOr<pid_t> pid = Spawn(command, env, in[0], out[1], err[1]);
+  if (!pid.ok()) return pid.status();
+
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, *pid, 0));
   if (pidfd >= 0) ::fcntl(pidfd, F_SETFD, FD_CLOEXEC);
   for (int fd : {in[1], out[0], err[0]}) SetNonBlocking(fd);
-  auto child = std::unique_ptr<ChildProcess>(new ChildProcess(pid, pidfd, in[1], out[0], err[0]));
+  auto child = std::unique_ptr<ChildProcess>(new ChildProcess(*pid, pidfd, in[1], out[0], err[0]));
   in[1] = out[0] = err[0] = -1;  // owned by the child object now
   return child;
 }

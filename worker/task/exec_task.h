@@ -1,6 +1,7 @@
 // Exec (Hadoop Streaming) mappers, reducers and combiners: `exec:COMMAND`,
 // run through /bin/sh -c, one process per task attempt (for a combiner, one
-// per map output partition it combines), via StreamingProcess.
+// per map output partition each time the map output buffer is spilled, which
+// for a map task that fits in the buffer is once), via StreamingProcess.
 //
 //   mapper    stdin: the lines of the split, as they are in the file.
 //             stdout: key<TAB>value lines (no tab: key = line, value empty).

@@ -41,7 +41,9 @@
 // Errors. Map, Reduce and Finish return a Status: an error fails the attempt
 // (the master retries it elsewhere, up to --max-attempts) and its message
 // appears in the job's error. An exception that escapes is caught at the
-// boundary and treated the same way.
+// boundary and treated the same way. A plugin runs inside the worker
+// process, so a crash in it takes the worker down (the master then reruns
+// that worker's tasks elsewhere); code that may crash is safer as exec:.
 //
 // Versioning. kInterfaceVersion changes whenever a change could break a
 // plugin built against an older header: a changed or added virtual function
