@@ -12,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "master/coordinator.h"
+#include "tests/master/fake_worker.h"
 #include "tests/status_matchers.h"
 
 namespace ampmr::master {
@@ -22,54 +23,6 @@ using ::ampmr::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
-
-// A worker whose calls wait until the test answers them.
-class FakeWorker : public WorkerLink {
- public:
-  struct Pending {
-    v1::Command command;
-    amp::Deferred<v1::Answer> answer;
-  };
-
-  amp::Deferred<v1::Answer> Call(v1::Command command) override {
-    amp::Deferred<v1::Answer> d;
-    if (closed) {
-      d.Errback(absl::UnavailableError("closed"));
-      return d;
-    }
-    calls.push_back(Pending{std::move(command), d});
-    return d;
-  }
-  void Send(v1::Command command) override { sent.push_back(std::move(command)); }
-  void Close(const absl::Status& why) override {
-    closed = true;
-    for (auto& p : calls) p.answer.Errback(absl::UnavailableError(why.message()));
-  }
-
-  std::vector<Pending*> Open() {
-    std::vector<Pending*> out;
-    for (auto& p : calls) {
-      if (!p.answer.fired()) out.push_back(&p);
-    }
-    return out;
-  }
-  std::vector<std::string> OpenPayloads() {
-    std::vector<std::string> out;
-    for (Pending* p : Open()) out.push_back(p->command.call().payload());
-    return out;
-  }
-  std::vector<std::string> CancelledCalls() const {
-    std::vector<std::string> out;
-    for (const auto& c : sent) {
-      if (c.has_cancel()) out.push_back(c.cancel().call_id());
-    }
-    return out;
-  }
-
-  std::vector<Pending> calls;
-  std::vector<v1::Command> sent;
-  bool closed = false;
-};
 
 // Answers a call as a worker would: with the payload, reversed.
 void AnswerReversed(FakeWorker::Pending* p) {

@@ -15,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "common/task_errors.h"
+#include "tests/master/fake_worker.h"
 #include "tests/status_matchers.h"
 
 namespace ampmr::master {
@@ -23,95 +24,6 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
-
-// A worker whose calls wait until the test answers them.
-class FakeWorker : public WorkerLink {
- public:
-  struct Pending {
-    v1::Command command;
-    amp::Deferred<v1::Answer> answer;
-  };
-
-  amp::Deferred<v1::Answer> Call(v1::Command command) override {
-    amp::Deferred<v1::Answer> d;
-    if (closed) {
-      d.Errback(absl::UnavailableError("closed"));
-      return d;
-    }
-    calls.push_back(Pending{std::move(command), d});
-    return d;
-  }
-  void Send(v1::Command command) override { sent.push_back(std::move(command)); }
-  void Close(const absl::Status& why) override {
-    closed = true;
-    FailAll(absl::UnavailableError(why.message()));
-  }
-
-  void FailAll(const absl::Status& why) {
-    for (auto& p : calls) p.answer.Errback(why);
-    calls.clear();
-  }
-  // Calls not answered yet (cancelled ones have fired and are skipped).
-  std::vector<Pending*> Open() {
-    std::vector<Pending*> out;
-    for (auto& p : calls) {
-      if (!p.answer.fired()) out.push_back(&p);
-    }
-    return out;
-  }
-  std::vector<std::string> CancelledAttempts() const {
-    std::vector<std::string> out;
-    for (const auto& c : sent) {
-      if (c.has_cancel()) out.push_back(c.cancel().attempt_id());
-    }
-    return out;
-  }
-
-  std::vector<Pending> calls;
-  std::vector<v1::Command> sent;
-  bool closed = false;
-};
-
-// Answers a map attempt as a worker would: one partition per reduce.
-void AnswerMap(FakeWorker::Pending* p, int64_t bytes_per_partition = 10) {
-  const v1::RunMap& run = p->command.run_map();
-  v1::Answer answer;
-  v1::MapDone* done = answer.mutable_map_done();
-  done->set_attempt_id(run.task().attempt_id());
-  done->set_output_path("/work/" + run.task().attempt_id() + ".out");
-  for (int r = 0; r < run.task().reduces(); ++r) {
-    v1::PartitionInfo* part = done->add_partitions();
-    part->set_offset(r * bytes_per_partition);
-    part->set_length(bytes_per_partition);
-    part->set_records(1);
-  }
-  (*done->mutable_counters())["ampmr.map_input_records"] = 5;
-  p->answer.Callback(answer);
-}
-
-// Answers a reduce attempt, writing its part file where the master wants it.
-void AnswerReduce(FakeWorker::Pending* p, const std::string& content) {
-  const v1::RunReduce& run = p->command.run_reduce();
-  fs::create_directories(fs::path(run.temp_path()).parent_path());
-  std::ofstream(run.temp_path()) << content;
-  v1::Answer answer;
-  answer.mutable_reduce_done()->set_attempt_id(run.task().attempt_id());
-  (*answer.mutable_reduce_done()->mutable_counters())["ampmr.reduce_output_records"] = 1;
-  p->answer.Callback(answer);
-}
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "coordinator_test-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 struct Cluster {
   explicit Cluster(CoordinatorOptions options = {}) : coordinator(&loop, options) {

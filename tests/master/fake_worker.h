@@ -33,13 +33,42 @@ class FakeWorker : public WorkerLink {
     return d;
   }
   void Send(v1::Command command) override { sent.push_back(std::move(command)); }
-  void Close(const absl::Status& why) override { closed = true; }
+  // Like the real link: outstanding calls fail with UNAVAILABLE.
+  void Close(const absl::Status& why) override {
+    closed = true;
+    FailAll(absl::UnavailableError(why.message()));
+  }
+
+  void FailAll(const absl::Status& why) {
+    for (auto& p : calls) p.answer.Errback(why);
+    calls.clear();
+  }
 
   // Calls not answered yet (cancelled ones have fired and are skipped).
   std::vector<Pending*> Open() {
     std::vector<Pending*> out;
     for (auto& p : calls) {
       if (!p.answer.fired()) out.push_back(&p);
+    }
+    return out;
+  }
+  // Payloads of the Call commands not answered yet.
+  std::vector<std::string> OpenPayloads() {
+    std::vector<std::string> out;
+    for (Pending* p : Open()) out.push_back(p->command.call().payload());
+    return out;
+  }
+  std::vector<std::string> CancelledAttempts() const {
+    std::vector<std::string> out;
+    for (const auto& c : sent) {
+      if (c.has_cancel()) out.push_back(c.cancel().attempt_id());
+    }
+    return out;
+  }
+  std::vector<std::string> CancelledCalls() const {
+    std::vector<std::string> out;
+    for (const auto& c : sent) {
+      if (c.has_cancel()) out.push_back(c.cancel().call_id());
     }
     return out;
   }
