@@ -1,6 +1,7 @@
 #include "common/cli_flags.h"
 
 #include <algorithm>
+#include <iostream>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -228,6 +229,24 @@ absl::Status FlagSet::ParseFlag(const std::vector<std::string>& args,
   }
   ++*i;
   return Assign(flag, args[*i]);
+}
+
+std::optional<int> FlagSet::ParseFlagsOnly(const char* program, int argc,
+                                           const char* const* argv) {
+  absl::StatusOr<std::vector<std::string>> positional = Parse(argc - 1, argv + 1);
+  if (!positional.ok()) {
+    std::cerr << program << ": " << positional.status().message() << "\n";
+    return 2;
+  }
+  if (help_requested()) {
+    std::cout << Help();
+    return 0;
+  }
+  if (!positional->empty()) {
+    std::cerr << program << ": unexpected argument " << (*positional)[0] << " (see --help)\n";
+    return 2;
+  }
+  return std::nullopt;
 }
 
 std::string FlagSet::Help() const {

@@ -38,6 +38,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -112,6 +113,12 @@ class FlagSet {
   // "usage: ...", the description, then one line per flag in declaration
   // order: "  --name VALUE   help (default: X)". Ends with a newline.
   std::string Help() const;
+
+  // For a program that takes flags only (ampmr-master, ampmr-worker): parses
+  // argv[1..], prints --help to stdout or one error line to stderr prefixed
+  // with `program`, and returns the exit code main should return then (0
+  // after --help, 2 for a bad command line); nullopt means run.
+  std::optional<int> ParseFlagsOnly(const char* program, int argc, const char* const* argv);
 
  private:
   Flag& Add(absl::string_view name, Flag::Kind kind,

@@ -5,9 +5,11 @@
 
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "common/cli_flags.h"
 #include "common/logging.h"
+#include "common/stop_signals.h"
 #include "master/server.h"
 
 int main(int argc, char** argv) {
@@ -29,19 +31,8 @@ int main(int argc, char** argv) {
       .DefaultText("none");
   flags.Double("heartbeat-timeout", &heartbeat_timeout, "SECS",
                "declare a worker lost after this long without a heartbeat");
-  std::vector<std::string> args(argv + 1, argv + argc);
-  absl::StatusOr<std::vector<std::string>> positional = flags.Parse(args);
-  if (!positional.ok()) {
-    std::cerr << "ampmr-master: " << positional.status().message() << "\n";
-    return 2;
-  }
-  if (flags.help_requested()) {
-    std::cout << flags.Help();
-    return 0;
-  }
-  if (!positional->empty()) {
-    std::cerr << "ampmr-master: unexpected argument " << (*positional)[0] << " (see --help)\n";
-    return 2;
+  if (std::optional<int> exit_code = flags.ParseFlagsOnly("ampmr-master", argc, argv)) {
+    return *exit_code;
   }
   if (heartbeat_timeout <= 0) {
     std::cerr << "ampmr-master: --heartbeat-timeout: must be > 0\n";
@@ -54,13 +45,8 @@ int main(int argc, char** argv) {
   // as a running job waits for a silent worker's heartbeat.
   options.coordinator.rejoin_grace = options.coordinator.heartbeat_timeout;
 
-  // Signals are taken by sigwait below, so block them before any thread starts.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  // Before any thread starts, so every thread inherits the mask.
+  const sigset_t stop_signals = ampmr::BlockStopSignals();
 
   auto server = ampmr::master::MasterServer::Start(options);
   if (!server.ok()) {
@@ -70,8 +56,7 @@ int main(int argc, char** argv) {
   std::printf("ampmr-master listening on %s\n", (*server)->address().c_str());
   std::fflush(stdout);
 
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
+  const int sig = ampmr::WaitForStopSignal(stop_signals);
   AMPMR_LOG(INFO) << "signal " << sig << ": shutting down";
   (*server)->Shutdown();
   return 0;

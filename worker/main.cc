@@ -3,9 +3,11 @@
 #include <signal.h>
 
 #include <iostream>
+#include <optional>
 
 #include "common/cli_flags.h"
 #include "common/logging.h"
+#include "common/stop_signals.h"
 #include "worker/worker.h"
 
 int main(int argc, char** argv) {
@@ -38,19 +40,8 @@ int main(int argc, char** argv) {
                  "(frames on fd 3 and 4, see README \"Calls\"), or builtin:echo");
   flags.Int64("handler-max-calls", &options.handler_max_calls, "N",
               "replace a handler child after it answered N calls; 0: never");
-  std::vector<std::string> args(argv + 1, argv + argc);
-  absl::StatusOr<std::vector<std::string>> positional = flags.Parse(args);
-  if (!positional.ok()) {
-    std::cerr << "ampmr-worker: " << positional.status().message() << "\n";
-    return 2;
-  }
-  if (flags.help_requested()) {
-    std::cout << flags.Help();
-    return 0;
-  }
-  if (!positional->empty()) {
-    std::cerr << "ampmr-worker: unexpected argument " << (*positional)[0] << " (see --help)\n";
-    return 2;
+  if (std::optional<int> exit_code = flags.ParseFlagsOnly("ampmr-worker", argc, argv)) {
+    return *exit_code;
   }
   for (const std::string& flag : handler_flags) {
     absl::StatusOr<ampmr::worker::HandlerSpec> spec = ampmr::worker::ParseHandlerSpec(flag);
@@ -69,20 +60,14 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  const sigset_t stop_signals = ampmr::BlockStopSignals();
 
   auto worker = ampmr::worker::Worker::Start(options);
   if (!worker.ok()) {
     std::cerr << "ampmr-worker: " << worker.status().message() << "\n";
     return 1;
   }
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
+  const int sig = ampmr::WaitForStopSignal(stop_signals);
   if (sig == SIGTERM) {
     AMPMR_LOG(INFO) << "SIGTERM: draining";
     (*worker)->Drain(absl::Seconds(drain_grace));
