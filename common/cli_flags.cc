@@ -24,6 +24,16 @@ absl::Status BadValue(absl::string_view name, absl::string_view want,
       absl::StrCat("--", name, ": want ", want, ", got \"", got, "\""));
 }
 
+// Parses one integer value of flag `name` into *value.
+template <typename Int>
+std::function<absl::Status(absl::string_view)> IntegerSetter(absl::string_view name,
+                                                             Int* value) {
+  return [value, flag_name = std::string(name)](absl::string_view text) {
+    if (!absl::SimpleAtoi(text, value)) return BadValue(flag_name, "an integer", text);
+    return absl::OkStatus();
+  };
+}
+
 absl::StatusOr<bool> ParseBool(absl::string_view name, absl::string_view text) {
   if (text == "true" || text == "1") return true;
   if (text == "false" || text == "0") return false;
@@ -75,25 +85,15 @@ FlagSet::Flag& FlagSet::String(absl::string_view name, std::string* value,
 FlagSet::Flag& FlagSet::Int32(absl::string_view name, int32_t* value,
                               absl::string_view value_name,
                               absl::string_view help) {
-  std::string flag_name(name);
   return Add(name, Flag::Kind::kValue, value_name, help, absl::StrCat(*value),
-             [value, flag_name](absl::string_view text) {
-               if (!absl::SimpleAtoi(text, value))
-                 return BadValue(flag_name, "an integer", text);
-               return absl::OkStatus();
-             });
+             IntegerSetter(name, value));
 }
 
 FlagSet::Flag& FlagSet::Int64(absl::string_view name, int64_t* value,
                               absl::string_view value_name,
                               absl::string_view help) {
-  std::string flag_name(name);
   return Add(name, Flag::Kind::kValue, value_name, help, absl::StrCat(*value),
-             [value, flag_name](absl::string_view text) {
-               if (!absl::SimpleAtoi(text, value))
-                 return BadValue(flag_name, "an integer", text);
-               return absl::OkStatus();
-             });
+             IntegerSetter(name, value));
 }
 
 FlagSet::Flag& FlagSet::Double(absl::string_view name, double* value,

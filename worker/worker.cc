@@ -78,6 +78,10 @@ struct Worker::Impl {
   void Connect();
   void OnStreamDone(uint64_t gen, const absl::Status& why);
   void SendHeartbeat();
+  // Queues a task attempt for a slot, or refuses it while draining; an
+  // attempt dropped before it runs is answered with why.
+  void SubmitAttempt(const std::string& attempt, const amp::Session::Reply& reply,
+                     SlotPool::Work work);
   void RunMap(const v1::RunMap& run, amp::Session::Reply reply);
   void RunReduce(const v1::RunReduce& run, amp::Session::Reply reply);
   void RunCall(const v1::Call& call, amp::Session::Reply reply);
@@ -196,14 +200,20 @@ void Worker::Impl::OnStreamDone(uint64_t gen, const absl::Status& why) {
   loop.RunAfter(wait, [this] { Connect(); });
 }
 
-void Worker::Impl::RunMap(const v1::RunMap& run, amp::Session::Reply reply) {
-  const std::string attempt = run.task().attempt_id();
+void Worker::Impl::SubmitAttempt(const std::string& attempt, const amp::Session::Reply& reply,
+                                 SlotPool::Work work) {
   if (draining) {
     reply(absl::UnavailableError(absl::StrCat("attempt=", attempt, ": worker draining")));
     return;
   }
-  pool.Submit(
-      attempt,
+  pool.Submit(attempt, std::move(work), [reply, attempt](const absl::Status& why) {
+    reply(absl::Status(why.code(), absl::StrCat("attempt=", attempt, ": ", why.message())));
+  });
+}
+
+void Worker::Impl::RunMap(const v1::RunMap& run, amp::Session::Reply reply) {
+  SubmitAttempt(
+      run.task().attempt_id(), reply,
       [this, run, reply](const std::atomic<bool>& cancelled) {
         MapTaskOptions opts;
         opts.run = run;
@@ -220,20 +230,12 @@ void Worker::Impl::RunMap(const v1::RunMap& run, amp::Session::Reply reply) {
         v1::Answer answer;
         *answer.mutable_map_done() = std::move(*done);
         reply(std::move(answer));
-      },
-      [reply, attempt](const absl::Status& why) {
-        reply(absl::Status(why.code(), absl::StrCat("attempt=", attempt, ": ", why.message())));
       });
 }
 
 void Worker::Impl::RunReduce(const v1::RunReduce& run, amp::Session::Reply reply) {
-  const std::string attempt = run.task().attempt_id();
-  if (draining) {
-    reply(absl::UnavailableError(absl::StrCat("attempt=", attempt, ": worker draining")));
-    return;
-  }
-  pool.Submit(
-      attempt,
+  SubmitAttempt(
+      run.task().attempt_id(), reply,
       [this, run, reply](const std::atomic<bool>& cancelled) {
         std::vector<std::string> fetched;
         absl::StatusOr<std::vector<ReduceInput>> inputs = fetcher->Fetch(run, cancelled, &fetched);
@@ -255,9 +257,6 @@ void Worker::Impl::RunReduce(const v1::RunReduce& run, amp::Session::Reply reply
         v1::Answer answer;
         *answer.mutable_reduce_done() = std::move(*done);
         reply(std::move(answer));
-      },
-      [reply, attempt](const absl::Status& why) {
-        reply(absl::Status(why.code(), absl::StrCat("attempt=", attempt, ": ", why.message())));
       });
 }
 
