@@ -110,7 +110,8 @@ void AddJobFlags(FlagSet* flags, JobFlags* job) {
                "attempts per task before the job fails");
   flags
       ->Double("task-timeout", &job->task_timeout_seconds, "SECS",
-               "fail an attempt running longer than this")
+               "fail an attempt that shows no progress (input taken, output or a "
+               "reporter:status line) for this long")
       .DefaultText("0 = no timeout");
   flags->Repeated("env", &job->env, "K=V", "environment for exec tasks");
   flags->String("name", &job->name, "TEXT",

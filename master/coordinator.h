@@ -1,6 +1,6 @@
 // Coordinator: all of the master's state, on one thread (DESIGN.md §7). The
 // gRPC adapters turn requests and worker boxes into calls on the coordinator's
-// Loop; timers (heartbeat checks, task timeouts) run there too. Nothing here
+// Loop; timers (heartbeat checks, backups, journal commits) run there too. Nothing here
 // blocks or touches gRPC, so it runs the same under a FakeLoop in tests.
 //
 // Thread-safety: every method must be called on the loop thread.

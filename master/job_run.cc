@@ -204,12 +204,6 @@ void JobRun::StartAttempt(Task* task, WorkerState* worker) {
   attempt.id = absl::StrCat(attempt_prefix_, "-", task->id, "-a", ++task->attempts_started);
   attempt.worker_id = worker->id;
   attempt.start = env_.loop->Now();
-  double timeout = status_.spec().task_timeout_seconds();
-  if (timeout > 0) {
-    attempt.timer = env_.loop->RunAfter(absl::Seconds(timeout), [this, task, id = attempt.id] {
-      OnAttemptTimeout(task, id);
-    });
-  }
   ++worker->running;
   ++running_;
   task->state = Task::State::kRunning;
@@ -228,7 +222,6 @@ bool JobRun::EndAttempt(Task* task, const std::string& attempt_id, Attempt* ende
     *ended = std::move(*it);
     task->running.erase(it);
     --running_;
-    if (ended->timer != 0) env_.loop->CancelTimer(ended->timer);
     if (WorkerState* w = env_.registry->Find(ended->worker_id)) --w->running;
     return true;
   }
@@ -246,21 +239,6 @@ void JobRun::OnAttemptDone(Task* task, const std::string& attempt_id,
   } else {
     FailAttempt(task, attempt, result.status());
   }
-  env_.scheduler->Schedule();
-}
-
-void JobRun::OnAttemptTimeout(Task* task, const std::string& attempt_id) {
-  Attempt attempt;
-  if (!EndAttempt(task, attempt_id, &attempt)) return;
-  if (WorkerState* w = env_.registry->Find(attempt.worker_id)) {
-    v1::Command cancel;
-    cancel.mutable_cancel()->set_attempt_id(attempt.id);
-    w->link->Send(cancel);
-  }
-  attempt.call.Cancel();
-  FailAttempt(task, attempt,
-              absl::DeadlineExceededError(absl::StrCat(
-                  "no answer within --task-timeout ", status_.spec().task_timeout_seconds(), "s")));
   env_.scheduler->Schedule();
 }
 
@@ -419,7 +397,6 @@ void JobRun::CancelRunning(Task* task) {
   task->running.clear();
   running_ -= static_cast<int>(running.size());
   for (Attempt& attempt : running) {
-    if (attempt.timer != 0) env_.loop->CancelTimer(attempt.timer);
     if (WorkerState* w = env_.registry->Find(attempt.worker_id)) {
       --w->running;
       v1::Command cancel;

@@ -94,7 +94,6 @@ class JobRun {
   v1::Command MakeCommand(const Task& task, const std::string& attempt_id) const;
   void OnAttemptDone(Task* task, const std::string& attempt_id,
                      const absl::StatusOr<v1::Answer>& result);
-  void OnAttemptTimeout(Task* task, const std::string& attempt_id);
   // Removes the attempt from the task and frees its slot. Returns false if the
   // attempt is no longer running (superseded, cancelled, already ended).
   bool EndAttempt(Task* task, const std::string& attempt_id, Attempt* ended);

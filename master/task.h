@@ -20,7 +20,6 @@ struct Attempt {
   std::string id;         // "j3-m12-a2"
   std::string worker_id;
   amp::Deferred<v1::Answer> call;
-  Loop::TimerId timer = 0;  // task timeout; 0 if none
   absl::Time start;
 };
 

@@ -9,9 +9,11 @@
 #include <filesystem>
 #include <future>
 #include <system_error>
+#include <utility>
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "ampmr/v1/session.grpc.pb.h"
 #include "common/amp/grpc_stream.h"
@@ -23,6 +25,7 @@
 #include "worker/shuffle_fetcher.h"
 #include "worker/shuffle_service.h"
 #include "worker/slot_pool.h"
+#include "worker/stall_watch.h"
 #include "worker/task/map_task.h"
 #include "worker/task/reduce_task.h"
 
@@ -30,6 +33,10 @@ namespace ampmr::worker {
 namespace {
 
 namespace fs = std::filesystem;
+
+// How long after an attempt's --task-timeout ran out the stall watch answers
+// for it, if the attempt has not stopped by itself.
+constexpr absl::Duration kStallGrace = absl::Seconds(5);
 
 std::string Hostname() {
   char name[256] = {0};
@@ -50,6 +57,7 @@ struct Worker::Impl {
 
   // --- thread-safe parts ---
   SlotPool pool;
+  StallWatch stalls{kStallGrace};
   MapOutputStore store;
   std::unique_ptr<ShuffleFetcher> fetcher;
   std::unique_ptr<ShuffleServiceImpl> shuffle_service;
@@ -82,6 +90,10 @@ struct Worker::Impl {
   // attempt dropped before it runs is answered with why.
   void SubmitAttempt(const std::string& attempt, const amp::Session::Reply& reply,
                      SlotPool::Work work);
+  // On a slot thread: starts the attempt's progress clock and, if it has a
+  // --task-timeout, watches it until the returned cleanup runs.
+  std::shared_ptr<ProgressClock> WatchStalls(const v1::TaskContext& task,
+                                             const amp::Session::Reply& reply);
   void RunMap(const v1::RunMap& run, amp::Session::Reply reply);
   void RunReduce(const v1::RunReduce& run, amp::Session::Reply reply);
   void RunCall(const v1::Call& call, amp::Session::Reply reply);
@@ -178,6 +190,7 @@ void Worker::Impl::SendHeartbeat() {
   v1::Command beat;
   beat.mutable_heartbeat()->set_running(pool.running());
   session->SendNoAnswer(std::move(beat));
+  stalls.Check(absl::Now());
   heartbeat_timer = loop.RunAfter(heartbeat_interval, [this] { SendHeartbeat(); });
 }
 
@@ -211,6 +224,20 @@ void Worker::Impl::SubmitAttempt(const std::string& attempt, const amp::Session:
   });
 }
 
+std::shared_ptr<ProgressClock> Worker::Impl::WatchStalls(const v1::TaskContext& task,
+                                                        const amp::Session::Reply& reply) {
+  auto clock = std::make_shared<ProgressClock>(task.timeout_seconds());
+  if (task.timeout_seconds() > 0) {
+    stalls.Add(task.attempt_id(), clock,
+               [this, reply, attempt = task.attempt_id()](const absl::Status& why) {
+                 AMPMR_LOG(WARNING) << why.message();
+                 reply(why);
+                 pool.Cancel(attempt);
+               });
+  }
+  return clock;
+}
+
 void Worker::Impl::RunMap(const v1::RunMap& run, amp::Session::Reply reply) {
   SubmitAttempt(
       run.task().attempt_id(), reply,
@@ -219,6 +246,8 @@ void Worker::Impl::RunMap(const v1::RunMap& run, amp::Session::Reply reply) {
         opts.run = run;
         opts.work_dir = options.work_dir;
         opts.cancelled = &cancelled;
+        opts.progress = WatchStalls(run.task(), reply);
+        absl::Cleanup unwatch = [this, &run] { stalls.Remove(run.task().attempt_id()); };
         absl::StatusOr<v1::MapDone> done = RunMapTask(opts);
         if (!done.ok()) {
           reply(done.status());
@@ -240,11 +269,13 @@ void Worker::Impl::RunReduce(const v1::RunReduce& run, amp::Session::Reply reply
         std::vector<std::string> fetched;
         absl::StatusOr<std::vector<ReduceInput>> inputs = fetcher->Fetch(run, cancelled, &fetched);
         absl::StatusOr<v1::ReduceDone> done = absl::UnknownError("not run");
+        absl::Cleanup unwatch = [this, &run] { stalls.Remove(run.task().attempt_id()); };
         if (inputs.ok()) {
           ReduceTaskOptions opts;
           opts.run = run;
           opts.inputs = std::move(*inputs);
           opts.cancelled = &cancelled;
+          opts.progress = WatchStalls(run.task(), reply);  // after the fetch
           done = RunReduceTask(opts);
         } else {
           done = inputs.status();

@@ -475,6 +475,46 @@ TEST(StreamingTest, CrashingMapperFailsTheJobNamingTheSignal) {
                            HasSubstr("stderr: going down"), HasSubstr("kill -SEGV")));
 }
 
+// --task-timeout is about progress, not running time (Hadoop's
+// mapreduce.task.timeout): a mapper that reports status keeps going past it,
+// one that goes quiet is killed, and in-process code stuck in one call is
+// given up by the worker's stall watch.
+TEST(StreamingTest, TaskTimeoutStopsOnlyAttemptsThatMakeNoProgress) {
+  ScratchDir tmp;
+  WriteFile(tmp.path() + "/in.txt", "a\nb\n");
+  auto run = [&](const std::string& mapper, const std::string& out) {
+    return AmpmrRun(tmp, {"--workers", "1", "--input", tmp.path() + "/in.txt", "--output",
+                          tmp.path() + "/" + out, "--mapper", mapper, "--reducer", "none",
+                          "--task-timeout", "0.6", "--max-attempts", "1"});
+  };
+  // 1.5 s of work, never 0.6 s without a status line.
+  CommandResult slow = run(
+      "exec:for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do "
+      "echo reporter:status:working >&2; sleep 0.1; done; cat",
+      "slow");
+  EXPECT_EQ(slow.exit_code, 0) << slow.err;
+  EXPECT_EQ(PartLines(tmp.path() + "/slow"), (std::vector<std::string>{"a", "b"}));
+
+  CommandResult quiet = run("exec:sleep 60", "quiet");
+  EXPECT_EQ(quiet.exit_code, 1) << quiet.err;
+  EXPECT_THAT(quiet.err, AllOf(HasSubstr("failed after 1 attempt"),
+                               HasSubstr("no progress for --task-timeout 0.6s"),
+                               HasSubstr("killed its process group")));
+  EXPECT_FALSE(fs::exists(tmp.path() + "/quiet/_SUCCESS"));
+
+  // The test plugin's mapper sleeps 9 s on this line, inside one call.
+  WriteFile(tmp.path() + "/stuck.txt", "sleep-ms:9000\n");
+  CommandResult stuck =
+      AmpmrRun(tmp, {"--workers", "1", "--input", tmp.path() + "/stuck.txt", "--output",
+                     tmp.path() + "/stuck", "--mapper",
+                     "plugin:" + LibPath("ampmr_test_plugin.so"), "--reducer", "none",
+                     "--task-timeout", "0.6", "--max-attempts", "1"});
+  EXPECT_EQ(stuck.exit_code, 1) << stuck.err;
+  EXPECT_THAT(stuck.err, AllOf(HasSubstr("no progress for --task-timeout 0.6s"),
+                               HasSubstr("is stuck in in-process code")));
+  EXPECT_FALSE(fs::exists(tmp.path() + "/stuck/_SUCCESS"));
+}
+
 TEST(StreamingTest, HugeOutputBeforeReadingInputStreamsThrough) {
   // 50 MB of output, all written before the mapper reads a byte of input.
   ScratchDir tmp;

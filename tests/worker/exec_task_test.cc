@@ -195,12 +195,12 @@ TEST(ExecMapperTest, CancelKillsTheMapperAndFailsTheAttempt) {
   EXPECT_TRUE(stat.empty() || absl::StrContains(stat, ") Z ")) << stat;
 }
 
-TEST(ExecMapperTest, TaskTimeoutKillsTheMapper) {
+TEST(ExecMapperTest, TaskTimeoutKillsAMapperThatMakesNoProgress) {
   ScratchDir dir;
   MapTaskOptions options = WholeFile(dir, "x\n", "exec:sleep 1000");
   options.run.mutable_task()->set_timeout_seconds(0.2);
   EXPECT_THAT(RunMapTask(options), StatusIs(absl::StatusCode::kDeadlineExceeded,
-                                            HasSubstr("still running after --task-timeout 0.2s")));
+                                            HasSubstr("no progress for --task-timeout 0.2s")));
 }
 
 TEST(ExecCombinerTest, OutputIsParsedBackIntoPairsAndSortedAgain) {

@@ -34,12 +34,13 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::Pair;
 
-// Every test runs with a deadline, so a deadlock fails instead of hanging.
+// Every test runs with a 60 s --task-timeout, so a deadlock fails instead of
+// hanging.
 StreamingOptions Options(const std::string& command) {
   StreamingOptions options;
   options.command = command;
   for (char** e = environ; *e != nullptr; ++e) options.env.emplace_back(*e);
-  options.deadline = absl::Now() + absl::Seconds(60);
+  options.progress = std::make_shared<ProgressClock>(60);
   return options;
 }
 
@@ -243,14 +244,33 @@ TEST(StreamingProcessTest, CancelWhileWritingStopsTheWrite) {
   EXPECT_THAT(p->Finish(&out), StatusIs(absl::StatusCode::kCancelled));
 }
 
-TEST(StreamingProcessTest, DeadlineKillsAndFailsWithDeadlineExceeded) {
-  StreamingOptions options = Options("sleep 1000");
-  options.deadline = absl::Now() + absl::Milliseconds(300);
-  options.timeout_seconds = 0.3;
+TEST(StreamingProcessTest, NoProgressForTheTaskTimeoutKillsAndFailsWithDeadlineExceeded) {
+  StreamingOptions options = Options("echo reporter:status:thinking >&2; sleep 1000");
+  options.progress = std::make_shared<ProgressClock>(0.3);
   auto p = Start(options);
   LineCollector out;
-  EXPECT_THAT(p->Finish(&out), StatusIs(absl::StatusCode::kDeadlineExceeded,
-                                        HasSubstr("still running after --task-timeout 0.3s")));
+  EXPECT_THAT(p->Finish(&out),
+              StatusIs(absl::StatusCode::kDeadlineExceeded,
+                       AllOf(HasSubstr("no progress for --task-timeout 0.3s; killed its process "
+                                       "group"),
+                             HasSubstr("last status: thinking"))));
+}
+
+// --task-timeout counts time without progress, not running time: a child
+// that keeps writing output, or only reporter:status lines, may run for
+// several timeouts.
+TEST(StreamingProcessTest, OutputOrStatusLinesKeepAChildPastTheTaskTimeout) {
+  for (const char* line : {"echo tick", "echo reporter:status:tick >&2"}) {
+    StreamingOptions options =
+        Options(absl::StrCat("for i in 1 2 3 4 5 6 7 8 9 10 11 12; do ", line,
+                             "; sleep 0.1; done"));
+    options.progress = std::make_shared<ProgressClock>(0.6);
+    absl::Time start = absl::Now();
+    auto p = Start(options);
+    LineCollector out;
+    EXPECT_THAT(p->Finish(&out), IsOk()) << line;
+    EXPECT_GT(absl::Now() - start, absl::Seconds(1)) << line;  // longer than the timeout
+  }
 }
 
 TEST(StreamingProcessTest, BackgroundStrayNeitherHoldsTheTaskNorOutlivesIt) {

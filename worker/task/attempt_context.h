@@ -1,7 +1,7 @@
 // AttemptContext: what an exec or plugin task needs to know about the attempt
 // it serves beyond its input: ids (for the mapreduce_* environment and the
 // plugin Task), the split of a map task, the job's --env parameters, and when
-// to stop (the cancel flag and the --task-timeout deadline).
+// to stop (the cancel flag and the --task-timeout progress clock).
 //
 // A plain value; the map and reduce task runners build one per attempt.
 #ifndef AMPMR_WORKER_TASK_ATTEMPT_CONTEXT_H_
@@ -10,11 +10,12 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
+#include <utility>
 
-#include "absl/time/clock.h"
-#include "absl/time/time.h"
 #include "ampmr/v1/session.pb.h"
+#include "worker/task/progress_clock.h"
 
 namespace ampmr::worker {
 
@@ -37,14 +38,17 @@ struct AttemptContext {
   // process group and fails with CANCELLED. Must outlive the task.
   const std::atomic<bool>* cancelled = nullptr;
 
-  // --task-timeout: past `deadline` an exec task kills its process group and
-  // fails with DEADLINE_EXCEEDED. timeout_seconds only serves messages.
-  absl::Time deadline = absl::InfiniteFuture();
-  double timeout_seconds = 0;
+  // --task-timeout: the attempt's tasks (mapper or reducer, combiner, their
+  // exec children) share this clock, touch it as they progress and fail with
+  // DEADLINE_EXCEEDED once it has not been touched for that long. Copies of
+  // the context share it. Never null.
+  std::shared_ptr<ProgressClock> progress = std::make_shared<ProgressClock>(0);
 
-  // From a RunMap / RunReduce request, with the deadline counted from now.
+  // From a RunMap / RunReduce request, with the progress clock started now.
+  // `progress` may be null: a clock for the task's timeout is made.
   static AttemptContext ForTask(const v1::TaskContext& task, bool is_map,
-                                const std::atomic<bool>* cancelled) {
+                                const std::atomic<bool>* cancelled,
+                                std::shared_ptr<ProgressClock> progress) {
     AttemptContext c;
     c.job_id = task.job_id();
     c.task_id = task.task_id();
@@ -53,12 +57,13 @@ struct AttemptContext {
     c.is_map = is_map;
     c.env.insert(task.env().begin(), task.env().end());
     c.cancelled = cancelled;
-    c.timeout_seconds = task.timeout_seconds();
-    if (c.timeout_seconds > 0) c.deadline = absl::Now() + absl::Seconds(c.timeout_seconds);
+    c.progress = progress != nullptr ? std::move(progress)
+                                     : std::make_shared<ProgressClock>(task.timeout_seconds());
     return c;
   }
-  static AttemptContext ForMap(const v1::RunMap& run, const std::atomic<bool>* cancelled) {
-    AttemptContext c = ForTask(run.task(), true, cancelled);
+  static AttemptContext ForMap(const v1::RunMap& run, const std::atomic<bool>* cancelled,
+                               std::shared_ptr<ProgressClock> progress) {
+    AttemptContext c = ForTask(run.task(), true, cancelled, std::move(progress));
     c.input_file = run.split().path();
     c.input_start = run.split().start();
     c.input_length = run.split().length();

@@ -21,8 +21,7 @@ StreamingOptions Options(const std::string& command, const AttemptContext& conte
   options.command = command;
   options.env = StreamingEnvironment(context);
   options.cancelled = context.cancelled;
-  options.deadline = context.deadline;
-  options.timeout_seconds = context.timeout_seconds;
+  options.progress = context.progress;
   return options;
 }
 

@@ -56,8 +56,8 @@ absl::StatusOr<TaskSpec> CombinerSpec(const v1::TaskContext& task) {
 // is an Emitter with a sticky status(): the map output collector, or the
 // part file of a map-only job.
 template <typename Out>
-absl::Status MapSplit(const MapTaskOptions& options, Mapper* mapper, Out* collector,
-                      int64_t* input_records) {
+absl::Status MapSplit(const MapTaskOptions& options, ProgressClock* progress, Mapper* mapper,
+                      Out* collector, int64_t* input_records) {
   const v1::RunMap& run = options.run;
   const v1::Split& split = run.split();
   AMPMR_ASSIGN_OR_RETURN(
@@ -73,9 +73,13 @@ absl::Status MapSplit(const MapTaskOptions& options, Mapper* mapper, Out* collec
     if (input.data.empty()) break;
     *input_records += CountLines(input.data);
     absl::Status s = mapper->Map(input, collector);
+    // An exec mapper stops itself when it stalls; in-process code cannot be
+    // interrupted, so a call that stalled past the timeout fails on return.
+    if (s.ok() && progress->Stalled()) s = progress->StallError();
     if (!s.ok()) {
       return Annotate(s, absl::StrCat("mapper ", run.task().mapper(), " on ", split.path()));
     }
+    progress->Touch();
     AMPMR_RETURN_IF_ERROR(collector->status());
   }
   absl::Status s = mapper->Finish(collector);
@@ -92,7 +96,8 @@ void AddInputCounters(const MapTaskOptions& options, int64_t input_records,
 // A map-only job (reducer "none"): the mapper's pairs go straight, in map
 // order, to the part file <output_dir>/part-NNNNN (NNNNN: the map index) as
 // key<TAB>value lines. No partitioning, sorting or combiner, as in Hadoop.
-absl::StatusOr<v1::MapDone> RunMapOnly(const MapTaskOptions& options, Mapper* mapper) {
+absl::StatusOr<v1::MapDone> RunMapOnly(const MapTaskOptions& options, ProgressClock* progress,
+                                        Mapper* mapper) {
   const v1::TaskContext& task = options.run.task();
   AMPMR_RETURN_IF_ERROR(MakeDirectory(options.run.output_dir()));
   const std::string path =
@@ -102,7 +107,7 @@ absl::StatusOr<v1::MapDone> RunMapOnly(const MapTaskOptions& options, Mapper* ma
   Counters counters;
   LineEmitter out(file.get(), &counters);
   int64_t input_records = 0;
-  AMPMR_RETURN_IF_ERROR(MapSplit(options, mapper, &out, &input_records));
+  AMPMR_RETURN_IF_ERROR(MapSplit(options, progress, mapper, &out, &input_records));
   AMPMR_RETURN_IF_ERROR(file->Close());
   std::move(remove_output).Cancel();
 
@@ -124,9 +129,12 @@ absl::StatusOr<v1::MapDone> RunMap(const MapTaskOptions& options) {
     return absl::InvalidArgumentError(absl::StrCat("bad attempt id \"", attempt, "\""));
   }
   AMPMR_ASSIGN_OR_RETURN(TaskSpec mapper_spec, ParseTaskSpec(TaskRole::kMapper, task.mapper()));
-  const AttemptContext context = AttemptContext::ForMap(options.run, options.cancelled);
+  const AttemptContext context =
+      AttemptContext::ForMap(options.run, options.cancelled, options.progress);
   AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<Mapper> mapper, MakeMapper(mapper_spec, context));
-  if (!options.run.output_dir().empty()) return RunMapOnly(options, mapper.get());
+  if (!options.run.output_dir().empty()) {
+    return RunMapOnly(options, context.progress.get(), mapper.get());
+  }
   if (task.reduces() < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("reduces must be at least 1, got ", task.reduces()));
@@ -145,7 +153,8 @@ absl::StatusOr<v1::MapDone> RunMap(const MapTaskOptions& options) {
   AMPMR_ASSIGN_OR_RETURN(auto collector, MapOutputCollector::Create(std::move(output_options)));
 
   int64_t input_records = 0;
-  AMPMR_RETURN_IF_ERROR(MapSplit(options, mapper.get(), collector.get(), &input_records));
+  AMPMR_RETURN_IF_ERROR(
+      MapSplit(options, context.progress.get(), mapper.get(), collector.get(), &input_records));
   const std::string output_path = prefix + ".out";
   AMPMR_ASSIGN_OR_RETURN(std::vector<PartitionExtent> extents,
                          collector->Finish(output_path));

@@ -10,11 +10,13 @@
 
 #include <atomic>
 #include <cstddef>
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "ampmr/v1/session.pb.h"
 #include "worker/task/map_output.h"
+#include "worker/task/progress_clock.h"
 #include "worker/task/split_reader.h"
 
 namespace ampmr::worker {
@@ -37,6 +39,12 @@ struct MapTaskOptions {
   // mapper or combiner while it waits); once it reads true the task stops
   // with CANCELLED, killing any child processes. Must outlive the call.
   const std::atomic<bool>* cancelled = nullptr;
+
+  // --task-timeout's clock (progress_clock.h), shared with whoever watches
+  // the attempt; null: one is made from the task's timeout_seconds. Touched
+  // per block of input; an in-process mapper that stalls longer than the
+  // timeout fails the task once its call returns.
+  std::shared_ptr<ProgressClock> progress;
 };
 
 // A map-only job (RunMap.output_dir set) writes the mapper's pairs, unsorted,

@@ -24,24 +24,32 @@ namespace {
 
 // Part files are written once, sequentially: a big buffer means few writes.
 constexpr size_t kOutputBufferSize = size_t{4} << 20;
-// Records between checks of the cancel flag.
-constexpr int64_t kCancelCheckInterval = 4096;
+// Records between checks of the cancel flag and the progress clock.
+constexpr int64_t kCheckInterval = 4096;
 
-// Passes a merged stream through, counting records and key groups and
-// ending it early (status CANCELLED) once the task is cancelled. Relies on
-// MergingPairs' views staying valid after Next, to compare with the
-// previous key without copying it.
+// Passes a merged stream through, counting records and key groups, touching
+// the progress clock, and ending it early once the task is cancelled
+// (CANCELLED) or has stalled (DEADLINE_EXCEEDED: in-process code that took
+// longer than --task-timeout over one batch). Relies on MergingPairs' views
+// staying valid after Next, to compare with the previous key without copying
+// it.
 class CountingPairs final : public SortedPairs {
  public:
-  CountingPairs(MergingPairs* in, const std::atomic<bool>* cancelled)
-      : in_(in), cancelled_(cancelled) {}
+  CountingPairs(MergingPairs* in, const std::atomic<bool>* cancelled, ProgressClock* progress)
+      : in_(in), cancelled_(cancelled), progress_(progress) {}
 
   bool Next(absl::string_view* key, absl::string_view* value) override {
     if (!status_.ok()) return false;
-    if (cancelled_ != nullptr && records_ % kCancelCheckInterval == 0 &&
-        cancelled_->load(std::memory_order_relaxed)) {
-      status_ = absl::CancelledError("cancelled");
-      return false;
+    if (records_ % kCheckInterval == 0) {
+      if (cancelled_ != nullptr && cancelled_->load(std::memory_order_relaxed)) {
+        status_ = absl::CancelledError("cancelled");
+        return false;
+      }
+      if (progress_->Stalled()) {
+        status_ = progress_->StallError();
+        return false;
+      }
+      progress_->Touch();
     }
     if (!in_->Next(key, value)) {
       status_ = in_->status();
@@ -60,6 +68,7 @@ class CountingPairs final : public SortedPairs {
  private:
   MergingPairs* const in_;
   const std::atomic<bool>* const cancelled_;
+  ProgressClock* const progress_;
   absl::string_view previous_key_;
   int64_t records_ = 0;
   int64_t groups_ = 0;
@@ -113,7 +122,7 @@ absl::StatusOr<v1::ReduceDone> RunReduce(const ReduceTaskOptions& options) {
   if (temp_path.empty()) return absl::InvalidArgumentError("no temp_path to write to");
   AMPMR_ASSIGN_OR_RETURN(TaskSpec spec, ReducerSpec(task));
   const AttemptContext context =
-      AttemptContext::ForTask(task, /*is_map=*/false, options.cancelled);
+      AttemptContext::ForTask(task, /*is_map=*/false, options.cancelled, options.progress);
   AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<Reducer> reducer, MakeReducer(spec, context));
   std::vector<std::unique_ptr<MappedRange>> maps;
   std::vector<RunInput> runs;
@@ -125,7 +134,7 @@ absl::StatusOr<v1::ReduceDone> RunReduce(const ReduceTaskOptions& options) {
   absl::Cleanup remove_output = [&temp_path] { ::unlink(temp_path.c_str()); };
 
   MergingPairs merged(runs);
-  CountingPairs counted(&merged, options.cancelled);
+  CountingPairs counted(&merged, options.cancelled, context.progress.get());
   Counters counters;
   LineEmitter out(file.get(), &counters);
   absl::Status s = reducer->Reduce(&counted, &out);

@@ -11,11 +11,13 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "ampmr/v1/session.pb.h"
+#include "worker/task/progress_clock.h"
 
 namespace ampmr::worker {
 
@@ -38,6 +40,10 @@ struct ReduceTaskOptions {
   // If non-null, checked while merging; once it reads true the task stops
   // with CANCELLED. Must outlive the call.
   const std::atomic<bool>* cancelled = nullptr;
+
+  // --task-timeout's clock (progress_clock.h), as for a map task; touched
+  // per batch of records merged.
+  std::shared_ptr<ProgressClock> progress;
 };
 
 // An empty task reducer means builtin:identity (the --reducer default).

@@ -67,7 +67,10 @@ StreamingProcess::StreamingProcess(StreamingOptions options, std::unique_ptr<Chi
     : options_(std::move(options)),
       child_(std::move(child)),
       stdout_(kStdoutBuffer, kStdoutMaxLine),
-      stderr_(kStderrBuffer, kStderrMaxLine) {}
+      stderr_(kStderrBuffer, kStderrMaxLine) {
+  if (options_.progress == nullptr) options_.progress = std::make_shared<ProgressClock>(0);
+  options_.progress->Touch();  // starting counts: time spent before it does not
+}
 
 StreamingProcess::~StreamingProcess() {
   if (!child_->reaped()) child_->Terminate(options_.kill_grace);
@@ -122,8 +125,9 @@ absl::Status StreamingProcess::Pump(absl::string_view* pending, bool finishing, 
         timeout_ms = kExitCheckMs;
       }
     }
-    if (options_.deadline != absl::InfiniteFuture()) {
-      int64_t left = absl::ToInt64Milliseconds(options_.deadline - absl::Now()) + 1;
+    absl::Time stall = options_.progress->deadline();
+    if (stall != absl::InfiniteFuture()) {
+      int64_t left = absl::ToInt64Milliseconds(stall - absl::Now()) + 1;
       timeout_ms = static_cast<int>(std::clamp<int64_t>(left, 0, timeout_ms));
     }
     if (::poll(fds, n, timeout_ms) < 0 && errno != EINTR) {
@@ -143,6 +147,7 @@ absl::Status StreamingProcess::Pump(absl::string_view* pending, bool finishing, 
 void StreamingProcess::ReadStdout(Emitter* out) {
   ssize_t n = stdout_.ReadFrom(child_->stdout_fd());
   if (n > 0) {
+    options_.progress->Touch();
     stdout_.ForEachLine([out](absl::string_view line) { out->EmitLine(line); });
   } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
     stdout_.FlushLast([out](absl::string_view line) { out->EmitLine(line); });
@@ -154,6 +159,7 @@ void StreamingProcess::ReadStderr(Emitter* out) {
   auto on_line = [this, out](absl::string_view line) { reporter_.OnLine(line, out); };
   ssize_t n = stderr_.ReadFrom(child_->stderr_fd());
   if (n > 0) {
+    options_.progress->Touch();
     stderr_.ForEachLine(on_line);
   } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
     stderr_.FlushLast(on_line);
@@ -164,6 +170,7 @@ void StreamingProcess::ReadStderr(Emitter* out) {
 void StreamingProcess::WriteStdin(absl::string_view* pending) {
   ssize_t n = ::write(child_->stdin_fd(), pending->data(), std::min(pending->size(), kMaxWrite));
   if (n > 0) {
+    options_.progress->Touch();
     pending->remove_prefix(static_cast<size_t>(n));
   } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
     // EPIPE: the child closed its stdin (or exited). The rest of its input
@@ -178,10 +185,9 @@ absl::Status StreamingProcess::CheckStop() {
   absl::Status stop;
   if (options_.cancelled != nullptr && options_.cancelled->load(std::memory_order_relaxed)) {
     stop = Failure(absl::StatusCode::kCancelled, "cancelled; killed its process group");
-  } else if (absl::Now() >= options_.deadline) {
+  } else if (options_.progress->Stalled()) {
     stop = Failure(absl::StatusCode::kDeadlineExceeded,
-                   absl::StrCat("still running after --task-timeout ", options_.timeout_seconds,
-                                "s; killed its process group"));
+                   options_.progress->StallError("; killed its process group").message());
   } else {
     return absl::OkStatus();
   }

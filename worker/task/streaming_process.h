@@ -17,8 +17,10 @@
 // SIGPIPE to SIG_IGN.
 //
 // Stopping: the loop wakes at least every 100 ms to check the attempt's
-// cancel flag and deadline; either kills the whole process group (SIGTERM,
-// then SIGKILL after a grace period), as does destroying the object early.
+// cancel flag and progress clock; cancelling, or no progress (input taken,
+// output or stderr read) for --task-timeout, kills the whole process group
+// (SIGTERM, then SIGKILL after a grace period), as does destroying the
+// object early.
 //
 // Not thread-safe; one task thread owns it.
 #ifndef AMPMR_WORKER_TASK_STREAMING_PROCESS_H_
@@ -36,6 +38,7 @@
 #include "worker/task/child_process.h"
 #include "worker/task/emitter.h"
 #include "worker/task/line_reader.h"
+#include "worker/task/progress_clock.h"
 #include "worker/task/stderr_reporter.h"
 
 namespace ampmr::worker {
@@ -47,8 +50,9 @@ struct StreamingOptions {
   std::vector<std::string> env;
   // Checked while waiting; see the header comment. Must outlive the process.
   const std::atomic<bool>* cancelled = nullptr;
-  absl::Time deadline = absl::InfiniteFuture();
-  double timeout_seconds = 0;  // for the message only
+  // Touched as the child progresses; the process is stopped once it stalls.
+  // Shared with the task feeding it. Null: no timeout.
+  std::shared_ptr<ProgressClock> progress;
   // Between SIGTERM and SIGKILL when stopping early.
   absl::Duration kill_grace = absl::Seconds(1);
 };
@@ -95,8 +99,8 @@ class StreamingProcess {
   // An error saying `what` happened, with the tail of stderr.
   absl::Status Failure(absl::StatusCode code, absl::string_view what) const;
 
-  // Constant after construction.
-  const StreamingOptions options_;
+  // Constant after construction (progress is filled in when null).
+  StreamingOptions options_;
   const std::unique_ptr<ChildProcess> child_;
 
   LineReader stdout_;

@@ -3,16 +3,19 @@
 //
 // Mapper: for each line emits (line, "ATTEMPT|FILE|START|LENGTH|P") where P is
 // the job parameter "p" (or "-"), and counts lines in test.lines. The line
-// "fail" fails the attempt, the line "throw" throws.
+// "fail" fails the attempt, the line "throw" throws, the line "sleep-ms:N"
+// sleeps N milliseconds first (a stall for --task-timeout).
 // Reducer: per key emits key -> its values joined by ","; for the key
 // "first-only" it reads just one value. Counts groups in test.groups. On the
 // map side (as the combiner, which it also serves as: there is no combiner
 // factory) it emits its groups at Finish in reverse key order, so that the
 // worker has to sort them again.
 // Built with -DTEST_PLUGIN_NO_MAPPER it provides no mapper.
+#include <chrono>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -38,6 +41,9 @@ class EchoMapper : public ampmr::plugin::LineMapper {
   Status MapLine(std::string_view line, Output& out) override {
     if (line == "fail") return Status::Error("bad line: fail");
     if (line == "throw") throw std::runtime_error("thrown for line: throw");
+    if (line.substr(0, 9) == "sleep-ms:") {
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::stoi(std::string(line.substr(9)))));
+    }
     out.Emit(line, info_);
     out.IncrementCounter("test", "lines", 1);
     return Status::Ok();
