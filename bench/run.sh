@@ -2,7 +2,7 @@
 # ampmr benchmarks. Every figure is measured against a baseline in the same
 # run, on the same files, with a warm page cache for both. Prints markdown.
 #
-#   bench/run.sh [BUILD_DIR] [wordcount|tasks|scaling|all]
+#   bench/run.sh [BUILD_DIR] [wordcount|tasks|scaling|recovery|all]
 #
 # wordcount  ampmr run (2 workers, built-in wordcount + sum combiner + sum
 #            reducer, process start included) vs bench's wordcount_reference,
@@ -11,6 +11,8 @@
 #            2 workers started once; tasks/s from the job's own start/end.
 # scaling    time and master peak memory from 1x to 4x input, and from 1k to
 #            100k tasks.
+# recovery   time from a worker's death (SIGKILL, or SIGSTOP found by a 2 s
+#            heartbeat timeout) to its tasks running again on another worker.
 set -euo pipefail
 
 BUILD=${1:-build}
@@ -76,12 +78,19 @@ start_cluster() {  # WORKERS [MASTER_FLAG...]
   for _ in $(seq 200); do grep -q listening "$WORK/master.out" 2>/dev/null && break; sleep 0.05; done
   ADDR=$(awk '{print $4}' "$WORK/master.out")
   WORKER_PIDS=()
-  for i in $(seq "$workers"); do
-    "$BIN/ampmr-worker" --master "$ADDR" --work-dir "$WORK/w$i" 2> "$WORK/worker$i.log" &
-    WORKER_PIDS+=($!)
-  done
+  for _ in $(seq "$workers"); do start_worker; done
+  wait_for_workers "$workers"
+}
+
+start_worker() {  # [WORKER_FLAG...]: one more worker; its pid is the last of WORKER_PIDS
+  local i=${#WORKER_PIDS[@]}
+  "$BIN/ampmr-worker" --master "$ADDR" --work-dir "$WORK/w$i" "$@" 2> "$WORK/worker$i.log" &
+  WORKER_PIDS+=($!)
+}
+
+wait_for_workers() {  # N
   for _ in $(seq 200); do
-    [[ $("$BIN/ampmr" workers --master "$ADDR" --json | wc -l) -ge $workers ]] && break; sleep 0.05
+    [[ $("$BIN/ampmr" workers --master "$ADDR" --json | wc -l) -ge $1 ]] && break; sleep 0.05
   done
 }
 
@@ -179,10 +188,65 @@ bench_scaling() {
   done
 }
 
+# wait_lines FILE N: until FILE has N lines (at most 30 s).
+wait_lines() {
+  for _ in $(seq 3000); do
+    [[ -f $1 && $(wc -l < "$1") -ge $2 ]] && return 0; sleep 0.01
+  done
+  echo "recovery: timed out waiting for $2 lines in $1" >&2; exit 1
+}
+
+# One death: worker A (2 slots) runs both map tasks of a job whose mapper
+# notes when it starts and then waits; idle worker B joins; A gets SIGNAL.
+# Sets RECOVERY to the seconds from the signal to the later of the two
+# mappers starting again (on B).
+recovery_once() {  # SIGNAL
+  local starts="$WORK/starts-$RANDOM"
+  start_cluster 0 --heartbeat-timeout 2
+  start_worker --slots 2
+  wait_for_workers 1
+  printf 'a\n' > "$WORK/in1.txt"; printf 'b\n' > "$WORK/in2.txt"
+  "$BIN/ampmr" submit --master "$ADDR" --input "$WORK/in1.txt" --input "$WORK/in2.txt" \
+    --output "$WORK/rec-out-$RANDOM" --reducer none \
+    --mapper "exec:echo \$\$ \$(date +%s.%N) >> $starts; exec sleep 600" > /dev/null
+  wait_lines "$starts" 2
+  local a=${WORKER_PIDS[0]}
+  start_worker --slots 2
+  wait_for_workers 2
+  local t0
+  t0=$(now)
+  kill "-$1" "$a"
+  wait_lines "$starts" 4
+  local t1
+  t1=$(tail -n 2 "$starts" | awk '{print $2}' | sort -n | tail -1)
+  RECOVERY=$(elapsed "$t0" "$t1")
+  kill -CONT "$a" 2>/dev/null || true
+  # The mappers sleep without reading or writing, so they outlive a killed
+  # worker; end them here.
+  awk '{print $1}' "$starts" | xargs kill 2>/dev/null || true
+  stop_cluster
+}
+
+bench_recovery() {
+  echo "| worker death | runs | median | min | max |"
+  echo "|---|---|---|---|---|"
+  for signal in KILL STOP; do
+    local times=()
+    for _ in 1 2 3 4 5; do recovery_once "$signal"; times+=("$RECOVERY"); done
+    python3 - "$signal" "${times[@]}" <<'PY'
+import statistics, sys
+how = {"KILL": "SIGKILL (session breaks)", "STOP": "SIGSTOP (2 s heartbeat timeout)"}[sys.argv[1]]
+t = [float(x) for x in sys.argv[2:]]
+print(f"| {how} | {len(t)} | {statistics.median(t):.3f}s | {min(t):.3f}s | {max(t):.3f}s |")
+PY
+  done
+}
+
 case $WHAT in
   wordcount) bench_wordcount ;;
   tasks) bench_tasks ;;
   scaling) bench_scaling ;;
-  all) bench_wordcount; bench_tasks; echo; bench_scaling ;;
-  *) echo "usage: $0 [BUILD_DIR] [wordcount|tasks|scaling|all]" >&2; exit 2 ;;
+  recovery) bench_recovery ;;
+  all) bench_wordcount; bench_tasks; echo; bench_scaling; echo; bench_recovery ;;
+  *) echo "usage: $0 [BUILD_DIR] [wordcount|tasks|scaling|recovery|all]" >&2; exit 2 ;;
 esac
