@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "worker/task/group_reaper.h"
 
 extern char** environ;
 
@@ -106,6 +107,7 @@ absl::StatusOr<std::unique_ptr<HandlerChild>> HandlerChild::Spawn(
     _exit(127);
   }
   setpgid(pid, pid);  // also here, so a kill right after Spawn reaches the group
+  GroupReaper::Add(pid);
   close(sv[1]);
   fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
   return std::unique_ptr<HandlerChild>(new HandlerChild(pid, sv[0]));
@@ -299,6 +301,7 @@ void HandlerChild::Kill() {
 }
 
 void HandlerChild::Reap() {
+  GroupReaper::Remove(pid_);  // before the wait, while the id cannot be reused
   while (waitpid(pid_, &wait_status_, 0) < 0 && errno == EINTR) {
   }
   reaped_ = true;

@@ -8,6 +8,7 @@
 #include "common/cli_flags.h"
 #include "common/logging.h"
 #include "common/stop_signals.h"
+#include "worker/task/group_reaper.h"
 #include "worker/worker.h"
 
 int main(int argc, char** argv) {
@@ -60,6 +61,11 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  // First: it forks, and no thread may exist yet.
+  if (absl::Status s = ampmr::worker::GroupReaper::Start(); !s.ok()) {
+    std::cerr << "ampmr-worker: " << s.message() << "\n";
+    return 1;
+  }
   const sigset_t stop_signals = ampmr::BlockStopSignals();
 
   auto worker = ampmr::worker::Worker::Start(options);
@@ -74,5 +80,6 @@ int main(int argc, char** argv) {
   }
   AMPMR_LOG(INFO) << "signal " << sig << ": shutting down";
   (*worker)->Shutdown();
+  ampmr::worker::GroupReaper::Stop();
   return 0;
 }

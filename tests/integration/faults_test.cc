@@ -95,6 +95,51 @@ TEST(FaultsTest, StoppedWorkerIsDeclaredLostAndTheJobFinishesElsewhere) {
   cluster.worker(0)->Signal(SIGKILL);
 }
 
+// True once no live (non-zombie) process has pid `pid`, waiting up to 20 s.
+bool ProcessGone(int pid) {
+  absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (absl::Now() < deadline) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    if (line.empty() || line.find(") Z") != std::string::npos) return true;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return false;
+}
+
+// A mapper that neither reads nor writes (here, its child, too) learns
+// nothing from its worker's death; the worker's reaper kills its group.
+TEST(FaultsTest, KilledWorkerTakesItsTaskProcessesWithIt) {
+  ScratchDir tmp;
+  std::ofstream(tmp.path() + "/in.txt") << "x\n";
+  TestCluster cluster(tmp.path(), 1);
+  ASSERT_TRUE(cluster.WaitForWorkers(1));
+  std::string pids = tmp.path() + "/pids";
+  std::string job = Submit({BinPath("ampmr"), "submit", "--master", cluster.address(), "--input",
+                            tmp.path() + "/in.txt", "--output", tmp.path() + "/out",
+                            "--reducer", "none", "--mapper",
+                            "exec:sleep 600 & echo $! $$ > " + pids + ".tmp; mv " + pids +
+                                ".tmp " + pids + "; wait"});
+  std::vector<int> started;
+  absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (started.size() < 2 && absl::Now() < deadline) {
+    std::ifstream in(pids);
+    int pid;
+    started.clear();
+    while (in >> pid) started.push_back(pid);
+    if (started.size() < 2) absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_EQ(started.size(), 2u) << "the mapper never started";
+  cluster.worker(0)->Signal(SIGKILL);
+  for (int pid : started) {
+    bool gone = ProcessGone(pid);
+    EXPECT_TRUE(gone) << "pid " << pid << " outlived its killed worker";
+    if (!gone) ::kill(pid, SIGKILL);  // not left behind even so
+  }
+  RunCommand({BinPath("ampmr"), "cancel", "--master", cluster.address(), job}, absl::Seconds(10));
+}
+
 TEST(FaultsTest, CancelMidJobLeavesNoSpillOrTemporaryFile) {
   ScratchDir tmp;
   std::string input = tmp.path() + "/in";

@@ -14,6 +14,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "worker/task/group_reaper.h"
 
 namespace ampmr::worker {
 namespace {
@@ -106,6 +107,7 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(
   }
   absl::StatusOr<pid_t> pid = Spawn(command, env, in[0], out[1], err[1]);
   if (!pid.ok()) return pid.status();
+  GroupReaper::Add(*pid);
 
   int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, *pid, 0));
   if (pidfd >= 0) ::fcntl(pidfd, F_SETFD, FD_CLOEXEC);
@@ -163,6 +165,7 @@ int ChildProcess::Reap() {
   // The unreaped child keeps its group id from being reused, so killing the
   // group first cannot hit an unrelated process.
   ::kill(-pid_, SIGKILL);
+  GroupReaper::Remove(pid_);
   int status = -1;
   while (::waitpid(pid_, &status, 0) < 0) {
     if (errno != EINTR) {
