@@ -102,14 +102,19 @@ int64_t ParentOf(int64_t pid) {
   return ppid;
 }
 
-// Live processes whose parent is `pid`.
+// Live processes whose parent is `pid`, but for a worker's reaper (see
+// worker/task/group_reaper.h).
 std::vector<int64_t> ChildrenOf(int64_t pid) {
   std::vector<int64_t> out;
   for (const auto& entry : fs::directory_iterator("/proc")) {
     int64_t p = 0;
-    if (absl::SimpleAtoi(entry.path().filename().string(), &p) && ParentOf(p) == pid && Alive(p)) {
-      out.push_back(p);
+    if (!absl::SimpleAtoi(entry.path().filename().string(), &p) || ParentOf(p) != pid ||
+        !Alive(p)) {
+      continue;
     }
+    std::string comm;
+    std::getline(std::ifstream(entry.path() / "comm"), comm);
+    if (comm != "ampmr-reaper") out.push_back(p);
   }
   return out;
 }

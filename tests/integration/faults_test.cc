@@ -22,6 +22,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr absl::Duration kJobTimeout = absl::Seconds(120);
 
@@ -92,7 +93,20 @@ TEST(FaultsTest, StoppedWorkerIsDeclaredLostAndTheJobFinishesElsewhere) {
   EXPECT_EQ(ReadCounts(output), SequentialWordCount(input));
   EXPECT_TRUE(fs::exists(output + "/_SUCCESS"));
   EXPECT_TRUE(cluster.WaitForWorkers(1, absl::Seconds(1)));  // the stopped one is gone
-  cluster.worker(0)->Signal(SIGKILL);
+  // Woken up, it finds its session gone and is welcome back as a new worker.
+  auto workers = [&] {
+    return RunCommand({BinPath("ampmr"), "workers", "--json", "--master", cluster.address()},
+                      absl::Seconds(10))
+        .out;
+  };
+  const std::string stopped = absl::StrCat("\"pid\":\"", cluster.worker(0)->pid(), "\"");
+  const std::string before = workers();
+  EXPECT_THAT(before, Not(HasSubstr(stopped)));
+  cluster.worker(0)->Signal(SIGCONT);
+  ASSERT_TRUE(cluster.WaitForWorkers(2));
+  const std::string after = workers();
+  EXPECT_THAT(after, HasSubstr(stopped)) << after;
+  EXPECT_THAT(after, HasSubstr("\"worker_id\":\"w3\"")) << after;  // a new id
 }
 
 // True once no live (non-zombie) process has pid `pid`, waiting up to 20 s.
