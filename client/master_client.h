@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "ampmr/v1/job.grpc.pb.h"
+#include "client/job_source.h"
 
 namespace ampmr::client {
 
@@ -36,7 +37,7 @@ struct MasterClientOptions {
   absl::Duration rpc_timeout = absl::Seconds(30);
 };
 
-class MasterClient {
+class MasterClient final : public JobSource {
  public:
   // Creates the channel and waits until it is connected. Fails with
   // UNAVAILABLE "cannot reach master at ADDR: <why>" after connect_timeout
@@ -44,10 +45,10 @@ class MasterClient {
   static absl::StatusOr<std::unique_ptr<MasterClient>> Connect(
       const MasterClientOptions& options);
 
-  const std::string& address() const { return options_.address; }
+  const std::string& address() const override { return options_.address; }
 
   absl::StatusOr<std::string> SubmitJob(const v1::JobSpec& spec);
-  absl::StatusOr<v1::JobStatus> GetJob(const std::string& job_id);
+  absl::StatusOr<v1::JobStatus> GetJob(const std::string& job_id) override;
   absl::StatusOr<v1::JobStatus> CancelJob(const std::string& job_id,
                                           absl::Duration timeout);
   absl::StatusOr<v1::ListJobsResponse> ListJobs();
@@ -60,7 +61,7 @@ class MasterClient {
   // stream breaks; CANCELLED after Interrupt().
   absl::StatusOr<v1::JobStatus> WatchJob(
       const std::string& job_id,
-      const std::function<void(const v1::JobStatus&)>& on_event);
+      const std::function<void(const v1::JobStatus&)>& on_event) override;
 
   // Cancels the calls in flight and makes every later WatchJob return
   // CANCELLED at once. Later unary calls still work (a best-effort CancelJob
