@@ -12,6 +12,7 @@
 #include "client/follow_job.h"
 #include "client/job_report.h"
 #include "client/master_client.h"
+#include "client/reconnecting_watch.h"
 
 namespace ampmr::client {
 namespace {
@@ -23,6 +24,22 @@ absl::StatusOr<std::unique_ptr<MasterClient>> ConnectTo(
   return MasterClient::Connect(options);
 }
 
+// --reconnect-timeout SECS.
+absl::StatusOr<ReconnectOptions> ReconnectFor(double seconds) {
+  if (!(seconds >= 0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--reconnect-timeout: must be >= 0 seconds, got ", seconds));
+  }
+  ReconnectOptions options;
+  options.timeout = absl::Seconds(seconds);
+  return options;
+}
+
+// The lost-master notice goes to stderr; stdout stays as without an outage.
+void PrintNotice(const std::string& notice) {
+  std::cerr << notice << std::flush;
+}
+
 }  // namespace
 
 int SubmitCommand(const SubmitOptions& options) {
@@ -30,6 +47,9 @@ int SubmitCommand(const SubmitOptions& options) {
   if (!cwd.ok()) return ReportError(cwd.status());
   absl::StatusOr<v1::JobSpec> spec = BuildJobSpec(options.job, *cwd);
   if (!spec.ok()) return ReportError(spec.status());
+  absl::StatusOr<ReconnectOptions> reconnect =
+      ReconnectFor(options.reconnect_timeout_seconds);
+  if (!reconnect.ok()) return ReportError(reconnect.status());
   absl::StatusOr<std::unique_ptr<MasterClient>> client =
       ConnectTo(options.master);
   if (!client.ok()) return ReportError(client.status());
@@ -40,7 +60,7 @@ int SubmitCommand(const SubmitOptions& options) {
   std::cout << *job_id << std::endl;
   if (!options.wait) return kExitSuccess;
   absl::StatusOr<v1::JobStatus> final_status =
-      FollowJob(**client, *job_id, *spec);
+      FollowJob(**client, *job_id, *spec, *reconnect);
   if (!final_status.ok()) return ReportError(final_status.status());
   return ReportFinishedJob(*final_status);
 }
@@ -60,14 +80,23 @@ int StatusCommand(const JobOptions& options) {
 }
 
 int WaitCommand(const JobOptions& options) {
+  absl::StatusOr<ReconnectOptions> reconnect =
+      ReconnectFor(options.reconnect_timeout_seconds);
+  if (!reconnect.ok()) return ReportError(reconnect.status());
   absl::StatusOr<std::unique_ptr<MasterClient>> client =
       ConnectTo(options.master);
   if (!client.ok()) return ReportError(client.status());
-  // GetJob first: an unknown id is a usage error, reported at once.
+  // GetJob first: an unknown id is a usage error, reported at once. A master
+  // lost already is waited for by the watch below.
   absl::StatusOr<v1::JobStatus> status = (*client)->GetJob(options.job_id);
-  if (!status.ok()) return ReportError(status.status());
-  if (!IsFinal(status->state())) {
-    status = (*client)->WatchJob(options.job_id, [](const v1::JobStatus&) {});
+  if (!status.ok() &&
+      status.status().code() != absl::StatusCode::kUnavailable) {
+    return ReportError(status.status());
+  }
+  if (!status.ok() || !IsFinal(status->state())) {
+    status = WatchJobWithReconnect(
+        **client, options.job_id, *reconnect, [](const v1::JobStatus&) {},
+        PrintNotice);
     if (!status.ok()) return ReportError(status.status());
   }
   std::cout << status->job_id() << " " << StateName(status->state())

@@ -18,12 +18,17 @@ struct RunOptions {
 };
 int RunCommand(const RunOptions& options);
 
+// How long `wait` and `submit --wait` keep reconnecting to a lost master
+// (--reconnect-timeout); 0 disables reconnecting.
+inline constexpr double kDefaultReconnectTimeoutSeconds = 60;
+
 // `ampmr submit`: prints the job id alone on the first stdout line; with
 // `wait`, then follows the job like `run`.
 struct SubmitOptions {
   std::string master;
   JobFlags job;
   bool wait = false;
+  double reconnect_timeout_seconds = kDefaultReconnectTimeoutSeconds;
 };
 int SubmitCommand(const SubmitOptions& options);
 
@@ -32,6 +37,8 @@ struct JobOptions {
   std::string master;
   std::string job_id;
   bool json = false;  // status only
+  double reconnect_timeout_seconds =
+      kDefaultReconnectTimeoutSeconds;  // wait only
 };
 int StatusCommand(const JobOptions& options);
 int WaitCommand(const JobOptions& options);

@@ -11,12 +11,15 @@
 
 namespace ampmr::client {
 
-absl::StatusOr<v1::JobStatus> FollowJob(MasterClient& client,
+absl::StatusOr<v1::JobStatus> FollowJob(JobSource& client,
                                         const std::string& job_id,
-                                        const v1::JobSpec& submitted) {
+                                        const v1::JobSpec& submitted,
+                                        const ReconnectOptions& reconnect) {
   ProgressDisplay progress(STDERR_FILENO, isatty(STDERR_FILENO) == 1);
-  absl::StatusOr<v1::JobStatus> final_status = client.WatchJob(
-      job_id, [&progress](const v1::JobStatus& s) { progress.Update(s); });
+  absl::StatusOr<v1::JobStatus> final_status = WatchJobWithReconnect(
+      client, job_id, reconnect,
+      [&progress](const v1::JobStatus& s) { progress.Update(s); },
+      [&progress](const std::string& notice) { progress.Print(notice); });
   progress.Finish();
   if (!final_status.ok()) return final_status;
   // The last event may predate the final counter totals; GetJob has them.

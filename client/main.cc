@@ -60,6 +60,13 @@ void AddMasterFlag(FlagSet* flags, std::string* master) {
                                 "; here ", *master));
 }
 
+// --reconnect-timeout, for the commands that wait for a job on a master.
+void AddReconnectFlag(FlagSet* flags, double* seconds) {
+  flags->Double("reconnect-timeout", seconds, "SECS",
+                "if the master goes away, keep reconnecting for up to SECS "
+                "(0: fail at once)");
+}
+
 // The positional arguments a command takes.
 struct Positional {
   size_t min = 0;
@@ -126,11 +133,13 @@ int Submit(const Args& args) {
       "ampmr submit --input PATH... --output DIR --mapper SPEC [flags]",
       "Submits a job to a running master and prints its id alone on the first\n"
       "line of stdout. With --wait, then follows the job like `ampmr run`:\n"
-      "progress on a terminal, a summary at the end, exit 0 only on success.\n"
+      "progress on a terminal, a summary at the end, exit 0 only on success;\n"
+      "a master restarted meanwhile is reconnected to (--reconnect-timeout).\n"
       "Relative paths are made absolute here, from the current directory.");
   AddMasterFlag(&flags, &options.master);
   AddJobFlags(&flags, &options.job);
   flags.Bool("wait", &options.wait, "block until the job ends, like run");
+  AddReconnectFlag(&flags, &options.reconnect_timeout_seconds);
   Args positional;
   if (auto code = ParseCommandLine(&flags, args, kNoneForJobs, &positional)) {
     return *code;
@@ -138,17 +147,28 @@ int Submit(const Args& args) {
   return SubmitCommand(options);
 }
 
+// The optional flags of status, wait and cancel.
+struct JobCommandFlags {
+  bool json = false;
+  bool reconnect = false;
+};
+
 // status, wait and cancel: one JOB_ID.
 int JobCommand(const Args& args, absl::string_view name,
-               absl::string_view description, bool has_json,
+               absl::string_view description, JobCommandFlags extra,
                const std::function<int(const JobOptions&)>& command) {
   JobOptions options;
-  FlagSet flags(absl::StrCat("ampmr ", name, " [--master ADDR] JOB_ID",
-                             has_json ? " [--json]" : ""),
-                std::string(description));
+  FlagSet flags(
+      absl::StrCat("ampmr ", name, " [--master ADDR] JOB_ID",
+                   extra.json ? " [--json]" : "",
+                   extra.reconnect ? " [--reconnect-timeout SECS]" : ""),
+      std::string(description));
   AddMasterFlag(&flags, &options.master);
-  if (has_json) {
+  if (extra.json) {
     flags.Bool("json", &options.json, "print the JobStatus as one JSON line");
+  }
+  if (extra.reconnect) {
+    AddReconnectFlag(&flags, &options.reconnect_timeout_seconds);
   }
   Args positional;
   if (auto code =
@@ -209,18 +229,21 @@ int Dispatch(const std::string& command, const Args& args) {
   if (command == "status") {
     return JobCommand(args, "status",
                       "Shows a job's state, progress, counters and error.",
-                      /*has_json=*/true, StatusCommand);
+                      {/*json=*/true, /*reconnect=*/false}, StatusCommand);
   }
   if (command == "wait") {
-    return JobCommand(args, "wait",
-                      "Blocks until the job ends and prints \"JOB_ID STATE\".\n"
-                      "Exits 0 if it succeeded, else 1.",
-                      /*has_json=*/false, WaitCommand);
+    return JobCommand(
+        args, "wait",
+        "Blocks until the job ends and prints \"JOB_ID STATE\".\n"
+        "Exits 0 if it succeeded, else 1. A master restarted on\n"
+        "the same --data-dir resumes the job; wait reconnects to\n"
+        "it (see --reconnect-timeout).",
+        {/*json=*/false, /*reconnect=*/true}, WaitCommand);
   }
   if (command == "cancel") {
     return JobCommand(args, "cancel",
                       "Cancels a job and prints \"JOB_ID STATE\" afterwards.",
-                      /*has_json=*/false, CancelCommand);
+                      {}, CancelCommand);
   }
   if (command == "jobs") {
     return ListCommand(args, "jobs",

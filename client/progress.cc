@@ -53,6 +53,17 @@ void ProgressDisplay::Update(const v1::JobStatus& status) {
   DrawLocked();
 }
 
+void ProgressDisplay::Print(const std::string& text) {
+  if (!enabled_) {
+    WriteAll(fd_, text);
+    return;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  const bool drawn = have_status_ && !finished_;
+  WriteAll(fd_, drawn ? absl::StrCat(kReturn, kEraseToEnd, text) : text);
+  if (drawn) DrawLocked();
+}
+
 void ProgressDisplay::Finish() {
   if (!enabled_) return;
   {

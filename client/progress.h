@@ -35,6 +35,11 @@ class ProgressDisplay {
 
   void Update(const v1::JobStatus& status);
 
+  // Writes `text` (whole lines) on `fd` whether or not the display is
+  // enabled, on a line of its own: the progress line is erased first and
+  // drawn again below it.
+  void Print(const std::string& text);
+
   // Erases the line and stops the ticker, so what is printed next starts on
   // a clean line. Idempotent; Update() after it does nothing.
   void Finish();

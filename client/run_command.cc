@@ -199,8 +199,12 @@ int LocalRun::Run() {
     return ReportError(job_id.status());  // the master's validation: exit 2
   }
 
+  // The master is our child: if it goes away, the cluster failed, and
+  // waiting for it to come back would only delay saying so.
+  ReconnectOptions no_reconnect;
+  no_reconnect.timeout = absl::ZeroDuration();
   absl::StatusOr<v1::JobStatus> final_status =
-      FollowJob(*client_, *job_id, *spec);
+      FollowJob(*client_, *job_id, *spec, no_reconnect);
   if (watcher_->interrupted() != 0) return Interrupted(*job_id);
   if (!final_status.ok()) return ClusterFailed(final_status.status());
   const int exit_code = ReportFinishedJob(*final_status);

@@ -352,6 +352,20 @@ TEST_F(AmpmrCliTest, LocalRefusalsComeBeforeStartingOrContactingAnything) {
   EXPECT_THAT(fake_.submitted(), IsEmpty());
 }
 
+TEST_F(AmpmrCliTest, ReconnectTimeoutIsDocumentedAndChecked) {
+  for (const char* command : {"wait", "submit"}) {
+    Result help = Ampmr({command, "--help"});
+    EXPECT_EQ(help.exit_code, 0);
+    EXPECT_THAT(help.out, HasSubstr("  --reconnect-timeout SECS "));
+    EXPECT_THAT(help.out, HasSubstr("(default: 60)"));
+  }
+  Result negative = Ampmr({"wait", "--master", "127.0.0.1:1",
+                           "--reconnect-timeout", "-1", "j1"});
+  EXPECT_EQ(negative.exit_code, 2);
+  EXPECT_EQ(negative.err,
+            "ampmr: --reconnect-timeout: must be >= 0 seconds, got -1\n");
+}
+
 TEST_F(AmpmrCliTest, UnreachableMasterFailsWithinSeconds) {
   const absl::Time start = absl::Now();
   Result r = Ampmr({"jobs"}, "AMPMR_MASTER=127.0.0.1:1");

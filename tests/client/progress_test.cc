@@ -86,6 +86,31 @@ TEST(ProgressDisplayTest, RedrawsOneLineAndErasesItAtTheEnd) {
   EXPECT_EQ(Drain(pipe.read_fd()), "");
 }
 
+TEST(ProgressDisplayTest, PrintPutsALineAboveTheProgressLine) {
+  PipeFixture pipe;
+  ProgressDisplay display(pipe.write_fd(), /*enabled=*/true);
+  display.Print("before any status\n");
+  EXPECT_EQ(Drain(pipe.read_fd()), "before any status\n");
+  display.Update(Mapping());
+  Drain(pipe.read_fd());
+  display.Print("ampmr: lost the master\n");
+  EXPECT_THAT(Drain(pipe.read_fd()),
+              StartsWith("\r\x1b[Kampmr: lost the master\n"
+                         "\rMAPPING  map 12/40  reduce 0/8  0."));
+  display.Finish();
+  Drain(pipe.read_fd());
+  display.Print("after\n");
+  EXPECT_EQ(Drain(pipe.read_fd()), "after\n");
+}
+
+TEST(ProgressDisplayTest, DisabledPrintsOnlyWhatIsPrinted) {
+  PipeFixture pipe;
+  ProgressDisplay display(pipe.write_fd(), /*enabled=*/false);
+  display.Update(Mapping());
+  display.Print("ampmr: lost the master\n");
+  EXPECT_EQ(Drain(pipe.read_fd()), "ampmr: lost the master\n");
+}
+
 TEST(ProgressDisplayTest, DisabledWritesNothing) {
   PipeFixture pipe;
   {
