@@ -1,19 +1,30 @@
 // The master survives SIGKILL: killed mid-map or mid-reduce and started again
 // on the same --data-dir and port, it resumes the job (the workers reconnect
 // and report the map outputs they hold) and the job ends with the exact
-// answer; finished jobs' history survives a restart.
+// answer; finished jobs' history survives a restart. `ampmr wait` rides out
+// the restart too, and says clearly when the master does not come back.
 #include <signal.h>
+#include <sys/types.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <memory>
 #include <numeric>
+#include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/process_util.h"
@@ -23,6 +34,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::StartsWith;
 
 constexpr absl::Duration kJobTimeout = absl::Seconds(60);
 
@@ -31,7 +43,7 @@ constexpr absl::Duration kJobTimeout = absl::Seconds(60);
 class RestartableCluster {
  public:
   RestartableCluster(const std::string& dir, int workers)
-      : dir_(dir), address_(absl::StrCat("127.0.0.1:", FreePort())) {
+      : dir_(dir), port_(FreePort()), address_(absl::StrCat("127.0.0.1:", port_)) {
     StartMaster();
     for (int i = 0; i < workers; ++i) {
       workers_.push_back(Daemon::Start({BinPath("ampmr-worker"), "--master", address_,
@@ -40,11 +52,13 @@ class RestartableCluster {
     }
   }
   const std::string& address() const { return address_; }
+  int port() const { return port_; }
   std::string master_log() const { return dir_ + "/master.log"; }
 
-  void StartMaster() {
+  // `data_dir` is a name under `dir`.
+  void StartMaster(const std::string& data_dir = "master") {
     master_ = Daemon::Start({BinPath("ampmr-master"), "--listen", address_, "--data-dir",
-                             dir_ + "/master"},
+                             dir_ + "/" + data_dir},
                             master_log());
     std::string line = master_->ReadLine(absl::Seconds(20));
     EXPECT_EQ(line, "ampmr-master listening on " + address_);
@@ -56,6 +70,7 @@ class RestartableCluster {
 
  private:
   std::string dir_;
+  int port_;
   std::string address_;
   std::unique_ptr<Daemon> master_;
   std::vector<std::unique_ptr<Daemon>> workers_;
@@ -101,6 +116,76 @@ std::vector<int> LoggedNumbers(const std::string& log, const std::string& key) {
 int LastLoggedNumber(const std::string& log, const std::string& key) {
   std::vector<int> values = LoggedNumbers(log, key);
   return values.empty() ? -1 : values.back();
+}
+
+// Polls `done` until it holds; false after `timeout`.
+bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!done()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return true;
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Whether process `pid` holds an established TCP connection to
+// 127.0.0.1:`port`: one of its sockets' inodes in its net/tcp or net/tcp6
+// table (gRPC dials IPv4 through v4-mapped IPv6 sockets).
+bool ConnectedTo(pid_t pid, int port) {
+  std::set<std::string> inodes;
+  std::error_code ec;
+  for (const fs::directory_entry& fd :
+       fs::directory_iterator(absl::StrCat("/proc/", pid, "/fd"), ec)) {
+    const std::string link = fs::read_symlink(fd.path(), ec).string();
+    absl::string_view inode = link;
+    if (!ec && absl::ConsumePrefix(&inode, "socket:[") && absl::ConsumeSuffix(&inode, "]")) {
+      inodes.insert(std::string(inode));
+    }
+  }
+  // 127.0.0.1 as the tables write it, little-endian hex, with its port.
+  const std::string remote = absl::StrCat(
+      "0100007F:", absl::AsciiStrToUpper(absl::StrCat(absl::Hex(port, absl::kZeroPad4))));
+  for (const char* table_name : {"tcp", "tcp6"}) {
+    std::ifstream table(absl::StrCat("/proc/", pid, "/net/", table_name));
+    std::string line;
+    std::getline(table, line);  // the header
+    while (std::getline(table, line)) {
+      // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+      std::vector<std::string> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+      if (f.size() > 9 && absl::EndsWith(f[2], remote) && f[3] == "01" &&
+          inodes.count(f[9]) > 0) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+// `ampmr wait JOB` as a child, with its stderr in `log`, once it is connected
+// to the master (so that killing the master is losing it, not never finding
+// it).
+std::unique_ptr<Daemon> StartWait(const RestartableCluster& cluster, const std::string& job,
+                                  const std::string& log,
+                                  const std::vector<std::string>& flags = {}) {
+  std::vector<std::string> argv = {BinPath("ampmr"), "wait", "--master", cluster.address()};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  argv.push_back(job);
+  std::unique_ptr<Daemon> wait = Daemon::Start(argv, log);
+  EXPECT_TRUE(WaitUntil([&] { return ConnectedTo(wait->pid(), cluster.port()); },
+                        absl::Seconds(20)))
+      << "ampmr wait never connected; its stderr: " << ReadText(log);
+  return wait;
+}
+
+std::string LostNotice(const RestartableCluster& cluster) {
+  return absl::StrCat("ampmr: lost the master at ", cluster.address(), "; reconnecting...\n");
 }
 
 // Restarts the master and returns how long it took from the restart until the
@@ -200,6 +285,77 @@ TEST(MasterRestartTest, KilledMidReduceKeepsCommittedReducesAndResumes) {
   int kept = LastLoggedNumber(cluster.master_log(), "reduces done=");
   EXPECT_GT(kept, 0);
   EXPECT_LT(kept, 96);
+}
+
+TEST(MasterRestartTest, WaitRidesOutAMasterRestart) {
+  ScratchDir tmp;
+  std::string input = tmp.path() + "/in";
+  MakeCorpus(input, 4, 3 << 20);
+  RestartableCluster cluster(tmp.path(), 2);
+  std::string output = tmp.path() + "/out";
+  std::string job = Submit(cluster.address(), input, output, "3", "128K");
+  std::string wait_log = tmp.path() + "/wait.log";
+  std::unique_ptr<Daemon> wait = StartWait(cluster, job, wait_log);
+  JobProgress seen;
+  ASSERT_TRUE(WaitForProgress(
+      cluster.address(), job,
+      [&](const JobProgress& p) {
+        seen = p;
+        return p.state != "MAPPING" || p.maps_done >= 2;
+      },
+      kJobTimeout));
+  ASSERT_EQ(seen.state, "MAPPING") << "the map phase ended before the kill; make it longer";
+  cluster.KillMaster();
+  ASSERT_TRUE(WaitUntil([&] { return ReadText(wait_log) == LostNotice(cluster); },
+                        absl::Seconds(20)))
+      << ReadText(wait_log);
+
+  cluster.StartMaster();
+  EXPECT_EQ(wait->Wait(kJobTimeout), 0) << ReadText(wait_log);
+  EXPECT_EQ(wait->ReadLine(absl::Seconds(5)), job + " SUCCEEDED");
+  // One notice for the one outage, and nothing else.
+  EXPECT_EQ(ReadText(wait_log), LostNotice(cluster));
+  ExpectExactAnswer(output, input);
+}
+
+TEST(MasterRestartTest, WaitGivesUpWhenTheMasterDoesNotComeBack) {
+  ScratchDir tmp;
+  std::string input = tmp.path() + "/in.txt";
+  std::ofstream(input) << "one two\n";
+  // No workers: the job cannot end while the test looks.
+  RestartableCluster cluster(tmp.path(), 0);
+  std::string job = Submit(cluster.address(), input, tmp.path() + "/out", "1", "64M");
+  std::string wait_log = tmp.path() + "/wait.log";
+  std::unique_ptr<Daemon> wait = StartWait(cluster, job, wait_log, {"--reconnect-timeout", "1"});
+  const absl::Time killed = absl::Now();
+  cluster.KillMaster();
+  EXPECT_EQ(wait->Wait(absl::Seconds(30)), 1);
+  const absl::Duration tried = absl::Now() - killed;
+  EXPECT_GE(tried, absl::Seconds(1));
+  EXPECT_LT(tried, absl::Seconds(15));
+  EXPECT_EQ(wait->ReadLine(absl::ZeroDuration()), "");  // nothing on stdout
+  const std::string err = ReadText(wait_log);
+  EXPECT_THAT(err, StartsWith(absl::StrCat(
+                       LostNotice(cluster), "ampmr: lost the master at ", cluster.address(),
+                       " while waiting for job ", job, " and it did not come back within 1s: ")));
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 2) << err;
+}
+
+TEST(MasterRestartTest, WaitSaysSoWhenTheMasterCameBackWithoutTheJob) {
+  ScratchDir tmp;
+  std::string input = tmp.path() + "/in.txt";
+  std::ofstream(input) << "one two\n";
+  RestartableCluster cluster(tmp.path(), 0);
+  std::string job = Submit(cluster.address(), input, tmp.path() + "/out", "1", "64M");
+  std::string wait_log = tmp.path() + "/wait.log";
+  std::unique_ptr<Daemon> wait = StartWait(cluster, job, wait_log);
+  cluster.KillMaster();
+  cluster.StartMaster("another-master");  // a fresh journal: no jobs
+  EXPECT_EQ(wait->Wait(absl::Seconds(30)), 2);
+  EXPECT_EQ(ReadText(wait_log),
+            absl::StrCat(LostNotice(cluster), "ampmr: job ", job, " is unknown to the master at ",
+                         cluster.address(),
+                         " since it came back (restarted with another --data-dir?)\n"));
 }
 
 TEST(MasterRestartTest, CorruptJournalIsRefusedAtStartup) {
