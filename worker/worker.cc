@@ -299,18 +299,8 @@ void Worker::Impl::RunReduce(const v1::RunReduce& run, amp::Session::Reply reply
 bool Worker::Impl::TakeCall(v1::Box* box, const std::shared_ptr<amp::BoxOutbox>& outbox) {
   auto take = [&](v1::Box& b) {
     if (b.ask() == 0 || !b.has_command() || !b.command().has_call()) return false;
-    auto replied = std::make_shared<std::atomic<bool>>(false);
-    RunCall(b.command().call(), [outbox, ask = b.ask(), replied](absl::StatusOr<v1::Answer> r) {
-      if (replied->exchange(true)) return;
-      v1::Box out;
-      out.set_ask(ask);
-      if (r.ok()) {
-        *out.mutable_answer() = std::move(*r);
-      } else {
-        *out.mutable_error() = amp::ToErrorProto(r.status());
-      }
-      outbox->Send(std::move(out));  // dropped once the stream has ended
-    });
+    // Dropped once the stream has ended.
+    RunCall(b.command().call(), amp::MakeReply(outbox, b.ask()));
     return true;
   };
   if (box->batch_size() == 0) return take(*box);

@@ -89,7 +89,8 @@ void Session::HandleBox(v1::Box box) {
       break;
   }
   if (box.ask() != 0) {
-    MakeReply(box.ask())(absl::InvalidArgumentError("malformed box: no command, answer or error"));
+    MakeReply(transport_, box.ask(), closed_)(
+        absl::InvalidArgumentError("malformed box: no command, answer or error"));
   } else {
     AMPMR_LOG(WARNING) << name_ << ": dropped a malformed box with no body";
   }
@@ -103,7 +104,7 @@ void Session::HandleCommand(uint64_t ask, const v1::Command& command) {
             ? std::string("unknown command")
             : absl::StrCat("no responder for command ", command.kind_case()));
     if (ask != 0) {
-      MakeReply(ask)(unknown);
+      MakeReply(transport_, ask, closed_)(unknown);
     } else {
       AMPMR_LOG(WARNING) << name_ << ": dropped: " << unknown.message();
     }
@@ -114,17 +115,16 @@ void Session::HandleCommand(uint64_t ask, const v1::Command& command) {
   if (ask == 0) {
     responder(command, [](absl::StatusOr<v1::Answer>) {});
   } else {
-    responder(command, MakeReply(ask));
+    responder(command, MakeReply(transport_, ask, closed_));
   }
 }
 
-Session::Reply Session::MakeReply(uint64_t ask) {
-  // Copies of a Reply share `replied`: only the first reply is sent.
-  // Thread-safe: a slot thread may reply directly (the transport is too).
-  return [transport = transport_, closed = closed_, ask,
+Session::Reply MakeReply(std::shared_ptr<Transport> transport, uint64_t ask,
+                         std::shared_ptr<const std::atomic<bool>> closed) {
+  return [transport = std::move(transport), closed = std::move(closed), ask,
           replied = std::make_shared<std::atomic<bool>>(false)](
              absl::StatusOr<v1::Answer> result) {
-    if (closed->load() || replied->exchange(true)) return;
+    if ((closed != nullptr && closed->load()) || replied->exchange(true)) return;
     v1::Box box;
     box.set_ask(ask);
     if (result.ok()) {

@@ -50,6 +50,7 @@ absl::Status FromErrorProto(const v1::Error& error);
 
 class Session {
  public:
+  // Answers one ask. Copies share one answer: only the first call is sent.
   using Reply = std::function<void(absl::StatusOr<v1::Answer>)>;
   using Responder = std::function<void(const v1::Command&, Reply)>;
 
@@ -82,7 +83,6 @@ class Session {
   void HandleCommand(uint64_t ask, const v1::Command& command);
   void HandleAnswer(uint64_t ask, absl::StatusOr<v1::Answer> result);
   void FailAll(const absl::Status& why);
-  Reply MakeReply(uint64_t ask);
 
   std::shared_ptr<Transport> transport_;
   std::string name_;
@@ -92,6 +92,13 @@ class Session {
   absl::flat_hash_map<uint64_t, Deferred<v1::Answer>> pending_;
   absl::flat_hash_map<int, Responder> responders_;
 };
+
+// The Reply to `ask` through `transport`: an Answer or, for an error, an
+// Error box; nothing once `closed` (if given) reads true. Thread-safe. The
+// Session answers its responders' commands with it; a transport adapter may
+// use it to answer a command on the thread that read it, without the loop.
+Session::Reply MakeReply(std::shared_ptr<Transport> transport, uint64_t ask,
+                         std::shared_ptr<const std::atomic<bool>> closed = nullptr);
 
 }  // namespace ampmr::amp
 
