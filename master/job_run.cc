@@ -383,7 +383,10 @@ void JobRun::AcceptAttempt(Task* task, const Attempt& attempt, const v1::Answer&
   if (env_.journal != nullptr) {
     env_.journal->TaskAccepted(id_, is_map, task->index, task->result_address, answer);
   }
-  task->done.Callback(answer);
+  // The phase's DeferredList only needs to know that the task is done; what
+  // it made is in task->result, and a copy per task in the list would cost
+  // the master memory on big jobs.
+  task->done.Callback(v1::Answer());
   env_.on_change(this);
 }
 
