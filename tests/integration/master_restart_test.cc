@@ -67,6 +67,11 @@ class RestartableCluster {
     master_->Signal(SIGKILL);
     EXPECT_EQ(master_->Wait(absl::Seconds(10)), -1);  // killed, not exited
   }
+  // SIGTERM; the master's exit status.
+  int StopMaster() {
+    master_->Signal(SIGTERM);
+    return master_->Wait(absl::Seconds(20));
+  }
 
  private:
   std::string dir_;
@@ -256,6 +261,38 @@ TEST(MasterRestartTest, KilledMidMapResumesAndHistorySurvives) {
   CommandResult wait2 =
       RunCommand({BinPath("ampmr"), "wait", "--master", cluster.address(), next}, kJobTimeout);
   EXPECT_EQ(wait2.exit_code, 0) << wait2.err;
+}
+
+// SIGTERM stops the master cleanly (exit 0, journal flushed): started again,
+// it resumes the job from what it had accepted.
+TEST(MasterRestartTest, SigtermMidMapExitsCleanlyAndTheRestartedMasterResumes) {
+  ScratchDir tmp;
+  std::string input = tmp.path() + "/in";
+  MakeCorpus(input, 4, 3 << 20);
+  RestartableCluster cluster(tmp.path(), 2);
+  std::string output = tmp.path() + "/out";
+  std::string job = Submit(cluster.address(), input, output, "3", "128K");
+  JobProgress seen;
+  ASSERT_TRUE(WaitForProgress(
+      cluster.address(), job,
+      [&](const JobProgress& p) {
+        seen = p;
+        return p.state != "MAPPING" || p.maps_done >= 4;
+      },
+      kJobTimeout));
+  ASSERT_EQ(seen.state, "MAPPING") << "the map phase ended before the stop; make it longer";
+  EXPECT_EQ(cluster.StopMaster(), 0);
+  std::ifstream log(cluster.master_log());
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(text, HasSubstr("master stopped"));
+
+  cluster.StartMaster();
+  CommandResult wait =
+      RunCommand({BinPath("ampmr"), "wait", "--master", cluster.address(), job}, kJobTimeout);
+  ASSERT_EQ(wait.exit_code, 0) << wait.out << wait.err;
+  ExpectExactAnswer(output, input);
+  EXPECT_GE(LastLoggedNumber(cluster.master_log(), "job resumed job=j1 maps done="),
+            seen.maps_done);
 }
 
 TEST(MasterRestartTest, KilledMidReduceKeepsCommittedReducesAndResumes) {
