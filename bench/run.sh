@@ -17,40 +17,9 @@ set -euo pipefail
 
 BUILD=${1:-build}
 WHAT=${2:-all}
-BIN=$(cd "$BUILD/bin" && pwd)
-SRC=$(cd "$(dirname "$0")/.." && pwd)
-BOOKS=${AMPMR_BENCH_BOOKS:-$SRC/../shared/data/gutenberg}
-[[ -d $BOOKS ]] || BOOKS=/usr/share/common-licenses
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/ampmr-bench-XXXXXX")
-MASTER_PID=""
-WORKER_PIDS=()
-cleanup() {
-  [[ -n $MASTER_PID ]] && kill "$MASTER_PID" 2>/dev/null || true
-  for p in "${WORKER_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/lib.sh" bench
 
-now() { date +%s.%N; }
 elapsed() { python3 -c "print(f'{$2 - $1:.3f}')"; }
-
-# corpus MIB DIR: 8 files, together MIB MiB, of whole books repeated.
-corpus() {
-  local mib=$1 dir=$2
-  mkdir -p "$dir"
-  cat "$BOOKS"/* > "$WORK/books.txt"
-  local per=$(( mib * 1024 * 1024 / 8 ))
-  python3 - "$WORK/books.txt" "$dir" "$per" <<'PY'
-import sys
-books, out, per = open(sys.argv[1], 'rb').read(), sys.argv[2], int(sys.argv[3])
-reps = per // len(books) + 1
-data = (books * reps)[:per]
-data = data[:data.rfind(b'\n') + 1]
-for i in range(8):
-    open(f'{out}/part{i}.txt', 'wb').write(data)
-PY
-}
 
 # best_of N CMD...: the fastest wall time of N runs, in seconds.
 best_of() {
@@ -69,35 +38,6 @@ ampmr_wordcount() {  # INPUT_DIR OUTPUT_DIR
   rm -rf "$2"
   "$BIN/ampmr" run --workers 2 --input "$1" --output "$2" --mapper builtin:wordcount \
     --combiner builtin:sum --reducer builtin:sum --reduces 2
-}
-
-start_cluster() {  # WORKERS [MASTER_FLAG...]
-  local workers=$1; shift
-  "$BIN/ampmr-master" --listen 127.0.0.1:0 "$@" > "$WORK/master.out" 2> "$WORK/master.log" &
-  MASTER_PID=$!
-  for _ in $(seq 200); do grep -q listening "$WORK/master.out" 2>/dev/null && break; sleep 0.05; done
-  ADDR=$(awk '{print $4}' "$WORK/master.out")
-  WORKER_PIDS=()
-  for _ in $(seq "$workers"); do start_worker; done
-  wait_for_workers "$workers"
-}
-
-start_worker() {  # [WORKER_FLAG...]: one more worker; its pid is the last of WORKER_PIDS
-  local i=${#WORKER_PIDS[@]}
-  "$BIN/ampmr-worker" --master "$ADDR" --work-dir "$WORK/w$i" "$@" 2> "$WORK/worker$i.log" &
-  WORKER_PIDS+=($!)
-}
-
-wait_for_workers() {  # N
-  for _ in $(seq 200); do
-    [[ $("$BIN/ampmr" workers --master "$ADDR" --json | wc -l) -ge $1 ]] && break; sleep 0.05
-  done
-}
-
-stop_cluster() {
-  kill "$MASTER_PID" "${WORKER_PIDS[@]}" 2>/dev/null || true
-  wait 2>/dev/null || true
-  MASTER_PID=""; WORKER_PIDS=()
 }
 
 # noop_job LINES: runs a job of LINES noop map tasks on the running cluster;

@@ -18,18 +18,7 @@ set -euo pipefail
 
 BUILD=${1:-build}
 RUNS=${2:-3}
-BIN=$(cd "$BUILD/bin" && pwd)
-SRC=$(cd "$(dirname "$0")/.." && pwd)
-BOOKS=${AMPMR_BENCH_BOOKS:-$SRC/../shared/data/gutenberg}
-[[ -d $BOOKS ]] || BOOKS=/usr/share/common-licenses
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/ampmr-streaming-XXXXXX")
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/lib.sh" streaming
 
 MAPPER="$SRC/examples/streaming/wordcount_mapper.py"
 REDUCER="$SRC/examples/streaming/wordcount_reducer.py"
@@ -38,20 +27,9 @@ if [[ -n ${PYTHON:-} ]]; then
   REDUCER="$PYTHON $REDUCER"
 fi
 
-now() { date +%s.%N; }
 calc() { python3 -c "print(f'{$1:.${2:-3}f}')"; }
 
-# 8 files, together 32 MiB, of whole books repeated.
-mkdir -p "$WORK/corpus"
-cat "$BOOKS"/* > "$WORK/books.txt"
-python3 - "$WORK/books.txt" "$WORK/corpus" $((32 * 1024 * 1024 / 8)) <<'PY'
-import sys
-books, out, per = open(sys.argv[1], 'rb').read(), sys.argv[2], int(sys.argv[3])
-data = (books * (per // len(books) + 1))[:per]
-data = data[:data.rfind(b'\n') + 1]
-for i in range(8):
-    open(f'{out}/part{i}.txt', 'wb').write(data)
-PY
+corpus 32 "$WORK/corpus"
 cat "$WORK"/corpus/* > /dev/null  # warm the cache
 
 pipeline() {
@@ -82,25 +60,13 @@ echo "| streaming word count, 32 MiB, 8 files | pipeline, LC_ALL=C sort ${best_p
 echo "| the same, pipeline with plain sort (LANG=${LANG:-unset}) | ${best_locale}s | | speed-up $(calc "$best_locale / $best_ampmr" 2)x |"
 
 # CPU split on a standing cluster: master + 2 workers, one job.
-"$BIN/ampmr-master" --listen 127.0.0.1:0 > "$WORK/master.out" 2> "$WORK/master.log" &
-PIDS+=($!)
-for _ in $(seq 200); do grep -q listening "$WORK/master.out" 2>/dev/null && break; sleep 0.05; done
-ADDR=$(awk '{print $4}' "$WORK/master.out")
-WORKERS=()
-for i in 1 2; do
-  "$BIN/ampmr-worker" --master "$ADDR" --work-dir "$WORK/w$i" 2> "$WORK/worker$i.log" &
-  WORKERS+=($!)
-  PIDS+=($!)
-done
-for _ in $(seq 200); do
-  [[ $("$BIN/ampmr" workers --master "$ADDR" --json | wc -l) -ge 2 ]] && break; sleep 0.05
-done
+start_cluster 2
 rm -rf "$WORK/out"
 "$BIN/ampmr" submit --master "$ADDR" --input "$WORK/corpus" --output "$WORK/out" \
   --mapper "exec:$MAPPER" --reducer "exec:$REDUCER" --reduces 2 --wait > /dev/null
 ticks=$(getconf CLK_TCK)
 self=0 children=0
-for p in "${WORKERS[@]}"; do
+for p in "${WORKER_PIDS[@]}"; do
   read -r -a f < "/proc/$p/stat"
   # Fields 14-17 (utime stime cutime cstime); the command name has no spaces.
   self=$((self + f[13] + f[14]))
