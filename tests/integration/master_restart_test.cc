@@ -95,6 +95,20 @@ std::string Submit(const std::string& master, const std::string& input,
   return r.out.substr(0, r.out.find('\n'));
 }
 
+// Waits until `maps` map tasks of `job` are done, or the map phase is over;
+// returns the progress then.
+JobProgress WaitForMapsDone(const RestartableCluster& cluster, const std::string& job, int maps) {
+  JobProgress seen;
+  EXPECT_TRUE(WaitForProgress(
+      cluster.address(), job,
+      [&](const JobProgress& p) {
+        seen = p;
+        return p.state != "MAPPING" || p.maps_done >= maps;
+      },
+      kJobTimeout));
+  return seen;
+}
+
 void ExpectExactAnswer(const std::string& output, const std::string& input) {
   EXPECT_TRUE(fs::exists(output + "/_SUCCESS"));
   EXPECT_FALSE(fs::exists(output + "/_temporary"));
@@ -222,15 +236,8 @@ TEST(MasterRestartTest, KilledMidMapResumesAndHistorySurvives) {
   std::string output = tmp.path() + "/out";
   std::string job = Submit(cluster.address(), input, output, "3", "128K");
   ASSERT_EQ(job, "j1");
-  JobProgress seen;
-  ASSERT_TRUE(WaitForProgress(
-      cluster.address(), job,
-      [&](const JobProgress& p) {
-        seen = p;
-        return p.state != "MAPPING" || p.maps_done >= 4;
-      },
-      kJobTimeout));
-  ASSERT_EQ(seen.state, "MAPPING") << "the map phase ended before the kill; make it longer";
+  JobProgress seen = WaitForMapsDone(cluster, job, 4);
+  ASSERT_EQ(seen.state, "MAPPING") << "the map phase ended first; make it longer";
   cluster.KillMaster();
 
   absl::Duration took = RestartAndTimeResume(cluster, job);
@@ -272,15 +279,8 @@ TEST(MasterRestartTest, SigtermMidMapExitsCleanlyAndTheRestartedMasterResumes) {
   RestartableCluster cluster(tmp.path(), 2);
   std::string output = tmp.path() + "/out";
   std::string job = Submit(cluster.address(), input, output, "3", "128K");
-  JobProgress seen;
-  ASSERT_TRUE(WaitForProgress(
-      cluster.address(), job,
-      [&](const JobProgress& p) {
-        seen = p;
-        return p.state != "MAPPING" || p.maps_done >= 4;
-      },
-      kJobTimeout));
-  ASSERT_EQ(seen.state, "MAPPING") << "the map phase ended before the stop; make it longer";
+  JobProgress seen = WaitForMapsDone(cluster, job, 4);
+  ASSERT_EQ(seen.state, "MAPPING") << "the map phase ended first; make it longer";
   EXPECT_EQ(cluster.StopMaster(), 0);
   std::ifstream log(cluster.master_log());
   std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
@@ -333,15 +333,8 @@ TEST(MasterRestartTest, WaitRidesOutAMasterRestart) {
   std::string job = Submit(cluster.address(), input, output, "3", "128K");
   std::string wait_log = tmp.path() + "/wait.log";
   std::unique_ptr<Daemon> wait = StartWait(cluster, job, wait_log);
-  JobProgress seen;
-  ASSERT_TRUE(WaitForProgress(
-      cluster.address(), job,
-      [&](const JobProgress& p) {
-        seen = p;
-        return p.state != "MAPPING" || p.maps_done >= 2;
-      },
-      kJobTimeout));
-  ASSERT_EQ(seen.state, "MAPPING") << "the map phase ended before the kill; make it longer";
+  JobProgress seen = WaitForMapsDone(cluster, job, 2);
+  ASSERT_EQ(seen.state, "MAPPING") << "the map phase ended first; make it longer";
   cluster.KillMaster();
   ASSERT_TRUE(WaitUntil([&] { return ReadText(wait_log) == LostNotice(cluster); },
                         absl::Seconds(20)))

@@ -156,21 +156,28 @@ TEST(PluginTest, UnsortedCombinerOutputIsSortedAgain) {
   EXPECT_EQ(counters[kCombineOutputRecords], 3);
 }
 
-TEST(PluginTest, WordCountExampleCountsLikeTheBuiltin) {
-  ScratchDir dir;
-  std::string text = "The cat and the hat.\nA cat\tsat; the END\n\nend";
+// A map task of `plugin` over `text`, written to dir/in.
+MapTaskOptions PluginMapTask(const ScratchDir& dir, const std::string& plugin,
+                             const std::string& text) {
   WriteFile(dir.Join("in"), text);
   MapTaskOptions options;
   v1::TaskContext* task = options.run.mutable_task();
   task->set_job_id("j1");
   task->set_task_id("m0");
   task->set_attempt_id("j1-m0-a1");
-  task->set_mapper(std::string("plugin:") + WORDCOUNT_PLUGIN);
-  task->set_combiner(std::string("plugin:") + WORDCOUNT_PLUGIN);
+  task->set_mapper("plugin:" + plugin);
   task->set_reduces(1);
   options.run.mutable_split()->set_path(dir.Join("in"));
   options.run.mutable_split()->set_length(static_cast<int64_t>(text.size()));
   options.work_dir = dir.Join("w");
+  return options;
+}
+
+TEST(PluginTest, WordCountExampleCountsLikeTheBuiltin) {
+  ScratchDir dir;
+  std::string text = "The cat and the hat.\nA cat\tsat; the END\n\nend";
+  MapTaskOptions options = PluginMapTask(dir, WORDCOUNT_PLUGIN, text);
+  options.run.mutable_task()->set_combiner(std::string("plugin:") + WORDCOUNT_PLUGIN);
   auto done = RunMapTask(options);
   ASSERT_THAT(done, IsOk());
   Pairs pairs = DecodeRun(ReadFile(done->output_path()));
@@ -181,27 +188,19 @@ TEST(PluginTest, WordCountExampleCountsLikeTheBuiltin) {
   EXPECT_EQ(done->counters().at("wordcount.lines"), 4);
 }
 
-// An in-process mapper cannot be stopped mid-call: one call that makes no
-// progress for longer than --task-timeout fails the attempt once it returns.
-MapTaskOptions PluginMapTask(const ScratchDir& dir, const std::string& text, double timeout) {
-  WriteFile(dir.Join("in"), text);
-  MapTaskOptions options;
-  v1::TaskContext* task = options.run.mutable_task();
-  task->set_job_id("j1");
-  task->set_task_id("m0");
-  task->set_attempt_id("j1-m0-a1");
-  task->set_mapper(std::string("plugin:") + TEST_PLUGIN);
-  task->set_reduces(1);
-  task->set_timeout_seconds(timeout);
-  options.run.mutable_split()->set_path(dir.Join("in"));
-  options.run.mutable_split()->set_length(static_cast<int64_t>(text.size()));
-  options.work_dir = dir.Join("w");
+// The test plugin's mapper with --task-timeout `timeout`.
+MapTaskOptions SleepyMapTask(const ScratchDir& dir, const std::string& text, double timeout) {
+  MapTaskOptions options = PluginMapTask(dir, TEST_PLUGIN, text);
+  options.run.mutable_task()->set_timeout_seconds(timeout);
   return options;
 }
 
+// An in-process mapper cannot be stopped mid-call: one call that makes no
+// progress for longer than --task-timeout fails the attempt once it returns.
+
 TEST(PluginTest, InProcessMapperThatStallsPastTheTaskTimeoutFails) {
   ScratchDir dir;
-  MapTaskOptions options = PluginMapTask(dir, "a\nsleep-ms:700\nb\n", 0.3);
+  MapTaskOptions options = SleepyMapTask(dir, "a\nsleep-ms:700\nb\n", 0.3);
   EXPECT_THAT(RunMapTask(options),
               StatusIs(absl::StatusCode::kDeadlineExceeded,
                        HasSubstr("no progress for --task-timeout 0.3s")));
@@ -213,7 +212,7 @@ TEST(PluginTest, InProcessMapperProgressingBlockByBlockOutlivesTheTaskTimeout) {
   // without progress.
   std::string text;
   for (int i = 0; i < 8; ++i) text += "sleep-ms:100\n";
-  MapTaskOptions options = PluginMapTask(dir, text, 0.5);
+  MapTaskOptions options = SleepyMapTask(dir, text, 0.5);
   options.read_block_size = 13;  // one line
   auto done = RunMapTask(options);
   ASSERT_THAT(done, IsOk());
