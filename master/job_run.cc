@@ -316,14 +316,10 @@ void JobRun::MarkMapOutputLost(Task* map) {
   --map_done_;
   ++lost_maps_;
   if (!map->queued) env_.scheduler->Enqueue(this, map);
-  // Running reduces were told to fetch the lost output and may wait on it
-  // (a hung worker answers nothing): start them over once it exists again.
-  for (auto& reduce : reduces_) {
-    if (reduce->running.empty()) continue;
-    CancelRunning(reduce.get());
-    reduce->state = Task::State::kPending;
-    if (!reduce->queued) env_.scheduler->Enqueue(this, reduce.get());
-  }
+  // Running reduces go on: one that fetched the output before it was lost
+  // has all it needs, and one that had not fails its fetch (a hung holder
+  // is found by the fetch's keepalive) and reports the lost output, which
+  // puts it back in the queue without counting against it.
 }
 
 void JobRun::LaunchBackups(absl::Duration min_extra) {

@@ -278,35 +278,64 @@ TEST(SchedulerTest, PipelinesShortTasksOnly) {
 namespace ampmr::master {
 namespace {
 
-TEST(CoordinatorTest, LostWorkersMapOutputsAreMadeAgainBeforeReducesRun) {
+// Two maps and two reduces on two one-slot workers; m0's output lives on
+// w1, which dies while r0 runs on it and r1 on w2.
+struct LostMapOutput {
   TempDir tmp;
-  std::string out = tmp.path() + "/out";
-  fs::create_directories(out);
   Cluster c;
   FakeWorker* w1 = c.AddWorker();
   FakeWorker* w2 = c.AddWorker();
-  std::string job = c.Submit(out, 2, 2, /*max_attempts=*/1);
-  AnswerMap(w1->Open()[0]);  // m0's output lives on w1
-  AnswerMap(w2->Open()[0]);
-  ASSERT_EQ(c.Status(job).state(), v1::REDUCING);
-  ASSERT_THAT(w1->Open(), SizeIs(1));  // r0
-  ASSERT_THAT(w2->Open(), SizeIs(1));  // r1, which must fetch from w1 too
-  // w1 dies: r0 goes back to the queue, r1 is started over, and m0 runs
-  // again on w2 before any reduce may start.
-  c.coordinator.RemoveWorker(c.ids[0], absl::UnavailableError("gone"));
-  w1->FailAll(absl::UnavailableError("connection lost"));
-  ASSERT_THAT(w2->Open(), SizeIs(1));
-  FakeWorker::Pending* rerun = w2->Open()[0];
-  ASSERT_TRUE(rerun->command.has_run_map());
-  EXPECT_EQ(rerun->command.run_map().task().task_id(), "m0");
-  AnswerMap(rerun);
-  ASSERT_THAT(w2->Open(), SizeIs(1));
-  const v1::RunReduce& reduce = w2->Open()[0]->command.run_reduce();
-  ASSERT_EQ(reduce.inputs_size(), 2);
-  for (const auto& in : reduce.inputs()) EXPECT_EQ(in.worker_id(), c.ids[1]);
-  AnswerReduce(w2->Open()[0], "a\t1\n");
-  AnswerReduce(w2->Open()[0], "b\t1\n");
-  EXPECT_EQ(c.Status(job).state(), v1::SUCCEEDED);  // nothing counted against max_attempts=1
+  std::string job;
+  LostMapOutput() {
+    std::string out = tmp.path() + "/out";
+    fs::create_directories(out);
+    job = c.Submit(out, 2, 2, /*max_attempts=*/1);
+    AnswerMap(w1->Open()[0]);
+    AnswerMap(w2->Open()[0]);
+    EXPECT_EQ(c.Status(job).state(), v1::REDUCING);
+    EXPECT_THAT(w1->Open(), SizeIs(1));  // r0
+    EXPECT_THAT(w2->Open(), SizeIs(1));  // r1, which must fetch from w1 too
+    c.coordinator.RemoveWorker(c.ids[0], absl::UnavailableError("gone"));
+    w1->FailAll(absl::UnavailableError("connection lost"));
+  }
+  // Runs what w2 is given next, a map then reduces, to the job's end.
+  void RunTheRestOnW2() {
+    ASSERT_THAT(w2->Open(), SizeIs(1));
+    FakeWorker::Pending* rerun = w2->Open()[0];
+    ASSERT_TRUE(rerun->command.has_run_map());
+    EXPECT_EQ(rerun->command.run_map().task().task_id(), "m0");
+    AnswerMap(rerun);
+    while (!w2->Open().empty()) {
+      const v1::RunReduce& reduce = w2->Open()[0]->command.run_reduce();
+      ASSERT_EQ(reduce.inputs_size(), 2);
+      for (const auto& in : reduce.inputs()) EXPECT_EQ(in.worker_id(), c.ids[1]);
+      AnswerReduce(w2->Open()[0], absl::StrCat("k", reduce.task().partition(), "\t1\n"));
+    }
+  }
+};
+
+TEST(CoordinatorTest, LostMapOutputIsMadeAgainAndAReduceThatCannotFetchItWaitsForIt) {
+  LostMapOutput t;
+  // r1 was not cancelled: it finds m0's output gone and says so.
+  ASSERT_THAT(t.w2->Open(), SizeIs(1));
+  FakeWorker::Pending* r1 = t.w2->Open()[0];
+  ASSERT_TRUE(r1->command.has_run_reduce());
+  absl::Status lost = absl::AbortedError("fetch map output of task m0: connection refused");
+  lost.SetPayload(kLostMapOutputPayload, absl::Cord(t.job + "-m0-a1"));
+  amp::Deferred<v1::Answer> r1_answer = r1->answer;
+  r1_answer.Errback(lost);
+  // m0 runs again on w2 before any reduce may start; then both reduces.
+  t.RunTheRestOnW2();
+  EXPECT_EQ(t.c.Status(t.job).state(), v1::SUCCEEDED);  // nothing counted against max_attempts=1
+}
+
+TEST(CoordinatorTest, ReduceThatFetchedEverythingBeforeTheLossIsNotRunAgain) {
+  LostMapOutput t;
+  ASSERT_THAT(t.w2->Open(), SizeIs(1));
+  AnswerReduce(t.w2->Open()[0], "r1\t1\n");  // r1 had its inputs already
+  t.RunTheRestOnW2();  // m0 again, then only r0
+  EXPECT_EQ(t.c.Status(t.job).state(), v1::SUCCEEDED);
+  EXPECT_EQ(t.c.Status(t.job).reduce().done(), 2);
 }
 
 TEST(CoordinatorTest, UnfetchableMapOutputIsMadeAgainInsteadOfFailingTheReduce) {

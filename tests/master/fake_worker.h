@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -40,8 +41,9 @@ class FakeWorker : public WorkerLink {
   }
 
   void FailAll(const absl::Status& why) {
-    for (auto& p : calls) p.answer.Errback(why);
+    std::deque<Pending> failing = std::move(calls);
     calls.clear();
+    for (auto& p : failing) p.answer.Errback(why);
   }
 
   // Calls not answered yet (cancelled ones have fired and are skipped).
@@ -80,7 +82,7 @@ class FakeWorker : public WorkerLink {
     return out;
   }
 
-  std::vector<Pending> calls;
+  std::deque<Pending> calls;  // a deque: answering one may add more, and pointers stay valid
   std::vector<v1::Command> sent;
   bool closed = false;
 };
