@@ -89,8 +89,10 @@ constexpr int kReducePhaseKills = 2;
 // How often the state is looked at while waiting for the reduce phase.
 constexpr absl::Duration kPoll = absl::Milliseconds(300);
 
+// Deadlines against a hang, far beyond the usual: the crash job takes 25-55 s
+// (chains of failures and 10 s stalls make its tail long).
 constexpr absl::Duration kCleanJobTimeout = absl::Seconds(30);
-constexpr absl::Duration kCrashJobTimeout = absl::Seconds(75);
+constexpr absl::Duration kCrashJobTimeout = absl::Seconds(150);
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
