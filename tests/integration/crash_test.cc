@@ -94,18 +94,6 @@ constexpr absl::Duration kPoll = absl::Milliseconds(300);
 constexpr absl::Duration kCleanJobTimeout = absl::Seconds(30);
 constexpr absl::Duration kCrashJobTimeout = absl::Seconds(150);
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void WriteFile(const std::string& path, const std::string& data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << data;
-}
-
 // Every entry of a job's output directory, name -> contents.
 std::map<std::string, std::string> OutputFiles(const std::string& dir) {
   std::map<std::string, std::string> files;

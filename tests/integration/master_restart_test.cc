@@ -147,13 +147,6 @@ bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout) {
   return true;
 }
 
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // Whether process `pid` holds an established TCP connection to
 // 127.0.0.1:`port`: one of its sockets' inodes in its net/tcp or net/tcp6
 // table (gRPC dials IPv4 through v4-mapped IPv6 sockets).
@@ -199,7 +192,7 @@ std::unique_ptr<Daemon> StartWait(const RestartableCluster& cluster, const std::
   std::unique_ptr<Daemon> wait = Daemon::Start(argv, log);
   EXPECT_TRUE(WaitUntil([&] { return ConnectedTo(wait->pid(), cluster.port()); },
                         absl::Seconds(20)))
-      << "ampmr wait never connected; its stderr: " << ReadText(log);
+      << "ampmr wait never connected; its stderr: " << ReadFile(log);
   return wait;
 }
 
@@ -336,15 +329,15 @@ TEST(MasterRestartTest, WaitRidesOutAMasterRestart) {
   JobProgress seen = WaitForMapsDone(cluster, job, 2);
   ASSERT_EQ(seen.state, "MAPPING") << "the map phase ended first; make it longer";
   cluster.KillMaster();
-  ASSERT_TRUE(WaitUntil([&] { return ReadText(wait_log) == LostNotice(cluster); },
+  ASSERT_TRUE(WaitUntil([&] { return ReadFile(wait_log) == LostNotice(cluster); },
                         absl::Seconds(20)))
-      << ReadText(wait_log);
+      << ReadFile(wait_log);
 
   cluster.StartMaster();
-  EXPECT_EQ(wait->Wait(kJobTimeout), 0) << ReadText(wait_log);
+  EXPECT_EQ(wait->Wait(kJobTimeout), 0) << ReadFile(wait_log);
   EXPECT_EQ(wait->ReadLine(absl::Seconds(5)), job + " SUCCEEDED");
   // One notice for the one outage, and nothing else.
-  EXPECT_EQ(ReadText(wait_log), LostNotice(cluster));
+  EXPECT_EQ(ReadFile(wait_log), LostNotice(cluster));
   ExpectExactAnswer(output, input);
 }
 
@@ -364,7 +357,7 @@ TEST(MasterRestartTest, WaitGivesUpWhenTheMasterDoesNotComeBack) {
   EXPECT_GE(tried, absl::Seconds(1));
   EXPECT_LT(tried, absl::Seconds(15));
   EXPECT_EQ(wait->ReadLine(absl::ZeroDuration()), "");  // nothing on stdout
-  const std::string err = ReadText(wait_log);
+  const std::string err = ReadFile(wait_log);
   EXPECT_THAT(err, StartsWith(absl::StrCat(
                        LostNotice(cluster), "ampmr: lost the master at ", cluster.address(),
                        " while waiting for job ", job, " and it did not come back within 1s: ")));
@@ -382,7 +375,7 @@ TEST(MasterRestartTest, WaitSaysSoWhenTheMasterCameBackWithoutTheJob) {
   cluster.KillMaster();
   cluster.StartMaster("another-master");  // a fresh journal: no jobs
   EXPECT_EQ(wait->Wait(absl::Seconds(30)), 2);
-  EXPECT_EQ(ReadText(wait_log),
+  EXPECT_EQ(ReadFile(wait_log),
             absl::StrCat(LostNotice(cluster), "ampmr: job ", job, " is unknown to the master at ",
                          cluster.address(),
                          " since it came back (restarted with another --data-dir?)\n"));

@@ -286,6 +286,18 @@ ScratchDir::~ScratchDir() {
   fs::remove_all(path_, ec);
 }
 
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void WriteFile(const std::string& path, const std::string& data) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << data;
+}
+
 std::string CorpusDir() {
   fs::path shared = fs::path(SourceDir()) / ".." / "shared" / "data" / "gutenberg";
   if (fs::is_directory(shared)) return fs::canonical(shared).string();

@@ -116,6 +116,10 @@ class ScratchDir {
 // else /usr/share/common-licenses.
 std::string CorpusDir();
 
+// The whole file ("" if it cannot be read), and a file made of `data`.
+std::string ReadFile(const std::string& path);
+void WriteFile(const std::string& path, const std::string& data);
+
 // Word counts (maximal runs of ASCII letters), computed the slow obvious way.
 std::map<std::string, long long> SequentialWordCount(const std::string& dir);
 // Reads every part-* file of a job output as key -> value lines.
