@@ -91,7 +91,7 @@ struct Worker::Impl {
   void SubmitAttempt(const std::string& attempt, const amp::Session::Reply& reply,
                      SlotPool::Work work);
   // On a slot thread: starts the attempt's progress clock and, if it has a
-  // --task-timeout, watches it until the returned cleanup runs.
+  // --task-timeout, has `stalls` watch it (the caller removes it when done).
   std::shared_ptr<ProgressClock> WatchStalls(const v1::TaskContext& task,
                                              const amp::Session::Reply& reply);
   void RunMap(const v1::RunMap& run, amp::Session::Reply reply);
