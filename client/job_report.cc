@@ -104,6 +104,18 @@ std::string FormatLocalTime(double epoch_seconds) {
                           absl::LocalTimeZone());
 }
 
+// "status:" and one line per running attempt that reported one:
+//   m3 on w2 (j1-m3-a1): 40% of the split
+std::string FormatTaskStatuses(const v1::JobStatus& status) {
+  if (status.task_statuses().empty()) return "";
+  std::string out = "status:\n";
+  for (const v1::TaskStatus& s : status.task_statuses()) {
+    absl::StrAppend(&out, "  ", s.task_id(), " on ", s.worker_id(), " (", s.attempt_id(),
+                    "): ", s.status(), "\n");
+  }
+  return out;
+}
+
 std::string PhaseDetail(const v1::PhaseProgress& p) {
   return absl::StrCat(DoneOfTotal(p), " done, ", p.running(), " running");
 }
@@ -178,7 +190,7 @@ std::string FormatJobStatus(const v1::JobStatus& status, absl::Time now) {
   if (status.end_time() > 0)
     kv.Add("ended", FormatLocalTime(status.end_time()));
   kv.Add("elapsed", HumanDuration(JobElapsed(status, now)));
-  return kv.Format() + FormatCounters(status);
+  return kv.Format() + FormatTaskStatuses(status) + FormatCounters(status);
 }
 
 std::string FormatJobsTable(

@@ -37,7 +37,9 @@ absl::Duration JobElapsed(const v1::JobStatus& status, absl::Time now);
 std::string FormatJobSummary(const v1::JobStatus& status, absl::Time now);
 
 // `ampmr status JOB`: the summary plus name, specs, inputs, running counts,
-// submit time and the error line, in the same "key: value" layout.
+// submit time and the error line, in the same "key: value" layout, and a
+// "status:" section with the last reporter:status line of each running
+// attempt that sent one.
 std::string FormatJobStatus(const v1::JobStatus& status, absl::Time now);
 
 // `ampmr jobs`: ID STATE MAP REDUCE NAME AGE, one row per job, columns

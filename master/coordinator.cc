@@ -192,6 +192,15 @@ void Coordinator::WorkerSeen(const std::string& worker_id) {
   if (WorkerState* w = registry_.Find(worker_id)) w->last_heartbeat = loop_->Now();
 }
 
+void Coordinator::AttemptStatuses(
+    const google::protobuf::RepeatedPtrField<v1::AttemptStatus>& statuses) {
+  for (const v1::AttemptStatus& s : statuses) {
+    for (auto& [id, job] : jobs_) {
+      if (job->SetAttemptStatus(s.attempt_id(), s.status())) break;
+    }
+  }
+}
+
 void Coordinator::CheckHeartbeats() {
   absl::Time now = loop_->Now();
   std::vector<std::pair<std::string, WorkerLink*>> silent;

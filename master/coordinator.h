@@ -87,6 +87,8 @@ class Coordinator {
   v1::Welcome AddWorker(const v1::Hello& hello, WorkerLink* link);
   void RemoveWorker(const std::string& worker_id, const absl::Status& why);
   void WorkerSeen(const std::string& worker_id);
+  // A heartbeat's reporter:status lines of the worker's running attempts.
+  void AttemptStatuses(const google::protobuf::RepeatedPtrField<v1::AttemptStatus>& statuses);
   // The worker is going away (SIGTERM): it gets no new attempts, and the
   // attempts it gives back do not count against --max-attempts.
   void DrainWorker(const std::string& worker_id);

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/logging.h"
 #include "common/task_errors.h"
 
@@ -130,6 +132,7 @@ void JobRun::Cancel(const std::string& why) {
 void JobRun::Finish(v1::JobState state, const std::string& error) {
   // Only the running phase's tasks have attempts and Deferreds in a list.
   auto* phase_tasks = status_.state() == v1::REDUCING ? &reduces_ : &maps_;
+  task_statuses_.clear();
   status_.set_state(state);
   status_.set_error(error);
   status_.set_end_time(Seconds(env_.loop->Now()));
@@ -221,6 +224,7 @@ bool JobRun::EndAttempt(Task* task, const std::string& attempt_id, Attempt* ende
     if (it->id != attempt_id) continue;
     *ended = std::move(*it);
     task->running.erase(it);
+    task_statuses_.erase(attempt_id);
     --running_;
     if (WorkerState* w = env_.registry->Find(ended->worker_id)) --w->running;
     return true;
@@ -391,11 +395,35 @@ absl::Status JobRun::CommitJob() {
       static_cast<int>(IsMapOnly(status_.spec()) ? maps_.size() : reduces_.size()));
 }
 
+bool JobRun::SetAttemptStatus(const std::string& attempt_id, const std::string& status) {
+  // Attempt ids are PREFIX-TASK-aN, TASK being "m12" or "r3".
+  absl::string_view rest = attempt_id;
+  if (!absl::ConsumePrefix(&rest, attempt_prefix_ + "-")) return false;
+  absl::string_view task_id = rest.substr(0, rest.rfind("-a"));
+  int index = 0;
+  if (task_id.size() < 2 || !absl::SimpleAtoi(task_id.substr(1), &index) || index < 0) {
+    return false;
+  }
+  const auto& tasks = task_id[0] == 'm' ? maps_ : reduces_;
+  if (index >= static_cast<int>(tasks.size()) || tasks[index]->id != task_id) return false;
+  for (const Attempt& attempt : tasks[index]->running) {
+    if (attempt.id != attempt_id) continue;
+    v1::TaskStatus& s = task_statuses_[attempt_id];
+    s.set_task_id(std::string(task_id));
+    s.set_attempt_id(attempt_id);
+    s.set_worker_id(attempt.worker_id);
+    s.set_status(status);
+    return true;
+  }
+  return false;
+}
+
 void JobRun::CancelRunning(Task* task) {
   std::vector<Attempt> running = std::move(task->running);
   task->running.clear();
   running_ -= static_cast<int>(running.size());
   for (Attempt& attempt : running) {
+    task_statuses_.erase(attempt.id);
     if (WorkerState* w = env_.registry->Find(attempt.worker_id)) {
       --w->running;
       v1::Command cancel;
@@ -416,6 +444,7 @@ v1::JobStatus JobRun::Status() const {
   if (status_.state() == v1::MAPPING) s.mutable_map()->set_running(running_);
   if (status_.state() == v1::REDUCING) s.mutable_reduce()->set_running(running_);
   for (const auto& [name, value] : counters_) (*s.mutable_counters())[name] = value;
+  for (const auto& [attempt, task_status] : task_statuses_) *s.add_task_statuses() = task_status;
   return s;
 }
 

@@ -85,6 +85,10 @@ class JobRun {
   // `min_extra` beyond it, while nothing of this job waits in the queue.
   void LaunchBackups(absl::Duration min_extra);
 
+  // A running attempt's last reporter:status line, shown in Status() while
+  // it runs. False if `attempt_id` is not a running attempt of this job.
+  bool SetAttemptStatus(const std::string& attempt_id, const std::string& status);
+
   const std::string& id() const { return id_; }
   v1::JobState state() const { return status_.state(); }
   bool finished() const;
@@ -133,6 +137,8 @@ class JobRun {
   Loop::TimerId rejoin_timer_ = 0;
   std::vector<absl::Duration> phase_durations_;  // accepted attempts, this phase
   std::map<std::string, int64_t> counters_;
+  // Running attempts that reported a status, by attempt id.
+  std::map<std::string, v1::TaskStatus> task_statuses_;
 };
 
 }  // namespace ampmr::master

@@ -27,7 +27,10 @@ class Connection : public WorkerLink {
                             reply(v1::Answer());
                           });
     session_.SetResponder(v1::Command::kHeartbeat,
-                          [this](const v1::Command&, amp::Session::Reply reply) {
+                          [this](const v1::Command& c, amp::Session::Reply reply) {
+                            if (!worker_id_.empty() && c.heartbeat().statuses_size() > 0) {
+                              coordinator_->AttemptStatuses(c.heartbeat().statuses());
+                            }
                             reply(v1::Answer());
                           });
   }

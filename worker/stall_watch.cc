@@ -38,6 +38,16 @@ void StallWatch::Check(absl::Time now) {
   }
 }
 
+std::vector<std::pair<std::string, std::string>> StallWatch::Statuses() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [attempt_id, watched] : watched_) {
+    std::string status = watched.clock->status();
+    if (!status.empty()) out.emplace_back(attempt_id, std::move(status));
+  }
+  return out;
+}
+
 size_t StallWatch::size() const {
   std::lock_guard<std::mutex> lock(mu_);
   return watched_.size();

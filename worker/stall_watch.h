@@ -7,6 +7,9 @@
 // thread keeps its slot until the call returns, and its own late answer is
 // dropped (a Reply answers once).
 //
+// It watches every running attempt (those without a timeout never expire),
+// which also makes it where the heartbeat finds their reporter:status lines.
+//
 // Thread-safe: attempts are added and removed on slot threads, checked on
 // the worker's loop (with each heartbeat).
 #ifndef AMPMR_WORKER_STALL_WATCH_H_
@@ -17,6 +20,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -41,6 +46,9 @@ class StallWatch {
   void Check(absl::Time now);
 
   size_t size() const;
+
+  // (attempt id, status) of the watched attempts that have a status.
+  std::vector<std::pair<std::string, std::string>> Statuses() const;
 
  private:
   struct Watched {

@@ -90,8 +90,9 @@ struct Worker::Impl {
   // attempt dropped before it runs is answered with why.
   void SubmitAttempt(const std::string& attempt, const amp::Session::Reply& reply,
                      SlotPool::Work work);
-  // On a slot thread: starts the attempt's progress clock and, if it has a
-  // --task-timeout, has `stalls` watch it (the caller removes it when done).
+  // On a slot thread: starts the attempt's progress clock and has `stalls`
+  // watch it (the caller removes it when done): for its --task-timeout, if
+  // it has one, and for its status.
   std::shared_ptr<ProgressClock> WatchStalls(const v1::TaskContext& task,
                                              const amp::Session::Reply& reply);
   void RunMap(const v1::RunMap& run, amp::Session::Reply reply);
@@ -189,6 +190,11 @@ void Worker::Impl::SendHeartbeat() {
   if (stopping || !session || session->closed()) return;
   v1::Command beat;
   beat.mutable_heartbeat()->set_running(pool.running());
+  for (auto& [attempt_id, status] : stalls.Statuses()) {
+    v1::AttemptStatus* s = beat.mutable_heartbeat()->add_statuses();
+    s->set_attempt_id(attempt_id);
+    s->set_status(std::move(status));
+  }
   session->SendNoAnswer(std::move(beat));
   stalls.Check(absl::Now());
   heartbeat_timer = loop.RunAfter(heartbeat_interval, [this] { SendHeartbeat(); });
@@ -227,14 +233,12 @@ void Worker::Impl::SubmitAttempt(const std::string& attempt, const amp::Session:
 std::shared_ptr<ProgressClock> Worker::Impl::WatchStalls(const v1::TaskContext& task,
                                                         const amp::Session::Reply& reply) {
   auto clock = std::make_shared<ProgressClock>(task.timeout_seconds());
-  if (task.timeout_seconds() > 0) {
-    stalls.Add(task.attempt_id(), clock,
-               [this, reply, attempt = task.attempt_id()](const absl::Status& why) {
-                 AMPMR_LOG(WARNING) << why.message();
-                 reply(why);
-                 pool.Cancel(attempt);
-               });
-  }
+  stalls.Add(task.attempt_id(), clock,
+             [this, reply, attempt = task.attempt_id()](const absl::Status& why) {
+               AMPMR_LOG(WARNING) << why.message();
+               reply(why);
+               pool.Cancel(attempt);
+             });
   return clock;
 }
 

@@ -124,6 +124,19 @@ TEST(JobReportTest, StatusShowsDefaultReducer) {
               HasSubstr("reducer:    builtin:identity\n"));
 }
 
+TEST(JobReportTest, StatusListsWhatRunningAttemptsLastSaid) {
+  v1::JobStatus s = FinishedJob();
+  s.set_state(v1::MAPPING);
+  v1::TaskStatus* t = s.add_task_statuses();
+  t->set_task_id("m3");
+  t->set_attempt_id("j7-m3-a2");
+  t->set_worker_id("w4");
+  t->set_status("40% of the split");
+  EXPECT_THAT(FormatJobStatus(s, kNow),
+              HasSubstr("status:\n  m3 on w4 (j7-m3-a2): 40% of the split\ncounters:\n"));
+  EXPECT_THAT(FormatJobStatus(FinishedJob(), kNow), Not(HasSubstr("status:\n")));
+}
+
 TEST(JobReportTest, JobsTable) {
   google::protobuf::RepeatedPtrField<v1::JobStatus> jobs;
   *jobs.Add() = FinishedJob();

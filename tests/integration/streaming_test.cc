@@ -29,6 +29,7 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::SizeIs;
 
 constexpr absl::Duration kJobTimeout = absl::Seconds(120);
@@ -188,6 +189,8 @@ class Cluster {
     }
     return false;
   }
+
+  const std::string& address() const { return address_; }
 
   CommandResult SubmitWait(const std::vector<std::string>& flags) {
     return RunCommand(Concat({BinPath("ampmr"), "submit", "--master", address_, "--wait"}, flags),
@@ -501,6 +504,42 @@ TEST(StreamingTest, TaskTimeoutStopsOnlyAttemptsThatMakeNoProgress) {
   EXPECT_THAT(stuck.err, AllOf(HasSubstr("no progress for --task-timeout 0.6s"),
                                HasSubstr("is stuck in in-process code")));
   EXPECT_FALSE(fs::exists(tmp.path() + "/stuck/_SUCCESS"));
+}
+
+// What a running attempt last wrote as reporter:status shows in `ampmr
+// status`, and goes when the attempt ends.
+TEST(StreamingTest, StatusLinesShowInAmpmrStatusWhileTheAttemptRuns) {
+  ScratchDir tmp;
+  WriteFile(tmp.path() + "/in.txt", "x\n");
+  Cluster cluster(tmp.path(), 1);
+  ASSERT_TRUE(cluster.WaitForWorkers(1));
+  const std::string go = tmp.path() + "/go";
+  CommandResult submitted = RunCommand(
+      {BinPath("ampmr"), "submit", "--master", cluster.address(), "--input",
+       tmp.path() + "/in.txt", "--output", tmp.path() + "/out", "--reducer", "none", "--mapper",
+       "exec:echo reporter:status:waiting for go >&2; while [ ! -e " + go +
+           " ]; do sleep 0.05; done; cat"},
+      absl::Seconds(30));
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.err;
+  const std::string job = submitted.out.substr(0, submitted.out.find('\n'));
+  auto status = [&] {
+    return RunCommand({BinPath("ampmr"), "status", "--master", cluster.address(), job},
+                      absl::Seconds(10))
+        .out;
+  };
+  const std::string line = absl::StrCat("(", job, "-m0-a1): waiting for go\n");
+  std::string shown;
+  absl::Time deadline = absl::Now() + absl::Seconds(20);
+  do {
+    shown = status();
+  } while (!absl::StrContains(shown, line) && absl::Now() < deadline);
+  EXPECT_THAT(shown, HasSubstr("status:\n  m0 on "));
+  EXPECT_THAT(shown, HasSubstr(line));
+  WriteFile(go, "");
+  CommandResult wait = RunCommand(
+      {BinPath("ampmr"), "wait", "--master", cluster.address(), job}, kJobTimeout);
+  EXPECT_EQ(wait.exit_code, 0) << wait.err;
+  EXPECT_THAT(status(), Not(HasSubstr("status:\n")));
 }
 
 TEST(StreamingTest, HugeOutputBeforeReadingInputStreamsThrough) {

@@ -185,6 +185,30 @@ TEST(CoordinatorTest, SilentWorkerIsDroppedAfterHeartbeatTimeout) {
   EXPECT_TRUE(w2->Open()[0]->command.has_run_map());
 }
 
+TEST(CoordinatorTest, RunningAttemptsStatusesShowUntilTheyEnd) {
+  TempDir tmp;
+  Cluster c;
+  FakeWorker* w1 = c.AddWorker();
+  std::string job = c.Submit(tmp.path() + "/out", 1, 1);
+  ASSERT_THAT(w1->Open(), SizeIs(1));
+  google::protobuf::RepeatedPtrField<v1::AttemptStatus> beat;
+  v1::AttemptStatus* said = beat.Add();
+  said->set_attempt_id(job + "-m0-a1");
+  said->set_status("halfway");
+  v1::AttemptStatus* stranger = beat.Add();  // no such attempt: ignored
+  stranger->set_attempt_id(job + "-m7-a1");
+  stranger->set_status("?");
+  c.coordinator.AttemptStatuses(beat);
+  v1::JobStatus s = c.Status(job);
+  ASSERT_EQ(s.task_statuses_size(), 1);
+  EXPECT_EQ(s.task_statuses(0).task_id(), "m0");
+  EXPECT_EQ(s.task_statuses(0).attempt_id(), job + "-m0-a1");
+  EXPECT_EQ(s.task_statuses(0).worker_id(), c.ids[0]);
+  EXPECT_EQ(s.task_statuses(0).status(), "halfway");
+  AnswerMap(w1->Open()[0]);
+  EXPECT_EQ(c.Status(job).task_statuses_size(), 0);
+}
+
 TEST(CoordinatorTest, TaskTimeoutGoesToTheWorkerWhichReportsAStallAsAFailure) {
   TempDir tmp;
   Cluster c;

@@ -74,5 +74,18 @@ TEST(StallWatchTest, RemovedAttemptsAndAttemptsWithoutTimeoutNeverExpire) {
   EXPECT_EQ(watch.size(), 1u);  // "no-timeout" stays
 }
 
+TEST(StallWatchTest, StatusesAreThoseOfWatchedAttemptsThatHaveOne) {
+  StallWatch watch(absl::Seconds(5));
+  Expired expired;
+  auto said = std::make_shared<ProgressClock>(0);
+  said->SetStatus("halfway");
+  watch.Add("said", said, expired.Recorder());
+  watch.Add("quiet", std::make_shared<ProgressClock>(0), expired.Recorder());
+  EXPECT_THAT(watch.Statuses(), ElementsAre(std::make_pair(std::string("said"),
+                                                           std::string("halfway"))));
+  watch.Remove("said");
+  EXPECT_THAT(watch.Statuses(), IsEmpty());
+}
+
 }  // namespace
 }  // namespace ampmr::worker

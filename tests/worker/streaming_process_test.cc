@@ -256,6 +256,17 @@ TEST(StreamingProcessTest, NoProgressForTheTaskTimeoutKillsAndFailsWithDeadlineE
                              HasSubstr("last status: thinking"))));
 }
 
+TEST(StreamingProcessTest, LastStatusLineIsKeptOnTheProgressClock) {
+  StreamingOptions options =
+      Options("echo reporter:status:reading >&2; cat > /dev/null; echo reporter:status:done >&2");
+  auto clock = options.progress;
+  auto p = Start(options);
+  LineCollector out;
+  ASSERT_THAT(p->Write("a\nb\n", &out), IsOk());
+  ASSERT_THAT(p->Finish(&out), IsOk());
+  EXPECT_EQ(clock->status(), "done");
+}
+
 // --task-timeout counts time without progress, not running time: a child
 // that keeps writing output, or only reporter:status lines, may run for
 // several timeouts.

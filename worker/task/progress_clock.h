@@ -9,12 +9,17 @@
 // starts; for a reduce that is after its map outputs are fetched (fetches
 // have their own keepalive).
 //
+// It also holds the attempt's last reporter:status message, which the worker
+// sends the master with its heartbeats.
+//
 // Thread-safe: the task's thread touches it, the worker's StallWatch reads it.
 #ifndef AMPMR_WORKER_TASK_PROGRESS_CLOCK_H_
 #define AMPMR_WORKER_TASK_PROGRESS_CLOCK_H_
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -45,6 +50,15 @@ class ProgressClock {
   }
   bool Stalled() const { return absl::Now() >= deadline(); }
 
+  void SetStatus(absl::string_view status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (status != status_) status_ = std::string(status);
+  }
+  std::string status() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return status_;
+  }
+
   // DEADLINE_EXCEEDED: "no progress for --task-timeout 2s<suffix>".
   absl::Status StallError(absl::string_view suffix = "") const {
     return absl::DeadlineExceededError(
@@ -55,6 +69,8 @@ class ProgressClock {
   const double timeout_seconds_;
   const absl::Duration timeout_;
   std::atomic<int64_t> last_ns_;
+  mutable std::mutex mu_;
+  std::string status_;  // guarded by mu_
 };
 
 }  // namespace ampmr::worker

@@ -165,6 +165,7 @@ void StreamingProcess::ReadStderr(Emitter* out) {
     stderr_.FlushLast(on_line);
     child_->CloseStderr();
   }
+  options_.progress->SetStatus(reporter_.status());
 }
 
 void StreamingProcess::WriteStdin(absl::string_view* pending) {
