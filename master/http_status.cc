@@ -69,7 +69,21 @@ std::string RenderStatusPage(const std::vector<v1::JobStatus>& jobs,
                     "</td><td>", Html(j.spec().mapper()), "</td><td>", Html(j.spec().output()),
                     "</td><td>", Html(j.error()), "</td></tr>");
   }
-  absl::StrAppend(&page, "</table></body></html>\n");
+  absl::StrAppend(&page, "</table>");
+  // What running attempts last said (reporter:status), newest jobs first.
+  std::string statuses;
+  for (auto it = jobs.rbegin(); it != jobs.rend(); ++it) {
+    for (const v1::TaskStatus& t : it->task_statuses()) {
+      absl::StrAppend(&statuses, "<tr><td>", Html(it->job_id()), "</td><td>", Html(t.task_id()),
+                      "</td><td>", Html(t.worker_id()), "</td><td>", Html(t.status()),
+                      "</td></tr>");
+    }
+  }
+  if (!statuses.empty()) {
+    absl::StrAppend(&page, "<h2>Task status</h2><table><tr><th>job</th><th>task</th>"
+                    "<th>worker</th><th>status</th></tr>", statuses, "</table>");
+  }
+  absl::StrAppend(&page, "</body></html>\n");
   return page;
 }
 
