@@ -341,14 +341,24 @@ TEST(MasterRestartTest, WaitRidesOutAMasterRestart) {
   ExpectExactAnswer(output, input);
 }
 
-TEST(MasterRestartTest, WaitGivesUpWhenTheMasterDoesNotComeBack) {
+// A master with no workers, so that its one job cannot end while a test
+// looks, and a log for an `ampmr wait` on it.
+struct StuckJob {
   ScratchDir tmp;
-  std::string input = tmp.path() + "/in.txt";
-  std::ofstream(input) << "one two\n";
-  // No workers: the job cannot end while the test looks.
-  RestartableCluster cluster(tmp.path(), 0);
-  std::string job = Submit(cluster.address(), input, tmp.path() + "/out", "1", "64M");
+  RestartableCluster cluster{tmp.path(), 0};
+  std::string job;
   std::string wait_log = tmp.path() + "/wait.log";
+  StuckJob() {
+    std::ofstream(tmp.path() + "/in.txt") << "one two\n";
+    job = Submit(cluster.address(), tmp.path() + "/in.txt", tmp.path() + "/out", "1", "64M");
+  }
+};
+
+TEST(MasterRestartTest, WaitGivesUpWhenTheMasterDoesNotComeBack) {
+  StuckJob t;
+  RestartableCluster& cluster = t.cluster;
+  const std::string& job = t.job;
+  const std::string& wait_log = t.wait_log;
   std::unique_ptr<Daemon> wait = StartWait(cluster, job, wait_log, {"--reconnect-timeout", "1"});
   const absl::Time killed = absl::Now();
   cluster.KillMaster();
@@ -365,12 +375,10 @@ TEST(MasterRestartTest, WaitGivesUpWhenTheMasterDoesNotComeBack) {
 }
 
 TEST(MasterRestartTest, WaitSaysSoWhenTheMasterCameBackWithoutTheJob) {
-  ScratchDir tmp;
-  std::string input = tmp.path() + "/in.txt";
-  std::ofstream(input) << "one two\n";
-  RestartableCluster cluster(tmp.path(), 0);
-  std::string job = Submit(cluster.address(), input, tmp.path() + "/out", "1", "64M");
-  std::string wait_log = tmp.path() + "/wait.log";
+  StuckJob t;
+  RestartableCluster& cluster = t.cluster;
+  const std::string& job = t.job;
+  const std::string& wait_log = t.wait_log;
   std::unique_ptr<Daemon> wait = StartWait(cluster, job, wait_log);
   cluster.KillMaster();
   cluster.StartMaster("another-master");  // a fresh journal: no jobs
