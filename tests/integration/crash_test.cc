@@ -156,11 +156,11 @@ std::vector<pid_t> Children() {
   return children;
 }
 
-// Makes this process the parent of orphaned descendants for its lifetime.
-// The task processes of a SIGKILLed worker (each in a process group of its
-// own) outlive it until they notice their pipes are gone, a stalled one up to
-// 10 s; at destruction whatever is left of them is killed and reaped.
-// Destroy it after the cluster, whose daemons are children too.
+// Makes this process the parent of orphaned descendants for its lifetime, and
+// at destruction kills and reaps whatever is left of them. A SIGKILLed
+// worker's reaper kills its task process groups (worker/task/group_reaper.h);
+// this makes sure nothing outlives the test even if that failed. Destroy it
+// after the cluster, whose daemons are children too.
 class OrphanReaper {
  public:
   OrphanReaper() { prctl(PR_SET_CHILD_SUBREAPER, 1); }
