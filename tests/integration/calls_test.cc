@@ -72,48 +72,13 @@ def handle(payload):
 h.serve(handle)
 )PY";
 
-// Polls `done` until it holds, for at most `timeout`.
-bool WaitFor(const std::function<bool()>& done, absl::Duration timeout = absl::Seconds(30)) {
-  absl::Time deadline = absl::Now() + timeout;
-  while (!done()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return true;
-}
-
-bool Alive(int64_t pid) {
-  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
-  std::string line;
-  if (!std::getline(stat, line)) return false;
-  size_t paren = line.rfind(')');
-  return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] != 'Z';
-}
-
-int64_t ParentOf(int64_t pid) {
-  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
-  std::string line;
-  std::getline(stat, line);
-  size_t paren = line.rfind(')');
-  if (paren == std::string::npos) return 0;
-  std::vector<std::string> fields = absl::StrSplit(line.substr(paren + 2), ' ');
-  int64_t ppid = 0;
-  if (fields.size() > 1) absl::SimpleAtoi(fields[1], &ppid);
-  return ppid;
-}
-
 // Live processes whose parent is `pid`, but for a worker's reaper (see
 // worker/task/group_reaper.h).
-std::vector<int64_t> ChildrenOf(int64_t pid) {
-  std::vector<int64_t> out;
-  for (const auto& entry : fs::directory_iterator("/proc")) {
-    int64_t p = 0;
-    if (!absl::SimpleAtoi(entry.path().filename().string(), &p) || ParentOf(p) != pid ||
-        !Alive(p)) {
-      continue;
-    }
+std::vector<pid_t> ChildrenBesidesTheReaper(pid_t pid) {
+  std::vector<pid_t> out;
+  for (pid_t p : ChildrenOf(pid)) {
     std::string comm;
-    std::getline(std::ifstream(entry.path() / "comm"), comm);
+    std::getline(std::ifstream(absl::StrCat("/proc/", p, "/comm")), comm);
     if (comm != "ampmr-reaper") out.push_back(p);
   }
   return out;
@@ -269,7 +234,7 @@ TEST(CallsTest, TimeoutWhileRunningAndWhileQueued) {
   std::string held = tmp.path() + "/held";
   CommandResult running;
   std::thread t([&] { running = c.Call("py", "hold " + held, {"--timeout", "3"}); });
-  ASSERT_TRUE(WaitFor([&] { return fs::exists(held); }));
+  ASSERT_TRUE(WaitUntil([&] { return fs::exists(held); }));
   // The only slot is busy: this one waits in the master's queue and times out there.
   CommandResult queued = c.Call("py", "echo never", {"--timeout", "0.5"});
   EXPECT_NE(queued.exit_code, 0);
@@ -282,7 +247,7 @@ TEST(CallsTest, TimeoutWhileRunningAndWhileQueued) {
   EXPECT_GE(running.elapsed, absl::Seconds(3));
   EXPECT_LT(running.elapsed, absl::Seconds(15));
   // The child that overran was killed; a fresh one answers.
-  EXPECT_TRUE(WaitFor([&] { return !Alive(before); }));
+  EXPECT_TRUE(WaitUntil([&] { return !Alive(before); }));
   auto [after, n] = c.WhoAmI();
   EXPECT_NE(after, before);
   EXPECT_EQ(n, 1);
@@ -319,7 +284,7 @@ TEST(CallsTest, ChildIsRecycledAfterMaxCalls) {
   EXPECT_EQ(pids[0], pids[2]);
   EXPECT_NE(pids[0], pids[3]);
   EXPECT_NE(pids[3], pids[6]);
-  EXPECT_TRUE(WaitFor([&] { return !Alive(pids[0]); }));
+  EXPECT_TRUE(WaitUntil([&] { return !Alive(pids[0]); }));
 }
 
 TEST(CallsTest, WorkerKilledMidCall) {
@@ -329,7 +294,7 @@ TEST(CallsTest, WorkerKilledMidCall) {
   ASSERT_TRUE(c.WaitForWorkers(3));
   // Kills the worker whose child is holding `file`; returns the child's pid.
   auto kill_holder = [&](const std::string& file) -> int64_t {
-    EXPECT_TRUE(WaitFor([&] { return fs::exists(file); }));
+    EXPECT_TRUE(WaitUntil([&] { return fs::exists(file); }));
     int64_t child = ReadPid(file);
     int64_t worker = ParentOf(child);
     EXPECT_NE(worker, 0);
@@ -349,7 +314,7 @@ TEST(CallsTest, WorkerKilledMidCall) {
   EXPECT_THAT(retried.out, HasSubstr("done "));
   EXPECT_NE(retried.out, absl::StrCat("done ", child1));
   // The dead worker's handler child went with it.
-  EXPECT_TRUE(WaitFor([&] { return !Alive(child1); }));
+  EXPECT_TRUE(WaitUntil([&] { return !Alive(child1); }));
 
   // Not idempotent: UNAVAILABLE, not run twice.
   std::string second = tmp.path() + "/second";
@@ -360,7 +325,7 @@ TEST(CallsTest, WorkerKilledMidCall) {
   EXPECT_NE(lost.exit_code, 0);
   EXPECT_THAT(lost.err, HasSubstr("UNAVAILABLE"));
   EXPECT_THAT(lost.err, HasSubstr("went away mid-call"));
-  EXPECT_TRUE(WaitFor([&] { return !Alive(child2); }));
+  EXPECT_TRUE(WaitUntil([&] { return !Alive(child2); }));
   // The last worker still answers.
   EXPECT_EQ(c.Call("py", "echo still here").out, "still here");
 }
@@ -371,14 +336,14 @@ TEST(CallsTest, StoppedWorkerTakesItsHandlersWithIt) {
   c.AddWorker({"--slots", "2", "--handler", c.PythonHandler()});
   ASSERT_TRUE(c.WaitForWorkers(1));
   // Both children start with the worker, before any call.
-  std::vector<int64_t> pids;
-  ASSERT_TRUE(WaitFor([&] {
-    pids = ChildrenOf(c.worker(0)->pid());
+  std::vector<pid_t> pids;
+  ASSERT_TRUE(WaitUntil([&] {
+    pids = ChildrenBesidesTheReaper(c.worker(0)->pid());
     return pids.size() == 2;
   }));
   c.worker(0)->Signal(SIGTERM);
   EXPECT_EQ(c.worker(0)->Wait(absl::Seconds(30)), 0);
-  for (int64_t pid : pids) EXPECT_TRUE(WaitFor([&] { return !Alive(pid); })) << pid;
+  for (pid_t pid : pids) EXPECT_TRUE(WaitUntil([&] { return !Alive(pid); })) << pid;
 }
 
 TEST(CallsTest, DrainingWorkerFinishesItsRunningCall) {
@@ -389,7 +354,7 @@ TEST(CallsTest, DrainingWorkerFinishesItsRunningCall) {
   std::string started = tmp.path() + "/started";
   CommandResult r;
   std::thread t([&] { r = c.Call("py", "nap " + started + " 1.5"); });
-  ASSERT_TRUE(WaitFor([&] { return fs::exists(started); }));
+  ASSERT_TRUE(WaitUntil([&] { return fs::exists(started); }));
   c.worker(0)->Signal(SIGTERM);
   t.join();
   EXPECT_EQ(r.exit_code, 0) << r.err;

@@ -137,25 +137,6 @@ int CountLines(const std::string& text, const std::vector<std::string>& needles)
   return n;
 }
 
-// The pids whose parent is this process.
-std::vector<pid_t> Children() {
-  std::vector<pid_t> children;
-  for (const auto& e : fs::directory_iterator("/proc")) {
-    pid_t pid;
-    if (!absl::SimpleAtoi(e.path().filename().string(), &pid)) continue;
-    std::string stat = ReadFile(e.path().string() + "/stat");
-    size_t paren = stat.rfind(')');
-    if (paren == std::string::npos || paren + 2 >= stat.size()) continue;
-    // After the command: "STATE PPID PGRP ...".
-    std::vector<std::string> f = absl::StrSplit(stat.substr(paren + 2), ' ');
-    pid_t ppid;
-    if (f.size() > 1 && absl::SimpleAtoi(f[1], &ppid) && ppid == getpid()) {
-      children.push_back(pid);
-    }
-  }
-  return children;
-}
-
 // Makes this process the parent of orphaned descendants for its lifetime, and
 // at destruction kills and reaps whatever is left of them. A SIGKILLed
 // worker's reaper kills its task process groups (worker/task/group_reaper.h);
@@ -166,14 +147,16 @@ class OrphanReaper {
   OrphanReaper() { prctl(PR_SET_CHILD_SUBREAPER, 1); }
   ~OrphanReaper() {
     absl::Time deadline = absl::Now() + absl::Seconds(30);
-    for (std::vector<pid_t> left = Children(); !left.empty() && absl::Now() < deadline;
-         left = Children()) {
+    for (std::vector<pid_t> left = ChildrenOf(getpid()); !left.empty() && absl::Now() < deadline;
+         left = ChildrenOf(getpid())) {
       for (pid_t pid : left) {
         pid_t group = getpgid(pid);
         if (group > 0 && group != getpgrp()) kill(-group, SIGKILL);
         kill(pid, SIGKILL);
       }
       waitpid(-1, nullptr, 0);
+    }
+    while (waitpid(-1, nullptr, WNOHANG) > 0) {  // zombies ChildrenOf leaves out
     }
     prctl(PR_SET_CHILD_SUBREAPER, 0);
   }

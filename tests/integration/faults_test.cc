@@ -109,19 +109,6 @@ TEST(FaultsTest, StoppedWorkerIsDeclaredLostAndTheJobFinishesElsewhere) {
   EXPECT_THAT(after, HasSubstr("\"worker_id\":\"w3\"")) << after;  // a new id
 }
 
-// True once no live (non-zombie) process has pid `pid`, waiting up to 20 s.
-bool ProcessGone(int pid) {
-  absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (absl::Now() < deadline) {
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    std::getline(stat, line);
-    if (line.empty() || line.find(") Z") != std::string::npos) return true;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return false;
-}
-
 // A mapper that neither reads nor writes (here, its child, too) learns
 // nothing from its worker's death; the worker's reaper kills its group.
 TEST(FaultsTest, KilledWorkerTakesItsTaskProcessesWithIt) {
@@ -147,7 +134,7 @@ TEST(FaultsTest, KilledWorkerTakesItsTaskProcessesWithIt) {
   ASSERT_EQ(started.size(), 2u) << "the mapper never started";
   cluster.worker(0)->Signal(SIGKILL);
   for (int pid : started) {
-    bool gone = ProcessGone(pid);
+    bool gone = WaitUntil([pid] { return !Alive(pid); }, absl::Seconds(20));
     EXPECT_TRUE(gone) << "pid " << pid << " outlived its killed worker";
     if (!gone) ::kill(pid, SIGKILL);  // not left behind even so
   }

@@ -137,16 +137,6 @@ int LastLoggedNumber(const std::string& log, const std::string& key) {
   return values.empty() ? -1 : values.back();
 }
 
-// Polls `done` until it holds; false after `timeout`.
-bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!done()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return true;
-}
-
 // Whether process `pid` holds an established TCP connection to
 // 127.0.0.1:`port`: one of its sockets' inodes in its net/tcp or net/tcp6
 // table (gRPC dials IPv4 through v4-mapped IPv6 sockets).

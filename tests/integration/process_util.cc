@@ -286,6 +286,52 @@ ScratchDir::~ScratchDir() {
   fs::remove_all(path_, ec);
 }
 
+bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!done()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return true;
+}
+
+namespace {
+
+// The fields of /proc/PID/stat after the command name ("STATE PPID ..."),
+// empty if there is no such process.
+std::vector<std::string> StatFields(pid_t pid) {
+  std::string line = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  size_t paren = line.rfind(')');
+  if (paren == std::string::npos || paren + 2 >= line.size()) return {};
+  return absl::StrSplit(line.substr(paren + 2), ' ');
+}
+
+}  // namespace
+
+bool Alive(pid_t pid) {
+  std::vector<std::string> f = StatFields(pid);
+  return !f.empty() && f[0] != "Z";
+}
+
+pid_t ParentOf(pid_t pid) {
+  std::vector<std::string> f = StatFields(pid);
+  pid_t ppid = 0;
+  if (f.size() > 1 && !absl::SimpleAtoi(f[1], &ppid)) ppid = 0;
+  return ppid;
+}
+
+std::vector<pid_t> ChildrenOf(pid_t pid) {
+  std::vector<pid_t> children;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    pid_t p = 0;
+    if (absl::SimpleAtoi(entry.path().filename().string(), &p) && ParentOf(p) == pid &&
+        Alive(p)) {
+      children.push_back(p);
+    }
+  }
+  return children;
+}
+
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream s;

@@ -116,6 +116,15 @@ class ScratchDir {
 // else /usr/share/common-licenses.
 std::string CorpusDir();
 
+// Polls `done` every 10 ms until it holds; false if `timeout` passes first.
+bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout = absl::Seconds(30));
+
+// From /proc: whether `pid` is a live process (not gone, not an unreaped
+// zombie); its parent (0 if unknown); the live processes whose parent it is.
+bool Alive(pid_t pid);
+pid_t ParentOf(pid_t pid);
+std::vector<pid_t> ChildrenOf(pid_t pid);
+
 // The whole file ("" if it cannot be read), and a file made of `data`.
 std::string ReadFile(const std::string& path);
 void WriteFile(const std::string& path, const std::string& data);

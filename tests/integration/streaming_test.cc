@@ -146,21 +146,6 @@ std::map<std::string, std::string> SequentialInvertedIndex(const std::string& di
   return index;
 }
 
-// True once no process `pid` runs any more (or only its unreaped zombie is
-// left), waiting up to 20 s.
-bool ProcessEnds(int pid) {
-  absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (absl::Now() < deadline) {
-    std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
-    size_t paren = stat.rfind(')');
-    if (stat.empty() || (paren != std::string::npos && stat.substr(paren, 4) == ") Z ")) {
-      return true;
-    }
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return false;
-}
-
 // A master and workers started separately, as on a real cluster.
 class Cluster {
  public:
@@ -394,7 +379,7 @@ TEST(StreamingTest, OutputIsFinalWhenSubmitWaitReturnsEvenWithAStraggler) {
     attempts.push_back(e.path().filename().string());
     int pid = 0;
     ASSERT_TRUE(absl::SimpleAtoi(ReadFile(e.path()), &pid)) << e.path();
-    EXPECT_TRUE(ProcessEnds(pid)) << e.path().filename();
+    EXPECT_TRUE(WaitUntil([pid] { return !Alive(pid); }, absl::Seconds(20))) << e.path().filename();
   }
   std::sort(attempts.begin(), attempts.end());
   EXPECT_THAT(attempts, ::testing::Contains(::testing::EndsWith("-r1-a1")));
