@@ -65,14 +65,9 @@ std::vector<std::string> ProcessesMentioning(const std::string& needle) {
     std::string name = entry.path().filename();
     int pid;
     if (!absl::SimpleAtoi(name, &pid) || pid == getpid()) continue;
-    std::ifstream in(entry.path() / "cmdline", std::ios::binary);
-    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string cmdline = ReadFile(entry.path() / "cmdline");
     std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
-    std::ifstream stat(entry.path() / "stat");
-    std::string stat_line;
-    std::getline(stat, stat_line);
-    bool zombie = stat_line.find(") Z") != std::string::npos;
-    if (!zombie && absl::StrContains(cmdline, needle)) found.push_back(name + ": " + cmdline);
+    if (Alive(pid) && absl::StrContains(cmdline, needle)) found.push_back(name + ": " + cmdline);
   }
   return found;
 }
@@ -123,14 +118,12 @@ TEST(FaultsTest, KilledWorkerTakesItsTaskProcessesWithIt) {
                             "exec:sleep 600 & echo $! $$ > " + pids + ".tmp; mv " + pids +
                                 ".tmp " + pids + "; wait"});
   std::vector<int> started;
-  absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (started.size() < 2 && absl::Now() < deadline) {
+  WaitUntil([&] {
     std::ifstream in(pids);
-    int pid;
     started.clear();
-    while (in >> pid) started.push_back(pid);
-    if (started.size() < 2) absl::SleepFor(absl::Milliseconds(10));
-  }
+    for (int pid; in >> pid;) started.push_back(pid);
+    return started.size() >= 2;
+  });
   ASSERT_EQ(started.size(), 2u) << "the mapper never started";
   cluster.worker(0)->Signal(SIGKILL);
   for (int pid : started) {
