@@ -211,13 +211,24 @@ absl::Duration RestartAndTimeResume(RestartableCluster& cluster, const std::stri
   return took;
 }
 
-TEST(MasterRestartTest, KilledMidMapResumesAndHistorySurvives) {
+// A word count on 2 workers (4 files of 3 MiB in 128K splits) whose map
+// phase lasts long enough to be interrupted.
+struct MidMapJob {
   ScratchDir tmp;
   std::string input = tmp.path() + "/in";
-  MakeCorpus(input, 4, 3 << 20);
-  RestartableCluster cluster(tmp.path(), 2);
   std::string output = tmp.path() + "/out";
-  std::string job = Submit(cluster.address(), input, output, "3", "128K");
+  RestartableCluster cluster{tmp.path(), 2};
+  std::string job;
+  MidMapJob() {
+    MakeCorpus(input, 4, 3 << 20);
+    job = Submit(cluster.address(), input, output, "3", "128K");
+  }
+};
+
+TEST(MasterRestartTest, KilledMidMapResumesAndHistorySurvives) {
+  MidMapJob t;
+  RestartableCluster& cluster = t.cluster;
+  const std::string &input = t.input, &output = t.output, &job = t.job;
   ASSERT_EQ(job, "j1");
   JobProgress seen = WaitForMapsDone(cluster, job, 4);
   ASSERT_EQ(seen.state, "MAPPING") << "the map phase ended first; make it longer";
@@ -245,7 +256,7 @@ TEST(MasterRestartTest, KilledMidMapResumesAndHistorySurvives) {
   EXPECT_EQ(status.exit_code, 0) << status.err;
   EXPECT_THAT(status.out, HasSubstr("SUCCEEDED"));
   EXPECT_THAT(status.out, HasSubstr("ampmr.map_input_bytes"));
-  std::string next = Submit(cluster.address(), input + "/part0.txt", tmp.path() + "/out2", "1",
+  std::string next = Submit(cluster.address(), input + "/part0.txt", t.tmp.path() + "/out2", "1",
                             "64M");
   EXPECT_EQ(next, "j2");
   CommandResult wait2 =
@@ -256,18 +267,13 @@ TEST(MasterRestartTest, KilledMidMapResumesAndHistorySurvives) {
 // SIGTERM stops the master cleanly (exit 0, journal flushed): started again,
 // it resumes the job from what it had accepted.
 TEST(MasterRestartTest, SigtermMidMapExitsCleanlyAndTheRestartedMasterResumes) {
-  ScratchDir tmp;
-  std::string input = tmp.path() + "/in";
-  MakeCorpus(input, 4, 3 << 20);
-  RestartableCluster cluster(tmp.path(), 2);
-  std::string output = tmp.path() + "/out";
-  std::string job = Submit(cluster.address(), input, output, "3", "128K");
+  MidMapJob t;
+  RestartableCluster& cluster = t.cluster;
+  const std::string &input = t.input, &output = t.output, &job = t.job;
   JobProgress seen = WaitForMapsDone(cluster, job, 4);
   ASSERT_EQ(seen.state, "MAPPING") << "the map phase ended first; make it longer";
   EXPECT_EQ(cluster.StopMaster(), 0);
-  std::ifstream log(cluster.master_log());
-  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
-  EXPECT_THAT(text, HasSubstr("master stopped"));
+  EXPECT_THAT(ReadFile(cluster.master_log()), HasSubstr("master stopped"));
 
   cluster.StartMaster();
   CommandResult wait =
@@ -308,13 +314,10 @@ TEST(MasterRestartTest, KilledMidReduceKeepsCommittedReducesAndResumes) {
 }
 
 TEST(MasterRestartTest, WaitRidesOutAMasterRestart) {
-  ScratchDir tmp;
-  std::string input = tmp.path() + "/in";
-  MakeCorpus(input, 4, 3 << 20);
-  RestartableCluster cluster(tmp.path(), 2);
-  std::string output = tmp.path() + "/out";
-  std::string job = Submit(cluster.address(), input, output, "3", "128K");
-  std::string wait_log = tmp.path() + "/wait.log";
+  MidMapJob t;
+  RestartableCluster& cluster = t.cluster;
+  const std::string &input = t.input, &output = t.output, &job = t.job;
+  std::string wait_log = t.tmp.path() + "/wait.log";
   std::unique_ptr<Daemon> wait = StartWait(cluster, job, wait_log);
   JobProgress seen = WaitForMapsDone(cluster, job, 2);
   ASSERT_EQ(seen.state, "MAPPING") << "the map phase ended first; make it longer";
