@@ -152,13 +152,15 @@ TEST(FaultsTest, CancelMidJobLeavesNoSpillOrTemporaryFile) {
   EXPECT_THAT(FilesUnder(output), ::testing::IsEmpty());
   EXPECT_FALSE(fs::exists(output + "/_temporary"));
   // Workers delete the job's map outputs and stop its attempts.
-  absl::Time deadline = absl::Now() + absl::Seconds(20);
   std::vector<std::string> left;
-  do {
-    left = FilesUnder(tmp.path() + "/w0");
-    std::vector<std::string> w1 = FilesUnder(tmp.path() + "/w1");
-    left.insert(left.end(), w1.begin(), w1.end());
-  } while (!left.empty() && absl::Now() < deadline);
+  WaitUntil(
+      [&] {
+        left = FilesUnder(tmp.path() + "/w0");
+        std::vector<std::string> w1 = FilesUnder(tmp.path() + "/w1");
+        left.insert(left.end(), w1.begin(), w1.end());
+        return left.empty();
+      },
+      absl::Seconds(20));
   EXPECT_THAT(left, ::testing::IsEmpty());
 }
 
@@ -190,12 +192,14 @@ TEST(FaultsTest, InterruptedRunCancelsAndLeavesNothingBehind) {
                             "builtin:sum", "--split-size", "512K"},
                            tmp.path() + "/run.log", {{"TMPDIR", run_tmp}});
   // Interrupt once some map output exists on a worker.
-  absl::Time deadline = absl::Now() + absl::Seconds(60);
-  bool mapping = false;
-  while (!mapping && absl::Now() < deadline) {
-    for (const auto& f : FilesUnder(run_tmp)) mapping = mapping || absl::EndsWith(f, ".out");
-  }
-  ASSERT_TRUE(mapping);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        for (const auto& f : FilesUnder(run_tmp)) {
+          if (absl::EndsWith(f, ".out")) return true;
+        }
+        return false;
+      },
+      absl::Seconds(60)));
   run->Signal(SIGINT);
   EXPECT_EQ(run->Wait(absl::Seconds(30)), 130);
   EXPECT_THAT(FilesUnder(run_tmp), ::testing::IsEmpty());
@@ -239,15 +243,11 @@ class Supervised {
   }
   // Waits until exactly 2 workers are listed, one of them `id` if not empty.
   bool WaitForWorkers(const std::string& id = "") {
-    absl::Time deadline = absl::Now() + absl::Seconds(30);
-    while (absl::Now() < deadline) {
+    return WaitUntil([&] {
       std::string listed = Workers();
-      if (std::count(listed.begin(), listed.end(), '\n') == 2 &&
-          (id.empty() || absl::StrContains(listed, "\"" + id + "\""))) {
-        return true;
-      }
-    }
-    return false;
+      return std::count(listed.begin(), listed.end(), '\n') == 2 &&
+             (id.empty() || absl::StrContains(listed, "\"" + id + "\""));
+    });
   }
   const std::string& address() const { return address_; }
 

@@ -220,14 +220,14 @@ int TestCluster::AddWorker() {
 }
 
 bool TestCluster::WaitForWorkers(int n, absl::Duration timeout) {
-  absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    CommandResult r = RunCommand({BinPath("ampmr"), "workers", "--master", address_, "--json"},
-                                 absl::Seconds(10));
-    std::vector<std::string> lines = absl::StrSplit(r.out, '\n', absl::SkipWhitespace());
-    if (r.exit_code == 0 && static_cast<int>(lines.size()) == n) return true;
-  }
-  return false;
+  return WaitUntil(
+      [&] {
+        CommandResult r = RunCommand(
+            {BinPath("ampmr"), "workers", "--master", address_, "--json"}, absl::Seconds(10));
+        std::vector<std::string> lines = absl::StrSplit(r.out, '\n', absl::SkipWhitespace());
+        return r.exit_code == 0 && static_cast<int>(lines.size()) == n;
+      },
+      timeout);
 }
 
 JobProgress GetProgress(const std::string& master, const std::string& job_id) {
@@ -259,11 +259,7 @@ JobProgress GetProgress(const std::string& master, const std::string& job_id) {
 bool WaitForProgress(const std::string& master, const std::string& job_id,
                      const std::function<bool(const JobProgress&)>& pred,
                      absl::Duration timeout) {
-  absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (pred(GetProgress(master, job_id))) return true;
-  }
-  return false;
+  return WaitUntil([&] { return pred(GetProgress(master, job_id)); }, timeout);
 }
 
 std::string SourceDir() {

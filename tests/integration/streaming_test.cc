@@ -165,14 +165,12 @@ class Cluster {
 
   // Waits until `n` workers are registered.
   bool WaitForWorkers(int n) {
-    absl::Time deadline = absl::Now() + absl::Seconds(30);
-    while (absl::Now() < deadline) {
+    return WaitUntil([&] {
       CommandResult r = RunCommand({BinPath("ampmr"), "workers", "--master", address_, "--json"},
                                    absl::Seconds(10));
       std::vector<std::string> lines = absl::StrSplit(r.out, '\n', absl::SkipWhitespace());
-      if (r.exit_code == 0 && static_cast<int>(lines.size()) >= n) return true;
-    }
-    return false;
+      return r.exit_code == 0 && static_cast<int>(lines.size()) >= n;
+    });
   }
 
   const std::string& address() const { return address_; }
@@ -514,10 +512,12 @@ TEST(StreamingTest, StatusLinesShowInAmpmrStatusWhileTheAttemptRuns) {
   };
   const std::string line = absl::StrCat("(", job, "-m0-a1): waiting for go\n");
   std::string shown;
-  absl::Time deadline = absl::Now() + absl::Seconds(20);
-  do {
-    shown = status();
-  } while (!absl::StrContains(shown, line) && absl::Now() < deadline);
+  WaitUntil(
+      [&] {
+        shown = status();
+        return absl::StrContains(shown, line);
+      },
+      absl::Seconds(20));
   EXPECT_THAT(shown, HasSubstr("status:\n  m0 on "));
   EXPECT_THAT(shown, HasSubstr(line));
   WriteFile(go, "");
