@@ -259,16 +259,28 @@ class Supervised {
   std::unique_ptr<Daemon> supervisord_;
 };
 
-TEST(FaultsTest, SupervisordReplacesAKilledWorkerAndTheJobIsExact) {
+// A slow word count on the supervised node, caught once some maps are done.
+struct SupervisedJob {
   ScratchDir tmp;
   std::string input = tmp.path() + "/in";
-  MakeCorpus(input, 8, 4 << 20);
-  Supervised sv(tmp.path(), tmp.path() + "/state");
-  ASSERT_TRUE(sv.WaitForWorkers());
   std::string output = tmp.path() + "/out";
-  std::string job = Submit(SlowWordCount(sv.address(), input, output));
-  ASSERT_TRUE(
-      WaitForProgress(sv.address(), job, [](const JobProgress& p) { return p.maps_done >= 2; }));
+  Supervised sv{tmp.path(), tmp.path() + "/state"};
+  std::string job;
+  // Waits for the node's workers, submits, and waits until 2 maps are done.
+  bool Started() {
+    MakeCorpus(input, 8, 4 << 20);
+    if (!sv.WaitForWorkers()) return false;
+    job = Submit(SlowWordCount(sv.address(), input, output));
+    return WaitForProgress(sv.address(), job,
+                           [](const JobProgress& p) { return p.maps_done >= 2; });
+  }
+};
+
+TEST(FaultsTest, SupervisordReplacesAKilledWorkerAndTheJobIsExact) {
+  SupervisedJob t;
+  ASSERT_TRUE(t.Started());
+  Supervised& sv = t.sv;
+  const std::string &input = t.input, &output = t.output, &job = t.job;
   CommandResult pid = sv.ctl({"pid", "ampmr-worker:ampmr-worker-00"});
   int worker_pid = 0;
   ASSERT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(pid.out), &worker_pid)) << pid.out;
@@ -280,15 +292,10 @@ TEST(FaultsTest, SupervisordReplacesAKilledWorkerAndTheJobIsExact) {
 }
 
 TEST(FaultsTest, MasterRestartedBySupervisorctlMidJobAndTheJobIsExact) {
-  ScratchDir tmp;
-  std::string input = tmp.path() + "/in";
-  MakeCorpus(input, 8, 4 << 20);
-  Supervised sv(tmp.path(), tmp.path() + "/state");
-  ASSERT_TRUE(sv.WaitForWorkers());
-  std::string output = tmp.path() + "/out";
-  std::string job = Submit(SlowWordCount(sv.address(), input, output));
-  ASSERT_TRUE(
-      WaitForProgress(sv.address(), job, [](const JobProgress& p) { return p.maps_done >= 2; }));
+  SupervisedJob t;
+  ASSERT_TRUE(t.Started());
+  Supervised& sv = t.sv;
+  const std::string &input = t.input, &output = t.output, &job = t.job;
   CommandResult restarted = sv.ctl({"restart", "ampmr-master"});
   ASSERT_EQ(restarted.exit_code, 0) << restarted.out << restarted.err;
   // The restarted master resumes the journaled job; no resubmission.
