@@ -17,8 +17,7 @@
 namespace ampmr::client {
 namespace {
 
-absl::StatusOr<std::unique_ptr<MasterClient>> ConnectTo(
-    const std::string& master) {
+absl::StatusOr<std::unique_ptr<MasterClient>> ConnectTo(const std::string& master) {
   MasterClientOptions options;
   options.address = master;
   return MasterClient::Connect(options);
@@ -27,8 +26,8 @@ absl::StatusOr<std::unique_ptr<MasterClient>> ConnectTo(
 // --reconnect-timeout SECS.
 absl::StatusOr<ReconnectOptions> ReconnectFor(double seconds) {
   if (!(seconds >= 0)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--reconnect-timeout: must be >= 0 seconds, got ", seconds));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--reconnect-timeout: must be >= 0 seconds, got ", seconds));
   }
   ReconnectOptions options;
   options.timeout = absl::Seconds(seconds);
@@ -36,9 +35,7 @@ absl::StatusOr<ReconnectOptions> ReconnectFor(double seconds) {
 }
 
 // The lost-master notice goes to stderr; stdout stays as without an outage.
-void PrintNotice(const std::string& notice) {
-  std::cerr << notice << std::flush;
-}
+void PrintNotice(const std::string& notice) { std::cerr << notice << std::flush; }
 
 }  // namespace
 
@@ -47,11 +44,9 @@ int SubmitCommand(const SubmitOptions& options) {
   if (!cwd.ok()) return ReportError(cwd.status());
   absl::StatusOr<v1::JobSpec> spec = BuildJobSpec(options.job, *cwd);
   if (!spec.ok()) return ReportError(spec.status());
-  absl::StatusOr<ReconnectOptions> reconnect =
-      ReconnectFor(options.reconnect_timeout_seconds);
+  absl::StatusOr<ReconnectOptions> reconnect = ReconnectFor(options.reconnect_timeout_seconds);
   if (!reconnect.ok()) return ReportError(reconnect.status());
-  absl::StatusOr<std::unique_ptr<MasterClient>> client =
-      ConnectTo(options.master);
+  absl::StatusOr<std::unique_ptr<MasterClient>> client = ConnectTo(options.master);
   if (!client.ok()) return ReportError(client.status());
   absl::StatusOr<std::string> job_id = (*client)->SubmitJob(*spec);
   if (!job_id.ok()) return ReportError(job_id.status());
@@ -59,15 +54,13 @@ int SubmitCommand(const SubmitOptions& options) {
   // keeps going.
   std::cout << *job_id << std::endl;
   if (!options.wait) return kExitSuccess;
-  absl::StatusOr<v1::JobStatus> final_status =
-      FollowJob(**client, *job_id, *spec, *reconnect);
+  absl::StatusOr<v1::JobStatus> final_status = FollowJob(**client, *job_id, *spec, *reconnect);
   if (!final_status.ok()) return ReportError(final_status.status());
   return ReportFinishedJob(*final_status);
 }
 
 int StatusCommand(const JobOptions& options) {
-  absl::StatusOr<std::unique_ptr<MasterClient>> client =
-      ConnectTo(options.master);
+  absl::StatusOr<std::unique_ptr<MasterClient>> client = ConnectTo(options.master);
   if (!client.ok()) return ReportError(client.status());
   absl::StatusOr<v1::JobStatus> status = (*client)->GetJob(options.job_id);
   if (!status.ok()) return ReportError(status.status());
@@ -80,46 +73,37 @@ int StatusCommand(const JobOptions& options) {
 }
 
 int WaitCommand(const JobOptions& options) {
-  absl::StatusOr<ReconnectOptions> reconnect =
-      ReconnectFor(options.reconnect_timeout_seconds);
+  absl::StatusOr<ReconnectOptions> reconnect = ReconnectFor(options.reconnect_timeout_seconds);
   if (!reconnect.ok()) return ReportError(reconnect.status());
-  absl::StatusOr<std::unique_ptr<MasterClient>> client =
-      ConnectTo(options.master);
+  absl::StatusOr<std::unique_ptr<MasterClient>> client = ConnectTo(options.master);
   if (!client.ok()) return ReportError(client.status());
   // GetJob first: an unknown id is a usage error, reported at once. A master
   // lost already is waited for by the watch below.
   absl::StatusOr<v1::JobStatus> status = (*client)->GetJob(options.job_id);
-  if (!status.ok() &&
-      status.status().code() != absl::StatusCode::kUnavailable) {
+  if (!status.ok() && status.status().code() != absl::StatusCode::kUnavailable) {
     return ReportError(status.status());
   }
   if (!status.ok() || !IsFinal(status->state())) {
     status = WatchJobWithReconnect(
-        **client, options.job_id, *reconnect, [](const v1::JobStatus&) {},
-        PrintNotice);
+        **client, options.job_id, *reconnect, [](const v1::JobStatus&) {}, PrintNotice);
     if (!status.ok()) return ReportError(status.status());
   }
-  std::cout << status->job_id() << " " << StateName(status->state())
-            << std::endl;
+  std::cout << status->job_id() << " " << StateName(status->state()) << std::endl;
   std::cerr << FormatJobFailure(*status) << std::flush;
   return ExitCodeForJob(*status);
 }
 
 int CancelCommand(const JobOptions& options) {
-  absl::StatusOr<std::unique_ptr<MasterClient>> client =
-      ConnectTo(options.master);
+  absl::StatusOr<std::unique_ptr<MasterClient>> client = ConnectTo(options.master);
   if (!client.ok()) return ReportError(client.status());
-  absl::StatusOr<v1::JobStatus> status =
-      (*client)->CancelJob(options.job_id, absl::Seconds(30));
+  absl::StatusOr<v1::JobStatus> status = (*client)->CancelJob(options.job_id, absl::Seconds(30));
   if (!status.ok()) return ReportError(status.status());
-  std::cout << status->job_id() << " " << StateName(status->state())
-            << std::endl;
+  std::cout << status->job_id() << " " << StateName(status->state()) << std::endl;
   return kExitSuccess;
 }
 
 int JobsCommand(const ListOptions& options) {
-  absl::StatusOr<std::unique_ptr<MasterClient>> client =
-      ConnectTo(options.master);
+  absl::StatusOr<std::unique_ptr<MasterClient>> client = ConnectTo(options.master);
   if (!client.ok()) return ReportError(client.status());
   absl::StatusOr<v1::ListJobsResponse> jobs = (*client)->ListJobs();
   if (!jobs.ok()) return ReportError(jobs.status());
@@ -135,8 +119,7 @@ int JobsCommand(const ListOptions& options) {
 }
 
 int WorkersCommand(const ListOptions& options) {
-  absl::StatusOr<std::unique_ptr<MasterClient>> client =
-      ConnectTo(options.master);
+  absl::StatusOr<std::unique_ptr<MasterClient>> client = ConnectTo(options.master);
   if (!client.ok()) return ReportError(client.status());
   absl::StatusOr<v1::ListWorkersResponse> workers = (*client)->ListWorkers();
   if (!workers.ok()) return ReportError(workers.status());
@@ -153,21 +136,20 @@ int WorkersCommand(const ListOptions& options) {
 
 int CallCommand(const CallOptions& options) {
   if (!(options.timeout_seconds >= 0)) {
-    return ReportError(absl::InvalidArgumentError(absl::StrCat(
-        "--timeout: must be >= 0 seconds, got ", options.timeout_seconds)));
+    return ReportError(absl::InvalidArgumentError(
+        absl::StrCat("--timeout: must be >= 0 seconds, got ", options.timeout_seconds)));
   }
   v1::CallRequest request;
   request.set_handler(options.handler);
   request.set_timeout_seconds(options.timeout_seconds);
   request.set_idempotent(options.idempotent);
   if (options.payload_from_stdin) {
-    request.set_payload(std::string(std::istreambuf_iterator<char>(std::cin),
-                                    std::istreambuf_iterator<char>()));
+    request.set_payload(
+        std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()));
   } else {
     request.set_payload(options.payload);
   }
-  absl::StatusOr<std::unique_ptr<MasterClient>> client =
-      ConnectTo(options.master);
+  absl::StatusOr<std::unique_ptr<MasterClient>> client = ConnectTo(options.master);
   if (!client.ok()) return ReportError(client.status());
   absl::StatusOr<std::string> answer = (*client)->Call(request);
   if (!answer.ok()) {

@@ -36,9 +36,8 @@ int SubmitCommand(const SubmitOptions& options);
 struct JobOptions {
   std::string master;
   std::string job_id;
-  bool json = false;  // status only
-  double reconnect_timeout_seconds =
-      kDefaultReconnectTimeoutSeconds;  // wait only
+  bool json = false;                                                   // status only
+  double reconnect_timeout_seconds = kDefaultReconnectTimeoutSeconds;  // wait only
 };
 int StatusCommand(const JobOptions& options);
 int WaitCommand(const JobOptions& options);

@@ -52,14 +52,13 @@ std::string FormatJobFailure(const v1::JobStatus& status) {
     case v1::CANCELLED:
       return absl::StrCat("ampmr: job ", status.job_id(), " was cancelled\n");
     default: {
-      absl::string_view error =
-          absl::StripTrailingAsciiWhitespace(status.error());
+      absl::string_view error = absl::StripTrailingAsciiWhitespace(status.error());
       if (error.empty()) {
-        return absl::StrCat("ampmr: job ", status.job_id(), " ended ",
-                            StateName(status.state()), "\n");
+        return absl::StrCat("ampmr: job ", status.job_id(), " ended ", StateName(status.state()),
+                            "\n");
       }
-      return absl::StrCat("ampmr: job ", status.job_id(),
-                          " failed: ", IndentContinuation(error), "\n");
+      return absl::StrCat("ampmr: job ", status.job_id(), " failed: ", IndentContinuation(error),
+                          "\n");
     }
   }
 }

@@ -17,8 +17,7 @@ namespace ampmr::client {
 // GetJob afterwards, for the complete counters). `submitted` fills in the
 // spec should the master's status leave it out. A lost master is waited for
 // as `reconnect` says (WatchJobWithReconnect), with its notice on stderr.
-absl::StatusOr<v1::JobStatus> FollowJob(JobSource& client,
-                                        const std::string& job_id,
+absl::StatusOr<v1::JobStatus> FollowJob(JobSource& client, const std::string& job_id,
                                         const v1::JobSpec& submitted,
                                         const ReconnectOptions& reconnect);
 

@@ -23,8 +23,7 @@ namespace {
 
 absl::Status MustBeAtLeastOne(absl::string_view flag, int64_t value) {
   if (value >= 1) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat("--", flag, ": must be >= 1, got ", value));
+  return absl::InvalidArgumentError(absl::StrCat("--", flag, ": must be >= 1, got ", value));
 }
 
 // ParseTaskSpec names the role ("mapper \"x\": ..."); the user typed the
@@ -36,8 +35,7 @@ absl::StatusOr<std::string> CheckSpec(TaskRole role, absl::string_view text) {
   if (absl::StartsWith(message, TaskRoleName(role))) {
     return absl::InvalidArgumentError(absl::StrCat("--", message));
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("--", TaskRoleName(role), ": ", message));
+  return absl::InvalidArgumentError(absl::StrCat("--", TaskRoleName(role), ": ", message));
 }
 
 bool IsEnvName(absl::string_view name) {
@@ -48,8 +46,7 @@ bool IsEnvName(absl::string_view name) {
   return true;
 }
 
-absl::Status AddEnv(const std::vector<std::string>& assignments,
-                    v1::JobSpec* spec) {
+absl::Status AddEnv(const std::vector<std::string>& assignments, v1::JobSpec* spec) {
   for (const std::string& assignment : assignments) {
     const size_t eq = assignment.find('=');
     if (eq == std::string::npos) {
@@ -58,22 +55,19 @@ absl::Status AddEnv(const std::vector<std::string>& assignments,
     }
     std::string name = assignment.substr(0, eq);
     if (!IsEnvName(name)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--env \"", assignment,
-          "\": NAME must be letters, digits and _, not starting with a digit"));
-    }
-    auto [it, inserted] =
-        spec->mutable_env()->insert({name, assignment.substr(eq + 1)});
-    if (!inserted) {
       return absl::InvalidArgumentError(
-          absl::StrCat("--env: ", name, " given more than once"));
+          absl::StrCat("--env \"", assignment,
+                       "\": NAME must be letters, digits and _, not starting with a digit"));
+    }
+    auto [it, inserted] = spec->mutable_env()->insert({name, assignment.substr(eq + 1)});
+    if (!inserted) {
+      return absl::InvalidArgumentError(absl::StrCat("--env: ", name, " given more than once"));
     }
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> CheckPath(absl::string_view flag,
-                                      absl::string_view cwd,
+absl::StatusOr<std::string> CheckPath(absl::string_view flag, absl::string_view cwd,
                                       absl::string_view path) {
   if (path.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("--", flag, ": empty path"));
@@ -89,16 +83,12 @@ void AddJobFlags(FlagSet* flags, JobFlags* job) {
                  "input file, directory or glob; one per --input, repeat for "
                  "more")
       .Required();
-  flags
-      ->String("output", &job->output, "DIR",
-               "output directory; must be absent or empty")
+  flags->String("output", &job->output, "DIR", "output directory; must be absent or empty")
       .Required();
   flags
-      ->String("mapper", &job->mapper, "SPEC",
-               "builtin:NAME, exec:SHELL COMMAND or plugin:PATH.so")
+      ->String("mapper", &job->mapper, "SPEC", "builtin:NAME, exec:SHELL COMMAND or plugin:PATH.so")
       .Required();
-  flags->String("reducer", &job->reducer, "SPEC",
-                "like --mapper; \"none\" makes a map-only job");
+  flags->String("reducer", &job->reducer, "SPEC", "like --mapper; \"none\" makes a map-only job");
   flags
       ->String("combiner", &job->combiner, "SPEC",
                "run on each map output partition before the shuffle")
@@ -106,33 +96,26 @@ void AddJobFlags(FlagSet* flags, JobFlags* job) {
   flags->Int32("reduces", &job->reduces, "R", "number of reduce tasks");
   flags->String("split-size", &job->split_size, "SIZE",
                 "largest map split; K, M, G suffixes are powers of 1024");
-  flags->Int32("max-attempts", &job->max_attempts, "K",
-               "attempts per task before the job fails");
+  flags->Int32("max-attempts", &job->max_attempts, "K", "attempts per task before the job fails");
   flags
       ->Double("task-timeout", &job->task_timeout_seconds, "SECS",
                "fail an attempt that shows no progress (input taken, output or a "
                "reporter:status line) for this long")
       .DefaultText("0 = no timeout");
   flags->Repeated("env", &job->env, "K=V", "environment for exec tasks");
-  flags->String("name", &job->name, "TEXT",
-                "a name for the job, shown by `ampmr jobs`");
+  flags->String("name", &job->name, "TEXT", "a name for the job, shown by `ampmr jobs`");
 }
 
-absl::StatusOr<v1::JobSpec> BuildJobSpec(const JobFlags& job,
-                                         absl::string_view cwd) {
+absl::StatusOr<v1::JobSpec> BuildJobSpec(const JobFlags& job, absl::string_view cwd) {
   v1::JobSpec spec;
   for (const std::string& input : job.inputs) {
     AMPMR_ASSIGN_OR_RETURN(*spec.add_inputs(), CheckPath("input", cwd, input));
   }
-  AMPMR_ASSIGN_OR_RETURN(*spec.mutable_output(),
-                         CheckPath("output", cwd, job.output));
-  AMPMR_ASSIGN_OR_RETURN(*spec.mutable_mapper(),
-                         CheckSpec(TaskRole::kMapper, job.mapper));
-  AMPMR_ASSIGN_OR_RETURN(*spec.mutable_reducer(),
-                         CheckSpec(TaskRole::kReducer, job.reducer));
+  AMPMR_ASSIGN_OR_RETURN(*spec.mutable_output(), CheckPath("output", cwd, job.output));
+  AMPMR_ASSIGN_OR_RETURN(*spec.mutable_mapper(), CheckSpec(TaskRole::kMapper, job.mapper));
+  AMPMR_ASSIGN_OR_RETURN(*spec.mutable_reducer(), CheckSpec(TaskRole::kReducer, job.reducer));
   if (!job.combiner.empty()) {
-    AMPMR_ASSIGN_OR_RETURN(*spec.mutable_combiner(),
-                           CheckSpec(TaskRole::kCombiner, job.combiner));
+    AMPMR_ASSIGN_OR_RETURN(*spec.mutable_combiner(), CheckSpec(TaskRole::kCombiner, job.combiner));
   }
   AMPMR_RETURN_IF_ERROR(MustBeAtLeastOne("reduces", job.reduces));
   spec.set_reduces(job.reduces);
@@ -141,11 +124,9 @@ absl::StatusOr<v1::JobSpec> BuildJobSpec(const JobFlags& job,
   spec.set_split_size(*split_size);
   AMPMR_RETURN_IF_ERROR(MustBeAtLeastOne("max-attempts", job.max_attempts));
   spec.set_max_attempts(job.max_attempts);
-  if (!std::isfinite(job.task_timeout_seconds) ||
-      job.task_timeout_seconds < 0) {
+  if (!std::isfinite(job.task_timeout_seconds) || job.task_timeout_seconds < 0) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--task-timeout: must be >= 0 seconds, got ",
-                     job.task_timeout_seconds));
+        absl::StrCat("--task-timeout: must be >= 0 seconds, got ", job.task_timeout_seconds));
   }
   spec.set_task_timeout_seconds(job.task_timeout_seconds);
   AMPMR_RETURN_IF_ERROR(AddEnv(job.env, &spec));
@@ -156,8 +137,8 @@ absl::StatusOr<v1::JobSpec> BuildJobSpec(const JobFlags& job,
 absl::Status CheckLocalWorkers(int32_t workers) {
   AMPMR_RETURN_IF_ERROR(MustBeAtLeastOne("workers", workers));
   if (workers > kMaxLocalWorkers) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--workers: must be <= ", kMaxLocalWorkers, ", got ", workers));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--workers: must be <= ", kMaxLocalWorkers, ", got ", workers));
   }
   return absl::OkStatus();
 }
@@ -172,9 +153,8 @@ absl::StatusOr<std::string> CurrentDir() {
 }
 
 std::string MakeAbsolute(absl::string_view cwd, absl::string_view path) {
-  std::string joined = absl::StartsWith(path, "/")
-                           ? std::string(path)
-                           : absl::StrCat(cwd, "/", path);
+  std::string joined =
+      absl::StartsWith(path, "/") ? std::string(path) : absl::StrCat(cwd, "/", path);
   std::vector<absl::string_view> parts;
   for (absl::string_view part : absl::StrSplit(joined, '/')) {
     if (part.empty() || part == ".") continue;

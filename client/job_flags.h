@@ -44,8 +44,7 @@ void AddJobFlags(FlagSet* flags, JobFlags* job);
 // paths are made absolute against `cwd` (an absolute directory), since the
 // master may run in another directory. Errors are INVALID_ARGUMENT and start
 // with the flag, e.g. "--reduces: must be >= 1, got 0".
-absl::StatusOr<v1::JobSpec> BuildJobSpec(const JobFlags& job,
-                                         absl::string_view cwd);
+absl::StatusOr<v1::JobSpec> BuildJobSpec(const JobFlags& job, absl::string_view cwd);
 
 // `ampmr run --workers N`: INVALID_ARGUMENT unless 1 <= N <= kMaxLocalWorkers.
 inline constexpr int32_t kMaxLocalWorkers = 1024;

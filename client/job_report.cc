@@ -15,15 +15,13 @@ namespace {
 
 using Row = std::vector<std::string>;
 
-absl::Time FromEpochSeconds(double seconds) {
-  return absl::UnixEpoch() + absl::Seconds(seconds);
-}
+absl::Time FromEpochSeconds(double seconds) { return absl::UnixEpoch() + absl::Seconds(seconds); }
 
 // Ages in tables: "5s", "3m", "2h", "4d"; "-" when there is no time.
 std::string FormatAge(double epoch_seconds, absl::Time now) {
   if (epoch_seconds <= 0) return "-";
-  const int64_t s = std::max<int64_t>(
-      0, absl::ToInt64Seconds(now - FromEpochSeconds(epoch_seconds)));
+  const int64_t s =
+      std::max<int64_t>(0, absl::ToInt64Seconds(now - FromEpochSeconds(epoch_seconds)));
   if (s < 60) return absl::StrCat(s, "s");
   if (s < 3600) return absl::StrCat(s / 60, "m");
   if (s < 86400) return absl::StrCat(s / 3600, "h");
@@ -34,9 +32,7 @@ std::string DoneOfTotal(const v1::PhaseProgress& p) {
   return absl::StrCat(p.done(), "/", p.total());
 }
 
-bool IsMapOnly(const v1::JobStatus& status) {
-  return status.spec().reducer() == "none";
-}
+bool IsMapOnly(const v1::JobStatus& status) { return status.spec().reducer() == "none"; }
 
 // Left-aligned columns two spaces apart; the last column is not padded.
 std::string FormatTable(const std::vector<Row>& rows) {
@@ -69,8 +65,7 @@ class KeyValues {
     for (const auto& line : lines_) width = std::max(width, line.first.size());
     std::string out;
     for (const auto& line : lines_) {
-      absl::StrAppend(&out, line.first,
-                      std::string(width - line.first.size() + 2, ' '),
+      absl::StrAppend(&out, line.first, std::string(width - line.first.size() + 2, ' '),
                       line.second, "\n");
     }
     return out;
@@ -84,15 +79,14 @@ class KeyValues {
 // name (the proto map has no order), values aligned.
 std::string FormatCounters(const v1::JobStatus& status) {
   if (status.counters().empty()) return "";
-  std::vector<std::pair<std::string, int64_t>> counters(
-      status.counters().begin(), status.counters().end());
+  std::vector<std::pair<std::string, int64_t>> counters(status.counters().begin(),
+                                                        status.counters().end());
   std::sort(counters.begin(), counters.end());
   size_t width = 0;
   for (const auto& c : counters) width = std::max(width, c.first.size());
   std::string out = "counters:\n";
   for (const auto& c : counters) {
-    absl::StrAppend(&out, "  ", c.first,
-                    std::string(width - c.first.size() + 2, ' '), c.second,
+    absl::StrAppend(&out, "  ", c.first, std::string(width - c.first.size() + 2, ' '), c.second,
                     "\n");
   }
   return out;
@@ -128,8 +122,7 @@ std::string StateName(v1::JobState state) {
 }
 
 bool IsFinal(v1::JobState state) {
-  return state == v1::SUCCEEDED || state == v1::FAILED ||
-         state == v1::CANCELLED;
+  return state == v1::SUCCEEDED || state == v1::FAILED || state == v1::CANCELLED;
 }
 
 std::string HumanDuration(absl::Duration d) {
@@ -143,21 +136,17 @@ std::string HumanDuration(absl::Duration d) {
   if (s < 3600) {
     snprintf(buf, sizeof(buf), "%" PRId64 "m%02" PRId64 "s", s / 60, s % 60);
   } else if (s < 86400) {
-    snprintf(buf, sizeof(buf), "%" PRId64 "h%02" PRId64 "m", s / 3600,
-             s / 60 % 60);
+    snprintf(buf, sizeof(buf), "%" PRId64 "h%02" PRId64 "m", s / 3600, s / 60 % 60);
   } else {
-    snprintf(buf, sizeof(buf), "%" PRId64 "d%02" PRId64 "h", s / 86400,
-             s / 3600 % 24);
+    snprintf(buf, sizeof(buf), "%" PRId64 "d%02" PRId64 "h", s / 86400, s / 3600 % 24);
   }
   return buf;
 }
 
 absl::Duration JobElapsed(const v1::JobStatus& status, absl::Time now) {
   if (status.submit_time() <= 0) return absl::ZeroDuration();
-  const absl::Time end =
-      status.end_time() > 0 ? FromEpochSeconds(status.end_time()) : now;
-  return std::max(absl::ZeroDuration(),
-                  end - FromEpochSeconds(status.submit_time()));
+  const absl::Time end = status.end_time() > 0 ? FromEpochSeconds(status.end_time()) : now;
+  return std::max(absl::ZeroDuration(), end - FromEpochSeconds(status.submit_time()));
 }
 
 std::string FormatJobSummary(const v1::JobStatus& status, absl::Time now) {
@@ -179,45 +168,39 @@ std::string FormatJobStatus(const v1::JobStatus& status, absl::Time now) {
   kv.Add("state", StateName(status.state()));
   if (!status.error().empty()) kv.Add("error", status.error());
   kv.Add("mapper", spec.mapper());
-  kv.Add("reducer",
-         spec.reducer().empty() ? "builtin:identity" : spec.reducer());
+  kv.Add("reducer", spec.reducer().empty() ? "builtin:identity" : spec.reducer());
   if (!spec.combiner().empty()) kv.Add("combiner", spec.combiner());
   kv.Add("inputs", absl::StrJoin(spec.inputs(), " "));
   kv.Add("output", spec.output());
   kv.Add("map", PhaseDetail(status.map()));
   if (!IsMapOnly(status)) kv.Add("reduce", PhaseDetail(status.reduce()));
   kv.Add("submitted", FormatLocalTime(status.submit_time()));
-  if (status.end_time() > 0)
-    kv.Add("ended", FormatLocalTime(status.end_time()));
+  if (status.end_time() > 0) kv.Add("ended", FormatLocalTime(status.end_time()));
   kv.Add("elapsed", HumanDuration(JobElapsed(status, now)));
   return kv.Format() + FormatTaskStatuses(status) + FormatCounters(status);
 }
 
-std::string FormatJobsTable(
-    const google::protobuf::RepeatedPtrField<v1::JobStatus>& jobs,
-    absl::Time now) {
+std::string FormatJobsTable(const google::protobuf::RepeatedPtrField<v1::JobStatus>& jobs,
+                            absl::Time now) {
   std::vector<Row> rows = {{"ID", "STATE", "MAP", "REDUCE", "NAME", "AGE"}};
   for (const v1::JobStatus& job : jobs) {
-    rows.push_back(
-        {job.job_id(), StateName(job.state()), DoneOfTotal(job.map()),
-         IsMapOnly(job) ? "-" : DoneOfTotal(job.reduce()),
-         job.spec().name().empty() ? job.spec().mapper() : job.spec().name(),
-         FormatAge(job.submit_time(), now)});
+    rows.push_back({job.job_id(), StateName(job.state()), DoneOfTotal(job.map()),
+                    IsMapOnly(job) ? "-" : DoneOfTotal(job.reduce()),
+                    job.spec().name().empty() ? job.spec().mapper() : job.spec().name(),
+                    FormatAge(job.submit_time(), now)});
   }
   return FormatTable(rows);
 }
 
-std::string FormatWorkersTable(
-    const google::protobuf::RepeatedPtrField<v1::WorkerInfo>& workers,
-    absl::Time now) {
-  std::vector<Row> rows = {{"ID", "HOST", "PID", "SLOTS", "RUNNING", "DONE",
-                            "HEARTBEAT", "HANDLERS"}};
+std::string FormatWorkersTable(const google::protobuf::RepeatedPtrField<v1::WorkerInfo>& workers,
+                               absl::Time now) {
+  std::vector<Row> rows = {
+      {"ID", "HOST", "PID", "SLOTS", "RUNNING", "DONE", "HEARTBEAT", "HANDLERS"}};
   for (const v1::WorkerInfo& w : workers) {
-    rows.push_back(
-        {w.worker_id(), w.host(), absl::StrCat(w.pid()),
-         absl::StrCat(w.slots()), absl::StrCat(w.running()),
-         absl::StrCat(w.tasks_done()), FormatAge(w.last_heartbeat_time(), now),
-         w.handlers().empty() ? "-" : absl::StrJoin(w.handlers(), ",")});
+    rows.push_back({w.worker_id(), w.host(), absl::StrCat(w.pid()), absl::StrCat(w.slots()),
+                    absl::StrCat(w.running()), absl::StrCat(w.tasks_done()),
+                    FormatAge(w.last_heartbeat_time(), now),
+                    w.handlers().empty() ? "-" : absl::StrJoin(w.handlers(), ",")});
   }
   return FormatTable(rows);
 }

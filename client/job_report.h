@@ -44,15 +44,13 @@ std::string FormatJobStatus(const v1::JobStatus& status, absl::Time now);
 
 // `ampmr jobs`: ID STATE MAP REDUCE NAME AGE, one row per job, columns
 // aligned; NAME is the job name, else its mapper. Header only when empty.
-std::string FormatJobsTable(
-    const google::protobuf::RepeatedPtrField<v1::JobStatus>& jobs,
-    absl::Time now);
+std::string FormatJobsTable(const google::protobuf::RepeatedPtrField<v1::JobStatus>& jobs,
+                            absl::Time now);
 
 // `ampmr workers`: ID HOST PID SLOTS RUNNING DONE HEARTBEAT HANDLERS, where
 // HEARTBEAT is the age of the last heartbeat.
-std::string FormatWorkersTable(
-    const google::protobuf::RepeatedPtrField<v1::WorkerInfo>& workers,
-    absl::Time now);
+std::string FormatWorkersTable(const google::protobuf::RepeatedPtrField<v1::WorkerInfo>& workers,
+                               absl::Time now);
 
 // One line of JSON (proto field names, defaults included), no newline.
 std::string ToJsonLine(const google::protobuf::Message& message);

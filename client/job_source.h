@@ -28,8 +28,7 @@ class JobSource {
   // Follows the job until the master reports a final state, calling
   // `on_event` on this thread for every event, and returns the final status.
   virtual absl::StatusOr<v1::JobStatus> WatchJob(
-      const std::string& job_id,
-      const std::function<void(const v1::JobStatus&)>& on_event) = 0;
+      const std::string& job_id, const std::function<void(const v1::JobStatus&)>& on_event) = 0;
 };
 
 }  // namespace ampmr::client

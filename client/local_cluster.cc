@@ -43,8 +43,7 @@ absl::StatusOr<std::string> MakeTempDir(const std::string& parent_option) {
   std::string templ = absl::StrCat(parent, "/ampmr-run-XXXXXX");
   if (mkdtemp(templ.data()) == nullptr) {
     return absl::FailedPreconditionError(
-        absl::StrCat("cannot create a temporary directory under ", parent, ": ",
-                     strerror(errno)));
+        absl::StrCat("cannot create a temporary directory under ", parent, ": ", strerror(errno)));
   }
   return templ;
 }
@@ -75,13 +74,12 @@ struct FirstLine {
 // `deadline` passes or `wake_fd` (when >= 0) becomes readable first.
 FirstLine ReadFirstLine(int fd, int wake_fd, absl::Time deadline) {
   std::string buffer;
-  while (buffer.find('\n') == std::string::npos &&
-         buffer.size() <= kMaxLineBytes) {
+  while (buffer.find('\n') == std::string::npos && buffer.size() <= kMaxLineBytes) {
     const absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration()) return {FirstLine::kTimedOut, ""};
     struct pollfd fds[2] = {{fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
-    const int n = poll(fds, wake_fd >= 0 ? 2 : 1,
-                       static_cast<int>(absl::ToInt64Milliseconds(left) + 1));
+    const int n =
+        poll(fds, wake_fd >= 0 ? 2 : 1, static_cast<int>(absl::ToInt64Milliseconds(left) + 1));
     if (n < 0 && errno != EINTR) return {FirstLine::kEndOfFile, ""};
     if (n <= 0) continue;
     if (wake_fd >= 0 && fds[1].revents != 0) return {FirstLine::kWoken, ""};
@@ -106,8 +104,7 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
   // An inherited SIG_IGN for SIGCHLD would have the kernel reap the children
   // itself and hide how they ended.
   struct sigaction current;
-  if (sigaction(SIGCHLD, nullptr, &current) == 0 &&
-      current.sa_handler == SIG_IGN) {
+  if (sigaction(SIGCHLD, nullptr, &current) == 0 && current.sa_handler == SIG_IGN) {
     signal(SIGCHLD, SIG_DFL);
   }
   AMPMR_ASSIGN_OR_RETURN(std::string dir, MakeTempDir(options.temp_parent));
@@ -123,18 +120,16 @@ absl::Status LocalCluster::StartMaster() {
   const std::string data_dir = absl::StrCat(dir_, "/master");
   AMPMR_RETURN_IF_ERROR(MakeDir(data_dir));
   SpawnOptions spawn;
-  spawn.argv = {absl::StrCat(options_.bin_dir, "/", kMasterBinary), "--listen",
-                "127.0.0.1:0", "--data-dir", data_dir};
+  spawn.argv = {absl::StrCat(options_.bin_dir, "/", kMasterBinary), "--listen", "127.0.0.1:0",
+                "--data-dir", data_dir};
   spawn.log_path = absl::StrCat(dir_, "/master.log");
   spawn.capture_stdout = true;
-  AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<Subprocess> master,
-                         Subprocess::Spawn(spawn));
+  AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<Subprocess> master, Subprocess::Spawn(spawn));
   Subprocess* raw = master.get();
   {
     std::lock_guard<std::mutex> lock(mu_);
     pids_.push_back(master->pid());
-    children_.push_back(
-        Child{kMasterBinary, spawn.log_path, std::move(master)});
+    children_.push_back(Child{kMasterBinary, spawn.log_path, std::move(master)});
   }
   absl::StatusOr<std::string> address = ReadListeningLine(raw);
   raw->CloseStdout();
@@ -157,8 +152,7 @@ absl::Status LocalCluster::StartWorkers() {
                   "--slots",
                   "1"};
     spawn.log_path = absl::StrCat(dir_, "/", name, ".log");
-    AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<Subprocess> worker,
-                           Subprocess::Spawn(spawn));
+    AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<Subprocess> worker, Subprocess::Spawn(spawn));
     std::lock_guard<std::mutex> lock(mu_);
     pids_.push_back(worker->pid());
     children_.push_back(Child{name, spawn.log_path, std::move(worker)});
@@ -166,19 +160,17 @@ absl::Status LocalCluster::StartWorkers() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> LocalCluster::ReadListeningLine(
-    Subprocess* master) {
-  const FirstLine first = ReadFirstLine(master->stdout_fd(), options_.wake_fd,
-                                        absl::Now() + options_.startup_timeout);
+absl::StatusOr<std::string> LocalCluster::ReadListeningLine(Subprocess* master) {
+  const FirstLine first =
+      ReadFirstLine(master->stdout_fd(), options_.wake_fd, absl::Now() + options_.startup_timeout);
   switch (first.outcome) {
     case FirstLine::kWoken:
-      return absl::CancelledError(
-          "interrupted while starting the local cluster");
+      return absl::CancelledError("interrupted while starting the local cluster");
     case FirstLine::kTimedOut:
-      return absl::DeadlineExceededError(WithLogTail(
-          absl::StrCat(kMasterBinary, " did not report its address within ",
-                       absl::FormatDuration(options_.startup_timeout)),
-          MasterLogTail()));
+      return absl::DeadlineExceededError(
+          WithLogTail(absl::StrCat(kMasterBinary, " did not report its address within ",
+                                   absl::FormatDuration(options_.startup_timeout)),
+                      MasterLogTail()));
     case FirstLine::kEndOfFile: {
       // It exited (or closed stdout). Give it a moment to be reaped so the
       // message can say how it ended.
@@ -187,8 +179,7 @@ absl::StatusOr<std::string> LocalCluster::ReadListeningLine(
         how = *master->ExitDescription();
       }
       return absl::FailedPreconditionError(WithLogTail(
-          absl::StrCat(kMasterBinary, " ", how, " before it was listening"),
-          MasterLogTail()));
+          absl::StrCat(kMasterBinary, " ", how, " before it was listening"), MasterLogTail()));
     }
     case FirstLine::kLine:
       break;
@@ -197,10 +188,10 @@ absl::StatusOr<std::string> LocalCluster::ReadListeningLine(
   absl::string_view address = line;
   if (!absl::ConsumePrefix(&address, kListeningPrefix) || address.empty() ||
       address.find(':') == absl::string_view::npos) {
-    return absl::FailedPreconditionError(WithLogTail(
-        absl::StrCat(kMasterBinary, " printed \"", line.substr(0, 200),
-                     "\", not \"", kListeningPrefix, "HOST:PORT\""),
-        MasterLogTail()));
+    return absl::FailedPreconditionError(
+        WithLogTail(absl::StrCat(kMasterBinary, " printed \"", line.substr(0, 200), "\", not \"",
+                                 kListeningPrefix, "HOST:PORT\""),
+                    MasterLogTail()));
   }
   return std::string(address);
 }
@@ -217,8 +208,7 @@ std::vector<ChildExit> LocalCluster::ReapExitedLocked() {
     Child& child = children_[i];
     if (child.reported || !child.process->TryReap()) continue;
     child.reported = true;
-    exits.push_back(ChildExit{child.name, i == 0,
-                              *child.process->ExitDescription(),
+    exits.push_back(ChildExit{child.name, i == 0, *child.process->ExitDescription(),
                               FileTail(child.log_path, kTailLines)});
   }
   return exits;
@@ -237,19 +227,18 @@ std::vector<ChildExit> LocalCluster::WaitForExit(absl::Time deadline) {
     }
     const absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration() || fds.empty()) return {};
-    const bool have_pidfds = std::all_of(
-        fds.begin(), fds.end(), [](const pollfd& p) { return p.fd >= 0; });
+    const bool have_pidfds =
+        std::all_of(fds.begin(), fds.end(), [](const pollfd& p) { return p.fd >= 0; });
     // Without pidfds, look again every few milliseconds.
     poll(have_pidfds ? fds.data() : nullptr, have_pidfds ? fds.size() : 0,
-         static_cast<int>(std::min<int64_t>(
-             have_pidfds ? 60000 : 5, absl::ToInt64Milliseconds(left) + 1)));
+         static_cast<int>(
+             std::min<int64_t>(have_pidfds ? 60000 : 5, absl::ToInt64Milliseconds(left) + 1)));
   }
 }
 
 bool LocalCluster::master_running() {
   std::lock_guard<std::mutex> lock(mu_);
-  return !stopped_ && !children_.empty() &&
-         !children_[0].process->wait_status().has_value();
+  return !stopped_ && !children_.empty() && !children_[0].process->wait_status().has_value();
 }
 
 int LocalCluster::workers_running() {
@@ -284,8 +273,7 @@ absl::Status LocalCluster::Stop() {
   std::error_code error;
   std::filesystem::remove_all(dir_, error);
   if (error) {
-    return absl::InternalError(
-        absl::StrCat("cannot remove ", dir_, ": ", error.message()));
+    return absl::InternalError(absl::StrCat("cannot remove ", dir_, ": ", error.message()));
   }
   return absl::OkStatus();
 }
@@ -299,12 +287,9 @@ absl::StatusOr<std::string> OwnExecutableDir() {
   char path[PATH_MAX];
   const ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
   if (n <= 0) {
-    return absl::InternalError(
-        absl::StrCat("readlink /proc/self/exe: ", strerror(errno)));
+    return absl::InternalError(absl::StrCat("readlink /proc/self/exe: ", strerror(errno)));
   }
-  return std::filesystem::path(std::string(path, static_cast<size_t>(n)))
-      .parent_path()
-      .string();
+  return std::filesystem::path(std::string(path, static_cast<size_t>(n))).parent_path().string();
 }
 
 std::string FileTail(const std::string& path, int lines) {
@@ -314,14 +299,12 @@ std::string FileTail(const std::string& path, int lines) {
   in.seekg(0, std::ios::end);
   const std::streamoff size = in.tellg();
   in.seekg(std::max<std::streamoff>(0, size - kMaxBytes));
-  std::string text((std::istreambuf_iterator<char>(in)),
-                   std::istreambuf_iterator<char>());
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::vector<absl::string_view> all =
       absl::StrSplit(absl::StripTrailingAsciiWhitespace(text), '\n');
   if (all.size() == 1 && all[0].empty()) return "";
-  const size_t first = all.size() > static_cast<size_t>(lines)
-                           ? all.size() - static_cast<size_t>(lines)
-                           : 0;
+  const size_t first =
+      all.size() > static_cast<size_t>(lines) ? all.size() - static_cast<size_t>(lines) : 0;
   return absl::StrJoin(all.begin() + first, all.end(), "\n");
 }
 

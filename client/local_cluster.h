@@ -66,8 +66,7 @@ class LocalCluster {
   // one line, then the last lines of the master's log when they help, e.g.
   //   FAILED_PRECONDITION "ampmr-master exited with status 1 before it was
   //   listening; last lines of its log:\n..."
-  static absl::StatusOr<std::unique_ptr<LocalCluster>> Start(
-      const LocalClusterOptions& options);
+  static absl::StatusOr<std::unique_ptr<LocalCluster>> Start(const LocalClusterOptions& options);
 
   ~LocalCluster();  // Stop()
   LocalCluster(const LocalCluster&) = delete;

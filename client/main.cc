@@ -54,10 +54,8 @@ std::string DefaultMaster() {
 
 void AddMasterFlag(FlagSet* flags, std::string* master) {
   *master = DefaultMaster();
-  flags
-      ->String("master", master, "ADDR", "the master's gRPC address, HOST:PORT")
-      .DefaultText(absl::StrCat("$AMPMR_MASTER, else ", kDefaultMaster,
-                                "; here ", *master));
+  flags->String("master", master, "ADDR", "the master's gRPC address, HOST:PORT")
+      .DefaultText(absl::StrCat("$AMPMR_MASTER, else ", kDefaultMaster, "; here ", *master));
 }
 
 // --reconnect-timeout, for the commands that wait for a job on a master.
@@ -77,13 +75,12 @@ struct Positional {
 
 // The job commands take no positional arguments; the likely slip is
 // `--input a b`.
-constexpr Positional kNoneForJobs = {
-    0, 0, "", " (one path per --input: --input A --input B)"};
+constexpr Positional kNoneForJobs = {0, 0, "", " (one path per --input: --input A --input B)"};
 
 // Parses `args` into `flags` and checks the positional arguments. Returns the
 // exit code when the command must not run (help, bad usage).
-std::optional<int> ParseCommandLine(FlagSet* flags, const Args& args,
-                                    const Positional& want, Args* positional) {
+std::optional<int> ParseCommandLine(FlagSet* flags, const Args& args, const Positional& want,
+                                    Args* positional) {
   absl::StatusOr<Args> parsed = flags->Parse(args);
   if (!parsed.ok()) return ReportError(parsed.status());
   if (flags->help_requested()) {
@@ -91,12 +88,12 @@ std::optional<int> ParseCommandLine(FlagSet* flags, const Args& args,
     return kExitSuccess;
   }
   if (parsed->size() > want.max) {
-    return ReportError(absl::InvalidArgumentError(absl::StrCat(
-        "unexpected argument \"", (*parsed)[want.max], "\"", want.hint)));
+    return ReportError(absl::InvalidArgumentError(
+        absl::StrCat("unexpected argument \"", (*parsed)[want.max], "\"", want.hint)));
   }
   if (parsed->size() < want.min) {
-    return ReportError(absl::InvalidArgumentError(
-        absl::StrCat("missing ", want.name, " (see --help)")));
+    return ReportError(
+        absl::InvalidArgumentError(absl::StrCat("missing ", want.name, " (see --help)")));
   }
   *positional = *std::move(parsed);
   return std::nullopt;
@@ -104,21 +101,17 @@ std::optional<int> ParseCommandLine(FlagSet* flags, const Args& args,
 
 int Run(const Args& args) {
   RunOptions options;
-  options.workers =
-      static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
-  FlagSet flags(
-      "ampmr run --input PATH... --output DIR --mapper SPEC [flags]",
-      "Starts ampmr-master and ampmr-worker processes (from the folder of "
-      "this\n"
-      "executable) on ports the OS picks with a temporary directory, runs one\n"
-      "job, prints its summary, and stops and removes them all however it "
-      "ends.\n"
-      "SPEC is builtin:NAME, exec:SHELL COMMAND or plugin:PATH.so. Relative\n"
-      "paths are taken from the current directory.");
+  options.workers = static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
+  FlagSet flags("ampmr run --input PATH... --output DIR --mapper SPEC [flags]",
+                "Starts ampmr-master and ampmr-worker processes (from the folder of "
+                "this\n"
+                "executable) on ports the OS picks with a temporary directory, runs one\n"
+                "job, prints its summary, and stops and removes them all however it "
+                "ends.\n"
+                "SPEC is builtin:NAME, exec:SHELL COMMAND or plugin:PATH.so. Relative\n"
+                "paths are taken from the current directory.");
   AddJobFlags(&flags, &options.job);
-  flags
-      .Int32("workers", &options.workers, "N",
-             "ampmr-worker processes to start, one slot each")
+  flags.Int32("workers", &options.workers, "N", "ampmr-worker processes to start, one slot each")
       .DefaultText(absl::StrCat("number of cores, here ", options.workers));
   Args positional;
   if (auto code = ParseCommandLine(&flags, args, kNoneForJobs, &positional)) {
@@ -129,13 +122,12 @@ int Run(const Args& args) {
 
 int Submit(const Args& args) {
   SubmitOptions options;
-  FlagSet flags(
-      "ampmr submit --input PATH... --output DIR --mapper SPEC [flags]",
-      "Submits a job to a running master and prints its id alone on the first\n"
-      "line of stdout. With --wait, then follows the job like `ampmr run`:\n"
-      "progress on a terminal, a summary at the end, exit 0 only on success;\n"
-      "a master restarted meanwhile is reconnected to (--reconnect-timeout).\n"
-      "Relative paths are made absolute here, from the current directory.");
+  FlagSet flags("ampmr submit --input PATH... --output DIR --mapper SPEC [flags]",
+                "Submits a job to a running master and prints its id alone on the first\n"
+                "line of stdout. With --wait, then follows the job like `ampmr run`:\n"
+                "progress on a terminal, a summary at the end, exit 0 only on success;\n"
+                "a master restarted meanwhile is reconnected to (--reconnect-timeout).\n"
+                "Relative paths are made absolute here, from the current directory.");
   AddMasterFlag(&flags, &options.master);
   AddJobFlags(&flags, &options.job);
   flags.Bool("wait", &options.wait, "block until the job ends, like run");
@@ -154,13 +146,11 @@ struct JobCommandFlags {
 };
 
 // status, wait and cancel: one JOB_ID.
-int JobCommand(const Args& args, absl::string_view name,
-               absl::string_view description, JobCommandFlags extra,
-               const std::function<int(const JobOptions&)>& command) {
+int JobCommand(const Args& args, absl::string_view name, absl::string_view description,
+               JobCommandFlags extra, const std::function<int(const JobOptions&)>& command) {
   JobOptions options;
   FlagSet flags(
-      absl::StrCat("ampmr ", name, " [--master ADDR] JOB_ID",
-                   extra.json ? " [--json]" : "",
+      absl::StrCat("ampmr ", name, " [--master ADDR] JOB_ID", extra.json ? " [--json]" : "",
                    extra.reconnect ? " [--reconnect-timeout SECS]" : ""),
       std::string(description));
   AddMasterFlag(&flags, &options.master);
@@ -171,23 +161,20 @@ int JobCommand(const Args& args, absl::string_view name,
     AddReconnectFlag(&flags, &options.reconnect_timeout_seconds);
   }
   Args positional;
-  if (auto code =
-          ParseCommandLine(&flags, args, {1, 1, "JOB_ID"}, &positional)) {
+  if (auto code = ParseCommandLine(&flags, args, {1, 1, "JOB_ID"}, &positional)) {
     return *code;
   }
   options.job_id = positional[0];
   return command(options);
 }
 
-int ListCommand(const Args& args, absl::string_view name,
-                absl::string_view description,
+int ListCommand(const Args& args, absl::string_view name, absl::string_view description,
                 const std::function<int(const ListOptions&)>& command) {
   ListOptions options;
   FlagSet flags(absl::StrCat("ampmr ", name, " [--master ADDR] [--json]"),
                 std::string(description));
   AddMasterFlag(&flags, &options.master);
-  flags.Bool("json", &options.json,
-             "one JSON object per line instead of a table");
+  flags.Bool("json", &options.json, "one JSON object per line instead of a table");
   Args positional;
   if (auto code = ParseCommandLine(&flags, args, {}, &positional)) {
     return *code;
@@ -203,8 +190,7 @@ int Call(const Args& args) {
       "Sends PAYLOAD (\"-\": stdin; none: empty) to a worker that offers the\n"
       "handler NAME and writes the answer's bytes to stdout unchanged.");
   AddMasterFlag(&flags, &options.master);
-  flags.String("handler", &options.handler, "NAME", "the handler to call")
-      .Required();
+  flags.String("handler", &options.handler, "NAME", "the handler to call").Required();
   flags
       .Double("timeout", &options.timeout_seconds, "SECS",
               "fail unless answered within SECS, queueing included")
@@ -212,8 +198,7 @@ int Call(const Args& args) {
   flags.Bool("idempotent", &options.idempotent,
              "the master may retry the call once on another child");
   Args positional;
-  if (auto code =
-          ParseCommandLine(&flags, args, {0, 1, "PAYLOAD"}, &positional)) {
+  if (auto code = ParseCommandLine(&flags, args, {0, 1, "PAYLOAD"}, &positional)) {
     return *code;
   }
   if (!positional.empty()) {
@@ -227,23 +212,20 @@ int Dispatch(const std::string& command, const Args& args) {
   if (command == "run") return Run(args);
   if (command == "submit") return Submit(args);
   if (command == "status") {
-    return JobCommand(args, "status",
-                      "Shows a job's state, progress, counters and error.",
+    return JobCommand(args, "status", "Shows a job's state, progress, counters and error.",
                       {/*json=*/true, /*reconnect=*/false}, StatusCommand);
   }
   if (command == "wait") {
-    return JobCommand(
-        args, "wait",
-        "Blocks until the job ends and prints \"JOB_ID STATE\".\n"
-        "Exits 0 if it succeeded, else 1. A master restarted on\n"
-        "the same --data-dir resumes the job; wait reconnects to\n"
-        "it (see --reconnect-timeout).",
-        {/*json=*/false, /*reconnect=*/true}, WaitCommand);
+    return JobCommand(args, "wait",
+                      "Blocks until the job ends and prints \"JOB_ID STATE\".\n"
+                      "Exits 0 if it succeeded, else 1. A master restarted on\n"
+                      "the same --data-dir resumes the job; wait reconnects to\n"
+                      "it (see --reconnect-timeout).",
+                      {/*json=*/false, /*reconnect=*/true}, WaitCommand);
   }
   if (command == "cancel") {
-    return JobCommand(args, "cancel",
-                      "Cancels a job and prints \"JOB_ID STATE\" afterwards.",
-                      {}, CancelCommand);
+    return JobCommand(args, "cancel", "Cancels a job and prints \"JOB_ID STATE\" afterwards.", {},
+                      CancelCommand);
   }
   if (command == "jobs") {
     return ListCommand(args, "jobs",
@@ -252,11 +234,10 @@ int Dispatch(const std::string& command, const Args& args) {
                        JobsCommand);
   }
   if (command == "workers") {
-    return ListCommand(
-        args, "workers",
-        "Lists the live workers: id, host, pid, slots, running\n"
-        "and finished tasks, age of the last heartbeat, handlers.",
-        WorkersCommand);
+    return ListCommand(args, "workers",
+                       "Lists the live workers: id, host, pid, slots, running\n"
+                       "and finished tasks, age of the last heartbeat, handlers.",
+                       WorkersCommand);
   }
   if (command == "call") return Call(args);
   std::cerr << "ampmr: unknown command \"" << command << "\"\n\n" << kUsage;

@@ -23,8 +23,7 @@ constexpr int kMaxReceiveBytes = 64 << 20;
 constexpr absl::Duration kDefaultCallTimeout = absl::Seconds(30);
 
 bool IsTransportFailure(absl::StatusCode code) {
-  return code == absl::StatusCode::kUnavailable ||
-         code == absl::StatusCode::kDeadlineExceeded;
+  return code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kDeadlineExceeded;
 }
 
 }  // namespace
@@ -36,15 +35,13 @@ absl::StatusOr<std::unique_ptr<MasterClient>> MasterClient::Connect(
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, kReconnectBackoffMs);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kMaxReconnectBackoffMs);
   args.SetMaxReceiveMessageSize(kMaxReceiveBytes);
-  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
-      options.address, grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateCustomChannel(options.address, grpc::InsecureChannelCredentials(), args);
   std::unique_ptr<MasterClient> client(new MasterClient(options, channel));
 
-  const auto deadline =
-      absl::ToChronoTime(absl::Now() + options.connect_timeout);
+  const auto deadline = absl::ToChronoTime(absl::Now() + options.connect_timeout);
   grpc_connectivity_state state = channel->GetState(/*try_to_connect=*/true);
-  while (state != GRPC_CHANNEL_READY &&
-         channel->WaitForStateChange(state, deadline)) {
+  while (state != GRPC_CHANNEL_READY && channel->WaitForStateChange(state, deadline)) {
     state = channel->GetState(/*try_to_connect=*/true);
   }
   if (state == GRPC_CHANNEL_READY) return client;
@@ -60,15 +57,13 @@ absl::StatusOr<std::unique_ptr<MasterClient>> MasterClient::Connect(
   if (!IsTransportFailure(amp::FromGrpcStatus(status).code())) return client;
   std::string why = status.error_message();
   if (why.empty() || status.error_code() == grpc::DEADLINE_EXCEEDED) {
-    why = absl::StrCat("no connection within ",
-                       absl::FormatDuration(options.connect_timeout));
+    why = absl::StrCat("no connection within ", absl::FormatDuration(options.connect_timeout));
   }
   return absl::UnavailableError(
       absl::StrCat("cannot reach master at ", options.address, ": ", why));
 }
 
-MasterClient::MasterClient(MasterClientOptions options,
-                           std::shared_ptr<grpc::Channel> channel)
+MasterClient::MasterClient(MasterClientOptions options, std::shared_ptr<grpc::Channel> channel)
     : options_(std::move(options)),
       channel_(std::move(channel)),
       stub_(v1::JobService::NewStub(channel_)) {}
@@ -82,8 +77,7 @@ bool MasterClient::Begin(grpc::ClientContext* context, absl::Duration timeout) {
   return !interrupted_;
 }
 
-absl::Status MasterClient::End(grpc::ClientContext* context,
-                               const grpc::Status& status) {
+absl::Status MasterClient::End(grpc::ClientContext* context, const grpc::Status& status) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     in_flight_.erase(context);
@@ -111,8 +105,7 @@ absl::StatusOr<std::string> MasterClient::SubmitJob(const v1::JobSpec& spec) {
   v1::SubmitJobRequest request;
   *request.mutable_spec() = spec;
   v1::SubmitJobResponse response;
-  AMPMR_RETURN_IF_ERROR(
-      End(&context, stub_->SubmitJob(&context, request, &response)));
+  AMPMR_RETURN_IF_ERROR(End(&context, stub_->SubmitJob(&context, request, &response)));
   return response.job_id();
 }
 
@@ -122,8 +115,7 @@ absl::StatusOr<v1::JobStatus> MasterClient::GetJob(const std::string& job_id) {
   v1::GetJobRequest request;
   request.set_job_id(job_id);
   v1::JobStatus response;
-  AMPMR_RETURN_IF_ERROR(
-      End(&context, stub_->GetJob(&context, request, &response)));
+  AMPMR_RETURN_IF_ERROR(End(&context, stub_->GetJob(&context, request, &response)));
   return response;
 }
 
@@ -134,8 +126,7 @@ absl::StatusOr<v1::JobStatus> MasterClient::CancelJob(const std::string& job_id,
   v1::CancelJobRequest request;
   request.set_job_id(job_id);
   v1::CancelJobResponse response;
-  AMPMR_RETURN_IF_ERROR(
-      End(&context, stub_->CancelJob(&context, request, &response)));
+  AMPMR_RETURN_IF_ERROR(End(&context, stub_->CancelJob(&context, request, &response)));
   return response.status();
 }
 
@@ -143,8 +134,7 @@ absl::StatusOr<v1::ListJobsResponse> MasterClient::ListJobs() {
   grpc::ClientContext context;
   Begin(&context, options_.rpc_timeout);
   v1::ListJobsResponse response;
-  AMPMR_RETURN_IF_ERROR(End(
-      &context, stub_->ListJobs(&context, v1::ListJobsRequest(), &response)));
+  AMPMR_RETURN_IF_ERROR(End(&context, stub_->ListJobs(&context, v1::ListJobsRequest(), &response)));
   return response;
 }
 
@@ -153,8 +143,7 @@ absl::StatusOr<v1::ListWorkersResponse> MasterClient::ListWorkers() {
   Begin(&context, options_.rpc_timeout);
   v1::ListWorkersResponse response;
   AMPMR_RETURN_IF_ERROR(
-      End(&context,
-          stub_->ListWorkers(&context, v1::ListWorkersRequest(), &response)));
+      End(&context, stub_->ListWorkers(&context, v1::ListWorkersRequest(), &response)));
   return response;
 }
 
@@ -167,14 +156,12 @@ absl::StatusOr<std::string> MasterClient::Call(const v1::CallRequest& request) {
   grpc::ClientContext context;
   Begin(&context, timeout + options_.rpc_timeout);
   v1::CallResponse response;
-  AMPMR_RETURN_IF_ERROR(
-      End(&context, stub_->Call(&context, request, &response)));
+  AMPMR_RETURN_IF_ERROR(End(&context, stub_->Call(&context, request, &response)));
   return response.payload();
 }
 
 absl::StatusOr<v1::JobStatus> MasterClient::WatchJob(
-    const std::string& job_id,
-    const std::function<void(const v1::JobStatus&)>& on_event) {
+    const std::string& job_id, const std::function<void(const v1::JobStatus&)>& on_event) {
   grpc::ClientContext context;
   if (!Begin(&context, absl::InfiniteDuration())) {
     (void)End(&context, grpc::Status::CANCELLED);
@@ -182,8 +169,7 @@ absl::StatusOr<v1::JobStatus> MasterClient::WatchJob(
   }
   v1::WatchJobRequest request;
   request.set_job_id(job_id);
-  std::unique_ptr<grpc::ClientReader<v1::JobEvent>> reader =
-      stub_->WatchJob(&context, request);
+  std::unique_ptr<grpc::ClientReader<v1::JobEvent>> reader = stub_->WatchJob(&context, request);
   v1::JobEvent event;
   v1::JobStatus last;
   bool have_final = false;
@@ -200,14 +186,14 @@ absl::StatusOr<v1::JobStatus> MasterClient::WatchJob(
   }
   if (have_final) return last;
   if (status.ok()) {
-    return absl::UnavailableError(absl::StrCat(
-        "the master at ", options_.address, " ended the watch of job ", job_id,
-        " before the job ended"));
+    return absl::UnavailableError(absl::StrCat("the master at ", options_.address,
+                                               " ended the watch of job ", job_id,
+                                               " before the job ended"));
   }
   if (status.error_code() == grpc::UNAVAILABLE) {
-    return absl::UnavailableError(absl::StrCat(
-        "lost the master at ", options_.address, " while watching job ", job_id,
-        ": ", status.error_message()));
+    return absl::UnavailableError(absl::StrCat("lost the master at ", options_.address,
+                                               " while watching job ", job_id, ": ",
+                                               status.error_message()));
   }
   return amp::FromGrpcStatus(status);
 }

@@ -42,15 +42,13 @@ class MasterClient final : public JobSource {
   // Creates the channel and waits until it is connected. Fails with
   // UNAVAILABLE "cannot reach master at ADDR: <why>" after connect_timeout
   // (sooner when the address cannot be resolved or parsed).
-  static absl::StatusOr<std::unique_ptr<MasterClient>> Connect(
-      const MasterClientOptions& options);
+  static absl::StatusOr<std::unique_ptr<MasterClient>> Connect(const MasterClientOptions& options);
 
   const std::string& address() const override { return options_.address; }
 
   absl::StatusOr<std::string> SubmitJob(const v1::JobSpec& spec);
   absl::StatusOr<v1::JobStatus> GetJob(const std::string& job_id) override;
-  absl::StatusOr<v1::JobStatus> CancelJob(const std::string& job_id,
-                                          absl::Duration timeout);
+  absl::StatusOr<v1::JobStatus> CancelJob(const std::string& job_id, absl::Duration timeout);
   absl::StatusOr<v1::ListJobsResponse> ListJobs();
   absl::StatusOr<v1::ListWorkersResponse> ListWorkers();
   absl::StatusOr<std::string> Call(const v1::CallRequest& request);
@@ -69,8 +67,7 @@ class MasterClient final : public JobSource {
   void Interrupt();
 
  private:
-  MasterClient(MasterClientOptions options,
-               std::shared_ptr<grpc::Channel> channel);
+  MasterClient(MasterClientOptions options, std::shared_ptr<grpc::Channel> channel);
 
   // Registers `context` for Interrupt() (and sets its deadline unless
   // `timeout` is infinite). For streams, false when Interrupt() came first.

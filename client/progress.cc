@@ -24,14 +24,11 @@ void WriteAll(int fd, const std::string& text) {
 
 }  // namespace
 
-std::string FormatProgressLine(const v1::JobStatus& status,
-                               absl::Duration elapsed) {
-  std::string line =
-      absl::StrCat(StateName(status.state()), "  map ", status.map().done(),
-                   "/", status.map().total());
+std::string FormatProgressLine(const v1::JobStatus& status, absl::Duration elapsed) {
+  std::string line = absl::StrCat(StateName(status.state()), "  map ", status.map().done(), "/",
+                                  status.map().total());
   if (status.spec().reducer() != "none") {
-    absl::StrAppend(&line, "  reduce ", status.reduce().done(), "/",
-                    status.reduce().total());
+    absl::StrAppend(&line, "  reduce ", status.reduce().done(), "/", status.reduce().total());
   }
   absl::StrAppend(&line, "  ", HumanDuration(elapsed));
   return line;
@@ -77,9 +74,8 @@ void ProgressDisplay::Finish() {
 }
 
 void ProgressDisplay::DrawLocked() {
-  WriteAll(fd_, absl::StrCat(kReturn,
-                             FormatProgressLine(last_, absl::Now() - start_),
-                             kEraseToEnd));
+  WriteAll(fd_,
+           absl::StrCat(kReturn, FormatProgressLine(last_, absl::Now() - start_), kEraseToEnd));
 }
 
 void ProgressDisplay::Tick() {

@@ -15,8 +15,7 @@
 namespace ampmr::client {
 
 // "MAPPING  map 12/40  reduce 0/8  1m05s"; a map-only job has no reduce part.
-std::string FormatProgressLine(const v1::JobStatus& status,
-                               absl::Duration elapsed);
+std::string FormatProgressLine(const v1::JobStatus& status, absl::Duration elapsed);
 
 // Redraws one line on a terminal: on every Update(), and once a second so the
 // elapsed time keeps moving between events. Elapsed time is measured on the

@@ -17,8 +17,7 @@ bool MasterLost(const absl::Status& status) {
 
 // MasterClient's errors start with "master at ADDR: "; the give-up message
 // names the master already.
-absl::string_view Reason(const absl::Status& status,
-                         const std::string& address) {
+absl::string_view Reason(const absl::Status& status, const std::string& address) {
   absl::string_view why = status.message();
   absl::ConsumePrefix(&why, absl::StrCat("master at ", address, ": "));
   return why;
@@ -26,29 +25,26 @@ absl::string_view Reason(const absl::Status& status,
 
 // Asks for the job after each backoff pause until the master answers, gives
 // up at `give_up`. `why` is how the master was lost.
-absl::StatusOr<v1::JobStatus> Reconnect(JobSource& master,
-                                        const std::string& job_id,
-                                        const ReconnectOptions& options,
-                                        Clock& clock, absl::Time give_up,
-                                        absl::Status why) {
+absl::StatusOr<v1::JobStatus> Reconnect(JobSource& master, const std::string& job_id,
+                                        const ReconnectOptions& options, Clock& clock,
+                                        absl::Time give_up, absl::Status why) {
   absl::Duration backoff = options.initial_backoff;
   for (;;) {
     const absl::Duration left = give_up - clock.Now();
     if (left <= absl::ZeroDuration()) {
-      return absl::UnavailableError(absl::StrCat(
-          "lost the master at ", master.address(), " while waiting for job ",
-          job_id, " and it did not come back within ",
-          absl::FormatDuration(options.timeout), ": ",
-          Reason(why, master.address())));
+      return absl::UnavailableError(
+          absl::StrCat("lost the master at ", master.address(), " while waiting for job ", job_id,
+                       " and it did not come back within ", absl::FormatDuration(options.timeout),
+                       ": ", Reason(why, master.address())));
     }
     clock.SleepFor(std::min(backoff, left));
     backoff = std::min(backoff * 2, options.max_backoff);
     absl::StatusOr<v1::JobStatus> status = master.GetJob(job_id);
     if (status.ok()) return status;
     if (status.status().code() == absl::StatusCode::kNotFound) {
-      return absl::NotFoundError(absl::StrCat(
-          "job ", job_id, " is unknown to the master at ", master.address(),
-          " since it came back (restarted with another --data-dir?)"));
+      return absl::NotFoundError(
+          absl::StrCat("job ", job_id, " is unknown to the master at ", master.address(),
+                       " since it came back (restarted with another --data-dir?)"));
     }
     if (!MasterLost(status.status())) return status;
     why = status.status();
@@ -58,13 +54,11 @@ absl::StatusOr<v1::JobStatus> Reconnect(JobSource& master,
 }  // namespace
 
 std::string LostMasterNotice(const std::string& address) {
-  return absl::StrCat("ampmr: lost the master at ", address,
-                      "; reconnecting...\n");
+  return absl::StrCat("ampmr: lost the master at ", address, "; reconnecting...\n");
 }
 
 absl::StatusOr<v1::JobStatus> WatchJobWithReconnect(
-    JobSource& master, const std::string& job_id,
-    const ReconnectOptions& options,
+    JobSource& master, const std::string& job_id, const ReconnectOptions& options,
     const std::function<void(const v1::JobStatus&)>& on_event,
     const std::function<void(const std::string&)>& on_lost) {
   RealClock real_clock;
@@ -79,8 +73,7 @@ absl::StatusOr<v1::JobStatus> WatchJobWithReconnect(
           heard = true;
           on_event(status);
         });
-    if (watched.ok() || !MasterLost(watched.status()) ||
-        options.timeout <= absl::ZeroDuration()) {
+    if (watched.ok() || !MasterLost(watched.status()) || options.timeout <= absl::ZeroDuration()) {
       return watched;
     }
     if (heard || !give_up.has_value()) {

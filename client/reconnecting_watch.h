@@ -44,8 +44,7 @@ std::string LostMasterNotice(const std::string& address);
 // come back in time; NOT_FOUND when it came back without the job (restarted
 // on another data dir); any other error of the master's, unchanged.
 absl::StatusOr<v1::JobStatus> WatchJobWithReconnect(
-    JobSource& master, const std::string& job_id,
-    const ReconnectOptions& options,
+    JobSource& master, const std::string& job_id, const ReconnectOptions& options,
     const std::function<void(const v1::JobStatus&)>& on_event,
     const std::function<void(const std::string&)>& on_lost);
 

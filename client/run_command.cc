@@ -94,8 +94,7 @@ void RunState::OnSignal(int signo) {
   }
   // Asked again: the user will not wait for an orderly stop.
   if (cluster_ != nullptr) cluster_->Kill();
-  static const char kMessage[] =
-      "\nampmr: interrupted again; killed the local cluster\n";
+  static const char kMessage[] = "\nampmr: interrupted again; killed the local cluster\n";
   ssize_t ignored = write(STDERR_FILENO, kMessage, sizeof(kMessage) - 1);
   (void)ignored;
   _exit(ExitCodeForSignal(signo));
@@ -106,11 +105,10 @@ void RunState::OnChildExitLocked() {
   for (const ChildExit& exit : cluster_->ReapExited()) {
     std::string failure;
     if (exit.is_master) {
-      failure = absl::StrCat(exit.name, " ", exit.description,
-                             " while the job was running");
+      failure = absl::StrCat(exit.name, " ", exit.description, " while the job was running");
     } else if (cluster_->workers_running() == 0) {
-      failure = absl::StrCat("every ampmr-worker exited (the last, ", exit.name,
-                             ", ", exit.description, ")");
+      failure = absl::StrCat("every ampmr-worker exited (the last, ", exit.name, ", ",
+                             exit.description, ")");
     }
     // A single worker that dies is the master's business: it retries the
     // worker's tasks on the others.
@@ -168,12 +166,10 @@ int LocalRun::Run() {
   cluster_options.bin_dir = *bin_dir;
   cluster_options.workers = options_.workers;
   cluster_options.wake_fd = watcher_->wake_fd();
-  absl::StatusOr<std::unique_ptr<LocalCluster>> cluster =
-      LocalCluster::Start(cluster_options);
+  absl::StatusOr<std::unique_ptr<LocalCluster>> cluster = LocalCluster::Start(cluster_options);
   if (!cluster.ok()) {
     if (watcher_->interrupted() != 0) return Interrupted("");
-    std::cerr << FormatError(
-        Annotate(cluster.status(), "cannot start the local cluster"));
+    std::cerr << FormatError(Annotate(cluster.status(), "cannot start the local cluster"));
     return kExitFailure;
   }
   cluster_ = *std::move(cluster);
@@ -182,8 +178,7 @@ int LocalRun::Run() {
 
   MasterClientOptions client_options;
   client_options.address = cluster_->master_address();
-  absl::StatusOr<std::unique_ptr<MasterClient>> client =
-      MasterClient::Connect(client_options);
+  absl::StatusOr<std::unique_ptr<MasterClient>> client = MasterClient::Connect(client_options);
   if (watcher_->interrupted() != 0) return Interrupted("");
   if (!client.ok()) return ClusterFailed(client.status());
   client_ = *std::move(client);
@@ -203,8 +198,7 @@ int LocalRun::Run() {
   // waiting for it to come back would only delay saying so.
   ReconnectOptions no_reconnect;
   no_reconnect.timeout = absl::ZeroDuration();
-  absl::StatusOr<v1::JobStatus> final_status =
-      FollowJob(*client_, *job_id, *spec, no_reconnect);
+  absl::StatusOr<v1::JobStatus> final_status = FollowJob(*client_, *job_id, *spec, no_reconnect);
   if (watcher_->interrupted() != 0) return Interrupted(*job_id);
   if (!final_status.ok()) return ClusterFailed(final_status.status());
   const int exit_code = ReportFinishedJob(*final_status);
@@ -215,12 +209,9 @@ int LocalRun::Run() {
 int LocalRun::Interrupted(const std::string& job_id) {
   std::string message = "ampmr: interrupted";
   if (!job_id.empty() && client_ != nullptr) {
-    absl::StatusOr<v1::JobStatus> cancelled =
-        client_->CancelJob(job_id, kCancelTimeout);
-    absl::StrAppend(
-        &message,
-        cancelled.ok() ? "; cancelled job " : "; could not cancel job ",
-        job_id);
+    absl::StatusOr<v1::JobStatus> cancelled = client_->CancelJob(job_id, kCancelTimeout);
+    absl::StrAppend(&message, cancelled.ok() ? "; cancelled job " : "; could not cancel job ",
+                    job_id);
   }
   StopCluster();
   std::cerr << message << std::endl;
@@ -239,8 +230,8 @@ int LocalRun::ClusterFailed(const absl::Status& status) {
     }
   }
   StopCluster();
-  std::cerr << FormatError(absl::UnavailableError(
-      absl::StrCat("the local cluster failed: ", message)));
+  std::cerr << FormatError(
+      absl::UnavailableError(absl::StrCat("the local cluster failed: ", message)));
   return kExitFailure;
 }
 

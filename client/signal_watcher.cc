@@ -52,15 +52,14 @@ absl::StatusOr<std::unique_ptr<SignalWatcher>> SignalWatcher::Start(
     pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
     return absl::InternalError(absl::StrCat("signalfd: ", strerror(error)));
   }
-  std::unique_ptr<SignalWatcher> watcher(new SignalWatcher(
-      signal_fd, wake_fd, stop_fd, std::move(on_signal), old_mask));
+  std::unique_ptr<SignalWatcher> watcher(
+      new SignalWatcher(signal_fd, wake_fd, stop_fd, std::move(on_signal), old_mask));
   watcher->thread_ = std::thread([w = watcher.get()] { w->Run(); });
   return watcher;
 }
 
 SignalWatcher::SignalWatcher(int signal_fd, int wake_fd, int stop_fd,
-                             std::function<void(int)> on_signal,
-                             sigset_t old_mask)
+                             std::function<void(int)> on_signal, sigset_t old_mask)
     : signal_fd_(signal_fd),
       wake_fd_(wake_fd),
       stop_fd_(stop_fd),

@@ -44,8 +44,8 @@ class SignalWatcher {
   int interrupted() const { return interrupted_.load(); }
 
  private:
-  SignalWatcher(int signal_fd, int wake_fd, int stop_fd,
-                std::function<void(int)> on_signal, sigset_t old_mask);
+  SignalWatcher(int signal_fd, int wake_fd, int stop_fd, std::function<void(int)> on_signal,
+                sigset_t old_mask);
   void Run();
 
   // Constant after construction.

@@ -46,8 +46,7 @@ void MoveTo(int fd, int target) {
 }
 
 // Runs in the child between fork and exec: async-signal-safe calls only.
-[[noreturn]] void ExecChild(char* const argv[], const ChildFds& fds,
-                            pid_t parent) {
+[[noreturn]] void ExecChild(char* const argv[], const ChildFds& fds, pid_t parent) {
   setpgid(0, 0);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   // The parent may have died before prctl took effect.
@@ -113,8 +112,7 @@ struct SpawnFds {
     for (int* fd : {&out_read, &exec_error_read}) CloseAndClear(fd);
   }
   absl::Status Open(const SpawnOptions& options) {
-    log = open(options.log_path.c_str(),
-               O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    log = open(options.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (log < 0) {
       return ErrnoError(absl::StrCat("open ", options.log_path), errno);
     }
@@ -145,8 +143,7 @@ struct SpawnFds {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Spawn(
-    const SpawnOptions& options) {
+absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Spawn(const SpawnOptions& options) {
   if (options.argv.empty()) return absl::InvalidArgumentError("empty argv");
   SpawnFds fds;
   AMPMR_RETURN_IF_ERROR(fds.Open(options));
@@ -155,9 +152,8 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Spawn(
     argv.push_back(const_cast<char*>(arg.c_str()));
   }
   argv.push_back(nullptr);
-  const ChildFds child_fds{fds.null,
-                           options.capture_stdout ? fds.out_write : fds.log,
-                           fds.log, fds.exec_error_write};
+  const ChildFds child_fds{fds.null, options.capture_stdout ? fds.out_write : fds.log, fds.log,
+                           fds.exec_error_write};
   const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid == 0) ExecChild(argv.data(), child_fds, parent);
@@ -171,13 +167,12 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Spawn(
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot start ", options.argv[0], ": ", strerror(exec_error)));
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot start ", options.argv[0], ": ", strerror(exec_error)));
   }
   const int stdout_fd = fds.out_read;
   fds.out_read = -1;  // now the Subprocess's
-  return std::unique_ptr<Subprocess>(
-      new Subprocess(pid, PidfdOpen(pid), stdout_fd));
+  return std::unique_ptr<Subprocess>(new Subprocess(pid, PidfdOpen(pid), stdout_fd));
 }
 
 Subprocess::~Subprocess() {
@@ -218,8 +213,8 @@ bool Subprocess::WaitUntil(absl::Time deadline) {
     const absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration()) return false;
     // Without a pidfd, look again every few milliseconds.
-    const int timeout_ms = static_cast<int>(std::min<int64_t>(
-        pidfd_ >= 0 ? 60000 : 5, absl::ToInt64Milliseconds(left) + 1));
+    const int timeout_ms = static_cast<int>(
+        std::min<int64_t>(pidfd_ >= 0 ? 60000 : 5, absl::ToInt64Milliseconds(left) + 1));
     if (pidfd_ >= 0) {
       struct pollfd p = {pidfd_, POLLIN, 0};
       poll(&p, 1, timeout_ms);
@@ -236,13 +231,11 @@ std::optional<std::string> Subprocess::ExitDescription() const {
 }
 
 std::string DescribeWaitStatus(int status) {
-  if (WIFEXITED(status))
-    return absl::StrCat("exited with status ", WEXITSTATUS(status));
+  if (WIFEXITED(status)) return absl::StrCat("exited with status ", WEXITSTATUS(status));
   if (WIFSIGNALED(status)) {
     const char* abbrev = sigabbrev_np(WTERMSIG(status));
-    return abbrev != nullptr
-               ? absl::StrCat("killed by SIG", abbrev)
-               : absl::StrCat("killed by signal ", WTERMSIG(status));
+    return abbrev != nullptr ? absl::StrCat("killed by SIG", abbrev)
+                             : absl::StrCat("killed by signal ", WTERMSIG(status));
   }
   return absl::StrCat("ended with wait status ", status);
 }

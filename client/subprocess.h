@@ -40,8 +40,7 @@ class Subprocess {
  public:
   // Forks and execs. Fails with the exec error, e.g. FAILED_PRECONDITION
   // "cannot start /x/ampmr-master: No such file or directory".
-  static absl::StatusOr<std::unique_ptr<Subprocess>> Spawn(
-      const SpawnOptions& options);
+  static absl::StatusOr<std::unique_ptr<Subprocess>> Spawn(const SpawnOptions& options);
 
   // Kills the process group with SIGKILL and reaps the child if that has not
   // happened yet, so a Subprocess never leaves a zombie behind.

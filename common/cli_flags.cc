@@ -18,16 +18,14 @@ namespace {
 // description on the next line.
 constexpr size_t kMaxFlagColumn = 30;
 
-absl::Status BadValue(absl::string_view name, absl::string_view want,
-                      absl::string_view got) {
+absl::Status BadValue(absl::string_view name, absl::string_view want, absl::string_view got) {
   return absl::InvalidArgumentError(
       absl::StrCat("--", name, ": want ", want, ", got \"", got, "\""));
 }
 
 // Parses one integer value of flag `name` into *value.
 template <typename Int>
-std::function<absl::Status(absl::string_view)> IntegerSetter(absl::string_view name,
-                                                             Int* value) {
+std::function<absl::Status(absl::string_view)> IntegerSetter(absl::string_view name, Int* value) {
   return [value, flag_name = std::string(name)](absl::string_view text) {
     if (!absl::SimpleAtoi(text, value)) return BadValue(flag_name, "an integer", text);
     return absl::OkStatus();
@@ -55,10 +53,9 @@ FlagSet::Flag& FlagSet::Flag::Required() {
 FlagSet::FlagSet(std::string usage, std::string description)
     : usage_(std::move(usage)), description_(std::move(description)) {}
 
-FlagSet::Flag& FlagSet::Add(
-    absl::string_view name, Flag::Kind kind, absl::string_view value_name,
-    absl::string_view help, std::string default_text,
-    std::function<absl::Status(absl::string_view)> set) {
+FlagSet::Flag& FlagSet::Add(absl::string_view name, Flag::Kind kind, absl::string_view value_name,
+                            absl::string_view help, std::string default_text,
+                            std::function<absl::Status(absl::string_view)> set) {
   AMPMR_CHECK(Find(name) == nullptr) << "flag --" << name << " declared twice";
   AMPMR_CHECK(name != "help" && name != "h") << "--help is built in";
   auto flag = std::make_unique<Flag>();
@@ -73,43 +70,36 @@ FlagSet::Flag& FlagSet::Add(
 }
 
 FlagSet::Flag& FlagSet::String(absl::string_view name, std::string* value,
-                               absl::string_view value_name,
-                               absl::string_view help) {
-  return Add(name, Flag::Kind::kValue, value_name, help, *value,
-             [value](absl::string_view text) {
-               *value = std::string(text);
-               return absl::OkStatus();
-             });
+                               absl::string_view value_name, absl::string_view help) {
+  return Add(name, Flag::Kind::kValue, value_name, help, *value, [value](absl::string_view text) {
+    *value = std::string(text);
+    return absl::OkStatus();
+  });
 }
 
-FlagSet::Flag& FlagSet::Int32(absl::string_view name, int32_t* value,
-                              absl::string_view value_name,
+FlagSet::Flag& FlagSet::Int32(absl::string_view name, int32_t* value, absl::string_view value_name,
                               absl::string_view help) {
   return Add(name, Flag::Kind::kValue, value_name, help, absl::StrCat(*value),
              IntegerSetter(name, value));
 }
 
-FlagSet::Flag& FlagSet::Int64(absl::string_view name, int64_t* value,
-                              absl::string_view value_name,
+FlagSet::Flag& FlagSet::Int64(absl::string_view name, int64_t* value, absl::string_view value_name,
                               absl::string_view help) {
   return Add(name, Flag::Kind::kValue, value_name, help, absl::StrCat(*value),
              IntegerSetter(name, value));
 }
 
-FlagSet::Flag& FlagSet::Double(absl::string_view name, double* value,
-                               absl::string_view value_name,
+FlagSet::Flag& FlagSet::Double(absl::string_view name, double* value, absl::string_view value_name,
                                absl::string_view help) {
   std::string flag_name(name);
   return Add(name, Flag::Kind::kValue, value_name, help, absl::StrCat(*value),
              [value, flag_name](absl::string_view text) {
-               if (!absl::SimpleAtod(text, value))
-                 return BadValue(flag_name, "a number", text);
+               if (!absl::SimpleAtod(text, value)) return BadValue(flag_name, "a number", text);
                return absl::OkStatus();
              });
 }
 
-FlagSet::Flag& FlagSet::Bool(absl::string_view name, bool* value,
-                             absl::string_view help) {
+FlagSet::Flag& FlagSet::Bool(absl::string_view name, bool* value, absl::string_view help) {
   std::string flag_name(name);
   return Add(name, Flag::Kind::kBool, "", help, *value ? "true" : "",
              [value, flag_name](absl::string_view text) {
@@ -120,15 +110,12 @@ FlagSet::Flag& FlagSet::Bool(absl::string_view name, bool* value,
              });
 }
 
-FlagSet::Flag& FlagSet::Repeated(absl::string_view name,
-                                 std::vector<std::string>* values,
-                                 absl::string_view value_name,
-                                 absl::string_view help) {
-  return Add(name, Flag::Kind::kRepeated, value_name, help, "",
-             [values](absl::string_view text) {
-               values->push_back(std::string(text));
-               return absl::OkStatus();
-             });
+FlagSet::Flag& FlagSet::Repeated(absl::string_view name, std::vector<std::string>* values,
+                                 absl::string_view value_name, absl::string_view help) {
+  return Add(name, Flag::Kind::kRepeated, value_name, help, "", [values](absl::string_view text) {
+    values->push_back(std::string(text));
+    return absl::OkStatus();
+  });
 }
 
 FlagSet::Flag* FlagSet::Find(absl::string_view name) {
@@ -149,20 +136,18 @@ bool FlagSet::WasGiven(absl::string_view name) const {
 
 absl::Status FlagSet::Assign(Flag* flag, absl::string_view value) {
   if (flag->kind_ != Flag::Kind::kRepeated && flag->times_seen_ > 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--", flag->name_, ": given more than once; it takes one value"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag->name_, ": given more than once; it takes one value"));
   }
   ++flag->times_seen_;
   return flag->set_(value);
 }
 
-absl::StatusOr<std::vector<std::string>> FlagSet::Parse(
-    int argc, const char* const* argv) {
+absl::StatusOr<std::vector<std::string>> FlagSet::Parse(int argc, const char* const* argv) {
   return Parse(std::vector<std::string>(argv, argv + argc));
 }
 
-absl::StatusOr<std::vector<std::string>> FlagSet::Parse(
-    const std::vector<std::string>& args) {
+absl::StatusOr<std::vector<std::string>> FlagSet::Parse(const std::vector<std::string>& args) {
   AMPMR_CHECK(!parsed_) << "FlagSet::Parse called twice";
   parsed_ = true;
   // --help wins over every other mistake on the line, so a user who asks for
@@ -191,19 +176,17 @@ absl::StatusOr<std::vector<std::string>> FlagSet::Parse(
 
   for (const auto& flag : flags_) {
     if (flag->required_ && flag->times_seen_ == 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "missing required flag --", flag->name_, " ", flag->value_name_));
+      return absl::InvalidArgumentError(
+          absl::StrCat("missing required flag --", flag->name_, " ", flag->value_name_));
     }
   }
   return positional;
 }
 
-absl::Status FlagSet::ParseFlag(const std::vector<std::string>& args,
-                                size_t* i) {
+absl::Status FlagSet::ParseFlag(const std::vector<std::string>& args, size_t* i) {
   absl::string_view body = args[*i];
   if (!absl::ConsumePrefix(&body, "--")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown flag ", body, " (see --help)"));
+    return absl::InvalidArgumentError(absl::StrCat("unknown flag ", body, " (see --help)"));
   }
   absl::string_view name = body;
   absl::string_view inline_value;
@@ -215,24 +198,21 @@ absl::Status FlagSet::ParseFlag(const std::vector<std::string>& args,
   }
   Flag* flag = Find(name);
   if (flag == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown flag --", name, " (see --help)"));
+    return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name, " (see --help)"));
   }
   if (flag->kind_ == Flag::Kind::kBool) {
     return Assign(flag, has_inline_value ? inline_value : "true");
   }
   if (has_inline_value) return Assign(flag, inline_value);
   if (*i + 1 >= args.size() || absl::StartsWith(args[*i + 1], "--")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--", flag->name_, ": missing value (--", flag->name_, " ",
-                     flag->value_name_, ")"));
+    return absl::InvalidArgumentError(absl::StrCat("--", flag->name_, ": missing value (--",
+                                                   flag->name_, " ", flag->value_name_, ")"));
   }
   ++*i;
   return Assign(flag, args[*i]);
 }
 
-std::optional<int> FlagSet::ParseFlagsOnly(const char* program, int argc,
-                                           const char* const* argv) {
+std::optional<int> FlagSet::ParseFlagsOnly(const char* program, int argc, const char* const* argv) {
   absl::StatusOr<std::vector<std::string>> positional = Parse(argc - 1, argv + 1);
   if (!positional.ok()) {
     std::cerr << program << ": " << positional.status().message() << "\n";
@@ -253,12 +233,10 @@ std::string FlagSet::Help() const {
   std::string out = absl::StrCat("usage: ", usage_, "\n");
   if (!description_.empty()) absl::StrAppend(&out, "\n", description_, "\n");
 
-  std::vector<std::pair<std::string, std::string>>
-      rows;  // (flag column, description)
+  std::vector<std::pair<std::string, std::string>> rows;  // (flag column, description)
   for (const auto& flag : flags_) {
     std::string left = absl::StrCat("--", flag->name_);
-    if (flag->kind_ != Flag::Kind::kBool)
-      absl::StrAppend(&left, " ", flag->value_name_);
+    if (flag->kind_ != Flag::Kind::kBool) absl::StrAppend(&left, " ", flag->value_name_);
     std::string right = flag->help_;
     if (flag->required_) {
       absl::StrAppend(&right, " (required)");
@@ -274,8 +252,7 @@ std::string FlagSet::Help() const {
 
   size_t column = 0;
   for (const auto& row : rows) {
-    if (row.first.size() <= kMaxFlagColumn)
-      column = std::max(column, row.first.size());
+    if (row.first.size() <= kMaxFlagColumn) column = std::max(column, row.first.size());
   }
   absl::StrAppend(&out, "\nflags:\n");
   for (const auto& row : rows) {

@@ -81,14 +81,14 @@ class FlagSet {
   // Declarations. `name` is given without the dashes; `value_name` is the
   // placeholder shown in help and messages ("DIR"). The pointee must outlive
   // Parse(). Declaring the same name twice is a programmer error (CHECK).
-  Flag& String(absl::string_view name, std::string* value,
-               absl::string_view value_name, absl::string_view help);
-  Flag& Int32(absl::string_view name, int32_t* value,
-              absl::string_view value_name, absl::string_view help);
-  Flag& Int64(absl::string_view name, int64_t* value,
-              absl::string_view value_name, absl::string_view help);
-  Flag& Double(absl::string_view name, double* value,
-               absl::string_view value_name, absl::string_view help);
+  Flag& String(absl::string_view name, std::string* value, absl::string_view value_name,
+               absl::string_view help);
+  Flag& Int32(absl::string_view name, int32_t* value, absl::string_view value_name,
+              absl::string_view help);
+  Flag& Int64(absl::string_view name, int64_t* value, absl::string_view value_name,
+              absl::string_view help);
+  Flag& Double(absl::string_view name, double* value, absl::string_view value_name,
+               absl::string_view help);
   // A switch: off unless given. Help shows a default only when it is on.
   Flag& Bool(absl::string_view name, bool* value, absl::string_view help);
   // Every occurrence is appended to *values (which starts as given).
@@ -98,10 +98,8 @@ class FlagSet {
   // Parses `args` (argv without the program or subcommand name) into the
   // declared variables and returns the positional arguments. May be called
   // once per FlagSet.
-  absl::StatusOr<std::vector<std::string>> Parse(
-      const std::vector<std::string>& args);
-  absl::StatusOr<std::vector<std::string>> Parse(int argc,
-                                                 const char* const* argv);
+  absl::StatusOr<std::vector<std::string>> Parse(const std::vector<std::string>& args);
+  absl::StatusOr<std::vector<std::string>> Parse(int argc, const char* const* argv);
 
   // True when -h or --help was among the flags; the declared variables are
   // then left untouched.
@@ -121,9 +119,8 @@ class FlagSet {
   std::optional<int> ParseFlagsOnly(const char* program, int argc, const char* const* argv);
 
  private:
-  Flag& Add(absl::string_view name, Flag::Kind kind,
-            absl::string_view value_name, absl::string_view help,
-            std::string default_text,
+  Flag& Add(absl::string_view name, Flag::Kind kind, absl::string_view value_name,
+            absl::string_view help, std::string default_text,
             std::function<absl::Status(absl::string_view)> set);
   Flag* Find(absl::string_view name);
   const Flag* Find(absl::string_view name) const;

@@ -29,20 +29,23 @@ std::atomic<const char*> program_name{"ampmr"};
 
 const char* SeverityLetter(LogSeverity s) {
   switch (s) {
-    case LogSeverity::kDebug: return "D";
-    case LogSeverity::kInfo: return "I";
-    case LogSeverity::kWarning: return "W";
-    case LogSeverity::kError: return "E";
-    case LogSeverity::kFatal: return "F";
+    case LogSeverity::kDebug:
+      return "D";
+    case LogSeverity::kInfo:
+      return "I";
+    case LogSeverity::kWarning:
+      return "W";
+    case LogSeverity::kError:
+      return "E";
+    case LogSeverity::kFatal:
+      return "F";
   }
   return "?";
 }
 
 }  // namespace
 
-void SetMinLogSeverity(LogSeverity severity) {
-  min_severity.store(static_cast<int>(severity));
-}
+void SetMinLogSeverity(LogSeverity severity) { min_severity.store(static_cast<int>(severity)); }
 
 bool LogEnabled(LogSeverity severity) {
   return static_cast<int>(severity) >= min_severity.load(std::memory_order_relaxed);
@@ -50,8 +53,7 @@ bool LogEnabled(LogSeverity severity) {
 
 void SetLogProgramName(const char* name) { program_name.store(name); }
 
-LogMessage::LogMessage(LogSeverity severity, const char* file, int line)
-    : severity_(severity) {
+LogMessage::LogMessage(LogSeverity severity, const char* file, int line) : severity_(severity) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   struct tm tm;
@@ -61,9 +63,9 @@ LogMessage::LogMessage(LogSeverity severity, const char* file, int line)
   const char* base = std::strrchr(file, '/');
   char micros[8];
   snprintf(micros, sizeof(micros), ".%06ld", ts.tv_nsec / 1000);
-  stream_ << SeverityLetter(severity) << when << micros << ' '
-          << program_name.load() << ' ' << static_cast<long>(syscall(SYS_gettid)) << ' '
-          << (base ? base + 1 : file) << ':' << line << "] ";
+  stream_ << SeverityLetter(severity) << when << micros << ' ' << program_name.load() << ' '
+          << static_cast<long>(syscall(SYS_gettid)) << ' ' << (base ? base + 1 : file) << ':'
+          << line << "] ";
 }
 
 LogMessage::~LogMessage() {

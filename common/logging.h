@@ -37,17 +37,16 @@ class LogMessage {
 #define AMPMR_LOG_SEVERITY_ERROR ::ampmr::LogSeverity::kError
 #define AMPMR_LOG_SEVERITY_FATAL ::ampmr::LogSeverity::kFatal
 
-#define AMPMR_LOG(sev)                                     \
-  if (!::ampmr::LogEnabled(AMPMR_LOG_SEVERITY_##sev)) {    \
-  } else                                                   \
+#define AMPMR_LOG(sev)                                  \
+  if (!::ampmr::LogEnabled(AMPMR_LOG_SEVERITY_##sev)) { \
+  } else                                                \
     ::ampmr::LogMessage(AMPMR_LOG_SEVERITY_##sev, __FILE__, __LINE__).stream()
 
 // For programmer errors only, never for input from users or the network.
-#define AMPMR_CHECK(cond)                                                   \
-  if (cond) {                                                               \
-  } else                                                                    \
-    ::ampmr::LogMessage(::ampmr::LogSeverity::kFatal, __FILE__, __LINE__)   \
-            .stream()                                                       \
+#define AMPMR_CHECK(cond)                                                          \
+  if (cond) {                                                                      \
+  } else                                                                           \
+    ::ampmr::LogMessage(::ampmr::LogSeverity::kFatal, __FILE__, __LINE__).stream() \
         << "Check failed: " #cond " "
 
 #endif  // AMPMR_COMMON_LOGGING_H_

@@ -12,10 +12,10 @@
 #define AMPMR_CONCAT_(a, b) AMPMR_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function if `expr` yields a non-OK status.
-#define AMPMR_RETURN_IF_ERROR(expr)                  \
-  do {                                               \
-    ::absl::Status ampmr_status_ = (expr);           \
-    if (!ampmr_status_.ok()) return ampmr_status_;   \
+#define AMPMR_RETURN_IF_ERROR(expr)                \
+  do {                                             \
+    ::absl::Status ampmr_status_ = (expr);         \
+    if (!ampmr_status_.ok()) return ampmr_status_; \
   } while (0)
 
 // `lhs` = the value of the StatusOr `rexpr`, or returns its status.

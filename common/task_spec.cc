@@ -21,9 +21,12 @@ const std::array<const char*, 3>& Builtins(TaskRole role) {
 
 const char* TaskRoleName(TaskRole role) {
   switch (role) {
-    case TaskRole::kMapper: return "mapper";
-    case TaskRole::kReducer: return "reducer";
-    case TaskRole::kCombiner: return "combiner";
+    case TaskRole::kMapper:
+      return "mapper";
+    case TaskRole::kReducer:
+      return "reducer";
+    case TaskRole::kCombiner:
+      return "combiner";
   }
   return "task";
 }
@@ -37,8 +40,7 @@ bool IsBuiltin(TaskRole role, absl::string_view name) {
 
 absl::StatusOr<TaskSpec> ParseTaskSpec(TaskRole role, absl::string_view text) {
   auto bad = [&](absl::string_view why) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(TaskRoleName(role), " \"", text, "\": ", why));
+    return absl::InvalidArgumentError(absl::StrCat(TaskRoleName(role), " \"", text, "\": ", why));
   };
   TaskSpec spec;
   absl::string_view rest = text;
@@ -48,8 +50,8 @@ absl::StatusOr<TaskSpec> ParseTaskSpec(TaskRole role, absl::string_view text) {
   }
   if (absl::ConsumePrefix(&rest, "builtin:")) {
     if (!IsBuiltin(role, rest)) {
-      return bad(absl::StrCat("unknown built-in (known: ", absl::StrJoin(Builtins(role), ", "),
-                              ")"));
+      return bad(
+          absl::StrCat("unknown built-in (known: ", absl::StrJoin(Builtins(role), ", "), ")"));
     }
     spec.kind = TaskSpec::Kind::kBuiltin;
   } else if (absl::ConsumePrefix(&rest, "exec:")) {

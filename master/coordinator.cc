@@ -8,7 +8,9 @@
 namespace ampmr::master {
 
 Coordinator::Coordinator(Loop* loop, CoordinatorOptions options)
-    : loop_(loop), options_(options), scheduler_(&registry_, options.scheduler),
+    : loop_(loop),
+      options_(options),
+      scheduler_(&registry_, options.scheduler),
       calls_(loop, options.calls) {}
 
 Coordinator::~Coordinator() {

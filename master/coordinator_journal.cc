@@ -33,8 +33,8 @@ absl::Status Coordinator::Recover() {
     if (jobs_.emplace(j.id, std::move(job)).second) job_order_.push_back(j.id);
   }
   AMPMR_LOG(INFO) << "journal " << journal->path() << ": " << contents.jobs.size()
-                  << " jobs, resuming " << resumed.size() << " (master boot "
-                  << contents.boot << ")";
+                  << " jobs, resuming " << resumed.size() << " (master boot " << contents.boot
+                  << ")";
   for (auto& [job, journaled] : resumed) {
     job->Resume(*journaled, contents.boot, options_.rejoin_grace);
   }

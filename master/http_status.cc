@@ -1,10 +1,10 @@
 #include "master/http_status.h"
 
+#include <httplib.h>
+
 #include <future>
 #include <map>
 #include <utility>
-
-#include <httplib.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -34,7 +34,8 @@ absl::StatusOr<Snapshot> Read(Loop* loop, Coordinator* coordinator) {
 }
 
 std::string Html(absl::string_view text) {
-  return absl::StrReplaceAll(text, {{"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"}, {"\"", "&quot;"}});
+  return absl::StrReplaceAll(text,
+                             {{"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"}, {"\"", "&quot;"}});
 }
 
 std::string Label(absl::string_view text) {
@@ -49,7 +50,8 @@ std::string RenderStatusPage(const std::vector<v1::JobStatus>& jobs,
       "<!doctype html><html><head><meta charset=\"utf-8\"><title>ampmr master</title>"
       "<meta http-equiv=\"refresh\" content=\"2\"><style>body{font-family:sans-serif}"
       "td,th{padding:2px 10px;text-align:left}</style></head><body><h1>ampmr master</h1>";
-  absl::StrAppend(&page, "<h2>Workers (", workers.size(), ")</h2><table><tr><th>id</th>"
+  absl::StrAppend(&page, "<h2>Workers (", workers.size(),
+                  ")</h2><table><tr><th>id</th>"
                   "<th>host</th><th>pid</th><th>slots</th><th>running</th><th>done</th>"
                   "<th>shuffle</th></tr>");
   for (const auto& w : workers) {
@@ -58,16 +60,17 @@ std::string RenderStatusPage(const std::vector<v1::JobStatus>& jobs,
                     "</td><td>", w.tasks_done(), "</td><td>", Html(w.shuffle_address()),
                     "</td></tr>");
   }
-  absl::StrAppend(&page, "</table><h2>Jobs (", jobs.size(), ")</h2><table><tr><th>id</th>"
+  absl::StrAppend(&page, "</table><h2>Jobs (", jobs.size(),
+                  ")</h2><table><tr><th>id</th>"
                   "<th>state</th><th>map</th><th>reduce</th><th>mapper</th><th>output</th>"
                   "<th>error</th></tr>");
   for (auto it = jobs.rbegin(); it != jobs.rend(); ++it) {
     const v1::JobStatus& j = *it;
-    absl::StrAppend(&page, "<tr><td>", Html(j.job_id()), "</td><td>",
-                    v1::JobState_Name(j.state()), "</td><td>", j.map().done(), "/",
-                    j.map().total(), "</td><td>", j.reduce().done(), "/", j.reduce().total(),
-                    "</td><td>", Html(j.spec().mapper()), "</td><td>", Html(j.spec().output()),
-                    "</td><td>", Html(j.error()), "</td></tr>");
+    absl::StrAppend(&page, "<tr><td>", Html(j.job_id()), "</td><td>", v1::JobState_Name(j.state()),
+                    "</td><td>", j.map().done(), "/", j.map().total(), "</td><td>",
+                    j.reduce().done(), "/", j.reduce().total(), "</td><td>",
+                    Html(j.spec().mapper()), "</td><td>", Html(j.spec().output()), "</td><td>",
+                    Html(j.error()), "</td></tr>");
   }
   absl::StrAppend(&page, "</table>");
   // What running attempts last said (reporter:status), newest jobs first.
@@ -80,8 +83,10 @@ std::string RenderStatusPage(const std::vector<v1::JobStatus>& jobs,
     }
   }
   if (!statuses.empty()) {
-    absl::StrAppend(&page, "<h2>Task status</h2><table><tr><th>job</th><th>task</th>"
-                    "<th>worker</th><th>status</th></tr>", statuses, "</table>");
+    absl::StrAppend(&page,
+                    "<h2>Task status</h2><table><tr><th>job</th><th>task</th>"
+                    "<th>worker</th><th>status</th></tr>",
+                    statuses, "</table>");
   }
   absl::StrAppend(&page, "</body></html>\n");
   return page;

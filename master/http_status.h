@@ -22,8 +22,8 @@ namespace ampmr::master {
 class HttpStatus {
  public:
   // Serves on `address` ("HOST:PORT"; port 0 picks one). `loop` runs `coordinator`.
-  static absl::StatusOr<std::unique_ptr<HttpStatus>> Start(const std::string& address,
-                                                           Loop* loop, Coordinator* coordinator);
+  static absl::StatusOr<std::unique_ptr<HttpStatus>> Start(const std::string& address, Loop* loop,
+                                                           Coordinator* coordinator);
   ~HttpStatus();  // Stop()s
 
   void Stop();

@@ -16,14 +16,10 @@ double Seconds(absl::Time t) { return absl::ToDoubleSeconds(t - absl::UnixEpoch(
 
 bool IsMapOnly(const v1::JobSpec& spec) { return spec.reducer() == "none"; }
 
-
 }  // namespace
 
 JobRun::JobRun(std::string id, v1::JobSpec spec, std::vector<v1::Split> splits, JobEnv env)
-    : id_(std::move(id)),
-      env_(std::move(env)),
-      attempt_prefix_(id_),
-      committer_(spec.output()) {
+    : id_(std::move(id)), env_(std::move(env)), attempt_prefix_(id_), committer_(spec.output()) {
   status_.set_job_id(id_);
   *status_.mutable_spec() = std::move(spec);
   status_.set_state(v1::PENDING);
@@ -58,7 +54,8 @@ bool JobRun::finished() const {
 }
 
 std::string JobRun::TaskLabel(const Task& task) const {
-  if (task.kind == Task::Kind::kReduce) return absl::StrCat("task ", task.id, " (reduce partition ", task.index, ")");
+  if (task.kind == Task::Kind::kReduce)
+    return absl::StrCat("task ", task.id, " (reduce partition ", task.index, ")");
   return absl::StrCat("task ", task.id, " (input ", task.split.path(), " bytes ",
                       task.split.start(), "+", task.split.length(), ")");
 }
@@ -274,10 +271,9 @@ void JobRun::FailAttempt(Task* task, const Attempt& attempt, const absl::Status&
     if (task->failures >= status_.spec().max_attempts()) {
       task->state = Task::State::kFailed;
       CancelRunning(task);
-      absl::Status failed(error.code(),
-                          absl::StrCat(TaskLabel(*task), " failed after ", task->failures,
-                                       task->failures == 1 ? " attempt: " : " attempts: ",
-                                       message));
+      absl::Status failed(
+          error.code(), absl::StrCat(TaskLabel(*task), " failed after ", task->failures,
+                                     task->failures == 1 ? " attempt: " : " attempts: ", message));
       if (task->done.fired()) {
         Finish(v1::FAILED, std::string(failed.message()));  // a map made again
       } else {
@@ -309,8 +305,7 @@ void JobRun::OnWorkerLost(const std::string& worker_id) {
 void JobRun::MarkMapOutputLost(Task* map) {
   if (map->output_lost || map->state != Task::State::kDone) return;
   // Once every reduce is done nobody needs it.
-  if (status_.state() == v1::REDUCING &&
-      reduce_done_ == static_cast<int>(reduces_.size())) {
+  if (status_.state() == v1::REDUCING && reduce_done_ == static_cast<int>(reduces_.size())) {
     return;
   }
   AMPMR_LOG(INFO) << "map output lost job=" << id_ << " task=" << map->id

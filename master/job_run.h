@@ -122,7 +122,7 @@ class JobRun {
 
   const std::string id_;
   const JobEnv env_;
-  std::string attempt_prefix_;  // attempt ids are PREFIX-TASK-aN
+  std::string attempt_prefix_;   // attempt ids are PREFIX-TASK-aN
   bool restored_final_ = false;  // an ended job from the journal: status_ is all there is
   const OutputCommitter committer_;
   v1::JobStatus status_;  // spec, state, counters, error, times
@@ -131,8 +131,8 @@ class JobRun {
   amp::Deferred<amp::DeferredListResult<v1::Answer>> phase_;
   int map_done_ = 0;
   int reduce_done_ = 0;
-  int running_ = 0;  // attempts running now, over the current phase's tasks
-  int lost_maps_ = 0;  // done map tasks whose output is being made again
+  int running_ = 0;       // attempts running now, over the current phase's tasks
+  int lost_maps_ = 0;     // done map tasks whose output is being made again
   int awaited_maps_ = 0;  // done map tasks whose output's holder has not reported yet
   Loop::TimerId rejoin_timer_ = 0;
   std::vector<absl::Duration> phase_durations_;  // accepted attempts, this phase

@@ -38,8 +38,8 @@ void JobRun::Resume(const JournaledJob& journaled, int64_t boot, absl::Duration 
       }
     }
   }
-  AMPMR_LOG(INFO) << "job resumed job=" << id_ << " maps done=" << map_done_ << "/"
-                  << maps_.size() << " (outputs awaited from workers: " << awaited_maps_
+  AMPMR_LOG(INFO) << "job resumed job=" << id_ << " maps done=" << map_done_ << "/" << maps_.size()
+                  << " (outputs awaited from workers: " << awaited_maps_
                   << ") reduces done=" << reduce_done_ << "/" << reduces_.size();
   if (awaited_maps_ > 0) {
     rejoin_timer_ = env_.loop->RunAfter(rejoin_grace, [this] { OnRejoinGraceOver(); });

@@ -74,9 +74,8 @@ class WatchStream : public std::enable_shared_from_this<WatchStream> {
       }
       std::lock_guard<std::mutex> lock(self->mu_);
       self->watch_id_ = *id;
-      if (self->cancelled_ && *id != 0) self->loop_->Post([self, id = *id] {
-        self->coordinator_->Unwatch(id);
-      });
+      if (self->cancelled_ && *id != 0)
+        self->loop_->Post([self, id = *id] { self->coordinator_->Unwatch(id); });
     });
     return reactor_;
   }

@@ -129,8 +129,7 @@ absl::Status CheckOutputPath(const std::string& output) {
     }
     AMPMR_ASSIGN_OR_RETURN(bool empty, IsEmptyDir(output));
     if (!empty) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("output ", output, ": exists and is not empty"));
+      return absl::AlreadyExistsError(absl::StrCat("output ", output, ": exists and is not empty"));
     }
     if (access(output.c_str(), W_OK | X_OK) != 0) return PathError("output", output, errno);
     return absl::OkStatus();
@@ -147,8 +146,7 @@ absl::Status CheckOutputPath(const std::string& output) {
         absl::StrCat("output ", output, ": parent ", parent, " is not a directory"));
   }
   if (access(parent.c_str(), W_OK | X_OK) != 0) {
-    return Annotate(PathError("parent directory", parent, errno),
-                    absl::StrCat("output ", output));
+    return Annotate(PathError("parent directory", parent, errno), absl::StrCat("output ", output));
   }
   return absl::OkStatus();
 }

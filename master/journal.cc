@@ -47,9 +47,9 @@ bool ParseColumn(sqlite3_stmt* stmt, int i, Message* message) {
 
 std::string TextColumn(sqlite3_stmt* stmt, int i) {
   const unsigned char* text = sqlite3_column_text(stmt, i);
-  return text == nullptr ? std::string()
-                         : std::string(reinterpret_cast<const char*>(text),
-                                       sqlite3_column_bytes(stmt, i));
+  return text == nullptr
+             ? std::string()
+             : std::string(reinterpret_cast<const char*>(text), sqlite3_column_bytes(stmt, i));
 }
 
 // Finalizes a statement when it goes out of scope.
@@ -306,8 +306,8 @@ absl::Status Journal::Corrupt(const std::string& what) const {
 
 absl::Status Journal::LoadJobs(JournalContents* contents) {
   Statement jobs;
-  AMPMR_RETURN_IF_ERROR(Prepare(
-      "SELECT id, spec, submit_time, splits, status FROM jobs ORDER BY seq", &jobs.stmt));
+  AMPMR_RETURN_IF_ERROR(
+      Prepare("SELECT id, spec, submit_time, splits, status FROM jobs ORDER BY seq", &jobs.stmt));
   int rc;
   while ((rc = sqlite3_step(jobs.stmt)) == SQLITE_ROW) {
     JournaledJob job;
@@ -319,8 +319,8 @@ absl::Status Journal::LoadJobs(JournalContents* contents) {
       if (!ParseColumn(jobs.stmt, 4, &*job.final_status)) {
         return Corrupt("bad final status of job " + job.id);
       }
-    } else if (!DecodeSplits(sqlite3_column_blob(jobs.stmt, 3),
-                             sqlite3_column_bytes(jobs.stmt, 3), &job.splits)) {
+    } else if (!DecodeSplits(sqlite3_column_blob(jobs.stmt, 3), sqlite3_column_bytes(jobs.stmt, 3),
+                             &job.splits)) {
       return Corrupt("bad splits of job " + job.id);
     }
     contents->jobs.push_back(std::move(job));

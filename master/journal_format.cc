@@ -1,8 +1,8 @@
 #include "master/journal_format.h"
 
-#include <cstdint>
-
 #include <google/protobuf/io/coded_stream.h>
+
+#include <cstdint>
 
 namespace ampmr::master {
 namespace {
@@ -78,16 +78,15 @@ bool DecodeTaskRecords(const void* data, int size, std::vector<JournaledTask>* t
     }
     task.is_map = kind == 0;
     task.index = static_cast<int>(index);
-    if (task.is_map != task.result.has_map_done() ||
-        task.is_map == task.result.has_reduce_done()) {
+    if (task.is_map != task.result.has_map_done() || task.is_map == task.result.has_reduce_done()) {
       return false;
     }
     auto* counters = task.is_map ? task.result.mutable_map_done()->mutable_counters()
                                  : task.result.mutable_reduce_done()->mutable_counters();
     task.counters.insert(counters->begin(), counters->end());
     counters->clear();
-    task.attempt_id = task.is_map ? task.result.map_done().attempt_id()
-                                  : task.result.reduce_done().attempt_id();
+    task.attempt_id =
+        task.is_map ? task.result.map_done().attempt_id() : task.result.reduce_done().attempt_id();
     tasks->push_back(std::move(task));
   }
   return true;

@@ -22,12 +22,14 @@ int main(int argc, char** argv) {
       "workers (WorkerSession), plans, schedules, gathers and commits jobs.");
   flags.String("listen", &options.listen, "ADDR",
                "gRPC address to serve clients and workers on; port 0 picks a free port");
-  flags.String("data-dir", &options.data_dir, "DIR",
-               "journal jobs in DIR/journal.db, so a master started again on DIR resumes "
-               "them; none: jobs do not survive a restart")
+  flags
+      .String("data-dir", &options.data_dir, "DIR",
+              "journal jobs in DIR/journal.db, so a master started again on DIR resumes "
+              "them; none: jobs do not survive a restart")
       .DefaultText("none");
-  flags.String("http", &options.http, "ADDR",
-               "serve a status page (/) and Prometheus metrics (/metrics) over HTTP here")
+  flags
+      .String("http", &options.http, "ADDR",
+              "serve a status page (/) and Prometheus metrics (/metrics) over HTTP here")
       .DefaultText("none");
   flags.Double("heartbeat-timeout", &heartbeat_timeout, "SECS",
                "declare a worker lost after this long without a heartbeat");

@@ -38,8 +38,8 @@ absl::Status OutputCommitter::CommitTask(const std::string& attempt_id, int inde
   std::error_code ec;
   fs::create_directories(committed_dir, ec);
   if (ec) return absl::InternalError(absl::StrCat("mkdir ", committed_dir, ": ", ec.message()));
-  absl::Status renamed = Rename(AttemptPath(attempt_id, index),
-                                absl::StrCat(committed_dir, "/", PartName(index)));
+  absl::Status renamed =
+      Rename(AttemptPath(attempt_id, index), absl::StrCat(committed_dir, "/", PartName(index)));
   if (!renamed.ok()) return renamed;
   fs::remove_all(AttemptDir(attempt_id), ec);
   return absl::OkStatus();

@@ -117,8 +117,7 @@ absl::Status Expander::AddGlob(const std::string& pattern) {
   std::vector<std::string> matches(g.gl_pathv, g.gl_pathv + g.gl_pathc);
   globfree(&g);
   if (rc == GLOB_ABORTED && glob_error_errno != 0) {
-    return Annotate(InputError(glob_error_path, glob_error_errno),
-                    absl::StrCat("input ", pattern));
+    return Annotate(InputError(glob_error_path, glob_error_errno), absl::StrCat("input ", pattern));
   }
   if (rc == GLOB_NOSPACE) {
     return absl::ResourceExhaustedError(absl::StrCat("input ", pattern, ": out of memory"));
@@ -206,8 +205,7 @@ class FileWindow {
 };
 
 absl::StatusOr<absl::string_view> FileWindow::Get(int64_t offset, int64_t length) {
-  if (offset >= buf_offset_ &&
-      offset + length <= buf_offset_ + static_cast<int64_t>(buf_.size())) {
+  if (offset >= buf_offset_ && offset + length <= buf_offset_ + static_cast<int64_t>(buf_.size())) {
     return absl::string_view(buf_).substr(offset - buf_offset_, length);
   }
   buf_.resize(std::min(std::max(length, kWindow), size_ - offset));
@@ -254,8 +252,8 @@ absl::StatusOr<int64_t> FileWindow::NextLineEnd(int64_t pos) {
 // Appends the splits of one file. Each byte is examined at most once: a
 // backward search for split k stops where split k-1's search began, because
 // the bytes between its newline and its limit are known to hold none.
-absl::Status CutFile(FileWindow* window, const std::string& path, int64_t size,
-                     int64_t split_size, std::vector<v1::Split>* splits) {
+absl::Status CutFile(FileWindow* window, const std::string& path, int64_t size, int64_t split_size,
+                     std::vector<v1::Split>* splits) {
   int64_t start = 0;
   int64_t clean_end = 0;  // [start, clean_end) is known to hold no newline
   while (start < size) {
@@ -310,8 +308,7 @@ absl::StatusOr<std::vector<std::string>> ExpandInputs(const std::vector<std::str
 absl::StatusOr<std::vector<v1::Split>> PlanSplits(const std::vector<std::string>& files,
                                                   int64_t split_size, PlanStats* stats) {
   if (split_size <= 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("split_size: must be > 0, got ", split_size));
+    return absl::InvalidArgumentError(absl::StrCat("split_size: must be > 0, got ", split_size));
   }
   PlanStats ignored;
   std::vector<v1::Split> splits;

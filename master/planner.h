@@ -55,8 +55,7 @@ struct PlanStats {
 //
 // REQUIRES: split_size > 0 (else INVALID_ARGUMENT). Errors name the path.
 absl::StatusOr<std::vector<v1::Split>> PlanSplits(const std::vector<std::string>& files,
-                                                  int64_t split_size,
-                                                  PlanStats* stats = nullptr);
+                                                  int64_t split_size, PlanStats* stats = nullptr);
 
 }  // namespace ampmr::master
 

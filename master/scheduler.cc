@@ -15,15 +15,14 @@ void Scheduler::RemoveJob(JobRun* job) {
   for (auto& e : queue_) {
     if (e.job == job) e.task->queued = false;
   }
-  queue_.erase(std::remove_if(queue_.begin(), queue_.end(),
-                              [job](const Entry& e) { return e.job == job; }),
-               queue_.end());
+  queue_.erase(
+      std::remove_if(queue_.begin(), queue_.end(), [job](const Entry& e) { return e.job == job; }),
+      queue_.end());
 }
 
 int Scheduler::depth() const {
-  return average_seconds_ < absl::ToDoubleSeconds(options_.short_task)
-             ? options_.max_pipeline_depth
-             : 1;
+  return average_seconds_ < absl::ToDoubleSeconds(options_.short_task) ? options_.max_pipeline_depth
+                                                                       : 1;
 }
 
 void Scheduler::RecordAttemptDuration(absl::Duration d) {

@@ -1,11 +1,11 @@
 #include "master/server.h"
 
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
 #include <filesystem>
 #include <future>
 #include <system_error>
-
-#include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
@@ -35,9 +35,7 @@ MasterServer::~MasterServer() { Shutdown(); }
 
 const std::string& MasterServer::address() const { return impl_->address; }
 
-std::string MasterServer::http_address() const {
-  return impl_->http ? impl_->http->address() : "";
-}
+std::string MasterServer::http_address() const { return impl_->http ? impl_->http->address() : ""; }
 
 absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(const MasterOptions& options) {
   if (!options.data_dir.empty()) {
@@ -58,8 +56,8 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(const MasterOp
     coordinator_options.journal = impl->journal.get();
   }
   impl->coordinator = std::make_unique<Coordinator>(&impl->loop, coordinator_options);
-  impl->jobs = std::make_unique<JobServiceImpl>(&impl->loop, impl->coordinator.get(),
-                                                &impl->planner);
+  impl->jobs =
+      std::make_unique<JobServiceImpl>(&impl->loop, impl->coordinator.get(), &impl->planner);
   impl->sessions = std::make_unique<WorkerSessionImpl>(&impl->loop, impl->coordinator.get());
   impl->loop.Start("coordinator");
   impl->planner.Start("planner");
@@ -89,8 +87,8 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(const MasterOp
   if (impl->server == nullptr || port == 0) {
     impl->loop.Stop();
     impl->planner.Stop();
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen,
-                                               " (address in use or invalid)"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.listen, " (address in use or invalid)"));
   }
   std::string host = options.listen.substr(0, options.listen.rfind(':'));
   impl->address = absl::StrCat(host, ":", port);

@@ -85,7 +85,8 @@ grpc::ServerBidiReactor<v1::Box, v1::Box>* WorkerSessionImpl::Connect(
     });
     amp::StreamCallbacks callbacks;
     callbacks.on_box = [loop, holder](v1::Box box) {
-      loop->Post([holder, box = std::move(box)]() mutable { (*holder)->HandleBox(std::move(box)); });
+      loop->Post(
+          [holder, box = std::move(box)]() mutable { (*holder)->HandleBox(std::move(box)); });
     };
     callbacks.on_done = [loop, holder](const absl::Status& why) {
       loop->Post([holder, why] {

@@ -17,7 +17,7 @@
 namespace ampmr::master {
 
 struct Attempt {
-  std::string id;         // "j3-m12-a2"
+  std::string id;  // "j3-m12-a2"
   std::string worker_id;
   amp::Deferred<v1::Answer> call;
   absl::Time start;
@@ -29,17 +29,17 @@ struct Task {
 
   Kind kind = Kind::kMap;
   int index = 0;
-  std::string id;          // "m12", "r3"
-  v1::Split split;         // map tasks only
+  std::string id;   // "m12", "r3"
+  v1::Split split;  // map tasks only
   State state = State::kPending;
-  bool queued = false;     // waiting in the scheduler's queue
+  bool queued = false;  // waiting in the scheduler's queue
   int attempts_started = 0;
-  int failures = 0;        // attempts that failed by themselves
+  int failures = 0;  // attempts that failed by themselves
   std::vector<Attempt> running;
   std::vector<std::string> failed_on;  // workers where an attempt failed
   absl::Status last_error;
   amp::Deferred<v1::Answer> done;
-  v1::Answer result;       // the accepted attempt's answer
+  v1::Answer result;  // the accepted attempt's answer
   std::string result_worker;
   std::string result_address;  // the accepting worker's ShuffleService
   bool output_lost = false;    // a done map task whose output must be made again

@@ -24,13 +24,13 @@ int main(int argc, char** argv) {
   flags.String("master", &options.master, "ADDR", "the master's address")
       .DefaultText("$AMPMR_MASTER, else 127.0.0.1:7070");
   flags.Int32("slots", &options.slots, "N", "tasks run at once, and children per --handler");
-  flags.String("work-dir", &options.work_dir, "DIR",
-               "where map outputs and scratch files go")
+  flags.String("work-dir", &options.work_dir, "DIR", "where map outputs and scratch files go")
       .DefaultText("a temporary directory, removed at exit");
   flags.String("shuffle-listen", &options.shuffle_listen, "ADDR",
                "where to serve map outputs to other workers; port 0 picks a free port");
-  flags.String("advertise-host", &options.advertise_host, "HOST",
-               "host name other workers use to reach this one")
+  flags
+      .String("advertise-host", &options.advertise_host, "HOST",
+              "host name other workers use to reach this one")
       .DefaultText("the --shuffle-listen host, or the hostname for 0.0.0.0");
   double drain_grace = 30;
   flags.Double("drain-grace", &drain_grace, "SECS",

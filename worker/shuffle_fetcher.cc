@@ -1,12 +1,11 @@
 #include "worker/shuffle_fetcher.h"
 
 #include <fcntl.h>
+#include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
 #include "ampmr/v1/shuffle.grpc.pb.h"
@@ -46,9 +45,9 @@ std::shared_ptr<grpc::Channel> ShuffleFetcher::ChannelTo(const std::string& addr
   return channel;
 }
 
-absl::StatusOr<std::vector<ReduceInput>> ShuffleFetcher::Fetch(
-    const v1::RunReduce& run, const std::atomic<bool>& cancelled,
-    std::vector<std::string>* fetched) {
+absl::StatusOr<std::vector<ReduceInput>> ShuffleFetcher::Fetch(const v1::RunReduce& run,
+                                                               const std::atomic<bool>& cancelled,
+                                                               std::vector<std::string>* fetched) {
   std::vector<ReduceInput> inputs;
   inputs.reserve(run.inputs_size());
   const std::string path = absl::StrCat(work_dir_, "/", run.task().attempt_id(), ".shuffle");
@@ -90,8 +89,8 @@ absl::StatusOr<std::vector<ReduceInput>> ShuffleFetcher::Fetch(
     if (status.ok() && !rpc.ok()) {
       // ABORTED, not UNAVAILABLE: this attempt failed, the reduce worker did not.
       status = absl::AbortedError(absl::StrCat("fetch map output of task ", loc.map_task_id(),
-                                                     " from worker=", loc.worker_id(), " at ",
-                                                     loc.shuffle_address(), ": ", rpc.message()));
+                                               " from worker=", loc.worker_id(), " at ",
+                                               loc.shuffle_address(), ": ", rpc.message()));
       status.SetPayload(kLostMapOutputPayload, absl::Cord(loc.attempt_id()));
     }
     if (status.ok() && got != loc.length()) {

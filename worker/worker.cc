@@ -1,17 +1,16 @@
 #include "worker/worker.h"
 
+#include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
-#include <mutex>
 #include <cstdlib>
 #include <filesystem>
 #include <future>
+#include <mutex>
 #include <system_error>
 #include <utility>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
@@ -231,7 +230,7 @@ void Worker::Impl::SubmitAttempt(const std::string& attempt, const amp::Session:
 }
 
 std::shared_ptr<ProgressClock> Worker::Impl::WatchStalls(const v1::TaskContext& task,
-                                                        const amp::Session::Reply& reply) {
+                                                         const amp::Session::Reply& reply) {
   auto clock = std::make_shared<ProgressClock>(task.timeout_seconds());
   stalls.Add(task.attempt_id(), clock,
              [this, reply, attempt = task.attempt_id()](const absl::Status& why) {
@@ -243,33 +242,31 @@ std::shared_ptr<ProgressClock> Worker::Impl::WatchStalls(const v1::TaskContext& 
 }
 
 void Worker::Impl::RunMap(const v1::RunMap& run, amp::Session::Reply reply) {
-  SubmitAttempt(
-      run.task().attempt_id(), reply,
-      [this, run, reply](const std::atomic<bool>& cancelled) {
-        MapTaskOptions opts;
-        opts.run = run;
-        opts.work_dir = options.work_dir;
-        opts.cancelled = &cancelled;
-        opts.progress = WatchStalls(run.task(), reply);
-        absl::Cleanup unwatch = [this, &run] { stalls.Remove(run.task().attempt_id()); };
-        absl::StatusOr<v1::MapDone> done = RunMapTask(opts);
-        if (!done.ok()) {
-          reply(done.status());
-          return;
-        }
-        if (run.output_dir().empty() && !done->output_path().empty()) {
-          store.Add(run.task().attempt_id(), run.task().job_id(), done->output_path());
-        }
-        v1::Answer answer;
-        *answer.mutable_map_done() = std::move(*done);
-        reply(std::move(answer));
-      });
+  SubmitAttempt(run.task().attempt_id(), reply,
+                [this, run, reply](const std::atomic<bool>& cancelled) {
+                  MapTaskOptions opts;
+                  opts.run = run;
+                  opts.work_dir = options.work_dir;
+                  opts.cancelled = &cancelled;
+                  opts.progress = WatchStalls(run.task(), reply);
+                  absl::Cleanup unwatch = [this, &run] { stalls.Remove(run.task().attempt_id()); };
+                  absl::StatusOr<v1::MapDone> done = RunMapTask(opts);
+                  if (!done.ok()) {
+                    reply(done.status());
+                    return;
+                  }
+                  if (run.output_dir().empty() && !done->output_path().empty()) {
+                    store.Add(run.task().attempt_id(), run.task().job_id(), done->output_path());
+                  }
+                  v1::Answer answer;
+                  *answer.mutable_map_done() = std::move(*done);
+                  reply(std::move(answer));
+                });
 }
 
 void Worker::Impl::RunReduce(const v1::RunReduce& run, amp::Session::Reply reply) {
   SubmitAttempt(
-      run.task().attempt_id(), reply,
-      [this, run, reply](const std::atomic<bool>& cancelled) {
+      run.task().attempt_id(), reply, [this, run, reply](const std::atomic<bool>& cancelled) {
         std::vector<std::string> fetched;
         absl::StatusOr<std::vector<ReduceInput>> inputs = fetcher->Fetch(run, cancelled, &fetched);
         absl::StatusOr<v1::ReduceDone> done = absl::UnknownError("not run");
@@ -347,8 +344,8 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& optio
   if (impl->options.work_dir.empty()) {
     std::string tmpl = (fs::temp_directory_path() / "ampmr-worker-XXXXXX").string();
     if (mkdtemp(tmpl.data()) == nullptr) {
-      return absl::InternalError(absl::StrCat("cannot create a work dir under ",
-                                              fs::temp_directory_path().string()));
+      return absl::InternalError(
+          absl::StrCat("cannot create a work dir under ", fs::temp_directory_path().string()));
     }
     impl->options.work_dir = tmpl;
     impl->owns_work_dir = true;
@@ -417,8 +414,9 @@ void Worker::Drain(absl::Duration grace) {
     }
     v1::Command drain;
     drain.mutable_drain();
-    impl->session->CallRemote(std::move(drain))
-        .AddBoth([told](const absl::StatusOr<v1::Answer>&) { told->set_value(); });
+    impl->session->CallRemote(std::move(drain)).AddBoth([told](const absl::StatusOr<v1::Answer>&) {
+      told->set_value();
+    });
   });
   told->get_future().wait_for(std::chrono::seconds(2));
   impl->pool.DropQueued(absl::UnavailableError("worker draining"));

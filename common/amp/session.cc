@@ -89,8 +89,8 @@ void Session::HandleBox(v1::Box box) {
       break;
   }
   if (box.ask() != 0) {
-    MakeReply(transport_, box.ask(), closed_)(
-        absl::InvalidArgumentError("malformed box: no command, answer or error"));
+    MakeReply(transport_, box.ask(),
+              closed_)(absl::InvalidArgumentError("malformed box: no command, answer or error"));
   } else {
     AMPMR_LOG(WARNING) << name_ << ": dropped a malformed box with no body";
   }
@@ -122,8 +122,7 @@ void Session::HandleCommand(uint64_t ask, const v1::Command& command) {
 Session::Reply MakeReply(std::shared_ptr<Transport> transport, uint64_t ask,
                          std::shared_ptr<const std::atomic<bool>> closed) {
   return [transport = std::move(transport), closed = std::move(closed), ask,
-          replied = std::make_shared<std::atomic<bool>>(false)](
-             absl::StatusOr<v1::Answer> result) {
+          replied = std::make_shared<std::atomic<bool>>(false)](absl::StatusOr<v1::Answer> result) {
     if ((closed != nullptr && closed->load()) || replied->exchange(true)) return;
     v1::Box box;
     box.set_ask(ask);

@@ -5,10 +5,10 @@
 //     order answers come back;
 //   - SendNoAnswer(command) sends with ask 0 (Twisted's requiresAnswer=False);
 //   - incoming commands go to the responder registered for their kind; a
-//     responder replies once, now or later (a second reply is ignored). A command with no responder (or of a
-//     kind this build does not know) is answered with UNIMPLEMENTED, and the
-//     session stays up. A malformed box is answered with INVALID_ARGUMENT when
-//     it asked for an answer, otherwise logged and dropped.
+//     responder replies once, now or later (a second reply is ignored). A command with no responder
+//     (or of a kind this build does not know) is answered with UNIMPLEMENTED, and the session stays
+//     up. A malformed box is answered with INVALID_ARGUMENT when it asked for an answer, otherwise
+//     logged and dropped.
 //   - When the stream breaks (HandleClosed), every outstanding call fails with
 //     UNAVAILABLE, like AMP's connection-lost errback.
 //

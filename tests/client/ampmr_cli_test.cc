@@ -64,8 +64,7 @@ class FakeJobService final : public v1::JobService::Service {
   // Waits until a WatchJob call is holding.
   bool WaitForHeldWatch() {
     std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, std::chrono::seconds(20),
-                        [&] { return holding_ > 0; });
+    return cv_.wait_for(lock, std::chrono::seconds(20), [&] { return holding_ > 0; });
   }
 
   grpc::Status SubmitJob(grpc::ServerContext*, const v1::SubmitJobRequest* req,
@@ -79,14 +78,12 @@ class FakeJobService final : public v1::JobService::Service {
   grpc::Status GetJob(grpc::ServerContext*, const v1::GetJobRequest* req,
                       v1::JobStatus* resp) override {
     if (req->job_id() != "j1") {
-      return grpc::Status(grpc::NOT_FOUND,
-                          absl::StrCat("job ", req->job_id(), ": not found"));
+      return grpc::Status(grpc::NOT_FOUND, absl::StrCat("job ", req->job_id(), ": not found"));
     }
     *resp = WithSpec(final_status);
     return grpc::Status::OK;
   }
-  grpc::Status WatchJob(grpc::ServerContext* context,
-                        const v1::WatchJobRequest* req,
+  grpc::Status WatchJob(grpc::ServerContext* context, const v1::WatchJobRequest* req,
                         grpc::ServerWriter<v1::JobEvent>* writer) override {
     for (const v1::JobStatus& status : watch_events) {
       v1::JobEvent event;
@@ -126,8 +123,7 @@ class FakeJobService final : public v1::JobService::Service {
   grpc::Status Call(grpc::ServerContext*, const v1::CallRequest* req,
                     v1::CallResponse* resp) override {
     if (req->handler() != "echo") {
-      return grpc::Status(grpc::NOT_FOUND,
-                          "no worker offers handler " + req->handler());
+      return grpc::Status(grpc::NOT_FOUND, "no worker offers handler " + req->handler());
     }
     resp->set_payload(absl::StrCat("echo:", req->payload()));
     return grpc::Status::OK;
@@ -175,14 +171,12 @@ class AmpmrCliTest : public ::testing::Test {
     // Orphans (if ever) come back to us and cannot escape the checks.
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     const char* env_dir = getenv("AMPMR_BIN_DIR");
-    std::string built =
-        env_dir != nullptr ? env_dir : OwnExecutableDir().value_or(".");
+    std::string built = env_dir != nullptr ? env_dir : OwnExecutableDir().value_or(".");
     std::filesystem::copy_file(built + "/ampmr", bin_ / "ampmr");
     std::filesystem::create_directory(work_ / "tmp");
 
     grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port_);
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
     builder.RegisterService(&fake_);
     server_ = builder.BuildAndStart();
     address_ = absl::StrCat("127.0.0.1:", port_);
@@ -193,16 +187,11 @@ class AmpmrCliTest : public ::testing::Test {
     WriteWorker(WorkerScript("exec sleep 600\n"));
   }
   ~AmpmrCliTest() override {
-    server_->Shutdown(std::chrono::system_clock::now() +
-                      std::chrono::seconds(5));
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   }
 
-  void WriteMaster(const std::string& body) {
-    WriteScript(bin_ / "ampmr-master", body);
-  }
-  void WriteWorker(const std::string& body) {
-    WriteScript(bin_ / "ampmr-worker", body);
-  }
+  void WriteMaster(const std::string& body) { WriteScript(bin_ / "ampmr-master", body); }
+  void WriteWorker(const std::string& body) { WriteScript(bin_ / "ampmr-worker", body); }
   std::string WorkerScript(const std::string& then) {
     return absl::StrCat("echo \"worker $$ $*\" > ", events_.path(), "\n", then);
   }
@@ -212,16 +201,13 @@ class AmpmrCliTest : public ::testing::Test {
   std::unique_ptr<Subprocess> Start(const std::vector<std::string>& args,
                                     const std::string& env = "AMPMR_MASTER=") {
     SpawnOptions options;
-    options.argv = {"/usr/bin/env",  "-C",
-                    work_.path(),    absl::StrCat("TMPDIR=", work_ / "tmp"),
-                    "AMPMR_MASTER=", env,
-                    bin_ / "ampmr"};
+    options.argv = {"/usr/bin/env",  "-C", work_.path(),  absl::StrCat("TMPDIR=", work_ / "tmp"),
+                    "AMPMR_MASTER=", env,  bin_ / "ampmr"};
     options.argv.insert(options.argv.end(), args.begin(), args.end());
     options.log_path = work_ / "stderr";
     std::filesystem::remove(options.log_path);
     options.capture_stdout = true;
-    absl::StatusOr<std::unique_ptr<Subprocess>> child =
-        Subprocess::Spawn(options);
+    absl::StatusOr<std::unique_ptr<Subprocess>> child = Subprocess::Spawn(options);
     EXPECT_TRUE(child.ok()) << child.status();
     return child.ok() ? *std::move(child) : nullptr;
   }
@@ -240,24 +226,15 @@ class AmpmrCliTest : public ::testing::Test {
     return result;
   }
 
-  Result Ampmr(const std::vector<std::string>& args,
-               const std::string& env = "AMPMR_MASTER=") {
+  Result Ampmr(const std::vector<std::string>& args, const std::string& env = "AMPMR_MASTER=") {
     std::unique_ptr<Subprocess> child = Start(args, env);
     if (child == nullptr) return {};
     return Finish(child.get());
   }
 
   std::vector<std::string> RunArgs() {
-    return {"run",
-            "--input",
-            "in.txt",
-            "--output",
-            "out",
-            "--mapper",
-            "builtin:wordcount",
-            "--reducer",
-            "builtin:sum",
-            "--workers",
+    return {"run",      "--input",           "in.txt",    "--output",    "out",
+            "--mapper", "builtin:wordcount", "--reducer", "builtin:sum", "--workers",
             "2"};
   }
 
@@ -310,8 +287,7 @@ TEST_F(AmpmrCliTest, UsageAndHelp) {
 
   Result unknown = Ampmr({"frobnicate"});
   EXPECT_EQ(unknown.exit_code, 2);
-  EXPECT_THAT(unknown.err,
-              StartsWith("ampmr: unknown command \"frobnicate\"\n\nusage:"));
+  EXPECT_THAT(unknown.err, StartsWith("ampmr: unknown command \"frobnicate\"\n\nusage:"));
 
   Result bad_flag = Ampmr({"jobs", "--jason"});
   EXPECT_EQ(bad_flag.exit_code, 2);
@@ -323,28 +299,27 @@ TEST_F(AmpmrCliTest, UsageAndHelp) {
 }
 
 TEST_F(AmpmrCliTest, LocalRefusalsComeBeforeStartingOrContactingAnything) {
-  Result reduces = Ampmr({"run", "--reduces", "0", "--input", "a", "--output",
-                          "o", "--mapper", "builtin:wordcount"});
+  Result reduces = Ampmr(
+      {"run", "--reduces", "0", "--input", "a", "--output", "o", "--mapper", "builtin:wordcount"});
   EXPECT_EQ(reduces.exit_code, 2);
   EXPECT_EQ(reduces.err, "ampmr: --reduces: must be >= 1, got 0\n");
   EXPECT_EQ(reduces.out, "");
 
-  Result two_inputs = Ampmr({"run", "--input", "a", "b", "--output", "o",
-                             "--mapper", "builtin:noop"});
+  Result two_inputs =
+      Ampmr({"run", "--input", "a", "b", "--output", "o", "--mapper", "builtin:noop"});
   EXPECT_EQ(two_inputs.exit_code, 2);
   EXPECT_EQ(two_inputs.err,
             "ampmr: unexpected argument \"b\" (one path per --input: --input A "
             "--input B)\n");
 
-  Result workers = Ampmr({"run", "--workers", "0", "--input", "a", "--output",
-                          "o", "--mapper", "builtin:noop"});
+  Result workers =
+      Ampmr({"run", "--workers", "0", "--input", "a", "--output", "o", "--mapper", "builtin:noop"});
   EXPECT_EQ(workers.exit_code, 2);
   EXPECT_EQ(workers.err, "ampmr: --workers: must be >= 1, got 0\n");
 
   // An unreachable master does not matter: nothing is contacted.
-  Result size =
-      Ampmr({"submit", "--master", "127.0.0.1:1", "--split-size", "12Q",
-             "--input", "a", "--output", "o", "--mapper", "builtin:noop"});
+  Result size = Ampmr({"submit", "--master", "127.0.0.1:1", "--split-size", "12Q", "--input", "a",
+                       "--output", "o", "--mapper", "builtin:noop"});
   EXPECT_EQ(size.exit_code, 2);
   EXPECT_THAT(size.err, StartsWith("ampmr: --split-size: bad size \"12Q\""));
 
@@ -359,11 +334,9 @@ TEST_F(AmpmrCliTest, ReconnectTimeoutIsDocumentedAndChecked) {
     EXPECT_THAT(help.out, HasSubstr("  --reconnect-timeout SECS "));
     EXPECT_THAT(help.out, HasSubstr("(default: 60)"));
   }
-  Result negative = Ampmr({"wait", "--master", "127.0.0.1:1",
-                           "--reconnect-timeout", "-1", "j1"});
+  Result negative = Ampmr({"wait", "--master", "127.0.0.1:1", "--reconnect-timeout", "-1", "j1"});
   EXPECT_EQ(negative.exit_code, 2);
-  EXPECT_EQ(negative.err,
-            "ampmr: --reconnect-timeout: must be >= 0 seconds, got -1\n");
+  EXPECT_EQ(negative.err, "ampmr: --reconnect-timeout: must be >= 0 seconds, got -1\n");
 }
 
 TEST_F(AmpmrCliTest, UnreachableMasterFailsWithinSeconds) {
@@ -422,8 +395,7 @@ TEST_F(AmpmrCliTest, RunSubmitsFollowsReportsAndCleansUp) {
 
 TEST_F(AmpmrCliTest, RunReportsAFailedJob) {
   fake_.final_status = Status(v1::FAILED, 1, 0);
-  fake_.final_status.set_error(
-      "task m1 input=/w/in.txt failed after 4 attempts: exit status 2");
+  fake_.final_status.set_error("task m1 input=/w/in.txt failed after 4 attempts: exit status 2");
   fake_.watch_events = {fake_.final_status};
   Result r = Ampmr(RunArgs());
   EXPECT_EQ(r.exit_code, 1);
@@ -435,8 +407,7 @@ TEST_F(AmpmrCliTest, RunReportsAFailedJob) {
 }
 
 TEST_F(AmpmrCliTest, RunPrintsTheMastersValidationError) {
-  fake_.submit_error =
-      absl::FailedPreconditionError("output /w/out exists and is not empty");
+  fake_.submit_error = absl::FailedPreconditionError("output /w/out exists and is not empty");
   Result r = Ampmr(RunArgs());
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.err, "ampmr: output /w/out exists and is not empty\n");
@@ -479,9 +450,8 @@ TEST_F(AmpmrCliTest, InterruptCancelsTheJobAndCleansUp) {
 
 TEST_F(AmpmrCliTest, SecondInterruptKillsWithoutWaiting) {
   // A master that reports SIGTERM and keeps running.
-  WriteMaster(absl::StrCat("trap 'echo \"term $$\" > ", events_.path(),
-                           "' TERM\n", "echo \"master $$ $*\" > ",
-                           events_.path(), "\n",
+  WriteMaster(absl::StrCat("trap 'echo \"term $$\" > ", events_.path(), "' TERM\n",
+                           "echo \"master $$ $*\" > ", events_.path(), "\n",
                            "echo 'ampmr-master listening on ", address_, "'\n",
                            "while :; do sleep 600 & wait $!; done\n"));
   fake_.watch_events = {Status(v1::MAPPING, 0, 0)};
@@ -492,8 +462,7 @@ TEST_F(AmpmrCliTest, SecondInterruptKillsWithoutWaiting) {
   ASSERT_TRUE(fake_.WaitForHeldWatch());
   const absl::Time start = absl::Now();
   kill(run->pid(), SIGINT);
-  std::vector<std::string> term =
-      events_.NextFields();  // the orderly stop began
+  std::vector<std::string> term = events_.NextFields();  // the orderly stop began
   ASSERT_THAT(term, ElementsAre("term", std::to_string(pids[0])));
   kill(run->pid(), SIGINT);
   Result r = Finish(run.get());
@@ -533,10 +502,9 @@ TEST_F(AmpmrCliTest, RunNoticesEveryWorkerExiting) {
 }
 
 TEST_F(AmpmrCliTest, SubmitPrintsTheJobIdAlone) {
-  Result r =
-      Ampmr({"submit", "--master", address_, "--input", "/abs/in", "--input",
-             "rel/*.txt", "--output", "out", "--mapper", "exec:tr a-z A-Z",
-             "--reducer", "none", "--env", "A=b", "--name", "upper"});
+  Result r = Ampmr({"submit", "--master", address_, "--input", "/abs/in", "--input", "rel/*.txt",
+                    "--output", "out", "--mapper", "exec:tr a-z A-Z", "--reducer", "none", "--env",
+                    "A=b", "--name", "upper"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "j1\n");
   ASSERT_EQ(fake_.submitted().size(), 1u);
@@ -551,9 +519,9 @@ TEST_F(AmpmrCliTest, SubmitPrintsTheJobIdAlone) {
 TEST_F(AmpmrCliTest, SubmitWaitFollowsLikeRun) {
   fake_.final_status = Status(v1::SUCCEEDED, 2, 1);
   fake_.watch_events = {Status(v1::MAPPING, 1, 0), fake_.final_status};
-  Result r = Ampmr({"submit", "--wait", "--input", "/in", "--output", "/out",
-                    "--mapper", "builtin:noop"},
-                   "AMPMR_MASTER=" + address_);
+  Result r =
+      Ampmr({"submit", "--wait", "--input", "/in", "--output", "/out", "--mapper", "builtin:noop"},
+            "AMPMR_MASTER=" + address_);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, StartsWith("j1\njob:      j1\nstate:    SUCCEEDED\n"));
 }
@@ -564,12 +532,11 @@ TEST_F(AmpmrCliTest, ProgressLineOnATerminal) {
   fake_.watch_events = {Status(v1::MAPPING, 1, 0), fake_.final_status};
   SpawnOptions options;
   // script(1) gives ampmr a terminal; its output is what the terminal shows.
-  options.argv = {
-      "/usr/bin/script", "-qec",
-      absl::StrCat(bin_ / "ampmr", " submit --wait --master ", address_,
-                   " --input /in --output /out --mapper "
-                   "builtin:noop"),
-      "/dev/null"};
+  options.argv = {"/usr/bin/script", "-qec",
+                  absl::StrCat(bin_ / "ampmr", " submit --wait --master ", address_,
+                               " --input /in --output /out --mapper "
+                               "builtin:noop"),
+                  "/dev/null"};
   options.log_path = work_ / "stderr";
   options.capture_stdout = true;
   auto child = Subprocess::Spawn(options);
@@ -617,8 +584,7 @@ TEST_F(AmpmrCliTest, StatusWaitCancelJobsWorkers) {
   Result jobs = Ampmr({"jobs"}, env);
   EXPECT_EQ(jobs.exit_code, 0);
   EXPECT_THAT(jobs.out, StartsWith("ID  STATE   MAP  REDUCE  NAME  "));
-  EXPECT_THAT(jobs.out,
-              HasSubstr("\nj1  FAILED  1/2  0/1     builtin:wordcount  "));
+  EXPECT_THAT(jobs.out, HasSubstr("\nj1  FAILED  1/2  0/1     builtin:wordcount  "));
 
   v1::WorkerInfo worker;
   worker.set_worker_id("w1");

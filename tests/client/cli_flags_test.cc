@@ -28,8 +28,7 @@ struct Vars {
 };
 
 void Declare(FlagSet* flags, Vars* v) {
-  flags->String("output", &v->output, "DIR", "where the part files go")
-      .Required();
+  flags->String("output", &v->output, "DIR", "where the part files go").Required();
   flags->String("master", &v->master, "ADDR", "the master to talk to");
   flags->Int32("reduces", &v->reduces, "R", "number of reduce tasks");
   flags->Int64("limit", &v->limit, "N", "stop after N records");
@@ -41,8 +40,7 @@ void Declare(FlagSet* flags, Vars* v) {
 // A command with Vars declared on its FlagSet.
 struct Cmd {
   Cmd() { Declare(&flags, &v); }
-  absl::StatusOr<std::vector<std::string>> Parse(
-      const std::vector<std::string>& args) {
+  absl::StatusOr<std::vector<std::string>> Parse(const std::vector<std::string>& args) {
     return flags.Parse(args);
   }
   Vars v;
@@ -51,8 +49,8 @@ struct Cmd {
 
 TEST(FlagSetTest, SeparateAndInlineValues) {
   Cmd cmd;
-  auto args = cmd.Parse({"--output", "out", "--master=h:1", "--reduces", "8",
-                         "--limit=-3", "--timeout", "0.5"});
+  auto args = cmd.Parse(
+      {"--output", "out", "--master=h:1", "--reduces", "8", "--limit=-3", "--timeout", "0.5"});
   ASSERT_THAT(args, IsOk());
   EXPECT_THAT(*args, IsEmpty());
   EXPECT_EQ(cmd.v.output, "out");
@@ -80,9 +78,7 @@ TEST(FlagSetTest, InlineValueMayContainEqualsAndBeEmpty) {
 
 TEST(FlagSetTest, RepeatedFlagCollectsInOrder) {
   Cmd cmd;
-  ASSERT_THAT(
-      cmd.Parse({"--input", "a", "--output", "o", "--input=b", "--input", "c"}),
-      IsOk());
+  ASSERT_THAT(cmd.Parse({"--input", "a", "--output", "o", "--input=b", "--input", "c"}), IsOk());
   EXPECT_THAT(cmd.v.inputs, ElementsAre("a", "b", "c"));
 }
 
@@ -108,15 +104,14 @@ TEST(FlagSetTest, BooleanDoesNotEatTheNextArgument) {
 
 TEST(FlagSetTest, BadBooleanValue) {
   Cmd cmd;
-  EXPECT_THAT(cmd.Parse({"--output", "o", "--wait=yes"}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "--wait: want true or false, got \"yes\""));
+  EXPECT_THAT(
+      cmd.Parse({"--output", "o", "--wait=yes"}),
+      StatusIs(absl::StatusCode::kInvalidArgument, "--wait: want true or false, got \"yes\""));
 }
 
 TEST(FlagSetTest, PositionalInterleavedAndDoubleDash) {
   Cmd cmd;
-  auto args =
-      cmd.Parse({"j1", "--output", "o", "-", "j2", "--", "--reduces", "-x"});
+  auto args = cmd.Parse({"j1", "--output", "o", "-", "j2", "--", "--reduces", "-x"});
   ASSERT_THAT(args, IsOk());
   EXPECT_THAT(*args, ElementsAre("j1", "-", "j2", "--reduces", "-x"));
   EXPECT_EQ(cmd.v.reduces, 1);
@@ -127,29 +122,26 @@ TEST(FlagSetTest, PositionalInterleavedAndDoubleDash) {
 TEST(FlagSetTest, UnknownFlag) {
   Cmd cmd;
   EXPECT_THAT(cmd.Parse({"--output", "o", "--foo"}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "unknown flag --foo (see --help)"));
+              StatusIs(absl::StatusCode::kInvalidArgument, "unknown flag --foo (see --help)"));
   Cmd w;
   EXPECT_THAT(w.Parse({"--output", "o", "--foo=1"}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "unknown flag --foo (see --help)"));
+              StatusIs(absl::StatusCode::kInvalidArgument, "unknown flag --foo (see --help)"));
   Cmd x;
-  EXPECT_THAT(x.Parse({"-o", "o"}), StatusIs(absl::StatusCode::kInvalidArgument,
-                                             "unknown flag -o (see --help)"));
+  EXPECT_THAT(x.Parse({"-o", "o"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, "unknown flag -o (see --help)"));
 }
 
 TEST(FlagSetTest, MissingValueAtEnd) {
   Cmd cmd;
-  EXPECT_THAT(cmd.Parse({"--output"}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "--output: missing value (--output DIR)"));
+  EXPECT_THAT(cmd.Parse({"--output"}), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                "--output: missing value (--output DIR)"));
 }
 
 TEST(FlagSetTest, MissingValueBeforeAnotherFlag) {
   Cmd cmd;
-  EXPECT_THAT(cmd.Parse({"--output", "--reduces", "2"}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "--output: missing value (--output DIR)"));
+  EXPECT_THAT(
+      cmd.Parse({"--output", "--reduces", "2"}),
+      StatusIs(absl::StatusCode::kInvalidArgument, "--output: missing value (--output DIR)"));
 }
 
 TEST(FlagSetTest, ValueMayStartWithOneDash) {
@@ -161,17 +153,17 @@ TEST(FlagSetTest, ValueMayStartWithOneDash) {
 
 TEST(FlagSetTest, BadNumbers) {
   Cmd a;
-  EXPECT_THAT(a.Parse({"--output", "o", "--reduces", "x"}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "--reduces: want an integer, got \"x\""));
+  EXPECT_THAT(
+      a.Parse({"--output", "o", "--reduces", "x"}),
+      StatusIs(absl::StatusCode::kInvalidArgument, "--reduces: want an integer, got \"x\""));
   Cmd b;
   EXPECT_THAT(b.Parse({"--output", "o", "--reduces", "99999999999"}),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        "--reduces: want an integer, got \"99999999999\""));
   Cmd c;
-  EXPECT_THAT(c.Parse({"--output", "o", "--timeout=soon"}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "--timeout: want a number, got \"soon\""));
+  EXPECT_THAT(
+      c.Parse({"--output", "o", "--timeout=soon"}),
+      StatusIs(absl::StatusCode::kInvalidArgument, "--timeout: want a number, got \"soon\""));
 }
 
 TEST(FlagSetTest, SingleValueFlagGivenTwice) {
@@ -184,8 +176,7 @@ TEST(FlagSetTest, SingleValueFlagGivenTwice) {
 TEST(FlagSetTest, MissingRequiredFlag) {
   Cmd cmd;
   EXPECT_THAT(cmd.Parse({"--reduces", "2"}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "missing required flag --output DIR"));
+              StatusIs(absl::StatusCode::kInvalidArgument, "missing required flag --output DIR"));
 }
 
 TEST(FlagSetTest, HelpWinsOverErrorsAndLeavesVariablesAlone) {
@@ -212,30 +203,17 @@ TEST(FlagSetTest, HelpListsEveryFlagWithDefaults) {
   Vars v;
   FlagSet flags("test --output DIR [flags]", "A test command.");
   Declare(&flags, &v);
-  flags.String("workers", &v.output, "N", "worker processes")
-      .DefaultText("number of cores");
+  flags.String("workers", &v.output, "N", "worker processes").DefaultText("number of cores");
   const std::string help = flags.Help();
-  EXPECT_THAT(
-      help,
-      HasSubstr(
-          "usage: test --output DIR [flags]\n\nA test command.\n\nflags:\n"));
-  EXPECT_THAT(
-      help,
-      HasSubstr("  --output DIR    where the part files go (required)\n"));
+  EXPECT_THAT(help, HasSubstr("usage: test --output DIR [flags]\n\nA test command.\n\nflags:\n"));
+  EXPECT_THAT(help, HasSubstr("  --output DIR    where the part files go (required)\n"));
   EXPECT_THAT(help, HasSubstr("  --master ADDR   the master to talk to "
                               "(default: 127.0.0.1:7070)\n"));
-  EXPECT_THAT(
-      help,
-      HasSubstr("  --reduces R     number of reduce tasks (default: 1)\n"));
-  EXPECT_THAT(
-      help, HasSubstr("  --timeout SECS  give up after SECS (default: 2.5)\n"));
+  EXPECT_THAT(help, HasSubstr("  --reduces R     number of reduce tasks (default: 1)\n"));
+  EXPECT_THAT(help, HasSubstr("  --timeout SECS  give up after SECS (default: 2.5)\n"));
   EXPECT_THAT(help, HasSubstr("  --wait          block until the job ends\n"));
-  EXPECT_THAT(help,
-              HasSubstr("  --input PATH    an input file (repeatable)\n"));
-  EXPECT_THAT(
-      help,
-      HasSubstr(
-          "  --workers N     worker processes (default: number of cores)\n"));
+  EXPECT_THAT(help, HasSubstr("  --input PATH    an input file (repeatable)\n"));
+  EXPECT_THAT(help, HasSubstr("  --workers N     worker processes (default: number of cores)\n"));
   EXPECT_THAT(help, HasSubstr("  -h, --help      show this help\n"));
 }
 
@@ -258,8 +236,7 @@ TEST(FlagSetTest, BoolDefaultShownOnlyWhenOn) {
   FlagSet flags("x", "");
   flags.Bool("on", &on, "starts on");
   flags.Bool("off", &off, "starts off");
-  EXPECT_THAT(flags.Help(),
-              HasSubstr("--on        starts on (default: true)\n"));
+  EXPECT_THAT(flags.Help(), HasSubstr("--on        starts on (default: true)\n"));
   EXPECT_THAT(flags.Help(), HasSubstr("--off       starts off\n"));
 }
 

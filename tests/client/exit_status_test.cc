@@ -19,13 +19,11 @@ TEST(ExitStatusTest, CallerMistakesAreUsageErrors) {
 }
 
 TEST(ExitStatusTest, ErrorIsOneLineWithIndentedContinuation) {
-  EXPECT_EQ(FormatError(absl::InvalidArgumentError(
-                "input /data/x: no such file or directory")),
+  EXPECT_EQ(FormatError(absl::InvalidArgumentError("input /data/x: no such file or directory")),
             "ampmr: input /data/x: no such file or directory\n");
-  EXPECT_EQ(
-      FormatError(absl::FailedPreconditionError(
-          "ampmr-master exited; its log ends with:\nline 1\nline 2\n")),
-      "ampmr: ampmr-master exited; its log ends with:\n  line 1\n  line 2\n");
+  EXPECT_EQ(FormatError(absl::FailedPreconditionError(
+                "ampmr-master exited; its log ends with:\nline 1\nline 2\n")),
+            "ampmr: ampmr-master exited; its log ends with:\n  line 1\n  line 2\n");
   EXPECT_EQ(FormatError(absl::UnknownError("")), "ampmr: UNKNOWN\n");
 }
 

@@ -96,8 +96,7 @@ TEST(JobFlagsTest, EveryFlag) {
   EXPECT_EQ(spec->max_attempts(), 2);
   EXPECT_EQ(spec->task_timeout_seconds(), 2.5);
   EXPECT_THAT(spec->env(),
-              UnorderedElementsAre(Pair("A", "1"), Pair("B", "x=y"),
-                                   Pair("EMPTY", "")));
+              UnorderedElementsAre(Pair("A", "1"), Pair("B", "x=y"), Pair("EMPTY", "")));
   EXPECT_EQ(spec->name(), "wc test");
 }
 
@@ -108,13 +107,12 @@ TEST(JobFlagsTest, MapOnlyReducer) {
 }
 
 TEST(JobFlagsTest, RelativePathsBecomeAbsolute) {
-  absl::StatusOr<v1::JobSpec> spec = Build(
-      {"--input", "data/a.txt", "--input", "./in//*.log", "--input", "../up",
-       "--input", ".", "--output", "out/", "--mapper", "builtin:noop"});
+  absl::StatusOr<v1::JobSpec> spec =
+      Build({"--input", "data/a.txt", "--input", "./in//*.log", "--input", "../up", "--input", ".",
+             "--output", "out/", "--mapper", "builtin:noop"});
   ASSERT_THAT(spec, IsOk());
-  EXPECT_THAT(spec->inputs(),
-              ElementsAre("/home/u/wd/data/a.txt", "/home/u/wd/in/*.log",
-                          "/home/u/wd/../up", "/home/u/wd"));
+  EXPECT_THAT(spec->inputs(), ElementsAre("/home/u/wd/data/a.txt", "/home/u/wd/in/*.log",
+                                          "/home/u/wd/../up", "/home/u/wd"));
   EXPECT_EQ(spec->output(), "/home/u/wd/out");
 }
 
@@ -127,71 +125,61 @@ TEST(JobFlagsTest, MakeAbsolute) {
 
 TEST(JobFlagsTest, MissingRequiredFlags) {
   EXPECT_THAT(Build({"--output", "/o", "--mapper", "builtin:noop"}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "missing required flag --input PATH"));
+              StatusIs(absl::StatusCode::kInvalidArgument, "missing required flag --input PATH"));
   EXPECT_THAT(Build({"--input", "/i", "--mapper", "builtin:noop"}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "missing required flag --output DIR"));
+              StatusIs(absl::StatusCode::kInvalidArgument, "missing required flag --output DIR"));
   EXPECT_THAT(Build({"--input", "/i", "--output", "/o"}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "missing required flag --mapper SPEC"));
+              StatusIs(absl::StatusCode::kInvalidArgument, "missing required flag --mapper SPEC"));
 }
 
 TEST(JobFlagsTest, RefusesEmptyPaths) {
-  EXPECT_THAT(
-      BuildError({"--input="}),
-      StatusIs(absl::StatusCode::kInvalidArgument, "--input: empty path"));
-  EXPECT_THAT(
-      Build({"--input", "/i", "--output=", "--mapper", "builtin:noop"}),
-      StatusIs(absl::StatusCode::kInvalidArgument, "--output: empty path"));
+  EXPECT_THAT(BuildError({"--input="}),
+              StatusIs(absl::StatusCode::kInvalidArgument, "--input: empty path"));
+  EXPECT_THAT(Build({"--input", "/i", "--output=", "--mapper", "builtin:noop"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, "--output: empty path"));
 }
 
 TEST(JobFlagsTest, RefusesReducesBelowOne) {
   EXPECT_THAT(BuildError({"--reduces", "0"}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "--reduces: must be >= 1, got 0"));
+              StatusIs(absl::StatusCode::kInvalidArgument, "--reduces: must be >= 1, got 0"));
   EXPECT_THAT(BuildError({"--reduces=-3"}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "--reduces: must be >= 1, got -3"));
-  EXPECT_THAT(BuildError({"--reduces", "two"}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "--reduces: want an integer, got \"two\""));
+              StatusIs(absl::StatusCode::kInvalidArgument, "--reduces: must be >= 1, got -3"));
+  EXPECT_THAT(
+      BuildError({"--reduces", "two"}),
+      StatusIs(absl::StatusCode::kInvalidArgument, "--reduces: want an integer, got \"two\""));
 }
 
 TEST(JobFlagsTest, RefusesMaxAttemptsBelowOne) {
   EXPECT_THAT(BuildError({"--max-attempts", "0"}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "--max-attempts: must be >= 1, got 0"));
+              StatusIs(absl::StatusCode::kInvalidArgument, "--max-attempts: must be >= 1, got 0"));
 }
 
 TEST(JobFlagsTest, RefusesBadSplitSize) {
-  EXPECT_THAT(BuildError({"--split-size", "64X"}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("--split-size: bad size \"64X\"")));
-  EXPECT_THAT(BuildError({"--split-size", "0"}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("--split-size: bad size \"0\"")));
+  EXPECT_THAT(
+      BuildError({"--split-size", "64X"}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--split-size: bad size \"64X\"")));
+  EXPECT_THAT(
+      BuildError({"--split-size", "0"}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--split-size: bad size \"0\"")));
 }
 
 TEST(JobFlagsTest, RefusesBadTaskTimeout) {
-  EXPECT_THAT(BuildError({"--task-timeout", "-1"}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "--task-timeout: must be >= 0 seconds, got -1"));
+  EXPECT_THAT(
+      BuildError({"--task-timeout", "-1"}),
+      StatusIs(absl::StatusCode::kInvalidArgument, "--task-timeout: must be >= 0 seconds, got -1"));
   EXPECT_THAT(BuildError({"--task-timeout", "inf"}),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        "--task-timeout: must be >= 0 seconds, got inf"));
-  EXPECT_THAT(BuildError({"--task-timeout", "soon"}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "--task-timeout: want a number, got \"soon\""));
+  EXPECT_THAT(
+      BuildError({"--task-timeout", "soon"}),
+      StatusIs(absl::StatusCode::kInvalidArgument, "--task-timeout: want a number, got \"soon\""));
 }
 
 TEST(JobFlagsTest, RefusesBadSpecsNamingTheFlag) {
-  EXPECT_THAT(
-      Build(
-          {"--input", "/i", "--output", "/o", "--mapper", "builtin:wordcont"}),
-      StatusIs(absl::StatusCode::kInvalidArgument,
-               "--mapper \"builtin:wordcont\": unknown built-in (known: "
-               "wordcount, identity, noop)"));
+  EXPECT_THAT(Build({"--input", "/i", "--output", "/o", "--mapper", "builtin:wordcont"}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "--mapper \"builtin:wordcont\": unknown built-in (known: "
+                       "wordcount, identity, noop)"));
   EXPECT_THAT(Build({"--input", "/i", "--output", "/o", "--mapper", "wc.py"}),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        "--mapper \"wc.py\": want builtin:NAME, exec:COMMAND or "
@@ -201,8 +189,7 @@ TEST(JobFlagsTest, RefusesBadSpecsNamingTheFlag) {
                        "--reducer \"builtin:wordcount\": unknown built-in "
                        "(known: sum, count, identity)"));
   EXPECT_THAT(BuildError({"--combiner", "none"}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("--combiner \"none\": ")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--combiner \"none\": ")));
   EXPECT_THAT(BuildError({"--reducer", "exec:  "}),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        "--reducer \"exec:  \": empty command after exec:"));
@@ -210,31 +197,26 @@ TEST(JobFlagsTest, RefusesBadSpecsNamingTheFlag) {
 
 TEST(JobFlagsTest, RefusesBadEnv) {
   EXPECT_THAT(BuildError({"--env", "FOO"}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "--env \"FOO\": want NAME=VALUE"));
+              StatusIs(absl::StatusCode::kInvalidArgument, "--env \"FOO\": want NAME=VALUE"));
   EXPECT_THAT(BuildError({"--env", "=x"}),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        "--env \"=x\": NAME must be letters, digits and _, not "
                        "starting with a digit"));
-  EXPECT_THAT(BuildError({"--env", "1A=x"}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("--env \"1A=x\": NAME must be")));
-  EXPECT_THAT(BuildError({"--env", "A-B=x"}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("--env \"A-B=x\": NAME must be")));
+  EXPECT_THAT(BuildError({"--env", "1A=x"}), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                      HasSubstr("--env \"1A=x\": NAME must be")));
+  EXPECT_THAT(BuildError({"--env", "A-B=x"}), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                       HasSubstr("--env \"A-B=x\": NAME must be")));
   EXPECT_THAT(BuildError({"--env", "A=1", "--env", "A=2"}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "--env: A given more than once"));
+              StatusIs(absl::StatusCode::kInvalidArgument, "--env: A given more than once"));
 }
 
 TEST(JobFlagsTest, LocalWorkers) {
   EXPECT_THAT(CheckLocalWorkers(1), IsOk());
   EXPECT_THAT(CheckLocalWorkers(kMaxLocalWorkers), IsOk());
-  EXPECT_THAT(CheckLocalWorkers(0), StatusIs(absl::StatusCode::kInvalidArgument,
-                                             "--workers: must be >= 1, got 0"));
+  EXPECT_THAT(CheckLocalWorkers(0),
+              StatusIs(absl::StatusCode::kInvalidArgument, "--workers: must be >= 1, got 0"));
   EXPECT_THAT(CheckLocalWorkers(kMaxLocalWorkers + 1),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "--workers: must be <= 1024, got 1025"));
+              StatusIs(absl::StatusCode::kInvalidArgument, "--workers: must be <= 1024, got 1025"));
 }
 
 TEST(JobFlagsTest, HelpDocumentsEveryJobFlag) {
@@ -242,10 +224,9 @@ TEST(JobFlagsTest, HelpDocumentsEveryJobFlag) {
   FlagSet flags("test", "");
   AddJobFlags(&flags, &job);
   const std::string help = flags.Help();
-  for (const char* flag : {"--input PATH", "--output DIR", "--mapper SPEC",
-                           "--reducer SPEC", "--combiner SPEC", "--reduces R",
-                           "--split-size SIZE", "--max-attempts K",
-                           "--task-timeout SECS", "--env K=V", "--name TEXT"}) {
+  for (const char* flag : {"--input PATH", "--output DIR", "--mapper SPEC", "--reducer SPEC",
+                           "--combiner SPEC", "--reduces R", "--split-size SIZE",
+                           "--max-attempts K", "--task-timeout SECS", "--env K=V", "--name TEXT"}) {
     EXPECT_THAT(help, HasSubstr(flag));
   }
   EXPECT_THAT(help, HasSubstr("one per --input, repeat for more (required)"));

@@ -42,8 +42,7 @@ TEST(JobReportTest, HumanDuration) {
   EXPECT_EQ(HumanDuration(absl::Seconds(12.34)), "12.3s");
   EXPECT_EQ(HumanDuration(absl::Seconds(59.9)), "59.9s");
   EXPECT_EQ(HumanDuration(absl::Seconds(185)), "3m05s");
-  EXPECT_EQ(HumanDuration(absl::Hours(2) + absl::Minutes(3) + absl::Seconds(9)),
-            "2h03m");
+  EXPECT_EQ(HumanDuration(absl::Hours(2) + absl::Minutes(3) + absl::Seconds(9)), "2h03m");
   EXPECT_EQ(HumanDuration(absl::Hours(76)), "3d04h");
   EXPECT_EQ(HumanDuration(-absl::Seconds(3)), "0.0s");
 }
@@ -120,8 +119,7 @@ TEST(JobReportTest, StatusOfFailedJob) {
 TEST(JobReportTest, StatusShowsDefaultReducer) {
   v1::JobStatus s = FinishedJob();
   s.mutable_spec()->clear_reducer();
-  EXPECT_THAT(FormatJobStatus(s, kNow),
-              HasSubstr("reducer:    builtin:identity\n"));
+  EXPECT_THAT(FormatJobStatus(s, kNow), HasSubstr("reducer:    builtin:identity\n"));
 }
 
 TEST(JobReportTest, StatusListsWhatRunningAttemptsLastSaid) {

@@ -34,15 +34,13 @@ using ::testing::StartsWith;
 // A master that says hello on stderr, reports "master PID ARGS", prints the
 // listening line and serves (sleeps) until signalled.
 std::string GoodMaster(const EventFifo& events) {
-  return absl::StrCat("echo 'hello from the master' >&2\n",
-                      "echo \"master $$ $*\" > ", events.path(), "\n",
-                      "echo 'ampmr-master listening on 127.0.0.1:4321'\n",
+  return absl::StrCat("echo 'hello from the master' >&2\n", "echo \"master $$ $*\" > ",
+                      events.path(), "\n", "echo 'ampmr-master listening on 127.0.0.1:4321'\n",
                       "exec sleep 600\n");
 }
 
 // A worker that reports "worker PID ARGS" and then runs `then`.
-std::string Worker(const EventFifo& events,
-                   const std::string& then = "exec sleep 600\n") {
+std::string Worker(const EventFifo& events, const std::string& then = "exec sleep 600\n") {
   return absl::StrCat("echo \"worker $$ $*\" > ", events.path(), "\n", then);
 }
 
@@ -58,12 +56,8 @@ class LocalClusterTest : public ::testing::Test {
     options_.workers = 2;
   }
 
-  void WriteMaster(const std::string& body) {
-    WriteScript(bin_ / "ampmr-master", body);
-  }
-  void WriteWorker(const std::string& body) {
-    WriteScript(bin_ / "ampmr-worker", body);
-  }
+  void WriteMaster(const std::string& body) { WriteScript(bin_ / "ampmr-master", body); }
+  void WriteWorker(const std::string& body) { WriteScript(bin_ / "ampmr-worker", body); }
 
   ScratchDir bin_;  // the stand-in executables
   ScratchDir tmp_;  // $TMPDIR for the cluster
@@ -74,30 +68,26 @@ class LocalClusterTest : public ::testing::Test {
 TEST_F(LocalClusterTest, StartsMasterThenWorkersWithContractedArguments) {
   WriteMaster(GoodMaster(events_));
   WriteWorker(Worker(events_));
-  absl::StatusOr<std::unique_ptr<LocalCluster>> cluster =
-      LocalCluster::Start(options_);
+  absl::StatusOr<std::unique_ptr<LocalCluster>> cluster = LocalCluster::Start(options_);
   ASSERT_THAT(cluster, IsOk());
   const std::string dir = (*cluster)->dir();
   EXPECT_THAT(dir, StartsWith(tmp_ / "ampmr-run-"));
   EXPECT_EQ((*cluster)->master_address(), "127.0.0.1:4321");
 
   std::vector<std::string> master = events_.NextFields();
-  EXPECT_THAT(master,
-              ElementsAre("master", ::testing::_, "--listen", "127.0.0.1:0",
-                          "--data-dir", dir + "/master"));
-  std::vector<std::vector<std::string>> workers = {events_.NextFields(),
-                                                   events_.NextFields()};
+  EXPECT_THAT(master, ElementsAre("master", ::testing::_, "--listen", "127.0.0.1:0", "--data-dir",
+                                  dir + "/master"));
+  std::vector<std::vector<std::string>> workers = {events_.NextFields(), events_.NextFields()};
   std::sort(workers.begin(), workers.end(),
             [](const auto& a, const auto& b) { return a.at(5) < b.at(5); });
   for (int i = 0; i < 2; ++i) {
-    EXPECT_THAT(workers[i], ElementsAre("worker", ::testing::_, "--master",
-                                        "127.0.0.1:4321", "--work-dir",
-                                        absl::StrCat(dir, "/worker-", i + 1),
-                                        "--slots", "1"));
+    EXPECT_THAT(workers[i],
+                ElementsAre("worker", ::testing::_, "--master", "127.0.0.1:4321", "--work-dir",
+                            absl::StrCat(dir, "/worker-", i + 1), "--slots", "1"));
   }
-  EXPECT_THAT(tmp_.List((*cluster)->dir().substr(tmp_.path().size() + 1)),
-              ElementsAre("master", "master.log", "worker-1", "worker-1.log",
-                          "worker-2", "worker-2.log"));
+  EXPECT_THAT(
+      tmp_.List((*cluster)->dir().substr(tmp_.path().size() + 1)),
+      ElementsAre("master", "master.log", "worker-1", "worker-1.log", "worker-2", "worker-2.log"));
   EXPECT_EQ((*cluster)->MasterLogTail(), "hello from the master");
   EXPECT_TRUE((*cluster)->master_running());
   EXPECT_EQ((*cluster)->workers_running(), 2);
@@ -146,11 +136,10 @@ TEST_F(LocalClusterTest, SilentMasterTimesOut) {
 }
 
 TEST_F(LocalClusterTest, MissingBinaryFails) {
-  EXPECT_THAT(
-      LocalCluster::Start(options_),
-      StatusIs(absl::StatusCode::kFailedPrecondition,
-               absl::StrCat("cannot start ", bin_.path(),
-                            "/ampmr-master: No such file or directory")));
+  EXPECT_THAT(LocalCluster::Start(options_),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       absl::StrCat("cannot start ", bin_.path(),
+                                    "/ampmr-master: No such file or directory")));
   EXPECT_THAT(tmp_.List(), IsEmpty());
 }
 
@@ -160,9 +149,9 @@ TEST_F(LocalClusterTest, WakeFdCancelsStartup) {
   ASSERT_EQ(pipe(wake), 0);
   ASSERT_EQ(write(wake[1], "x", 1), 1);
   options_.wake_fd = wake[0];
-  EXPECT_THAT(LocalCluster::Start(options_),
-              StatusIs(absl::StatusCode::kCancelled,
-                       "interrupted while starting the local cluster"));
+  EXPECT_THAT(
+      LocalCluster::Start(options_),
+      StatusIs(absl::StatusCode::kCancelled, "interrupted while starting the local cluster"));
   EXPECT_THAT(tmp_.List(), IsEmpty());
   close(wake[0]);
   close(wake[1]);
@@ -189,8 +178,7 @@ TEST_F(LocalClusterTest, StopReachesTheChildrenOfChildren) {
   // Orphans are re-parented to this process, which can then reap them.
   ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
   WriteMaster(GoodMaster(events_));
-  WriteWorker(absl::StrCat("sleep 600 &\necho \"task $!\" > ", events_.path(),
-                           "\nwait\n"));
+  WriteWorker(absl::StrCat("sleep 600 &\necho \"task $!\" > ", events_.path(), "\nwait\n"));
   options_.workers = 1;
   auto cluster = LocalCluster::Start(options_);
   ASSERT_THAT(cluster, IsOk());
@@ -239,8 +227,7 @@ TEST_F(LocalClusterTest, ReportsChildrenThatExit) {
   options_.workers = 1;
   auto cluster = LocalCluster::Start(options_);
   ASSERT_THAT(cluster, IsOk());
-  std::vector<ChildExit> exits =
-      (*cluster)->WaitForExit(absl::Now() + absl::Seconds(10));
+  std::vector<ChildExit> exits = (*cluster)->WaitForExit(absl::Now() + absl::Seconds(10));
   ASSERT_EQ(exits.size(), 1u);
   EXPECT_EQ(exits[0].name, "worker-1");
   EXPECT_FALSE(exits[0].is_master);

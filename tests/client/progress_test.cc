@@ -36,16 +36,14 @@ TEST(ProgressLineTest, DefaultReducerCountsAsReduce) {
   s.set_state(v1::REDUCING);
   s.mutable_map()->set_done(40);
   s.mutable_reduce()->set_done(3);
-  EXPECT_EQ(FormatProgressLine(s, absl::Seconds(7.25)),
-            "REDUCING  map 40/40  reduce 3/8  7.2s");
+  EXPECT_EQ(FormatProgressLine(s, absl::Seconds(7.25)), "REDUCING  map 40/40  reduce 3/8  7.2s");
 }
 
 TEST(ProgressLineTest, MapOnlyJobHasNoReducePart) {
   v1::JobStatus s = Mapping();
   s.mutable_spec()->set_reducer("none");
   s.set_state(v1::PENDING);
-  EXPECT_EQ(FormatProgressLine(s, absl::ZeroDuration()),
-            "PENDING  map 12/40  0.0s");
+  EXPECT_EQ(FormatProgressLine(s, absl::ZeroDuration()), "PENDING  map 12/40  0.0s");
 }
 
 // Reads what is in the pipe now without blocking.
@@ -76,8 +74,7 @@ TEST(ProgressDisplayTest, RedrawsOneLineAndErasesItAtTheEnd) {
   ProgressDisplay display(pipe.write_fd(), /*enabled=*/true);
   display.Update(Mapping());
   // The ticker may have redrawn already; every draw has the same shape.
-  EXPECT_THAT(Drain(pipe.read_fd()),
-              StartsWith("\rMAPPING  map 12/40  reduce 0/8  0."));
+  EXPECT_THAT(Drain(pipe.read_fd()), StartsWith("\rMAPPING  map 12/40  reduce 0/8  0."));
   display.Finish();
   const std::string tail = Drain(pipe.read_fd());
   ASSERT_GE(tail.size(), 4u);
@@ -94,9 +91,8 @@ TEST(ProgressDisplayTest, PrintPutsALineAboveTheProgressLine) {
   display.Update(Mapping());
   Drain(pipe.read_fd());
   display.Print("ampmr: lost the master\n");
-  EXPECT_THAT(Drain(pipe.read_fd()),
-              StartsWith("\r\x1b[Kampmr: lost the master\n"
-                         "\rMAPPING  map 12/40  reduce 0/8  0."));
+  EXPECT_THAT(Drain(pipe.read_fd()), StartsWith("\r\x1b[Kampmr: lost the master\n"
+                                                "\rMAPPING  map 12/40  reduce 0/8  0."));
   display.Finish();
   Drain(pipe.read_fd());
   display.Print("after\n");

@@ -83,13 +83,11 @@ class FakeClock final : public Clock {
 
 absl::Status Lost() {
   return absl::UnavailableError(
-      absl::StrCat("lost the master at ", kAddress,
-                   " while watching job j1: Socket closed"));
+      absl::StrCat("lost the master at ", kAddress, " while watching job j1: Socket closed"));
 }
 absl::Status Refused() {
-  return absl::UnavailableError(
-      absl::StrCat("master at ", kAddress,
-                   ": failed to connect to all addresses; Connection refused"));
+  return absl::UnavailableError(absl::StrCat(
+      "master at ", kAddress, ": failed to connect to all addresses; Connection refused"));
 }
 
 // Runs WatchJobWithReconnect on `master` and keeps what it reported.
@@ -105,16 +103,14 @@ Outcome WatchWith(FakeJobSource& master, FakeClock& clock,
   options.clock = &clock;
   Outcome run;
   run.result = WatchJobWithReconnect(
-      master, "j1", options,
-      [&run](const v1::JobStatus& s) { run.events.push_back(s.state()); },
+      master, "j1", options, [&run](const v1::JobStatus& s) { run.events.push_back(s.state()); },
       [&run](const std::string& notice) { run.notices.push_back(notice); });
   return run;
 }
 
 TEST(ReconnectingWatchTest, NoOutageIsOneWatch) {
   FakeJobSource master;
-  master.watches.push_back(
-      {{Job(v1::MAPPING), Job(v1::SUCCEEDED)}, Job(v1::SUCCEEDED)});
+  master.watches.push_back({{Job(v1::MAPPING), Job(v1::SUCCEEDED)}, Job(v1::SUCCEEDED)});
   FakeClock clock;
   Outcome run = WatchWith(master, clock);
   ASSERT_TRUE(run.result.ok()) << run.result.status();
@@ -129,22 +125,17 @@ TEST(ReconnectingWatchTest, LostMasterIsAskedAgainWithBackoffThenWatched) {
   FakeJobSource master;
   master.watches.push_back({{Job(v1::MAPPING)}, Lost()});
   master.gets = {Refused(), Refused(), Refused(), Job(v1::REDUCING)};
-  master.watches.push_back(
-      {{Job(v1::REDUCING), Job(v1::SUCCEEDED)}, Job(v1::SUCCEEDED)});
+  master.watches.push_back({{Job(v1::REDUCING), Job(v1::SUCCEEDED)}, Job(v1::SUCCEEDED)});
   FakeClock clock;
   Outcome run = WatchWith(master, clock);
   ASSERT_TRUE(run.result.ok()) << run.result.status();
   EXPECT_EQ(run.result->state(), v1::SUCCEEDED);
-  EXPECT_THAT(run.notices,
-              ElementsAre("ampmr: lost the master at 10.0.0.5:7070; "
-                          "reconnecting...\n"));
-  EXPECT_THAT(master.calls,
-              ElementsAre("watch", "get", "get", "get", "get", "watch"));
-  EXPECT_THAT(clock.sleeps,
-              ElementsAre(absl::Milliseconds(100), absl::Milliseconds(200),
-                          absl::Milliseconds(400), absl::Milliseconds(800)));
-  EXPECT_THAT(run.events,
-              ElementsAre(v1::MAPPING, v1::REDUCING, v1::SUCCEEDED));
+  EXPECT_THAT(run.notices, ElementsAre("ampmr: lost the master at 10.0.0.5:7070; "
+                                       "reconnecting...\n"));
+  EXPECT_THAT(master.calls, ElementsAre("watch", "get", "get", "get", "get", "watch"));
+  EXPECT_THAT(clock.sleeps, ElementsAre(absl::Milliseconds(100), absl::Milliseconds(200),
+                                        absl::Milliseconds(400), absl::Milliseconds(800)));
+  EXPECT_THAT(run.events, ElementsAre(v1::MAPPING, v1::REDUCING, v1::SUCCEEDED));
 }
 
 TEST(ReconnectingWatchTest, BackoffStopsDoublingAtTheMaximum) {
@@ -156,9 +147,8 @@ TEST(ReconnectingWatchTest, BackoffStopsDoublingAtTheMaximum) {
   Outcome run = WatchWith(master, clock);
   ASSERT_TRUE(run.result.ok()) << run.result.status();
   EXPECT_THAT(clock.sleeps,
-              ElementsAre(absl::Milliseconds(100), absl::Milliseconds(200),
-                          absl::Milliseconds(400), absl::Milliseconds(800),
-                          absl::Milliseconds(1600), absl::Seconds(2),
+              ElementsAre(absl::Milliseconds(100), absl::Milliseconds(200), absl::Milliseconds(400),
+                          absl::Milliseconds(800), absl::Milliseconds(1600), absl::Seconds(2),
                           absl::Seconds(2), absl::Seconds(2)));
 }
 
@@ -184,15 +174,13 @@ TEST(ReconnectingWatchTest, GivesUpAfterTheTimeoutNamingMasterAndTime) {
   FakeClock clock;
   const absl::Time start = clock.Now();
   Outcome run = WatchWith(master, clock, absl::Seconds(1));
-  EXPECT_THAT(run.result,
-              StatusIs(absl::StatusCode::kUnavailable,
-                       "lost the master at 10.0.0.5:7070 while waiting for "
-                       "job j1 and it did not come back within 1s: failed "
-                       "to connect to all addresses; Connection refused"));
+  EXPECT_THAT(run.result, StatusIs(absl::StatusCode::kUnavailable,
+                                   "lost the master at 10.0.0.5:7070 while waiting for "
+                                   "job j1 and it did not come back within 1s: failed "
+                                   "to connect to all addresses; Connection refused"));
   // 100+200+400 ms, then the last 300 ms of the second: no pause past it.
-  EXPECT_THAT(clock.sleeps,
-              ElementsAre(absl::Milliseconds(100), absl::Milliseconds(200),
-                          absl::Milliseconds(400), absl::Milliseconds(300)));
+  EXPECT_THAT(clock.sleeps, ElementsAre(absl::Milliseconds(100), absl::Milliseconds(200),
+                                        absl::Milliseconds(400), absl::Milliseconds(300)));
   EXPECT_EQ(clock.Now() - start, absl::Seconds(1));
   EXPECT_THAT(master.calls, ElementsAre("watch", "get", "get", "get", "get"));
   EXPECT_EQ(run.notices.size(), 1u);
@@ -204,11 +192,10 @@ TEST(ReconnectingWatchTest, JobUnknownAfterTheMasterCameBackIsNotRetried) {
   master.gets = {Refused(), absl::NotFoundError("no job j1")};
   FakeClock clock;
   Outcome run = WatchWith(master, clock);
-  EXPECT_THAT(run.result,
-              StatusIs(absl::StatusCode::kNotFound,
-                       "job j1 is unknown to the master at 10.0.0.5:7070 "
-                       "since it came back (restarted with another "
-                       "--data-dir?)"));
+  EXPECT_THAT(run.result, StatusIs(absl::StatusCode::kNotFound,
+                                   "job j1 is unknown to the master at 10.0.0.5:7070 "
+                                   "since it came back (restarted with another "
+                                   "--data-dir?)"));
   EXPECT_THAT(master.calls, ElementsAre("watch", "get", "get"));
 }
 
@@ -224,9 +211,8 @@ TEST(ReconnectingWatchTest, ZeroTimeoutFailsAtOnce) {
 }
 
 TEST(ReconnectingWatchTest, OtherErrorsAreNotRetried) {
-  for (absl::Status error :
-       {absl::CancelledError("interrupted"),
-        absl::InvalidArgumentError("job id must not be empty")}) {
+  for (absl::Status error : {absl::CancelledError("interrupted"),
+                             absl::InvalidArgumentError("job id must not be empty")}) {
     SCOPED_TRACE(error.ToString());
     FakeJobSource master;
     master.watches.push_back({{}, error});
@@ -263,8 +249,7 @@ TEST(ReconnectingWatchTest, OneNoticePerOutage) {
   Outcome run = WatchWith(master, clock);
   ASSERT_TRUE(run.result.ok()) << run.result.status();
   EXPECT_EQ(run.notices.size(), 2u);
-  EXPECT_THAT(master.calls, ElementsAre("watch", "get", "watch", "get", "watch",
-                                        "get", "watch"));
+  EXPECT_THAT(master.calls, ElementsAre("watch", "get", "watch", "get", "watch", "get", "watch"));
 }
 
 TEST(ReconnectingWatchTest, AWatchThatKeepsBreakingStillGivesUpInTime) {
@@ -277,9 +262,8 @@ TEST(ReconnectingWatchTest, AWatchThatKeepsBreakingStillGivesUpInTime) {
   FakeClock clock;
   const absl::Time start = clock.Now();
   Outcome run = WatchWith(master, clock, absl::Milliseconds(250));
-  EXPECT_THAT(run.result,
-              StatusIs(absl::StatusCode::kUnavailable,
-                       HasSubstr("did not come back within 250ms")));
+  EXPECT_THAT(run.result, StatusIs(absl::StatusCode::kUnavailable,
+                                   HasSubstr("did not come back within 250ms")));
   EXPECT_EQ(clock.Now() - start, absl::Milliseconds(250));
   EXPECT_EQ(run.notices.size(), 1u);
 }

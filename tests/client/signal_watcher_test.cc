@@ -29,8 +29,7 @@ class Recorder {
   }
   std::vector<int> WaitFor(size_t count) {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, std::chrono::seconds(10),
-                 [&] { return seen_.size() >= count; });
+    cv_.wait_for(lock, std::chrono::seconds(10), [&] { return seen_.size() >= count; });
     return seen_;
   }
 
@@ -54,8 +53,7 @@ bool Blocked(int signo) {
 TEST(SignalWatcherTest, TurnsSignalsIntoCalls) {
   Recorder recorder;
   {
-    auto watcher =
-        SignalWatcher::Start([&recorder](int signo) { recorder.Add(signo); });
+    auto watcher = SignalWatcher::Start([&recorder](int signo) { recorder.Add(signo); });
     ASSERT_THAT(watcher, IsOk());
     EXPECT_TRUE(Blocked(SIGINT));
 

@@ -34,8 +34,7 @@ class ScratchDir {
  public:
   ScratchDir() {
     const char* tmp = getenv("TMPDIR");
-    std::string templ = absl::StrCat(tmp != nullptr && tmp[0] ? tmp : "/tmp",
-                                     "/ampmr-test-XXXXXX");
+    std::string templ = absl::StrCat(tmp != nullptr && tmp[0] ? tmp : "/tmp", "/ampmr-test-XXXXXX");
     EXPECT_NE(mkdtemp(templ.data()), nullptr);
     path_ = templ;
   }
@@ -44,15 +43,13 @@ class ScratchDir {
     std::filesystem::remove_all(path_, ignored);
   }
   const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const {
-    return absl::StrCat(path_, "/", name);
-  }
+  std::string operator/(const std::string& name) const { return absl::StrCat(path_, "/", name); }
   // The names in a subdirectory (or here), sorted.
   std::vector<std::string> List(const std::string& sub = "") const {
     std::vector<std::string> names;
     std::error_code error;
-    for (const auto& entry : std::filesystem::directory_iterator(
-             sub.empty() ? path_ : *this / sub, error)) {
+    for (const auto& entry :
+         std::filesystem::directory_iterator(sub.empty() ? path_ : *this / sub, error)) {
       names.push_back(entry.path().filename().string());
     }
     std::sort(names.begin(), names.end());
@@ -70,8 +67,7 @@ inline void WriteFile(const std::string& path, const std::string& text) {
 
 inline std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)),
-                     std::istreambuf_iterator<char>());
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
 // Writes an executable /bin/sh script.
@@ -119,8 +115,7 @@ class EventFifo {
   }
 
   // The next line split on spaces: {"master", PID, ARGS...}.
-  std::vector<std::string> NextFields(
-      absl::Duration timeout = absl::Seconds(10)) {
+  std::vector<std::string> NextFields(absl::Duration timeout = absl::Seconds(10)) {
     std::optional<std::string> line = Next(timeout);
     if (!line.has_value()) return {};
     return absl::StrSplit(*line, ' ', absl::SkipEmpty());
@@ -134,13 +129,11 @@ class EventFifo {
 };
 
 // Waits until process `pid` (any process, not only a child) has exited.
-inline bool WaitForProcessExit(pid_t pid,
-                               absl::Duration timeout = absl::Seconds(10)) {
+inline bool WaitForProcessExit(pid_t pid, absl::Duration timeout = absl::Seconds(10)) {
   const int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   if (fd < 0) return errno == ESRCH;  // gone already
   struct pollfd p = {fd, POLLIN, 0};
-  const int n =
-      poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+  const int n = poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
   close(fd);
   // If it was re-parented to us (see BecomeSubreaper), reap the zombie.
   waitpid(pid, nullptr, WNOHANG);
@@ -152,8 +145,7 @@ inline bool ProcessAlive(pid_t pid) {
   const std::string stat = ReadFile(absl::StrCat("/proc/", pid, "/stat"));
   if (stat.empty()) return false;
   const size_t paren = stat.rfind(')');
-  return paren != std::string::npos && paren + 2 < stat.size() &&
-         stat[paren + 2] != 'Z';
+  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
 }
 
 }  // namespace ampmr::testing

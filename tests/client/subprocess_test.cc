@@ -33,8 +33,7 @@ TEST(SubprocessTest, CapturesStdoutAndLogsStderr) {
   std::string out;
   char buf[64];
   ssize_t n;
-  while ((n = read((*child)->stdout_fd(), buf, sizeof(buf))) > 0)
-    out.append(buf, n);
+  while ((n = read((*child)->stdout_fd(), buf, sizeof(buf))) > 0) out.append(buf, n);
   EXPECT_EQ(out, "out\n");
   ASSERT_TRUE((*child)->WaitUntil(Soon()));
   EXPECT_EQ((*child)->ExitDescription(), "exited with status 4");
@@ -48,8 +47,7 @@ TEST(SubprocessTest, ExecFailureIsReported) {
   options.log_path = dir / "log";
   EXPECT_THAT(Subprocess::Spawn(options),
               StatusIs(absl::StatusCode::kFailedPrecondition,
-                       "cannot start " + (dir / "nope") +
-                           ": No such file or directory"));
+                       "cannot start " + (dir / "nope") + ": No such file or directory"));
 }
 
 TEST(SubprocessTest, ChildGetsDefaultSignalsWhateverTheParentBlocked) {

@@ -23,9 +23,9 @@ using ::testing::HasSubstr;
 constexpr absl::Duration kJobTimeout = absl::Seconds(120);
 
 std::vector<std::string> WordCountFlags(const std::string& input, const std::string& output) {
-  return {"--input", input, "--output", output, "--mapper", "builtin:wordcount",
-          "--combiner", "builtin:sum", "--reducer", "builtin:sum", "--reduces", "3",
-          "--split-size", "256K"};
+  return {"--input",           input,        "--output",     output,      "--mapper",
+          "builtin:wordcount", "--combiner", "builtin:sum",  "--reducer", "builtin:sum",
+          "--reduces",         "3",          "--split-size", "256K"};
 }
 
 std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
@@ -54,10 +54,9 @@ void ExpectCompleteOutput(const std::string& output, int parts) {
 TEST(ClusterTest, RunWordCountEqualsSequentialCount) {
   ScratchDir tmp;
   std::string output = tmp.path() + "/out";
-  CommandResult r =
-      RunCommand(Concat({BinPath("ampmr"), "run", "--workers", "2"},
-                        WordCountFlags(CorpusDir(), output)),
-                 kJobTimeout, {{"TMPDIR", tmp.path()}});
+  CommandResult r = RunCommand(
+      Concat({BinPath("ampmr"), "run", "--workers", "2"}, WordCountFlags(CorpusDir(), output)),
+      kJobTimeout, {{"TMPDIR", tmp.path()}});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   ExpectCompleteOutput(output, 3);
   EXPECT_EQ(ReadCounts(output), SequentialWordCount(CorpusDir()));
@@ -73,10 +72,10 @@ TEST(ClusterTest, SubmitWaitOnThreeSeparateWorkers) {
   TestCluster cluster(tmp.path(), 3);
   ASSERT_TRUE(cluster.WaitForWorkers(3));
   std::string output = tmp.path() + "/out";
-  CommandResult r = RunCommand(Concat({BinPath("ampmr"), "submit", "--master", cluster.address(),
-                                       "--wait"},
-                                      WordCountFlags(CorpusDir(), output)),
-                               kJobTimeout);
+  CommandResult r =
+      RunCommand(Concat({BinPath("ampmr"), "submit", "--master", cluster.address(), "--wait"},
+                        WordCountFlags(CorpusDir(), output)),
+                 kJobTimeout);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::string job_id = r.out.substr(0, r.out.find('\n'));
   EXPECT_THAT(job_id, ::testing::MatchesRegex("j[0-9]+"));
@@ -100,8 +99,8 @@ TEST(ClusterTest, TaskThatAlwaysFailsFailsTheJobWithItsReason) {
   std::ofstream(input) << "a\t1\nb\tnot-a-number\n";
   std::string output = tmp.path() + "/out";
   CommandResult r = RunCommand(
-      {BinPath("ampmr"), "run", "--workers", "2", "--input", input, "--output", output,
-       "--mapper", "builtin:identity", "--reducer", "builtin:sum", "--max-attempts", "2"},
+      {BinPath("ampmr"), "run", "--workers", "2", "--input", input, "--output", output, "--mapper",
+       "builtin:identity", "--reducer", "builtin:sum", "--max-attempts", "2"},
       kJobTimeout, {{"TMPDIR", tmp.path()}});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_THAT(r.err, HasSubstr("task r0"));
@@ -133,7 +132,8 @@ TEST(ClusterTest, BadInputFailsFastWithOneClearLine) {
        tmp.path() + "/nope.txt"},
       {"non-empty output", run({"--input", corpus, "--output", full}), full},
       {"unknown spec kind",
-       {"run", "--input", corpus, "--output", out, "--mapper", "python:foo.py"}, "mapper"},
+       {"run", "--input", corpus, "--output", out, "--mapper", "python:foo.py"},
+       "mapper"},
       {"unknown built-in",
        {"run", "--input", corpus, "--output", out, "--mapper", "builtin:wordcont"},
        "wordcont"},

@@ -30,9 +30,14 @@ constexpr absl::Duration kJobTimeout = absl::Seconds(120);
 // sorted and shuffled, so the job runs long enough to be interrupted.
 std::vector<std::string> SlowWordCount(const std::string& master, const std::string& input,
                                        const std::string& output) {
-  return {BinPath("ampmr"), "submit", "--master", master, "--input", input, "--output", output,
-          "--mapper", "builtin:wordcount", "--reducer", "builtin:sum", "--reduces", "2",
-          "--split-size", "512K"};
+  return {BinPath("ampmr"), "submit",
+          "--master",       master,
+          "--input",        input,
+          "--output",       output,
+          "--mapper",       "builtin:wordcount",
+          "--reducer",      "builtin:sum",
+          "--reduces",      "2",
+          "--split-size",   "512K"};
 }
 
 std::string Submit(const std::vector<std::string>& argv) {
@@ -42,8 +47,7 @@ std::string Submit(const std::vector<std::string>& argv) {
 }
 
 bool Wait(const std::string& master, const std::string& job) {
-  CommandResult r =
-      RunCommand({BinPath("ampmr"), "wait", "--master", master, job}, kJobTimeout);
+  CommandResult r = RunCommand({BinPath("ampmr"), "wait", "--master", master, job}, kJobTimeout);
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   return r.exit_code == 0;
 }
@@ -112,11 +116,10 @@ TEST(FaultsTest, KilledWorkerTakesItsTaskProcessesWithIt) {
   TestCluster cluster(tmp.path(), 1);
   ASSERT_TRUE(cluster.WaitForWorkers(1));
   std::string pids = tmp.path() + "/pids";
-  std::string job = Submit({BinPath("ampmr"), "submit", "--master", cluster.address(), "--input",
-                            tmp.path() + "/in.txt", "--output", tmp.path() + "/out",
-                            "--reducer", "none", "--mapper",
-                            "exec:sleep 600 & echo $! $$ > " + pids + ".tmp; mv " + pids +
-                                ".tmp " + pids + "; wait"});
+  std::string job = Submit(
+      {BinPath("ampmr"), "submit", "--master", cluster.address(), "--input", tmp.path() + "/in.txt",
+       "--output", tmp.path() + "/out", "--reducer", "none", "--mapper",
+       "exec:sleep 600 & echo $! $$ > " + pids + ".tmp; mv " + pids + ".tmp " + pids + "; wait"});
   std::vector<int> started;
   WaitUntil([&] {
     std::ifstream in(pids);
@@ -187,10 +190,10 @@ TEST(FaultsTest, InterruptedRunCancelsAndLeavesNothingBehind) {
   std::string run_tmp = tmp.path() + "/runtmp";
   fs::create_directories(run_tmp);
   std::string output = tmp.path() + "/out";
-  auto run = Daemon::Start({BinPath("ampmr"), "run", "--workers", "2", "--input", input,
-                            "--output", output, "--mapper", "builtin:wordcount", "--reducer",
-                            "builtin:sum", "--split-size", "512K"},
-                           tmp.path() + "/run.log", {{"TMPDIR", run_tmp}});
+  auto run = Daemon::Start(
+      {BinPath("ampmr"), "run", "--workers", "2", "--input", input, "--output", output, "--mapper",
+       "builtin:wordcount", "--reducer", "builtin:sum", "--split-size", "512K"},
+      tmp.path() + "/run.log", {{"TMPDIR", run_tmp}});
   // Interrupt once some map output exists on a worker.
   ASSERT_TRUE(WaitUntil(
       [&] {

@@ -20,9 +20,8 @@ TEST(HttpStatusTest, ServesStatusPageAndMetrics) {
   ASSERT_TRUE(cluster.WaitForWorkers(2));
   std::string output = tmp.path() + "/out";
   CommandResult r = RunCommand(
-      {BinPath("ampmr"), "submit", "--master", cluster.address(), "--wait", "--input",
-       CorpusDir(), "--output", output, "--mapper", "builtin:wordcount", "--reducer",
-       "builtin:sum"},
+      {BinPath("ampmr"), "submit", "--master", cluster.address(), "--wait", "--input", CorpusDir(),
+       "--output", output, "--mapper", "builtin:wordcount", "--reducer", "builtin:sum"},
       absl::Seconds(60));
   ASSERT_EQ(r.exit_code, 0) << r.err;
 

@@ -46,9 +46,9 @@ class RestartableCluster {
       : dir_(dir), port_(FreePort()), address_(absl::StrCat("127.0.0.1:", port_)) {
     StartMaster();
     for (int i = 0; i < workers; ++i) {
-      workers_.push_back(Daemon::Start({BinPath("ampmr-worker"), "--master", address_,
-                                        "--work-dir", absl::StrCat(dir, "/w", i)},
-                                       absl::StrCat(dir, "/worker", i, ".log")));
+      workers_.push_back(Daemon::Start(
+          {BinPath("ampmr-worker"), "--master", address_, "--work-dir", absl::StrCat(dir, "/w", i)},
+          absl::StrCat(dir, "/worker", i, ".log")));
     }
   }
   const std::string& address() const { return address_; }
@@ -57,9 +57,9 @@ class RestartableCluster {
 
   // `data_dir` is a name under `dir`.
   void StartMaster(const std::string& data_dir = "master") {
-    master_ = Daemon::Start({BinPath("ampmr-master"), "--listen", address_, "--data-dir",
-                             dir_ + "/" + data_dir},
-                            master_log());
+    master_ = Daemon::Start(
+        {BinPath("ampmr-master"), "--listen", address_, "--data-dir", dir_ + "/" + data_dir},
+        master_log());
     std::string line = master_->ReadLine(absl::Seconds(20));
     EXPECT_EQ(line, "ampmr-master listening on " + address_);
   }
@@ -83,14 +83,12 @@ class RestartableCluster {
 
 // A word count with no combiner, so maps and reduces take long enough to be
 // caught in the middle.
-std::string Submit(const std::string& master, const std::string& input,
-                   const std::string& output, const std::string& reduces,
-                   const std::string& split_size) {
-  CommandResult r = RunCommand(
-      {BinPath("ampmr"), "submit", "--master", master, "--input", input, "--output", output,
-       "--mapper", "builtin:wordcount", "--reducer", "builtin:sum", "--reduces", reduces,
-       "--split-size", split_size},
-      absl::Seconds(30));
+std::string Submit(const std::string& master, const std::string& input, const std::string& output,
+                   const std::string& reduces, const std::string& split_size) {
+  CommandResult r = RunCommand({BinPath("ampmr"), "submit", "--master", master, "--input", input,
+                                "--output", output, "--mapper", "builtin:wordcount", "--reducer",
+                                "builtin:sum", "--reduces", reduces, "--split-size", split_size},
+                               absl::Seconds(30));
   EXPECT_EQ(r.exit_code, 0) << r.err;
   return r.out.substr(0, r.out.find('\n'));
 }
@@ -161,8 +159,7 @@ bool ConnectedTo(pid_t pid, int port) {
     while (std::getline(table, line)) {
       // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
       std::vector<std::string> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
-      if (f.size() > 9 && absl::EndsWith(f[2], remote) && f[3] == "01" &&
-          inodes.count(f[9]) > 0) {
+      if (f.size() > 9 && absl::EndsWith(f[2], remote) && f[3] == "01" && inodes.count(f[9]) > 0) {
         return true;
       }
     }
@@ -180,8 +177,8 @@ std::unique_ptr<Daemon> StartWait(const RestartableCluster& cluster, const std::
   argv.insert(argv.end(), flags.begin(), flags.end());
   argv.push_back(job);
   std::unique_ptr<Daemon> wait = Daemon::Start(argv, log);
-  EXPECT_TRUE(WaitUntil([&] { return ConnectedTo(wait->pid(), cluster.port()); },
-                        absl::Seconds(20)))
+  EXPECT_TRUE(
+      WaitUntil([&] { return ConnectedTo(wait->pid(), cluster.port()); }, absl::Seconds(20)))
       << "ampmr wait never connected; its stderr: " << ReadFile(log);
   return wait;
 }
@@ -250,14 +247,13 @@ TEST(MasterRestartTest, KilledMidMapResumesAndHistorySurvives) {
   // A finished job's history survives a restart; new ids continue after it.
   cluster.KillMaster();
   cluster.StartMaster();
-  CommandResult status =
-      RunCommand({BinPath("ampmr"), "status", "--master", cluster.address(), job},
-                 absl::Seconds(10));
+  CommandResult status = RunCommand(
+      {BinPath("ampmr"), "status", "--master", cluster.address(), job}, absl::Seconds(10));
   EXPECT_EQ(status.exit_code, 0) << status.err;
   EXPECT_THAT(status.out, HasSubstr("SUCCEEDED"));
   EXPECT_THAT(status.out, HasSubstr("ampmr.map_input_bytes"));
-  std::string next = Submit(cluster.address(), input + "/part0.txt", t.tmp.path() + "/out2", "1",
-                            "64M");
+  std::string next =
+      Submit(cluster.address(), input + "/part0.txt", t.tmp.path() + "/out2", "1", "64M");
   EXPECT_EQ(next, "j2");
   CommandResult wait2 =
       RunCommand({BinPath("ampmr"), "wait", "--master", cluster.address(), next}, kJobTimeout);
@@ -322,8 +318,8 @@ TEST(MasterRestartTest, WaitRidesOutAMasterRestart) {
   JobProgress seen = WaitForMapsDone(cluster, job, 2);
   ASSERT_EQ(seen.state, "MAPPING") << "the map phase ended first; make it longer";
   cluster.KillMaster();
-  ASSERT_TRUE(WaitUntil([&] { return ReadFile(wait_log) == LostNotice(cluster); },
-                        absl::Seconds(20)))
+  ASSERT_TRUE(
+      WaitUntil([&] { return ReadFile(wait_log) == LostNotice(cluster); }, absl::Seconds(20)))
       << ReadFile(wait_log);
 
   cluster.StartMaster();
@@ -361,9 +357,9 @@ TEST(MasterRestartTest, WaitGivesUpWhenTheMasterDoesNotComeBack) {
   EXPECT_LT(tried, absl::Seconds(15));
   EXPECT_EQ(wait->ReadLine(absl::ZeroDuration()), "");  // nothing on stdout
   const std::string err = ReadFile(wait_log);
-  EXPECT_THAT(err, StartsWith(absl::StrCat(
-                       LostNotice(cluster), "ampmr: lost the master at ", cluster.address(),
-                       " while waiting for job ", job, " and it did not come back within 1s: ")));
+  EXPECT_THAT(err, StartsWith(absl::StrCat(LostNotice(cluster), "ampmr: lost the master at ",
+                                           cluster.address(), " while waiting for job ", job,
+                                           " and it did not come back within 1s: ")));
   EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 2) << err;
 }
 
@@ -387,9 +383,9 @@ TEST(MasterRestartTest, CorruptJournalIsRefusedAtStartup) {
   fs::create_directories(tmp.path() + "/master");
   std::string journal = tmp.path() + "/master/journal.db";
   std::ofstream(journal) << "this is not a journal, but somebody's notes\n";
-  CommandResult r = RunCommand({BinPath("ampmr-master"), "--listen", "127.0.0.1:0",
-                                "--data-dir", tmp.path() + "/master"},
-                               absl::Seconds(20));
+  CommandResult r = RunCommand(
+      {BinPath("ampmr-master"), "--listen", "127.0.0.1:0", "--data-dir", tmp.path() + "/master"},
+      absl::Seconds(20));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr(journal));
   EXPECT_THAT(r.err, HasSubstr("not a database"));

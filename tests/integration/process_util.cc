@@ -3,11 +3,11 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -200,8 +200,8 @@ void MakeCorpus(const std::string& dir, int files, int64_t bytes_each) {
 TestCluster::TestCluster(const std::string& dir, int workers,
                          const std::vector<std::string>& master_args)
     : dir_(dir) {
-  std::vector<std::string> argv = {BinPath("ampmr-master"), "--listen", "127.0.0.1:0",
-                                   "--data-dir", dir + "/master"};
+  std::vector<std::string> argv = {BinPath("ampmr-master"), "--listen", "127.0.0.1:0", "--data-dir",
+                                   dir + "/master"};
   argv.insert(argv.end(), master_args.begin(), master_args.end());
   master_ = Daemon::Start(argv, dir + "/master.log");
   std::string line = master_->ReadLine(absl::Seconds(20));
@@ -213,8 +213,8 @@ TestCluster::TestCluster(const std::string& dir, int workers,
 
 int TestCluster::AddWorker() {
   int i = static_cast<int>(workers_.size());
-  workers_.push_back(Daemon::Start({BinPath("ampmr-worker"), "--master", address_,
-                                    "--work-dir", dir_ + "/w" + std::to_string(i)},
+  workers_.push_back(Daemon::Start({BinPath("ampmr-worker"), "--master", address_, "--work-dir",
+                                    dir_ + "/w" + std::to_string(i)},
                                    dir_ + "/worker" + std::to_string(i) + ".log"));
   return i;
 }
@@ -222,8 +222,8 @@ int TestCluster::AddWorker() {
 bool TestCluster::WaitForWorkers(int n, absl::Duration timeout) {
   return WaitUntil(
       [&] {
-        CommandResult r = RunCommand(
-            {BinPath("ampmr"), "workers", "--master", address_, "--json"}, absl::Seconds(10));
+        CommandResult r = RunCommand({BinPath("ampmr"), "workers", "--master", address_, "--json"},
+                                     absl::Seconds(10));
         std::vector<std::string> lines = absl::StrSplit(r.out, '\n', absl::SkipWhitespace());
         return r.exit_code == 0 && static_cast<int>(lines.size()) == n;
       },
@@ -257,8 +257,7 @@ JobProgress GetProgress(const std::string& master, const std::string& job_id) {
 }
 
 bool WaitForProgress(const std::string& master, const std::string& job_id,
-                     const std::function<bool(const JobProgress&)>& pred,
-                     absl::Duration timeout) {
+                     const std::function<bool(const JobProgress&)>& pred, absl::Duration timeout) {
   return WaitUntil([&] { return pred(GetProgress(master, job_id)); }, timeout);
 }
 
@@ -320,8 +319,7 @@ std::vector<pid_t> ChildrenOf(pid_t pid) {
   std::vector<pid_t> children;
   for (const auto& entry : fs::directory_iterator("/proc")) {
     pid_t p = 0;
-    if (absl::SimpleAtoi(entry.path().filename().string(), &p) && ParentOf(p) == pid &&
-        Alive(p)) {
+    if (absl::SimpleAtoi(entry.path().filename().string(), &p) && ParentOf(p) == pid && Alive(p)) {
       children.push_back(p);
     }
   }

@@ -51,9 +51,7 @@ const std::string& Python() {
   return *path;
 }
 
-std::string Example(const std::string& name) {
-  return SourceDir() + "/examples/streaming/" + name;
-}
+std::string Example(const std::string& name) { return SourceDir() + "/examples/streaming/" + name; }
 
 // exec: spec running a Python script.
 std::string PythonTask(const std::string& script) { return "exec:" + Python() + " " + script; }
@@ -462,10 +460,10 @@ TEST(StreamingTest, TaskTimeoutStopsOnlyAttemptsThatMakeNoProgress) {
                           "--task-timeout", "0.6", "--max-attempts", "1"});
   };
   // 1.5 s of work, never 0.6 s without a status line.
-  CommandResult slow = run(
-      "exec:for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do "
-      "echo reporter:status:working >&2; sleep 0.1; done; cat",
-      "slow");
+  CommandResult slow =
+      run("exec:for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do "
+          "echo reporter:status:working >&2; sleep 0.1; done; cat",
+          "slow");
   EXPECT_EQ(slow.exit_code, 0) << slow.err;
   EXPECT_EQ(PartLines(tmp.path() + "/slow"), (std::vector<std::string>{"a", "b"}));
 
@@ -480,9 +478,8 @@ TEST(StreamingTest, TaskTimeoutStopsOnlyAttemptsThatMakeNoProgress) {
   WriteFile(tmp.path() + "/stuck.txt", "sleep-ms:9000\n");
   CommandResult stuck =
       AmpmrRun(tmp, {"--workers", "1", "--input", tmp.path() + "/stuck.txt", "--output",
-                     tmp.path() + "/stuck", "--mapper",
-                     "plugin:" + LibPath("ampmr_test_plugin.so"), "--reducer", "none",
-                     "--task-timeout", "0.6", "--max-attempts", "1"});
+                     tmp.path() + "/stuck", "--mapper", "plugin:" + LibPath("ampmr_test_plugin.so"),
+                     "--reducer", "none", "--task-timeout", "0.6", "--max-attempts", "1"});
   EXPECT_EQ(stuck.exit_code, 1) << stuck.err;
   EXPECT_THAT(stuck.err, AllOf(HasSubstr("no progress for --task-timeout 0.6s"),
                                HasSubstr("is stuck in in-process code")));
@@ -498,8 +495,8 @@ TEST(StreamingTest, StatusLinesShowInAmpmrStatusWhileTheAttemptRuns) {
   ASSERT_TRUE(cluster.WaitForWorkers(1));
   const std::string go = tmp.path() + "/go";
   CommandResult submitted = RunCommand(
-      {BinPath("ampmr"), "submit", "--master", cluster.address(), "--input",
-       tmp.path() + "/in.txt", "--output", tmp.path() + "/out", "--reducer", "none", "--mapper",
+      {BinPath("ampmr"), "submit", "--master", cluster.address(), "--input", tmp.path() + "/in.txt",
+       "--output", tmp.path() + "/out", "--reducer", "none", "--mapper",
        "exec:echo reporter:status:waiting for go >&2; while [ ! -e " + go +
            " ]; do sleep 0.05; done; cat"},
       absl::Seconds(30));
@@ -521,8 +518,8 @@ TEST(StreamingTest, StatusLinesShowInAmpmrStatusWhileTheAttemptRuns) {
   EXPECT_THAT(shown, HasSubstr("status:\n  m0 on "));
   EXPECT_THAT(shown, HasSubstr(line));
   WriteFile(go, "");
-  CommandResult wait = RunCommand(
-      {BinPath("ampmr"), "wait", "--master", cluster.address(), job}, kJobTimeout);
+  CommandResult wait =
+      RunCommand({BinPath("ampmr"), "wait", "--master", cluster.address(), job}, kJobTimeout);
   EXPECT_EQ(wait.exit_code, 0) << wait.err;
   EXPECT_THAT(status(), Not(HasSubstr("status:\n")));
 }

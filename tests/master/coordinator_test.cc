@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/task_errors.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "common/task_errors.h"
 #include "tests/master/fake_worker.h"
 #include "tests/status_matchers.h"
 
@@ -357,7 +357,7 @@ TEST(CoordinatorTest, ReduceThatFetchedEverythingBeforeTheLossIsNotRunAgain) {
   LostMapOutput t;
   ASSERT_THAT(t.w2->Open(), SizeIs(1));
   AnswerReduce(t.w2->Open()[0], "r1\t1\n");  // r1 had its inputs already
-  t.RunTheRestOnW2();  // m0 again, then only r0
+  t.RunTheRestOnW2();                        // m0 again, then only r0
   EXPECT_EQ(t.c.Status(t.job).state(), v1::SUCCEEDED);
   EXPECT_EQ(t.c.Status(t.job).reduce().done(), 2);
 }

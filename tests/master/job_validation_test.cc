@@ -19,8 +19,8 @@ namespace ampmr::master {
 namespace {
 
 using ::ampmr::testing::IsOk;
-using ::google::protobuf::util::MessageDifferencer;
 using ::ampmr::testing::StatusIs;
+using ::google::protobuf::util::MessageDifferencer;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
@@ -74,8 +74,7 @@ void ExpectRefused(v1::JobSpec spec, absl::StatusCode code,
                    const ::testing::Matcher<std::string>& message) {
   v1::JobSpec before = spec;
   EXPECT_THAT(ValidateAndNormalize(&spec), StatusIs(code, message));
-  EXPECT_TRUE(SameSpec(spec, before))
-      << "refused spec was changed: " << spec.DebugString();
+  EXPECT_TRUE(SameSpec(spec, before)) << "refused spec was changed: " << spec.DebugString();
 }
 
 TEST(JobValidationTest, FillsDefaults) {
@@ -126,8 +125,7 @@ TEST(JobValidationTest, RefusesMissingInputsOutputAndMapper) {
   TempDir dir;
   v1::JobSpec spec = ValidSpec(dir);
   spec.clear_inputs();
-  ExpectRefused(spec, absl::StatusCode::kInvalidArgument,
-                "inputs: at least one input is required");
+  ExpectRefused(spec, absl::StatusCode::kInvalidArgument, "inputs: at least one input is required");
   spec = ValidSpec(dir);
   spec.add_inputs("");
   ExpectRefused(spec, absl::StatusCode::kInvalidArgument, "inputs[1]: empty path");
@@ -178,8 +176,7 @@ TEST(JobValidationTest, RefusesOutOfRangeNumbers) {
   ExpectRefused(spec, absl::StatusCode::kInvalidArgument, "reduces: must be >= 1, got -3");
   spec = ValidSpec(dir);
   spec.set_reduces(100001);
-  ExpectRefused(spec, absl::StatusCode::kInvalidArgument,
-                "reduces: must be <= 100000, got 100001");
+  ExpectRefused(spec, absl::StatusCode::kInvalidArgument, "reduces: must be <= 100000, got 100001");
   spec = ValidSpec(dir);
   spec.set_split_size(-5);
   ExpectRefused(spec, absl::StatusCode::kInvalidArgument, "split_size: must be > 0, got -5");
@@ -204,8 +201,7 @@ TEST(JobValidationTest, RefusesBadEnvironment) {
   ExpectRefused(spec, absl::StatusCode::kInvalidArgument, "env: empty variable name");
   spec = ValidSpec(dir);
   (*spec.mutable_env())["A=B"] = "x";
-  ExpectRefused(spec, absl::StatusCode::kInvalidArgument,
-                "env \"A=B\": name must not contain '='");
+  ExpectRefused(spec, absl::StatusCode::kInvalidArgument, "env \"A=B\": name must not contain '='");
   spec = ValidSpec(dir);
   (*spec.mutable_env())["A"] = std::string("x\0y", 3);
   ExpectRefused(spec, absl::StatusCode::kInvalidArgument, "env \"A\": value contains a NUL byte");
@@ -238,13 +234,13 @@ TEST(JobValidationTest, RefusesOutputWithoutParentDirectory) {
   v1::JobSpec spec = ValidSpec(dir);
   spec.set_output(dir.Path("missing/out"));
   ExpectRefused(spec, absl::StatusCode::kNotFound,
-                "output " + dir.Path("missing/out") + ": parent directory " +
-                    dir.Path("missing") + " does not exist");
+                "output " + dir.Path("missing/out") + ": parent directory " + dir.Path("missing") +
+                    " does not exist");
   dir.Write("plain", "x");
   spec.set_output(dir.Path("plain/out/"));
-  ExpectRefused(spec, absl::StatusCode::kFailedPrecondition,
-                "output " + dir.Path("plain/out/") + ": parent " + dir.Path("plain") +
-                    " is not a directory");
+  ExpectRefused(
+      spec, absl::StatusCode::kFailedPrecondition,
+      "output " + dir.Path("plain/out/") + ": parent " + dir.Path("plain") + " is not a directory");
 }
 
 TEST(JobValidationTest, RefusesUnwritableOutputParent) {
@@ -252,8 +248,8 @@ TEST(JobValidationTest, RefusesUnwritableOutputParent) {
   TempDir dir;
   v1::JobSpec spec = ValidSpec(dir);
   std::string locked = dir.MakeDir("locked");
-  std::filesystem::permissions(locked, std::filesystem::perms::owner_read |
-                                           std::filesystem::perms::owner_exec);
+  std::filesystem::permissions(
+      locked, std::filesystem::perms::owner_read | std::filesystem::perms::owner_exec);
   spec.set_output(locked + "/out");
   ExpectRefused(spec, absl::StatusCode::kPermissionDenied, HasSubstr("permission denied"));
 }
@@ -263,14 +259,14 @@ TEST(JobValidationTest, ChecksPluginPaths) {
   v1::JobSpec spec = ValidSpec(dir);
   std::string missing = dir.Path("nope.so");
   spec.set_mapper("plugin:" + missing);
-  ExpectRefused(spec, absl::StatusCode::kNotFound,
-                "mapper \"plugin:" + missing + "\": plugin " + missing +
-                    ": no such file or directory");
+  ExpectRefused(
+      spec, absl::StatusCode::kNotFound,
+      "mapper \"plugin:" + missing + "\": plugin " + missing + ": no such file or directory");
   spec = ValidSpec(dir);
   spec.set_combiner("plugin:" + dir.MakeDir("adir"));
-  ExpectRefused(spec, absl::StatusCode::kInvalidArgument,
-                "combiner \"plugin:" + dir.Path("adir") + "\": " + dir.Path("adir") +
-                    ": not a regular file");
+  ExpectRefused(
+      spec, absl::StatusCode::kInvalidArgument,
+      "combiner \"plugin:" + dir.Path("adir") + "\": " + dir.Path("adir") + ": not a regular file");
   spec = ValidSpec(dir);
   spec.set_reducer("plugin:" + dir.Write("sum.so", "not really a library"));
   EXPECT_THAT(ValidateAndNormalize(&spec), IsOk());

@@ -209,10 +209,9 @@ TEST(JournalTest, GarbageFileIsRefusedAndKept) {
   std::string garbage(8192, '\0');
   for (size_t i = 0; i < garbage.size(); ++i) garbage[i] = static_cast<char>(i * 7919 % 251);
   std::ofstream(path, std::ios::binary) << garbage;
-  EXPECT_THAT(Journal::Open(path),
-              StatusIs(absl::StatusCode::kDataLoss,
-                       AllOf(HasSubstr(path), HasSubstr("not a database"),
-                             HasSubstr("refusing to start"))));
+  EXPECT_THAT(Journal::Open(path), StatusIs(absl::StatusCode::kDataLoss,
+                                            AllOf(HasSubstr(path), HasSubstr("not a database"),
+                                                  HasSubstr("refusing to start"))));
   EXPECT_EQ(fs::file_size(path), garbage.size());
 }
 
@@ -233,8 +232,8 @@ TEST(JournalTest, TruncatedFileIsRefused) {
   uintmax_t size = fs::file_size(path);
   ASSERT_GT(size, 64 * 1024u);
   fs::resize_file(path, size / 2);
-  EXPECT_THAT(Journal::Open(path), StatusIs(absl::StatusCode::kDataLoss,
-                                            AllOf(HasSubstr(path), HasSubstr("refusing"))));
+  EXPECT_THAT(Journal::Open(path),
+              StatusIs(absl::StatusCode::kDataLoss, AllOf(HasSubstr(path), HasSubstr("refusing"))));
   EXPECT_EQ(fs::file_size(path), size / 2);
 }
 
@@ -260,8 +259,7 @@ TEST(JournalTest, NewerSchemaVersionIsRefused) {
   sqlite3_close(db);
   EXPECT_THAT(Journal::Open(path),
               StatusIs(absl::StatusCode::kFailedPrecondition,
-                       AllOf(HasSubstr(path), HasSubstr("schema version 2"),
-                             HasSubstr("newer"))));
+                       AllOf(HasSubstr(path), HasSubstr("schema version 2"), HasSubstr("newer"))));
 }
 
 TEST(JournalTest, UnreadableRecordIsRefusedAtLoad) {

@@ -106,8 +106,7 @@ TEST(ExpandInputsTest, DirectoryIsListedRecursivelySkippingHiddenAndUnderscoreNa
   dir.MakeDir("in/empty");
   EXPECT_THAT(ExpandInputs({dir.Path("in")}),
               IsOkAndHolds(ElementsAre(dir.Path("in/a.txt"), dir.Path("in/b.txt"),
-                                              dir.Path("in/sub/c.txt"),
-                                              dir.Path("in/sub/deeper/d.txt"))));
+                                       dir.Path("in/sub/c.txt"), dir.Path("in/sub/deeper/d.txt"))));
 }
 
 TEST(ExpandInputsTest, NamedHiddenFileAndDirectoryAreTaken) {
@@ -147,21 +146,21 @@ TEST(ExpandInputsTest, GlobMatchingNothingIsAnError) {
   dir.Write("in/a.txt", "a\n");
   dir.Write("in/_b.csv", "b\n");
   std::string pattern = dir.Path("in/*.csv");
-  EXPECT_THAT(ExpandInputs({dir.Path("in/a.txt"), pattern}),
-              StatusIs(absl::StatusCode::kInvalidArgument, "input " + pattern + ": matches no files"));
+  EXPECT_THAT(
+      ExpandInputs({dir.Path("in/a.txt"), pattern}),
+      StatusIs(absl::StatusCode::kInvalidArgument, "input " + pattern + ": matches no files"));
   std::string missing_dir = dir.Path("nowhere/*.txt");
-  EXPECT_THAT(ExpandInputs({missing_dir}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "input " + missing_dir + ": matches no files"));
+  EXPECT_THAT(ExpandInputs({missing_dir}), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                    "input " + missing_dir + ": matches no files"));
 }
 
 TEST(ExpandInputsTest, MissingPathIsNamedExactly) {
   TempDir dir;
   std::string good = dir.Write("a.txt", "a\n");
   std::string missing = dir.Path("x/y");
-  EXPECT_THAT(ExpandInputs({good, missing}),
-              StatusIs(absl::StatusCode::kNotFound,
-                       "input " + missing + ": no such file or directory"));
+  EXPECT_THAT(
+      ExpandInputs({good, missing}),
+      StatusIs(absl::StatusCode::kNotFound, "input " + missing + ": no such file or directory"));
 }
 
 TEST(ExpandInputsTest, DanglingSymlinkInDirectoryIsNamed) {
@@ -199,8 +198,7 @@ TEST(ExpandInputsTest, UnreadableFileIsNamed) {
   std::string f = dir.Write("in/secret.txt", "s\n");
   chmod(f.c_str(), 0);
   EXPECT_THAT(ExpandInputs({dir.Path("in")}),
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       "input " + f + ": permission denied"));
+              StatusIs(absl::StatusCode::kPermissionDenied, "input " + f + ": permission denied"));
 }
 
 // --- PlanSplits ---
@@ -253,9 +251,9 @@ TEST(PlanSplitsTest, RefusesNonPositiveSplitSizeAndMissingFile) {
               StatusIs(absl::StatusCode::kInvalidArgument, "split_size: must be > 0, got 0"));
   EXPECT_THAT(PlanSplits({f}, -1), StatusIs(absl::StatusCode::kInvalidArgument));
   std::string missing = dir.Path("gone");
-  EXPECT_THAT(PlanSplits({f, missing}, 10),
-              StatusIs(absl::StatusCode::kNotFound,
-                       "input " + missing + ": no such file or directory"));
+  EXPECT_THAT(
+      PlanSplits({f, missing}, 10),
+      StatusIs(absl::StatusCode::kNotFound, "input " + missing + ": no such file or directory"));
 }
 
 // Checks every rule of PlanSplits against `text`, the contents of the file
@@ -294,8 +292,9 @@ TEST(PlanSplitsTest, SplitsOfABookReproduceItForManySplitSizes) {
   if (access(book.c_str(), R_OK) != 0) GTEST_SKIP() << book << " is not here";
   std::string text = ReadFile(book);
   ASSERT_GT(text.size(), 100000u);
-  for (int64_t split_size : {1, 2, 3, 7, 50, 64, 79, 80, 81, 100, 1000, 4095, 4096, 10007,
-                             65535, 65536, 65537, 100000, 131072, 200001, 1 << 20}) {
+  for (int64_t split_size :
+       {1,    2,    3,     7,     50,    64,    79,     80,     81,     100,    1000,
+        4095, 4096, 10007, 65535, 65536, 65537, 100000, 131072, 200001, 1 << 20}) {
     absl::StatusOr<std::vector<v1::Split>> splits = PlanSplits({book}, split_size);
     ASSERT_THAT(splits, IsOk());
     for (const v1::Split& s : *splits) ASSERT_EQ(s.path(), book);

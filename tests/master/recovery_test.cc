@@ -159,8 +159,8 @@ TEST(RecoveryTest, MidMapReusesReportedOutputsAndRunsTheRestAgain) {
   FakeWorker* v2 = b.AddWorker("127.0.0.1:9002");
   std::vector<std::string> ran = RunAllMaps({v1, v2});
   EXPECT_THAT(std::set<std::string>(ran.begin(), ran.end()),
-              ::testing::ContainerEq(std::set<std::string>{
-                  job + "-b2-m1-a1", job + "-b2-m2-a1", job + "-b2-m3-a1"}));
+              ::testing::ContainerEq(
+                  std::set<std::string>{job + "-b2-m1-a1", job + "-b2-m2-a1", job + "-b2-m3-a1"}));
   ASSERT_EQ(b.Status(job).state(), v1::REDUCING);
 
   std::vector<FakeWorker::Pending*> reduces = OpenReduces({v1, v2});
@@ -289,8 +289,7 @@ TEST(RecoveryTest, InterruptedJobCommitIsRedone) {
   TempDir tmp;
   std::string out = tmp.path() + "/out";
   {
-    absl::StatusOr<std::unique_ptr<Journal>> journal =
-        Journal::Open(tmp.path() + "/journal.db");
+    absl::StatusOr<std::unique_ptr<Journal>> journal = Journal::Open(tmp.path() + "/journal.db");
     ASSERT_THAT(journal, IsOk());
     v1::JobSpec spec;
     spec.add_inputs("/in");

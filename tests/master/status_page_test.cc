@@ -1,10 +1,9 @@
-#include "master/http_status.h"
-
 #include <string>
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "master/http_status.h"
 
 namespace ampmr::master {
 namespace {

@@ -1,5 +1,4 @@
 #include "worker/task/builtins.h"
-#include "worker/task/task_factory.h"
 
 #include <string>
 
@@ -7,6 +6,7 @@
 #include "gtest/gtest.h"
 #include "tests/status_matchers.h"
 #include "tests/worker/test_util.h"
+#include "worker/task/task_factory.h"
 
 namespace ampmr::worker {
 namespace {
@@ -46,16 +46,15 @@ absl::StatusOr<Pairs> RunReducer(const char* name, Pairs sorted) {
 
 TEST(WordCountMapperTest, WordsAreMaximalRunsOfAsciiLetters) {
   EXPECT_THAT(RunMapper("wordcount", "Hello, world!\nit's x2y don't-stop\n"),
-              ElementsAre(Pair("Hello", "1"), Pair("world", "1"), Pair("it", "1"),
-                          Pair("s", "1"), Pair("x", "1"), Pair("y", "1"), Pair("don", "1"),
-                          Pair("t", "1"), Pair("stop", "1")));
+              ElementsAre(Pair("Hello", "1"), Pair("world", "1"), Pair("it", "1"), Pair("s", "1"),
+                          Pair("x", "1"), Pair("y", "1"), Pair("don", "1"), Pair("t", "1"),
+                          Pair("stop", "1")));
 }
 
 TEST(WordCountMapperTest, CaseKeptNonAsciiSeparates) {
   EXPECT_THAT(RunMapper("wordcount", "The the THE caf\xc3\xa9 na\xefve\tend"),
-              ElementsAre(Pair("The", "1"), Pair("the", "1"), Pair("THE", "1"),
-                          Pair("caf", "1"), Pair("na", "1"), Pair("ve", "1"),
-                          Pair("end", "1")));
+              ElementsAre(Pair("The", "1"), Pair("the", "1"), Pair("THE", "1"), Pair("caf", "1"),
+                          Pair("na", "1"), Pair("ve", "1"), Pair("end", "1")));
 }
 
 TEST(WordCountMapperTest, NoLettersNoWords) {
@@ -65,17 +64,15 @@ TEST(WordCountMapperTest, NoLettersNoWords) {
 
 TEST(IdentityMapperTest, SplitsAtFirstTab) {
   EXPECT_THAT(RunMapper("identity", "k\tv\tw\nnotab\n\tlead\ncrlf\tx\r\nlast"),
-              ElementsAre(Pair("k", "v\tw"), Pair("notab", ""), Pair("", "lead"),
-                          Pair("crlf", "x"), Pair("last", "")));
+              ElementsAre(Pair("k", "v\tw"), Pair("notab", ""), Pair("", "lead"), Pair("crlf", "x"),
+                          Pair("last", "")));
 }
 
 TEST(IdentityMapperTest, EmptyLineIsEmptyPair) {
   EXPECT_THAT(RunMapper("identity", "\n"), ElementsAre(Pair("", "")));
 }
 
-TEST(NoopMapperTest, EmitsNothing) {
-  EXPECT_THAT(RunMapper("noop", "a\tb\nc d e\n"), IsEmpty());
-}
+TEST(NoopMapperTest, EmitsNothing) { EXPECT_THAT(RunMapper("noop", "a\tb\nc d e\n"), IsEmpty()); }
 
 TEST(SumReducerTest, AddsPerKey) {
   auto out = RunReducer("sum", {{"a", "1"}, {"a", "2"}, {"b", "-5"}, {"c", "7"}, {"c", "+3"}});
@@ -124,8 +121,7 @@ TEST(FactoryTest, ExecIsMadeAndAMissingPluginIsNotFound) {
 TEST(FactoryTest, UnknownOrMissingIsInvalidArgument) {
   EXPECT_THAT(MakeMapper(Builtin("sum")),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("builtin:sum")));
-  EXPECT_THAT(MakeReducer(Builtin("wordcount")),
-              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(MakeReducer(Builtin("wordcount")), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(MakeReducer(TaskSpec{}), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 

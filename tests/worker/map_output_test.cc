@@ -113,8 +113,7 @@ TEST(MapOutputCollectorTest, TinyBufferSpillsManyRunsAndMergesThem) {
   EXPECT_GT(out.spills, 5);
   EXPECT_EQ(out.partitions, ExpectedPartitions(pairs, 4));
   // Every run, then the merged output.
-  EXPECT_GT(out.counters[kSpilledBytes],
-            static_cast<int64_t>(ReadFile(dir.Join("out")).size()));
+  EXPECT_GT(out.counters[kSpilledBytes], static_cast<int64_t>(ReadFile(dir.Join("out")).size()));
   EXPECT_THAT(dir.List(), ElementsAre("out")) << "spill runs are removed";
 }
 
@@ -210,8 +209,7 @@ TEST(MapOutputCollectorTest, SumFastPathRejectsNonIntegerNamingKey) {
   EXPECT_THAT((*collector)->status(),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("key \"bad\": value \"one\" is not a 64-bit integer")));
-  EXPECT_THAT((*collector)->Finish(dir.Join("out")),
-              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT((*collector)->Finish(dir.Join("out")), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_TRUE(dir.List().empty());
 }
 

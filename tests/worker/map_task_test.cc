@@ -82,8 +82,8 @@ TEST(RunMapTaskTest, WordCountOfASplitInTheMiddleOfAFile) {
   ScratchDir dir;
   WriteFile(dir.Join("input.txt"), kText);
   const MidSplit split = MiddleOfText();
-  auto done = RunMapTask(Options(dir.Join("work"), dir.Join("input.txt"), split.start,
-                                 split.length));
+  auto done =
+      RunMapTask(Options(dir.Join("work"), dir.Join("input.txt"), split.start, split.length));
   ASSERT_THAT(done, IsOk());
   EXPECT_EQ(done->attempt_id(), "j1-m3-a1");
   EXPECT_EQ(done->output_path(), dir.Join("work") + "/j1-m3-a1.out");
@@ -104,8 +104,7 @@ TEST(RunMapTaskTest, WordCountOfASplitInTheMiddleOfAFile) {
   EXPECT_EQ(c.at(kMapOutputRecords), words);
   EXPECT_EQ(c.at(kCombineInputRecords), words);
   EXPECT_EQ(c.at(kCombineOutputRecords), static_cast<int64_t>(counts.size()));
-  EXPECT_EQ(c.at(kSpilledBytes),
-            static_cast<int64_t>(ReadFile(done->output_path()).size()));
+  EXPECT_EQ(c.at(kSpilledBytes), static_cast<int64_t>(ReadFile(done->output_path()).size()));
   EXPECT_THAT(ScratchDir::ListOf(dir.Join("work")), ElementsAre("j1-m3-a1.out"));
 }
 
@@ -113,11 +112,11 @@ TEST(RunMapTaskTest, TinyReadBlocksAndSpillsGiveTheSameOutput) {
   ScratchDir dir;
   WriteFile(dir.Join("input.txt"), kText);
   const MidSplit split = MiddleOfText();
-  auto big = RunMapTask(Options(dir.Join("a"), dir.Join("input.txt"), split.start,
-                                split.length, "builtin:identity", ""));
+  auto big = RunMapTask(Options(dir.Join("a"), dir.Join("input.txt"), split.start, split.length,
+                                "builtin:identity", ""));
   ASSERT_THAT(big, IsOk());
-  MapTaskOptions small = Options(dir.Join("b"), dir.Join("input.txt"), split.start,
-                                 split.length, "builtin:identity", "");
+  MapTaskOptions small = Options(dir.Join("b"), dir.Join("input.txt"), split.start, split.length,
+                                 "builtin:identity", "");
   small.read_block_size = 7;  // smaller than most lines: the buffer must grow
   small.buffer_limit = 16;    // spill nearly every pair
   auto tiny = RunMapTask(small);
@@ -134,8 +133,7 @@ TEST(RunMapTaskTest, LastLineWithoutNewlineAtEndOfFile) {
   const std::string text = "skip\nk1\tv1\nk2\tv2";
   WriteFile(dir.Join("in"), text);
   auto done = RunMapTask(Options(dir.Join("w"), dir.Join("in"), 5,
-                                 static_cast<int64_t>(text.size()) - 5, "builtin:identity", "",
-                                 1));
+                                 static_cast<int64_t>(text.size()) - 5, "builtin:identity", "", 1));
   ASSERT_THAT(done, IsOk());
   EXPECT_EQ(Partitions(*done), std::vector<Pairs>({{{"k1", "v1"}, {"k2", "v2"}}}));
   EXPECT_EQ(done->counters().at(kMapInputRecords), 2);
@@ -209,9 +207,9 @@ TEST(RunMapTaskTest, MapOnlyWritesPartFileLinesInInputOrder) {
   ScratchDir dir;
   const std::string text = "b\t2\na\t1\nnotab\n";
   WriteFile(dir.Join("in"), text);
-  MapTaskOptions options = Options(dir.Join("w"), dir.Join("in"), 0,
-                                   static_cast<int64_t>(text.size()), "builtin:identity",
-                                   "builtin:sum", 0);
+  MapTaskOptions options =
+      Options(dir.Join("w"), dir.Join("in"), 0, static_cast<int64_t>(text.size()),
+              "builtin:identity", "builtin:sum", 0);
   options.run.mutable_task()->set_reducer("none");
   options.run.set_output_dir(dir.Join("out/j1-m3-a1"));
   auto done = RunMapTask(options);

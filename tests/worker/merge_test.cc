@@ -49,12 +49,11 @@ TEST(MergingPairsTest, EmptyRunsAreSkipped) {
 }
 
 TEST(MergingPairsTest, EqualKeysComeInRunOrderThenRecordOrder) {
-  EXPECT_THAT(MergeOf({EncodeRun({{"k", "r0a"}, {"k", "r0b"}, {"z", "r0"}}),
-                       EncodeRun({{"a", "r1"}, {"k", "r1a"}}),
-                       EncodeRun({{"k", "r2a"}, {"k", "r2b"}})}),
-              ElementsAre(Pair("a", "r1"), Pair("k", "r0a"), Pair("k", "r0b"),
-                          Pair("k", "r1a"), Pair("k", "r2a"), Pair("k", "r2b"),
-                          Pair("z", "r0")));
+  EXPECT_THAT(
+      MergeOf({EncodeRun({{"k", "r0a"}, {"k", "r0b"}, {"z", "r0"}}),
+               EncodeRun({{"a", "r1"}, {"k", "r1a"}}), EncodeRun({{"k", "r2a"}, {"k", "r2b"}})}),
+      ElementsAre(Pair("a", "r1"), Pair("k", "r0a"), Pair("k", "r0b"), Pair("k", "r1a"),
+                  Pair("k", "r2a"), Pair("k", "r2b"), Pair("z", "r0")));
 }
 
 TEST(MergingPairsTest, BytewiseOrderWithPrefixesAndHighBytes) {

@@ -201,9 +201,8 @@ MapTaskOptions SleepyMapTask(const ScratchDir& dir, const std::string& text, dou
 TEST(PluginTest, InProcessMapperThatStallsPastTheTaskTimeoutFails) {
   ScratchDir dir;
   MapTaskOptions options = SleepyMapTask(dir, "a\nsleep-ms:700\nb\n", 0.3);
-  EXPECT_THAT(RunMapTask(options),
-              StatusIs(absl::StatusCode::kDeadlineExceeded,
-                       HasSubstr("no progress for --task-timeout 0.3s")));
+  EXPECT_THAT(RunMapTask(options), StatusIs(absl::StatusCode::kDeadlineExceeded,
+                                            HasSubstr("no progress for --task-timeout 0.3s")));
 }
 
 TEST(PluginTest, InProcessMapperProgressingBlockByBlockOutlivesTheTaskTimeout) {

@@ -22,7 +22,9 @@ using ::testing::HasSubstr;
 TEST(RecordIoTest, EncodingIsVarintLengthsThenBytes) {
   std::string out;
   AppendRecord(&out, "ab", "xyz");
-  EXPECT_EQ(out, std::string("\x02\x03" "abxyz", 7));
+  EXPECT_EQ(out, std::string("\x02\x03"
+                             "abxyz",
+                             7));
   std::string big_value(300, 'v');
   out.clear();
   AppendRecord(&out, "", big_value);
@@ -91,8 +93,7 @@ TEST(RecordIoTest, OverlongVarintIsDataLoss) {
   RecordReader reader(data, "bad");
   absl::string_view k, v;
   EXPECT_FALSE(reader.Next(&k, &v));
-  EXPECT_THAT(reader.status(),
-              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("bad key length")));
+  EXPECT_THAT(reader.status(), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("bad key length")));
 }
 
 TEST(RecordIoTest, HugeLengthIsDataLossNotACrash) {
@@ -109,8 +110,8 @@ TEST(RecordIoTest, HugeLengthIsDataLossNotACrash) {
 
 TEST(RecordIoTest, CreateInMissingDirectoryNamesPath) {
   auto writer = RecordWriter::Create("/nonexistent-dir/x/run");
-  EXPECT_THAT(writer, StatusIs(absl::StatusCode::kNotFound,
-                               HasSubstr("create /nonexistent-dir/x/run")));
+  EXPECT_THAT(writer,
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("create /nonexistent-dir/x/run")));
 }
 
 }  // namespace

@@ -81,8 +81,8 @@ TEST(StallWatchTest, StatusesAreThoseOfWatchedAttemptsThatHaveOne) {
   said->SetStatus("halfway");
   watch.Add("said", said, expired.Recorder());
   watch.Add("quiet", std::make_shared<ProgressClock>(0), expired.Recorder());
-  EXPECT_THAT(watch.Statuses(), ElementsAre(std::make_pair(std::string("said"),
-                                                           std::string("halfway"))));
+  EXPECT_THAT(watch.Statuses(),
+              ElementsAre(std::make_pair(std::string("said"), std::string("halfway"))));
   watch.Remove("said");
   EXPECT_THAT(watch.Statuses(), IsEmpty());
 }

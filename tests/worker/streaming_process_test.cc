@@ -272,9 +272,8 @@ TEST(StreamingProcessTest, LastStatusLineIsKeptOnTheProgressClock) {
 // several timeouts.
 TEST(StreamingProcessTest, OutputOrStatusLinesKeepAChildPastTheTaskTimeout) {
   for (const char* line : {"echo tick", "echo reporter:status:tick >&2"}) {
-    StreamingOptions options =
-        Options(absl::StrCat("for i in 1 2 3 4 5 6 7 8 9 10 11 12; do ", line,
-                             "; sleep 0.1; done"));
+    StreamingOptions options = Options(
+        absl::StrCat("for i in 1 2 3 4 5 6 7 8 9 10 11 12; do ", line, "; sleep 0.1; done"));
     options.progress = std::make_shared<ProgressClock>(0.6);
     absl::Time start = absl::Now();
     auto p = Start(options);

@@ -130,10 +130,10 @@ TEST(WordCountSpeedTest, MapTaskIsAtLeastAsFastAsReference) {
     }
   }
   const double mib = static_cast<double>(kSplitBytes) / (1 << 20);
-  std::printf("wordcount 64 MiB: reference %.3f s (%.0f MiB/s); RunMapTask R=1 %.3f s "
-              "(%.0f MiB/s), R=8 %.3f s (%.0f MiB/s)\n",
-              ref_best, mib / ref_best, map_best[1], mib / map_best[1], map_best[8],
-              mib / map_best[8]);
+  std::printf(
+      "wordcount 64 MiB: reference %.3f s (%.0f MiB/s); RunMapTask R=1 %.3f s "
+      "(%.0f MiB/s), R=8 %.3f s (%.0f MiB/s)\n",
+      ref_best, mib / ref_best, map_best[1], mib / map_best[1], map_best[8], mib / map_best[8]);
 
   // Same counts (R=8 output, all partitions) as the reference.
   std::map<std::string, int64_t> ours;

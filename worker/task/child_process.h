@@ -29,7 +29,7 @@ class ChildProcess {
   // Starts /bin/sh -c `command` with exactly the environment `env`
   // ("NAME=VALUE" strings). Fails only if the shell cannot be started.
   static absl::StatusOr<std::unique_ptr<ChildProcess>> Start(const std::string& command,
-                                                            const std::vector<std::string>& env);
+                                                             const std::vector<std::string>& env);
 
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;

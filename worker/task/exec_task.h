@@ -34,12 +34,10 @@ namespace ampmr::worker {
 std::vector<std::string> StreamingEnvironment(const AttemptContext& context);
 
 // The process starts at the first Map (or Finish, for an empty split).
-std::unique_ptr<Mapper> MakeExecMapper(const std::string& command,
-                                       const AttemptContext& context);
+std::unique_ptr<Mapper> MakeExecMapper(const std::string& command, const AttemptContext& context);
 
 // Each Reduce call runs the command once over the whole stream.
-std::unique_ptr<Reducer> MakeExecReducer(const std::string& command,
-                                         const AttemptContext& context);
+std::unique_ptr<Reducer> MakeExecReducer(const std::string& command, const AttemptContext& context);
 
 }  // namespace ampmr::worker
 

@@ -19,10 +19,7 @@ absl::StatusOr<std::unique_ptr<FileWriter>> FileWriter::Create(std::string path,
 }
 
 FileWriter::FileWriter(std::string path, int fd, size_t buffer_size)
-    : path_(std::move(path)),
-      capacity_(buffer_size),
-      buffer_(new char[buffer_size]),
-      fd_(fd) {}
+    : path_(std::move(path)), capacity_(buffer_size), buffer_(new char[buffer_size]), fd_(fd) {}
 
 FileWriter::~FileWriter() {
   if (fd_ >= 0) ::close(fd_);

@@ -22,8 +22,8 @@ class FileWriter {
   static constexpr size_t kDefaultBufferSize = size_t{1} << 20;
 
   // Creates (or truncates) `path`. Its parent directory must exist.
-  static absl::StatusOr<std::unique_ptr<FileWriter>> Create(std::string path,
-                                                           size_t buffer_size = kDefaultBufferSize);
+  static absl::StatusOr<std::unique_ptr<FileWriter>> Create(
+      std::string path, size_t buffer_size = kDefaultBufferSize);
 
   FileWriter(const FileWriter&) = delete;
   FileWriter& operator=(const FileWriter&) = delete;

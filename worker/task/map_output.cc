@@ -44,8 +44,8 @@ class SortingEmitter final : public Emitter {
     if (!status_.ok()) return;
     if (key.size() > SortBuffer::kMaxFieldSize || value.size() > SortBuffer::kMaxFieldSize) {
       status_ = absl::InvalidArgumentError(absl::StrCat("combiner output pair too large: key ",
-                                                        key.size(), " bytes, value ",
-                                                        value.size(), " bytes"));
+                                                        key.size(), " bytes, value ", value.size(),
+                                                        " bytes"));
       return;
     }
     buffer_->Add(0, key, value);
@@ -79,8 +79,7 @@ absl::StatusOr<std::unique_ptr<MapOutputCollector>> MapOutputCollector::Create(
       new MapOutputCollector(std::move(options), std::move(combiner)));
 }
 
-MapOutputCollector::MapOutputCollector(MapOutputOptions options,
-                                       std::unique_ptr<Reducer> combiner)
+MapOutputCollector::MapOutputCollector(MapOutputOptions options, std::unique_ptr<Reducer> combiner)
     : options_(std::move(options)),
       combiner_(std::move(combiner)),
       combine_merges_(IsBuiltinSum(options_.combiner)),
@@ -106,8 +105,8 @@ void MapOutputCollector::Emit(absl::string_view key, absl::string_view value) {
     return;
   }
   if (key.size() > SortBuffer::kMaxFieldSize || value.size() > SortBuffer::kMaxFieldSize) {
-    status_ = absl::InvalidArgumentError(absl::StrCat(
-        "map output pair too large: key ", key.size(), " bytes, value ", value.size(), " bytes"));
+    status_ = absl::InvalidArgumentError(absl::StrCat("map output pair too large: key ", key.size(),
+                                                      " bytes, value ", value.size(), " bytes"));
     return;
   }
   buffer_->Add(PartitionOf(key, options_.partitions), key, value);
@@ -204,8 +203,7 @@ absl::Status MapOutputCollector::WriteSums(RunWriter* out) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<PartitionExtent>> MapOutputCollector::Finish(
-    const std::string& path) {
+absl::StatusOr<std::vector<PartitionExtent>> MapOutputCollector::Finish(const std::string& path) {
   // Phases: (1) if nothing was spilled, write the buffer as the output run
   // itself; else spill the rest and merge all runs; (2) rename into place;
   // (3) drop the spill runs.
@@ -263,8 +261,7 @@ absl::StatusOr<std::vector<PartitionExtent>> MapOutputCollector::MergeRuns(
   return extents;
 }
 
-absl::Status MapOutputCollector::MergePartition(int partition,
-                                                const std::vector<RunInput>& inputs,
+absl::Status MapOutputCollector::MergePartition(int partition, const std::vector<RunInput>& inputs,
                                                 uint64_t records, RunWriter* out) {
   MergingPairs merged(inputs);
   if (combine_merges_) {

@@ -114,16 +114,16 @@ class MapOutputCollector final : public Emitter {
   // Runs the combiner over one sorted partition into `out`.
   absl::Status Combine(SortedPairs* in, RunWriter* out);
   absl::StatusOr<std::vector<PartitionExtent>> MergeRuns(const std::string& path);
-  absl::Status MergePartition(int partition, const std::vector<RunInput>& inputs,
-                              uint64_t records, RunWriter* out);
+  absl::Status MergePartition(int partition, const std::vector<RunInput>& inputs, uint64_t records,
+                              RunWriter* out);
   void RemoveFiles();
 
   // Constant after construction.
   const MapOutputOptions options_;
-  const std::unique_ptr<Reducer> combiner_;  // null if none
+  const std::unique_ptr<Reducer> combiner_;   // null if none
   const bool combine_merges_;                 // run combiner_ again when merging runs
   const bool resort_combined_;                // combiner_'s output may be out of order
-  const std::unique_ptr<SumTable> sums_;     // the builtin sum fast path, else null
+  const std::unique_ptr<SumTable> sums_;      // the builtin sum fast path, else null
   const std::unique_ptr<SortBuffer> buffer_;  // null on the fast path
 
   std::unique_ptr<SortBuffer> combined_;  // resort_combined_: one partition's output

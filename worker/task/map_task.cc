@@ -60,9 +60,8 @@ absl::Status MapSplit(const MapTaskOptions& options, ProgressClock* progress, Ma
                       Out* collector, int64_t* input_records) {
   const v1::RunMap& run = options.run;
   const v1::Split& split = run.split();
-  AMPMR_ASSIGN_OR_RETURN(
-      auto reader,
-      SplitReader::Open(split.path(), split.start(), split.length(), options.read_block_size));
+  AMPMR_ASSIGN_OR_RETURN(auto reader, SplitReader::Open(split.path(), split.start(), split.length(),
+                                                        options.read_block_size));
   MapInput input;
   input.path = split.path();
   input.start = split.start();
@@ -87,8 +86,7 @@ absl::Status MapSplit(const MapTaskOptions& options, ProgressClock* progress, Ma
   return collector->status();
 }
 
-void AddInputCounters(const MapTaskOptions& options, int64_t input_records,
-                      Counters* counters) {
+void AddInputCounters(const MapTaskOptions& options, int64_t input_records, Counters* counters) {
   AddCounter(counters, kMapInputRecords, input_records);
   AddCounter(counters, kMapInputBytes, options.run.split().length());
 }
@@ -97,7 +95,7 @@ void AddInputCounters(const MapTaskOptions& options, int64_t input_records,
 // order, to the part file <output_dir>/part-NNNNN (NNNNN: the map index) as
 // key<TAB>value lines. No partitioning, sorting or combiner, as in Hadoop.
 absl::StatusOr<v1::MapDone> RunMapOnly(const MapTaskOptions& options, ProgressClock* progress,
-                                        Mapper* mapper) {
+                                       Mapper* mapper) {
   const v1::TaskContext& task = options.run.task();
   AMPMR_RETURN_IF_ERROR(MakeDirectory(options.run.output_dir()));
   const std::string path =
@@ -156,8 +154,7 @@ absl::StatusOr<v1::MapDone> RunMap(const MapTaskOptions& options) {
   AMPMR_RETURN_IF_ERROR(
       MapSplit(options, context.progress.get(), mapper.get(), collector.get(), &input_records));
   const std::string output_path = prefix + ".out";
-  AMPMR_ASSIGN_OR_RETURN(std::vector<PartitionExtent> extents,
-                         collector->Finish(output_path));
+  AMPMR_ASSIGN_OR_RETURN(std::vector<PartitionExtent> extents, collector->Finish(output_path));
 
   v1::MapDone done;
   done.set_attempt_id(attempt);

@@ -14,8 +14,7 @@
 namespace ampmr::worker {
 
 absl::StatusOr<std::unique_ptr<MappedRange>> MappedRange::Open(const std::string& path,
-                                                               uint64_t offset,
-                                                               uint64_t length) {
+                                                               uint64_t offset, uint64_t length) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("open ", path));
   absl::Cleanup close_fd = [fd] { ::close(fd); };
@@ -33,8 +32,7 @@ absl::StatusOr<std::unique_ptr<MappedRange>> MappedRange::Open(const std::string
   const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
   const uint64_t map_offset = offset - offset % page;
   const size_t map_size = static_cast<size_t>(offset + length - map_offset);
-  void* map = ::mmap(nullptr, map_size, PROT_READ, MAP_PRIVATE, fd,
-                     static_cast<off_t>(map_offset));
+  void* map = ::mmap(nullptr, map_size, PROT_READ, MAP_PRIVATE, fd, static_cast<off_t>(map_offset));
   if (map == MAP_FAILED) return absl::ErrnoToStatus(errno, absl::StrCat("mmap ", path));
   ::madvise(map, map_size, MADV_SEQUENTIAL);
   absl::string_view data(static_cast<const char*>(map) + (offset - map_offset), length);

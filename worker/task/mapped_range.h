@@ -19,8 +19,8 @@ class MappedRange {
  public:
   // Errors name the path: the errno of open/mmap (e.g. NOT_FOUND), or
   // DATA_LOSS if the file is shorter than offset + length.
-  static absl::StatusOr<std::unique_ptr<MappedRange>> Open(const std::string& path,
-                                                          uint64_t offset, uint64_t length);
+  static absl::StatusOr<std::unique_ptr<MappedRange>> Open(const std::string& path, uint64_t offset,
+                                                           uint64_t length);
 
   MappedRange(const MappedRange&) = delete;
   MappedRange& operator=(const MappedRange&) = delete;

@@ -34,8 +34,7 @@ class ProgressClock {
   // timeout_seconds <= 0: no timeout; the attempt never stalls.
   explicit ProgressClock(double timeout_seconds)
       : timeout_seconds_(timeout_seconds),
-        timeout_(timeout_seconds > 0 ? absl::Seconds(timeout_seconds)
-                                     : absl::InfiniteDuration()),
+        timeout_(timeout_seconds > 0 ? absl::Seconds(timeout_seconds) : absl::InfiniteDuration()),
         last_ns_(absl::GetCurrentTimeNanos()) {}
 
   void Touch() {

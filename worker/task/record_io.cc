@@ -53,8 +53,7 @@ absl::StatusOr<std::unique_ptr<RecordWriter>> RecordWriter::Create(std::string p
   return std::unique_ptr<RecordWriter>(new RecordWriter(std::move(file).value()));
 }
 
-RecordReader::RecordReader(absl::string_view data, absl::string_view name,
-                           uint64_t base_offset)
+RecordReader::RecordReader(absl::string_view data, absl::string_view name, uint64_t base_offset)
     : base_(data.data()),
       pos_(data.data()),
       limit_(data.data() + data.size()),

@@ -97,12 +97,12 @@ absl::Status MakeParentDirectory(const std::string& path) {
 
 // Maps every non-empty input; adds their sizes to *bytes.
 absl::Status MapInputs(const std::vector<ReduceInput>& inputs,
-                       std::vector<std::unique_ptr<MappedRange>>* maps,
-                       std::vector<RunInput>* runs, int64_t* bytes) {
+                       std::vector<std::unique_ptr<MappedRange>>* maps, std::vector<RunInput>* runs,
+                       int64_t* bytes) {
   for (const ReduceInput& in : inputs) {
     if (in.offset < 0 || in.length < 0) {
-      return absl::InvalidArgumentError(absl::StrCat("input ", in.path, ": bad range offset=",
-                                                     in.offset, " length=", in.length));
+      return absl::InvalidArgumentError(
+          absl::StrCat("input ", in.path, ": bad range offset=", in.offset, " length=", in.length));
     }
     if (in.length == 0) continue;
     AMPMR_ASSIGN_OR_RETURN(auto map, MappedRange::Open(in.path, in.offset, in.length));
@@ -139,8 +139,8 @@ absl::StatusOr<v1::ReduceDone> RunReduce(const ReduceTaskOptions& options) {
   LineEmitter out(file.get(), &counters);
   absl::Status s = reducer->Reduce(&counted, &out);
   if (!s.ok()) {
-    return Annotate(s, absl::StrCat("reducer ", task.reducer().empty() ? "builtin:identity"
-                                                                       : task.reducer()));
+    return Annotate(
+        s, absl::StrCat("reducer ", task.reducer().empty() ? "builtin:identity" : task.reducer()));
   }
   AMPMR_RETURN_IF_ERROR(counted.status());
   AMPMR_RETURN_IF_ERROR(out.status());

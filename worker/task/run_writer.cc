@@ -21,8 +21,7 @@ absl::StatusOr<std::unique_ptr<RunWriter>> RunWriter::Create(std::string path, i
       new RunWriter(std::move(writer).value(), partitions, user_counters));
 }
 
-RunWriter::RunWriter(std::unique_ptr<RecordWriter> writer, int partitions,
-                     Counters* user_counters)
+RunWriter::RunWriter(std::unique_ptr<RecordWriter> writer, int partitions, Counters* user_counters)
     : writer_(std::move(writer)), user_counters_(user_counters), extents_(partitions) {}
 
 void RunWriter::StartPartition(int partition) {

@@ -34,7 +34,7 @@ class RunWriter final : public Emitter {
   // starts partition 0. User counters the combiner increments go to
   // *user_counters, which must outlive the writer.
   static absl::StatusOr<std::unique_ptr<RunWriter>> Create(std::string path, int partitions,
-                                                          Counters* user_counters);
+                                                           Counters* user_counters);
 
   // Ends the current partition and starts `partition`; partitions in between
   // are empty. REQUIRES: current partition < partition < partitions.

@@ -24,8 +24,7 @@ absl::StatusOr<std::unique_ptr<SplitReader>> SplitReader::Open(const std::string
   return std::unique_ptr<SplitReader>(new SplitReader(path, fd, start, length, block_size));
 }
 
-SplitReader::SplitReader(std::string path, int fd, int64_t start, int64_t length,
-                         size_t block_size)
+SplitReader::SplitReader(std::string path, int fd, int64_t start, int64_t length, size_t block_size)
     : path_(std::move(path)),
       fd_(fd),
       end_(start + length),
@@ -54,9 +53,9 @@ absl::Status SplitReader::Fill(size_t kept) {
       return absl::ErrnoToStatus(errno, absl::StrCat("read ", path_));
     }
     if (n == 0) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "read ", path_, ": file ends at ", read_at + static_cast<int64_t>(got),
-          ", before the end of its split at ", end_, " (did it change?)"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("read ", path_, ": file ends at ", read_at + static_cast<int64_t>(got),
+                       ", before the end of its split at ", end_, " (did it change?)"));
     }
     got += static_cast<size_t>(n);
   }

@@ -22,9 +22,9 @@ class SplitReader {
   static constexpr size_t kDefaultBlockSize = size_t{4} << 20;
 
   // Opens `path`. Errors name it: "open /x/y: No such file or directory".
-  static absl::StatusOr<std::unique_ptr<SplitReader>> Open(
-      const std::string& path, int64_t start, int64_t length,
-      size_t block_size = kDefaultBlockSize);
+  static absl::StatusOr<std::unique_ptr<SplitReader>> Open(const std::string& path, int64_t start,
+                                                           int64_t length,
+                                                           size_t block_size = kDefaultBlockSize);
 
   SplitReader(const SplitReader&) = delete;
   SplitReader& operator=(const SplitReader&) = delete;
@@ -48,9 +48,9 @@ class SplitReader {
 
   std::unique_ptr<char[]> buffer_;
   size_t capacity_;
-  size_t filled_ = 0;       // bytes of buffer_ holding split data
-  size_t consumed_ = 0;     // bytes of those already returned
-  int64_t buffer_offset_;   // file offset of buffer_[0]
+  size_t filled_ = 0;      // bytes of buffer_ holding split data
+  size_t consumed_ = 0;    // bytes of those already returned
+  int64_t buffer_offset_;  // file offset of buffer_[0]
 };
 
 }  // namespace ampmr::worker

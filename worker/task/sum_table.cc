@@ -11,8 +11,7 @@ absl::Status SumTable::Overflow(absl::string_view key, int64_t x, int64_t sum) {
   return AddToSum(key, x, &sum);  // fails, with the message sum always gives
 }
 
-std::vector<std::vector<const SumTable::Entry*>> SumTable::SortedByPartition(
-    int partitions) const {
+std::vector<std::vector<const SumTable::Entry*>> SumTable::SortedByPartition(int partitions) const {
   std::vector<std::vector<const Entry*>> out(partitions);
   for (const Entry& e : sums_) out[PartitionOf(e.first, partitions)].push_back(&e);
   for (auto& entries : out) {

@@ -37,9 +37,7 @@ class SumTable {
 
   size_t keys() const { return sums_.size(); }
   // Approximate bytes held: table slots plus out-of-line key bytes.
-  size_t memory_usage() const {
-    return sums_.capacity() * (sizeof(Entry) + 1) + key_bytes_;
-  }
+  size_t memory_usage() const { return sums_.capacity() * (sizeof(Entry) + 1) + key_bytes_; }
 
   // The entries of each of `partitions` partitions (by PartitionOf), each
   // sorted bytewise by key. The pointers are valid until the next Add/Clear.

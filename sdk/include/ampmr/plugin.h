@@ -242,12 +242,11 @@ typedef const AmpmrPlugin* (*AmpmrPluginEntryFn)(void);
 
 // Defines and exports ampmr_plugin_entry. Pass a name and three factories
 // (or nullptr for a role the plugin does not provide).
-#define AMPMR_PLUGIN(NAME, NEW_MAPPER, NEW_REDUCER, NEW_COMBINER)                          \
-  extern "C" __attribute__((visibility("default"))) const AmpmrPlugin* ampmr_plugin_entry( \
-      void) {                                                                              \
-    static const AmpmrPlugin plugin = {AMPMR_PLUGIN_INTERFACE_VERSION, NAME, NEW_MAPPER,   \
-                                       NEW_REDUCER, NEW_COMBINER};                         \
-    return &plugin;                                                                        \
+#define AMPMR_PLUGIN(NAME, NEW_MAPPER, NEW_REDUCER, NEW_COMBINER)                                 \
+  extern "C" __attribute__((visibility("default"))) const AmpmrPlugin* ampmr_plugin_entry(void) { \
+    static const AmpmrPlugin plugin = {AMPMR_PLUGIN_INTERFACE_VERSION, NAME, NEW_MAPPER,          \
+                                       NEW_REDUCER, NEW_COMBINER};                                \
+    return &plugin;                                                                               \
   }
 
 #endif  // AMPMR_PLUGIN_H_

@@ -42,7 +42,8 @@ class EchoMapper : public ampmr::plugin::LineMapper {
     if (line == "fail") return Status::Error("bad line: fail");
     if (line == "throw") throw std::runtime_error("thrown for line: throw");
     if (line.substr(0, 9) == "sleep-ms:") {
-      std::this_thread::sleep_for(std::chrono::milliseconds(std::stoi(std::string(line.substr(9)))));
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(std::stoi(std::string(line.substr(9)))));
     }
     out.Emit(line, info_);
     out.IncrementCounter("test", "lines", 1);
