@@ -19,7 +19,7 @@ bool IsMapOnly(const v1::JobSpec& spec) { return spec.reducer() == "none"; }
 }  // namespace
 
 JobRun::JobRun(std::string id, v1::JobSpec spec, std::vector<v1::Split> splits, JobEnv env)
-    : id_(std::move(id)), env_(std::move(env)), attempt_prefix_(id_), committer_(spec.output()) {
+    : id_(std::move(id)), env_(std::move(env)), attempt_prefix_(id_), committer_(spec.output(), id_) {
   status_.set_job_id(id_);
   *status_.mutable_spec() = std::move(spec);
   status_.set_state(v1::PENDING);

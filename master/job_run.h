@@ -4,12 +4,14 @@
 //            fire_on_one_errback (the first task out of attempts fails the job)
 //         -> reduce phase: R Tasks, each told where its partition of every
 //            accepted map output lives; gathered the same way
-//         -> commit: accepted part files renamed into the output dir, then
-//            _SUCCESS; or, on failure or cancel, the temporary output removed.
+//         -> commit: the accepted part files and _SUCCESS become the output
+//            directory in one rename; or, on failure or cancel, the staged
+//            output is removed.
 //
-// Reduce attempts write OUTPUT/_temporary/<attempt>/part-NNNNN; the master
-// moves the accepted one to OUTPUT/_temporary/committed/ and, when the whole
-// job succeeded, into OUTPUT/. Nothing partial ever has a final name.
+// Reduce attempts write their part files in a staging directory beside the
+// output; the accepted ones are assembled there and, when the whole job
+// succeeded, renamed into place at once (OutputCommitter). Nothing partial
+// ever has a final name.
 //
 // Thread-safety: coordinator thread only.
 #ifndef AMPMR_MASTER_JOB_RUN_H_

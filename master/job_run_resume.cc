@@ -17,7 +17,7 @@ JobRun::JobRun(v1::JobStatus final_status, JobEnv env)
     : id_(final_status.job_id()),
       env_(std::move(env)),
       attempt_prefix_(id_),
-      committer_(final_status.spec().output()),
+      committer_(final_status.spec().output(), id_),
       restored_final_(true) {
   status_ = std::move(final_status);
 }

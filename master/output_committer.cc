@@ -1,6 +1,11 @@
 #include "master/output_committer.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <system_error>
 
@@ -21,12 +26,35 @@ absl::Status Rename(const std::string& from, const std::string& to) {
   return absl::OkStatus();
 }
 
+std::string StageFor(const std::string& output, const std::string& job_id) {
+  fs::path out = fs::path(output).lexically_normal();
+  if (!out.has_filename()) out = out.parent_path();  // "out/" -> "out"
+  return (out.parent_path() / absl::StrCat(".", out.filename().string(), ".ampmr-", job_id))
+      .string();
+}
+
+// Creates `path` empty and makes it durable, so _SUCCESS never outlives a
+// crash without the parts it vouches for.
+absl::Status WriteEmptyFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return absl::InternalError(absl::StrCat("create ", path, ": ", std::strerror(errno)));
+  int synced = ::fsync(fd);
+  int closed = ::close(fd);
+  if (synced != 0 || closed != 0) {
+    return absl::InternalError(absl::StrCat("write ", path, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+OutputCommitter::OutputCommitter(const std::string& output, const std::string& job_id)
+    : output_(output), stage_(StageFor(output, job_id)) {}
 
 std::string OutputCommitter::PartName(int index) { return absl::StrFormat("part-%05d", index); }
 
 std::string OutputCommitter::AttemptDir(const std::string& attempt_id) const {
-  return absl::StrCat(TempDir(), "/", attempt_id);
+  return absl::StrCat(stage_, "/", attempt_id);
 }
 
 std::string OutputCommitter::AttemptPath(const std::string& attempt_id, int index) const {
@@ -34,12 +62,11 @@ std::string OutputCommitter::AttemptPath(const std::string& attempt_id, int inde
 }
 
 absl::Status OutputCommitter::CommitTask(const std::string& attempt_id, int index) const {
-  std::string committed_dir = TempDir() + "/committed";
   std::error_code ec;
-  fs::create_directories(committed_dir, ec);
-  if (ec) return absl::InternalError(absl::StrCat("mkdir ", committed_dir, ": ", ec.message()));
+  fs::create_directories(AssembledDir(), ec);
+  if (ec) return absl::InternalError(absl::StrCat("mkdir ", AssembledDir(), ": ", ec.message()));
   absl::Status renamed =
-      Rename(AttemptPath(attempt_id, index), absl::StrCat(committed_dir, "/", PartName(index)));
+      Rename(AttemptPath(attempt_id, index), absl::StrCat(AssembledDir(), "/", PartName(index)));
   if (!renamed.ok()) return renamed;
   fs::remove_all(AttemptDir(attempt_id), ec);
   return absl::OkStatus();
@@ -47,33 +74,36 @@ absl::Status OutputCommitter::CommitTask(const std::string& attempt_id, int inde
 
 bool OutputCommitter::IsCommitted(int index) const {
   std::error_code ec;
-  return fs::exists(absl::StrCat(TempDir(), "/committed/", PartName(index)), ec) ||
+  return fs::exists(absl::StrCat(AssembledDir(), "/", PartName(index)), ec) ||
          fs::exists(absl::StrCat(output_, "/", PartName(index)), ec);
 }
 
 absl::Status OutputCommitter::CommitJob(int parts) const {
+  std::error_code ec;
+  if (!fs::exists(AssembledDir(), ec) && fs::exists(output_ + "/_SUCCESS", ec)) {
+    Abort();  // a restart interrupted this after the rename
+    return absl::OkStatus();
+  }
   for (int index = 0; index < parts; ++index) {
-    std::string name = PartName(index);
-    std::string from = absl::StrCat(TempDir(), "/committed/", name);
-    std::string to = absl::StrCat(output_, "/", name);
-    // Redone after a restart, a part moved the first time is fine.
-    std::error_code ec;
-    if (!fs::exists(from, ec) && fs::exists(to, ec)) continue;
-    absl::Status renamed = Rename(from, to);
-    if (!renamed.ok()) return renamed;
+    std::string part = absl::StrCat(AssembledDir(), "/", PartName(index));
+    if (!fs::exists(part, ec)) return absl::InternalError(absl::StrCat(part, ": missing"));
+  }
+  fs::create_directories(AssembledDir(), ec);  // a job with no parts
+  absl::Status success = WriteEmptyFile(AssembledDir() + "/_SUCCESS");
+  if (!success.ok()) return success;
+  // rename(2) replaces an empty directory and refuses a non-empty one.
+  absl::Status renamed = Rename(AssembledDir(), output_);
+  if (!renamed.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(renamed.message(), " (the output must be absent or empty)"));
   }
   Abort();
-  std::string success = output_ + "/_SUCCESS";
-  FILE* f = std::fopen(success.c_str(), "w");
-  if (f == nullptr || std::fclose(f) != 0) {
-    return absl::InternalError(absl::StrCat("cannot write ", success));
-  }
   return absl::OkStatus();
 }
 
 void OutputCommitter::Abort() const {
   std::error_code ec;
-  fs::remove_all(TempDir(), ec);
+  fs::remove_all(stage_, ec);
 }
 
 }  // namespace ampmr::master

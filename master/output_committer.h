@@ -1,12 +1,18 @@
 // OutputCommitter: how task outputs become a job's final output, so that
-// nothing partial ever has a final name (DESIGN.md §5):
+// nothing partial is ever visible under the output's name, even if the master
+// is killed mid-commit (DESIGN.md §5). Everything is assembled in a staging
+// directory beside the output, STAGE = PARENT/.NAME.ampmr-JOB (hidden, and
+// on the output's file system so that renames are atomic):
 //
-//   an attempt writes      OUTPUT/_temporary/<attempt>/part-NNNNN
-//   the accepted attempt   -> OUTPUT/_temporary/committed/part-NNNNN  (CommitTask)
-//   the succeeded job      -> OUTPUT/part-NNNNN ..., then OUTPUT/_SUCCESS (CommitJob)
-//   a failed or cancelled job removes OUTPUT/_temporary (Abort)
+//   an attempt writes      STAGE/<attempt>/part-NNNNN
+//   the accepted attempt   -> STAGE/output/part-NNNNN               (CommitTask)
+//   the succeeded job      STAGE/output/_SUCCESS written last, then one
+//                          rename(2) of STAGE/output onto OUTPUT (absent or
+//                          an empty directory), then STAGE removed  (CommitJob)
+//   a failed or cancelled job removes STAGE                         (Abort)
 //
-// Every step is a rename or a removal, safe to redo after a master restart.
+// So OUTPUT is absent or empty until the instant it is complete. Every step
+// is a rename or a removal, safe to redo after a master restart.
 // Not thread-safe; used on the coordinator thread.
 #ifndef AMPMR_MASTER_OUTPUT_COMMITTER_H_
 #define AMPMR_MASTER_OUTPUT_COMMITTER_H_
@@ -19,7 +25,9 @@ namespace ampmr::master {
 
 class OutputCommitter {
  public:
-  explicit OutputCommitter(std::string output) : output_(std::move(output)) {}
+  // `output` is the job's output directory; `job_id` names the staging
+  // directory, so two jobs never share one.
+  OutputCommitter(const std::string& output, const std::string& job_id);
 
   static std::string PartName(int index);
 
@@ -27,21 +35,26 @@ class OutputCommitter {
   std::string AttemptPath(const std::string& attempt_id, int index) const;
   // The directory an attempt writes into (map-only attempts name files themselves).
   std::string AttemptDir(const std::string& attempt_id) const;
+  // The staging directory beside the output.
+  const std::string& stage() const { return stage_; }
 
   // Accepts the part file of `attempt_id` for task `index`.
   absl::Status CommitTask(const std::string& attempt_id, int index) const;
-  // Whether task `index`'s part was committed (by CommitTask, or moved into
-  // the output by a CommitJob that a restart interrupted).
+  // Whether task `index`'s part was committed (by CommitTask, or by a
+  // CommitJob that a restart interrupted after its rename).
   bool IsCommitted(int index) const;
-  // Moves parts 0..parts-1 into the output and writes _SUCCESS last.
+  // Checks parts 0..parts-1 are all staged, writes _SUCCESS beside them and
+  // renames the whole into place. Fails, leaving OUTPUT as it was, if OUTPUT
+  // is no longer absent or empty.
   absl::Status CommitJob(int parts) const;
   // Removes everything temporary.
   void Abort() const;
 
  private:
-  std::string TempDir() const { return output_ + "/_temporary"; }
+  std::string AssembledDir() const { return stage_ + "/output"; }
 
   const std::string output_;
+  const std::string stage_;
 };
 
 }  // namespace ampmr::master

@@ -35,7 +35,7 @@ std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<st
 
 void ExpectCompleteOutput(const std::string& output, int parts) {
   EXPECT_TRUE(fs::exists(output + "/_SUCCESS"));
-  EXPECT_FALSE(fs::exists(output + "/_temporary"));
+  EXPECT_FALSE(StagingLeft(output));
   for (int i = 0; i < parts; ++i) {
     char name[32];
     snprintf(name, sizeof(name), "/part-%05d", i);
@@ -108,7 +108,7 @@ TEST(ClusterTest, TaskThatAlwaysFailsFailsTheJobWithItsReason) {
   EXPECT_THAT(r.err, HasSubstr("not-a-number"));
   EXPECT_FALSE(fs::exists(output + "/_SUCCESS"));
   EXPECT_FALSE(fs::exists(output + "/part-00000"));
-  EXPECT_FALSE(fs::exists(output + "/_temporary"));
+  EXPECT_FALSE(StagingLeft(output));
 }
 
 struct BadInputCase {

@@ -153,7 +153,7 @@ TEST(FaultsTest, CancelMidJobLeavesNoSpillOrTemporaryFile) {
   EXPECT_THAT(cancel.out, HasSubstr("CANCELLED"));
   EXPECT_EQ(GetProgress(cluster.address(), job).state, "CANCELLED");
   EXPECT_THAT(FilesUnder(output), ::testing::IsEmpty());
-  EXPECT_FALSE(fs::exists(output + "/_temporary"));
+  EXPECT_FALSE(StagingLeft(output));
   // Workers delete the job's map outputs and stop its attempts.
   std::vector<std::string> left;
   WaitUntil(
@@ -208,7 +208,7 @@ TEST(FaultsTest, InterruptedRunCancelsAndLeavesNothingBehind) {
   EXPECT_THAT(FilesUnder(run_tmp), ::testing::IsEmpty());
   EXPECT_THAT(ProcessesMentioning(run_tmp), ::testing::IsEmpty());
   EXPECT_FALSE(fs::exists(output + "/_SUCCESS"));
-  EXPECT_FALSE(fs::exists(output + "/_temporary"));
+  EXPECT_FALSE(StagingLeft(output));
 }
 
 // supervisord running deploy/supervisor/ampmr-node.conf with 2 workers, in

@@ -109,7 +109,7 @@ JobProgress WaitForMapsDone(const RestartableCluster& cluster, const std::string
 
 void ExpectExactAnswer(const std::string& output, const std::string& input) {
   EXPECT_TRUE(fs::exists(output + "/_SUCCESS"));
-  EXPECT_FALSE(fs::exists(output + "/_temporary"));
+  EXPECT_FALSE(StagingLeft(output));
   EXPECT_EQ(ReadCounts(output), SequentialWordCount(input));
 }
 
@@ -307,6 +307,41 @@ TEST(MasterRestartTest, KilledMidReduceKeepsCommittedReducesAndResumes) {
   int kept = LastLoggedNumber(cluster.master_log(), "reduces done=");
   EXPECT_GT(kept, 0);
   EXPECT_LT(kept, 96);
+}
+
+// The output appears in one step: a master SIGKILLed the moment anything
+// shows under the output's name leaves it complete (or, had it been killed
+// earlier, empty), never with some parts and not others; restarted, it
+// reports the job done with the exact answer.
+TEST(MasterRestartTest, KilledMidCommitLeavesTheOutputWholeOrAbsent) {
+  ScratchDir tmp;
+  std::string input = tmp.path() + "/in";
+  MakeCorpus(input, 2, 256 << 10);
+  RestartableCluster cluster(tmp.path(), 2);
+  std::string output = tmp.path() + "/out";
+  const int parts = 200;  // many renames for a commit to be caught in the middle of
+  std::string job = Submit(cluster.address(), input, output, absl::StrCat(parts), "64K");
+  auto listing = [&] {
+    std::set<std::string> names;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(output, ec)) names.insert(e.path().filename());
+    return names;
+  };
+  // Polls far more often than WaitUntil: a commit takes milliseconds.
+  const absl::Time deadline = absl::Now() + kJobTimeout;
+  while (listing().empty() && absl::Now() < deadline) absl::SleepFor(absl::Microseconds(200));
+  ASSERT_FALSE(listing().empty()) << "the job never committed";
+  cluster.KillMaster();
+  std::set<std::string> seen = listing();
+  EXPECT_EQ(seen.size(), parts + 1u);
+  EXPECT_EQ(seen.count("_SUCCESS"), 1u);
+  EXPECT_EQ(seen.count(absl::StrCat("part-00", parts - 1)), 1u);
+
+  cluster.StartMaster();
+  CommandResult wait =
+      RunCommand({BinPath("ampmr"), "wait", "--master", cluster.address(), job}, kJobTimeout);
+  ASSERT_EQ(wait.exit_code, 0) << wait.out << wait.err;
+  ExpectExactAnswer(output, input);
 }
 
 TEST(MasterRestartTest, WaitRidesOutAMasterRestart) {

@@ -338,6 +338,16 @@ void WriteFile(const std::string& path, const std::string& data) {
   out << data;
 }
 
+bool StagingLeft(const std::string& output) {
+  fs::path out(output);
+  std::string prefix = "." + out.filename().string() + ".ampmr-";
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(out.parent_path(), ec)) {
+    if (entry.path().filename().string().rfind(prefix, 0) == 0) return true;
+  }
+  return false;
+}
+
 std::string CorpusDir() {
   fs::path shared = fs::path(SourceDir()) / ".." / "shared" / "data" / "gutenberg";
   if (fs::is_directory(shared)) return fs::canonical(shared).string();

@@ -129,6 +129,10 @@ std::vector<pid_t> ChildrenOf(pid_t pid);
 std::string ReadFile(const std::string& path);
 void WriteFile(const std::string& path, const std::string& data);
 
+// Whether a job's staging directory (PARENT/.NAME.ampmr-JOB, where its
+// parts are assembled before they are renamed onto `output`) is left over.
+bool StagingLeft(const std::string& output);
+
 // Word counts (maximal runs of ASCII letters), computed the slow obvious way.
 std::map<std::string, long long> SequentialWordCount(const std::string& dir);
 // Reads every part-* file of a job output as key -> value lines.

@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/task_errors.h"
+#include "master/output_committer.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/master/fake_worker.h"
@@ -94,9 +95,9 @@ TEST(CoordinatorTest, RunsMapsThenReducesAndCommits) {
   }
   EXPECT_FALSE(fs::exists(out + "/part-00000"));
   AnswerReduce(reduces[0], "a\t1\n");
-  // Nothing has a final name before the whole job commits.
-  EXPECT_FALSE(fs::exists(out + "/part-00000"));
-  EXPECT_FALSE(fs::exists(out + "/part-00001"));
+  // Nothing has a final name before the whole job commits: the (empty)
+  // output directory stays empty until then.
+  EXPECT_TRUE(fs::is_empty(out));
   AnswerReduce(reduces[1], "b\t2\n");
 
   v1::JobStatus s = c.Status(job);
@@ -104,7 +105,7 @@ TEST(CoordinatorTest, RunsMapsThenReducesAndCommits) {
   EXPECT_TRUE(fs::exists(out + "/_SUCCESS"));
   EXPECT_TRUE(fs::exists(out + "/part-00000"));
   EXPECT_TRUE(fs::exists(out + "/part-00001"));
-  EXPECT_FALSE(fs::exists(out + "/_temporary"));
+  EXPECT_FALSE(fs::exists(OutputCommitter(out, job).stage()));
   EXPECT_EQ(s.counters().at("ampmr.map_input_records"), 15);
   EXPECT_EQ(s.counters().at("ampmr.reduce_output_records"), 2);
 }
@@ -146,7 +147,7 @@ TEST(CoordinatorTest, TaskOutOfAttemptsFailsJobAndCancelsTheRest) {
   EXPECT_THAT(s.error(), HasSubstr("failed after 2 attempts"));
   EXPECT_THAT(s.error(), HasSubstr("boom again"));
   EXPECT_THAT(w1->CancelledAttempts(), ::testing::ElementsAre(other));
-  EXPECT_FALSE(fs::exists(out + "/_temporary"));
+  EXPECT_FALSE(fs::exists(OutputCommitter(out, job).stage()));
   EXPECT_FALSE(fs::exists(out + "/_SUCCESS"));
 }
 

@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "master/coordinator.h"
 #include "master/journal.h"
+#include "master/output_committer.h"
 #include "tests/master/fake_worker.h"
 #include "tests/status_matchers.h"
 
@@ -222,7 +223,7 @@ TEST(RecoveryTest, MidReduceKeepsCommittedReducesAndRunsNoMapAgain) {
   EXPECT_EQ(b.Status(job).state(), v1::SUCCEEDED);
   EXPECT_EQ(ReadFile(out + "/part-00000"), "first\t1\n");
   EXPECT_EQ(ReadFile(out + "/part-00002"), "later\t1\n");
-  EXPECT_FALSE(fs::exists(out + "/_temporary"));
+  EXPECT_FALSE(fs::exists(OutputCommitter(out, job).stage()));
 }
 
 TEST(RecoveryTest, MapOutputsNobodyReportsRunAgainAfterTheGrace) {
@@ -283,8 +284,8 @@ TEST(RecoveryTest, FinishedJobsKeepTheirHistoryAndTheirOutputsAreForgotten) {
   EXPECT_EQ(b.Submit(tmp.path() + "/out2", 1, 1), "j2");
 }
 
-// A master killed while renaming part files into place: the next one redoes
-// the commit; the part already moved is fine.
+// A master killed mid-commit, its parts and _SUCCESS assembled but not yet
+// renamed into place: the next one finishes the commit.
 TEST(RecoveryTest, InterruptedJobCommitIsRedone) {
   TempDir tmp;
   std::string out = tmp.path() + "/out";
@@ -308,17 +309,20 @@ TEST(RecoveryTest, InterruptedJobCommitIsRedone) {
     }
     ASSERT_THAT((*journal)->Flush(), IsOk());
   }
-  fs::create_directories(out + "/_temporary/committed");
-  std::ofstream(out + "/part-00000") << "moved\t1\n";
-  std::ofstream(out + "/_temporary/committed/part-00001") << "not yet\t1\n";
+  const std::string stage = OutputCommitter(out, "j1").stage();
+  fs::create_directories(stage + "/output");
+  std::ofstream(stage + "/output/part-00000") << "staged\t1\n";
+  std::ofstream(stage + "/output/part-00001") << "staged too\t1\n";
+  std::ofstream(stage + "/output/_SUCCESS");
+  EXPECT_FALSE(fs::exists(out));
 
   Master b(tmp.path());
   ASSERT_THAT(b.recovered, IsOk());
   EXPECT_EQ(b.Status("j1").state(), v1::SUCCEEDED);
-  EXPECT_EQ(ReadFile(out + "/part-00000"), "moved\t1\n");
-  EXPECT_EQ(ReadFile(out + "/part-00001"), "not yet\t1\n");
+  EXPECT_EQ(ReadFile(out + "/part-00000"), "staged\t1\n");
+  EXPECT_EQ(ReadFile(out + "/part-00001"), "staged too\t1\n");
   EXPECT_TRUE(fs::exists(out + "/_SUCCESS"));
-  EXPECT_FALSE(fs::exists(out + "/_temporary"));
+  EXPECT_FALSE(fs::exists(stage));
 }
 
 TEST(RecoveryTest, ReduceWhosePartFileIsGoneRunsAgain) {
@@ -333,7 +337,7 @@ TEST(RecoveryTest, ReduceWhosePartFileIsGoneRunsAgain) {
     AnswerReduce(w1->Open()[0], "r0\t1\n");
     a.Commit();
   }
-  fs::remove_all(out + "/_temporary");  // someone cleaned up
+  fs::remove_all(OutputCommitter(out, job).stage());  // someone cleaned up
   Master b(tmp.path());
   ASSERT_THAT(b.recovered, IsOk());
   EXPECT_EQ(b.Status(job).reduce().done(), 0);
