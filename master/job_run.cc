@@ -19,7 +19,11 @@ bool IsMapOnly(const v1::JobSpec& spec) { return spec.reducer() == "none"; }
 }  // namespace
 
 JobRun::JobRun(std::string id, v1::JobSpec spec, std::vector<v1::Split> splits, JobEnv env)
-    : id_(std::move(id)), env_(std::move(env)), attempt_prefix_(id_), committer_(spec.output(), id_) {
+    : id_(std::move(id)),
+      env_(std::move(env)),
+      attempt_prefix_(id_),
+      committer_(spec.output(), id_),
+      counters_(static_cast<int>(splits.size())) {
   status_.set_job_id(id_);
   *status_.mutable_spec() = std::move(spec);
   status_.set_state(v1::PENDING);
@@ -313,6 +317,7 @@ void JobRun::MarkMapOutputLost(Task* map) {
   map->output_lost = true;
   map->state = Task::State::kPending;
   --map_done_;
+  counters_.TakeBackMap(map->index);  // the attempt that remakes it counts instead
   ++lost_maps_;
   if (!map->queued) env_.scheduler->Enqueue(this, map);
   // Running reduces go on: one that fetched the output before it was lost
@@ -367,7 +372,11 @@ void JobRun::AcceptAttempt(Task* task, const Attempt& attempt, const v1::Answer&
     task->result_address = worker->hello.shuffle_address();
   }
   const auto& counters = is_map ? answer.map_done().counters() : answer.reduce_done().counters();
-  for (const auto& [name, value] : counters) counters_[name] += value;
+  if (is_map && !IsMapOnly(status_.spec())) {
+    counters_.SetMap(task->index, counters);  // its output may be lost and made again
+  } else {
+    counters_.Add(counters);
+  }
   ++(is_map ? map_done_ : reduce_done_);
   if (task->output_lost) {
     task->output_lost = false;
@@ -438,7 +447,7 @@ v1::JobStatus JobRun::Status() const {
   s.mutable_reduce()->set_done(reduce_done_);
   if (status_.state() == v1::MAPPING) s.mutable_map()->set_running(running_);
   if (status_.state() == v1::REDUCING) s.mutable_reduce()->set_running(running_);
-  for (const auto& [name, value] : counters_) (*s.mutable_counters())[name] = value;
+  for (const auto& [name, value] : counters_.Sums()) (*s.mutable_counters())[name] = value;
   for (const auto& [attempt, task_status] : task_statuses_) *s.add_task_statuses() = task_status;
   return s;
 }

@@ -29,6 +29,7 @@
 #include "common/amp/deferred.h"
 #include "common/amp/deferred_list.h"
 #include "common/loop.h"
+#include "master/job_counters.h"
 #include "master/journal.h"
 #include "master/output_committer.h"
 #include "master/scheduler.h"
@@ -138,7 +139,7 @@ class JobRun {
   int awaited_maps_ = 0;  // done map tasks whose output's holder has not reported yet
   Loop::TimerId rejoin_timer_ = 0;
   std::vector<absl::Duration> phase_durations_;  // accepted attempts, this phase
-  std::map<std::string, int64_t> counters_;
+  JobCounters counters_;
   // Running attempts that reported a status, by attempt id.
   std::map<std::string, v1::TaskStatus> task_statuses_;
 };

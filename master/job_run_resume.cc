@@ -18,7 +18,8 @@ JobRun::JobRun(v1::JobStatus final_status, JobEnv env)
       env_(std::move(env)),
       attempt_prefix_(id_),
       committer_(final_status.spec().output(), id_),
-      restored_final_(true) {
+      restored_final_(true),
+      counters_(0) {
   status_ = std::move(final_status);
 }
 
@@ -61,7 +62,7 @@ void JobRun::RestoreAccepted(const JournaledTask& accepted) {
   task->result = accepted.result;
   ++(accepted.is_map ? map_done_ : reduce_done_);
   if (!has_output) {
-    for (const auto& [name, value] : accepted.counters) counters_[name] += value;
+    counters_.Add(accepted.counters);
     return;
   }
   // Its counters wait with it: they count once its output is found; if the
@@ -116,7 +117,7 @@ void JobRun::StopAwaiting(Task* map, const WorkerState* holder) {
   map->awaited_holder.clear();
   --awaited_maps_;
   auto* counters = map->result.mutable_map_done()->mutable_counters();
-  for (const auto& [name, value] : *counters) counters_[name] += value;
+  counters_.SetMap(map->index, *counters);
   counters->clear();
   if (holder != nullptr) {
     map->result_worker = holder->id;

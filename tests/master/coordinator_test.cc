@@ -363,6 +363,45 @@ TEST(CoordinatorTest, ReduceThatFetchedEverythingBeforeTheLossIsNotRunAgain) {
   EXPECT_EQ(t.c.Status(t.job).reduce().done(), 2);
 }
 
+// Counters count accepted attempts only: a map made again because its
+// output was lost counts once, not once per acceptance.
+TEST(CoordinatorTest, MapMadeAgainAfterItsWorkerWasLostCountsOnce) {
+  LostMapOutput t;
+  AnswerReduce(t.w2->Open()[0], "r1\t1\n");
+  t.RunTheRestOnW2();
+  v1::JobStatus s = t.c.Status(t.job);
+  EXPECT_EQ(s.state(), v1::SUCCEEDED);
+  EXPECT_EQ(s.map().done(), 2);
+  EXPECT_EQ(s.counters().at("ampmr.map_input_records"), 2 * 5);
+}
+
+TEST(CoordinatorTest, WorkerLostMidMapLeavesProgressAndCountersExact) {
+  TempDir tmp;
+  std::string out = tmp.path() + "/out";
+  Cluster c;
+  FakeWorker* w1 = c.AddWorker();
+  FakeWorker* w2 = c.AddWorker();
+  std::string job = c.Submit(out, 4, 1);
+  AnswerMap(w1->Open()[0]);  // m0 on w1
+  AnswerMap(w2->Open()[0]);  // m1 on w2
+  ASSERT_THAT(w1->Open(), SizeIs(1));
+  EXPECT_EQ(c.Status(job).map().done(), 2);
+  EXPECT_EQ(c.Status(job).counters().at("ampmr.map_input_records"), 2 * 5);
+  c.coordinator.RemoveWorker(c.ids[0], absl::UnavailableError("no heartbeat"));
+  w1->Close(absl::UnavailableError("no heartbeat"));
+  // m0's output went with w1: it is done no more, and counts no more.
+  EXPECT_EQ(c.Status(job).map().done(), 1);
+  EXPECT_EQ(c.Status(job).counters().at("ampmr.map_input_records"), 5);
+  while (!w2->Open().empty() && w2->Open()[0]->command.has_run_map()) {
+    AnswerMap(w2->Open()[0]);
+    EXPECT_LE(c.Status(job).map().done(), 4);
+  }
+  v1::JobStatus s = c.Status(job);
+  EXPECT_EQ(s.state(), v1::REDUCING);
+  EXPECT_EQ(s.map().done(), 4);
+  EXPECT_EQ(s.counters().at("ampmr.map_input_records"), 4 * 5);
+}
+
 TEST(CoordinatorTest, UnfetchableMapOutputIsMadeAgainInsteadOfFailingTheReduce) {
   TempDir tmp;
   std::string out = tmp.path() + "/out";
