@@ -63,6 +63,17 @@ std::string WithLogTail(absl::string_view message, const std::string& tail) {
   return absl::StrCat(message, "; its log ends with:\n", tail);
 }
 
+// A child of the cluster: stdin /dev/null, stdout and stderr appended to
+// `log_path`; it dies with the thread that starts it (the main thread).
+SubprocessOptions ChildOptions(const std::string& log_path) {
+  SubprocessOptions options;
+  options.fds.emplace(0, ChildFd::Null());
+  options.fds.emplace(1, ChildFd::AppendTo(log_path));
+  options.fds.emplace(2, ChildFd::AppendTo(log_path));
+  options.die_with_parent = true;
+  return options;
+}
+
 // What waiting for the first line of a child's stdout came to.
 struct FirstLine {
   enum Outcome { kLine, kEndOfFile, kTimedOut, kWoken };
@@ -119,20 +130,20 @@ LocalCluster::~LocalCluster() { (void)Stop(); }
 absl::Status LocalCluster::StartMaster() {
   const std::string data_dir = absl::StrCat(dir_, "/master");
   AMPMR_RETURN_IF_ERROR(MakeDir(data_dir));
-  SpawnOptions spawn;
+  const std::string log_path = absl::StrCat(dir_, "/master.log");
+  SubprocessOptions spawn = ChildOptions(log_path);
   spawn.argv = {absl::StrCat(options_.bin_dir, "/", kMasterBinary), "--listen", "127.0.0.1:0",
                 "--data-dir", data_dir};
-  spawn.log_path = absl::StrCat(dir_, "/master.log");
-  spawn.capture_stdout = true;
-  AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<Subprocess> master, Subprocess::Spawn(spawn));
+  spawn.fds.insert_or_assign(1, ChildFd::PipeFromChild());
+  AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<Subprocess> master, Subprocess::Start(spawn));
   Subprocess* raw = master.get();
   {
     std::lock_guard<std::mutex> lock(mu_);
     pids_.push_back(master->pid());
-    children_.push_back(Child{kMasterBinary, spawn.log_path, std::move(master)});
+    children_.push_back(Child{kMasterBinary, log_path, std::move(master)});
   }
   absl::StatusOr<std::string> address = ReadListeningLine(raw);
-  raw->CloseStdout();
+  raw->CloseFd(1);
   if (!address.ok()) return address.status();
   master_address_ = *std::move(address);
   return absl::OkStatus();
@@ -143,7 +154,8 @@ absl::Status LocalCluster::StartWorkers() {
     const std::string name = absl::StrCat("worker-", i);
     const std::string work_dir = absl::StrCat(dir_, "/", name);
     AMPMR_RETURN_IF_ERROR(MakeDir(work_dir));
-    SpawnOptions spawn;
+    const std::string log_path = absl::StrCat(dir_, "/", name, ".log");
+    SubprocessOptions spawn = ChildOptions(log_path);
     spawn.argv = {absl::StrCat(options_.bin_dir, "/", kWorkerBinary),
                   "--master",
                   master_address_,
@@ -151,18 +163,17 @@ absl::Status LocalCluster::StartWorkers() {
                   work_dir,
                   "--slots",
                   "1"};
-    spawn.log_path = absl::StrCat(dir_, "/", name, ".log");
-    AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<Subprocess> worker, Subprocess::Spawn(spawn));
+    AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<Subprocess> worker, Subprocess::Start(spawn));
     std::lock_guard<std::mutex> lock(mu_);
     pids_.push_back(worker->pid());
-    children_.push_back(Child{name, spawn.log_path, std::move(worker)});
+    children_.push_back(Child{name, log_path, std::move(worker)});
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> LocalCluster::ReadListeningLine(Subprocess* master) {
   const FirstLine first =
-      ReadFirstLine(master->stdout_fd(), options_.wake_fd, absl::Now() + options_.startup_timeout);
+      ReadFirstLine(master->fd(1), options_.wake_fd, absl::Now() + options_.startup_timeout);
   switch (first.outcome) {
     case FirstLine::kWoken:
       return absl::CancelledError("interrupted while starting the local cluster");
@@ -176,7 +187,7 @@ absl::StatusOr<std::string> LocalCluster::ReadListeningLine(Subprocess* master) 
       // message can say how it ended.
       std::string how = "closed its stdout";
       if (master->WaitUntil(absl::Now() + absl::Seconds(1))) {
-        how = *master->ExitDescription();
+        how = master->ExitDescription();
       }
       return absl::FailedPreconditionError(WithLogTail(
           absl::StrCat(kMasterBinary, " ", how, " before it was listening"), MasterLogTail()));
@@ -208,7 +219,7 @@ std::vector<ChildExit> LocalCluster::ReapExitedLocked() {
     Child& child = children_[i];
     if (child.reported || !child.process->TryReap()) continue;
     child.reported = true;
-    exits.push_back(ChildExit{child.name, i == 0, *child.process->ExitDescription(),
+    exits.push_back(ChildExit{child.name, i == 0, child.process->ExitDescription(),
                               FileTail(child.log_path, kTailLines)});
   }
   return exits;
@@ -222,7 +233,7 @@ std::vector<ChildExit> LocalCluster::WaitForExit(absl::Time deadline) {
       std::vector<ChildExit> exits = ReapExitedLocked();
       if (!exits.empty() || stopped_) return exits;
       for (const Child& child : children_) {
-        if (!child.reported) fds.push_back({child.process->pidfd(), POLLIN, 0});
+        if (!child.reported) fds.push_back({child.process->exit_fd(), POLLIN, 0});
       }
     }
     const absl::Duration left = deadline - absl::Now();
@@ -238,7 +249,7 @@ std::vector<ChildExit> LocalCluster::WaitForExit(absl::Time deadline) {
 
 bool LocalCluster::master_running() {
   std::lock_guard<std::mutex> lock(mu_);
-  return !stopped_ && !children_.empty() && !children_[0].process->wait_status().has_value();
+  return !stopped_ && !children_.empty() && !children_[0].process->reaped();
 }
 
 int LocalCluster::workers_running() {
@@ -246,7 +257,7 @@ int LocalCluster::workers_running() {
   if (stopped_) return 0;
   int running = 0;
   for (size_t i = 1; i < children_.size(); ++i) {
-    if (!children_[i].process->wait_status().has_value()) ++running;
+    if (!children_[i].process->reaped()) ++running;
   }
   return running;
 }

@@ -16,9 +16,10 @@
 // them and removes TMP. Children are also bound to this process with
 // PR_SET_PDEATHSIG, so they die with it however it ends.
 //
-// Thread-safety: Start() and Stop() belong to the main thread (see
-// Subprocess). ReapExited() may run concurrently on another thread (the
-// SIGCHLD watcher); Kill() may run on any thread at any time.
+// Thread-safety: Start() and Stop() belong to the main thread (the children
+// die with the thread that started them). ReapExited() may run concurrently
+// on another thread (the SIGCHLD watcher); Kill() may run on any thread at
+// any time.
 #ifndef AMPMR_CLIENT_LOCAL_CLUSTER_H_
 #define AMPMR_CLIENT_LOCAL_CLUSTER_H_
 
@@ -31,7 +32,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "client/subprocess.h"
+#include "common/subprocess.h"
 
 namespace ampmr::client {
 
@@ -55,7 +56,7 @@ struct LocalClusterOptions {
 struct ChildExit {
   std::string name;  // "ampmr-master", "worker-3"
   bool is_master = false;
-  std::string description;  // "exited with status 1", "killed by SIGSEGV"
+  std::string description;  // "exited with status 1", "killed by signal 11 (SIGSEGV)"
   std::string log_tail;     // the last lines of its log, maybe empty
 };
 

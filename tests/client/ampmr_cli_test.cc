@@ -19,8 +19,8 @@
 #include "absl/strings/str_cat.h"
 #include "ampmr/v1/job.grpc.pb.h"
 #include "client/local_cluster.h"
-#include "client/subprocess.h"
 #include "common/amp/grpc_stream.h"
+#include "common/subprocess.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/client/stand_in.h"
@@ -200,27 +200,35 @@ class AmpmrCliTest : public ::testing::Test {
   // `env` is one more NAME=VALUE for ampmr's environment.
   std::unique_ptr<Subprocess> Start(const std::vector<std::string>& args,
                                     const std::string& env = "AMPMR_MASTER=") {
-    SpawnOptions options;
+    SubprocessOptions options = CapturingOptions();
     options.argv = {"/usr/bin/env",  "-C", work_.path(),  absl::StrCat("TMPDIR=", work_ / "tmp"),
                     "AMPMR_MASTER=", env,  bin_ / "ampmr"};
     options.argv.insert(options.argv.end(), args.begin(), args.end());
-    options.log_path = work_ / "stderr";
-    std::filesystem::remove(options.log_path);
-    options.capture_stdout = true;
-    absl::StatusOr<std::unique_ptr<Subprocess>> child = Subprocess::Spawn(options);
+    absl::StatusOr<std::unique_ptr<Subprocess>> child = Subprocess::Start(options);
     EXPECT_TRUE(child.ok()) << child.status();
     return child.ok() ? *std::move(child) : nullptr;
+  }
+
+  // stdout on a pipe, stderr to work_/stderr (emptied), stdin /dev/null.
+  SubprocessOptions CapturingOptions() {
+    SubprocessOptions options;
+    std::filesystem::remove(work_ / "stderr");
+    options.fds.emplace(0, ChildFd::Null());
+    options.fds.emplace(1, ChildFd::PipeFromChild());
+    options.fds.emplace(2, ChildFd::AppendTo(work_ / "stderr"));
+    options.die_with_parent = true;
+    return options;
   }
 
   Result Finish(Subprocess* child) {
     Result result;
     char buf[4096];
     ssize_t n;
-    while ((n = read(child->stdout_fd(), buf, sizeof(buf))) > 0) {
+    while ((n = read(child->fd(1), buf, sizeof(buf))) > 0) {
       result.out.append(buf, static_cast<size_t>(n));
     }
     EXPECT_TRUE(child->WaitUntil(absl::Now() + absl::Seconds(30)));
-    const int status = child->wait_status().value_or(-1);
+    const int status = child->reaped() ? child->wait_status() : -1;
     result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     result.err = ReadFile(work_ / "stderr");
     return result;
@@ -483,7 +491,7 @@ TEST_F(AmpmrCliTest, RunNoticesTheMasterDying) {
   Result r = Finish(run.get());
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.err,
-            "ampmr: the local cluster failed: ampmr-master killed by SIGKILL "
+            "ampmr: the local cluster failed: ampmr-master killed by signal 9 (SIGKILL) "
             "while the job was running\n");
   ExpectClusterGone(pids);
 }
@@ -530,16 +538,14 @@ TEST_F(AmpmrCliTest, ProgressLineOnATerminal) {
   if (access("/usr/bin/script", X_OK) != 0) GTEST_SKIP() << "no script(1)";
   fake_.final_status = Status(v1::SUCCEEDED, 2, 1);
   fake_.watch_events = {Status(v1::MAPPING, 1, 0), fake_.final_status};
-  SpawnOptions options;
+  SubprocessOptions options = CapturingOptions();
   // script(1) gives ampmr a terminal; its output is what the terminal shows.
   options.argv = {"/usr/bin/script", "-qec",
                   absl::StrCat(bin_ / "ampmr", " submit --wait --master ", address_,
                                " --input /in --output /out --mapper "
                                "builtin:noop"),
                   "/dev/null"};
-  options.log_path = work_ / "stderr";
-  options.capture_stdout = true;
-  auto child = Subprocess::Spawn(options);
+  auto child = Subprocess::Start(options);
   ASSERT_TRUE(child.ok()) << child.status();
   Result r = Finish(child->get());
   EXPECT_EQ(r.exit_code, 0) << r.out;

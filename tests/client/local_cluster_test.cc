@@ -241,7 +241,7 @@ TEST_F(LocalClusterTest, ReportsChildrenThatExit) {
   ASSERT_EQ(exits.size(), 1u);
   EXPECT_TRUE(exits[0].is_master);
   EXPECT_EQ(exits[0].name, "ampmr-master");
-  EXPECT_EQ(exits[0].description, "killed by SIGKILL");
+  EXPECT_EQ(exits[0].description, "killed by signal 9 (SIGKILL)");
   EXPECT_FALSE((*cluster)->master_running());
 }
 
