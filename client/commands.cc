@@ -17,9 +17,11 @@
 namespace ampmr::client {
 namespace {
 
-absl::StatusOr<std::unique_ptr<MasterClient>> ConnectTo(const std::string& master) {
+absl::StatusOr<std::unique_ptr<MasterClient>> ConnectTo(const std::string& master,
+                                                        const SecurityOptions& security) {
   MasterClientOptions options;
   options.address = master;
+  options.security = security;
   return MasterClient::Connect(options);
 }
 
@@ -46,7 +48,8 @@ int SubmitCommand(const SubmitOptions& options) {
   if (!spec.ok()) return ReportError(spec.status());
   absl::StatusOr<ReconnectOptions> reconnect = ReconnectFor(options.reconnect_timeout_seconds);
   if (!reconnect.ok()) return ReportError(reconnect.status());
-  absl::StatusOr<std::unique_ptr<MasterClient>> client = ConnectTo(options.master);
+  absl::StatusOr<std::unique_ptr<MasterClient>> client =
+      ConnectTo(options.master, options.security);
   if (!client.ok()) return ReportError(client.status());
   absl::StatusOr<std::string> job_id = (*client)->SubmitJob(*spec);
   if (!job_id.ok()) return ReportError(job_id.status());
@@ -60,7 +63,8 @@ int SubmitCommand(const SubmitOptions& options) {
 }
 
 int StatusCommand(const JobOptions& options) {
-  absl::StatusOr<std::unique_ptr<MasterClient>> client = ConnectTo(options.master);
+  absl::StatusOr<std::unique_ptr<MasterClient>> client =
+      ConnectTo(options.master, options.security);
   if (!client.ok()) return ReportError(client.status());
   absl::StatusOr<v1::JobStatus> status = (*client)->GetJob(options.job_id);
   if (!status.ok()) return ReportError(status.status());
@@ -75,7 +79,8 @@ int StatusCommand(const JobOptions& options) {
 int WaitCommand(const JobOptions& options) {
   absl::StatusOr<ReconnectOptions> reconnect = ReconnectFor(options.reconnect_timeout_seconds);
   if (!reconnect.ok()) return ReportError(reconnect.status());
-  absl::StatusOr<std::unique_ptr<MasterClient>> client = ConnectTo(options.master);
+  absl::StatusOr<std::unique_ptr<MasterClient>> client =
+      ConnectTo(options.master, options.security);
   if (!client.ok()) return ReportError(client.status());
   // GetJob first: an unknown id is a usage error, reported at once. A master
   // lost already is waited for by the watch below.
@@ -94,7 +99,8 @@ int WaitCommand(const JobOptions& options) {
 }
 
 int CancelCommand(const JobOptions& options) {
-  absl::StatusOr<std::unique_ptr<MasterClient>> client = ConnectTo(options.master);
+  absl::StatusOr<std::unique_ptr<MasterClient>> client =
+      ConnectTo(options.master, options.security);
   if (!client.ok()) return ReportError(client.status());
   absl::StatusOr<v1::JobStatus> status = (*client)->CancelJob(options.job_id, absl::Seconds(30));
   if (!status.ok()) return ReportError(status.status());
@@ -103,7 +109,8 @@ int CancelCommand(const JobOptions& options) {
 }
 
 int JobsCommand(const ListOptions& options) {
-  absl::StatusOr<std::unique_ptr<MasterClient>> client = ConnectTo(options.master);
+  absl::StatusOr<std::unique_ptr<MasterClient>> client =
+      ConnectTo(options.master, options.security);
   if (!client.ok()) return ReportError(client.status());
   absl::StatusOr<v1::ListJobsResponse> jobs = (*client)->ListJobs();
   if (!jobs.ok()) return ReportError(jobs.status());
@@ -119,7 +126,8 @@ int JobsCommand(const ListOptions& options) {
 }
 
 int WorkersCommand(const ListOptions& options) {
-  absl::StatusOr<std::unique_ptr<MasterClient>> client = ConnectTo(options.master);
+  absl::StatusOr<std::unique_ptr<MasterClient>> client =
+      ConnectTo(options.master, options.security);
   if (!client.ok()) return ReportError(client.status());
   absl::StatusOr<v1::ListWorkersResponse> workers = (*client)->ListWorkers();
   if (!workers.ok()) return ReportError(workers.status());
@@ -149,7 +157,8 @@ int CallCommand(const CallOptions& options) {
   } else {
     request.set_payload(options.payload);
   }
-  absl::StatusOr<std::unique_ptr<MasterClient>> client = ConnectTo(options.master);
+  absl::StatusOr<std::unique_ptr<MasterClient>> client =
+      ConnectTo(options.master, options.security);
   if (!client.ok()) return ReportError(client.status());
   absl::StatusOr<std::string> answer = (*client)->Call(request);
   if (!answer.ok()) {

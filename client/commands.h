@@ -8,6 +8,7 @@
 #include <string>
 
 #include "client/job_flags.h"
+#include "common/security_flags.h"
 
 namespace ampmr::client {
 
@@ -26,6 +27,7 @@ inline constexpr double kDefaultReconnectTimeoutSeconds = 60;
 // `wait`, then follows the job like `run`.
 struct SubmitOptions {
   std::string master;
+  SecurityOptions security;
   JobFlags job;
   bool wait = false;
   double reconnect_timeout_seconds = kDefaultReconnectTimeoutSeconds;
@@ -35,6 +37,7 @@ int SubmitCommand(const SubmitOptions& options);
 // `ampmr status|wait|cancel JOB_ID`.
 struct JobOptions {
   std::string master;
+  SecurityOptions security;
   std::string job_id;
   bool json = false;                                                   // status only
   double reconnect_timeout_seconds = kDefaultReconnectTimeoutSeconds;  // wait only
@@ -46,6 +49,7 @@ int CancelCommand(const JobOptions& options);
 // `ampmr jobs|workers`.
 struct ListOptions {
   std::string master;
+  SecurityOptions security;
   bool json = false;
 };
 int JobsCommand(const ListOptions& options);
@@ -54,6 +58,7 @@ int WorkersCommand(const ListOptions& options);
 // `ampmr call --handler NAME [PAYLOAD | -]`: the answer's bytes on stdout.
 struct CallOptions {
   std::string master;
+  SecurityOptions security;
   std::string handler;
   double timeout_seconds = 0;  // 0: the master's default
   bool idempotent = false;

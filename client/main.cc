@@ -15,6 +15,7 @@
 #include "client/exit_status.h"
 #include "client/job_flags.h"
 #include "common/cli_flags.h"
+#include "common/security_flags.h"
 
 namespace ampmr::client {
 namespace {
@@ -52,10 +53,12 @@ std::string DefaultMaster() {
   return env != nullptr && env[0] != '\0' ? env : kDefaultMaster;
 }
 
-void AddMasterFlag(FlagSet* flags, std::string* master) {
+// --master and the flags to reach it securely (--token-file, --tls-ca).
+void AddMasterFlags(FlagSet* flags, std::string* master, SecurityOptions* security) {
   *master = DefaultMaster();
   flags->String("master", master, "ADDR", "the master's gRPC address, HOST:PORT")
       .DefaultText(absl::StrCat("$AMPMR_MASTER, else ", kDefaultMaster, "; here ", *master));
+  AddSecurityFlags(flags, security, SecurityRole::kClient);
 }
 
 // --reconnect-timeout, for the commands that wait for a job on a master.
@@ -128,7 +131,7 @@ int Submit(const Args& args) {
                 "progress on a terminal, a summary at the end, exit 0 only on success;\n"
                 "a master restarted meanwhile is reconnected to (--reconnect-timeout).\n"
                 "Relative paths are made absolute here, from the current directory.");
-  AddMasterFlag(&flags, &options.master);
+  AddMasterFlags(&flags, &options.master, &options.security);
   AddJobFlags(&flags, &options.job);
   flags.Bool("wait", &options.wait, "block until the job ends, like run");
   AddReconnectFlag(&flags, &options.reconnect_timeout_seconds);
@@ -153,7 +156,7 @@ int JobCommand(const Args& args, absl::string_view name, absl::string_view descr
       absl::StrCat("ampmr ", name, " [--master ADDR] JOB_ID", extra.json ? " [--json]" : "",
                    extra.reconnect ? " [--reconnect-timeout SECS]" : ""),
       std::string(description));
-  AddMasterFlag(&flags, &options.master);
+  AddMasterFlags(&flags, &options.master, &options.security);
   if (extra.json) {
     flags.Bool("json", &options.json, "print the JobStatus as one JSON line");
   }
@@ -173,7 +176,7 @@ int ListCommand(const Args& args, absl::string_view name, absl::string_view desc
   ListOptions options;
   FlagSet flags(absl::StrCat("ampmr ", name, " [--master ADDR] [--json]"),
                 std::string(description));
-  AddMasterFlag(&flags, &options.master);
+  AddMasterFlags(&flags, &options.master, &options.security);
   flags.Bool("json", &options.json, "one JSON object per line instead of a table");
   Args positional;
   if (auto code = ParseCommandLine(&flags, args, {}, &positional)) {
@@ -189,7 +192,7 @@ int Call(const Args& args) {
       "-]",
       "Sends PAYLOAD (\"-\": stdin; none: empty) to a worker that offers the\n"
       "handler NAME and writes the answer's bytes to stdout unchanged.");
-  AddMasterFlag(&flags, &options.master);
+  AddMasterFlags(&flags, &options.master, &options.security);
   flags.String("handler", &options.handler, "NAME", "the handler to call").Required();
   flags
       .Double("timeout", &options.timeout_seconds, "SECS",

@@ -30,14 +30,16 @@ bool IsTransportFailure(absl::StatusCode code) {
 
 absl::StatusOr<std::unique_ptr<MasterClient>> MasterClient::Connect(
     const MasterClientOptions& options) {
+  AMPMR_ASSIGN_OR_RETURN(std::shared_ptr<const ClusterCredentials> credentials,
+                         ClusterCredentials::Load(options.security));
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, kReconnectBackoffMs);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, kReconnectBackoffMs);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kMaxReconnectBackoffMs);
   args.SetMaxReceiveMessageSize(kMaxReceiveBytes);
   std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateCustomChannel(options.address, grpc::InsecureChannelCredentials(), args);
-  std::unique_ptr<MasterClient> client(new MasterClient(options, channel));
+      grpc::CreateCustomChannel(options.address, credentials->ChannelCredentials(), args);
+  std::unique_ptr<MasterClient> client(new MasterClient(options, credentials, channel));
 
   const auto deadline = absl::ToChronoTime(absl::Now() + options.connect_timeout);
   grpc_connectivity_state state = channel->GetState(/*try_to_connect=*/true);
@@ -50,6 +52,7 @@ absl::StatusOr<std::unique_ptr<MasterClient>> MasterClient::Connect(
   // fails at once with gRPC's own account of why (connection refused, DNS
   // failure, ...); should it get through after all, the master is there.
   grpc::ClientContext probe;
+  client->credentials_->Apply(&probe);
   probe.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
   v1::GetJobRequest request;
   v1::JobStatus response;
@@ -63,12 +66,16 @@ absl::StatusOr<std::unique_ptr<MasterClient>> MasterClient::Connect(
       absl::StrCat("cannot reach master at ", options.address, ": ", why));
 }
 
-MasterClient::MasterClient(MasterClientOptions options, std::shared_ptr<grpc::Channel> channel)
+MasterClient::MasterClient(MasterClientOptions options,
+                           std::shared_ptr<const ClusterCredentials> credentials,
+                           std::shared_ptr<grpc::Channel> channel)
     : options_(std::move(options)),
+      credentials_(std::move(credentials)),
       channel_(std::move(channel)),
       stub_(v1::JobService::NewStub(channel_)) {}
 
 bool MasterClient::Begin(grpc::ClientContext* context, absl::Duration timeout) {
+  credentials_->Apply(context);
   if (timeout != absl::InfiniteDuration()) {
     context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   }

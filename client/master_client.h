@@ -26,11 +26,14 @@
 #include "absl/time/time.h"
 #include "ampmr/v1/job.grpc.pb.h"
 #include "client/job_source.h"
+#include "common/credentials.h"
 
 namespace ampmr::client {
 
 struct MasterClientOptions {
   std::string address;  // HOST:PORT
+  // The cluster token to send and the CA to verify the master with (TLS).
+  SecurityOptions security;
   // Connect() gives up after this long.
   absl::Duration connect_timeout = absl::Seconds(5);
   // Deadline of each unary call (Call adds its own timeout to it).
@@ -41,7 +44,8 @@ class MasterClient final : public JobSource {
  public:
   // Creates the channel and waits until it is connected. Fails with
   // UNAVAILABLE "cannot reach master at ADDR: <why>" after connect_timeout
-  // (sooner when the address cannot be resolved or parsed).
+  // (sooner when the address cannot be resolved or parsed), or
+  // INVALID_ARGUMENT for unreadable token or CA files.
   static absl::StatusOr<std::unique_ptr<MasterClient>> Connect(const MasterClientOptions& options);
 
   const std::string& address() const override { return options_.address; }
@@ -67,10 +71,12 @@ class MasterClient final : public JobSource {
   void Interrupt();
 
  private:
-  MasterClient(MasterClientOptions options, std::shared_ptr<grpc::Channel> channel);
+  MasterClient(MasterClientOptions options, std::shared_ptr<const ClusterCredentials> credentials,
+               std::shared_ptr<grpc::Channel> channel);
 
-  // Registers `context` for Interrupt() (and sets its deadline unless
-  // `timeout` is infinite). For streams, false when Interrupt() came first.
+  // Registers `context` for Interrupt(), puts the token on it, and sets its
+  // deadline unless `timeout` is infinite. For streams, false when
+  // Interrupt() came first.
   bool Begin(grpc::ClientContext* context, absl::Duration timeout);
   // Unregisters `context` and converts `status`, naming the master for
   // transport failures.
@@ -78,6 +84,7 @@ class MasterClient final : public JobSource {
 
   // Constant after construction.
   const MasterClientOptions options_;
+  const std::shared_ptr<const ClusterCredentials> credentials_;
   const std::shared_ptr<grpc::Channel> channel_;
   const std::unique_ptr<v1::JobService::Stub> stub_;
 

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
+#include "common/listen_address.h"
 #include "common/logging.h"
 
 namespace ampmr::master {
@@ -132,9 +133,9 @@ std::string RenderMetrics(const std::vector<v1::JobStatus>& jobs,
   return out;
 }
 
-absl::StatusOr<std::unique_ptr<HttpStatus>> HttpStatus::Start(const std::string& address,
-                                                              Loop* loop,
-                                                              Coordinator* coordinator) {
+absl::StatusOr<std::unique_ptr<HttpStatus>> HttpStatus::Start(
+    const std::string& address, Loop* loop, Coordinator* coordinator,
+    const TokenAuthenticator* authenticator) {
   size_t colon = address.rfind(':');
   int port = 0;
   if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &port) ||
@@ -142,8 +143,17 @@ absl::StatusOr<std::unique_ptr<HttpStatus>> HttpStatus::Start(const std::string&
     return absl::InvalidArgumentError(absl::StrCat("--http ", address, ": want HOST:PORT"));
   }
   std::string host = address.substr(0, colon);
-  auto status = std::unique_ptr<HttpStatus>(new HttpStatus());
+  auto status = std::unique_ptr<HttpStatus>(new HttpStatus(authenticator));
   status->server_ = std::make_unique<httplib::Server>();
+  // httplib sets SO_REUSEPORT too, which would let a second master share the
+  // port: only SO_REUSEADDR (for restarts over TIME_WAIT).
+  status->server_->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
+  // Every route is a GET but /login's small form.
+  status->server_->set_payload_max_length(64 << 10);
+  status->auth_.Install(status->server_.get());
   auto serve = [loop, coordinator](const char* type, auto render) {
     return [loop, coordinator, type, render](const httplib::Request&, httplib::Response& res) {
       absl::StatusOr<Snapshot> snap = Read(loop, coordinator);
@@ -160,7 +170,9 @@ absl::StatusOr<std::unique_ptr<HttpStatus>> HttpStatus::Start(const std::string&
   int bound = port == 0 ? status->server_->bind_to_any_port(host)
                         : (status->server_->bind_to_port(host, port) ? port : -1);
   if (bound <= 0) {
-    return absl::UnavailableError(absl::StrCat("--http ", address, ": cannot listen"));
+    absl::Status why = CheckBindable("--http", address);
+    return why.ok() ? absl::UnavailableError(absl::StrCat("--http ", address, ": cannot listen"))
+                    : why;
   }
   status->address_ = absl::StrCat(host, ":", bound);
   httplib::Server* server = status->server_.get();
@@ -168,6 +180,8 @@ absl::StatusOr<std::unique_ptr<HttpStatus>> HttpStatus::Start(const std::string&
   AMPMR_LOG(INFO) << "status page on http://" << status->address_ << "/";
   return status;
 }
+
+HttpStatus::HttpStatus(const TokenAuthenticator* authenticator) : auth_(authenticator) {}
 
 HttpStatus::~HttpStatus() { Stop(); }
 

@@ -10,8 +10,10 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "common/auth.h"
 #include "common/loop.h"
 #include "master/coordinator.h"
+#include "master/http_auth.h"
 
 namespace httplib {
 class Server;
@@ -21,9 +23,13 @@ namespace ampmr::master {
 
 class HttpStatus {
  public:
-  // Serves on `address` ("HOST:PORT"; port 0 picks one). `loop` runs `coordinator`.
+  // Serves on `address` ("HOST:PORT"; port 0 picks one). `loop` runs
+  // `coordinator`. Every route needs the token `authenticator` checks (see
+  // HttpAuth); it must outlive this. UNAVAILABLE naming the address when it
+  // cannot be listened on (e.g. already in use).
   static absl::StatusOr<std::unique_ptr<HttpStatus>> Start(const std::string& address, Loop* loop,
-                                                           Coordinator* coordinator);
+                                                           Coordinator* coordinator,
+                                                           const TokenAuthenticator* authenticator);
   ~HttpStatus();  // Stop()s
 
   void Stop();
@@ -31,8 +37,9 @@ class HttpStatus {
   const std::string& address() const { return address_; }
 
  private:
-  HttpStatus() = default;
+  explicit HttpStatus(const TokenAuthenticator* authenticator);
 
+  const HttpAuth auth_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   std::string address_;

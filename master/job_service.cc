@@ -151,10 +151,19 @@ class WatchStream : public std::enable_shared_from_this<WatchStream> {
 
 }  // namespace
 
+bool JobServiceImpl::Refused(const grpc::CallbackServerContext& ctx, absl::string_view method,
+                             grpc::ServerUnaryReactor* reactor) const {
+  grpc::Status status = credentials_->Authenticate(ctx, method);
+  if (status.ok()) return false;
+  reactor->Finish(status);
+  return true;
+}
+
 grpc::ServerUnaryReactor* JobServiceImpl::SubmitJob(grpc::CallbackServerContext* ctx,
                                                     const v1::SubmitJobRequest* request,
                                                     v1::SubmitJobResponse* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (Refused(*ctx, "JobService.SubmitJob", reactor)) return reactor;
   planner_->Post([this, reactor, response, spec = request->spec()] {
     absl::StatusOr<Plan> plan = ValidateAndPlan(spec);
     if (!plan.ok()) {
@@ -175,6 +184,7 @@ grpc::ServerUnaryReactor* JobServiceImpl::GetJob(grpc::CallbackServerContext* ct
                                                  const v1::GetJobRequest* request,
                                                  v1::JobStatus* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (Refused(*ctx, "JobService.GetJob", reactor)) return reactor;
   loop_->Post([this, reactor, response, id = request->job_id()] {
     absl::StatusOr<v1::JobStatus> status = coordinator_->GetJob(id);
     if (status.ok()) *response = std::move(*status);
@@ -185,6 +195,10 @@ grpc::ServerUnaryReactor* JobServiceImpl::GetJob(grpc::CallbackServerContext* ct
 
 grpc::ServerWriteReactor<v1::JobEvent>* JobServiceImpl::WatchJob(
     grpc::CallbackServerContext* ctx, const v1::WatchJobRequest* request) {
+  if (grpc::Status refused = credentials_->Authenticate(*ctx, "JobService.WatchJob");
+      !refused.ok()) {
+    return new RefusedWriteReactor<v1::JobEvent>(refused);
+  }
   auto stream = std::make_shared<WatchStream>(loop_, coordinator_);
   return stream->Begin(request->job_id());
 }
@@ -193,6 +207,7 @@ grpc::ServerUnaryReactor* JobServiceImpl::CancelJob(grpc::CallbackServerContext*
                                                     const v1::CancelJobRequest* request,
                                                     v1::CancelJobResponse* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (Refused(*ctx, "JobService.CancelJob", reactor)) return reactor;
   loop_->Post([this, reactor, response, id = request->job_id()] {
     absl::StatusOr<v1::JobStatus> status = coordinator_->CancelJob(id);
     if (status.ok()) *response->mutable_status() = std::move(*status);
@@ -205,6 +220,7 @@ grpc::ServerUnaryReactor* JobServiceImpl::ListJobs(grpc::CallbackServerContext* 
                                                    const v1::ListJobsRequest* request,
                                                    v1::ListJobsResponse* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (Refused(*ctx, "JobService.ListJobs", reactor)) return reactor;
   loop_->Post([this, reactor, response] {
     for (auto& job : coordinator_->ListJobs()) *response->add_jobs() = std::move(job);
     reactor->Finish(grpc::Status::OK);
@@ -216,6 +232,7 @@ grpc::ServerUnaryReactor* JobServiceImpl::ListWorkers(grpc::CallbackServerContex
                                                       const v1::ListWorkersRequest* request,
                                                       v1::ListWorkersResponse* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (Refused(*ctx, "JobService.ListWorkers", reactor)) return reactor;
   loop_->Post([this, reactor, response] {
     for (auto& w : coordinator_->ListWorkers()) *response->add_workers() = std::move(w);
     reactor->Finish(grpc::Status::OK);
@@ -227,6 +244,7 @@ grpc::ServerUnaryReactor* JobServiceImpl::Call(grpc::CallbackServerContext* ctx,
                                                const v1::CallRequest* request,
                                                v1::CallResponse* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (Refused(*ctx, "JobService.Call", reactor)) return reactor;
   // `request` lives until Finish, so the loop may copy it there.
   loop_->Post([this, reactor, request, response] {
     coordinator_->Call(*request, [reactor, response](absl::StatusOr<std::string> payload) {

@@ -7,6 +7,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "ampmr/v1/job.grpc.pb.h"
+#include "common/credentials.h"
 #include "common/loop.h"
 #include "master/coordinator.h"
 
@@ -15,9 +16,11 @@ namespace ampmr::master {
 class JobServiceImpl : public v1::JobService::CallbackService {
  public:
   // `loop` runs `coordinator`; `planner` runs validation and planning, which
-  // read the file system.
-  JobServiceImpl(Loop* loop, Coordinator* coordinator, Loop* planner)
-      : loop_(loop), coordinator_(coordinator), planner_(planner) {}
+  // read the file system. Every call is first Authenticate()d by
+  // `credentials`, which must outlive this.
+  JobServiceImpl(Loop* loop, Coordinator* coordinator, Loop* planner,
+                 const ClusterCredentials* credentials)
+      : loop_(loop), coordinator_(coordinator), planner_(planner), credentials_(credentials) {}
 
   grpc::ServerUnaryReactor* SubmitJob(grpc::CallbackServerContext* ctx,
                                       const v1::SubmitJobRequest* request,
@@ -41,9 +44,14 @@ class JobServiceImpl : public v1::JobService::CallbackService {
                                  v1::CallResponse* response) override;
 
  private:
+  // Authenticates the call; when refused, finishes `reactor` with why.
+  bool Refused(const grpc::CallbackServerContext& ctx, absl::string_view method,
+               grpc::ServerUnaryReactor* reactor) const;
+
   Loop* const loop_;
   Coordinator* const coordinator_;
   Loop* const planner_;
+  const ClusterCredentials* const credentials_;
 };
 
 }  // namespace ampmr::master

@@ -9,6 +9,7 @@
 
 #include "common/cli_flags.h"
 #include "common/logging.h"
+#include "common/security_flags.h"
 #include "common/stop_signals.h"
 #include "master/server.h"
 
@@ -17,7 +18,7 @@ int main(int argc, char** argv) {
   ampmr::master::MasterOptions options;
   double heartbeat_timeout = 10;
   ampmr::FlagSet flags(
-      "ampmr-master [--listen ADDR] [--data-dir DIR]",
+      "ampmr-master [--listen ADDR] [--data-dir DIR] [--token-file FILE]",
       "The ampmr master: accepts jobs from clients (JobService) and sessions from\n"
       "workers (WorkerSession), plans, schedules, gathers and commits jobs.");
   flags.String("listen", &options.listen, "ADDR",
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
       .DefaultText("none");
   flags.Double("heartbeat-timeout", &heartbeat_timeout, "SECS",
                "declare a worker lost after this long without a heartbeat");
+  ampmr::AddSecurityFlags(&flags, &options.security, ampmr::SecurityRole::kServer);
   if (std::optional<int> exit_code = flags.ParseFlagsOnly("ampmr-master", argc, argv)) {
     return *exit_code;
   }
@@ -53,7 +55,7 @@ int main(int argc, char** argv) {
   auto server = ampmr::master::MasterServer::Start(options);
   if (!server.ok()) {
     std::cerr << "ampmr-master: " << server.status().message() << "\n";
-    return 1;
+    return server.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
   std::printf("ampmr-master listening on %s\n", (*server)->address().c_str());
   std::fflush(stdout);

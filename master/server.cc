@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "common/credentials.h"
 #include "common/logging.h"
 #include "master/http_status.h"
 #include "master/job_service.h"
@@ -17,6 +18,7 @@
 namespace ampmr::master {
 
 struct MasterServer::Impl {
+  std::shared_ptr<const ClusterCredentials> credentials;
   ThreadLoop loop;
   ThreadLoop planner;
   std::unique_ptr<Journal> journal;  // outlives the coordinator that writes it
@@ -38,6 +40,14 @@ const std::string& MasterServer::address() const { return impl_->address; }
 std::string MasterServer::http_address() const { return impl_->http ? impl_->http->address() : ""; }
 
 absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(const MasterOptions& options) {
+  absl::StatusOr<std::shared_ptr<const ClusterCredentials>> credentials =
+      ClusterCredentials::Load(options.security);
+  if (!credentials.ok()) return credentials.status();
+  if (absl::Status s = (*credentials)->CheckListen(options.listen, "--listen"); !s.ok()) return s;
+  if (!options.http.empty()) {
+    if (absl::Status s = (*credentials)->CheckListen(options.http, "--http"); !s.ok()) return s;
+  }
+  if (absl::Status s = CheckBindable("--listen", options.listen); !s.ok()) return s;
   if (!options.data_dir.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(options.data_dir, ec);
@@ -47,6 +57,8 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(const MasterOp
     }
   }
   auto impl = std::make_unique<Impl>();
+  impl->credentials = *std::move(credentials);
+  const ClusterCredentials* creds = impl->credentials.get();
   CoordinatorOptions coordinator_options = options.coordinator;
   if (!options.data_dir.empty()) {
     absl::StatusOr<std::unique_ptr<Journal>> journal =
@@ -57,8 +69,8 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(const MasterOp
   }
   impl->coordinator = std::make_unique<Coordinator>(&impl->loop, coordinator_options);
   impl->jobs =
-      std::make_unique<JobServiceImpl>(&impl->loop, impl->coordinator.get(), &impl->planner);
-  impl->sessions = std::make_unique<WorkerSessionImpl>(&impl->loop, impl->coordinator.get());
+      std::make_unique<JobServiceImpl>(&impl->loop, impl->coordinator.get(), &impl->planner, creds);
+  impl->sessions = std::make_unique<WorkerSessionImpl>(&impl->loop, impl->coordinator.get(), creds);
   impl->loop.Start("coordinator");
   impl->planner.Start("planner");
   // Jobs from the journal are back before anyone can ask about them.
@@ -78,7 +90,7 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(const MasterOp
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port);
+  AddListener(&builder, options.listen, *creds, &port);
   builder.RegisterService(impl->jobs.get());
   builder.RegisterService(impl->sessions.get());
   builder.SetMaxReceiveMessageSize(256 << 20);
@@ -87,14 +99,16 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(const MasterOp
   if (impl->server == nullptr || port == 0) {
     impl->loop.Stop();
     impl->planner.Stop();
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", options.listen, " (address in use or invalid)"));
+    absl::Status why = CheckBindable("--listen", options.listen);
+    return why.ok() ? absl::UnavailableError(
+                          absl::StrCat("--listen ", options.listen, ": cannot listen there"))
+                    : why;
   }
   std::string host = options.listen.substr(0, options.listen.rfind(':'));
   impl->address = absl::StrCat(host, ":", port);
   if (!options.http.empty()) {
-    absl::StatusOr<std::unique_ptr<HttpStatus>> http =
-        HttpStatus::Start(options.http, &impl->loop, impl->coordinator.get());
+    absl::StatusOr<std::unique_ptr<HttpStatus>> http = HttpStatus::Start(
+        options.http, &impl->loop, impl->coordinator.get(), &creds->authenticator());
     if (!http.ok()) {
       impl->server->Shutdown();
       impl->planner.Stop();
@@ -103,7 +117,10 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(const MasterOp
     }
     impl->http = std::move(*http);
   }
-  AMPMR_LOG(INFO) << "master listening on " << impl->address;
+  AMPMR_LOG(INFO) << "master listening on " << impl->address
+                  << (creds->has_token() ? " (token required"
+                                         : " (no token: anyone who can reach it may submit jobs")
+                  << (creds->serves_tls() ? ", TLS)" : ", no TLS)");
   return std::unique_ptr<MasterServer>(new MasterServer(std::move(impl)));
 }
 

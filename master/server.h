@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/security_flags.h"
 #include "master/coordinator.h"
 
 namespace ampmr::master {
@@ -23,11 +24,17 @@ struct MasterOptions {
   std::string data_dir;
   // Where to serve the status page and /metrics over HTTP; empty: nowhere.
   std::string http;
+  // The cluster token every call must carry, and TLS. Without a token the
+  // master listens on loopback addresses only, unless `security.insecure`.
+  SecurityOptions security;
   CoordinatorOptions coordinator;
 };
 
 class MasterServer {
  public:
+  // INVALID_ARGUMENT for bad security options (unreadable token or TLS
+  // files, a non-loopback --listen or --http without a token); UNAVAILABLE
+  // when an address cannot be listened on (e.g. already in use), naming it.
   static absl::StatusOr<std::unique_ptr<MasterServer>> Start(const MasterOptions& options);
   ~MasterServer();  // Shutdown()s
 

@@ -74,6 +74,10 @@ class Connection : public WorkerLink {
 
 grpc::ServerBidiReactor<v1::Box, v1::Box>* WorkerSessionImpl::Connect(
     grpc::CallbackServerContext* ctx) {
+  if (grpc::Status refused = credentials_->Authenticate(*ctx, "WorkerSession.Connect");
+      !refused.ok()) {
+    return new RefusedBidiReactor<v1::Box, v1::Box>(refused);
+  }
   std::string peer = ctx->peer();
   Loop* loop = loop_;
   Coordinator* coordinator = coordinator_;

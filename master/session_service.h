@@ -8,6 +8,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "ampmr/v1/session.grpc.pb.h"
+#include "common/credentials.h"
 #include "common/loop.h"
 #include "master/coordinator.h"
 
@@ -15,14 +16,16 @@ namespace ampmr::master {
 
 class WorkerSessionImpl : public v1::WorkerSession::CallbackService {
  public:
-  WorkerSessionImpl(Loop* loop, Coordinator* coordinator)
-      : loop_(loop), coordinator_(coordinator) {}
+  // A stream that does not carry the token is refused before it is read.
+  WorkerSessionImpl(Loop* loop, Coordinator* coordinator, const ClusterCredentials* credentials)
+      : loop_(loop), coordinator_(coordinator), credentials_(credentials) {}
 
   grpc::ServerBidiReactor<v1::Box, v1::Box>* Connect(grpc::CallbackServerContext* ctx) override;
 
  private:
   Loop* const loop_;
   Coordinator* const coordinator_;
+  const ClusterCredentials* const credentials_;
 };
 
 }  // namespace ampmr::master

@@ -1,0 +1,285 @@
+// The cluster token, protected defaults and listeners, on real processes
+// over loopback: calls without the token, or with another, are refused with
+// UNAUTHENTICATED before any job or worker logic runs.
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <httplib.h>
+#include <sys/stat.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "ampmr/v1/job.grpc.pb.h"
+#include "ampmr/v1/session.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/descriptor.h"
+#include "gtest/gtest.h"
+#include "tests/integration/process_util.h"
+
+namespace ampmr::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kToken[] = "0123456789abcdef0123456789abcdef";
+constexpr char kOtherToken[] = "fedcba9876543210fedcba9876543210";
+
+// A token file of mode 0600 in `dir`.
+std::string TokenFile(const std::string& dir, const std::string& name, const std::string& token) {
+  const std::string path = absl::StrCat(dir, "/", name);
+  WriteFile(path, token + "\n");
+  chmod(path.c_str(), 0600);
+  return path;
+}
+
+// A raw call to `method` ("/ampmr.v1.JobService/SubmitJob") carrying `token`
+// ("": none) and an empty request message, as any gRPC client could make.
+grpc::Status RawCall(const std::string& address, const std::string& method,
+                     const std::string& token) {
+  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  if (!token.empty()) context.AddMetadata("authorization", absl::StrCat("Bearer ", token));
+  grpc::Slice empty("", 0);
+  grpc::ByteBuffer request(&empty, 1);
+  grpc::ByteBuffer response;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  grpc::Status result;
+  stub.UnaryCall(&context, method, grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status status) {
+                   std::lock_guard<std::mutex> lock(mu);
+                   result = status;
+                   done = true;
+                   cv.notify_all();
+                 });
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return done; });
+  return result;
+}
+
+// Every method of `service` ("ampmr.v1.JobService"), as "/SERVICE/METHOD".
+std::vector<std::string> MethodsOf(const std::string& service) {
+  const google::protobuf::ServiceDescriptor* descriptor =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(service);
+  std::vector<std::string> methods;
+  if (descriptor == nullptr) return methods;
+  for (int i = 0; i < descriptor->method_count(); ++i) {
+    methods.push_back(absl::StrCat("/", service, "/", descriptor->method(i)->name()));
+  }
+  return methods;
+}
+
+TEST(SecurityTest, EveryCallWithoutTheTokenIsRefused) {
+  ScratchDir tmp;
+  const std::string token = TokenFile(tmp.path(), "token", kToken);
+  TestCluster cluster(tmp.path(), 0, {"--token-file", token});
+  std::vector<std::string> methods = MethodsOf("ampmr.v1.JobService");
+  for (const std::string& m : MethodsOf("ampmr.v1.WorkerSession")) methods.push_back(m);
+  ASSERT_GE(methods.size(), 8u);
+  for (const std::string& method : methods) {
+    grpc::Status none = RawCall(cluster.address(), method, "");
+    EXPECT_EQ(none.error_code(), grpc::StatusCode::UNAUTHENTICATED) << method;
+    EXPECT_THAT(none.error_message(), HasSubstr("missing token")) << method;
+    grpc::Status wrong = RawCall(cluster.address(), method, kOtherToken);
+    EXPECT_EQ(wrong.error_code(), grpc::StatusCode::UNAUTHENTICATED) << method;
+    EXPECT_THAT(wrong.error_message(), HasSubstr("wrong token")) << method;
+  }
+  // With the token the same empty requests reach the service (and are
+  // answered on their merits).
+  EXPECT_NE(RawCall(cluster.address(), "/ampmr.v1.JobService/ListJobs", kToken).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  // Health checking needs no token.
+  EXPECT_TRUE(RawCall(cluster.address(), "/grpc.health.v1.Health/Check", "").ok());
+  // Refusals are logged, but not once per call.
+  const std::string log = ReadFile(tmp.path() + "/master.log");
+  EXPECT_THAT(log, HasSubstr("refused JobService.SubmitJob from ipv4:127.0.0.1"));
+  EXPECT_THAT(log, Not(HasSubstr("refused JobService.GetJob")));
+}
+
+TEST(SecurityTest, UnauthenticatedSubmitRunsNothing) {
+  ScratchDir tmp;
+  const std::string token = TokenFile(tmp.path(), "token", kToken);
+  TestCluster cluster(tmp.path(), 1, {"--token-file", token});
+  const std::string input = tmp.path() + "/in.txt";
+  WriteFile(input, "a b c\n");
+  const std::string ran = tmp.path() + "/ran";
+  v1::SubmitJobRequest request;
+  request.mutable_spec()->add_inputs(input);
+  request.mutable_spec()->set_output(tmp.path() + "/out");
+  request.mutable_spec()->set_mapper(absl::StrCat("exec:id > ", ran));
+  auto stub = v1::JobService::NewStub(
+      grpc::CreateChannel(cluster.address(), grpc::InsecureChannelCredentials()));
+  for (const std::string& presented : {std::string(), std::string(kOtherToken)}) {
+    grpc::ClientContext context;
+    if (!presented.empty()) context.AddMetadata("authorization", "Bearer " + presented);
+    v1::SubmitJobResponse response;
+    grpc::Status status = stub->SubmitJob(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_EQ(response.job_id(), "");
+  }
+  CommandResult jobs = RunCommand(
+      {BinPath("ampmr"), "jobs", "--master", cluster.address(), "--token-file", token, "--json"},
+      absl::Seconds(30));
+  ASSERT_EQ(jobs.exit_code, 0) << jobs.err;
+  EXPECT_EQ(jobs.out, "");
+  EXPECT_FALSE(WaitUntil([&] { return !ReadFile(ran).empty(); }, absl::Milliseconds(500)));
+}
+
+TEST(SecurityTest, RawWorkerSessionWithoutTheTokenGetsNoTasks) {
+  ScratchDir tmp;
+  const std::string token = TokenFile(tmp.path(), "token", kToken);
+  TestCluster cluster(tmp.path(), 0, {"--token-file", token});
+  auto stub = v1::WorkerSession::NewStub(
+      grpc::CreateChannel(cluster.address(), grpc::InsecureChannelCredentials()));
+  for (const std::string& presented : {std::string(), std::string(kOtherToken)}) {
+    grpc::ClientContext context;
+    if (!presented.empty()) context.AddMetadata("authorization", "Bearer " + presented);
+    auto stream = stub->Connect(&context);
+    v1::Box hello;
+    hello.set_ask(1);
+    hello.mutable_command()->mutable_hello()->set_host("intruder");
+    hello.mutable_command()->mutable_hello()->set_slots(24);
+    stream->Write(hello);
+    v1::Box answer;
+    EXPECT_FALSE(stream->Read(&answer));
+    EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  }
+  CommandResult workers = RunCommand(
+      {BinPath("ampmr"), "workers", "--master", cluster.address(), "--token-file", token, "--json"},
+      absl::Seconds(30));
+  ASSERT_EQ(workers.exit_code, 0) << workers.err;
+  EXPECT_EQ(workers.out, "");
+}
+
+TEST(SecurityTest, ClientSaysInOneLineTheTokenWasMissingOrRefused) {
+  ScratchDir tmp;
+  const std::string token = TokenFile(tmp.path(), "token", kToken);
+  const std::string other = TokenFile(tmp.path(), "other", kOtherToken);
+  TestCluster cluster(tmp.path(), 0, {"--token-file", token});
+  CommandResult none = RunCommand({BinPath("ampmr"), "jobs", "--master", cluster.address()},
+                                  absl::Seconds(30), {{"AMPMR_TOKEN_FILE", ""}});
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_EQ(none.err,
+            "ampmr: missing token: this cluster requires its token (--token-file FILE or "
+            "$AMPMR_TOKEN_FILE)\n");
+  CommandResult wrong = RunCommand(
+      {BinPath("ampmr"), "status", "--master", cluster.address(), "--token-file", other, "j1"},
+      absl::Seconds(30));
+  EXPECT_EQ(wrong.exit_code, 2);
+  EXPECT_EQ(wrong.err,
+            "ampmr: wrong token: the cluster refused the token given (--token-file or "
+            "$AMPMR_TOKEN_FILE)\n");
+  // $AMPMR_TOKEN_FILE is the default.
+  CommandResult from_env = RunCommand({BinPath("ampmr"), "jobs", "--master", cluster.address()},
+                                      absl::Seconds(30), {{"AMPMR_TOKEN_FILE", token}});
+  EXPECT_EQ(from_env.exit_code, 0) << from_env.err;
+}
+
+TEST(SecurityTest, TokenFileReadableByOthersIsRefused) {
+  ScratchDir tmp;
+  const std::string token = TokenFile(tmp.path(), "token", kToken);
+  chmod(token.c_str(), 0640);
+  CommandResult master =
+      RunCommand({BinPath("ampmr-master"), "--listen", "127.0.0.1:0", "--token-file", token},
+                 absl::Seconds(30));
+  EXPECT_EQ(master.exit_code, 2);
+  EXPECT_EQ(master.err, absl::StrCat("ampmr-master: --token-file ", token,
+                                     ": the token file must be readable by its owner only, but "
+                                     "its mode is 0640 (run: chmod 600 ",
+                                     token, ")\n"));
+  CommandResult client =
+      RunCommand({BinPath("ampmr"), "jobs", "--master", "127.0.0.1:1", "--token-file", token},
+                 absl::Seconds(30));
+  EXPECT_EQ(client.exit_code, 2);
+  EXPECT_THAT(client.err, HasSubstr("must be readable by its owner only"));
+}
+
+TEST(SecurityTest, NonLoopbackListenNeedsATokenOrInsecure) {
+  ScratchDir tmp;
+  CommandResult refused = RunCommand({BinPath("ampmr-master"), "--listen", "0.0.0.0:0"},
+                                     absl::Seconds(30), {{"AMPMR_TOKEN_FILE", ""}});
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_THAT(refused.err, HasSubstr("--listen 0.0.0.0:0: not a loopback address"));
+  EXPECT_THAT(refused.err, HasSubstr("--token-file"));
+  EXPECT_EQ(std::count(refused.err.begin(), refused.err.end(), '\n'), 1) << refused.err;
+  CommandResult http =
+      RunCommand({BinPath("ampmr-master"), "--listen", "127.0.0.1:0", "--http", "0.0.0.0:0"},
+                 absl::Seconds(30), {{"AMPMR_TOKEN_FILE", ""}});
+  EXPECT_EQ(http.exit_code, 2);
+  EXPECT_THAT(http.err, HasSubstr("--http 0.0.0.0:0: not a loopback address"));
+
+  for (const std::vector<std::string>& extra :
+       {std::vector<std::string>{"--insecure"},
+        std::vector<std::string>{"--token-file", TokenFile(tmp.path(), "token", kToken)}}) {
+    std::vector<std::string> argv = {BinPath("ampmr-master"), "--listen", "0.0.0.0:0"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    auto master = Daemon::Start(argv, tmp.path() + "/master.log", {{"AMPMR_TOKEN_FILE", ""}});
+    EXPECT_THAT(master->ReadLine(absl::Seconds(20)), HasSubstr("ampmr-master listening on"))
+        << extra[0];
+  }
+}
+
+TEST(SecurityTest, SecondMasterOnATakenPortFails) {
+  ScratchDir tmp;
+  const int http_port = FreePort();
+  TestCluster cluster(tmp.path(), 0, {"--http", absl::StrCat("127.0.0.1:", http_port)});
+  CommandResult grpc_taken =
+      RunCommand({BinPath("ampmr-master"), "--listen", cluster.address()}, absl::Seconds(30));
+  EXPECT_EQ(grpc_taken.exit_code, 1);
+  EXPECT_EQ(grpc_taken.err, absl::StrCat("ampmr-master: --listen ", cluster.address(),
+                                         ": address already in use\n"));
+  CommandResult http_taken = RunCommand({BinPath("ampmr-master"), "--listen", "127.0.0.1:0",
+                                         "--http", absl::StrCat("127.0.0.1:", http_port)},
+                                        absl::Seconds(30));
+  EXPECT_EQ(http_taken.exit_code, 1);
+  EXPECT_THAT(http_taken.err,
+              HasSubstr(absl::StrCat("--http 127.0.0.1:", http_port, ": address already in use")));
+}
+
+TEST(SecurityTest, StatusPageNeedsTheTokenOrItsCookie) {
+  ScratchDir tmp;
+  const std::string token = TokenFile(tmp.path(), "token", kToken);
+  const int port = FreePort();
+  TestCluster cluster(tmp.path(), 0,
+                      {"--token-file", token, "--http", absl::StrCat("127.0.0.1:", port)});
+  httplib::Client http("127.0.0.1", port);
+  for (const char* path : {"/", "/metrics"}) {
+    auto refused = http.Get(path);
+    ASSERT_TRUE(refused) << path;
+    EXPECT_EQ(refused->status, 401) << path;
+    EXPECT_THAT(refused->body, Not(HasSubstr("ampmr_workers"))) << path;
+    auto wrong = http.Get(path, {{"Authorization", absl::StrCat("Bearer ", kOtherToken)}});
+    ASSERT_TRUE(wrong);
+    EXPECT_EQ(wrong->status, 401) << path;
+  }
+  auto metrics = http.Get("/metrics", {{"Authorization", absl::StrCat("Bearer ", kToken)}});
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 200);
+  EXPECT_THAT(metrics->body, HasSubstr("ampmr_workers 0\n"));
+
+  // A browser logs in once and keeps a cookie, which is not the token.
+  auto bad_login = http.Post("/login", "token=nope", "application/x-www-form-urlencoded");
+  ASSERT_TRUE(bad_login);
+  EXPECT_EQ(bad_login->status, 401);
+  auto login =
+      http.Post("/login", absl::StrCat("token=", kToken), "application/x-www-form-urlencoded");
+  ASSERT_TRUE(login);
+  EXPECT_EQ(login->status, 303);
+  const std::string cookie = login->get_header_value("Set-Cookie");
+  ASSERT_THAT(cookie, HasSubstr("ampmr_session=")) << cookie;
+  EXPECT_THAT(cookie, HasSubstr("HttpOnly"));
+  EXPECT_THAT(cookie, Not(HasSubstr(kToken)));
+  auto page = http.Get("/", {{"Cookie", cookie.substr(0, cookie.find(';'))}});
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_THAT(page->body, HasSubstr("Workers (0)"));
+}
+
+}  // namespace
+}  // namespace ampmr::testing
