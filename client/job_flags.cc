@@ -1,8 +1,10 @@
 #include "client/job_flags.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -14,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/shipped_files.h"
 #include "common/size.h"
 #include "common/status_macros.h"
 #include "common/task_spec.h"
@@ -75,6 +78,74 @@ absl::StatusOr<std::string> CheckPath(absl::string_view flag, absl::string_view 
   return MakeAbsolute(cwd, path);
 }
 
+absl::Status FileError(absl::string_view flag_value, absl::string_view path, int err) {
+  return absl::Status(absl::ErrnoToStatusCode(err),
+                      absl::StrCat("--file ", flag_value, ": ", path, ": ", strerror(err)));
+}
+
+// Reads one --file PATH[#NAME] (NAME defaults to PATH's last component).
+absl::StatusOr<v1::ShippedFile> ReadShippedFile(absl::string_view cwd,
+                                                const std::string& flag_value) {
+  absl::string_view path_part = flag_value;
+  std::string name;
+  if (size_t hash = flag_value.rfind('#'); hash != std::string::npos) {
+    path_part = absl::string_view(flag_value).substr(0, hash);
+    name = flag_value.substr(hash + 1);
+  }
+  if (path_part.empty()) return absl::InvalidArgumentError("--file: empty path");
+  std::string path = MakeAbsolute(cwd, path_part);
+  if (name.empty()) name = path.substr(path.rfind('/') + 1);
+  if (absl::Status s = CheckShippedFileName(name); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--file ", flag_value, ": ", s.message()));
+  }
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return FileError(flag_value, path, errno);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return FileError(flag_value, path, err);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return absl::InvalidArgumentError(
+        absl::StrCat("--file ", flag_value, ": ", path, ": not a regular file"));
+  }
+  if (st.st_size > kMaxShippedBytes) {
+    ::close(fd);
+    return absl::InvalidArgumentError(absl::StrCat("--file ", flag_value, ": ", path, ": ",
+                                                   st.st_size, " bytes, more than the ",
+                                                   kMaxShippedBytes >> 20, " MiB a job may ship"));
+  }
+  v1::ShippedFile file;
+  file.set_name(name);
+  file.set_mode(st.st_mode & 0777);
+  std::string* content = file.mutable_content();
+  content->resize(static_cast<size_t>(st.st_size));
+  size_t done = 0;
+  while (done < content->size()) {
+    ssize_t n = ::read(fd, content->data() + done, content->size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  int err = errno;
+  ::close(fd);
+  if (done != content->size()) return FileError(flag_value, path, err != 0 ? err : EIO);
+  return file;
+}
+
+// Reads every --file; the bounds over all of them are CheckShippedFiles'.
+absl::Status AddFiles(absl::string_view cwd, const std::vector<std::string>& flags,
+                      v1::JobSpec* spec) {
+  for (const std::string& flag : flags) {
+    AMPMR_ASSIGN_OR_RETURN(*spec->add_files(), ReadShippedFile(cwd, flag));
+  }
+  absl::Status checked = CheckShippedFiles(spec);
+  if (!checked.ok()) return absl::InvalidArgumentError(absl::StrCat("--", checked.message()));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 void AddJobFlags(FlagSet* flags, JobFlags* job) {
@@ -101,8 +172,12 @@ void AddJobFlags(FlagSet* flags, JobFlags* job) {
       ->Double("task-timeout", &job->task_timeout_seconds, "SECS",
                "fail an attempt that shows no progress (input taken, output or a "
                "reporter:status line) for this long")
-      .DefaultText("0 = no timeout");
+      .DefaultText("600; 0 = no timeout");
   flags->Repeated("env", &job->env, "K=V", "environment for exec tasks");
+  flags->Repeated("file", &job->files, "PATH[#NAME]",
+                  "ship a file with the job: every exec attempt runs in its own directory "
+                  "holding it as NAME (default: its file name), mode kept; repeatable, at most "
+                  "100 files and 64M in all");
   flags->String("name", &job->name, "TEXT", "a name for the job, shown by `ampmr jobs`");
 }
 
@@ -130,6 +205,7 @@ absl::StatusOr<v1::JobSpec> BuildJobSpec(const JobFlags& job, absl::string_view 
   }
   spec.set_task_timeout_seconds(job.task_timeout_seconds);
   AMPMR_RETURN_IF_ERROR(AddEnv(job.env, &spec));
+  AMPMR_RETURN_IF_ERROR(AddFiles(cwd, job.files, &spec));
   spec.set_name(job.name);
   return spec;
 }

@@ -30,20 +30,23 @@ struct JobFlags {
   int32_t reduces = 1;
   std::string split_size = "64M";
   int32_t max_attempts = 4;
-  double task_timeout_seconds = 0;  // 0: no timeout
+  double task_timeout_seconds = 600;  // 0: no timeout (Hadoop's mapreduce.task.timeout)
   std::vector<std::string> env;     // NAME=VALUE each
+  std::vector<std::string> files;   // PATH[#NAME] each: shipped with the job
   std::string name;                 // free text shown by `ampmr jobs`
 };
 
 // Declares --input, --output, --mapper, --reducer, --combiner, --reduces,
-// --split-size, --max-attempts, --task-timeout, --env and --name on `flags`,
+// --split-size, --max-attempts, --task-timeout, --env, --file and --name on `flags`,
 // bound to `job`.
 void AddJobFlags(FlagSet* flags, JobFlags* job);
 
 // Checks `job` and builds the spec to submit. Relative --input and --output
 // paths are made absolute against `cwd` (an absolute directory), since the
-// master may run in another directory. Errors are INVALID_ARGUMENT and start
-// with the flag, e.g. "--reduces: must be >= 1, got 0".
+// master may run in another directory. Each --file is read here (relative to
+// `cwd`) and its content and mode go with the spec. Errors are
+// INVALID_ARGUMENT (NOT_FOUND, PERMISSION_DENIED for a --file that cannot be
+// read) and start with the flag, e.g. "--reduces: must be >= 1, got 0".
 absl::StatusOr<v1::JobSpec> BuildJobSpec(const JobFlags& job, absl::string_view cwd);
 
 // `ampmr run --workers N`: INVALID_ARGUMENT unless 1 <= N <= kMaxLocalWorkers.

@@ -202,7 +202,14 @@ std::string FormatWorkersTable(const google::protobuf::RepeatedPtrField<v1::Work
                     FormatAge(w.last_heartbeat_time(), now),
                     w.handlers().empty() ? "-" : absl::StrJoin(w.handlers(), ",")});
   }
-  return FormatTable(rows);
+  std::string out = FormatTable(rows);
+  // What looks wrong, under the table, one line per worker.
+  for (const v1::WorkerInfo& w : workers) {
+    if (w.warning().empty() && !w.unreachable()) continue;
+    absl::StrAppend(&out, w.worker_id(), ": ", w.unreachable() ? "unreachable: " : "warning: ",
+                    w.warning(), "\n");
+  }
+  return out;
 }
 
 std::string ToJsonLine(const google::protobuf::Message& message) {

@@ -2,10 +2,42 @@
 
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/logging.h"
 
 namespace ampmr::master {
+namespace {
+
+bool IsLoopbackHost(absl::string_view host) {
+  return absl::StartsWith(host, "127.") || host == "localhost" || host == "::1" ||
+         host == "[::1]" || absl::StartsWith(host, "[::ffff:127.");
+}
+
+// The host of gRPC's "ipv4:10.0.0.2:41234" / "ipv6:[::1]:41234"; "" for
+// other kinds (unix sockets, in-process).
+absl::string_view PeerHost(absl::string_view peer) {
+  if (!absl::ConsumePrefix(&peer, "ipv4:") && !absl::ConsumePrefix(&peer, "ipv6:")) return "";
+  return peer.substr(0, peer.rfind(':'));
+}
+
+absl::string_view AddressHost(absl::string_view address) {
+  return address.substr(0, address.rfind(':'));
+}
+
+// Reducers on other nodes would dial their own loopback: say so.
+std::string LoopbackWarning(const v1::Hello& hello, const std::string& peer) {
+  absl::string_view from = PeerHost(peer);
+  if (from.empty() || IsLoopbackHost(from)) return "";
+  if (!IsLoopbackHost(AddressHost(hello.shuffle_address()))) return "";
+  return absl::StrCat("advertises a loopback shuffle address (", hello.shuffle_address(),
+                      ") but reached the master from ", from,
+                      ": reducers on other nodes cannot fetch its map outputs; give it "
+                      "--advertise-host");
+}
+
+}  // namespace
 
 Coordinator::Coordinator(Loop* loop, CoordinatorOptions options)
     : loop_(loop),
@@ -54,6 +86,16 @@ absl::StatusOr<v1::JobStatus> Coordinator::GetJob(const std::string& job_id) con
   auto it = jobs_.find(job_id);
   if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("no job ", job_id));
   return it->second->Status();
+}
+
+absl::StatusOr<v1::JobFiles> Coordinator::JobFiles(const std::string& job_id) const {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end() || it->second->finished()) {
+    return absl::NotFoundError(absl::StrCat("no running job ", job_id));
+  }
+  v1::JobFiles files;
+  *files.mutable_files() = it->second->files();
+  return files;
 }
 
 absl::StatusOr<v1::JobStatus> Coordinator::CancelJob(const std::string& job_id) {
@@ -140,11 +182,14 @@ void Coordinator::NotifyWatchers(JobRun* job, bool final) {
   }
 }
 
-v1::Welcome Coordinator::AddWorker(const v1::Hello& hello, WorkerLink* link) {
+v1::Welcome Coordinator::AddWorker(const v1::Hello& hello, WorkerLink* link,
+                                   const std::string& peer) {
   WorkerState* w = registry_.Add(hello, link, loop_->Now());
   AMPMR_LOG(INFO) << "worker joined worker=" << w->id << " host=" << hello.host()
                   << " pid=" << hello.pid() << " slots=" << w->slots()
-                  << " shuffle=" << hello.shuffle_address();
+                  << " shuffle=" << hello.shuffle_address() << " peer=" << peer;
+  w->warning = LoopbackWarning(hello, peer);
+  if (!w->warning.empty()) AMPMR_LOG(WARNING) << "worker=" << w->id << " " << w->warning;
   v1::Welcome welcome;
   welcome.set_worker_id(w->id);
   welcome.set_heartbeat_interval_seconds(absl::ToDoubleSeconds(options_.heartbeat_interval));
@@ -218,7 +263,9 @@ void Coordinator::CheckHeartbeats() {
     RemoveWorker(id, why);
     link->Close(why);
   }
-  for (auto& [id, job] : jobs_) job->LaunchBackups(options_.backup_min_extra);
+  for (auto& [id, job] : jobs_) {
+    job->LaunchBackups(options_.backup_min_extra, options_.backup_without_median);
+  }
   scheduler_.Schedule();
   heartbeat_timer_ = loop_->RunAfter(options_.heartbeat_interval, [this] { CheckHeartbeats(); });
 }

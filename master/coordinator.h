@@ -38,6 +38,10 @@ struct CoordinatorOptions {
   // A straggler gets a backup attempt once it has run at least twice its
   // phase's median attempt time and this much longer than the median.
   absl::Duration backup_min_extra = absl::Seconds(5);
+  // While no attempt of its phase has finished (no median to compare with),
+  // an attempt running this long gets a backup: it may be hung on a worker
+  // that still heartbeats.
+  absl::Duration backup_without_median = absl::Seconds(60);
   SchedulerOptions scheduler;
   CallRouterOptions calls;
   // Where jobs are journaled so that a restarted master resumes them (not
@@ -76,6 +80,9 @@ class Coordinator {
   absl::StatusOr<v1::JobStatus> CancelJob(const std::string& job_id);
   std::vector<v1::JobStatus> ListJobs() const;
   std::vector<v1::WorkerInfo> ListWorkers() const { return registry_.List(); }
+  // The files shipped with a running job, for its workers. NOT_FOUND for a
+  // job unknown or over.
+  absl::StatusOr<v1::JobFiles> JobFiles(const std::string& job_id) const;
 
   // Calls `watcher` now with the job's status, then on progress, and a last
   // time with final=true. Returns an id for Unwatch (which a watcher whose
@@ -83,8 +90,10 @@ class Coordinator {
   absl::StatusOr<int64_t> Watch(const std::string& job_id, Watcher watcher);
   void Unwatch(int64_t watch_id);
 
-  // Worker sessions. `link` stays valid until RemoveWorker.
-  v1::Welcome AddWorker(const v1::Hello& hello, WorkerLink* link);
+  // Worker sessions. `link` stays valid until RemoveWorker. `peer` is where
+  // the session came from, as gRPC names it ("ipv4:10.0.0.2:41234"); a
+  // worker advertising a loopback shuffle address from elsewhere is warned of.
+  v1::Welcome AddWorker(const v1::Hello& hello, WorkerLink* link, const std::string& peer = "");
   void RemoveWorker(const std::string& worker_id, const absl::Status& why);
   void WorkerSeen(const std::string& worker_id);
   // A heartbeat's reporter:status lines of the worker's running attempts.

@@ -25,6 +25,13 @@ JobRun::JobRun(std::string id, v1::JobSpec spec, std::vector<v1::Split> splits, 
       committer_(spec.output(), id_),
       counters_(static_cast<int>(splits.size())) {
   status_.set_job_id(id_);
+  files_ = std::move(*spec.mutable_files());
+  for (const v1::ShippedFile& file : files_) {
+    v1::ShippedFile* listed = spec.add_files();
+    listed->set_name(file.name());
+    listed->set_mode(file.mode());
+    listed->set_size(static_cast<int64_t>(file.content().size()));
+  }
   *status_.mutable_spec() = std::move(spec);
   status_.set_state(v1::PENDING);
   status_.set_submit_time(Seconds(env_.loop->Now()));
@@ -147,6 +154,7 @@ void JobRun::Finish(v1::JobState state, const std::string& error) {
     if (map->output_lost) CancelRunning(map.get());
   }
   if (state != v1::SUCCEEDED) committer_.Abort();
+  files_.Clear();
   // Map outputs are no longer needed by anyone.
   v1::Command forget;
   forget.mutable_forget_job()->set_job_id(id_);
@@ -177,6 +185,7 @@ v1::Command JobRun::MakeCommand(const Task& task, const std::string& attempt_id)
   ctx->set_reduces(spec.reduces());
   *ctx->mutable_env() = spec.env();
   ctx->set_timeout_seconds(spec.task_timeout_seconds());
+  for (const v1::ShippedFile& file : files_) ctx->add_files(file.name());
   if (task.kind == Task::Kind::kMap) {
     v1::RunMap* run = command.mutable_run_map();
     *run->mutable_split() = task.split;
@@ -256,13 +265,14 @@ void JobRun::FailAttempt(Task* task, const Attempt& attempt, const absl::Status&
     // The reduce could not fetch a map output: make that output again and
     // try the reduce later; the reduce itself did nothing wrong.
     std::string lost_attempt(*lost_output);
+    AMPMR_LOG(INFO) << "reduce could not fetch a map output job=" << id_ << " task=" << task->id
+                    << " " << message;
     for (auto& map : maps_) {
-      if (map->state == Task::State::kDone && map->result.map_done().attempt_id() == lost_attempt) {
-        MarkMapOutputLost(map.get());
-      }
+      if (map->result.map_done().attempt_id() != lost_attempt) continue;
+      OnFetchFailed(*task, map.get(), error);
+      if (finished()) return;
+      break;
     }
-    AMPMR_LOG(INFO) << "reduce waits for a map output to be made again job=" << id_
-                    << " task=" << task->id << " " << message;
   } else if (error.code() == absl::StatusCode::kUnavailable &&
              (worker == nullptr || worker->draining)) {
     // Lost (or given back) with its worker: not the task's fault, so it does not count.
@@ -306,6 +316,26 @@ void JobRun::OnWorkerLost(const std::string& worker_id) {
   }
 }
 
+void JobRun::OnFetchFailed(const Task& reduce, Task* map, const absl::Status& error) {
+  const std::string holder = map->result_worker;
+  const std::string address = map->result_address;
+  if (env_.registry->FetchFailed(holder, absl::StrCat(id_, "/", reduce.id),
+                                 std::string(error.message()))) {
+    AMPMR_LOG(WARNING) << "worker=" << holder << " at " << address
+                       << " is unreachable: reducers of several tasks cannot fetch its map "
+                          "outputs; it gets no more map tasks (last: "
+                       << error.message() << ")";
+  }
+  if (map->state != Task::State::kDone) return;  // being made again already
+  if (++map->fetch_remakes > status_.spec().max_attempts()) {
+    Finish(v1::FAILED, absl::StrCat(TaskLabel(*map), ": reducers could not fetch its output ",
+                                    map->fetch_remakes, " times; last from worker=", holder,
+                                    " at ", address, ": ", error.message()));
+    return;
+  }
+  MarkMapOutputLost(map);
+}
+
 void JobRun::MarkMapOutputLost(Task* map) {
   if (map->output_lost || map->state != Task::State::kDone) return;
   // Once every reduce is done nobody needs it.
@@ -313,7 +343,8 @@ void JobRun::MarkMapOutputLost(Task* map) {
     return;
   }
   AMPMR_LOG(INFO) << "map output lost job=" << id_ << " task=" << map->id
-                  << " worker=" << map->result_worker << ": running it again";
+                  << " worker=" << map->result_worker << " at " << map->result_address
+                  << ": running it again";
   map->output_lost = true;
   map->state = Task::State::kPending;
   --map_done_;
@@ -326,23 +357,29 @@ void JobRun::MarkMapOutputLost(Task* map) {
   // puts it back in the queue without counting against it.
 }
 
-void JobRun::LaunchBackups(absl::Duration min_extra) {
-  if (finished() || phase_durations_.empty()) return;
+void JobRun::LaunchBackups(absl::Duration min_extra, absl::Duration without_median) {
+  if (finished() || status_.state() == v1::PENDING) return;
   auto& tasks = status_.state() == v1::REDUCING ? reduces_ : maps_;
   for (const auto& t : tasks) {
     if (t->queued) return;  // not near the end of the phase yet
   }
-  std::vector<absl::Duration> d = phase_durations_;
-  std::nth_element(d.begin(), d.begin() + d.size() / 2, d.end());
-  absl::Duration median = d[d.size() / 2];
-  absl::Duration threshold = std::max(2 * median, median + min_extra);
+  absl::Duration median = absl::ZeroDuration();
+  absl::Duration threshold = without_median;
+  if (!phase_durations_.empty()) {
+    std::vector<absl::Duration> d = phase_durations_;
+    std::nth_element(d.begin(), d.begin() + d.size() / 2, d.end());
+    median = d[d.size() / 2];
+    threshold = std::max(2 * median, median + min_extra);
+  }
   absl::Time now = env_.loop->Now();
   for (auto& t : tasks) {
     if (t->state != Task::State::kRunning || t->running.size() != 1) continue;
     if (now - t->running[0].start < threshold) continue;
     AMPMR_LOG(INFO) << "backup attempt for straggler job=" << id_ << " task=" << t->id
                     << " running " << absl::FormatDuration(now - t->running[0].start)
-                    << ", phase median " << absl::FormatDuration(median);
+                    << (phase_durations_.empty() ? ", nothing of the phase done yet"
+                                                 : ", phase median ")
+                    << (phase_durations_.empty() ? "" : absl::FormatDuration(median));
     env_.scheduler->Enqueue(this, t.get());
   }
 }

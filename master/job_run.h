@@ -85,12 +85,17 @@ class JobRun {
   void OnWorkerLost(const std::string& worker_id);
   // Queues backup attempts for stragglers near the end of a phase: an
   // attempt running at least twice the phase's median attempt time and
-  // `min_extra` beyond it, while nothing of this job waits in the queue.
-  void LaunchBackups(absl::Duration min_extra);
+  // `min_extra` beyond it, while nothing of this job waits in the queue; or,
+  // while no attempt of the phase has finished, one running `without_median`.
+  void LaunchBackups(absl::Duration min_extra, absl::Duration without_median);
 
   // A running attempt's last reporter:status line, shown in Status() while
   // it runs. False if `attempt_id` is not a running attempt of this job.
   bool SetAttemptStatus(const std::string& attempt_id, const std::string& status);
+
+  // The files shipped with the job, with their contents (Status() lists
+  // them without); empty once the job has ended.
+  const google::protobuf::RepeatedPtrField<v1::ShippedFile>& files() const { return files_; }
 
   const std::string& id() const { return id_; }
   v1::JobState state() const { return status_.state(); }
@@ -108,6 +113,9 @@ class JobRun {
   void AcceptAttempt(Task* task, const Attempt& attempt, const v1::Answer& answer);
   void CancelRunning(Task* task);
   void MarkMapOutputLost(Task* map);
+  // Reduce `reduce` could not fetch `map`'s output (`error`): its holder may
+  // be unreachable, and a done map is made again, at most max_attempts times.
+  void OnFetchFailed(const Task& reduce, Task* map, const absl::Status& error);
   void StartPhase(std::vector<std::unique_ptr<Task>>* tasks, v1::JobState phase);
   void OnPhaseDone(v1::JobState phase,
                    const absl::StatusOr<amp::DeferredListResult<v1::Answer>>& result);
@@ -128,7 +136,8 @@ class JobRun {
   std::string attempt_prefix_;   // attempt ids are PREFIX-TASK-aN
   bool restored_final_ = false;  // an ended job from the journal: status_ is all there is
   const OutputCommitter committer_;
-  v1::JobStatus status_;  // spec, state, counters, error, times
+  v1::JobStatus status_;  // spec (shipped files without contents), state, counters, error, times
+  google::protobuf::RepeatedPtrField<v1::ShippedFile> files_;
   std::vector<std::unique_ptr<Task>> maps_;
   std::vector<std::unique_ptr<Task>> reduces_;
   amp::Deferred<amp::DeferredListResult<v1::Answer>> phase_;

@@ -15,6 +15,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/shipped_files.h"
 #include "common/status_macros.h"
 #include "common/task_spec.h"
 
@@ -176,6 +177,11 @@ absl::Status ValidateAndNormalize(v1::JobSpec* spec) {
   AMPMR_RETURN_IF_ERROR(CheckTaskSpecs(&job));
   AMPMR_RETURN_IF_ERROR(CheckNumbers(&job));
   AMPMR_RETURN_IF_ERROR(CheckEnv(job));
+  AMPMR_RETURN_IF_ERROR(CheckShippedFiles(&job));
+  if (job.files_size() > 0) {
+    // Refused rather than run without them until workers fetch them.
+    return absl::UnimplementedError("files: workers cannot take shipped files (--file) yet");
+  }
   AMPMR_RETURN_IF_ERROR(CheckOutputPath(job.output()));
   AMPMR_RETURN_IF_ERROR(CheckPlugin(TaskRole::kMapper, job.mapper()));
   AMPMR_RETURN_IF_ERROR(CheckPlugin(TaskRole::kReducer, job.reducer()));

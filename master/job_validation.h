@@ -34,7 +34,8 @@ inline constexpr int32_t kDefaultMaxAttempts = 4;
 //     [0, 100000]; split_size, max_attempts or task_timeout_seconds negative
 //     (or a timeout that is not finite); an env name that is empty or holds
 //     '=', or an env name or value holding a NUL byte; a plugin path that is
-//     not a regular file.
+//     not a regular file; shipped files past their bounds or with a name
+//     that is not a plain file name (common/shipped_files.h).
 //   ALREADY_EXISTS "output /x: exists and is not empty" (or "... is not a
 //     directory") for an output that would clobber something.
 //   NOT_FOUND "output /x/y: parent directory /x does not exist", and

@@ -44,6 +44,9 @@ class Scheduler {
   int depth() const;
 
  private:
+  // Whether every registered worker is in `avoid` (then a task takes any).
+  bool AvoidsEveryone(const std::vector<std::string>& avoid) const;
+
   struct Entry {
     JobRun* job;
     Task* task;

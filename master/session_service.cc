@@ -16,7 +16,7 @@ namespace {
 class Connection : public WorkerLink {
  public:
   Connection(Coordinator* coordinator, std::shared_ptr<amp::Transport> outbox, std::string peer)
-      : coordinator_(coordinator), session_(std::move(outbox), "worker@" + peer) {
+      : coordinator_(coordinator), peer_(peer), session_(std::move(outbox), "worker@" + peer) {
     session_.SetResponder(v1::Command::kHello,
                           [this](const v1::Command& c, amp::Session::Reply reply) {
                             OnHello(c.hello(), std::move(reply));
@@ -25,6 +25,22 @@ class Connection : public WorkerLink {
                           [this](const v1::Command&, amp::Session::Reply reply) {
                             if (!worker_id_.empty()) coordinator_->DrainWorker(worker_id_);
                             reply(v1::Answer());
+                          });
+    session_.SetResponder(v1::Command::kGetJobFiles,
+                          [this](const v1::Command& c, amp::Session::Reply reply) {
+                            if (worker_id_.empty()) {
+                              reply(absl::FailedPreconditionError("GetJobFiles before Hello"));
+                              return;
+                            }
+                            absl::StatusOr<v1::JobFiles> files =
+                                coordinator_->JobFiles(c.get_job_files().job_id());
+                            if (!files.ok()) {
+                              reply(files.status());
+                              return;
+                            }
+                            v1::Answer answer;
+                            *answer.mutable_job_files() = std::move(*files);
+                            reply(std::move(answer));
                           });
     session_.SetResponder(v1::Command::kHeartbeat,
                           [this](const v1::Command& c, amp::Session::Reply reply) {
@@ -58,7 +74,7 @@ class Connection : public WorkerLink {
       reply(absl::FailedPreconditionError("Hello sent twice on one session"));
       return;
     }
-    v1::Welcome welcome = coordinator_->AddWorker(hello, this);
+    v1::Welcome welcome = coordinator_->AddWorker(hello, this, peer_);
     worker_id_ = welcome.worker_id();
     v1::Answer answer;
     *answer.mutable_welcome() = std::move(welcome);
@@ -66,6 +82,7 @@ class Connection : public WorkerLink {
   }
 
   Coordinator* const coordinator_;
+  const std::string peer_;
   amp::Session session_;
   std::string worker_id_;
 };

@@ -43,6 +43,7 @@ struct Task {
   std::string result_worker;
   std::string result_address;  // the accepting worker's ShuffleService
   bool output_lost = false;    // a done map task whose output must be made again
+  int fetch_remakes = 0;       // times made again because reducers could not fetch its output
   // A done map task of a resumed job whose output should still be on the
   // worker serving ShuffleService here: reduces wait until that worker
   // reports it (or the wait ends and the map runs again). Empty otherwise.

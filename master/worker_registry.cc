@@ -39,6 +39,24 @@ WorkerState* WorkerRegistry::PickFree(int depth, const std::vector<std::string>&
   return best;
 }
 
+bool WorkerRegistry::FetchFailed(const std::string& id, const std::string& reduce,
+                                 const std::string& error) {
+  WorkerState* w = Find(id);
+  if (w == nullptr || !w->unreachable.empty()) return false;
+  w->unfetched_by.insert(reduce);
+  if (w->unfetched_by.size() < kUnreachableAfter) return false;
+  w->unreachable = error;
+  return true;
+}
+
+std::vector<std::string> WorkerRegistry::Unreachable() const {
+  std::vector<std::string> out;
+  for (const auto& [id, w] : workers_) {
+    if (!w.unreachable.empty()) out.push_back(id);
+  }
+  return out;
+}
+
 std::vector<v1::WorkerInfo> WorkerRegistry::List() const {
   std::vector<v1::WorkerInfo> out;
   for (const auto& [id, w] : workers_) {
@@ -53,6 +71,11 @@ std::vector<v1::WorkerInfo> WorkerRegistry::List() const {
     info.set_last_heartbeat_time(absl::ToDoubleSeconds(w.last_heartbeat - absl::UnixEpoch()));
     for (const auto& h : w.hello.handlers()) info.add_handlers(h);
     info.set_pid(w.hello.pid());
+    info.set_warning(w.unreachable.empty()
+                         ? w.warning
+                         : absl::StrCat("reducers cannot fetch its map outputs (", w.unreachable,
+                                        ")", w.warning.empty() ? "" : "; ", w.warning));
+    info.set_unreachable(!w.unreachable.empty());
     out.push_back(std::move(info));
   }
   return out;

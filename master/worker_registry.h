@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -25,16 +26,31 @@ struct WorkerState {
   absl::Time connected;
   absl::Time last_heartbeat;
   bool draining = false;
+  // What looks wrong with the worker, for people (WorkerInfo.warning).
+  std::string warning;
+  // Reduce tasks ("j1/r3") that could not fetch its map outputs, and once
+  // there are kUnreachableAfter of them, why: it gets no more map tasks.
+  std::set<std::string> unfetched_by;
+  std::string unreachable;
 
   int slots() const { return hello.slots() > 0 ? hello.slots() : 1; }
 };
 
+// Distinct reduce tasks that must fail to fetch from a worker before it is
+// deemed unreachable (one might be on a broken node itself).
+inline constexpr size_t kUnreachableAfter = 2;
 class WorkerRegistry {
  public:
   // Registers a worker; returns its new id ("w1", "w2", ... never reused).
   WorkerState* Add(const v1::Hello& hello, WorkerLink* link, absl::Time now);
   void Remove(const std::string& id);
   WorkerState* Find(const std::string& id);
+
+  // Reduce `reduce` ("j1/r3") could not fetch a map output from worker `id`
+  // (`error` says why). Returns true if that made the worker unreachable.
+  bool FetchFailed(const std::string& id, const std::string& reduce, const std::string& error);
+  // Unreachable workers' ids, for map tasks to avoid.
+  std::vector<std::string> Unreachable() const;
 
   // The live worker with the most free capacity (capacity per worker =
   // slots * depth), skipping `exclude`; nullptr if none has room.

@@ -1,5 +1,11 @@
 #include "client/job_flags.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -52,8 +58,9 @@ TEST(JobFlagsTest, Defaults) {
   EXPECT_EQ(spec->reduces(), 1);
   EXPECT_EQ(spec->split_size(), 64 << 20);
   EXPECT_EQ(spec->max_attempts(), 4);
-  EXPECT_EQ(spec->task_timeout_seconds(), 0);
+  EXPECT_EQ(spec->task_timeout_seconds(), 600);
   EXPECT_TRUE(spec->env().empty());
+  EXPECT_TRUE(spec->files().empty());
   EXPECT_EQ(spec->name(), "");
 }
 
@@ -226,12 +233,72 @@ TEST(JobFlagsTest, HelpDocumentsEveryJobFlag) {
   const std::string help = flags.Help();
   for (const char* flag : {"--input PATH", "--output DIR", "--mapper SPEC", "--reducer SPEC",
                            "--combiner SPEC", "--reduces R", "--split-size SIZE",
-                           "--max-attempts K", "--task-timeout SECS", "--env K=V", "--name TEXT"}) {
+                           "--max-attempts K", "--task-timeout SECS", "--env K=V", "--file PATH[#NAME]",
+                           "--name TEXT"}) {
     EXPECT_THAT(help, HasSubstr(flag));
   }
   EXPECT_THAT(help, HasSubstr("one per --input, repeat for more (required)"));
   EXPECT_THAT(help, HasSubstr("(default: builtin:identity)"));
   EXPECT_THAT(help, HasSubstr("(default: 64M)"));
+}
+
+// A directory of files for --file, removed at the end.
+class FileDir {
+ public:
+  FileDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "job-flags-XXXXXX").string();
+    path_ = mkdtemp(tmpl.data());
+  }
+  ~FileDir() { std::filesystem::remove_all(path_); }
+  std::string Make(const std::string& name, const std::string& content, mode_t mode) {
+    std::string path = path_ + "/" + name;
+    std::ofstream(path) << content;
+    chmod(path.c_str(), mode);
+    return path;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+TEST(JobFlagsTest, FilesTravelWithTheSpecByNameWithTheirMode) {
+  FileDir dir;
+  std::string script = dir.Make("mapper.py", "print('hi')\n", 0755);
+  std::string data = dir.Make("words.txt", "a b\n", 0640);
+  absl::StatusOr<v1::JobSpec> spec =
+      BuildWith({"--file", script, "--file", data + "#dict", "--file", script + "#m2.py"});
+  ASSERT_THAT(spec, IsOk());
+  ASSERT_EQ(spec->files_size(), 3);
+  EXPECT_EQ(spec->files(0).name(), "mapper.py");
+  EXPECT_EQ(spec->files(0).content(), "print('hi')\n");
+  EXPECT_EQ(spec->files(0).mode(), 0755u);
+  EXPECT_EQ(spec->files(0).size(), 12);
+  EXPECT_EQ(spec->files(1).name(), "dict");
+  EXPECT_EQ(spec->files(1).mode(), 0640u);
+  EXPECT_EQ(spec->files(2).name(), "m2.py");
+}
+
+TEST(JobFlagsTest, BadFilesAreRefusedByName) {
+  FileDir dir;
+  std::string script = dir.Make("m.py", "x", 0644);
+  EXPECT_THAT(BuildError({"--file", dir.path() + "/absent.py"}),
+              StatusIs(absl::StatusCode::kNotFound,
+                       HasSubstr("--file " + dir.path() + "/absent.py: ")));
+  EXPECT_THAT(BuildError({"--file", dir.path()}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not a regular file")));
+  EXPECT_THAT(BuildError({"--file", script + "#a/b"}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("file name \"a/b\": must not contain '/'")));
+  EXPECT_THAT(BuildError({"--file", script + "#.."}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not a file name")));
+  EXPECT_THAT(BuildError({"--file", script, "--file", script}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "--files: \"m.py\" shipped twice"));
+  std::string big = dir.Make("big", "", 0644);
+  ASSERT_EQ(truncate(big.c_str(), (64 << 20) + 1), 0);
+  EXPECT_THAT(BuildError({"--file", big}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("more than the 64 MiB")));
 }
 
 }  // namespace

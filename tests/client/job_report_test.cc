@@ -182,6 +182,23 @@ TEST(JobReportTest, WorkersTable) {
             "w2  node-b  7     1      0        0     -          -\n");
 }
 
+TEST(JobReportTest, WorkersTableSaysWhatLooksWrongUnderIt) {
+  google::protobuf::RepeatedPtrField<v1::WorkerInfo> workers;
+  v1::WorkerInfo* w = workers.Add();
+  w->set_worker_id("w1");
+  w->set_warning("advertises a loopback shuffle address");
+  v1::WorkerInfo* cut = workers.Add();
+  cut->set_worker_id("w2");
+  cut->set_unreachable(true);
+  cut->set_warning("reducers cannot fetch its map outputs (connection refused)");
+  workers.Add()->set_worker_id("w3");
+  const std::string table = FormatWorkersTable(workers, kNow);
+  EXPECT_THAT(table, HasSubstr("\nw1: warning: advertises a loopback shuffle address\n"));
+  EXPECT_THAT(table, HasSubstr("\nw2: unreachable: reducers cannot fetch its map outputs "
+                               "(connection refused)\n"));
+  EXPECT_THAT(table, Not(HasSubstr("w3:")));
+}
+
 TEST(JobReportTest, JsonLineUsesProtoNamesAndDefaults) {
   v1::JobStatus s;
   s.set_job_id("j1");

@@ -422,6 +422,86 @@ TEST(CoordinatorTest, UnfetchableMapOutputIsMadeAgainInsteadOfFailingTheReduce) 
   EXPECT_EQ(c.Status(job).state(), v1::SUCCEEDED);
 }
 
+absl::Status FetchFailure(const std::string& map_attempt, const std::string& holder,
+                          const std::string& address) {
+  absl::Status lost = absl::AbortedError(absl::StrCat(
+      "fetch map output of task m0 from worker=", holder, " at ", address, ": connection refused"));
+  lost.SetPayload(kLostMapOutputPayload, absl::Cord(map_attempt));
+  return lost;
+}
+
+// Reducers of two tasks cannot fetch from w1: it is shown unreachable and
+// gets no more map tasks, though it is the least loaded worker.
+TEST(CoordinatorTest, WorkerSeveralReducersCannotReachGetsNoMoreMaps) {
+  TempDir tmp;
+  Cluster c;
+  FakeWorker* w1 = c.AddWorker();
+  std::string job = c.Submit(tmp.path() + "/out", 1, 3);
+  AnswerMap(w1->Open()[0]);  // m0's output is on w1
+  ASSERT_THAT(w1->Open(), SizeIs(1));  // r0, which reads it in place
+  FakeWorker* w2 = c.AddWorker(/*slots=*/2);
+  ASSERT_THAT(w2->Open(), SizeIs(2));  // r1 and r2
+  w2->Open()[0]->answer.Errback(FetchFailure(job + "-m0-a1", c.ids[0], "127.0.0.1:9001"));
+  // m0 is made again on w2; r2's failure names the same output.
+  ASSERT_THAT(w2->Open(), SizeIs(2));
+  EXPECT_EQ(w2->Open()[1]->command.run_map().task().attempt_id(), job + "-m0-a2");
+  EXPECT_FALSE(c.coordinator.ListWorkers()[0].unreachable());
+  w2->Open()[0]->answer.Errback(FetchFailure(job + "-m0-a1", c.ids[0], "127.0.0.1:9001"));
+  std::vector<v1::WorkerInfo> workers = c.coordinator.ListWorkers();
+  EXPECT_TRUE(workers[0].unreachable());
+  EXPECT_THAT(workers[0].warning(), HasSubstr("connection refused"));
+  EXPECT_FALSE(workers[1].unreachable());
+
+  AnswerReduce(w1->Open()[0], "r0\t1\n");  // w1 is idle now
+  std::string other = c.Submit(tmp.path() + "/out2", 1, 1);
+  EXPECT_THAT(w1->Open(), SizeIs(0));
+  ASSERT_THAT(w2->Open(), SizeIs(2));
+  EXPECT_EQ(w2->Open()[1]->command.run_map().task().attempt_id(), other + "-m0-a1");
+}
+
+// A map output that reducers can never fetch is made again at most
+// max_attempts times; then the job fails with one line naming the worker,
+// its address and the error, rather than looping.
+TEST(CoordinatorTest, MapOutputNobodyCanFetchFailsTheJobAfterMaxAttempts) {
+  TempDir tmp;
+  Cluster c;
+  FakeWorker* w1 = c.AddWorker();
+  std::string job = c.Submit(tmp.path() + "/out", 1, 1, /*max_attempts=*/2);
+  for (int made = 1; made <= 3; ++made) {
+    ASSERT_THAT(w1->Open(), SizeIs(1));
+    ASSERT_EQ(w1->Open()[0]->command.run_map().task().attempt_id(),
+              absl::StrCat(job, "-m0-a", made));
+    AnswerMap(w1->Open()[0]);
+    ASSERT_THAT(w1->Open(), SizeIs(1));
+    ASSERT_TRUE(w1->Open()[0]->command.has_run_reduce());
+    w1->Open()[0]->answer.Errback(
+        FetchFailure(absl::StrCat(job, "-m0-a", made), c.ids[0], "10.1.0.7:4000"));
+  }
+  v1::JobStatus s = c.Status(job);
+  EXPECT_EQ(s.state(), v1::FAILED);
+  EXPECT_THAT(s.error(), HasSubstr("task m0"));
+  EXPECT_THAT(s.error(), HasSubstr("could not fetch its output 3 times"));
+  EXPECT_THAT(s.error(), HasSubstr("worker=w1 at 127.0.0.1:9001"));
+  EXPECT_THAT(s.error(), HasSubstr("connection refused"));
+  EXPECT_THAT(w1->Open(), SizeIs(0));
+}
+
+// A worker whose shuffle address is loopback but whose session came from
+// another host is warned of, in ListWorkers (and the master's log).
+TEST(CoordinatorTest, LoopbackShuffleAddressFromAnotherHostIsAWarning) {
+  Cluster c;
+  FakeWorker remote, local;
+  v1::Hello hello;
+  hello.set_shuffle_address("127.0.0.1:4567");
+  c.coordinator.AddWorker(hello, &remote, "ipv4:10.201.0.2:40000");
+  c.coordinator.AddWorker(hello, &local, "ipv4:127.0.0.1:40001");
+  std::vector<v1::WorkerInfo> workers = c.coordinator.ListWorkers();
+  ASSERT_THAT(workers, SizeIs(2));
+  EXPECT_THAT(workers[0].warning(), HasSubstr("loopback shuffle address (127.0.0.1:4567)"));
+  EXPECT_THAT(workers[0].warning(), HasSubstr("from 10.201.0.2"));
+  EXPECT_EQ(workers[1].warning(), "");
+}
+
 TEST(CoordinatorTest, StragglerGetsABackupAndTheFirstToFinishWins) {
   TempDir tmp;
   std::string out = tmp.path() + "/out";
@@ -446,6 +526,26 @@ TEST(CoordinatorTest, StragglerGetsABackupAndTheFirstToFinishWins) {
   std::string slow = w1->Open()[0]->command.run_map().task().attempt_id();
   AnswerMap(w2->Open()[0]);
   EXPECT_THAT(w1->CancelledAttempts(), ::testing::ElementsAre(slow));
+  EXPECT_EQ(c.Status(job).state(), v1::REDUCING);
+}
+
+// A lone task hung on a worker that still heartbeats: no attempt of the
+// phase ever finishes, so there is no median; it gets a backup anyway.
+TEST(CoordinatorTest, HungTaskGetsABackupEvenWithNoMedianToCompareWith) {
+  TempDir tmp;
+  CoordinatorOptions options;
+  options.heartbeat_timeout = absl::Hours(1);
+  options.backup_without_median = absl::Seconds(60);
+  Cluster c(options);
+  FakeWorker* w1 = c.AddWorker();
+  std::string job = c.Submit(tmp.path() + "/out", 1, 1);
+  FakeWorker* w2 = c.AddWorker();
+  c.loop.AdvanceTime(absl::Seconds(50));
+  EXPECT_THAT(w2->Open(), SizeIs(0));
+  c.loop.AdvanceTime(absl::Seconds(15));
+  ASSERT_THAT(w2->Open(), SizeIs(1));
+  EXPECT_EQ(w2->Open()[0]->command.run_map().task().attempt_id(), job + "-m0-a2");
+  AnswerMap(w2->Open()[0]);
   EXPECT_EQ(c.Status(job).state(), v1::REDUCING);
 }
 

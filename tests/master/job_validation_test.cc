@@ -1,14 +1,26 @@
+#include "absl/strings/str_cat.h"
 #include "master/job_validation.h"
+#include "absl/strings/str_cat.h"
 
+#include "absl/strings/str_cat.h"
 #include <stdlib.h>
+#include "absl/strings/str_cat.h"
 #include <unistd.h>
+#include "absl/strings/str_cat.h"
 
+#include "absl/strings/str_cat.h"
 #include <cmath>
+#include "absl/strings/str_cat.h"
 #include <filesystem>
+#include "absl/strings/str_cat.h"
 #include <fstream>
+#include "absl/strings/str_cat.h"
 #include <limits>
+#include "absl/strings/str_cat.h"
 #include <string>
+#include "absl/strings/str_cat.h"
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/field_comparator.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -205,6 +217,35 @@ TEST(JobValidationTest, RefusesBadEnvironment) {
   spec = ValidSpec(dir);
   (*spec.mutable_env())["A"] = std::string("x\0y", 3);
   ExpectRefused(spec, absl::StatusCode::kInvalidArgument, "env \"A\": value contains a NUL byte");
+}
+
+// The master checks shipped files itself: any gRPC client can send them.
+TEST(JobValidationTest, RefusesShippedFilesPastTheirBoundsOrWithPathNames) {
+  TempDir dir;
+  v1::JobSpec spec = ValidSpec(dir);
+  spec.add_files()->set_name("../evil");
+  ExpectRefused(spec, absl::StatusCode::kInvalidArgument,
+                "files: file name \"../evil\": must not contain '/'");
+  spec = ValidSpec(dir);
+  spec.add_files()->set_name("a");
+  spec.add_files()->set_name("a");
+  ExpectRefused(spec, absl::StatusCode::kInvalidArgument, "files: \"a\" shipped twice");
+  spec = ValidSpec(dir);
+  for (int i = 0; i < 101; ++i) spec.add_files()->set_name(absl::StrCat("f", i));
+  ExpectRefused(spec, absl::StatusCode::kInvalidArgument, "files: 101 files, at most 100");
+  spec = ValidSpec(dir);
+  spec.add_files()->set_name("x");
+  spec.add_files()->set_name("y");
+  spec.mutable_files(0)->set_content(std::string(40 << 20, 'x'));
+  spec.mutable_files(1)->set_content(std::string(30 << 20, 'y'));
+  ExpectRefused(spec, absl::StatusCode::kInvalidArgument,
+                "files: more than 64 MiB in all (at \"y\")");
+  spec = ValidSpec(dir);
+  v1::ShippedFile* ok = spec.add_files();
+  ok->set_name("m.py");
+  ok->set_content("print(1)");
+  ExpectRefused(spec, absl::StatusCode::kUnimplemented,
+                "files: workers cannot take shipped files (--file) yet");
 }
 
 TEST(JobValidationTest, RefusesOutputThatWouldClobber) {

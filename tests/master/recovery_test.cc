@@ -383,5 +383,47 @@ TEST(RecoveryTest, MapOnlyJobKeepsCommittedMapParts) {
   EXPECT_EQ(ReadFile(out + "/part-00001"), "m1\t1\n");
 }
 
+// A journaled job keeps its shipped files across a restart: workers that
+// join the new master fetch them from it.
+TEST(RecoveryTest, ShippedFilesSurviveARestart) {
+  TempDir tmp;
+  std::string out = tmp.path() + "/out";
+  std::string job;
+  {
+    Master a(tmp.path());
+    v1::JobSpec spec;
+    spec.add_inputs("/in");
+    spec.set_output(out);
+    spec.set_mapper("exec:python3 m.py");
+    spec.set_reduces(1);
+    spec.set_max_attempts(4);
+    v1::ShippedFile* file = spec.add_files();
+    file->set_name("m.py");
+    file->set_mode(0755);
+    file->set_content("print(1)\n");
+    v1::Split split;
+    split.set_path("/in/f0");
+    split.set_length(100);
+    absl::StatusOr<std::string> id = a.coordinator->SubmitJob(spec, {split});
+    ASSERT_THAT(id, IsOk());
+    job = *id;
+  }
+  Master b(tmp.path());
+  ASSERT_THAT(b.recovered, IsOk());
+  absl::StatusOr<v1::JobFiles> files = b.coordinator->JobFiles(job);
+  ASSERT_THAT(files, IsOk());
+  ASSERT_EQ(files->files_size(), 1);
+  EXPECT_EQ(files->files(0).name(), "m.py");
+  EXPECT_EQ(files->files(0).mode(), 0755u);
+  EXPECT_EQ(files->files(0).content(), "print(1)\n");
+  // Listed with the job, without the content.
+  ASSERT_EQ(b.Status(job).spec().files_size(), 1);
+  EXPECT_EQ(b.Status(job).spec().files(0).size(), 9);
+  EXPECT_EQ(b.Status(job).spec().files(0).content(), "");
+  FakeWorker* w = b.AddWorker("127.0.0.1:9001");
+  ASSERT_THAT(w->Open(), SizeIs(1));
+  EXPECT_THAT(w->Open()[0]->command.run_map().task().files(), ElementsAre("m.py"));
+}
+
 }  // namespace
 }  // namespace ampmr::master
