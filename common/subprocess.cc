@@ -432,9 +432,12 @@ bool Subprocess::WaitUntil(absl::Time deadline) {
   while (!HasExited()) {
     const absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration()) return false;
-    // Without a pidfd, look again every few milliseconds.
+    // Without a pidfd, look again every few milliseconds. Rounded up, so
+    // that a wait never ends just before its deadline.
+    const absl::Duration step =
+        std::min(left, pidfd_ >= 0 ? absl::Seconds(60) : absl::Milliseconds(5));
     const int timeout_ms = static_cast<int>(
-        std::min<int64_t>(pidfd_ >= 0 ? 60000 : 5, absl::ToInt64Milliseconds(left) + 1));
+        absl::ToInt64Milliseconds(step + absl::Milliseconds(1) - absl::Nanoseconds(1)));
     struct pollfd p = {pidfd_, POLLIN, 0};
     poll(pidfd_ >= 0 ? &p : nullptr, pidfd_ >= 0 ? 1 : 0, timeout_ms);
   }

@@ -99,4 +99,14 @@ void GroupReaper::Stop() {
 void GroupReaper::Add(pid_t pgid) { Send('+', pgid); }
 void GroupReaper::Remove(pid_t pgid) { Send('-', pgid); }
 
+ProcessGroupListener* GroupReaper::Listener() {
+  class ReaperListener final : public ProcessGroupListener {
+   public:
+    void GroupStarted(pid_t pgid) override { Add(pgid); }
+    void GroupEnding(pid_t pgid) override { Remove(pgid); }
+  };
+  static ReaperListener listener;
+  return &listener;
+}
+
 }  // namespace ampmr::worker

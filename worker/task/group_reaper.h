@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "absl/status/status.h"
+#include "common/subprocess.h"
 
 namespace ampmr::worker {
 
@@ -34,6 +35,10 @@ class GroupReaper {
   // Call after the group is killed and before its leader is waited for, so
   // that the id cannot have been reused by then.
   static void Remove(pid_t pgid);
+
+  // Adds and removes the group of each child started with it
+  // (SubprocessOptions::group_listener).
+  static ProcessGroupListener* Listener();
 };
 
 }  // namespace ampmr::worker

@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,10 +12,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
+#include "worker/task/group_reaper.h"
 
 namespace ampmr::worker {
 namespace {
 
+// Pipe buffers this large let a chatty child and the task trade big blocks
+// (few system calls); the kernel may cap it (fs.pipe-max-size).
+constexpr int kPipeSize = 1 << 20;
 constexpr size_t kStdoutBuffer = size_t{1} << 20;
 constexpr size_t kStdoutMaxLine = SIZE_MAX;  // output lines are data: never cut
 constexpr size_t kStderrBuffer = size_t{64} << 10;
@@ -57,13 +62,22 @@ class ScopedSigpipeBlock {
 
 absl::StatusOr<std::unique_ptr<StreamingProcess>> StreamingProcess::Start(
     StreamingOptions options) {
-  AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<ChildProcess> child,
-                         ChildProcess::Start(options.command, options.env));
+  SubprocessOptions spawn;
+  spawn.argv = ShellCommand(options.command);
+  spawn.env = options.env;
+  spawn.inherit_env = false;
+  spawn.fds.emplace(0, ChildFd::PipeToChild());
+  spawn.fds.emplace(1, ChildFd::PipeFromChild());
+  spawn.fds.emplace(2, ChildFd::PipeFromChild());
+  spawn.nonblocking_pipes = true;
+  spawn.pipe_size = kPipeSize;
+  spawn.group_listener = GroupReaper::Listener();
+  AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<Subprocess> child, Subprocess::Start(spawn));
   return std::unique_ptr<StreamingProcess>(
       new StreamingProcess(std::move(options), std::move(child)));
 }
 
-StreamingProcess::StreamingProcess(StreamingOptions options, std::unique_ptr<ChildProcess> child)
+StreamingProcess::StreamingProcess(StreamingOptions options, std::unique_ptr<Subprocess> child)
     : options_(std::move(options)),
       child_(std::move(child)),
       stdout_(kStdoutBuffer, kStdoutMaxLine),
@@ -79,7 +93,7 @@ StreamingProcess::~StreamingProcess() {
 absl::Status StreamingProcess::Write(absl::string_view data, Emitter* out) {
   if (finished_) return finish_status_;  // exited early: the rest is dropped
   ScopedSigpipeBlock block;
-  absl::string_view pending = child_->stdin_fd() >= 0 ? data : absl::string_view();
+  absl::string_view pending = child_->fd(0) >= 0 ? data : absl::string_view();
   AMPMR_RETURN_IF_ERROR(Pump(&pending, /*finishing=*/false, out));
   // A child that stopped reading and exited: learn how now rather than
   // after feeding it (nothing) the rest of the input.
@@ -89,11 +103,12 @@ absl::Status StreamingProcess::Write(absl::string_view data, Emitter* out) {
 
 absl::Status StreamingProcess::Finish(Emitter* out) {
   if (finished_) return finish_status_;
-  child_->CloseStdin();
+  child_->CloseFd(0);
   absl::string_view none;
   finish_status_ = Pump(&none, /*finishing=*/true, out);
-  if (finish_status_.ok() && !(WIFEXITED(wait_status_) && WEXITSTATUS(wait_status_) == 0)) {
-    finish_status_ = Failure(absl::StatusCode::kAborted, DescribeWaitStatus(wait_status_));
+  const int status = child_->wait_status();
+  if (finish_status_.ok() && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+    finish_status_ = Failure(absl::StatusCode::kAborted, child_->ExitDescription());
   }
   finished_ = true;
   return finish_status_;
@@ -104,18 +119,18 @@ absl::Status StreamingProcess::Pump(absl::string_view* pending, bool finishing, 
   // input), stdout, stderr and, when finishing, the child's exit; then read,
   // write, and reap as they are ready.
   for (;;) {
-    if (child_->stdin_fd() < 0) *pending = absl::string_view();  // dropped
+    if (child_->fd(0) < 0) *pending = absl::string_view();  // dropped
     if (!finishing && pending->empty()) return absl::OkStatus();
-    if (finishing && child_->reaped() && child_->stdout_fd() < 0 && child_->stderr_fd() < 0) {
+    if (finishing && child_->reaped() && child_->fd(1) < 0 && child_->fd(2) < 0) {
       return absl::OkStatus();
     }
     AMPMR_RETURN_IF_ERROR(CheckStop());
     struct pollfd fds[4];
     int n = 0;
     int in_i = -1, out_i = -1, err_i = -1, exit_i = -1;
-    if (!pending->empty()) fds[in_i = n++] = {child_->stdin_fd(), POLLOUT, 0};
-    if (child_->stdout_fd() >= 0) fds[out_i = n++] = {child_->stdout_fd(), POLLIN, 0};
-    if (child_->stderr_fd() >= 0) fds[err_i = n++] = {child_->stderr_fd(), POLLIN, 0};
+    if (!pending->empty()) fds[in_i = n++] = {child_->fd(0), POLLOUT, 0};
+    if (child_->fd(1) >= 0) fds[out_i = n++] = {child_->fd(1), POLLIN, 0};
+    if (child_->fd(2) >= 0) fds[err_i = n++] = {child_->fd(2), POLLIN, 0};
     int timeout_ms = kStopCheckMs;
     bool watch_exit = finishing && !child_->reaped();
     if (watch_exit) {
@@ -139,37 +154,37 @@ absl::Status StreamingProcess::Pump(absl::string_view* pending, bool finishing, 
     if (watch_exit && (exit_i >= 0 ? fds[exit_i].revents != 0 : child_->HasExited())) {
       // Reaping also kills strays left in the group, so that whatever still
       // holds the output pipes open lets go and they reach end of file.
-      wait_status_ = child_->Reap();
+      child_->Kill();
     }
   }
 }
 
 void StreamingProcess::ReadStdout(Emitter* out) {
-  ssize_t n = stdout_.ReadFrom(child_->stdout_fd());
+  ssize_t n = stdout_.ReadFrom(child_->fd(1));
   if (n > 0) {
     options_.progress->Touch();
     stdout_.ForEachLine([out](absl::string_view line) { out->EmitLine(line); });
   } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
     stdout_.FlushLast([out](absl::string_view line) { out->EmitLine(line); });
-    child_->CloseStdout();
+    child_->CloseFd(1);
   }
 }
 
 void StreamingProcess::ReadStderr(Emitter* out) {
   auto on_line = [this, out](absl::string_view line) { reporter_.OnLine(line, out); };
-  ssize_t n = stderr_.ReadFrom(child_->stderr_fd());
+  ssize_t n = stderr_.ReadFrom(child_->fd(2));
   if (n > 0) {
     options_.progress->Touch();
     stderr_.ForEachLine(on_line);
   } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
     stderr_.FlushLast(on_line);
-    child_->CloseStderr();
+    child_->CloseFd(2);
   }
   options_.progress->SetStatus(reporter_.status());
 }
 
 void StreamingProcess::WriteStdin(absl::string_view* pending) {
-  ssize_t n = ::write(child_->stdin_fd(), pending->data(), std::min(pending->size(), kMaxWrite));
+  ssize_t n = ::write(child_->fd(0), pending->data(), std::min(pending->size(), kMaxWrite));
   if (n > 0) {
     options_.progress->Touch();
     pending->remove_prefix(static_cast<size_t>(n));
@@ -177,7 +192,7 @@ void StreamingProcess::WriteStdin(absl::string_view* pending) {
     // EPIPE: the child closed its stdin (or exited). The rest of its input
     // is dropped; how it exits decides the attempt.
     stdin_dropped_ = true;
-    child_->CloseStdin();
+    child_->CloseFd(0);
     *pending = absl::string_view();
   }
 }

@@ -35,7 +35,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "worker/task/child_process.h"
+#include "common/subprocess.h"
 #include "worker/task/emitter.h"
 #include "worker/task/line_reader.h"
 #include "worker/task/progress_clock.h"
@@ -84,7 +84,7 @@ class StreamingProcess {
   const std::string& status_message() const { return reporter_.status(); }
 
  private:
-  StreamingProcess(StreamingOptions options, std::unique_ptr<ChildProcess> child);
+  StreamingProcess(StreamingOptions options, std::unique_ptr<Subprocess> child);
 
   // The loop: moves *pending into stdin while reading stdout and stderr.
   // Returns when *pending is empty (finishing == false) or when both outputs
@@ -101,13 +101,13 @@ class StreamingProcess {
 
   // Constant after construction (progress is filled in when null).
   StreamingOptions options_;
-  const std::unique_ptr<ChildProcess> child_;
+  // /bin/sh -c command, its stdin, stdout and stderr on non-blocking pipes.
+  const std::unique_ptr<Subprocess> child_;
 
   LineReader stdout_;
   LineReader stderr_;
   StderrReporter reporter_;
   bool stdin_dropped_ = false;  // the child closed its stdin early
-  int wait_status_ = 0;         // once reaped
   bool finished_ = false;       // Finish ran (maybe from Write, on an early exit)
   absl::Status finish_status_;
 };
