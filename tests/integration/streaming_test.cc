@@ -227,7 +227,8 @@ constexpr char kTimedTask[] = R"(
 import os, sys, time
 d, kind = os.environ["TIMES_DIR"], sys.argv[1]
 me = os.environ["mapreduce_task_attempt_id"]
-open(f"{d}/{kind}.{me}.start", "w").write(repr(time.time()))
+started = repr(time.time())  # before the file exists, for the other task to see
+open(f"{d}/{kind}.{me}.start", "w").write(started)
 deadline = time.time() + 30
 while (sum(1 for f in os.listdir(d) if f.startswith(kind + ".") and f.endswith(".start")) < 2
        and time.time() < deadline):
