@@ -2,12 +2,8 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,8 +13,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "worker/task/group_reaper.h"
-
-extern char** environ;
 
 namespace ampmr::worker {
 namespace {
@@ -66,56 +60,29 @@ absl::StatusOr<std::unique_ptr<HandlerChild>> HandlerChild::Spawn(
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
     return absl::InternalError(absl::StrCat("socketpair: ", strerror(errno)));
   }
-  // Everything the child needs is built before fork: after it, only
-  // async-signal-safe calls.
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
-  env_strings.insert(env_strings.end(), env.begin(), env.end());
-  std::vector<char*> envp;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::string sh = "/bin/sh", dash_c = "-c", cmd = command;
-  char* argv[] = {sh.data(), dash_c.data(), cmd.data(), nullptr};
-  pid_t parent = getpid();
-
-  pid_t pid = fork();
-  if (pid < 0) {
-    int err = errno;
-    close(sv[0]);
-    close(sv[1]);
-    return absl::ResourceExhaustedError(absl::StrCat("fork: ", strerror(err)));
-  }
-  if (pid == 0) {
-    // Worker threads block SIGTERM/SIGINT and ignore SIGPIPE; the handler
-    // must not inherit that.
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof(dfl));
-    dfl.sa_handler = SIG_DFL;
-    sigaction(SIGPIPE, &dfl, nullptr);
-    setpgid(0, 0);
-    // Dies with the worker even if the worker is SIGKILLed.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(1);
-    int s = fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
-    if (s < 0 || dup2(s, 3) < 0 || dup2(s, 4) < 0 || dup2(2, 1) < 0) _exit(126);
-    int devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0) dup2(devnull, 0);
-    execve(argv[0], argv, envp.data());
-    _exit(127);
-  }
-  setpgid(pid, pid);  // also here, so a kill right after Spawn reaches the group
-  GroupReaper::Add(pid);
+  SubprocessOptions options;
+  options.argv = ShellCommand(command);
+  options.env = env;
+  options.fds.emplace(0, ChildFd::Null());
+  options.fds.emplace(1, ChildFd::Dup(2));  // stdout and stderr: the worker's log
+  options.fds.emplace(3, ChildFd::Dup(sv[1]));
+  options.fds.emplace(4, ChildFd::Dup(sv[1]));
+  // Dies with the worker even if the worker is SIGKILLed (the slot thread
+  // that starts it lives as long as the child should).
+  options.die_with_parent = true;
+  options.group_listener = GroupReaper::Listener();
+  absl::StatusOr<std::unique_ptr<Subprocess>> process = Subprocess::Start(options);
   close(sv[1]);
+  if (!process.ok()) {
+    close(sv[0]);
+    return process.status();
+  }
   fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
-  return std::unique_ptr<HandlerChild>(new HandlerChild(pid, sv[0]));
+  return std::unique_ptr<HandlerChild>(new HandlerChild(*std::move(process), sv[0]));
 }
 
-HandlerChild::HandlerChild(pid_t pid, int fd) : pid_(pid), fd_(fd), started_(absl::Now()) {
-  pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-}
+HandlerChild::HandlerChild(std::unique_ptr<Subprocess> process, int fd)
+    : process_(std::move(process)), fd_(fd), started_(absl::Now()) {}
 
 HandlerChild::~HandlerChild() { Kill(); }
 
@@ -257,62 +224,19 @@ HandlerChild::Idle HandlerChild::WaitIdle(int wake_fd) {
   return w == Wait::kReady ? Idle::kGone : Idle::kWoken;
 }
 
-bool HandlerChild::WaitExit(absl::Duration timeout) {
-  if (reaped_) return true;
-  absl::Time deadline = absl::Now() + timeout;
-  if (pidfd_ >= 0) {
-    struct pollfd p = {pidfd_, POLLIN, 0};
-    int n;
-    while ((n = poll(&p, 1, PollMillis(deadline))) < 0 && errno == EINTR) {
-    }
-    return n > 0;
-  }
-  // No pidfd (old kernel): look now and then.
-  for (;;) {
-    siginfo_t info;
-    memset(&info, 0, sizeof(info));
-    if (waitid(P_PID, pid_, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid_) {
-      return true;
-    }
-    if (absl::Now() >= deadline) return false;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-}
-
 void HandlerChild::Retire(absl::Duration grace) {
-  if (reaped_) return;
+  if (process_->reaped()) return;
   shutdown(fd_, SHUT_WR);
-  WaitExit(grace);
+  process_->WaitUntil(absl::Now() + grace);
   Kill();
 }
 
 void HandlerChild::Kill() {
-  if (!reaped_ && pid_ > 0) {
-    // While the child is unreaped its pid cannot be reused, so the group
-    // kill reaches only its own processes.
-    kill(-pid_, SIGKILL);
-    kill(pid_, SIGKILL);
-    Reap();
-  }
+  process_->Kill();
   if (fd_ >= 0) close(fd_);
   fd_ = -1;
-  if (pidfd_ >= 0) close(pidfd_);
-  pidfd_ = -1;
 }
 
-void HandlerChild::Reap() {
-  GroupReaper::Remove(pid_);  // before the wait, while the id cannot be reused
-  while (waitpid(pid_, &wait_status_, 0) < 0 && errno == EINTR) {
-  }
-  reaped_ = true;
-}
-
-std::string HandlerChild::ExitDescription() const {
-  if (!reaped_) return "running";
-  if (WIFEXITED(wait_status_))
-    return absl::StrCat("exited with status ", WEXITSTATUS(wait_status_));
-  if (WIFSIGNALED(wait_status_)) return absl::StrCat("killed by signal ", WTERMSIG(wait_status_));
-  return "ended";
-}
+std::string HandlerChild::ExitDescription() const { return process_->ExitDescription(); }
 
 }  // namespace ampmr::worker

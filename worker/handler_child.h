@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/subprocess.h"
 
 namespace ampmr::worker {
 
@@ -71,15 +72,15 @@ class HandlerChild {
   void Retire(absl::Duration grace);
   // SIGKILLs the process group and reaps the child. Idempotent.
   void Kill();
-  // "exited with status 1", "killed by signal 9", or "running".
+  // "exited with status 1", "killed by signal 9 (SIGKILL)", or "running".
   std::string ExitDescription() const;
 
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return process_->pid(); }
   int64_t answered() const { return answered_; }
   absl::Time started() const { return started_; }
 
  private:
-  HandlerChild(pid_t pid, int fd);
+  HandlerChild(std::unique_ptr<Subprocess> process, int fd);
   // Waits for `events` on the socket until `deadline`. A readable wake_fd is
   // drained and `interrupt` asked whether to stop waiting.
   enum class Wait { kReady, kTimedOut, kInterrupted };
@@ -93,14 +94,10 @@ class HandlerChild {
   // WaitFor, with a timeout or interrupt recorded in `out`.
   bool Await(short events, absl::Time deadline, int wake_fd, const std::function<bool()>& interrupt,
              Exchange* out);
-  bool WaitExit(absl::Duration timeout);
-  void Reap();
 
-  pid_t pid_ = -1;
-  int fd_ = -1;     // our end of the socket that is the child's fd 3 and 4
-  int pidfd_ = -1;  // readable once the child has exited; -1 if unsupported
-  bool reaped_ = false;
-  int wait_status_ = 0;
+  // /bin/sh -c COMMAND in its own process group.
+  const std::unique_ptr<Subprocess> process_;
+  int fd_ = -1;  // our end of the socket that is the child's fd 3 and 4
   int64_t answered_ = 0;
   absl::Time started_;
 };
