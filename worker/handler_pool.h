@@ -1,4 +1,4 @@
-// HandlerPool: the worker's long-lived call handlers (DESIGN.md §4). Each
+// HandlerPool: the worker's long-lived call handlers. Each
 // `--handler NAME=COMMAND` gets `slots` children (HandlerChild), started at
 // once so their state loads before the first call, each serving one call at a
 // time from the handler's FIFO queue on its own thread; calls never run on
@@ -13,7 +13,7 @@
 // retired (EOF on its fd 3) and replaced. A call whose timeout passes, or
 // that is cancelled, kills its child (there is no other way to stop it) and
 // fails with DEADLINE_EXCEEDED or CANCELLED. Stop() kills every child's
-// process group.
+// process group. One handler's queue and slots are a HandlerSlots.
 //
 // Thread-safe. Done callbacks run on slot threads or the caller's thread,
 // never under a lock.
@@ -31,6 +31,8 @@
 #include "absl/time/time.h"
 
 namespace ampmr::worker {
+
+class HandlerSlots;
 
 struct HandlerSpec {
   std::string name;
@@ -91,12 +93,11 @@ class HandlerPool {
   std::vector<int64_t> ChildPids(const std::string& handler) const;
 
  private:
-  class Handler;
-  explicit HandlerPool(std::vector<std::unique_ptr<Handler>> handlers);
-  Handler* Find(const std::string& name) const;
+  explicit HandlerPool(std::vector<std::unique_ptr<HandlerSlots>> handlers);
+  HandlerSlots* Find(const std::string& name) const;
 
-  // Constant after Start (each Handler is thread-safe).
-  std::vector<std::unique_ptr<Handler>> handlers_;
+  // Constant after Start (each HandlerSlots is thread-safe).
+  std::vector<std::unique_ptr<HandlerSlots>> handlers_;
 };
 
 }  // namespace ampmr::worker
