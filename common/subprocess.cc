@@ -53,8 +53,6 @@ struct ChildPlan {
   // Above every target: where the sources are moved first, so that no dup2
   // overwrites a source another target still needs.
   int first_free;
-  // Where a system without close_range stops marking descriptors.
-  int max_fds;
   const RunAs* run_as;  // null: keep the parent's identity
   bool die_with_parent;
   pid_t parent;
@@ -90,10 +88,16 @@ bool IsTarget(const ChildPlan& plan, int fd) {
   }
   setpgid(0, 0);
 
-  const int error_fd = fcntl(plan.error_fd, F_DUPFD_CLOEXEC, plan.first_free);
+  // Descriptors below first_free could be overwritten by a dup2 onto a
+  // target: those are moved above it first.
+  const int error_fd = plan.error_fd >= plan.first_free
+                           ? plan.error_fd
+                           : fcntl(plan.error_fd, F_DUPFD_CLOEXEC, plan.first_free);
   if (error_fd < 0) ReportAndExit(plan.error_fd, Step::kMoveFd);
   for (int i = 0; i < plan.n_fds; ++i) {
-    plan.moved[i] = fcntl(plan.sources[i], F_DUPFD_CLOEXEC, plan.first_free);
+    plan.moved[i] = plan.sources[i] >= plan.first_free
+                        ? plan.sources[i]
+                        : fcntl(plan.sources[i], F_DUPFD_CLOEXEC, plan.first_free);
     if (plan.moved[i] < 0) ReportAndExit(error_fd, Step::kMoveFd, plan.targets[i]);
   }
   for (int i = 0; i < plan.n_fds; ++i) {
@@ -109,7 +113,12 @@ bool IsTarget(const ChildPlan& plan, int fd) {
     if (!IsTarget(plan, fd)) fcntl(fd, F_SETFD, FD_CLOEXEC);
   }
   if (close_range(plan.first_free, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
-    for (int fd = plan.first_free; fd < plan.max_fds; ++fd) fcntl(fd, F_SETFD, FD_CLOEXEC);
+    // A kernel older than 5.11.
+    struct rlimit limit;
+    const int max_fds = getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur > (1 << 20)
+                            ? 1 << 20
+                            : static_cast<int>(limit.rlim_cur);
+    for (int fd = plan.first_free; fd < max_fds; ++fd) fcntl(fd, F_SETFD, FD_CLOEXEC);
   }
 
   if (plan.run_as != nullptr) {
@@ -190,9 +199,8 @@ class Descriptors {
         const bool to_child = spec.kind() == ChildFd::Kind::kPipeToChild;
         const int child_end = to_child ? p[0] : p[1];
         const int parent_end = to_child ? p[1] : p[0];
-        if (options.nonblocking_pipes) {
-          fcntl(parent_end, F_SETFL, fcntl(parent_end, F_GETFL) | O_NONBLOCK);
-        }
+        // A new pipe end has no other status flag to keep.
+        if (options.nonblocking_pipes) fcntl(parent_end, F_SETFL, O_NONBLOCK);
         child_ends_.push_back(child_end);
         parent_ends_[target] = parent_end;
         return child_end;
@@ -235,12 +243,6 @@ std::vector<char*> Pointers(const std::vector<std::string>& strings) {
   for (const std::string& s : strings) out.push_back(const_cast<char*>(s.c_str()));
   out.push_back(nullptr);
   return out;
-}
-
-int MaxFds() {
-  struct rlimit limit;
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 1 << 20;
-  return static_cast<int>(std::min<rlim_t>(limit.rlim_cur, 1 << 20));
 }
 
 // The error for a child that reported `report` instead of exec'ing.
@@ -359,7 +361,6 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(const SubprocessOp
   plan.moved = moved.data();
   plan.n_fds = static_cast<int>(targets.size());
   plan.first_free = std::max(3, targets.empty() ? 0 : targets.back() + 1);
-  plan.max_fds = MaxFds();
   plan.run_as = options.run_as.has_value() ? &*options.run_as : nullptr;
   plan.die_with_parent = options.die_with_parent;
   plan.parent = getpid();
