@@ -5,15 +5,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/listen_address.h"
 #include "common/logging.h"
 
 namespace ampmr::master {
 namespace {
-
-bool IsLoopbackHost(absl::string_view host) {
-  return absl::StartsWith(host, "127.") || host == "localhost" || host == "::1" ||
-         host == "[::1]" || absl::StartsWith(host, "[::ffff:127.");
-}
 
 // The host of gRPC's "ipv4:10.0.0.2:41234" / "ipv6:[::1]:41234"; "" for
 // other kinds (unix sockets, in-process).
@@ -22,15 +18,11 @@ absl::string_view PeerHost(absl::string_view peer) {
   return peer.substr(0, peer.rfind(':'));
 }
 
-absl::string_view AddressHost(absl::string_view address) {
-  return address.substr(0, address.rfind(':'));
-}
-
 // Reducers on other nodes would dial their own loopback: say so.
 std::string LoopbackWarning(const v1::Hello& hello, const std::string& peer) {
   absl::string_view from = PeerHost(peer);
   if (from.empty() || IsLoopbackHost(from)) return "";
-  if (!IsLoopbackHost(AddressHost(hello.shuffle_address()))) return "";
+  if (!IsLoopbackHost(HostOf(hello.shuffle_address()))) return "";
   return absl::StrCat("advertises a loopback shuffle address (", hello.shuffle_address(),
                       ") but reached the master from ", from,
                       ": reducers on other nodes cannot fetch its map outputs; give it "
@@ -185,6 +177,11 @@ void Coordinator::NotifyWatchers(JobRun* job, bool final) {
 v1::Welcome Coordinator::AddWorker(const v1::Hello& hello, WorkerLink* link,
                                    const std::string& peer) {
   WorkerState* w = registry_.Add(hello, link, loop_->Now());
+  if (options_.journal != nullptr) {
+    // Durable before the id is handed out, so no later master reuses it.
+    options_.journal->WorkersAdded(registry_.ids_used());
+    FlushJournal();
+  }
   AMPMR_LOG(INFO) << "worker joined worker=" << w->id << " host=" << hello.host()
                   << " pid=" << hello.pid() << " slots=" << w->slots()
                   << " shuffle=" << hello.shuffle_address() << " peer=" << peer;

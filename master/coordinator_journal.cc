@@ -17,6 +17,7 @@ absl::Status Coordinator::Recover() {
   Journal* journal = options_.journal;
   if (journal == nullptr) return absl::OkStatus();
   AMPMR_ASSIGN_OR_RETURN(JournalContents contents, journal->Load());
+  registry_.SkipIds(contents.workers);
   std::vector<std::pair<JobRun*, const JournaledJob*>> resumed;
   for (JournaledJob& j : contents.jobs) {
     int64_t number = 0;

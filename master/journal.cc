@@ -115,7 +115,7 @@ absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(const std::string& path) 
 
 Journal::~Journal() {
   (void)Flush();
-  for (sqlite3_stmt* s : {insert_job_, insert_batch_, finish_job_, delete_tasks_}) {
+  for (sqlite3_stmt* s : {insert_job_, insert_batch_, finish_job_, delete_tasks_, set_workers_}) {
     sqlite3_finalize(s);
   }
   sqlite3_close(db_);
@@ -172,6 +172,9 @@ absl::Status Journal::Init() {
   AMPMR_RETURN_IF_ERROR(
       Prepare("UPDATE jobs SET status = ?2, splits = NULL WHERE id = ?1", &finish_job_));
   AMPMR_RETURN_IF_ERROR(Prepare("DELETE FROM accepted WHERE job_id = ?1", &delete_tasks_));
+  // A row journals of older masters lack: absent means none.
+  AMPMR_RETURN_IF_ERROR(
+      Prepare("INSERT OR REPLACE INTO meta VALUES('workers', ?1)", &set_workers_));
   return absl::OkStatus();
 }
 
@@ -271,6 +274,12 @@ void Journal::JobFinished(const v1::JobStatus& status) {
   Step(delete_tasks_, "dropping a finished job's tasks");
 }
 
+void Journal::WorkersAdded(int64_t count) {
+  if (!BeginWrite()) return;
+  sqlite3_bind_int64(set_workers_, 1, count);
+  Step(set_workers_, "recording worker ids");
+}
+
 absl::Status Journal::Flush() {
   for (const auto& [job_id, records] : batches_) {
     if (!BeginWrite()) break;
@@ -295,6 +304,14 @@ absl::StatusOr<JournalContents> Journal::Load() {
   AMPMR_RETURN_IF_ERROR(Flush());
   JournalContents contents;
   contents.boot = boot_;
+  {
+    Statement workers;
+    AMPMR_RETURN_IF_ERROR(
+        Prepare("SELECT value FROM meta WHERE key = 'workers'", &workers.stmt));
+    if (sqlite3_step(workers.stmt) == SQLITE_ROW) {
+      contents.workers = sqlite3_column_int64(workers.stmt, 0);
+    }
+  }
   AMPMR_RETURN_IF_ERROR(LoadJobs(&contents));
   AMPMR_RETURN_IF_ERROR(LoadAccepted(&contents));
   return contents;

@@ -61,6 +61,9 @@ struct JournalContents {
   // How many times the journal has been opened, this time included (1 for a
   // new journal): attempts of resumed jobs carry it so their ids are new.
   int64_t boot = 1;
+  // How many worker ids ("w1" ... "wN") masters on this journal handed out,
+  // so that a restarted master never gives an old id to another process.
+  int64_t workers = 0;
   std::vector<JournaledJob> jobs;  // in submission order
 };
 
@@ -91,6 +94,8 @@ class Journal {
                     const std::string& worker_address, const v1::Answer& answer);
   // REQUIRES: `status` is final. Drops the job's splits and task records.
   void JobFinished(const v1::JobStatus& status);
+  // Worker ids up to "w`count`" have been handed out.
+  void WorkersAdded(int64_t count);
 
   // Commits the open transaction, if any. Returns the first error of any
   // write since the journal was opened.
@@ -124,6 +129,7 @@ class Journal {
   sqlite3_stmt* insert_batch_ = nullptr;
   sqlite3_stmt* finish_job_ = nullptr;
   sqlite3_stmt* delete_tasks_ = nullptr;
+  sqlite3_stmt* set_workers_ = nullptr;
   std::string buffer_;  // reused for serializing, so writes rarely allocate
   // Accepted tasks not yet written, by job (journal_format.h), and the batch
   // written to last: accepting a task is an append to a buffer.

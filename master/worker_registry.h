@@ -4,6 +4,7 @@
 #ifndef AMPMR_MASTER_WORKER_REGISTRY_H_
 #define AMPMR_MASTER_WORKER_REGISTRY_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -43,6 +44,10 @@ class WorkerRegistry {
  public:
   // Registers a worker; returns its new id ("w1", "w2", ... never reused).
   WorkerState* Add(const v1::Hello& hello, WorkerLink* link, absl::Time now);
+  // Ids "w1" ... "w`used`" were handed out before (by an earlier master):
+  // new ones come after. How many were handed out, all told.
+  void SkipIds(int64_t used) { next_id_ = std::max(next_id_, used + 1); }
+  int64_t ids_used() const { return next_id_ - 1; }
   void Remove(const std::string& id);
   WorkerState* Find(const std::string& id);
 

@@ -425,5 +425,21 @@ TEST(RecoveryTest, ShippedFilesSurviveARestart) {
   EXPECT_THAT(w->Open()[0]->command.run_map().task().files(), ElementsAre("m.py"));
 }
 
+// Worker ids are never handed out twice, even by a restarted master: a log
+// line or an attempt naming "w2" means one process.
+TEST(RecoveryTest, WorkerIdsKeepGrowingAcrossARestart) {
+  TempDir tmp;
+  {
+    Master a(tmp.path());
+    a.AddWorker("127.0.0.1:9001");
+    a.AddWorker("127.0.0.1:9002");
+    EXPECT_EQ(a.ids.back(), "w2");
+  }
+  Master b(tmp.path());
+  ASSERT_THAT(b.recovered, IsOk());
+  b.AddWorker("127.0.0.1:9001");
+  EXPECT_EQ(b.ids.back(), "w3");
+}
+
 }  // namespace
 }  // namespace ampmr::master
