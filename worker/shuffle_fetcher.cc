@@ -4,8 +4,10 @@
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "ampmr/v1/shuffle.grpc.pb.h"
@@ -15,10 +17,11 @@
 namespace ampmr::worker {
 namespace {
 
-absl::Status WriteAll(int fd, const std::string& data, const std::string& path) {
+absl::Status WriteAllAt(int fd, const std::string& data, int64_t at, const std::string& path) {
   size_t done = 0;
   while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done,
+                         static_cast<off_t>(at + static_cast<int64_t>(done)));
     if (n < 0) {
       if (errno == EINTR) continue;
       return absl::InternalError(absl::StrCat("write ", path, ": ", std::strerror(errno)));
@@ -45,65 +48,110 @@ std::shared_ptr<grpc::Channel> ShuffleFetcher::ChannelTo(const std::string& addr
   return channel;
 }
 
+absl::Status ShuffleFetcher::FetchOne(const v1::MapOutputLocation& loc, int fd,
+                                      const std::string& path, int64_t at,
+                                      const std::atomic<bool>& stop) {
+  auto stub = v1::ShuffleService::NewStub(ChannelTo(loc.shuffle_address()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
+  v1::FetchRequest request;
+  request.set_attempt_id(loc.attempt_id());
+  request.set_offset(loc.offset());
+  request.set_length(loc.length());
+  auto reader = stub->Fetch(&ctx, request);
+  v1::Chunk chunk;
+  int64_t got = 0;
+  absl::Status status;
+  while (status.ok() && reader->Read(&chunk)) {
+    if (stop.load()) {
+      ctx.TryCancel();
+      status = absl::CancelledError("fetch stopped");
+      break;
+    }
+    if (got + static_cast<int64_t>(chunk.data().size()) > loc.length()) {
+      got += static_cast<int64_t>(chunk.data().size());
+      ctx.TryCancel();
+      break;  // more than asked for: reported below
+    }
+    status = WriteAllAt(fd, chunk.data(), at + got, path);
+    got += static_cast<int64_t>(chunk.data().size());
+  }
+  if (!status.ok()) ctx.TryCancel();
+  absl::Status rpc = amp::FromGrpcStatus(reader->Finish());
+  if (!status.ok()) return status;
+  if (!rpc.ok()) {
+    // ABORTED, not UNAVAILABLE: this attempt failed, the reduce worker did not.
+    absl::Status lost = absl::AbortedError(absl::StrCat("fetch map output of task ",
+                                                        loc.map_task_id(), " from worker=",
+                                                        loc.worker_id(), " at ",
+                                                        loc.shuffle_address(), ": ", rpc.message()));
+    lost.SetPayload(kLostMapOutputPayload, absl::Cord(loc.attempt_id()));
+    return lost;
+  }
+  if (got != loc.length()) {
+    absl::Status lost = absl::DataLossError(
+        absl::StrCat("fetch map output of task ", loc.map_task_id(), " from worker=",
+                     loc.worker_id(), " at ", loc.shuffle_address(), ": got ", got,
+                     " bytes, want ", loc.length()));
+    lost.SetPayload(kLostMapOutputPayload, absl::Cord(loc.attempt_id()));
+    return lost;
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<ReduceInput>> ShuffleFetcher::Fetch(const v1::RunReduce& run,
                                                                const std::atomic<bool>& cancelled,
                                                                std::vector<std::string>* fetched) {
-  std::vector<ReduceInput> inputs;
-  inputs.reserve(run.inputs_size());
+  // Local outputs are read in place; remote ones get a region each of one
+  // file, at offsets known up front, so several fetches write at once.
+  std::vector<ReduceInput> inputs(run.inputs_size());
+  std::vector<int> remote;
   const std::string path = absl::StrCat(work_dir_, "/", run.task().attempt_id(), ".shuffle");
-  int fd = -1;
-  int64_t written = 0;
-  absl::Status status;
-  for (const v1::MapOutputLocation& loc : run.inputs()) {
-    if (cancelled.load()) {
-      status = absl::CancelledError("cancelled while fetching map outputs");
-      break;
-    }
+  int64_t size = 0;
+  for (int i = 0; i < run.inputs_size(); ++i) {
+    const v1::MapOutputLocation& loc = run.inputs(i);
     if (std::optional<std::string> local = store_->Find(loc.attempt_id())) {
-      inputs.push_back(ReduceInput{*local, loc.offset(), loc.length()});
+      inputs[i] = ReduceInput{*local, loc.offset(), loc.length()};
       continue;
     }
-    if (fd < 0) {
-      fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-      if (fd < 0) {
-        status = absl::InternalError(absl::StrCat("open ", path, ": ", std::strerror(errno)));
-        break;
-      }
-      fetched->push_back(path);
-    }
-    auto stub = v1::ShuffleService::NewStub(ChannelTo(loc.shuffle_address()));
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
-    v1::FetchRequest request;
-    request.set_attempt_id(loc.attempt_id());
-    request.set_offset(loc.offset());
-    request.set_length(loc.length());
-    auto reader = stub->Fetch(&ctx, request);
-    v1::Chunk chunk;
-    int64_t got = 0;
-    while (status.ok() && reader->Read(&chunk)) {
-      status = WriteAll(fd, chunk.data(), path);
-      got += static_cast<int64_t>(chunk.data().size());
-    }
-    absl::Status rpc = amp::FromGrpcStatus(reader->Finish());
-    if (status.ok() && !rpc.ok()) {
-      // ABORTED, not UNAVAILABLE: this attempt failed, the reduce worker did not.
-      status = absl::AbortedError(absl::StrCat("fetch map output of task ", loc.map_task_id(),
-                                               " from worker=", loc.worker_id(), " at ",
-                                               loc.shuffle_address(), ": ", rpc.message()));
-      status.SetPayload(kLostMapOutputPayload, absl::Cord(loc.attempt_id()));
-    }
-    if (status.ok() && got != loc.length()) {
-      status = absl::DataLossError(absl::StrCat("fetch map output of task ", loc.map_task_id(),
-                                                ": got ", got, " bytes, want ", loc.length()));
-      status.SetPayload(kLostMapOutputPayload, absl::Cord(loc.attempt_id()));
-    }
-    if (!status.ok()) break;
-    inputs.push_back(ReduceInput{path, written, got});
-    written += got;
+    inputs[i] = ReduceInput{path, size, loc.length()};
+    size += loc.length();
+    remote.push_back(i);
   }
-  if (fd >= 0) ::close(fd);
-  if (!status.ok()) return status;
+  if (remote.empty()) return inputs;
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return absl::InternalError(absl::StrCat("open ", path, ": ", std::strerror(errno)));
+  fetched->push_back(path);
+
+  std::mutex mu;
+  absl::Status first_error;  // guarded by mu
+  std::atomic<size_t> next{0};
+  std::atomic<bool> stop{false};
+  auto fetch_some = [&] {
+    for (size_t k = next++; k < remote.size(); k = next++) {
+      if (cancelled.load()) stop = true;
+      if (stop.load()) return;
+      const int i = remote[k];
+      absl::Status s = FetchOne(run.inputs(i), fd, path, inputs[i].offset, stop);
+      if (cancelled.load()) s = absl::CancelledError("cancelled while fetching map outputs");
+      if (!s.ok()) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (first_error.ok() && !stop.load()) first_error = s;
+        stop = true;
+        return;
+      }
+    }
+  };
+  const size_t parallel = std::min(remote.size(), static_cast<size_t>(kParallelFetches));
+  std::vector<std::thread> threads;
+  for (size_t t = 1; t < parallel; ++t) threads.emplace_back(fetch_some);
+  fetch_some();
+  for (std::thread& t : threads) t.join();
+  ::close(fd);
+  if (cancelled.load() && first_error.ok()) {
+    return absl::CancelledError("cancelled while fetching map outputs");
+  }
+  if (!first_error.ok()) return first_error;
   return inputs;
 }
 

@@ -1,6 +1,8 @@
 // ShuffleFetcher: brings a reduce attempt's inputs (partitions of map outputs)
 // to this worker. Outputs this worker holds are read in place; others are
-// fetched from their worker's ShuffleService into local files.
+// fetched from their worker's ShuffleService into one local file, up to
+// kParallelFetches at a time (as Hadoop's shuffle.parallelcopies), so the
+// round trips of many small fetches overlap.
 //
 // Thread-safe; called from slot threads.
 #ifndef AMPMR_WORKER_SHUFFLE_FETCHER_H_
@@ -27,18 +29,24 @@ namespace ampmr::worker {
 
 class ShuffleFetcher {
  public:
+  static constexpr int kParallelFetches = 5;
+
   ShuffleFetcher(const MapOutputStore* store, std::string work_dir)
       : store_(store), work_dir_(std::move(work_dir)) {}
 
-  // Local ranges for every input of `run`. Fetched files are named after the
-  // attempt and listed in *fetched for the caller to delete. Errors name the
-  // map task, its worker and address (UNAVAILABLE if it cannot be reached).
+  // Local ranges for every input of `run`, in its order. The fetched file is
+  // named after the attempt and listed in *fetched for the caller to delete.
+  // Errors (the first one; the other fetches stop) name the map task, its
+  // worker and address, and carry kLostMapOutputPayload with its attempt.
   absl::StatusOr<std::vector<ReduceInput>> Fetch(const v1::RunReduce& run,
                                                  const std::atomic<bool>& cancelled,
                                                  std::vector<std::string>* fetched);
 
  private:
   std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address);
+  // Fetches `loc` into `fd` (`path`) at byte `at`; gives up when `stop` is set.
+  absl::Status FetchOne(const v1::MapOutputLocation& loc, int fd, const std::string& path,
+                        int64_t at, const std::atomic<bool>& stop);
 
   const MapOutputStore* store_;
   const std::string work_dir_;
