@@ -8,6 +8,7 @@ PACKAGES=(
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   libsqlite3-dev sqlite3 nlohmann-json3-dev libcpp-httplib-dev
   supervisor python3 python3-grpcio python3-protobuf
+  iproute2  # ip netns: the across-nodes tests run each node in a network namespace
 )
 
 missing=()
