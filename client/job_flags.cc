@@ -175,9 +175,9 @@ void AddJobFlags(FlagSet* flags, JobFlags* job) {
       .DefaultText("600; 0 = no timeout");
   flags->Repeated("env", &job->env, "K=V", "environment for exec tasks");
   flags->Repeated("file", &job->files, "PATH[#NAME]",
-                  "ship a file with the job: every exec attempt runs in its own directory "
-                  "holding it as NAME (default: its file name), mode kept; repeatable, at most "
-                  "100 files and 64M in all");
+                  "ship a file with the job as NAME (default: its file name), mode kept; "
+                  "repeatable, at most 100 files and 64M in all (refused by the master until "
+                  "workers take shipped files)");
   flags->String("name", &job->name, "TEXT", "a name for the job, shown by `ampmr jobs`");
 }
 
