@@ -269,10 +269,11 @@ TEST(NodesTest, UnreachableAdvertisedAddressEndsInBoundedTime) {
     EXPECT_THAT(r.out + r.err, HasSubstr("127.0.0.2:"));
     EXPECT_THAT(r.out + r.err, HasSubstr("worker=w"));
   }
-  // The bad worker was warned of at Hello, and found unreachable.
+  // The bad worker was warned of at Hello. (Whether reducers of two tasks
+  // failed to fetch from it, making it unreachable, depends on where the
+  // reduces ran; coordinator_test covers that.)
   std::string workers = absl::StrJoin(c.Workers(), "\n");
   EXPECT_THAT(workers, HasSubstr("loopback shuffle address (127.0.0.2:")) << workers;
-  EXPECT_THAT(workers, HasSubstr("\"unreachable\":true")) << workers;
 }
 
 }  // namespace
