@@ -16,8 +16,8 @@ std::string Quote(const std::string& s) { return absl::StrCat("\"", s, "\""); }
 
 }  // namespace
 
-CallRouter::CallRouter(Loop* loop, CallRouterOptions options)
-    : loop_(loop), options_(std::move(options)) {}
+CallRouter::CallRouter(Loop* loop, const WorkerRegistry* registry, CallRouterOptions options)
+    : loop_(loop), registry_(registry), options_(std::move(options)) {}
 
 CallRouter::~CallRouter() {
   *alive_ = false;
@@ -67,25 +67,21 @@ void CallRouter::Call(v1::CallRequest request, Done done) {
   Dispatch(handler);
 }
 
-void CallRouter::AddWorker(const std::string& worker_id, const v1::Hello& hello, WorkerLink* link) {
-  if (hello.handlers_size() == 0) return;
-  WorkerCalls& w = workers_[worker_id];
-  w.link = link;
-  w.slots = hello.slots() > 0 ? hello.slots() : 1;
-  w.handlers.assign(hello.handlers().begin(), hello.handlers().end());
-  for (const auto& h : w.handlers) Dispatch(h);
-}
-
-void CallRouter::DrainWorker(const std::string& worker_id) {
-  auto it = workers_.find(worker_id);
-  if (it != workers_.end()) it->second.draining = true;
+void CallRouter::AddWorker(const std::string& worker_id) {
+  const WorkerState* w = registry_->Find(worker_id);
+  if (w == nullptr || w->hello.handlers_size() == 0) return;
+  workers_[worker_id];
+  for (const auto& h : w->hello.handlers()) Dispatch(h);
 }
 
 void CallRouter::RemoveWorker(const std::string& worker_id, const absl::Status& why) {
   auto it = workers_.find(worker_id);
   if (it == workers_.end()) return;
-  std::vector<std::string> handlers = std::move(it->second.handlers);
   workers_.erase(it);
+  std::vector<std::string> handlers;
+  if (const WorkerState* w = registry_->Find(worker_id)) {
+    handlers.assign(w->hello.handlers().begin(), w->hello.handlers().end());
+  }
 
   std::vector<uint64_t> running;
   for (const auto& [id, call] : calls_) {
@@ -132,10 +128,9 @@ size_t CallRouter::open_calls() const {
 }
 
 bool CallRouter::Offered(const std::string& handler) const {
-  for (const auto& [id, w] : workers_) {
-    for (const auto& h : w.handlers) {
-      if (h == handler) return true;
-    }
+  for (const auto& [id, calls] : workers_) {
+    const WorkerState* w = registry_->Find(id);
+    if (w != nullptr && w->Offers(handler)) return true;
   }
   return false;
 }
@@ -155,41 +150,40 @@ void CallRouter::Dispatch(const std::string& handler) {
 void CallRouter::DispatchNow(const std::string& handler) {
   auto q = queues_.find(handler);
   while (q != queues_.end() && !q->second.empty()) {
-    std::string worker_id;
-    WorkerCalls* worker = PickWorker(handler, &worker_id);
+    const WorkerState* worker = PickWorker(handler);
     if (worker == nullptr) return;
     uint64_t id = q->second.front();
     q->second.pop_front();
-    Send(calls_.at(id).get(), worker_id, worker);
+    Send(calls_.at(id).get(), *worker);
     q = queues_.find(handler);
   }
 }
 
-CallRouter::WorkerCalls* CallRouter::PickWorker(const std::string& handler,
-                                                std::string* worker_id) {
-  WorkerCalls* best = nullptr;
+const WorkerState* CallRouter::PickWorker(const std::string& handler) {
+  const WorkerState* best = nullptr;
+  const WorkerCalls* best_calls = nullptr;
   int best_free = 0;
-  for (auto& [id, w] : workers_) {
-    if (w.draining) continue;
-    bool offers = false;
-    for (const auto& h : w.handlers) offers = offers || h == handler;
-    if (!offers) continue;
-    int free = w.slots - w.busy[handler];
+  for (auto& [id, calls] : workers_) {
+    const WorkerState* w = registry_->Find(id);
+    if (w == nullptr || w->draining || !w->Offers(handler)) continue;
+    int free = w->slots - calls.busy[handler];
     // Most free slots first; among equals the one sent to least recently.
-    if (free > best_free || (free == best_free && free > 0 && w.last_send < best->last_send)) {
-      best = &w;
+    if (free > best_free ||
+        (free == best_free && free > 0 && calls.last_send < best_calls->last_send)) {
+      best = w;
+      best_calls = &calls;
       best_free = free;
-      *worker_id = id;
     }
   }
   return best;
 }
 
-void CallRouter::Send(PendingCall* call, const std::string& worker_id, WorkerCalls* worker) {
-  call->worker_id = worker_id;
+void CallRouter::Send(PendingCall* call, const WorkerState& worker) {
+  WorkerCalls& calls = workers_[worker.id];
+  call->worker_id = worker.id;
   ++call->sends;
-  ++worker->busy[call->handler];
-  worker->last_send = ++sends_;
+  ++calls.busy[call->handler];
+  calls.last_send = ++sends_;
   v1::Command command;
   v1::Call* c = command.mutable_call();
   c->set_handler(call->handler);
@@ -204,7 +198,7 @@ void CallRouter::Send(PendingCall* call, const std::string& worker_id, WorkerCal
   c->set_idempotent(call->idempotent);
   uint64_t id = call->id;
   int send = call->sends;
-  worker->link->Call(std::move(command))
+  worker.link->Call(std::move(command))
       .AddBoth([this, alive = std::weak_ptr<bool>(alive_), id,
                 send](const absl::StatusOr<v1::Answer>& answer) {
         if (alive.expired()) return;
@@ -251,11 +245,11 @@ void CallRouter::OnTimeout(uint64_t id) {
     where = "still queued";
   } else {
     where = absl::StrCat("running on worker=", call->worker_id, ", cancelled");
-    auto w = workers_.find(call->worker_id);
-    if (w != workers_.end()) {
+    const WorkerState* w = registry_->Find(call->worker_id);
+    if (w != nullptr && workers_.count(call->worker_id) != 0) {
       v1::Command cancel;
       cancel.mutable_cancel()->set_call_id(call->name);
-      w->second.link->Send(std::move(cancel));
+      w->link->Send(std::move(cancel));
     }
   }
   End(call, absl::DeadlineExceededError(absl::StrCat(

@@ -16,7 +16,9 @@
 //   anything else       the handler's own error, passed through
 //
 // No gRPC here: the coordinator owns the router and tells it about workers;
-// tests drive it with a FakeLoop and fake WorkerLinks.
+// what a worker is (its handlers, slots, link, whether it drains) is read from
+// the WorkerRegistry, and the router keeps only how many calls of each handler
+// run on each worker. Tests drive it with a FakeLoop and fake WorkerLinks.
 //
 // Thread-safety: every method, and every Done callback, on the loop thread.
 #ifndef AMPMR_MASTER_CALL_ROUTER_H_
@@ -37,6 +39,7 @@
 #include "ampmr/v1/session.pb.h"
 #include "common/loop.h"
 #include "master/worker_link.h"
+#include "master/worker_registry.h"
 
 namespace ampmr::master {
 
@@ -56,7 +59,8 @@ class CallRouter {
   // The answer's payload, or why there is none.
   using Done = std::function<void(absl::StatusOr<std::string> payload)>;
 
-  CallRouter(Loop* loop, CallRouterOptions options);
+  // `registry` outlives the router.
+  CallRouter(Loop* loop, const WorkerRegistry* registry, CallRouterOptions options);
   ~CallRouter();  // ends every open call with UNAVAILABLE
 
   CallRouter(const CallRouter&) = delete;
@@ -65,16 +69,15 @@ class CallRouter {
   // Routes one call; `done` runs once, now (refused) or later.
   void Call(v1::CallRequest request, Done done);
 
-  // A worker joined, offering hello.handlers() with hello.slots() children
-  // each. `link` stays valid until RemoveWorker.
-  void AddWorker(const std::string& worker_id, const v1::Hello& hello, WorkerLink* link);
+  // A registered worker joined, offering its Hello's handlers with `slots`
+  // children each. A draining worker (WorkerState::draining) gets no new
+  // calls; its running ones finish.
+  void AddWorker(const std::string& worker_id);
   // A worker left (or is being closed): its running calls are retried
   // elsewhere (idempotent) or fail with UNAVAILABLE. Call it before the
   // link's outstanding calls fail, so their errors are not taken for the
-  // handler's.
+  // handler's. REQUIRES: the worker is still in the registry.
   void RemoveWorker(const std::string& worker_id, const absl::Status& why);
-  // The worker is going away: it gets no new calls; running ones finish.
-  void DrainWorker(const std::string& worker_id);
 
   // For tests and status: calls waiting for `handler`; calls not yet ended
   // (queued or running); whether some worker offers `handler`.
@@ -97,21 +100,20 @@ class CallRouter {
     int sends = 0;          // also tells a current answer from a stale one
     bool ended = false;     // the caller has its answer; the worker may still run it
   };
+  // Calls on one worker that offers handlers.
   struct WorkerCalls {
-    WorkerLink* link = nullptr;
-    int slots = 1;
-    std::vector<std::string> handlers;
     std::map<std::string, int> busy;  // handler -> calls running there
     uint64_t last_send = 0;           // for round-robin among equals
-    bool draining = false;
   };
 
   // Sends queued calls of `handler` to free slots. Re-entrant: a nested call
   // (an answer that fires at once frees a slot) is left to the outer loop.
   void Dispatch(const std::string& handler);
   void DispatchNow(const std::string& handler);
-  WorkerCalls* PickWorker(const std::string& handler, std::string* worker_id);
-  void Send(PendingCall* call, const std::string& worker_id, WorkerCalls* worker);
+  // The worker to send the next call of `handler` to, or nullptr if none
+  // has a free slot for it.
+  const WorkerState* PickWorker(const std::string& handler);
+  void Send(PendingCall* call, const WorkerState& worker);
   void OnAnswer(uint64_t id, int send, const absl::StatusOr<v1::Answer>& answer);
   void OnTimeout(uint64_t id);
   // Ends the call for its caller. Erases it unless it still holds a worker slot.
@@ -121,6 +123,7 @@ class CallRouter {
   void FailQueued(const std::string& handler, const absl::Status& why);
 
   Loop* const loop_;
+  const WorkerRegistry* const registry_;
   const CallRouterOptions options_;
   // Lets a Deferred callback that outlives the router see that it is gone.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
@@ -128,7 +131,7 @@ class CallRouter {
   uint64_t sends_ = 0;
   std::map<uint64_t, std::unique_ptr<PendingCall>> calls_;
   std::map<std::string, std::deque<uint64_t>> queues_;  // handler -> call ids, FIFO
-  std::map<std::string, WorkerCalls> workers_;
+  std::map<std::string, WorkerCalls> workers_;  // registered workers offering handlers
   bool dispatching_ = false;
   std::set<std::string> to_dispatch_;
 };

@@ -35,7 +35,7 @@ Coordinator::Coordinator(Loop* loop, CoordinatorOptions options)
     : loop_(loop),
       options_(options),
       scheduler_(&registry_, options.scheduler),
-      calls_(loop, options.calls) {}
+      calls_(loop, &registry_, options.calls) {}
 
 Coordinator::~Coordinator() {
   if (heartbeat_timer_ != 0) loop_->CancelTimer(heartbeat_timer_);
@@ -183,7 +183,7 @@ v1::Welcome Coordinator::AddWorker(const v1::Hello& hello, WorkerLink* link,
     FlushJournal();
   }
   AMPMR_LOG(INFO) << "worker joined worker=" << w->id << " host=" << hello.host()
-                  << " pid=" << hello.pid() << " slots=" << w->slots()
+                  << " pid=" << hello.pid() << " slots=" << w->slots
                   << " shuffle=" << hello.shuffle_address() << " peer=" << peer;
   w->warning = LoopbackWarning(hello, peer);
   if (!w->warning.empty()) AMPMR_LOG(WARNING) << "worker=" << w->id << " " << w->warning;
@@ -191,7 +191,7 @@ v1::Welcome Coordinator::AddWorker(const v1::Hello& hello, WorkerLink* link,
   welcome.set_worker_id(w->id);
   welcome.set_heartbeat_interval_seconds(absl::ToDoubleSeconds(options_.heartbeat_interval));
   welcome.set_pipeline_depth(options_.scheduler.max_pipeline_depth);
-  calls_.AddWorker(w->id, hello, link);
+  calls_.AddWorker(w->id);
   TakeHeldOutputs(*w);
   scheduler_.Schedule();
   return welcome;
@@ -200,9 +200,10 @@ v1::Welcome Coordinator::AddWorker(const v1::Hello& hello, WorkerLink* link,
 void Coordinator::RemoveWorker(const std::string& worker_id, const absl::Status& why) {
   if (registry_.Find(worker_id) == nullptr) return;
   AMPMR_LOG(INFO) << "worker lost worker=" << worker_id << ": " << why.message();
-  // Removing first means the attempts failing below find no slot to free.
-  registry_.Remove(worker_id);
   calls_.RemoveWorker(worker_id, why);
+  // Removing before the link closes means the attempts failing then find no
+  // slot to free.
+  registry_.Remove(worker_id);
   for (auto& [id, job] : jobs_) job->OnWorkerLost(worker_id);
   scheduler_.Schedule();
 }
@@ -219,8 +220,7 @@ void Coordinator::CloseAllWorkers(const absl::Status& why) {
 void Coordinator::DrainWorker(const std::string& worker_id) {
   if (WorkerState* w = registry_.Find(worker_id)) {
     AMPMR_LOG(INFO) << "worker draining worker=" << worker_id;
-    w->draining = true;
-    calls_.DrainWorker(worker_id);
+    registry_.Drain(worker_id);
   }
 }
 

@@ -3,9 +3,7 @@
 #include <algorithm>
 #include <utility>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "common/logging.h"
 #include "common/task_errors.h"
 
@@ -87,7 +85,7 @@ void JobRun::StartPhase(std::vector<std::unique_ptr<Task>>* tasks, v1::JobState 
     Task* task = owned.get();
     task->done = amp::Deferred<v1::Answer>([this, task](amp::Deferred<v1::Answer>) {
       CancelRunning(task);
-      task->state = Task::State::kCancelled;
+      SetState(task, Task::State::kCancelled);
     });
     done.push_back(task->done);
   }
@@ -217,9 +215,8 @@ void JobRun::StartAttempt(Task* task, WorkerState* worker) {
   attempt.id = absl::StrCat(attempt_prefix_, "-", task->id, "-a", ++task->attempts_started);
   attempt.worker_id = worker->id;
   attempt.start = env_.loop->Now();
-  ++worker->running;
-  ++running_;
-  task->state = Task::State::kRunning;
+  env_.registry->AttemptStarted(worker);
+  SetState(task, Task::State::kRunning);
   attempt.call = worker->link->Call(MakeCommand(*task, attempt.id));
   amp::Deferred<v1::Answer> call = attempt.call;
   std::string attempt_id = attempt.id;
@@ -235,8 +232,8 @@ bool JobRun::EndAttempt(Task* task, const std::string& attempt_id, Attempt* ende
     *ended = std::move(*it);
     task->running.erase(it);
     task_statuses_.erase(attempt_id);
-    --running_;
-    if (WorkerState* w = env_.registry->Find(ended->worker_id)) --w->running;
+    env_.scheduler->AttemptEnded(this);
+    env_.registry->AttemptEnded(ended->worker_id);
     return true;
   }
   return false;
@@ -283,7 +280,7 @@ void JobRun::FailAttempt(Task* task, const Attempt& attempt, const absl::Status&
     task->last_error = absl::Status(error.code(), message);
     AMPMR_LOG(WARNING) << "attempt failed job=" << id_ << " task=" << task->id << " " << message;
     if (task->failures >= status_.spec().max_attempts()) {
-      task->state = Task::State::kFailed;
+      SetState(task, Task::State::kFailed);
       CancelRunning(task);
       absl::Status failed(
           error.code(), absl::StrCat(TaskLabel(*task), " failed after ", task->failures,
@@ -297,13 +294,13 @@ void JobRun::FailAttempt(Task* task, const Attempt& attempt, const absl::Status&
     }
   }
   if (task->running.empty() && !task->queued) {
-    task->state = Task::State::kPending;
+    SetState(task, Task::State::kPending);
     env_.scheduler->Enqueue(this, task);
   }
 }
 
 bool JobRun::CanStart(const Task& task) const {
-  return task.kind == Task::Kind::kMap || (lost_maps_ == 0 && awaited_maps_ == 0);
+  return task.kind == Task::Kind::kMap || (tally_.lost_maps == 0 && tally_.awaited_maps == 0);
 }
 
 void JobRun::OnWorkerLost(const std::string& worker_id) {
@@ -339,17 +336,15 @@ void JobRun::OnFetchFailed(const Task& reduce, Task* map, const absl::Status& er
 void JobRun::MarkMapOutputLost(Task* map) {
   if (map->output_lost || map->state != Task::State::kDone) return;
   // Once every reduce is done nobody needs it.
-  if (status_.state() == v1::REDUCING && reduce_done_ == static_cast<int>(reduces_.size())) {
+  if (status_.state() == v1::REDUCING && tally_.reduces_done == static_cast<int>(reduces_.size())) {
     return;
   }
   AMPMR_LOG(INFO) << "map output lost job=" << id_ << " task=" << map->id
                   << " worker=" << map->result_worker << " at " << map->result_address
                   << ": running it again";
-  map->output_lost = true;
-  map->state = Task::State::kPending;
-  --map_done_;
+  SetOutputLost(map, true);
+  SetState(map, Task::State::kPending);
   counters_.TakeBackMap(map->index);  // the attempt that remakes it counts instead
-  ++lost_maps_;
   if (!map->queued) env_.scheduler->Enqueue(this, map);
   // Running reduces go on: one that fetched the output before it was lost
   // has all it needs, and one that had not fails its fetch (a hung holder
@@ -398,7 +393,7 @@ void JobRun::AcceptAttempt(Task* task, const Attempt& attempt, const v1::Answer&
       return;
     }
   }
-  task->state = Task::State::kDone;
+  SetState(task, Task::State::kDone);
   // Keep where the output is; the counters are summed below and not needed again.
   task->result = answer;
   if (is_map) task->result.mutable_map_done()->clear_counters();
@@ -414,11 +409,7 @@ void JobRun::AcceptAttempt(Task* task, const Attempt& attempt, const v1::Answer&
   } else {
     counters_.Add(counters);
   }
-  ++(is_map ? map_done_ : reduce_done_);
-  if (task->output_lost) {
-    task->output_lost = false;
-    --lost_maps_;
-  }
+  SetOutputLost(task, false);
   phase_durations_.push_back(env_.loop->Now() - attempt.start);
   CancelRunning(task);  // backup attempts lose
   if (env_.journal != nullptr) {
@@ -436,57 +427,20 @@ absl::Status JobRun::CommitJob() {
       static_cast<int>(IsMapOnly(status_.spec()) ? maps_.size() : reduces_.size()));
 }
 
-bool JobRun::SetAttemptStatus(const std::string& attempt_id, const std::string& status) {
-  // Attempt ids are PREFIX-TASK-aN, TASK being "m12" or "r3".
-  absl::string_view rest = attempt_id;
-  if (!absl::ConsumePrefix(&rest, attempt_prefix_ + "-")) return false;
-  absl::string_view task_id = rest.substr(0, rest.rfind("-a"));
-  int index = 0;
-  if (task_id.size() < 2 || !absl::SimpleAtoi(task_id.substr(1), &index) || index < 0) {
-    return false;
-  }
-  const auto& tasks = task_id[0] == 'm' ? maps_ : reduces_;
-  if (index >= static_cast<int>(tasks.size()) || tasks[index]->id != task_id) return false;
-  for (const Attempt& attempt : tasks[index]->running) {
-    if (attempt.id != attempt_id) continue;
-    v1::TaskStatus& s = task_statuses_[attempt_id];
-    s.set_task_id(std::string(task_id));
-    s.set_attempt_id(attempt_id);
-    s.set_worker_id(attempt.worker_id);
-    s.set_status(status);
-    return true;
-  }
-  return false;
-}
-
 void JobRun::CancelRunning(Task* task) {
   std::vector<Attempt> running = std::move(task->running);
   task->running.clear();
-  running_ -= static_cast<int>(running.size());
   for (Attempt& attempt : running) {
     task_statuses_.erase(attempt.id);
+    env_.scheduler->AttemptEnded(this);
     if (WorkerState* w = env_.registry->Find(attempt.worker_id)) {
-      --w->running;
+      env_.registry->AttemptEnded(w->id);
       v1::Command cancel;
       cancel.mutable_cancel()->set_attempt_id(attempt.id);
       w->link->Send(cancel);
     }
     attempt.call.Cancel();
   }
-}
-
-v1::JobStatus JobRun::Status() const {
-  if (restored_final_) return status_;
-  v1::JobStatus s = status_;
-  s.mutable_map()->set_total(static_cast<int>(maps_.size()));
-  s.mutable_map()->set_done(map_done_);
-  s.mutable_reduce()->set_total(static_cast<int>(reduces_.size()));
-  s.mutable_reduce()->set_done(reduce_done_);
-  if (status_.state() == v1::MAPPING) s.mutable_map()->set_running(running_);
-  if (status_.state() == v1::REDUCING) s.mutable_reduce()->set_running(running_);
-  for (const auto& [name, value] : counters_.Sums()) (*s.mutable_counters())[name] = value;
-  for (const auto& [attempt, task_status] : task_statuses_) *s.add_task_statuses() = task_status;
-  return s;
 }
 
 }  // namespace ampmr::master

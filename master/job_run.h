@@ -34,9 +34,12 @@
 #include "master/output_committer.h"
 #include "master/scheduler.h"
 #include "master/task.h"
+#include "master/task_source.h"
 #include "master/worker_registry.h"
 
 namespace ampmr::master {
+
+class JobRun;
 
 struct JobEnv {
   Loop* loop = nullptr;
@@ -49,13 +52,13 @@ struct JobEnv {
   Journal* journal = nullptr;
 };
 
-class JobRun {
+class JobRun : public TaskSource {
  public:
   // REQUIRES: `spec` validated and normalized; `splits` planned from it.
   JobRun(std::string id, v1::JobSpec spec, std::vector<v1::Split> splits, JobEnv env);
   // A job that had ended before the master restarted: its final status only.
   JobRun(v1::JobStatus final_status, JobEnv env);
-  ~JobRun();
+  ~JobRun() override;
 
   JobRun(const JobRun&) = delete;
   JobRun& operator=(const JobRun&) = delete;
@@ -75,10 +78,12 @@ class JobRun {
   // Stops every attempt and ends the job CANCELLED. No-op once finished.
   void Cancel(const std::string& why);
 
-  // Scheduler entry points: whether `task` may start now (reduces wait while
-  // a map output is being made again), and begin an attempt on `worker`.
-  bool CanStart(const Task& task) const;
-  void StartAttempt(Task* task, WorkerState* worker);
+  // TaskSource: the job's priority (JobSpec.priority); whether `task` may
+  // start now (reduces wait while a map output is being made again or
+  // awaited); begin an attempt on `worker`.
+  int priority() const override { return status_.spec().priority(); }
+  bool CanStart(const Task& task) const override;
+  void StartAttempt(Task* task, WorkerState* worker) override;
 
   // A worker is gone: the map outputs it held that a reduce may still need
   // are made again (the MapReduce paper's rule).
@@ -122,6 +127,11 @@ class JobRun {
   absl::Status CommitJob();
   void Finish(v1::JobState state, const std::string& error);
   std::string TaskLabel(const Task& task) const;
+  // Task states, and the flags reduces wait on, change only through these,
+  // which keep tally_ in step with them.
+  void SetState(Task* task, Task::State state);
+  void SetOutputLost(Task* map, bool lost);
+  void SetAwaitedHolder(Task* map, std::string holder);
   // Resuming: takes back one journaled acceptance.
   void RestoreAccepted(const JournaledTask& accepted);
   // Ends the wait for a resumed map's output (its counters count from now):
@@ -141,11 +151,15 @@ class JobRun {
   std::vector<std::unique_ptr<Task>> maps_;
   std::vector<std::unique_ptr<Task>> reduces_;
   amp::Deferred<amp::DeferredListResult<v1::Answer>> phase_;
-  int map_done_ = 0;
-  int reduce_done_ = 0;
-  int running_ = 0;       // attempts running now, over the current phase's tasks
-  int lost_maps_ = 0;     // done map tasks whose output is being made again
-  int awaited_maps_ = 0;  // done map tasks whose output's holder has not reported yet
+  // How many tasks are in the states reported and waited on. (Running
+  // attempts are counted by the scheduler, which starts them all.)
+  struct Tally {
+    int maps_done = 0;     // state kDone
+    int reduces_done = 0;  // state kDone
+    int lost_maps = 0;     // output_lost: done maps whose output is being made again
+    int awaited_maps = 0;  // awaited_holder set: the holder has not reported yet
+  };
+  Tally tally_;
   Loop::TimerId rejoin_timer_ = 0;
   std::vector<absl::Duration> phase_durations_;  // accepted attempts, this phase
   JobCounters counters_;

@@ -29,20 +29,17 @@ void JobRun::Resume(const JournaledJob& journaled, int64_t boot, absl::Duration 
   status_.set_start_time(journaled.submit_time);
   for (const JournaledTask& accepted : journaled.tasks) RestoreAccepted(accepted);
   if (!IsMapOnly(status_.spec()) && !reduces_.empty() &&
-      reduce_done_ == static_cast<int>(reduces_.size())) {
+      tally_.reduces_done == static_cast<int>(reduces_.size())) {
     // Every part file is committed: no map output is needed any more.
     for (auto& map : maps_) {
       StopAwaiting(map.get(), nullptr);
-      if (map->state != Task::State::kDone) {
-        map->state = Task::State::kDone;
-        ++map_done_;
-      }
+      SetState(map.get(), Task::State::kDone);
     }
   }
-  AMPMR_LOG(INFO) << "job resumed job=" << id_ << " maps done=" << map_done_ << "/" << maps_.size()
-                  << " (outputs awaited from workers: " << awaited_maps_
-                  << ") reduces done=" << reduce_done_ << "/" << reduces_.size();
-  if (awaited_maps_ > 0) {
+  AMPMR_LOG(INFO) << "job resumed job=" << id_ << " maps done=" << tally_.maps_done << "/" << maps_.size()
+                  << " (outputs awaited from workers: " << tally_.awaited_maps
+                  << ") reduces done=" << tally_.reduces_done << "/" << reduces_.size();
+  if (tally_.awaited_maps > 0) {
     rejoin_timer_ = env_.loop->RunAfter(rejoin_grace, [this] { OnRejoinGraceOver(); });
   }
   StartPhase(&maps_, v1::MAPPING);
@@ -58,23 +55,21 @@ void JobRun::RestoreAccepted(const JournaledTask& accepted) {
   bool has_output =
       accepted.is_map && !map_only && !accepted.result.map_done().output_path().empty();
   if (has_output && accepted.worker_address.empty()) return;
-  task->state = Task::State::kDone;
+  SetState(task, Task::State::kDone);
   task->result = accepted.result;
-  ++(accepted.is_map ? map_done_ : reduce_done_);
   if (!has_output) {
     counters_.Add(accepted.counters);
     return;
   }
   // Its counters wait with it: they count once its output is found; if the
   // map runs again instead, that attempt's count.
-  task->awaited_holder = accepted.worker_address;
+  SetAwaitedHolder(task, accepted.worker_address);
   auto* held = task->result.mutable_map_done()->mutable_counters();
   for (const auto& [name, value] : accepted.counters) (*held)[name] = value;
-  ++awaited_maps_;
 }
 
 void JobRun::OnWorkerJoined(const WorkerState& worker) {
-  if (awaited_maps_ == 0 || finished()) return;
+  if (tally_.awaited_maps == 0 || finished()) return;
   std::map<std::string, std::string> held;  // attempt id -> output path
   for (const auto& out : worker.hello.map_outputs()) {
     if (out.job_id() == id_) held[out.attempt_id()] = out.output_path();
@@ -97,7 +92,7 @@ void JobRun::OnWorkerJoined(const WorkerState& worker) {
     AMPMR_LOG(INFO) << "job=" << id_ << " worker=" << worker.id << " holds " << found
                     << " accepted map outputs; " << missing << " it no longer has run again";
   }
-  if (awaited_maps_ == 0 && rejoin_timer_ != 0) {
+  if (tally_.awaited_maps == 0 && rejoin_timer_ != 0) {
     env_.loop->CancelTimer(rejoin_timer_);
     rejoin_timer_ = 0;
   }
@@ -105,8 +100,8 @@ void JobRun::OnWorkerJoined(const WorkerState& worker) {
 
 void JobRun::OnRejoinGraceOver() {
   rejoin_timer_ = 0;
-  if (finished() || awaited_maps_ == 0) return;
-  AMPMR_LOG(INFO) << "job=" << id_ << ": " << awaited_maps_
+  if (finished() || tally_.awaited_maps == 0) return;
+  AMPMR_LOG(INFO) << "job=" << id_ << ": " << tally_.awaited_maps
                   << " map outputs not reported by any worker; running them again";
   for (auto& map : maps_) GiveUpAwaiting(map.get());
   env_.scheduler->Schedule();
@@ -114,8 +109,7 @@ void JobRun::OnRejoinGraceOver() {
 
 void JobRun::StopAwaiting(Task* map, const WorkerState* holder) {
   if (map->awaited_holder.empty()) return;
-  map->awaited_holder.clear();
-  --awaited_maps_;
+  SetAwaitedHolder(map, "");
   auto* counters = map->result.mutable_map_done()->mutable_counters();
   counters_.SetMap(map->index, *counters);
   counters->clear();
@@ -127,8 +121,7 @@ void JobRun::StopAwaiting(Task* map, const WorkerState* holder) {
 
 void JobRun::GiveUpAwaiting(Task* map) {
   if (map->awaited_holder.empty()) return;
-  map->awaited_holder.clear();
-  --awaited_maps_;
+  SetAwaitedHolder(map, "");
   map->result.mutable_map_done()->clear_counters();
   MarkMapOutputLost(map);
 }

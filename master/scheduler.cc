@@ -1,23 +1,49 @@
 #include "master/scheduler.h"
 
 #include <algorithm>
-
-#include "master/job_run.h"
+#include <string>
+#include <vector>
 
 namespace ampmr::master {
 
-void Scheduler::Enqueue(JobRun* job, Task* task) {
-  task->queued = true;
-  queue_.push_back({job, task});
+template <typename F>
+void Scheduler::Update(JobQueue* q, F change) {
+  turns_.erase(TurnOf(q));
+  change();
+  if (!q->tasks.empty()) turns_.insert(TurnOf(q));
 }
 
-void Scheduler::RemoveJob(JobRun* job) {
-  for (auto& e : queue_) {
-    if (e.job == job) e.task->queued = false;
+void Scheduler::Enqueue(TaskSource* job, Task* task) {
+  JobQueue& q = jobs_[job];
+  if (q.job == nullptr) {
+    q.job = job;
+    q.turn = next_turn_++;
   }
-  queue_.erase(
-      std::remove_if(queue_.begin(), queue_.end(), [job](const Entry& e) { return e.job == job; }),
-      queue_.end());
+  task->queued = true;
+  ++queued_;
+  Update(&q, [&] { q.tasks.push_back(task); });
+}
+
+void Scheduler::RemoveJob(TaskSource* job) {
+  auto it = jobs_.find(job);
+  if (it == jobs_.end()) return;
+  JobQueue& q = it->second;
+  turns_.erase(TurnOf(&q));
+  for (Task* task : q.tasks) task->queued = false;
+  queued_ -= q.tasks.size();
+  jobs_.erase(it);
+}
+
+void Scheduler::AttemptEnded(TaskSource* job) {
+  auto it = jobs_.find(job);
+  if (it == jobs_.end()) return;
+  JobQueue* q = &it->second;
+  Update(q, [q] { --q->running; });
+}
+
+int Scheduler::running(const TaskSource* job) const {
+  auto it = jobs_.find(job);
+  return it == jobs_.end() ? 0 : it->second.running;
 }
 
 int Scheduler::depth() const {
@@ -37,41 +63,66 @@ bool Scheduler::AvoidsEveryone(const std::vector<std::string>& avoid) const {
   return true;
 }
 
+WorkerState* Scheduler::Place(const Task& task, int depth) {
+  // Never two attempts of one task on one worker (backups go elsewhere); a
+  // task that failed on some workers prefers the others, and a map task
+  // prefers reachable workers (map outputs on a worker nobody can reach would
+  // be made again anyway), unless that rules out every worker there is.
+  std::vector<std::string> avoid;
+  for (const Attempt& a : task.running) avoid.push_back(a.worker_id);
+  const bool busy = !avoid.empty();
+  avoid.insert(avoid.end(), task.failed_on.begin(), task.failed_on.end());
+  if (task.kind == Task::Kind::kMap) {
+    const std::vector<std::string>& unreachable = registry_->Unreachable();
+    avoid.insert(avoid.end(), unreachable.begin(), unreachable.end());
+  }
+  WorkerState* w = registry_->PickFree(depth, avoid);
+  if (w == nullptr && !busy && AvoidsEveryone(avoid)) w = registry_->PickFree(depth, {});
+  return w;
+}
+
+bool Scheduler::StartOne(JobQueue* q, int depth) {
+  // A head task that cannot start or be placed now (a reduce waiting for a
+  // map output made again, a task that failed on every free worker) goes to
+  // the back, so the tasks behind it are tried, each once.
+  for (size_t tries = q->tasks.size(); tries > 0; --tries) {
+    Task* task = q->tasks.front();
+    WorkerState* w = q->job->CanStart(*task) ? Place(*task, depth) : nullptr;
+    if (w == nullptr) {
+      q->tasks.pop_front();
+      q->tasks.push_back(task);
+      continue;
+    }
+    TaskSource* job = q->job;
+    Update(q, [this, q] {
+      q->tasks.pop_front();
+      ++q->running;
+      q->turn = next_turn_++;
+    });
+    --queued_;
+    task->queued = false;
+    job->StartAttempt(task, w);  // may re-enter Enqueue, AttemptEnded, RemoveJob
+    return true;
+  }
+  return false;
+}
+
 void Scheduler::Schedule() {
   // StartAttempt may fail synchronously and requeue; guard against re-entry.
   if (scheduling_) return;
   scheduling_ = true;
   const int d = depth();
-  // Map outputs on a worker nobody can reach would be made again anyway.
-  const std::vector<std::string> unreachable = registry_->Unreachable();
-  size_t skipped = 0;
-  while (skipped < queue_.size()) {
-    Entry e = queue_.front();
-    // Never two attempts of one task on one worker (backups go elsewhere); a
-    // task that failed on some workers prefers the others, and a map task
-    // prefers reachable workers, unless that rules out every worker there is.
-    std::vector<std::string> busy;
-    for (const Attempt& a : e.task->running) busy.push_back(a.worker_id);
-    std::vector<std::string> avoid = busy;
-    avoid.insert(avoid.end(), e.task->failed_on.begin(), e.task->failed_on.end());
-    if (e.task->kind == Task::Kind::kMap) {
-      avoid.insert(avoid.end(), unreachable.begin(), unreachable.end());
-    }
-    WorkerState* w = nullptr;
-    if (e.job->CanStart(*e.task)) {
-      w = registry_->PickFree(d, avoid);
-      if (w == nullptr && busy.empty() && AvoidsEveryone(avoid)) w = registry_->PickFree(d, {});
-    }
-    if (w == nullptr) {
-      if (registry_->PickFree(d, {}) == nullptr) break;  // nobody has room
-      queue_.pop_front();
-      queue_.push_back(e);
-      ++skipped;
-      continue;
-    }
-    queue_.pop_front();
-    e.task->queued = false;
-    e.job->StartAttempt(e.task, w);
+  // Jobs none of whose queued tasks could be placed sit out this round.
+  std::vector<TaskSource*> sat_out;
+  while (!turns_.empty() && registry_->PickFree(d, {}) != nullptr) {
+    JobQueue* q = turns_.begin()->queue;
+    if (StartOne(q, d)) continue;
+    turns_.erase(turns_.begin());
+    sat_out.push_back(q->job);
+  }
+  for (TaskSource* job : sat_out) {
+    auto it = jobs_.find(job);
+    if (it != jobs_.end() && !it->second.tasks.empty()) turns_.insert(TurnOf(&it->second));
   }
   scheduling_ = false;
 }

@@ -1,23 +1,40 @@
-// Scheduler: matches waiting tasks to free worker slots, first come first
-// served across jobs. A worker takes up to slots * depth attempts at once;
-// depth grows above 1 only while recent attempts are short, so tiny tasks are
+// Scheduler: matches waiting tasks to free worker slots, sharing the slots
+// among running jobs (DESIGN.md §11).
+//
+// Sharing: the next free slot goes to the job of highest priority that has a
+// task able to start; among equal priorities, to the one with the fewest
+// attempts running, and among those to the one that got a slot least
+// recently (round robin). That is max-min fair: every job gets an equal share
+// of the slots, and what one cannot use goes to the others. A waiting job is
+// never passed over by one of its priority with as many running or more, so
+// none starves. Within a job, tasks start in the order they were queued.
+//
+// Pipelining: a worker takes up to slots * depth attempts at once; depth
+// grows above 1 only while recent attempts are short, so tiny tasks are
 // pipelined (the worker has the next one queued when it finishes one) while
 // long tasks stay spread evenly over idle slots.
+//
+// Cost: choosing the job is O(log jobs); choosing the worker is the
+// registry's PickFree. Nothing scans all queued tasks, except a job whose
+// head task cannot be placed (see Schedule).
 //
 // Thread-safety: coordinator thread only.
 #ifndef AMPMR_MASTER_SCHEDULER_H_
 #define AMPMR_MASTER_SCHEDULER_H_
 
+#include <cstdint>
 #include <deque>
-#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "master/task.h"
+#include "master/task_source.h"
 #include "master/worker_registry.h"
 
 namespace ampmr::master {
-
-class JobRun;
 
 struct SchedulerOptions {
   // Most attempts outstanding per slot when tasks are short.
@@ -28,32 +45,67 @@ struct SchedulerOptions {
 
 class Scheduler {
  public:
+  // `registry` outlives the scheduler.
   Scheduler(WorkerRegistry* registry, SchedulerOptions options)
       : registry_(registry), options_(options) {}
 
-  // Queues `task` of `job` for an attempt. REQUIRES: !task->queued.
-  void Enqueue(JobRun* job, Task* task);
-  // Drops the queued tasks of `job` (cancelled or failed).
-  void RemoveJob(JobRun* job);
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Queues `task` of `job` for an attempt. REQUIRES: !task->queued; `job`
+  // stays valid until RemoveJob(job).
+  void Enqueue(TaskSource* job, Task* task);
+  // Forgets `job`: drops its queued tasks (cancelled, failed or done).
+  void RemoveJob(TaskSource* job);
+  // An attempt this scheduler started for `job` has ended (answered, failed,
+  // cancelled). No-op for a job already removed.
+  void AttemptEnded(TaskSource* job);
   // Starts attempts while there are queued tasks and free slots.
   void Schedule();
   // Feeds the running average that decides the pipeline depth.
   void RecordAttemptDuration(absl::Duration d);
 
-  size_t queued() const { return queue_.size(); }
+  // Attempts of `job` started and not yet ended.
+  int running(const TaskSource* job) const;
+  size_t queued() const { return queued_; }
   int depth() const;
 
  private:
+  struct JobQueue {
+    TaskSource* job = nullptr;
+    uint64_t turn = 0;  // when it last got a slot (or arrived), for ties
+    int running = 0;
+    std::deque<Task*> tasks;
+  };
+  // Orders jobs with queued tasks by who gets the next slot.
+  struct Turn {
+    int priority;
+    int running;
+    uint64_t turn;
+    JobQueue* queue;
+    bool operator<(const Turn& o) const {
+      if (priority != o.priority) return priority > o.priority;
+      if (running != o.running) return running < o.running;
+      return turn < o.turn;
+    }
+  };
+  Turn TurnOf(JobQueue* q) const { return {q->job->priority(), q->running, q->turn, q}; }
+  // Changes `q` (its running count or tasks) while keeping turns_ in step.
+  template <typename F>
+  void Update(JobQueue* q, F change);
+  // A worker with room for `task`, or nullptr.
+  WorkerState* Place(const Task& task, int depth);
   // Whether every registered worker is in `avoid` (then a task takes any).
   bool AvoidsEveryone(const std::vector<std::string>& avoid) const;
+  // Starts the first task of `q` that can be placed; false if none can.
+  bool StartOne(JobQueue* q, int depth);
 
-  struct Entry {
-    JobRun* job;
-    Task* task;
-  };
-  WorkerRegistry* registry_;
-  SchedulerOptions options_;
-  std::deque<Entry> queue_;
+  WorkerRegistry* const registry_;
+  const SchedulerOptions options_;
+  std::map<const TaskSource*, JobQueue> jobs_;
+  std::set<Turn> turns_;  // jobs with queued tasks
+  size_t queued_ = 0;
+  uint64_t next_turn_ = 1;
   double average_seconds_ = 1.0;  // pessimistic until measured
   bool scheduling_ = false;
 };

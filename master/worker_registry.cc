@@ -6,37 +6,79 @@
 
 namespace ampmr::master {
 
+bool WorkerState::Offers(const std::string& handler) const {
+  for (const auto& h : hello.handlers()) {
+    if (h == handler) return true;
+  }
+  return false;
+}
+
+bool WorkerRegistry::ByLoad::operator()(const WorkerState* a, const WorkerState* b) const {
+  int64_t la = static_cast<int64_t>(a->running) * b->slots;
+  int64_t lb = static_cast<int64_t>(b->running) * a->slots;
+  if (la != lb) return la < lb;
+  return a->connected != b->connected ? a->connected < b->connected : a->id < b->id;
+}
+
 WorkerState* WorkerRegistry::Add(const v1::Hello& hello, WorkerLink* link, absl::Time now) {
   std::string id = absl::StrCat("w", next_id_++);
   WorkerState& w = workers_[id];
   w.id = id;
   w.hello = hello;
+  w.slots = hello.slots() > 0 ? hello.slots() : 1;
   w.link = link;
   w.connected = now;
   w.last_heartbeat = now;
+  by_load_.insert(&w);
   return &w;
 }
 
-void WorkerRegistry::Remove(const std::string& id) { workers_.erase(id); }
+void WorkerRegistry::Remove(const std::string& id) {
+  auto it = workers_.find(id);
+  if (it == workers_.end()) return;
+  by_load_.erase(&it->second);
+  unreachable_.erase(std::remove(unreachable_.begin(), unreachable_.end(), id), unreachable_.end());
+  workers_.erase(it);
+}
 
 WorkerState* WorkerRegistry::Find(const std::string& id) {
   auto it = workers_.find(id);
   return it == workers_.end() ? nullptr : &it->second;
 }
 
+const WorkerState* WorkerRegistry::Find(const std::string& id) const {
+  auto it = workers_.find(id);
+  return it == workers_.end() ? nullptr : &it->second;
+}
+
+void WorkerRegistry::AttemptStarted(WorkerState* worker) {
+  bool ranked = by_load_.erase(worker) > 0;
+  ++worker->running;
+  if (ranked) by_load_.insert(worker);
+}
+
+void WorkerRegistry::AttemptEnded(const std::string& id) {
+  WorkerState* w = Find(id);
+  if (w == nullptr) return;
+  bool ranked = by_load_.erase(w) > 0;
+  --w->running;
+  if (ranked) by_load_.insert(w);
+}
+
+void WorkerRegistry::Drain(const std::string& id) {
+  WorkerState* w = Find(id);
+  if (w == nullptr) return;
+  by_load_.erase(w);
+  w->draining = true;
+}
+
 WorkerState* WorkerRegistry::PickFree(int depth, const std::vector<std::string>& exclude) {
-  WorkerState* best = nullptr;
-  int best_free = 0;
-  for (auto& [id, w] : workers_) {
-    if (w.draining) continue;
-    if (std::find(exclude.begin(), exclude.end(), id) != exclude.end()) continue;
-    int free = w.slots() * depth - w.running;
-    if (free > best_free) {
-      best = &w;
-      best_free = free;
-    }
+  // The least loaded with room first: if it has none, nobody has.
+  for (WorkerState* w : by_load_) {
+    if (w->running >= w->slots * depth) return nullptr;
+    if (std::find(exclude.begin(), exclude.end(), w->id) == exclude.end()) return w;
   }
-  return best;
+  return nullptr;
 }
 
 bool WorkerRegistry::FetchFailed(const std::string& id, const std::string& reduce,
@@ -46,15 +88,8 @@ bool WorkerRegistry::FetchFailed(const std::string& id, const std::string& reduc
   w->unfetched_by.insert(reduce);
   if (w->unfetched_by.size() < kUnreachableAfter) return false;
   w->unreachable = error;
+  unreachable_.push_back(id);
   return true;
-}
-
-std::vector<std::string> WorkerRegistry::Unreachable() const {
-  std::vector<std::string> out;
-  for (const auto& [id, w] : workers_) {
-    if (!w.unreachable.empty()) out.push_back(id);
-  }
-  return out;
 }
 
 std::vector<v1::WorkerInfo> WorkerRegistry::List() const {
@@ -64,7 +99,7 @@ std::vector<v1::WorkerInfo> WorkerRegistry::List() const {
     info.set_worker_id(id);
     info.set_host(w.hello.host());
     info.set_shuffle_address(w.hello.shuffle_address());
-    info.set_slots(w.slots());
+    info.set_slots(w.slots);
     info.set_running(w.running);
     info.set_tasks_done(w.tasks_done);
     info.set_connected_time(absl::ToDoubleSeconds(w.connected - absl::UnixEpoch()));

@@ -1,4 +1,9 @@
 // WorkerRegistry: the workers connected now, with their capacity and load.
+// It is the master's only table of worker facts: the scheduler and the call
+// router read what a worker is (slots, handlers, link, draining) here.
+//
+// Choosing a worker for a task is O(log workers): the registry keeps the
+// workers that take tasks ordered by load (attempts running per slot).
 //
 // Thread-safety: coordinator thread only.
 #ifndef AMPMR_MASTER_WORKER_REGISTRY_H_
@@ -21,12 +26,14 @@ namespace ampmr::master {
 struct WorkerState {
   std::string id;
   v1::Hello hello;
+  int slots = 1;               // hello.slots(), at least 1
   WorkerLink* link = nullptr;  // not owned; valid while registered
-  int running = 0;             // attempts dispatched and not yet answered
+  // Attempts dispatched and not yet answered; changed through the registry.
+  int running = 0;
   int64_t tasks_done = 0;
   absl::Time connected;
   absl::Time last_heartbeat;
-  bool draining = false;
+  bool draining = false;  // set through the registry (Drain)
   // What looks wrong with the worker, for people (WorkerInfo.warning).
   std::string warning;
   // Reduce tasks ("j1/r3") that could not fetch its map outputs, and once
@@ -34,7 +41,7 @@ struct WorkerState {
   std::set<std::string> unfetched_by;
   std::string unreachable;
 
-  int slots() const { return hello.slots() > 0 ? hello.slots() : 1; }
+  bool Offers(const std::string& handler) const;
 };
 
 // Distinct reduce tasks that must fail to fetch from a worker before it is
@@ -50,15 +57,22 @@ class WorkerRegistry {
   int64_t ids_used() const { return next_id_ - 1; }
   void Remove(const std::string& id);
   WorkerState* Find(const std::string& id);
+  const WorkerState* Find(const std::string& id) const;
 
   // Reduce `reduce` ("j1/r3") could not fetch a map output from worker `id`
   // (`error` says why). Returns true if that made the worker unreachable.
   bool FetchFailed(const std::string& id, const std::string& reduce, const std::string& error);
   // Unreachable workers' ids, for map tasks to avoid.
-  std::vector<std::string> Unreachable() const;
+  const std::vector<std::string>& Unreachable() const { return unreachable_; }
 
-  // The live worker with the most free capacity (capacity per worker =
-  // slots * depth), skipping `exclude`; nullptr if none has room.
+  // An attempt started on `worker` / ended on worker `id` (no-op if gone).
+  void AttemptStarted(WorkerState* worker);
+  void AttemptEnded(const std::string& id);
+  // The worker is going away: it takes no new attempts.
+  void Drain(const std::string& id);
+
+  // The least loaded live worker (attempts running per slot) that has room
+  // (fewer than slots * depth running), skipping `exclude`; nullptr if none.
   WorkerState* PickFree(int depth, const std::vector<std::string>& exclude);
 
   std::vector<v1::WorkerInfo> List() const;
@@ -66,7 +80,14 @@ class WorkerRegistry {
   size_t size() const { return workers_.size(); }
 
  private:
+  // Orders workers by running / slots, then by registration.
+  struct ByLoad {
+    bool operator()(const WorkerState* a, const WorkerState* b) const;
+  };
+
   std::map<std::string, WorkerState> workers_;
+  std::set<WorkerState*, ByLoad> by_load_;  // the workers not draining
+  std::vector<std::string> unreachable_;    // ids of workers with `unreachable` set
   int64_t next_id_ = 1;
 };
 

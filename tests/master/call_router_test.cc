@@ -45,20 +45,21 @@ struct Outcome {
 };
 
 struct Router {
-  explicit Router(CallRouterOptions options = {}) : router(&loop, options) {}
+  explicit Router(CallRouterOptions options = {}) : router(&loop, &registry, options) {}
 
   FakeWorker* AddWorker(std::vector<std::string> handlers, int slots = 1) {
     workers.push_back(std::make_unique<FakeWorker>());
     v1::Hello hello;
     hello.set_slots(slots);
     for (const auto& h : handlers) hello.add_handlers(h);
-    ids.push_back(absl::StrCat("w", workers.size()));
-    router.AddWorker(ids.back(), hello, workers.back().get());
+    ids.push_back(registry.Add(hello, workers.back().get(), loop.Now())->id);
+    router.AddWorker(ids.back());
     return workers.back().get();
   }
   // As the coordinator does: unregister first, then the link's calls fail.
   void LoseWorker(int index) {
     router.RemoveWorker(ids[index], absl::UnavailableError("no heartbeat"));
+    registry.Remove(ids[index]);
     workers[index]->Close(absl::UnavailableError("connection lost"));
   }
   Outcome* Call(const std::string& handler, const std::string& payload, double timeout = 0,
@@ -78,6 +79,7 @@ struct Router {
   FakeLoop loop;
   std::vector<std::unique_ptr<FakeWorker>> workers;
   std::vector<std::string> ids;
+  WorkerRegistry registry;
   CallRouter router;
 };
 
@@ -344,7 +346,7 @@ TEST(CallRouterTest, DrainingWorkerGetsNoNewCalls) {
   Router r;
   FakeWorker* a = r.AddWorker({"h"});
   FakeWorker* b = r.AddWorker({"h"});
-  r.router.DrainWorker("w1");
+  r.registry.Drain("w1");
   r.Call("h", "1");
   r.Call("h", "2");
   EXPECT_THAT(a->calls, SizeIs(0));

@@ -1,0 +1,66 @@
+// JobRun's reporting side: the tallies of task states (kept by the only
+// functions that change those states), the job's status, and what running
+// attempts last said of themselves.
+#include "absl/strings/numbers.h"
+#include "absl/strings/strip.h"
+#include "master/job_run.h"
+
+namespace ampmr::master {
+
+bool JobRun::SetAttemptStatus(const std::string& attempt_id, const std::string& status) {
+  // Attempt ids are PREFIX-TASK-aN, TASK being "m12" or "r3".
+  absl::string_view rest = attempt_id;
+  if (!absl::ConsumePrefix(&rest, attempt_prefix_ + "-")) return false;
+  absl::string_view task_id = rest.substr(0, rest.rfind("-a"));
+  int index = 0;
+  if (task_id.size() < 2 || !absl::SimpleAtoi(task_id.substr(1), &index) || index < 0) {
+    return false;
+  }
+  const auto& tasks = task_id[0] == 'm' ? maps_ : reduces_;
+  if (index >= static_cast<int>(tasks.size()) || tasks[index]->id != task_id) return false;
+  for (const Attempt& attempt : tasks[index]->running) {
+    if (attempt.id != attempt_id) continue;
+    v1::TaskStatus& s = task_statuses_[attempt_id];
+    s.set_task_id(std::string(task_id));
+    s.set_attempt_id(attempt_id);
+    s.set_worker_id(attempt.worker_id);
+    s.set_status(status);
+    return true;
+  }
+  return false;
+}
+
+void JobRun::SetState(Task* task, Task::State state) {
+  int& done = task->kind == Task::Kind::kMap ? tally_.maps_done : tally_.reduces_done;
+  if (task->state == Task::State::kDone) --done;
+  task->state = state;
+  if (state == Task::State::kDone) ++done;
+}
+
+void JobRun::SetOutputLost(Task* map, bool lost) {
+  if (map->output_lost == lost) return;
+  map->output_lost = lost;
+  tally_.lost_maps += lost ? 1 : -1;
+}
+
+void JobRun::SetAwaitedHolder(Task* map, std::string holder) {
+  tally_.awaited_maps += (holder.empty() ? 0 : 1) - (map->awaited_holder.empty() ? 0 : 1);
+  map->awaited_holder = std::move(holder);
+}
+
+v1::JobStatus JobRun::Status() const {
+  if (restored_final_) return status_;
+  v1::JobStatus s = status_;
+  s.mutable_map()->set_total(static_cast<int>(maps_.size()));
+  s.mutable_map()->set_done(tally_.maps_done);
+  s.mutable_reduce()->set_total(static_cast<int>(reduces_.size()));
+  s.mutable_reduce()->set_done(tally_.reduces_done);
+  const int running = env_.scheduler->running(this);
+  if (status_.state() == v1::MAPPING) s.mutable_map()->set_running(running);
+  if (status_.state() == v1::REDUCING) s.mutable_reduce()->set_running(running);
+  for (const auto& [name, value] : counters_.Sums()) (*s.mutable_counters())[name] = value;
+  for (const auto& [attempt, task_status] : task_statuses_) *s.add_task_statuses() = task_status;
+  return s;
+}
+
+}  // namespace ampmr::master
