@@ -179,6 +179,9 @@ void AddJobFlags(FlagSet* flags, JobFlags* job) {
                   "repeatable, at most 100 files and 64M in all (refused by the master until "
                   "workers take shipped files)");
   flags->String("name", &job->name, "TEXT", "a name for the job, shown by `ampmr jobs`");
+  flags->Int32("priority", &job->priority, "P",
+               "among jobs competing for slots, higher priorities get them first; equal "
+               "priorities share the slots fairly");
 }
 
 absl::StatusOr<v1::JobSpec> BuildJobSpec(const JobFlags& job, absl::string_view cwd) {
@@ -207,6 +210,7 @@ absl::StatusOr<v1::JobSpec> BuildJobSpec(const JobFlags& job, absl::string_view 
   AMPMR_RETURN_IF_ERROR(AddEnv(job.env, &spec));
   AMPMR_RETURN_IF_ERROR(AddFiles(cwd, job.files, &spec));
   spec.set_name(job.name);
+  spec.set_priority(job.priority);
   return spec;
 }
 

@@ -34,6 +34,7 @@ struct JobFlags {
   std::vector<std::string> env;     // NAME=VALUE each
   std::vector<std::string> files;   // PATH[#NAME] each: shipped with the job
   std::string name;                 // free text shown by `ampmr jobs`
+  int32_t priority = 0;             // higher gets slots first among competing jobs
 };
 
 // Declares --input, --output, --mapper, --reducer, --combiner, --reduces,

@@ -23,14 +23,33 @@ struct Plan {
   std::vector<v1::Split> splits;
 };
 
+absl::Status TooManyTasks(int64_t max_tasks, const std::string& why) {
+  return absl::InvalidArgumentError(absl::StrCat("job has more than ", max_tasks,
+                                                 " tasks (the master's --max-tasks): ", why));
+}
+
 // Validation and planning, on the planner thread: everything a submission can
-// get wrong is refused here, before the job exists.
-absl::StatusOr<Plan> ValidateAndPlan(v1::JobSpec spec) {
+// get wrong is refused here, before the job exists. A job over the task limit
+// is refused as soon as planning passes the limit.
+absl::StatusOr<Plan> ValidateAndPlan(v1::JobSpec spec, int64_t max_tasks) {
   AMPMR_RETURN_IF_ERROR(ValidateAndNormalize(&spec));
+  const int64_t reduces = spec.reducer() == "none" ? 0 : spec.reduces();
+  if (reduces >= max_tasks) {
+    return TooManyTasks(max_tasks, absl::StrCat(reduces, " reduces"));
+  }
   std::vector<std::string> inputs(spec.inputs().begin(), spec.inputs().end());
   AMPMR_ASSIGN_OR_RETURN(std::vector<std::string> files, ExpandInputs(inputs));
   Plan plan;
-  AMPMR_ASSIGN_OR_RETURN(plan.splits, PlanSplits(files, spec.split_size()));
+  absl::StatusOr<std::vector<v1::Split>> splits =
+      PlanSplits(files, spec.split_size(), nullptr, static_cast<size_t>(max_tasks - reduces));
+  if (splits.status().code() == absl::StatusCode::kResourceExhausted) {
+    return TooManyTasks(max_tasks,
+                        absl::StrCat("its inputs make more than ", max_tasks - reduces,
+                                     " map splits of at most ", spec.split_size(), " bytes, plus ",
+                                     reduces, " reduces; use a larger --split-size"));
+  }
+  if (!splits.ok()) return splits.status();
+  plan.splits = std::move(*splits);
   std::error_code ec;
   std::filesystem::create_directories(spec.output(), ec);
   if (ec) {
@@ -165,7 +184,7 @@ grpc::ServerUnaryReactor* JobServiceImpl::SubmitJob(grpc::CallbackServerContext*
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   if (Refused(*ctx, "JobService.SubmitJob", reactor)) return reactor;
   planner_->Post([this, reactor, response, spec = request->spec()] {
-    absl::StatusOr<Plan> plan = ValidateAndPlan(spec);
+    absl::StatusOr<Plan> plan = ValidateAndPlan(spec, max_tasks_);
     if (!plan.ok()) {
       reactor->Finish(ToGrpcStatus(plan.status()));
       return;

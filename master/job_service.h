@@ -17,10 +17,15 @@ class JobServiceImpl : public v1::JobService::CallbackService {
  public:
   // `loop` runs `coordinator`; `planner` runs validation and planning, which
   // read the file system. Every call is first Authenticate()d by
-  // `credentials`, which must outlive this.
+  // `credentials`, which must outlive this. A job that would have more than
+  // `max_tasks` tasks (maps and reduces) is refused.
   JobServiceImpl(Loop* loop, Coordinator* coordinator, Loop* planner,
-                 const ClusterCredentials* credentials)
-      : loop_(loop), coordinator_(coordinator), planner_(planner), credentials_(credentials) {}
+                 const ClusterCredentials* credentials, int64_t max_tasks)
+      : loop_(loop),
+        coordinator_(coordinator),
+        planner_(planner),
+        credentials_(credentials),
+        max_tasks_(max_tasks) {}
 
   grpc::ServerUnaryReactor* SubmitJob(grpc::CallbackServerContext* ctx,
                                       const v1::SubmitJobRequest* request,
@@ -52,6 +57,7 @@ class JobServiceImpl : public v1::JobService::CallbackService {
   Coordinator* const coordinator_;
   Loop* const planner_;
   const ClusterCredentials* const credentials_;
+  const int64_t max_tasks_;
 };
 
 }  // namespace ampmr::master

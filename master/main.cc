@@ -35,11 +35,17 @@ int main(int argc, char** argv) {
   flags.Double("heartbeat-timeout", &heartbeat_timeout, "SECS",
                "declare a worker lost after this long without a heartbeat");
   ampmr::AddSecurityFlags(&flags, &options.security, ampmr::SecurityRole::kServer);
+  flags.Int64("max-tasks", &options.max_tasks, "N",
+              "refuse a job that would have more than N tasks (map splits and reduces)");
   if (std::optional<int> exit_code = flags.ParseFlagsOnly("ampmr-master", argc, argv)) {
     return *exit_code;
   }
   if (heartbeat_timeout <= 0) {
     std::cerr << "ampmr-master: --heartbeat-timeout: must be > 0\n";
+    return 2;
+  }
+  if (options.max_tasks < 2) {
+    std::cerr << "ampmr-master: --max-tasks: must be >= 2 (a map and a reduce)\n";
     return 2;
   }
   options.coordinator.heartbeat_timeout = absl::Seconds(heartbeat_timeout);

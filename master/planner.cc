@@ -249,14 +249,19 @@ absl::StatusOr<int64_t> FileWindow::NextLineEnd(int64_t pos) {
   return size_;
 }
 
+absl::Status TooManySplits(size_t max_splits) {
+  return absl::ResourceExhaustedError(absl::StrCat("more than ", max_splits, " splits"));
+}
+
 // Appends the splits of one file. Each byte is examined at most once: a
 // backward search for split k stops where split k-1's search began, because
 // the bytes between its newline and its limit are known to hold none.
 absl::Status CutFile(FileWindow* window, const std::string& path, int64_t size, int64_t split_size,
-                     std::vector<v1::Split>* splits) {
+                     size_t max_splits, std::vector<v1::Split>* splits) {
   int64_t start = 0;
   int64_t clean_end = 0;  // [start, clean_end) is known to hold no newline
   while (start < size) {
+    if (splits->size() >= max_splits) return TooManySplits(max_splits);
     int64_t end = size;
     if (size - start > split_size) {
       int64_t limit = start + split_size;
@@ -277,8 +282,8 @@ absl::Status CutFile(FileWindow* window, const std::string& path, int64_t size, 
   return absl::OkStatus();
 }
 
-absl::Status PlanFile(const std::string& path, int64_t split_size, PlanStats* stats,
-                      std::vector<v1::Split>* splits) {
+absl::Status PlanFile(const std::string& path, int64_t split_size, size_t max_splits,
+                      PlanStats* stats, std::vector<v1::Split>* splits) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return InputError(path, errno);
   struct stat st;
@@ -289,7 +294,7 @@ absl::Status PlanFile(const std::string& path, int64_t split_size, PlanStats* st
     status = absl::InvalidArgumentError(absl::StrCat("input ", path, ": not a regular file"));
   } else {
     FileWindow window(fd, path, st.st_size, stats);
-    status = CutFile(&window, path, st.st_size, split_size, splits);
+    status = CutFile(&window, path, st.st_size, split_size, max_splits, splits);
   }
   close(fd);
   return status;
@@ -306,14 +311,16 @@ absl::StatusOr<std::vector<std::string>> ExpandInputs(const std::vector<std::str
 }
 
 absl::StatusOr<std::vector<v1::Split>> PlanSplits(const std::vector<std::string>& files,
-                                                  int64_t split_size, PlanStats* stats) {
+                                                  int64_t split_size, PlanStats* stats,
+                                                  size_t max_splits) {
   if (split_size <= 0) {
     return absl::InvalidArgumentError(absl::StrCat("split_size: must be > 0, got ", split_size));
   }
   PlanStats ignored;
   std::vector<v1::Split> splits;
   for (const std::string& file : files) {
-    AMPMR_RETURN_IF_ERROR(PlanFile(file, split_size, stats ? stats : &ignored, &splits));
+    AMPMR_RETURN_IF_ERROR(
+        PlanFile(file, split_size, max_splits, stats ? stats : &ignored, &splits));
   }
   return splits;
 }

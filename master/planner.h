@@ -10,6 +10,7 @@
 #define AMPMR_MASTER_PLANNER_H_
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -53,9 +54,13 @@ struct PlanStats {
 // huge file reads little of it, and a file cut into very many small splits is
 // read once, sequentially. If `stats` is not null, the cost is added to it.
 //
+// Planning stops as soon as the files would make more than `max_splits`
+// splits: RESOURCE_EXHAUSTED "more than N splits", having made no more than N.
+//
 // REQUIRES: split_size > 0 (else INVALID_ARGUMENT). Errors name the path.
-absl::StatusOr<std::vector<v1::Split>> PlanSplits(const std::vector<std::string>& files,
-                                                  int64_t split_size, PlanStats* stats = nullptr);
+absl::StatusOr<std::vector<v1::Split>> PlanSplits(
+    const std::vector<std::string>& files, int64_t split_size, PlanStats* stats = nullptr,
+    size_t max_splits = std::numeric_limits<size_t>::max());
 
 }  // namespace ampmr::master
 

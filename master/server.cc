@@ -69,7 +69,8 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(const MasterOp
   }
   impl->coordinator = std::make_unique<Coordinator>(&impl->loop, coordinator_options);
   impl->jobs =
-      std::make_unique<JobServiceImpl>(&impl->loop, impl->coordinator.get(), &impl->planner, creds);
+      std::make_unique<JobServiceImpl>(&impl->loop, impl->coordinator.get(), &impl->planner, creds,
+                                       options.max_tasks);
   impl->sessions = std::make_unique<WorkerSessionImpl>(&impl->loop, impl->coordinator.get(), creds);
   impl->loop.Start("coordinator");
   impl->planner.Start("planner");

@@ -27,6 +27,9 @@ struct MasterOptions {
   // The cluster token every call must carry, and TLS. Without a token the
   // master listens on loopback addresses only, unless `security.insecure`.
   SecurityOptions security;
+  // A job that would have more tasks than this (maps and reduces) is refused
+  // at submit, as soon as planning passes the limit.
+  int64_t max_tasks = 1000000;
   CoordinatorOptions coordinator;
 };
 
