@@ -131,7 +131,7 @@ class CallRouter {
   uint64_t sends_ = 0;
   std::map<uint64_t, std::unique_ptr<PendingCall>> calls_;
   std::map<std::string, std::deque<uint64_t>> queues_;  // handler -> call ids, FIFO
-  std::map<std::string, WorkerCalls> workers_;  // registered workers offering handlers
+  std::map<std::string, WorkerCalls> workers_;          // registered workers offering handlers
   bool dispatching_ = false;
   std::set<std::string> to_dispatch_;
 };

@@ -36,8 +36,8 @@ void JobRun::Resume(const JournaledJob& journaled, int64_t boot, absl::Duration 
       SetState(map.get(), Task::State::kDone);
     }
   }
-  AMPMR_LOG(INFO) << "job resumed job=" << id_ << " maps done=" << tally_.maps_done << "/" << maps_.size()
-                  << " (outputs awaited from workers: " << tally_.awaited_maps
+  AMPMR_LOG(INFO) << "job resumed job=" << id_ << " maps done=" << tally_.maps_done << "/"
+                  << maps_.size() << " (outputs awaited from workers: " << tally_.awaited_maps
                   << ") reduces done=" << tally_.reduces_done << "/" << reduces_.size();
   if (tally_.awaited_maps > 0) {
     rejoin_timer_ = env_.loop->RunAfter(rejoin_grace, [this] { OnRejoinGraceOver(); });

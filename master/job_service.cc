@@ -24,8 +24,8 @@ struct Plan {
 };
 
 absl::Status TooManyTasks(int64_t max_tasks, const std::string& why) {
-  return absl::InvalidArgumentError(absl::StrCat("job has more than ", max_tasks,
-                                                 " tasks (the master's --max-tasks): ", why));
+  return absl::InvalidArgumentError(
+      absl::StrCat("job has more than ", max_tasks, " tasks (the master's --max-tasks): ", why));
 }
 
 // Validation and planning, on the planner thread: everything a submission can

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "gtest/gtest.h"
 #include "common/loop.h"
+#include "gtest/gtest.h"
 #include "tests/master/fake_worker.h"
 
 namespace ampmr::master {
