@@ -112,7 +112,7 @@ int JobsCommand(const ListOptions& options) {
   absl::StatusOr<std::unique_ptr<MasterClient>> client =
       ConnectTo(options.master, options.security);
   if (!client.ok()) return ReportError(client.status());
-  absl::StatusOr<v1::ListJobsResponse> jobs = (*client)->ListJobs();
+  absl::StatusOr<v1::ListJobsResponse> jobs = (*client)->ListJobs(options.page_size);
   if (!jobs.ok()) return ReportError(jobs.status());
   if (options.json) {
     for (const v1::JobStatus& job : jobs->jobs()) {

@@ -51,6 +51,7 @@ struct ListOptions {
   std::string master;
   SecurityOptions security;
   bool json = false;
+  int32_t page_size = 0;  // jobs: per ListJobs page; 0: the master's default
 };
 int JobsCommand(const ListOptions& options);
 int WorkersCommand(const ListOptions& options);

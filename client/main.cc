@@ -178,9 +178,19 @@ int ListCommand(const Args& args, absl::string_view name, absl::string_view desc
                 std::string(description));
   AddMasterFlags(&flags, &options.master, &options.security);
   flags.Bool("json", &options.json, "one JSON object per line instead of a table");
+  if (name == "jobs") {
+    flags
+        .Int32("page-size", &options.page_size, "N",
+               "ask the master for N jobs at a time (all pages are listed)")
+        .DefaultText("the master's, 100");
+  }
   Args positional;
   if (auto code = ParseCommandLine(&flags, args, {}, &positional)) {
     return *code;
+  }
+  if (options.page_size < 0) {
+    std::cerr << "ampmr: --page-size: must be >= 0\n";
+    return kExitUsage;
   }
   return command(options);
 }

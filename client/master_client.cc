@@ -137,12 +137,19 @@ absl::StatusOr<v1::JobStatus> MasterClient::CancelJob(const std::string& job_id,
   return response.status();
 }
 
-absl::StatusOr<v1::ListJobsResponse> MasterClient::ListJobs() {
-  grpc::ClientContext context;
-  Begin(&context, options_.rpc_timeout);
-  v1::ListJobsResponse response;
-  AMPMR_RETURN_IF_ERROR(End(&context, stub_->ListJobs(&context, v1::ListJobsRequest(), &response)));
-  return response;
+absl::StatusOr<v1::ListJobsResponse> MasterClient::ListJobs(int page_size) {
+  v1::ListJobsRequest request;
+  request.set_page_size(page_size);
+  v1::ListJobsResponse all;
+  do {
+    grpc::ClientContext context;
+    Begin(&context, options_.rpc_timeout);
+    v1::ListJobsResponse page;
+    AMPMR_RETURN_IF_ERROR(End(&context, stub_->ListJobs(&context, request, &page)));
+    for (v1::JobStatus& job : *page.mutable_jobs()) *all.add_jobs() = std::move(job);
+    request.set_page_token(page.next_page_token());
+  } while (!request.page_token().empty());
+  return all;
 }
 
 absl::StatusOr<v1::ListWorkersResponse> MasterClient::ListWorkers() {

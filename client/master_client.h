@@ -53,7 +53,9 @@ class MasterClient final : public JobSource {
   absl::StatusOr<std::string> SubmitJob(const v1::JobSpec& spec);
   absl::StatusOr<v1::JobStatus> GetJob(const std::string& job_id) override;
   absl::StatusOr<v1::JobStatus> CancelJob(const std::string& job_id, absl::Duration timeout);
-  absl::StatusOr<v1::ListJobsResponse> ListJobs();
+  // Every job the master lists, following its pages of `page_size` (0: the
+  // master's default).
+  absl::StatusOr<v1::ListJobsResponse> ListJobs(int page_size = 0);
   absl::StatusOr<v1::ListWorkersResponse> ListWorkers();
   absl::StatusOr<std::string> Call(const v1::CallRequest& request);
 

@@ -1,8 +1,10 @@
 #include "master/coordinator.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/listen_address.h"
@@ -40,6 +42,7 @@ Coordinator::Coordinator(Loop* loop, CoordinatorOptions options)
 Coordinator::~Coordinator() {
   if (heartbeat_timer_ != 0) loop_->CancelTimer(heartbeat_timer_);
   if (journal_timer_ != 0) loop_->CancelTimer(journal_timer_);
+  if (sweep_timer_ != 0) loop_->CancelTimer(sweep_timer_);
 }
 
 void Coordinator::Start() {
@@ -49,7 +52,8 @@ void Coordinator::Start() {
 absl::StatusOr<std::string> Coordinator::SubmitJob(v1::JobSpec spec,
                                                    std::vector<v1::Split> splits) {
   if (!accepting_) return absl::UnavailableError("master is shutting down");
-  std::string id = absl::StrCat("j", next_job_++);
+  const int64_t number = next_job_++;
+  std::string id = absl::StrCat("j", number);
   if (options_.journal != nullptr) {
     options_.journal->JobSubmitted(id, spec, splits,
                                    absl::ToDoubleSeconds(loop_->Now() - absl::UnixEpoch()));
@@ -57,7 +61,7 @@ absl::StatusOr<std::string> Coordinator::SubmitJob(v1::JobSpec spec,
   auto job = std::make_unique<JobRun>(id, std::move(spec), std::move(splits), MakeJobEnv());
   JobRun* raw = job.get();
   jobs_.emplace(id, std::move(job));
-  job_order_.push_back(id);
+  job_order_.emplace(number, id);
   AMPMR_LOG(INFO) << "job submitted job=" << id;
   FlushJournal();  // the job survives a restart before its id is handed out
   raw->Start();
@@ -76,7 +80,7 @@ JobEnv Coordinator::MakeJobEnv() {
 
 absl::StatusOr<v1::JobStatus> Coordinator::GetJob(const std::string& job_id) const {
   auto it = jobs_.find(job_id);
-  if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("no job ", job_id));
+  if (it == jobs_.end()) return ForgottenJob(job_id);
   return it->second->Status();
 }
 
@@ -90,24 +94,61 @@ absl::StatusOr<v1::JobFiles> Coordinator::JobFiles(const std::string& job_id) co
   return files;
 }
 
+absl::StatusOr<v1::JobStatus> Coordinator::ForgottenJob(const std::string& job_id) const {
+  if (options_.journal != nullptr) {
+    absl::StatusOr<v1::JobStatus> status = options_.journal->FinishedJob(job_id);
+    if (status.ok() || status.status().code() != absl::StatusCode::kNotFound) return status;
+  }
+  return absl::NotFoundError(absl::StrCat("no job ", job_id));
+}
+
 absl::StatusOr<v1::JobStatus> Coordinator::CancelJob(const std::string& job_id) {
   auto it = jobs_.find(job_id);
-  if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("no job ", job_id));
+  if (it == jobs_.end()) return ForgottenJob(job_id);  // over long ago
   it->second->Cancel("cancelled by request");
   scheduler_.Schedule();
   return it->second->Status();
 }
 
-std::vector<v1::JobStatus> Coordinator::ListJobs() const {
-  std::vector<v1::JobStatus> out;
-  out.reserve(job_order_.size());
-  for (const auto& id : job_order_) out.push_back(jobs_.at(id)->Status());
-  return out;
+absl::StatusOr<v1::ListJobsResponse> Coordinator::ListJobs(
+    const v1::ListJobsRequest& request) const {
+  constexpr int kDefaultPage = 100;
+  constexpr int kMaxPage = 1000;
+  if (request.page_size() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size: must be >= 0, got ", request.page_size()));
+  }
+  const int page =
+      request.page_size() == 0 ? kDefaultPage : std::min(request.page_size(), kMaxPage);
+  int64_t from = 0;
+  if (!request.page_token().empty() && !absl::SimpleAtoi(request.page_token(), &from)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_token: not one this master handed out: \"", request.page_token(), "\""));
+  }
+  v1::ListJobsResponse response;
+  for (auto it = job_order_.lower_bound(from); it != job_order_.end(); ++it) {
+    if (response.jobs_size() == page) {
+      response.set_next_page_token(absl::StrCat(it->first));
+      break;
+    }
+    v1::JobStatus* s = response.add_jobs();
+    *s = jobs_.at(it->second)->Status();
+    s->set_input_count(s->spec().inputs_size());
+    s->mutable_spec()->clear_inputs();
+    s->clear_task_statuses();
+  }
+  return response;
 }
 
 absl::StatusOr<int64_t> Coordinator::Watch(const std::string& job_id, Watcher watcher) {
   auto it = jobs_.find(job_id);
-  if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("no job ", job_id));
+  if (it == jobs_.end()) {
+    // Forgotten, so over: its final status is all there is to watch.
+    absl::StatusOr<v1::JobStatus> status = ForgottenJob(job_id);
+    if (!status.ok()) return status.status();
+    watcher(*status, true);
+    return 0;
+  }
   bool final = it->second->finished();
   watcher(it->second->Status(), final);
   if (final) return 0;
@@ -137,7 +178,18 @@ void Coordinator::OnJobChange(JobRun* job) {
     shown_state_[job->id()] = job->state();
     dirty_.erase(job->id());
     NotifyWatchers(job, job->finished());
-    if (job->finished()) shown_state_.erase(job->id());
+    // A job may report a change again after it ended (the acceptance that
+    // ended it): its final state stays shown, so it ends here once.
+    if (job->finished() && phase_changed) {
+      finished_.push_back(job->id());
+      to_release_.push_back(job->id());
+      if (sweep_timer_ == 0) {
+        sweep_timer_ = loop_->RunAfter(absl::ZeroDuration(), [this] {
+          sweep_timer_ = 0;
+          SweepFinished();
+        });
+      }
+    }
     return;
   }
   dirty_[job->id()] = true;
@@ -152,6 +204,26 @@ void Coordinator::OnJobChange(JobRun* job) {
       if (it != jobs_.end() && !it->second->finished()) NotifyWatchers(it->second.get(), false);
     }
   });
+}
+
+void Coordinator::SweepFinished() {
+  for (const std::string& id : to_release_) {
+    auto it = jobs_.find(id);
+    if (it != jobs_.end()) it->second->ReleaseTasks();
+  }
+  to_release_.clear();
+  while (finished_.size() > static_cast<size_t>(std::max(0, options_.keep_jobs))) {
+    auto it = jobs_.find(finished_.front());
+    finished_.pop_front();
+    if (it == jobs_.end()) continue;
+    int64_t number = 0;
+    if (absl::SimpleAtoi(absl::string_view(it->first).substr(1), &number)) {
+      job_order_.erase(number);
+    }
+    dirty_.erase(it->first);
+    shown_state_.erase(it->first);
+    jobs_.erase(it);
+  }
 }
 
 void Coordinator::NotifyWatchers(JobRun* job, bool final) {

@@ -8,6 +8,7 @@
 #define AMPMR_MASTER_COORDINATOR_H_
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -52,6 +53,9 @@ struct CoordinatorOptions {
   // How long a resumed job waits for workers to come back and report the
   // accepted map outputs they hold before making those outputs again.
   absl::Duration rejoin_grace = absl::Seconds(10);
+  // Finished jobs kept in memory; older ones (by when they finished) are
+  // forgotten, and answered for from the journal, if any.
+  int keep_jobs = 1000;
 };
 
 class Coordinator {
@@ -76,9 +80,13 @@ class Coordinator {
 
   // REQUIRES: `spec` validated and normalized; `splits` planned from it.
   absl::StatusOr<std::string> SubmitJob(v1::JobSpec spec, std::vector<v1::Split> splits);
+  // A forgotten job (see keep_jobs) is answered for from the journal.
   absl::StatusOr<v1::JobStatus> GetJob(const std::string& job_id) const;
   absl::StatusOr<v1::JobStatus> CancelJob(const std::string& job_id);
-  std::vector<v1::JobStatus> ListJobs() const;
+  // A page of the jobs kept in memory, oldest first, each without its input
+  // list (input_count instead) and task statuses. INVALID_ARGUMENT for a
+  // page token this master did not hand out.
+  absl::StatusOr<v1::ListJobsResponse> ListJobs(const v1::ListJobsRequest& request) const;
   std::vector<v1::WorkerInfo> ListWorkers() const { return registry_.List(); }
   // The files shipped with a running job, for its workers. NOT_FOUND for a
   // job unknown or over.
@@ -107,6 +115,7 @@ class Coordinator {
   void Call(v1::CallRequest request, CallRouter::Done done);
   const CallRouter& calls() const { return calls_; }
 
+  // Jobs held in memory.
   size_t job_count() const { return jobs_.size(); }
 
  private:
@@ -114,6 +123,11 @@ class Coordinator {
   void OnJobChange(JobRun* job);
   void NotifyWatchers(JobRun* job, bool final);
   void CheckHeartbeats();
+  // After a job ends (not from inside its own callbacks): lets go of its
+  // tasks, and forgets the oldest finished jobs beyond keep_jobs.
+  void SweepFinished();
+  // A job not in memory, from the journal: NOT_FOUND if it has none.
+  absl::StatusOr<v1::JobStatus> ForgottenJob(const std::string& job_id) const;
   // Commits the journal's open transaction; logs the first failure.
   void FlushJournal();
   // Tells a (re)joining worker to delete the outputs it holds of jobs that
@@ -128,7 +142,10 @@ class Coordinator {
   bool accepting_ = true;
   int64_t next_job_ = 1;
   std::map<std::string, std::unique_ptr<JobRun>> jobs_;
-  std::vector<std::string> job_order_;
+  std::map<int64_t, std::string> job_order_;  // job number -> id, for ListJobs pages
+  std::deque<std::string> finished_;          // jobs in memory that ended, oldest end first
+  std::vector<std::string> to_release_;       // ended, tasks not yet let go of
+  Loop::TimerId sweep_timer_ = 0;
   struct Watch_ {
     std::string job_id;
     Watcher watcher;

@@ -25,14 +25,18 @@ absl::Status Coordinator::Recover() {
       next_job_ = std::max(next_job_, number + 1);
     }
     std::unique_ptr<JobRun> job;
-    if (j.final_status.has_value()) {
+    const bool finished = j.final_status.has_value();
+    if (finished) {
       job = std::make_unique<JobRun>(std::move(*j.final_status), MakeJobEnv());
     } else {
       job = std::make_unique<JobRun>(j.id, j.spec, std::move(j.splits), MakeJobEnv());
       resumed.emplace_back(job.get(), &j);
     }
-    if (jobs_.emplace(j.id, std::move(job)).second) job_order_.push_back(j.id);
+    if (!jobs_.emplace(j.id, std::move(job)).second) continue;
+    job_order_.emplace(number, j.id);
+    if (finished) finished_.push_back(j.id);
   }
+  SweepFinished();  // only the newest keep_jobs finished ones stay in memory
   AMPMR_LOG(INFO) << "journal " << journal->path() << ": " << contents.jobs.size()
                   << " jobs, resuming " << resumed.size() << " (master boot " << contents.boot
                   << ")";

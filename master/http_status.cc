@@ -26,7 +26,12 @@ absl::StatusOr<Snapshot> Read(Loop* loop, Coordinator* coordinator) {
   auto promise = std::make_shared<std::promise<Snapshot>>();
   std::future<Snapshot> future = promise->get_future();
   loop->Post([promise, coordinator] {
-    promise->set_value(Snapshot{coordinator->ListJobs(), coordinator->ListWorkers()});
+    v1::ListJobsRequest all;
+    all.set_page_size(1000);  // the most a page holds: every job kept, by default
+    absl::StatusOr<v1::ListJobsResponse> jobs = coordinator->ListJobs(all);
+    promise->set_value(
+        Snapshot{std::vector<v1::JobStatus>(jobs->jobs().begin(), jobs->jobs().end()),
+                 coordinator->ListWorkers()});
   });
   if (future.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
     return absl::UnavailableError("the coordinator did not answer in time");

@@ -102,6 +102,11 @@ class JobRun : public TaskSource {
   // them without); empty once the job has ended.
   const google::protobuf::RepeatedPtrField<v1::ShippedFile>& files() const { return files_; }
 
+  // Lets go of the tasks of a finished job, keeping only its final status.
+  // Not from inside the job's own callbacks (they may still use the tasks).
+  // REQUIRES: finished().
+  void ReleaseTasks();
+
   const std::string& id() const { return id_; }
   v1::JobState state() const { return status_.state(); }
   bool finished() const;

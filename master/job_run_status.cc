@@ -48,6 +48,18 @@ void JobRun::SetAwaitedHolder(Task* map, std::string holder) {
   map->awaited_holder = std::move(holder);
 }
 
+void JobRun::ReleaseTasks() {
+  if (restored_final_) return;
+  status_ = Status();
+  restored_final_ = true;
+  phase_ = amp::Deferred<amp::DeferredListResult<v1::Answer>>();
+  std::vector<std::unique_ptr<Task>>().swap(maps_);
+  std::vector<std::unique_ptr<Task>>().swap(reduces_);
+  std::vector<absl::Duration>().swap(phase_durations_);
+  counters_ = JobCounters(0);
+  task_statuses_.clear();
+}
+
 v1::JobStatus JobRun::Status() const {
   if (restored_final_) return status_;
   v1::JobStatus s = status_;

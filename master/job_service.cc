@@ -240,9 +240,10 @@ grpc::ServerUnaryReactor* JobServiceImpl::ListJobs(grpc::CallbackServerContext* 
                                                    v1::ListJobsResponse* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   if (Refused(*ctx, "JobService.ListJobs", reactor)) return reactor;
-  loop_->Post([this, reactor, response] {
-    for (auto& job : coordinator_->ListJobs()) *response->add_jobs() = std::move(job);
-    reactor->Finish(grpc::Status::OK);
+  loop_->Post([this, reactor, response, request = *request] {
+    absl::StatusOr<v1::ListJobsResponse> page = coordinator_->ListJobs(request);
+    if (page.ok()) *response = std::move(*page);
+    reactor->Finish(ToGrpcStatus(page.status()));
   });
   return reactor;
 }

@@ -115,7 +115,8 @@ absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(const std::string& path) 
 
 Journal::~Journal() {
   (void)Flush();
-  for (sqlite3_stmt* s : {insert_job_, insert_batch_, finish_job_, delete_tasks_, set_workers_}) {
+  for (sqlite3_stmt* s :
+       {insert_job_, insert_batch_, finish_job_, delete_tasks_, set_workers_, select_status_}) {
     sqlite3_finalize(s);
   }
   sqlite3_close(db_);
@@ -175,6 +176,8 @@ absl::Status Journal::Init() {
   // A row journals of older masters lack: absent means none.
   AMPMR_RETURN_IF_ERROR(
       Prepare("INSERT OR REPLACE INTO meta VALUES('workers', ?1)", &set_workers_));
+  AMPMR_RETURN_IF_ERROR(
+      Prepare("SELECT status FROM jobs WHERE id = ?1 AND status IS NOT NULL", &select_status_));
   return absl::OkStatus();
 }
 
@@ -258,6 +261,27 @@ void Journal::TaskAccepted(const std::string& job_id, bool is_map, int index,
     last_batch_ = &*batches_.try_emplace(job_id).first;
   }
   AppendTaskRecord(is_map, index, worker_address, answer, &last_batch_->second);
+}
+
+absl::StatusOr<v1::JobStatus> Journal::FinishedJob(const std::string& job_id) {
+  BindText(select_status_, 1, job_id);
+  int rc = sqlite3_step(select_status_);
+  absl::StatusOr<v1::JobStatus> result = absl::NotFoundError(absl::StrCat("no job ", job_id));
+  if (rc == SQLITE_ROW) {
+    v1::JobStatus status;
+    const void* blob = sqlite3_column_blob(select_status_, 0);
+    int size = sqlite3_column_bytes(select_status_, 0);
+    if (status.ParseFromArray(blob, size)) {
+      result = std::move(status);
+    } else {
+      result = Corrupt(absl::StrCat("job ", job_id, ": unreadable status"));
+    }
+  } else if (rc != SQLITE_DONE) {
+    result = Error(absl::StrCat("reading job ", job_id));
+  }
+  sqlite3_reset(select_status_);
+  sqlite3_clear_bindings(select_status_);
+  return result;
 }
 
 void Journal::JobFinished(const v1::JobStatus& status) {

@@ -97,6 +97,11 @@ class Journal {
   // Worker ids up to "w`count`" have been handed out.
   void WorkersAdded(int64_t count);
 
+  // The final status of a finished job, read back (for a job the master no
+  // longer holds in memory). NOT_FOUND if the journal has no finished job of
+  // that id.
+  absl::StatusOr<v1::JobStatus> FinishedJob(const std::string& job_id);
+
   // Commits the open transaction, if any. Returns the first error of any
   // write since the journal was opened.
   absl::Status Flush();
@@ -130,6 +135,7 @@ class Journal {
   sqlite3_stmt* finish_job_ = nullptr;
   sqlite3_stmt* delete_tasks_ = nullptr;
   sqlite3_stmt* set_workers_ = nullptr;
+  sqlite3_stmt* select_status_ = nullptr;
   std::string buffer_;  // reused for serializing, so writes rarely allocate
   // Accepted tasks not yet written, by job (journal_format.h), and the batch
   // written to last: accepting a task is an append to a buffer.

@@ -37,11 +37,18 @@ int main(int argc, char** argv) {
   ampmr::AddSecurityFlags(&flags, &options.security, ampmr::SecurityRole::kServer);
   flags.Int64("max-tasks", &options.max_tasks, "N",
               "refuse a job that would have more than N tasks (map splits and reduces)");
+  flags.Int32("keep-jobs", &options.coordinator.keep_jobs, "N",
+              "finished jobs kept in memory; older ones are forgotten (`ampmr status` still "
+              "answers for them from the journal under --data-dir)");
   if (std::optional<int> exit_code = flags.ParseFlagsOnly("ampmr-master", argc, argv)) {
     return *exit_code;
   }
   if (heartbeat_timeout <= 0) {
     std::cerr << "ampmr-master: --heartbeat-timeout: must be > 0\n";
+    return 2;
+  }
+  if (options.coordinator.keep_jobs < 0) {
+    std::cerr << "ampmr-master: --keep-jobs: must be >= 0\n";
     return 2;
   }
   if (options.max_tasks < 2) {

@@ -271,7 +271,7 @@ TEST(RecoveryTest, FinishedJobsKeepTheirHistoryAndTheirOutputsAreForgotten) {
   }
   Master b(tmp.path());
   ASSERT_THAT(b.recovered, IsOk());
-  ASSERT_THAT(b.coordinator->ListJobs(), SizeIs(1));
+  ASSERT_THAT(b.coordinator->ListJobs({})->jobs(), SizeIs(1));
   v1::JobStatus after = b.Status("j1");
   EXPECT_EQ(after.state(), v1::SUCCEEDED);
   EXPECT_EQ(after.map().total(), 2);
