@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/key_spec.h"
 #include "common/shipped_files.h"
 #include "common/size.h"
 #include "common/status_macros.h"
@@ -150,10 +151,11 @@ absl::Status AddFiles(absl::string_view cwd, const std::vector<std::string>& fla
 
 void AddJobFlags(FlagSet* flags, JobFlags* job) {
   flags
-      ->Repeated("input", &job->inputs, "PATH",
-                 "input file, directory or glob; one per --input, repeat for "
-                 "more")
-      .Required();
+      ->Repeated("input", &job->inputs, "PATH...",
+                 "input files, directories or globs (every argument up to the next flag); "
+                 "may be repeated")
+      .Required()
+      .Several();
   flags->String("output", &job->output, "DIR", "output directory; must be absent or empty")
       .Required();
   flags
@@ -182,6 +184,26 @@ void AddJobFlags(FlagSet* flags, JobFlags* job) {
   flags->Int32("priority", &job->priority, "P",
                "among jobs competing for slots, higher priorities get them first; equal "
                "priorities share the slots fairly");
+  flags->Int32("key-fields", &job->key_fields, "N",
+               "the first N fields of a map output line are its key, the rest its value");
+  flags->String("field-separator", &job->field_separator, "C", "what separates fields: one byte")
+      .DefaultText("TAB");
+  flags
+      ->Int32("partition-fields", &job->partition_fields, "K",
+              "pick reduces by the first K key fields only (K <= --key-fields)")
+      .DefaultText("the whole key");
+  flags
+      ->String("sort-key", &job->sort_key, "KEYDEF",
+               "order keys like sort(1) -k over key fields, e.g. \"-k1,1 -k2,2nr\" "
+               "(n numeric, r reverse)")
+      .DefaultText("bytewise");
+  flags->Bool("total-order", &job->total_order,
+              "sample the keys and range-partition them, so the parts in order are one "
+              "sorted file");
+  flags
+      ->String("compress-output", &job->compress_output, "gzip|zstd",
+               "write part-NNNNN.gz or part-NNNNN.zst")
+      .DefaultText("none");
 }
 
 absl::StatusOr<v1::JobSpec> BuildJobSpec(const JobFlags& job, absl::string_view cwd) {
@@ -211,6 +233,30 @@ absl::StatusOr<v1::JobSpec> BuildJobSpec(const JobFlags& job, absl::string_view 
   AMPMR_RETURN_IF_ERROR(AddFiles(cwd, job.files, &spec));
   spec.set_name(job.name);
   spec.set_priority(job.priority);
+  KeySpecNames names;
+  names.key_fields = "--key-fields";
+  names.separator = "--field-separator";
+  names.partition_fields = "--partition-fields";
+  names.sort_key = "--sort-key";
+  AMPMR_RETURN_IF_ERROR(
+      MakeKeySpec(job.key_fields, job.field_separator, job.partition_fields, job.sort_key, names)
+          .status());
+  if (job.key_fields < 1) return MustBeAtLeastOne("key-fields", job.key_fields);
+  spec.set_key_fields(job.key_fields);
+  spec.set_field_separator(job.field_separator);
+  spec.set_partition_fields(job.partition_fields);
+  spec.set_sort_key(job.sort_key);
+  if (job.total_order && job.reducer == "none") {
+    return absl::InvalidArgumentError("--total-order: a map-only job (--reducer none) has no "
+                                      "partitions to order");
+  }
+  spec.set_total_order(job.total_order);
+  if (!job.compress_output.empty() && job.compress_output != "gzip" &&
+      job.compress_output != "zstd") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--compress-output: want gzip or zstd, got \"", job.compress_output, "\""));
+  }
+  spec.set_compress_output(job.compress_output);
   return spec;
 }
 

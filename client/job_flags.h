@@ -22,7 +22,7 @@ namespace ampmr::client {
 
 // The job flags as typed; the initial values are the defaults --help shows.
 struct JobFlags {
-  std::vector<std::string> inputs;  // one path, directory or glob per --input
+  std::vector<std::string> inputs;  // paths, directories or globs
   std::string output;
   std::string mapper;
   std::string reducer = "builtin:identity";  // "none": a map-only job
@@ -35,11 +35,18 @@ struct JobFlags {
   std::vector<std::string> files;   // PATH[#NAME] each: shipped with the job
   std::string name;                 // free text shown by `ampmr jobs`
   int32_t priority = 0;             // higher gets slots first among competing jobs
+  int32_t key_fields = 1;
+  std::string field_separator = "\t";
+  int32_t partition_fields = 0;  // 0: the whole key
+  std::string sort_key;          // empty: bytewise
+  bool total_order = false;
+  std::string compress_output;  // "", "gzip" or "zstd"
 };
 
 // Declares --input, --output, --mapper, --reducer, --combiner, --reduces,
-// --split-size, --max-attempts, --task-timeout, --env, --file and --name on `flags`,
-// bound to `job`.
+// --split-size, --max-attempts, --task-timeout, --env, --file, --name, --key-fields,
+// --field-separator, --partition-fields, --sort-key, --total-order and
+// --compress-output on `flags`, bound to `job`.
 void AddJobFlags(FlagSet* flags, JobFlags* job);
 
 // Checks `job` and builds the spec to submit. Relative --input and --output

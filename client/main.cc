@@ -14,6 +14,7 @@
 #include "client/commands.h"
 #include "client/exit_status.h"
 #include "client/job_flags.h"
+#include "client/streaming_flags.h"
 #include "common/cli_flags.h"
 #include "common/security_flags.h"
 
@@ -34,6 +35,7 @@ constexpr char kUsage[] =
     "  run      run one job on an embedded master and workers, then clean up\n"
     "  submit   submit a job to a master; prints the job id (--wait: follow "
     "it)\n"
+    "  streaming  run a Hadoop Streaming command line (-input -output -mapper -D ...)\n"
     "  status   show a job's state, progress, counters and error\n"
     "  wait     block until a job ends; exit 0 if it succeeded, else 1\n"
     "  cancel   cancel a job and print its resulting state\n"
@@ -76,9 +78,8 @@ struct Positional {
   const char* hint = "";  // appended to "unexpected argument"
 };
 
-// The job commands take no positional arguments; the likely slip is
-// `--input a b`.
-constexpr Positional kNoneForJobs = {0, 0, "", " (one path per --input: --input A --input B)"};
+// The job commands take no positional arguments.
+constexpr Positional kNoneForJobs = {0, 0, "", ""};
 
 // Parses `args` into `flags` and checks the positional arguments. Returns the
 // exit code when the command must not run (help, bad usage).
@@ -221,8 +222,33 @@ int Call(const Args& args) {
   return CallCommand(options);
 }
 
+// `ampmr streaming`: Hadoop Streaming's command line, on --master or an
+// embedded cluster.
+int Streaming(const Args& args) {
+  absl::StatusOr<StreamingJob> parsed = ParseStreamingArgs(args);
+  if (!parsed.ok()) return ReportError(parsed.status());
+  if (parsed->help) {
+    std::cout << kStreamingUsage;
+    return kExitSuccess;
+  }
+  if (!parsed->master.empty()) {
+    SubmitOptions options;
+    options.master = parsed->master;
+    options.job = parsed->job;
+    options.wait = true;
+    return SubmitCommand(options);
+  }
+  RunOptions options;
+  options.job = parsed->job;
+  options.workers = parsed->workers > 0
+                        ? parsed->workers
+                        : static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
+  return RunCommand(options);
+}
+
 int Dispatch(const std::string& command, const Args& args) {
   if (command == "run") return Run(args);
+  if (command == "streaming") return Streaming(args);
   if (command == "submit") return Submit(args);
   if (command == "status") {
     return JobCommand(args, "status", "Shows a job's state, progress, counters and error.",

@@ -50,6 +50,12 @@ FlagSet::Flag& FlagSet::Flag::Required() {
   return *this;
 }
 
+FlagSet::Flag& FlagSet::Flag::Several() {
+  AMPMR_CHECK(kind_ == Kind::kRepeated) << "--" << name_ << ": Several() on a flag not Repeated";
+  several_ = true;
+  return *this;
+}
+
 FlagSet::FlagSet(std::string usage, std::string description)
     : usage_(std::move(usage)), description_(std::move(description)) {}
 
@@ -209,7 +215,13 @@ absl::Status FlagSet::ParseFlag(const std::vector<std::string>& args, size_t* i)
                                                    flag->name_, " ", flag->value_name_, ")"));
   }
   ++*i;
-  return Assign(flag, args[*i]);
+  AMPMR_RETURN_IF_ERROR(Assign(flag, args[*i]));
+  while (flag->several_ && *i + 1 < args.size() &&
+         (args[*i + 1] == "-" || !absl::StartsWith(args[*i + 1], "-"))) {
+    ++*i;
+    AMPMR_RETURN_IF_ERROR(Assign(flag, args[*i]));
+  }
+  return absl::OkStatus();
 }
 
 std::optional<int> FlagSet::ParseFlagsOnly(const char* program, int argc, const char* const* argv) {

@@ -19,7 +19,9 @@
 //                                start with "--" (write --name=--x for that)
 //   --name, --name=true|false    a boolean flag
 //   repeatable flags collect every occurrence in order; any other flag given
-//   twice is an error
+//   twice is an error; a repeatable flag marked Several() takes every
+//   following argument up to the next that starts with '-'
+//   (--input a b --input c)
 //   -h, --help                   sets help_requested(); nothing else is checked
 //   --                           everything after it is positional
 //   anything else                positional, in order; flags and positional
@@ -58,6 +60,10 @@ class FlagSet {
     Flag& DefaultText(std::string text);
     // Parse() fails unless the flag was given at least once.
     Flag& Required();
+    // A Repeated flag whose every occurrence takes one or more values: the
+    // arguments after it up to the next one that starts with '-' ("-" is a
+    // value), as the shell expands `--input books/*.txt`.
+    Flag& Several();
 
    private:
     friend class FlagSet;
@@ -68,6 +74,7 @@ class FlagSet {
     std::string default_text_;
     Kind kind_ = Kind::kValue;
     bool required_ = false;
+    bool several_ = false;
     int times_seen_ = 0;
     std::function<absl::Status(absl::string_view)> set_;  // parses one value
   };

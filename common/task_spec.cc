@@ -1,6 +1,7 @@
 #include "common/task_spec.h"
 
 #include <array>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -11,10 +12,11 @@ namespace ampmr {
 namespace {
 
 constexpr std::array<const char*, 3> kMappers = {"wordcount", "identity", "noop"};
-constexpr std::array<const char*, 3> kReducers = {"sum", "count", "identity"};
+constexpr std::array<const char*, 4> kReducers = {"sum", "count", "identity", "aggregate"};
 
-const std::array<const char*, 3>& Builtins(TaskRole role) {
-  return role == TaskRole::kMapper ? kMappers : kReducers;
+std::vector<const char*> Builtins(TaskRole role) {
+  if (role == TaskRole::kMapper) return {kMappers.begin(), kMappers.end()};
+  return {kReducers.begin(), kReducers.end()};
 }
 
 }  // namespace

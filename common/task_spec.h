@@ -20,7 +20,7 @@ struct TaskSpec {
 };
 
 // Built-in names by role: mappers wordcount, identity, noop; reducers and
-// combiners sum, count, identity.
+// combiners sum, count, identity, aggregate.
 bool IsBuiltin(TaskRole role, absl::string_view name);
 
 // Parses `text` for `role`. "none" is accepted only for reducers. Errors are

@@ -7,6 +7,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   libsqlite3-dev sqlite3 nlohmann-json3-dev libcpp-httplib-dev
+  zlib1g-dev libbz2-dev libzstd-dev gzip bzip2 zstd
   supervisor python3 python3-grpcio python3-protobuf
   iproute2  # ip netns: the across-nodes tests run each node in a network namespace
 )

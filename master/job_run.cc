@@ -4,8 +4,12 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/codec.h"
 #include "common/logging.h"
+#include "common/key_comparator.h"
+#include "common/key_spec.h"
 #include "common/task_errors.h"
+#include "master/total_order.h"
 
 namespace ampmr::master {
 namespace {
@@ -20,7 +24,7 @@ JobRun::JobRun(std::string id, v1::JobSpec spec, std::vector<v1::Split> splits, 
     : id_(std::move(id)),
       env_(std::move(env)),
       attempt_prefix_(id_),
-      committer_(spec.output(), id_),
+      committer_(spec.output(), id_, CodecSuffix(CodecOfOutputName(spec.compress_output()))),
       counters_(static_cast<int>(splits.size())) {
   status_.set_job_id(id_);
   files_ = std::move(*spec.mutable_files());
@@ -73,6 +77,48 @@ void JobRun::Start() {
   status_.set_start_time(Seconds(env_.loop->Now()));
   AMPMR_LOG(INFO) << "job started job=" << id_ << " maps=" << maps_.size()
                   << " reduces=" << reduces_.size();
+  if (status_.spec().total_order() && reduces_.size() > 1 && !maps_.empty()) {
+    StartSampling();
+    return;
+  }
+  StartPhase(&maps_, v1::MAPPING);
+}
+
+std::vector<std::unique_ptr<Task>>* JobRun::PhaseTasks() {
+  if (sampling_) return &samples_;
+  return status_.state() == v1::REDUCING ? &reduces_ : &maps_;
+}
+
+void JobRun::StartSampling() {
+  std::vector<v1::Split> splits;
+  for (const auto& map : maps_) splits.push_back(map->split);
+  splits = SampleSplits(splits);
+  for (size_t i = 0; i < splits.size(); ++i) {
+    auto task = std::make_unique<Task>();
+    task->kind = Task::Kind::kMap;
+    task->index = static_cast<int>(i);
+    task->id = absl::StrCat("s", i);
+    task->split = std::move(splits[i]);
+    samples_.push_back(std::move(task));
+  }
+  AMPMR_LOG(INFO) << "sampling keys for total order job=" << id_ << " tasks=" << samples_.size();
+  sampling_ = true;
+  StartPhase(&samples_, v1::MAPPING);
+}
+
+void JobRun::OnSamplingDone() {
+  const v1::JobSpec& spec = status_.spec();
+  absl::StatusOr<KeySpec> keys = MakeKeySpec(spec.key_fields(), spec.field_separator(),
+                                             spec.partition_fields(), spec.sort_key());
+  std::vector<std::string> sampled;
+  for (const auto& task : samples_) {
+    for (const std::string& key : task->result.map_done().sample_keys()) sampled.push_back(key);
+  }
+  cut_points_ = CutPoints(std::move(sampled), spec.reduces(), KeyComparator(keys.value()));
+  AMPMR_LOG(INFO) << "total order cut points ready job=" << id_ << " cuts=" << cut_points_.size();
+  sampling_ = false;
+  // The tasks stay (their Deferreds were in the phase's list); their keys go.
+  for (auto& task : samples_) task->result.Clear();
   StartPhase(&maps_, v1::MAPPING);
 }
 
@@ -113,6 +159,10 @@ void JobRun::OnPhaseDone(v1::JobState phase,
     Finish(v1::FAILED, std::string(result.status().message()));
     return;
   }
+  if (sampling_) {
+    OnSamplingDone();
+    return;
+  }
   if (phase == v1::MAPPING && !IsMapOnly(status_.spec())) {
     AMPMR_LOG(INFO) << "map phase done job=" << id_;
     StartPhase(&reduces_, v1::REDUCING);
@@ -137,7 +187,7 @@ void JobRun::Cancel(const std::string& why) {
 
 void JobRun::Finish(v1::JobState state, const std::string& error) {
   // Only the running phase's tasks have attempts and Deferreds in a list.
-  auto* phase_tasks = status_.state() == v1::REDUCING ? &reduces_ : &maps_;
+  auto* phase_tasks = PhaseTasks();
   task_statuses_.clear();
   status_.set_state(state);
   status_.set_error(error);
@@ -184,9 +234,16 @@ v1::Command JobRun::MakeCommand(const Task& task, const std::string& attempt_id)
   *ctx->mutable_env() = spec.env();
   ctx->set_timeout_seconds(spec.task_timeout_seconds());
   for (const v1::ShippedFile& file : files_) ctx->add_files(file.name());
+  ctx->set_key_fields(spec.key_fields());
+  ctx->set_field_separator(spec.field_separator());
+  ctx->set_partition_fields(spec.partition_fields());
+  ctx->set_sort_key(spec.sort_key());
+  ctx->set_compress_output(spec.compress_output());
   if (task.kind == Task::Kind::kMap) {
     v1::RunMap* run = command.mutable_run_map();
     *run->mutable_split() = task.split;
+    if (sampling_) run->set_sample_bytes(kSampleBytes);
+    for (const std::string& cut : cut_points_) ctx->add_cut_points(cut);
     if (IsMapOnly(spec)) {
       run->set_output_dir(committer_.AttemptDir(attempt_id));
     }
@@ -354,7 +411,7 @@ void JobRun::MarkMapOutputLost(Task* map) {
 
 void JobRun::LaunchBackups(absl::Duration min_extra, absl::Duration without_median) {
   if (finished() || status_.state() == v1::PENDING) return;
-  auto& tasks = status_.state() == v1::REDUCING ? reduces_ : maps_;
+  auto& tasks = *PhaseTasks();
   for (const auto& t : tasks) {
     if (t->queued) return;  // not near the end of the phase yet
   }
@@ -404,7 +461,9 @@ void JobRun::AcceptAttempt(Task* task, const Attempt& attempt, const v1::Answer&
     task->result_address = worker->hello.shuffle_address();
   }
   const auto& counters = is_map ? answer.map_done().counters() : answer.reduce_done().counters();
-  if (is_map && !IsMapOnly(status_.spec())) {
+  if (sampling_) {
+    // A sampling task counts nothing; its keys are in task->result.
+  } else if (is_map && !IsMapOnly(status_.spec())) {
     counters_.SetMap(task->index, counters);  // its output may be lost and made again
   } else {
     counters_.Add(counters);
@@ -412,7 +471,7 @@ void JobRun::AcceptAttempt(Task* task, const Attempt& attempt, const v1::Answer&
   SetOutputLost(task, false);
   phase_durations_.push_back(env_.loop->Now() - attempt.start);
   CancelRunning(task);  // backup attempts lose
-  if (env_.journal != nullptr) {
+  if (env_.journal != nullptr && !sampling_) {
     env_.journal->TaskAccepted(id_, is_map, task->index, task->result_address, answer);
   }
   // The phase's DeferredList only needs to know that the task is done; what

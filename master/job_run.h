@@ -1,6 +1,8 @@
 // JobRun: one job from planned splits to committed output (DESIGN.md §3).
 //
-//   Start -> map phase: one Task per split, gathered by a DeferredList with
+//   Start -> (--total-order) sampling: a few tasks run the mapper over the
+//            heads of some splits; their keys give the cut points (total_order.h)
+//         -> map phase: one Task per split, gathered by a DeferredList with
 //            fire_on_one_errback (the first task out of attempts fails the job)
 //         -> reduce phase: R Tasks, each told where its partition of every
 //            accepted map output lives; gathered the same way
@@ -127,6 +129,12 @@ class JobRun : public TaskSource {
   // be unreachable, and a done map is made again, at most max_attempts times.
   void OnFetchFailed(const Task& reduce, Task* map, const absl::Status& error);
   void StartPhase(std::vector<std::unique_ptr<Task>>* tasks, v1::JobState phase);
+  // --total-order: starts the sampling tasks, and, when they are done,
+  // computes the cut points.
+  void StartSampling();
+  void OnSamplingDone();
+  // The tasks of the phase running now.
+  std::vector<std::unique_ptr<Task>>* PhaseTasks();
   void OnPhaseDone(v1::JobState phase,
                    const absl::StatusOr<amp::DeferredListResult<v1::Answer>>& result);
   absl::Status CommitJob();
@@ -153,6 +161,11 @@ class JobRun : public TaskSource {
   const OutputCommitter committer_;
   v1::JobStatus status_;  // spec (shipped files without contents), state, counters, error, times
   google::protobuf::RepeatedPtrField<v1::ShippedFile> files_;
+  // --total-order: the sampling tasks while they run, and the cut points
+  // every map task partitions by once they are known.
+  std::vector<std::unique_ptr<Task>> samples_;
+  bool sampling_ = false;
+  std::vector<std::string> cut_points_;
   std::vector<std::unique_ptr<Task>> maps_;
   std::vector<std::unique_ptr<Task>> reduces_;
   amp::Deferred<amp::DeferredListResult<v1::Answer>> phase_;

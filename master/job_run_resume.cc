@@ -3,6 +3,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "common/codec.h"
 #include "common/logging.h"
 #include "master/job_run.h"
 
@@ -17,7 +18,8 @@ JobRun::JobRun(v1::JobStatus final_status, JobEnv env)
     : id_(final_status.job_id()),
       env_(std::move(env)),
       attempt_prefix_(id_),
-      committer_(final_status.spec().output(), id_),
+      committer_(final_status.spec().output(), id_,
+                 CodecSuffix(CodecOfOutputName(final_status.spec().compress_output()))),
       restored_final_(true),
       counters_(0) {
   status_ = std::move(final_status);
@@ -27,7 +29,12 @@ void JobRun::Resume(const JournaledJob& journaled, int64_t boot, absl::Duration 
   attempt_prefix_ = absl::StrCat(id_, "-b", boot);
   status_.set_submit_time(journaled.submit_time);
   status_.set_start_time(journaled.submit_time);
-  for (const JournaledTask& accepted : journaled.tasks) RestoreAccepted(accepted);
+  // A total-order job's cut points are not journaled, and outputs cut by
+  // the old ones cannot be mixed with new ones: it runs again from sampling.
+  const bool resample = status_.spec().total_order() && reduces_.size() > 1 && !maps_.empty();
+  if (!resample) {
+    for (const JournaledTask& accepted : journaled.tasks) RestoreAccepted(accepted);
+  }
   if (!IsMapOnly(status_.spec()) && !reduces_.empty() &&
       tally_.reduces_done == static_cast<int>(reduces_.size())) {
     // Every part file is committed: no map output is needed any more.
@@ -41,6 +48,10 @@ void JobRun::Resume(const JournaledJob& journaled, int64_t boot, absl::Duration 
                   << ") reduces done=" << tally_.reduces_done << "/" << reduces_.size();
   if (tally_.awaited_maps > 0) {
     rejoin_timer_ = env_.loop->RunAfter(rejoin_grace, [this] { OnRejoinGraceOver(); });
+  }
+  if (resample) {
+    StartSampling();
+    return;
   }
   StartPhase(&maps_, v1::MAPPING);
 }

@@ -17,6 +17,7 @@
 #include "absl/strings/string_view.h"
 #include "common/shipped_files.h"
 #include "common/status_macros.h"
+#include "common/key_spec.h"
 #include "common/task_spec.h"
 
 namespace ampmr::master {
@@ -106,6 +107,21 @@ absl::Status CheckNumbers(v1::JobSpec* spec) {
   return absl::OkStatus();
 }
 
+// Keys, partitions and order; compression of the output.
+absl::Status CheckKeysAndOutputFormat(const v1::JobSpec& spec) {
+  absl::StatusOr<KeySpec> keys = MakeKeySpec(spec.key_fields(), spec.field_separator(),
+                                             spec.partition_fields(), spec.sort_key());
+  if (!keys.ok()) return keys.status();
+  if (spec.total_order() && spec.reducer() == "none") {
+    return Invalid("total_order", "a map-only job (reducer \"none\") has no partitions to order");
+  }
+  const std::string& codec = spec.compress_output();
+  if (!codec.empty() && codec != "gzip" && codec != "zstd") {
+    return Invalid("compress_output", absl::StrCat("want gzip or zstd, got \"", codec, "\""));
+  }
+  return absl::OkStatus();
+}
+
 // Names become environment variables of exec tasks (setenv/execve rules).
 absl::Status CheckEnv(const v1::JobSpec& spec) {
   std::vector<std::pair<std::string, std::string>> env(spec.env().begin(), spec.env().end());
@@ -177,6 +193,7 @@ absl::Status ValidateAndNormalize(v1::JobSpec* spec) {
   AMPMR_RETURN_IF_ERROR(CheckTaskSpecs(&job));
   AMPMR_RETURN_IF_ERROR(CheckNumbers(&job));
   AMPMR_RETURN_IF_ERROR(CheckEnv(job));
+  AMPMR_RETURN_IF_ERROR(CheckKeysAndOutputFormat(job));
   AMPMR_RETURN_IF_ERROR(CheckShippedFiles(&job));
   if (job.files_size() > 0) {
     // Refused rather than run without them until workers fetch them.

@@ -48,10 +48,13 @@ absl::Status WriteEmptyFile(const std::string& path) {
 
 }  // namespace
 
-OutputCommitter::OutputCommitter(const std::string& output, const std::string& job_id)
-    : output_(output), stage_(StageFor(output, job_id)) {}
+OutputCommitter::OutputCommitter(const std::string& output, const std::string& job_id,
+                                 const std::string& suffix)
+    : output_(output), stage_(StageFor(output, job_id)), suffix_(suffix) {}
 
-std::string OutputCommitter::PartName(int index) { return absl::StrFormat("part-%05d", index); }
+std::string OutputCommitter::PartName(int index) const {
+  return absl::StrFormat("part-%05d%s", index, suffix_);
+}
 
 std::string OutputCommitter::AttemptDir(const std::string& attempt_id) const {
   return absl::StrCat(stage_, "/", attempt_id);

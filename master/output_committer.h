@@ -4,7 +4,7 @@
 // directory beside the output, STAGE = PARENT/.NAME.ampmr-JOB (hidden, and
 // on the output's file system so that renames are atomic):
 //
-//   an attempt writes      STAGE/<attempt>/part-NNNNN
+//   an attempt writes      STAGE/<attempt>/part-NNNNN (.gz, .zst if compressed)
 //   the accepted attempt   -> STAGE/output/part-NNNNN               (CommitTask)
 //   the succeeded job      STAGE/output/_SUCCESS written last, then one
 //                          rename(2) of STAGE/output onto OUTPUT (absent or
@@ -26,10 +26,13 @@ namespace ampmr::master {
 class OutputCommitter {
  public:
   // `output` is the job's output directory; `job_id` names the staging
-  // directory, so two jobs never share one.
-  OutputCommitter(const std::string& output, const std::string& job_id);
+  // directory, so two jobs never share one. `suffix` ends every part file's
+  // name: "" or a codec's (".gz", ".zst") for --compress-output.
+  OutputCommitter(const std::string& output, const std::string& job_id,
+                  const std::string& suffix = "");
 
-  static std::string PartName(int index);
+  // "part-NNNNN" and the suffix.
+  std::string PartName(int index) const;
 
   // Where attempt `attempt_id` of task `index` writes its part file.
   std::string AttemptPath(const std::string& attempt_id, int index) const;
@@ -55,6 +58,7 @@ class OutputCommitter {
 
   const std::string output_;
   const std::string stage_;
+  const std::string suffix_;
 };
 
 }  // namespace ampmr::master

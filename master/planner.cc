@@ -16,6 +16,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/codec.h"
 #include "common/status_macros.h"
 
 namespace ampmr::master {
@@ -292,6 +293,14 @@ absl::Status PlanFile(const std::string& path, int64_t split_size, size_t max_sp
     status = InputError(path, errno);
   } else if (!S_ISREG(st.st_mode)) {
     status = absl::InvalidArgumentError(absl::StrCat("input ", path, ": not a regular file"));
+  } else if (CodecOfPath(path) != Codec::kNone) {
+    // A compressed file cannot be entered mid-way: one split, read whole.
+    if (st.st_size > 0) {
+      v1::Split& split = splits->emplace_back();
+      split.set_path(path);
+      split.set_start(0);
+      split.set_length(st.st_size);
+    }
   } else {
     FileWindow window(fd, path, st.st_size, stats);
     status = CutFile(&window, path, st.st_size, split_size, max_splits, splits);

@@ -47,6 +47,8 @@ struct PlanStats {
 // right after a newline or at end of file, each at most `split_size` bytes
 // unless a single line is longer (then that split is exactly that line).
 // Every split is as long as that rule allows. An empty file makes no split.
+// A compressed file (.gz, .bz2, .zst: common/codec.h) is one split, the
+// whole file, whatever its size: it is decompressed as it is read.
 // Splits come in the order of `files`, and in file order within a file;
 // together they cover every byte of every file exactly once.
 //

@@ -313,12 +313,16 @@ TEST_F(AmpmrCliTest, LocalRefusalsComeBeforeStartingOrContactingAnything) {
   EXPECT_EQ(reduces.err, "ampmr: --reduces: must be >= 1, got 0\n");
   EXPECT_EQ(reduces.out, "");
 
-  Result two_inputs =
-      Ampmr({"run", "--input", "a", "b", "--output", "o", "--mapper", "builtin:noop"});
-  EXPECT_EQ(two_inputs.exit_code, 2);
-  EXPECT_EQ(two_inputs.err,
-            "ampmr: unexpected argument \"b\" (one path per --input: --input A "
-            "--input B)\n");
+  // --input takes several paths; a stray argument after another flag is refused.
+  Result stray =
+      Ampmr({"run", "--input", "a", "b", "--output", "o", "c", "--mapper", "builtin:noop"});
+  EXPECT_EQ(stray.exit_code, 2);
+  EXPECT_EQ(stray.err, "ampmr: unexpected argument \"c\"\n");
+
+  Result sort_key = Ampmr({"run", "--input", "a", "--output", "o", "--mapper", "builtin:noop",
+                           "--sort-key", "-k0"});
+  EXPECT_EQ(sort_key.exit_code, 2);
+  EXPECT_EQ(sort_key.err, "ampmr: --sort-key: \"-k0\": field numbers start at 1\n");
 
   Result workers =
       Ampmr({"run", "--workers", "0", "--input", "a", "--output", "o", "--mapper", "builtin:noop"});

@@ -82,6 +82,19 @@ TEST(FlagSetTest, RepeatedFlagCollectsInOrder) {
   EXPECT_THAT(cmd.v.inputs, ElementsAre("a", "b", "c"));
 }
 
+TEST(FlagSetTest, SeveralTakesArgumentsUpToTheNextFlag) {
+  std::vector<std::string> paths;
+  std::string out;
+  FlagSet flags("t", "");
+  flags.Repeated("path", &paths, "PATH...", "paths").Several();
+  flags.String("out", &out, "DIR", "out");
+  auto positional = flags.Parse(std::vector<std::string>{"--path", "a", "b", "-", "--out", "o",
+                                                         "x", "--path", "c", "--path=d", "e"});
+  ASSERT_THAT(positional, IsOk());
+  EXPECT_THAT(paths, ElementsAre("a", "b", "-", "c", "d"));
+  EXPECT_THAT(*positional, ElementsAre("x", "e"));
+}
+
 TEST(FlagSetTest, BooleanForms) {
   Cmd a;
   ASSERT_THAT(a.Parse({"--output", "o", "--wait"}), IsOk());

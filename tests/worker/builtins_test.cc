@@ -6,6 +6,7 @@
 #include "gtest/gtest.h"
 #include "tests/status_matchers.h"
 #include "tests/worker/test_util.h"
+#include "worker/task/aggregate.h"
 #include "worker/task/task_factory.h"
 
 namespace ampmr::worker {
@@ -123,6 +124,86 @@ TEST(FactoryTest, UnknownOrMissingIsInvalidArgument) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("builtin:sum")));
   EXPECT_THAT(MakeReducer(Builtin("wordcount")), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(MakeReducer(TaskSpec{}), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+
+// builtin:aggregate as a reducer (a reduce-side context) and as a combiner.
+absl::StatusOr<Pairs> RunAggregate(bool combiner, Pairs sorted) {
+  AttemptContext context;
+  context.is_map = combiner;
+  auto reducer = MakeReducer(Builtin("aggregate"), context);
+  EXPECT_THAT(reducer, IsOk());
+  CollectingEmitter out;
+  VectorPairs in(std::move(sorted));
+  absl::Status s = (*reducer)->Reduce(&in, &out);
+  if (!s.ok()) return s;
+  return out.pairs;
+}
+
+TEST(AggregateReducerTest, EveryKindAsHadoopFormatsIt) {
+  auto out = RunAggregate(false, {{"DoubleValueSum:d", "0.5"},
+                                  {"DoubleValueSum:d", "2"},
+                                  {"LongValueMax:m", "3"},
+                                  {"LongValueMax:m", "-9"},
+                                  {"LongValueMax:m", "12"},
+                                  {"LongValueMin:n", "3"},
+                                  {"LongValueMin:n", "-9"},
+                                  {"LongValueSum:the", "1"},
+                                  {"LongValueSum:the", "1"},
+                                  {"LongValueSum:the", "5"},
+                                  {"StringValueMax:s", "pear"},
+                                  {"StringValueMax:s", "apple"},
+                                  {"StringValueMin:t", "pear"},
+                                  {"StringValueMin:t", "apple"},
+                                  {"UniqValueCount:u", "a"},
+                                  {"UniqValueCount:u", "b"},
+                                  {"UniqValueCount:u", "a"},
+                                  {"ValueHistogram:h", "x"},
+                                  {"ValueHistogram:h", "y\t3"},
+                                  {"ValueHistogram:h", "x"},
+                                  {"ValueHistogram:h", "z"}});
+  ASSERT_THAT(out, IsOk());
+  // Histogram counts: x 2, y 3, z 1 -> sorted 1 2 3: min 1, median 2, max 3,
+  // average 2.0, standard deviation sqrt(2/3).
+  EXPECT_THAT(*out, ElementsAre(Pair("d", "2.5"), Pair("m", "12"), Pair("n", "-9"),
+                                Pair("the", "7"), Pair("s", "pear"), Pair("t", "apple"),
+                                Pair("u", "2"),
+                                Pair("h", "3\t1\t2\t3\t2.0\t0.816496580927726")));
+}
+
+TEST(AggregateReducerTest, CombinerKeepsPrefixAndPartialState) {
+  auto out = RunAggregate(true, {{"LongValueSum:the", "1"},
+                                 {"LongValueSum:the", "2"},
+                                 {"UniqValueCount:u", "b"},
+                                 {"UniqValueCount:u", "a"},
+                                 {"UniqValueCount:u", "b"},
+                                 {"ValueHistogram:h", "x"},
+                                 {"ValueHistogram:h", "x\t4"}});
+  ASSERT_THAT(out, IsOk());
+  EXPECT_THAT(*out, ElementsAre(Pair("LongValueSum:the", "3"), Pair("UniqValueCount:u", "a"),
+                                Pair("UniqValueCount:u", "b"), Pair("ValueHistogram:h", "x\t5")));
+}
+
+TEST(AggregateReducerTest, BadPrefixOrNumberNamesTheKey) {
+  EXPECT_THAT(RunAggregate(false, {{"word", "1"}}).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("aggregate: key \"word\": want a prefix LongValueSum:")));
+  EXPECT_THAT(RunAggregate(false, {{"LongValueSum:a", "x"}}).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("key \"LongValueSum:a\": value \"x\" is not a long")));
+}
+
+TEST(JavaDoubleStringTest, AsJava) {
+  EXPECT_EQ(JavaDoubleString(2), "2.0");
+  EXPECT_EQ(JavaDoubleString(0), "0.0");
+  EXPECT_EQ(JavaDoubleString(0.5), "0.5");
+  EXPECT_EQ(JavaDoubleString(-1.25), "-1.25");
+  EXPECT_EQ(JavaDoubleString(123456.0), "123456.0");
+  EXPECT_EQ(JavaDoubleString(1e7), "1.0E7");
+  EXPECT_EQ(JavaDoubleString(12345678.9), "1.23456789E7");
+  EXPECT_EQ(JavaDoubleString(0.001), "0.001");
+  EXPECT_EQ(JavaDoubleString(0.0001), "1.0E-4");
+  EXPECT_EQ(JavaDoubleString(1.0 / 3), "0.3333333333333333");
 }
 
 }  // namespace

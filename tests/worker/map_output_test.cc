@@ -11,6 +11,8 @@
 #include "gtest/gtest.h"
 #include "tests/status_matchers.h"
 #include "tests/worker/test_util.h"
+#include "absl/strings/str_cat.h"
+#include "common/key_comparator.h"
 #include "worker/task/stable_hash.h"
 
 namespace ampmr::worker {
@@ -262,6 +264,67 @@ TEST(MapOutputCollectorTest, BadCombinerOrPartitionsFailCreate) {
   EXPECT_THAT(MapOutputCollector::Create(
                   Options(dir, 1, TaskSpec{TaskSpec::Kind::kPlugin, dir.Join("none.so")})),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr(dir.Join("none.so"))));
+}
+
+
+// --key-fields 2 --partition-fields 1 --sort-key "-k1,1 -k2,2nr": lines
+// split after the second field, every key of a year in one partition, sorted
+// by year then temperature descending, through spills and merges.
+TEST(MapOutputCollectorTest, KeyFieldsPartitionFieldsAndSortKey) {
+  ScratchDir dir;
+  MapOutputOptions options = Options(dir, 3, {}, 2048);
+  absl::StatusOr<KeySpec> keys = MakeKeySpec(2, "", 1, "-k1,1 -k2,2nr");
+  ASSERT_THAT(keys, IsOk());
+  options.keys = *keys;
+  auto collector = MapOutputCollector::Create(std::move(options));
+  ASSERT_THAT(collector, IsOk());
+  std::mt19937 rng(7);
+  std::vector<std::string> lines;
+  for (int i = 0; i < 2000; ++i) {
+    lines.push_back(absl::StrCat(1900 + rng() % 20, "\t", static_cast<int>(rng() % 1000) - 500,
+                                 "\tstation", i));
+  }
+  for (const std::string& line : lines) (*collector)->EmitLine(line);
+  EXPECT_GT((*collector)->spills(), 1);
+  auto extents = (*collector)->Finish(dir.Join("out"));
+  ASSERT_THAT(extents, IsOk());
+  std::string data = ReadFile(dir.Join("out"));
+  const KeyComparator order(*keys);
+  std::map<std::string, int> year_partition;
+  size_t records = 0;
+  for (int p = 0; p < 3; ++p) {
+    const PartitionExtent& e = (*extents)[p];
+    Pairs part = DecodeRun(absl::string_view(data).substr(e.offset, e.length));
+    records += part.size();
+    for (size_t i = 0; i < part.size(); ++i) {
+      const auto& [key, value] = part[i];
+      EXPECT_THAT(value, ::testing::StartsWith("station"));
+      std::string year = key.substr(0, key.find('\t'));
+      auto [it, inserted] = year_partition.emplace(year, p);
+      EXPECT_EQ(it->second, p) << "year " << year << " in two partitions";
+      if (i > 0) EXPECT_FALSE(order.Less(key, part[i - 1].first)) << key << " after " << part[i - 1].first;
+    }
+  }
+  EXPECT_EQ(records, lines.size());
+}
+
+// Total order: partition r holds the keys in [cut[r-1], cut[r]).
+TEST(MapOutputCollectorTest, CutPointsRangePartition) {
+  ScratchDir dir;
+  MapOutputOptions options = Options(dir, 3, Builtin("sum"));
+  options.cut_points = {"h", "p"};
+  auto collector = MapOutputCollector::Create(std::move(options));
+  ASSERT_THAT(collector, IsOk());
+  for (const char* k : {"a", "h", "g", "zz", "p", "o", "b"}) (*collector)->Emit(k, "1");
+  auto extents = (*collector)->Finish(dir.Join("out"));
+  ASSERT_THAT(extents, IsOk());
+  std::string data = ReadFile(dir.Join("out"));
+  std::vector<Pairs> parts;
+  for (const PartitionExtent& e : *extents) {
+    parts.push_back(DecodeRun(absl::string_view(data).substr(e.offset, e.length)));
+  }
+  EXPECT_THAT(parts, ElementsAre(Pairs{{"a", "1"}, {"b", "1"}, {"g", "1"}},
+                                 Pairs{{"h", "1"}, {"o", "1"}}, Pairs{{"p", "1"}, {"zz", "1"}}));
 }
 
 }  // namespace

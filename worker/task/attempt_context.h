@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "ampmr/v1/session.pb.h"
+#include "common/key_spec.h"
 #include "worker/task/progress_clock.h"
 
 namespace ampmr::worker {
@@ -33,6 +34,10 @@ struct AttemptContext {
 
   // --env NAME=VALUE parameters.
   std::map<std::string, std::string> env;
+
+  // The job's key fields and separator: an exec combiner's input lines are
+  // key SEPARATOR value, so its output splits back the way it came in.
+  KeySpec keys;
 
   // If non-null, an exec task polls it and, once it reads true, kills its
   // process group and fails with CANCELLED. Must outlive the task.

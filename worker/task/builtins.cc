@@ -8,6 +8,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "worker/task/aggregate.h"
 
 namespace ampmr::worker {
 namespace {
@@ -61,16 +62,21 @@ class WordCountMapper final : public plugin::Mapper {
   }
 };
 
-class IdentityMapper final : public plugin::LineMapper {
+// Not a plugin: it hands each line to the emitter whole (EmitLine), so the
+// line splits into key and value as an exec mapper's would (--key-fields,
+// --field-separator; by default at the first tab).
+class IdentityMapper final : public Mapper {
  public:
-  Status MapLine(std::string_view line, Output& out) override {
-    size_t tab = line.find('\t');
-    if (tab == std::string_view::npos) {
-      out.Emit(line, std::string_view());
-    } else {
-      out.Emit(line.substr(0, tab), line.substr(tab + 1));
+  absl::Status Map(const MapInput& input, Emitter* out) override {
+    absl::string_view lines = input.data;
+    while (!lines.empty()) {
+      size_t nl = lines.find('\n');
+      absl::string_view line = lines.substr(0, nl);
+      lines.remove_prefix(nl == absl::string_view::npos ? lines.size() : nl + 1);
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      out->EmitLine(line);
     }
-    return Status();
+    return absl::OkStatus();
   }
 };
 
@@ -125,8 +131,12 @@ class IdentityReducer final : public plugin::Reducer {
 
 plugin::NewMapperFn BuiltinMapper(absl::string_view name) {
   if (name == "wordcount") return plugin::NewMapper<WordCountMapper>;
-  if (name == "identity") return plugin::NewMapper<IdentityMapper>;
   if (name == "noop") return plugin::NewMapper<NoopMapper>;
+  return nullptr;
+}
+
+std::unique_ptr<Mapper> NativeBuiltinMapper(absl::string_view name) {
+  if (name == "identity") return std::make_unique<IdentityMapper>();
   return nullptr;
 }
 
@@ -134,6 +144,7 @@ plugin::NewReducerFn BuiltinReducer(absl::string_view name) {
   if (name == "sum") return plugin::NewReducer<SumReducer>;
   if (name == "count") return plugin::NewReducer<CountReducer>;
   if (name == "identity") return plugin::NewReducer<IdentityReducer>;
+  if (name == "aggregate") return NewAggregateReducer;
   return nullptr;
 }
 

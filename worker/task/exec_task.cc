@@ -13,6 +13,18 @@ extern char** environ;
 namespace ampmr::worker {
 namespace {
 
+// Hadoop 1's environment names, and the mapreduce_* name each copies.
+constexpr std::pair<const char*, const char*> kOlderNames[] = {
+    {"mapred_job_id", "mapreduce_job_id"},
+    {"mapred_tip_id", "mapreduce_task_id"},
+    {"mapred_task_id", "mapreduce_task_attempt_id"},
+    {"mapred_task_partition", "mapreduce_task_partition"},
+    {"mapred_task_is_map", "mapreduce_task_ismap"},
+    {"map_input_file", "mapreduce_map_input_file"},
+    {"map_input_start", "mapreduce_map_input_start"},
+    {"map_input_length", "mapreduce_map_input_length"},
+};
+
 // Input for a reducer's stdin is written in blocks of about this size.
 constexpr size_t kInputBlock = size_t{1} << 20;
 
@@ -53,8 +65,12 @@ class ExecMapper final : public Mapper {
 
 class ExecReducer final : public Reducer {
  public:
+  // A combiner (a map-side context) gets key SEPARATOR value lines, which
+  // split back into the same pair; a reducer gets key TAB value, as Hadoop
+  // Streaming writes them.
   ExecReducer(std::string command, const AttemptContext& context)
-      : options_(Options(command, context)) {}
+      : options_(Options(command, context)),
+        separator_(context.is_map ? context.keys.separator : '\t') {}
 
   absl::Status Reduce(SortedPairs* in, Emitter* out) override {
     AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<StreamingProcess> process,
@@ -65,7 +81,7 @@ class ExecReducer final : public Reducer {
     absl::string_view value;
     while (in->Next(&key, &value)) {
       block.append(key.data(), key.size());
-      block.push_back('\t');
+      block.push_back(separator_);
       block.append(value.data(), value.size());
       block.push_back('\n');
       if (block.size() >= kInputBlock) {
@@ -82,6 +98,7 @@ class ExecReducer final : public Reducer {
 
  private:
   const StreamingOptions options_;
+  const char separator_;
 };
 
 }  // namespace
@@ -98,6 +115,11 @@ std::vector<std::string> StreamingEnvironment(const AttemptContext& context) {
     set["mapreduce_map_input_file"] = context.input_file;
     set["mapreduce_map_input_start"] = absl::StrCat(context.input_start);
     set["mapreduce_map_input_length"] = absl::StrCat(context.input_length);
+  }
+  // The names scripts written for Hadoop 1 still read.
+  for (const auto& [old_name, name] : kOlderNames) {
+    auto it = set.find(name);
+    if (it != set.end()) set[old_name] = it->second;
   }
   for (const auto& [name, value] : context.env) set[name] = value;
 

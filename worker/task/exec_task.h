@@ -7,14 +7,19 @@
 //             stdout: key<TAB>value lines (no tab: key = line, value empty).
 //   reducer   stdin: key<TAB>value\n for every pair of the partition, sorted
 //             by key. stdout: lines copied to the part file as written.
-//   combiner  like a reducer on one sorted map output partition; its lines
-//             are parsed back into pairs (the map output re-sorts them).
+//   combiner  like a reducer on one sorted map output partition, but its
+//             input lines are key SEPARATOR value (--field-separator) and
+//             its output lines are split like the mapper's (the map output
+//             re-sorts them).
 //
 // The environment is the worker's plus mapreduce_job_id,
 // mapreduce_task_id, mapreduce_task_attempt_id, mapreduce_task_partition,
 // mapreduce_task_ismap, for map-side tasks mapreduce_map_input_file,
-// mapreduce_map_input_start and mapreduce_map_input_length, and then every
-// --env NAME=VALUE (which wins).
+// mapreduce_map_input_start and mapreduce_map_input_length, the older names
+// scripts still read (mapred_job_id, mapred_tip_id, mapred_task_id,
+// mapred_task_partition, mapred_task_is_map, map_input_file,
+// map_input_start, map_input_length), and then every --env NAME=VALUE
+// (which wins).
 //
 // Not thread-safe; one task thread drives each.
 #ifndef AMPMR_WORKER_TASK_EXEC_TASK_H_

@@ -1,5 +1,6 @@
 // FileWriter appends bytes to a new file through a large buffer, so a stream
-// of small appends (records, output lines) costs few write(2) calls.
+// of small appends (records, output lines) costs few write(2) calls. Given a
+// codec (--compress-output), it writes the bytes as one gzip or zstd stream.
 //
 // Not thread-safe: one owner appends and closes. Errors name the path, e.g.
 //   write /w/j1-m3-a1.out: No space left on device
@@ -14,6 +15,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/codec.h"
+#include "worker/task/compressor.h"
 
 namespace ampmr::worker {
 
@@ -23,7 +26,7 @@ class FileWriter {
 
   // Creates (or truncates) `path`. Its parent directory must exist.
   static absl::StatusOr<std::unique_ptr<FileWriter>> Create(
-      std::string path, size_t buffer_size = kDefaultBufferSize);
+      std::string path, size_t buffer_size = kDefaultBufferSize, Codec codec = Codec::kNone);
 
   FileWriter(const FileWriter&) = delete;
   FileWriter& operator=(const FileWriter&) = delete;
@@ -44,20 +47,24 @@ class FileWriter {
   // Flushes the buffer and closes the file. REQUIRES: not closed yet.
   absl::Status Close();
 
-  // Bytes appended so far, flushed or not.
+  // Bytes appended so far, flushed or not (before compression).
   uint64_t size() const { return flushed_ + used_; }
   const std::string& path() const { return path_; }
 
  private:
-  FileWriter(std::string path, int fd, size_t buffer_size);
+  FileWriter(std::string path, int fd, size_t buffer_size, std::unique_ptr<Compressor> compressor);
+  // Writes buffer_[0, used_) out, compressed if so; `finish` ends the stream.
+  absl::Status WriteOut(const char* data, size_t n, bool finish);
   absl::Status AppendSlow(absl::string_view data);
   absl::Status WriteAll(const char* data, size_t n);
-  absl::Status Flush();
+  absl::Status Flush(bool finish);
 
   // Constant after construction.
   const std::string path_;
   const size_t capacity_;
   std::unique_ptr<char[]> buffer_;
+  const std::unique_ptr<Compressor> compressor_;  // null: plain
+  std::string compressed_;                        // compressor_'s output, reused
 
   int fd_;
   size_t used_ = 0;       // bytes in buffer_

@@ -34,11 +34,19 @@ std::string SpecText(const TaskSpec& spec) {
 }
 
 // Collects a combiner's output into a SortBuffer of one partition, to be
-// sorted before it is written; user counters go to the collector's.
+// sorted before it is written; its lines split as the mapper's are; user
+// counters go to the collector's.
 class SortingEmitter final : public Emitter {
  public:
-  SortingEmitter(SortBuffer* buffer, Counters* user_counters)
-      : buffer_(buffer), user_counters_(user_counters) {}
+  SortingEmitter(SortBuffer* buffer, const KeySpec* keys, Counters* user_counters)
+      : buffer_(buffer), keys_(keys), user_counters_(user_counters) {}
+
+  void EmitLine(absl::string_view line) override {
+    absl::string_view key;
+    absl::string_view value;
+    SplitMapOutputLine(*keys_, line, &key, &value);
+    Emit(key, value);
+  }
 
   void Emit(absl::string_view key, absl::string_view value) override {
     if (!status_.ok()) return;
@@ -57,6 +65,7 @@ class SortingEmitter final : public Emitter {
 
  private:
   SortBuffer* const buffer_;
+  const KeySpec* const keys_;
   Counters* const user_counters_;
   absl::Status status_;
 };
@@ -81,6 +90,8 @@ absl::StatusOr<std::unique_ptr<MapOutputCollector>> MapOutputCollector::Create(
 
 MapOutputCollector::MapOutputCollector(MapOutputOptions options, std::unique_ptr<Reducer> combiner)
     : options_(std::move(options)),
+      order_(options_.keys),
+      partitioner_(options_.partitions, &order_, options_.cut_points),
       combiner_(std::move(combiner)),
       combine_merges_(IsBuiltinSum(options_.combiner)),
       resort_combined_(combiner_ != nullptr && options_.combiner.kind != TaskSpec::Kind::kBuiltin),
@@ -109,8 +120,19 @@ void MapOutputCollector::Emit(absl::string_view key, absl::string_view value) {
                                                       " bytes, value ", value.size(), " bytes"));
     return;
   }
-  buffer_->Add(PartitionOf(key, options_.partitions), key, value);
+  buffer_->Add(partitioner_.Of(key), key, value);
   if (buffer_->memory_usage() > options_.buffer_limit) status_ = Spill();
+}
+
+void MapOutputCollector::EmitLine(absl::string_view line) {
+  if (options_.keys.key_fields == 1 && options_.keys.separator == '\t') {
+    Emitter::EmitLine(line);
+    return;
+  }
+  absl::string_view key;
+  absl::string_view value;
+  SplitMapOutputLine(options_.keys, line, &key, &value);
+  Emit(key, value);
 }
 
 void MapOutputCollector::EmitToSums(absl::string_view key, absl::string_view value) {
@@ -156,7 +178,7 @@ absl::Status MapOutputCollector::WriteBuffered(RunWriter* out) {
   for (int p = 0; p < options_.partitions; ++p) {
     if (Cancelled()) return CancelledError();
     if (p > 0) out->StartPartition(p);
-    std::unique_ptr<SortBuffer::Partition> pairs = buffer_->Sort(p);
+    std::unique_ptr<SortBuffer::Partition> pairs = buffer_->Sort(p, &order_);
     if (combiner_ != nullptr) {
       combine_input_records_ += static_cast<int64_t>(buffer_->pairs(p));
       AMPMR_RETURN_IF_ERROR(Combine(pairs.get(), out));
@@ -175,11 +197,11 @@ absl::Status MapOutputCollector::Combine(SortedPairs* in, RunWriter* out) {
   if (!resort_combined_) {
     return Annotate(combiner_->Reduce(in, out), "combiner " + SpecText(options_.combiner));
   }
-  SortingEmitter sorting(combined_.get(), &user_counters_);
+  SortingEmitter sorting(combined_.get(), &options_.keys, &user_counters_);
   AMPMR_RETURN_IF_ERROR(
       Annotate(combiner_->Reduce(in, &sorting), "combiner " + SpecText(options_.combiner)));
   AMPMR_RETURN_IF_ERROR(sorting.status());
-  std::unique_ptr<SortBuffer::Partition> sorted = combined_->Sort(0);
+  std::unique_ptr<SortBuffer::Partition> sorted = combined_->Sort(0, &order_);
   absl::string_view record;
   while (sorted->NextRecord(&record)) out->EmitRecord(record);
   combined_->Clear();
@@ -187,7 +209,7 @@ absl::Status MapOutputCollector::Combine(SortedPairs* in, RunWriter* out) {
 }
 
 absl::Status MapOutputCollector::WriteSums(RunWriter* out) {
-  const auto partitions = sums_->SortedByPartition(options_.partitions);
+  const auto partitions = sums_->SortedByPartition(partitioner_, order_);
   for (int p = 0; p < options_.partitions; ++p) {
     if (Cancelled()) return CancelledError();
     if (p > 0) out->StartPartition(p);
@@ -263,7 +285,7 @@ absl::StatusOr<std::vector<PartitionExtent>> MapOutputCollector::MergeRuns(
 
 absl::Status MapOutputCollector::MergePartition(int partition, const std::vector<RunInput>& inputs,
                                                 uint64_t records, RunWriter* out) {
-  MergingPairs merged(inputs);
+  MergingPairs merged(inputs, &order_);
   if (combine_merges_) {
     combine_input_records_ += static_cast<int64_t>(records);
     AMPMR_RETURN_IF_ERROR(combiner_->Reduce(&merged, out));

@@ -1,7 +1,9 @@
-// MapOutputCollector is the Emitter a mapper writes to. It partitions pairs
-// by PartitionOf(key, R), buffers them in memory, and whenever the buffer
-// passes its limit spills a sorted run to disk: each partition sorted
-// bytewise by key (stable) and passed through the combiner, if any. Finish()
+// MapOutputCollector is the Emitter a mapper writes to. It splits streaming
+// lines into key and value by the job's KeySpec, partitions pairs with a
+// KeyPartitioner (a hash of the key or of its first fields, or total-order
+// cut points), buffers them in memory, and whenever the buffer passes its
+// limit spills a sorted run to disk: each partition sorted by key (stable;
+// bytewise, or by --sort-key) and passed through the combiner, if any. Finish()
 // merges the runs into ONE map output file, partitions concatenated in order
 // (record_io.h format), written under a temporary name and renamed into
 // place, and reports where each partition lies.
@@ -30,10 +32,13 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/key_comparator.h"
+#include "common/key_spec.h"
 #include "common/task_spec.h"
 #include "worker/task/attempt_context.h"
 #include "worker/task/counters.h"
 #include "worker/task/emitter.h"
+#include "worker/task/key_partitioner.h"
 #include "worker/task/merge.h"
 #include "worker/task/reducer.h"
 #include "worker/task/run_writer.h"
@@ -47,6 +52,12 @@ struct MapOutputOptions {
 
   // Number of reduce partitions, R >= 1.
   int partitions = 1;
+
+  // How lines split into key and value, and how keys are partitioned and
+  // ordered; the default is the first tab, a hash of the key, bytewise.
+  KeySpec keys;
+  // --total-order: R-1 cut points sorted by `keys`' order; empty: hash.
+  std::vector<std::string> cut_points;
 
   // The combiner; Kind::kNone for none.
   TaskSpec combiner;
@@ -75,6 +86,7 @@ class MapOutputCollector final : public Emitter {
   ~MapOutputCollector() override;
 
   void Emit(absl::string_view key, absl::string_view value) override;
+  void EmitLine(absl::string_view line) override;
   void IncrementCounter(absl::string_view name, int64_t amount) override;
 
   // The first error (a failed spill, a non-integer value for the sum
@@ -120,6 +132,8 @@ class MapOutputCollector final : public Emitter {
 
   // Constant after construction.
   const MapOutputOptions options_;
+  const KeyComparator order_;
+  const KeyPartitioner partitioner_;
   const std::unique_ptr<Reducer> combiner_;   // null if none
   const bool combine_merges_;                 // run combiner_ again when merging runs
   const bool resort_combined_;                // combiner_'s output may be out of order

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <system_error>
@@ -12,11 +13,14 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/codec.h"
 #include "common/status_macros.h"
 #include "common/task_spec.h"
 #include "worker/task/attempt_context.h"
 #include "worker/task/counters.h"
 #include "worker/task/file_writer.h"
+#include "worker/task/key_partitioner.h"
+#include "worker/task/key_sampler.h"
 #include "worker/task/line_emitter.h"
 #include "worker/task/mapper.h"
 #include "worker/task/task_factory.h"
@@ -66,10 +70,21 @@ absl::Status MapSplit(const MapTaskOptions& options, ProgressClock* progress, Ma
   input.path = split.path();
   input.start = split.start();
   input.length = split.length();
-  while (true) {
+  // A sampling task maps only the whole lines in its first sample_bytes.
+  const int64_t limit = run.sample_bytes() > 0 ? run.sample_bytes() : INT64_MAX;
+  int64_t taken = 0;
+  while (taken < limit) {
     if (IsCancelled(options.cancelled)) return absl::CancelledError("cancelled");
     AMPMR_RETURN_IF_ERROR(reader->Next(&input.data, &input.offset));
     if (input.data.empty()) break;
+    if (limit - taken < static_cast<int64_t>(input.data.size())) {
+      size_t nl = input.data.rfind('\n', static_cast<size_t>(limit - taken));
+      input.data = input.data.substr(0, nl == absl::string_view::npos ? 0 : nl + 1);
+      taken = limit;
+      if (input.data.empty()) break;
+    } else {
+      taken += static_cast<int64_t>(input.data.size());
+    }
     *input_records += CountLines(input.data);
     absl::Status s = mapper->Map(input, collector);
     // An exec mapper stops itself when it stalls; in-process code cannot be
@@ -98,9 +113,10 @@ absl::StatusOr<v1::MapDone> RunMapOnly(const MapTaskOptions& options, ProgressCl
                                        Mapper* mapper) {
   const v1::TaskContext& task = options.run.task();
   AMPMR_RETURN_IF_ERROR(MakeDirectory(options.run.output_dir()));
-  const std::string path =
-      absl::StrFormat("%s/part-%05d", options.run.output_dir(), task.partition());
-  AMPMR_ASSIGN_OR_RETURN(auto file, FileWriter::Create(path, kPartFileBufferSize));
+  const Codec codec = CodecOfOutputName(task.compress_output());
+  const std::string path = absl::StrFormat("%s/part-%05d%s", options.run.output_dir(),
+                                           task.partition(), CodecSuffix(codec));
+  AMPMR_ASSIGN_OR_RETURN(auto file, FileWriter::Create(path, kPartFileBufferSize, codec));
   absl::Cleanup remove_output = [&path] { ::unlink(path.c_str()); };
   Counters counters;
   LineEmitter out(file.get(), &counters);
@@ -118,6 +134,19 @@ absl::StatusOr<v1::MapDone> RunMapOnly(const MapTaskOptions& options, ProgressCl
   return done;
 }
 
+// A --total-order sampling task: the keys the mapper emits over the first
+// sample_bytes of the split, for the master to cut the key range with.
+absl::StatusOr<v1::MapDone> RunSample(const MapTaskOptions& options, ProgressClock* progress,
+                                      Mapper* mapper, const KeySpec& keys) {
+  KeySampler sampler(keys);
+  int64_t input_records = 0;
+  AMPMR_RETURN_IF_ERROR(MapSplit(options, progress, mapper, &sampler, &input_records));
+  v1::MapDone done;
+  done.set_attempt_id(options.run.task().attempt_id());
+  for (std::string& key : sampler.keys()) done.add_sample_keys(std::move(key));
+  return done;
+}
+
 absl::StatusOr<v1::MapDone> RunMap(const MapTaskOptions& options) {
   // Phases: check the request and make the mapper and collector; map the
   // split; finish the output file; report.
@@ -127,9 +156,13 @@ absl::StatusOr<v1::MapDone> RunMap(const MapTaskOptions& options) {
     return absl::InvalidArgumentError(absl::StrCat("bad attempt id \"", attempt, "\""));
   }
   AMPMR_ASSIGN_OR_RETURN(TaskSpec mapper_spec, ParseTaskSpec(TaskRole::kMapper, task.mapper()));
-  const AttemptContext context =
-      AttemptContext::ForMap(options.run, options.cancelled, options.progress);
+  AMPMR_ASSIGN_OR_RETURN(KeySpec keys, TaskKeySpec(task));
+  AttemptContext context = AttemptContext::ForMap(options.run, options.cancelled, options.progress);
+  context.keys = keys;
   AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<Mapper> mapper, MakeMapper(mapper_spec, context));
+  if (options.run.sample_bytes() > 0) {
+    return RunSample(options, context.progress.get(), mapper.get(), keys);
+  }
   if (!options.run.output_dir().empty()) {
     return RunMapOnly(options, context.progress.get(), mapper.get());
   }
@@ -143,6 +176,14 @@ absl::StatusOr<v1::MapDone> RunMap(const MapTaskOptions& options) {
 
   MapOutputOptions output_options;
   output_options.partitions = task.reduces();
+  output_options.keys = keys;
+  if (task.cut_points_size() > 0) {
+    if (task.cut_points_size() != task.reduces() - 1) {
+      return absl::InvalidArgumentError(absl::StrCat("want ", task.reduces() - 1,
+                                                     " cut points, got ", task.cut_points_size()));
+    }
+    output_options.cut_points.assign(task.cut_points().begin(), task.cut_points().end());
+  }
   output_options.combiner = std::move(combiner_spec);
   output_options.combiner_context = context;
   output_options.buffer_limit = options.buffer_limit;

@@ -52,6 +52,11 @@ struct MapTaskOptions {
 // partition, i.e. the map index) instead; its MapDone has that output_path,
 // no partitions, and input/output counters. The combiner is not run.
 //
+// A sampling task (RunMap.sample_bytes > 0, for --total-order) maps only
+// the whole lines within the split's first sample_bytes and writes nothing:
+// its MapDone has the attempt id and sample_keys, the keys the mapper
+// emitted (up to KeySampler::kMaxSampleBytes of them).
+//
 // On success the output file exists and MapDone has the attempt id, its path,
 // one PartitionInfo per reduce (in order; empty ones have length 0) and the
 // counters (counters.h: map_input_records, map_input_bytes,

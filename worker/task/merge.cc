@@ -4,7 +4,8 @@
 
 namespace ampmr::worker {
 
-MergingPairs::MergingPairs(const std::vector<RunInput>& runs) {
+MergingPairs::MergingPairs(const std::vector<RunInput>& runs, const KeyComparator* order)
+    : order_(order != nullptr && !order->bytewise() ? order : nullptr) {
   cursors_.reserve(runs.size());
   for (size_t i = 0; i < runs.size(); ++i) {
     cursors_.push_back(Cursor{RecordReader(runs[i].data, runs[i].name, runs[i].base_offset),

@@ -2,6 +2,7 @@
 // exposed as one SortedPairs stream. It is how the map side merges its spill
 // runs and how a reduce task merges partition r of every map output.
 //
+// Keys come out in the runs' order (bytewise, or a --sort-key comparator).
 // Equal keys come out in run order (all of run 0's, then run 1's, ...), and
 // in their order within a run, so the merge is stable. A corrupt run ends the
 // stream and status() reports DATA_LOSS naming the run and offset.
@@ -19,6 +20,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "common/key_comparator.h"
 #include "worker/task/record_io.h"
 #include "worker/task/reducer.h"
 
@@ -33,8 +35,9 @@ struct RunInput {
 
 class MergingPairs final : public SortedPairs {
  public:
-  // The runs' bytes must outlive the merge. Runs may be empty.
-  explicit MergingPairs(const std::vector<RunInput>& runs);
+  // The runs' bytes must outlive the merge. Runs may be empty. The runs are
+  // sorted by `order` (null: bytewise), which must outlive the merge.
+  explicit MergingPairs(const std::vector<RunInput>& runs, const KeyComparator* order = nullptr);
   MergingPairs(const MergingPairs&) = delete;
   MergingPairs& operator=(const MergingPairs&) = delete;
 
@@ -54,14 +57,15 @@ class MergingPairs final : public SortedPairs {
   };
 
   // True if a's record goes first.
-  static bool Before(const Cursor* a, const Cursor* b) {
-    int c = a->key.compare(b->key);
+  bool Before(const Cursor* a, const Cursor* b) const {
+    int c = order_ == nullptr ? a->key.compare(b->key) : order_->Compare(a->key, b->key);
     return c < 0 || (c == 0 && a->run < b->run);
   }
   // Moves c to its run's next record; false at the run's end or on error.
   bool Advance(Cursor* c);
   void SiftDown(size_t i);
 
+  const KeyComparator* const order_;  // null: bytewise
   std::vector<Cursor> cursors_;
   std::vector<Cursor*> heap_;  // min-heap by Before; heap_[0] comes next
   bool started_ = false;       // the heap has been built

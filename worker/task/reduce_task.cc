@@ -9,11 +9,13 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "common/codec.h"
 #include "common/status_macros.h"
 #include "common/task_spec.h"
 #include "worker/task/attempt_context.h"
 #include "worker/task/counters.h"
 #include "worker/task/file_writer.h"
+#include "worker/task/key_partitioner.h"
 #include "worker/task/line_emitter.h"
 #include "worker/task/mapped_range.h"
 #include "worker/task/merge.h"
@@ -121,8 +123,11 @@ absl::StatusOr<v1::ReduceDone> RunReduce(const ReduceTaskOptions& options) {
   const std::string& temp_path = options.run.temp_path();
   if (temp_path.empty()) return absl::InvalidArgumentError("no temp_path to write to");
   AMPMR_ASSIGN_OR_RETURN(TaskSpec spec, ReducerSpec(task));
-  const AttemptContext context =
+  AMPMR_ASSIGN_OR_RETURN(KeySpec keys, TaskKeySpec(task));
+  const KeyComparator order(keys);
+  AttemptContext context =
       AttemptContext::ForTask(task, /*is_map=*/false, options.cancelled, options.progress);
+  context.keys = keys;
   AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<Reducer> reducer, MakeReducer(spec, context));
   std::vector<std::unique_ptr<MappedRange>> maps;
   std::vector<RunInput> runs;
@@ -130,10 +135,11 @@ absl::StatusOr<v1::ReduceDone> RunReduce(const ReduceTaskOptions& options) {
   AMPMR_RETURN_IF_ERROR(MapInputs(options.inputs, &maps, &runs, &shuffled_bytes));
 
   AMPMR_RETURN_IF_ERROR(MakeParentDirectory(temp_path));
-  AMPMR_ASSIGN_OR_RETURN(auto file, FileWriter::Create(temp_path, kOutputBufferSize));
+  AMPMR_ASSIGN_OR_RETURN(auto file, FileWriter::Create(temp_path, kOutputBufferSize,
+                                                       CodecOfOutputName(task.compress_output())));
   absl::Cleanup remove_output = [&temp_path] { ::unlink(temp_path.c_str()); };
 
-  MergingPairs merged(runs);
+  MergingPairs merged(runs, &order);
   CountingPairs counted(&merged, options.cancelled, context.progress.get());
   Counters counters;
   LineEmitter out(file.get(), &counters);

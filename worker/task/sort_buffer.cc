@@ -143,8 +143,14 @@ void SortBuffer::RadixSort(Entry* x, Entry* y, size_t n, int byte, bool into_y) 
   }
 }
 
-std::unique_ptr<SortBuffer::Partition> SortBuffer::Sort(int partition) {
+std::unique_ptr<SortBuffer::Partition> SortBuffer::Sort(int partition, const KeyComparator* order) {
   std::vector<Entry>& entries = entries_[partition];
+  if (order != nullptr && !order->bytewise()) {
+    std::stable_sort(entries.begin(), entries.end(), [order](const Entry& a, const Entry& b) {
+      return order->Less(absl::string_view(a.key, a.key_size), absl::string_view(b.key, b.key_size));
+    });
+    return std::make_unique<Partition>(&entries);
+  }
   if (scratch_.size() < entries.size()) scratch_.resize(entries.size());
   if (!entries.empty()) {
     RadixSort(entries.data(), scratch_.data(), entries.size(), 0, /*into_y=*/false);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "common/key_comparator.h"
 #include "worker/task/record_io.h"
 #include "worker/task/reducer.h"
 
@@ -39,12 +40,13 @@ class SortBuffer {
   // One sorted partition: its pairs, or their encoded records, in order.
   class Partition;
 
-  // Sorts `partition` by key, bytewise, keeping emit order among equal keys
-  // (a stable MSD radix sort on the 8-byte key prefixes, comparisons only for
-  // small groups and keys that agree on all 8),
-  // and returns its pairs in that order. The stream is valid until the next
-  // Add or Clear.
-  std::unique_ptr<Partition> Sort(int partition);
+  // Sorts `partition` by key, keeping emit order among equal keys, and
+  // returns its pairs in that order: bytewise (a stable MSD radix sort on
+  // the 8-byte key prefixes, comparisons only for small groups and keys that
+  // agree on all 8) unless `order` is given and not bytewise (--sort-key),
+  // then a stable comparison sort by it. The stream is valid until the next
+  // Add or Clear. `order` need only live for the call.
+  std::unique_ptr<Partition> Sort(int partition, const KeyComparator* order = nullptr);
 
   // Drops every pair; keeps the arena blocks for reuse.
   void Clear();

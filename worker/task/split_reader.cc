@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace ampmr::worker {
 
@@ -18,21 +19,42 @@ absl::StatusOr<std::unique_ptr<SplitReader>> SplitReader::Open(const std::string
     return absl::InvalidArgumentError(
         absl::StrCat("split of ", path, ": bad range start=", start, " length=", length));
   }
+  const Codec codec = CodecOfPath(path);
+  if (codec != Codec::kNone) {
+    if (start != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "split of ", path, ": a ", CodecName(codec), " file is read whole, from offset 0"));
+    }
+    AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<Decompressor> decompressor,
+                           Decompressor::Open(path, codec));
+    return std::unique_ptr<SplitReader>(
+        new SplitReader(path, -1, std::move(decompressor), 0, length, block_size));
+  }
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("open ", path));
   ::posix_fadvise(fd, start, length, POSIX_FADV_SEQUENTIAL);
-  return std::unique_ptr<SplitReader>(new SplitReader(path, fd, start, length, block_size));
+  return std::unique_ptr<SplitReader>(
+      new SplitReader(path, fd, nullptr, start, length, block_size));
 }
 
-SplitReader::SplitReader(std::string path, int fd, int64_t start, int64_t length, size_t block_size)
+SplitReader::SplitReader(std::string path, int fd, std::unique_ptr<Decompressor> decompressor,
+                         int64_t start, int64_t length, size_t block_size)
     : path_(std::move(path)),
       fd_(fd),
+      decompressor_(std::move(decompressor)),
       end_(start + length),
       buffer_(new char[block_size == 0 ? 1 : block_size]),
       capacity_(block_size == 0 ? 1 : block_size),
       buffer_offset_(start) {}
 
-SplitReader::~SplitReader() { ::close(fd_); }
+SplitReader::~SplitReader() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool SplitReader::AtEnd(size_t upto) const {
+  if (decompressor_ != nullptr) return eof_;
+  return buffer_offset_ + static_cast<int64_t>(upto) == end_;
+}
 
 absl::Status SplitReader::Fill(size_t kept) {
   if (kept == capacity_) {  // one line fills the buffer: grow it
@@ -40,6 +62,20 @@ absl::Status SplitReader::Fill(size_t kept) {
     std::memcpy(bigger.get(), buffer_.get(), kept);
     buffer_ = std::move(bigger);
     capacity_ *= 2;
+  }
+  if (decompressor_ != nullptr) {  // fill the buffer, or read to the end
+    size_t got = 0;
+    while (kept + got < capacity_) {
+      AMPMR_ASSIGN_OR_RETURN(size_t n,
+                             decompressor_->Read(buffer_.get() + kept + got, capacity_ - kept - got));
+      if (n == 0) {
+        eof_ = true;
+        break;
+      }
+      got += n;
+    }
+    filled_ = kept + got;
+    return absl::OkStatus();
   }
   const int64_t read_at = buffer_offset_ + static_cast<int64_t>(kept);
   size_t want = capacity_ - kept;
@@ -74,13 +110,12 @@ absl::Status SplitReader::Next(absl::string_view* chunk, int64_t* offset) {
       consumed_ = 0;
       filled_ = kept;
     }
-    const bool at_end = buffer_offset_ + static_cast<int64_t>(kept) == end_;
-    if (!at_end) {
+    if (!AtEnd(kept)) {
       absl::Status s = Fill(kept);
       if (!s.ok()) return s;
     }
     size_t take = filled_;
-    if (buffer_offset_ + static_cast<int64_t>(filled_) < end_) {
+    if (!AtEnd(filled_)) {
       // The kept tail holds no newline, so only the new bytes can.
       const void* nl = ::memrchr(buffer_.get() + kept, '\n', filled_ - kept);
       if (nl == nullptr) continue;  // a line longer than the buffer: grow, read more

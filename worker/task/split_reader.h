@@ -3,6 +3,11 @@
 // The planner aligned the split to line starts, so the split ends after a
 // newline or at end of file; a line longer than a block grows the buffer.
 //
+// A file named *.gz, *.bz2 or *.zst (common/codec.h) is one split, read
+// whole through a Decompressor: the chunks are its decompressed lines, their
+// offsets count decompressed bytes, and a corrupt or truncated file fails
+// with DATA_LOSS naming it.
+//
 // Not thread-safe; one map task owns it.
 #ifndef AMPMR_WORKER_TASK_SPLIT_READER_H_
 #define AMPMR_WORKER_TASK_SPLIT_READER_H_
@@ -14,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "worker/task/decompressor.h"
 
 namespace ampmr::worker {
 
@@ -37,14 +43,20 @@ class SplitReader {
   absl::Status Next(absl::string_view* chunk, int64_t* offset);
 
  private:
-  SplitReader(std::string path, int fd, int64_t start, int64_t length, size_t block_size);
+  SplitReader(std::string path, int fd, std::unique_ptr<Decompressor> decompressor, int64_t start,
+              int64_t length, size_t block_size);
   // Reads more of the split after the `kept` bytes at the buffer's start.
   absl::Status Fill(size_t kept);
+  // Whether the split's data ends `upto` bytes into the buffer.
+  bool AtEnd(size_t upto) const;
 
   // Constant after construction.
   const std::string path_;
-  const int fd_;
-  const int64_t end_;  // file offset where the split ends
+  const int fd_;                                     // plain files; else -1
+  const std::unique_ptr<Decompressor> decompressor_;  // compressed files; else null
+  const int64_t end_;  // file offset where a plain split ends
+
+  bool eof_ = false;  // the decompressor has given everything
 
   std::unique_ptr<char[]> buffer_;
   size_t capacity_;

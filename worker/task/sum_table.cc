@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "worker/task/builtins.h"
-#include "worker/task/stable_hash.h"
 
 namespace ampmr::worker {
 
@@ -11,12 +10,18 @@ absl::Status SumTable::Overflow(absl::string_view key, int64_t x, int64_t sum) {
   return AddToSum(key, x, &sum);  // fails, with the message sum always gives
 }
 
-std::vector<std::vector<const SumTable::Entry*>> SumTable::SortedByPartition(int partitions) const {
-  std::vector<std::vector<const Entry*>> out(partitions);
-  for (const Entry& e : sums_) out[PartitionOf(e.first, partitions)].push_back(&e);
+std::vector<std::vector<const SumTable::Entry*>> SumTable::SortedByPartition(
+    const KeyPartitioner& partitioner, const KeyComparator& order) const {
+  std::vector<std::vector<const Entry*>> out(partitioner.partitions());
+  for (const Entry& e : sums_) out[partitioner.Of(e.first)].push_back(&e);
   for (auto& entries : out) {
-    std::sort(entries.begin(), entries.end(),
-              [](const Entry* a, const Entry* b) { return a->first < b->first; });
+    if (order.bytewise()) {
+      std::sort(entries.begin(), entries.end(),
+                [](const Entry* a, const Entry* b) { return a->first < b->first; });
+    } else {
+      std::sort(entries.begin(), entries.end(),
+                [&order](const Entry* a, const Entry* b) { return order.Less(a->first, b->first); });
+    }
   }
   return out;
 }

@@ -17,6 +17,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "common/key_comparator.h"
+#include "worker/task/key_partitioner.h"
 
 namespace ampmr::worker {
 
@@ -39,9 +41,10 @@ class SumTable {
   // Approximate bytes held: table slots plus out-of-line key bytes.
   size_t memory_usage() const { return sums_.capacity() * (sizeof(Entry) + 1) + key_bytes_; }
 
-  // The entries of each of `partitions` partitions (by PartitionOf), each
-  // sorted bytewise by key. The pointers are valid until the next Add/Clear.
-  std::vector<std::vector<const Entry*>> SortedByPartition(int partitions) const;
+  // The entries of each of the partitioner's partitions, each sorted by
+  // `order`. The pointers are valid until the next Add/Clear.
+  std::vector<std::vector<const Entry*>> SortedByPartition(const KeyPartitioner& partitioner,
+                                                           const KeyComparator& order) const;
 
   void Clear();
 

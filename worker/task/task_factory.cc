@@ -1,6 +1,7 @@
 #include "worker/task/task_factory.h"
 
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -59,6 +60,9 @@ absl::StatusOr<std::unique_ptr<Mapper>> MakeMapper(const TaskSpec& spec,
                                                    const AttemptContext& context) {
   switch (spec.kind) {
     case TaskSpec::Kind::kBuiltin:
+      if (std::unique_ptr<Mapper> native = NativeBuiltinMapper(spec.arg)) {
+        return std::move(native);
+      }
       if (plugin::NewMapperFn f = BuiltinMapper(spec.arg); f != nullptr) {
         return MakePluginMapper(f, context, absl::StrCat("builtin:", spec.arg));
       }
