@@ -16,7 +16,8 @@ namespace ampmr::client {
 const char kStreamingUsage[] =
     "usage: ampmr streaming [--master ADDR] [--workers N] [-D PROP=VALUE]...\n"
     "         -input PATH[,PATH...]... -output DIR -mapper CMD [-reducer CMD|NONE|aggregate]\n"
-    "         [-combiner CMD|aggregate] [-cmdenv K=V]... [-numReduceTasks N]\n"
+    "         [-combiner CMD|aggregate] [-file PATH]... [-files A,B] [-cmdenv K=V]...\n"
+    "         [-numReduceTasks N]\n"
     "         [-partitioner org.apache.hadoop.mapred.lib.KeyFieldBasedPartitioner]\n"
     "\n"
     "Runs a Hadoop Streaming command line on ampmr: on the master at --master, or on\n"
@@ -85,6 +86,27 @@ bool IsJavaClassName(absl::string_view s) {
   if (s.find_first_of(" /\t") != absl::string_view::npos) return false;
   size_t dot = s.rfind('.');
   return dot != absl::string_view::npos && dot + 1 < s.size() && absl::ascii_isupper(s[dot + 1]);
+}
+
+// As Hadoop runs `-mapper mapper.py -file mapper.py`: a command whose first
+// word is the name of a shipped file runs that file, from the attempt's
+// working directory.
+void RunShippedFromWorkingDir(const std::vector<std::string>& files, std::string* spec) {
+  absl::string_view command = *spec;
+  if (!absl::ConsumePrefix(&command, "exec:")) return;
+  absl::string_view program = command.substr(0, command.find(' '));
+  for (absl::string_view file : files) {
+    size_t hash = file.find('#');
+    absl::string_view name = hash != absl::string_view::npos
+                                 ? file.substr(hash + 1)
+                                 : file.substr(file.rfind('/') == absl::string_view::npos
+                                                   ? 0
+                                                   : file.rfind('/') + 1);
+    if (program == name && program.find('/') == absl::string_view::npos) {
+      *spec = absl::StrCat("exec:./", command);
+      return;
+    }
+  }
 }
 
 // A -mapper / -reducer / -combiner value as an ampmr SPEC.
@@ -243,6 +265,14 @@ absl::StatusOr<StreamingJob> ParseStreamingArgs(const std::vector<std::string>& 
     } else if (arg == "-combiner") {
       AMPMR_RETURN_IF_ERROR(take(arg));
       AMPMR_ASSIGN_OR_RETURN(job.combiner, TaskSpecOf(arg, value));
+    } else if (arg == "-file") {
+      AMPMR_RETURN_IF_ERROR(take(arg));
+      job.files.push_back(value);
+    } else if (arg == "-files") {
+      AMPMR_RETURN_IF_ERROR(take(arg));
+      for (absl::string_view f : absl::StrSplit(value, ',', absl::SkipEmpty())) {
+        job.files.emplace_back(f);
+      }
     } else if (arg == "-cmdenv") {
       AMPMR_RETURN_IF_ERROR(take(arg));
       job.env.push_back(value);
@@ -276,6 +306,9 @@ absl::StatusOr<StreamingJob> ParseStreamingArgs(const std::vector<std::string>& 
     properties.erase(reduces);
   }
   AMPMR_RETURN_IF_ERROR(ApplyProperties(properties, partitioner, &job));
+  RunShippedFromWorkingDir(job.files, &job.mapper);
+  RunShippedFromWorkingDir(job.files, &job.reducer);
+  RunShippedFromWorkingDir(job.files, &job.combiner);
   return out;
 }
 

@@ -4,7 +4,8 @@
 //
 //   -input PATH[,PATH...] (repeatable), -output DIR, -mapper CMD,
 //   -reducer CMD|NONE|aggregate, -combiner CMD|aggregate, -cmdenv K=V,
-//   -numReduceTasks N,
+//   -file PATH and -files A,B (--file; a command whose first word names a
+//   shipped file runs it from the attempt's working directory), -numReduceTasks N,
 //   -partitioner org.apache.hadoop.mapred.lib.KeyFieldBasedPartitioner,
 //   -D PROP=VALUE (or -DPROP=VALUE) for the properties below,
 //   and ampmr's own --master ADDR (else an embedded cluster) and --workers N.

@@ -132,7 +132,7 @@ TEST(JobFlagsTest, MakeAbsolute) {
 
 TEST(JobFlagsTest, MissingRequiredFlags) {
   EXPECT_THAT(Build({"--output", "/o", "--mapper", "builtin:noop"}),
-              StatusIs(absl::StatusCode::kInvalidArgument, "missing required flag --input PATH"));
+              StatusIs(absl::StatusCode::kInvalidArgument, "missing required flag --input PATH..."));
   EXPECT_THAT(Build({"--input", "/i", "--mapper", "builtin:noop"}),
               StatusIs(absl::StatusCode::kInvalidArgument, "missing required flag --output DIR"));
   EXPECT_THAT(Build({"--input", "/i", "--output", "/o"}),
@@ -194,7 +194,7 @@ TEST(JobFlagsTest, RefusesBadSpecsNamingTheFlag) {
   EXPECT_THAT(BuildError({"--reducer", "builtin:wordcount"}),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        "--reducer \"builtin:wordcount\": unknown built-in "
-                       "(known: sum, count, identity)"));
+                       "(known: sum, count, identity, aggregate)"));
   EXPECT_THAT(BuildError({"--combiner", "none"}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--combiner \"none\": ")));
   EXPECT_THAT(BuildError({"--reducer", "exec:  "}),
@@ -237,7 +237,7 @@ TEST(JobFlagsTest, HelpDocumentsEveryJobFlag) {
                            "--name TEXT"}) {
     EXPECT_THAT(help, HasSubstr(flag));
   }
-  EXPECT_THAT(help, HasSubstr("one per --input, repeat for more (required)"));
+  EXPECT_THAT(help, HasSubstr("every argument up to the next flag); may be repeated (required)"));
   EXPECT_THAT(help, HasSubstr("(default: builtin:identity)"));
   EXPECT_THAT(help, HasSubstr("(default: 64M)"));
 }

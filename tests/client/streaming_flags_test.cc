@@ -68,6 +68,16 @@ TEST(StreamingFlagsTest, OptionsWithoutTheirClassesCountForNothingAsInHadoop) {
   EXPECT_EQ(parsed->job.sort_key, "");
 }
 
+TEST(StreamingFlagsTest, ShippedFilesAndTheCommandsThatNameThem) {
+  auto parsed = ParseStreamingArgs({"-input", "in", "-output", "out", "-mapper", "mapper.py",
+                                    "-reducer", "python3 reducer.py", "-file", "/src/mapper.py",
+                                    "-files", "lib/reducer.py,data.txt#d"});
+  ASSERT_THAT(parsed, IsOk());
+  EXPECT_THAT(parsed->job.files, ElementsAre("/src/mapper.py", "lib/reducer.py", "data.txt#d"));
+  EXPECT_EQ(parsed->job.mapper, "exec:./mapper.py");
+  EXPECT_EQ(parsed->job.reducer, "exec:python3 reducer.py");
+}
+
 TEST(StreamingFlagsTest, NoneAndZeroReducesMakeAMapOnlyJob) {
   auto parsed = ParseStreamingArgs(Job({"-reducer", "NONE"}));
   ASSERT_THAT(parsed, IsOk());

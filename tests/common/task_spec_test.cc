@@ -39,7 +39,7 @@ TEST(TaskSpecTest, BuiltinOfAnotherRoleIsRefusedListingTheKnownOnes) {
   EXPECT_THAT(ParseTaskSpec(TaskRole::kReducer, "builtin:wordcount"),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        "reducer \"builtin:wordcount\": unknown built-in "
-                       "(known: sum, count, identity)"));
+                       "(known: sum, count, identity, aggregate)"));
   EXPECT_THAT(ParseTaskSpec(TaskRole::kCombiner, "builtin:noop"),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        ::testing::StartsWith("combiner \"builtin:noop\": unknown built-in")));

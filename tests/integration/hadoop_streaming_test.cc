@@ -294,13 +294,8 @@ TEST(HadoopStreamingTest, CompressedOutputsDecompressToTheUncompressedRun) {
     for (const std::string& l : Lines(ReadFile(e.path()))) in_lines.push_back(l);
   }
   std::sort(in_lines.begin(), in_lines.end());
-  std::vector<std::string> got = SortedOutputLines(tmp.path() + "/maponly", "gzip -dc");
-  // identity splits at the first tab and writes key<TAB>value back: lines without a tab gain one.
-  for (std::string& l : got) {
-    if (!l.empty() && l.back() == '\t') l.pop_back();
-  }
-  std::sort(got.begin(), got.end());
-  EXPECT_EQ(got.size(), in_lines.size());
+  // The identity mapper's lines go to a map-only job's parts as they are.
+  EXPECT_EQ(SortedOutputLines(tmp.path() + "/maponly", "gzip -dc"), in_lines);
 }
 
 constexpr char kAggregateMapper[] = R"(import sys, re
