@@ -20,6 +20,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -74,6 +75,9 @@ class SimulatedWorker {
                            });
     session_->SetResponder(
         v1::Command::kRunReduce, [this](const v1::Command& c, amp::Session::Reply r) {
+          std::error_code ec;  // a failure shows as the commit's
+          std::filesystem::create_directories(
+              std::filesystem::path(c.run_reduce().temp_path()).parent_path(), ec);
           int fd = open(c.run_reduce().temp_path().c_str(),
                         O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
           if (fd >= 0) close(fd);

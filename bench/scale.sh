@@ -12,7 +12,8 @@
 #          (submit to job id), job time, master peak RSS, RSS after the job.
 # workers  1,000 simulated 2-slot workers: master CPU share for heartbeats
 #          alone (10 s idle), then dispatches/s of a 100,000-task noop job.
-# latency  a one-task job's wall time (submit --wait) alone, then behind a
+# latency  a one-map job's wall time (submit --wait; its one reduce included)
+#          alone, then behind a
 #          running 10,000-task job, on 8 simulated 2-slot workers whose
 #          tasks take 100 ms.
 set -euo pipefail
@@ -126,7 +127,7 @@ one_task_job() {
   local out="$WORK/one-$RANDOM$RANDOM" s e
   s=$(date +%s.%N)
   "$BIN/ampmr" submit --master "$ADDR" --input "$(lines 1)" --output "$out" \
-    --mapper builtin:noop --reducer none --wait > /dev/null
+    --mapper builtin:noop --wait > /dev/null
   e=$(date +%s.%N)
   rm -rf "$out"
   calc "$e - $s"
