@@ -16,6 +16,7 @@
 #include "client/job_flags.h"
 #include "client/streaming_flags.h"
 #include "common/cli_flags.h"
+#include "common/grpc_log.h"
 #include "common/security_flags.h"
 
 namespace ampmr::client {
@@ -287,6 +288,7 @@ int Main(int argc, char** argv) {
   // A closed stdout (`ampmr jobs | head -1`) must not kill `run` before it
   // has stopped its children; writes just fail.
   signal(SIGPIPE, SIG_IGN);
+  RouteGrpcLogs(/*quiet=*/true);
   Args args(argv + 1, argv + argc);
   if (args.empty()) {
     std::cerr << kUsage;

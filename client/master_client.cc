@@ -62,8 +62,8 @@ absl::StatusOr<std::unique_ptr<MasterClient>> MasterClient::Connect(
   if (why.empty() || status.error_code() == grpc::DEADLINE_EXCEEDED) {
     why = absl::StrCat("no connection within ", absl::FormatDuration(options.connect_timeout));
   }
-  return absl::UnavailableError(
-      absl::StrCat("cannot reach master at ", options.address, ": ", why));
+  return absl::UnavailableError(absl::StrCat("cannot reach master at ", options.address, ": ",
+                                             credentials->ExplainConnectFailure(why)));
 }
 
 MasterClient::MasterClient(MasterClientOptions options,

@@ -112,6 +112,7 @@ absl::StatusOr<std::shared_ptr<const ClusterCredentials>> ClusterCredentials::Lo
   }
   if (!options.tls_ca.empty()) {
     AMPMR_ASSIGN_OR_RETURN(credentials->ca_pem_, ReadPem("--tls-ca", options.tls_ca));
+    credentials->ca_file_ = options.tls_ca;
     if (FirstCertificate(credentials->ca_pem_) == nullptr) {
       return absl::InvalidArgumentError(
           absl::StrCat("--tls-ca ", options.tls_ca, ": holds no PEM certificate"));
@@ -168,6 +169,24 @@ std::shared_ptr<grpc::ChannelCredentials> ClusterCredentials::ChannelCredentials
 
 void ClusterCredentials::Apply(grpc::ClientContext* context) const {
   if (call_credentials_ != nullptr) context->set_credentials(call_credentials_);
+}
+
+std::string ClusterCredentials::ExplainConnectFailure(absl::string_view message) const {
+  if (absl::StrContains(message, "certificate verify failed")) {
+    return absl::StrCat("TLS: its certificate is not signed by a CA in --tls-ca ", ca_file_, " (",
+                        message, ")");
+  }
+  if (absl::StrContains(message, "Peer name") || absl::StrContains(message, "peer name")) {
+    return absl::StrCat("TLS: its certificate is not for the host dialled (", message, ")");
+  }
+  if (dials_tls() && absl::StrContains(message, "wrong version number")) {
+    return absl::StrCat("TLS: it does not speak TLS; without --tls-ca ampmr dials plain TCP (",
+                        message, ")");
+  }
+  if (!dials_tls() && absl::StrContains(message, "Socket closed")) {
+    return absl::StrCat(message, "; if it serves TLS, give --tls-ca FILE");
+  }
+  return std::string(message);
 }
 
 void AddListener(grpc::ServerBuilder* builder, const std::string& address,

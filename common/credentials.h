@@ -60,6 +60,10 @@ class ClusterCredentials {
   std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials() const;
   // Puts the token on a call about to be made (nothing without one).
   void Apply(grpc::ClientContext* context) const;
+  // gRPC's account of a failed connection (`message`), with what it means
+  // for TLS when it is about TLS: a certificate --tls-ca does not verify, a
+  // server that speaks TLS to a client without --tls-ca, or the other way.
+  std::string ExplainConnectFailure(absl::string_view message) const;
 
  private:
   ClusterCredentials(std::string token, bool insecure)
@@ -70,6 +74,7 @@ class ClusterCredentials {
   std::string cert_pem_;  // empty: serve without TLS
   std::string key_pem_;
   std::string ca_pem_;                                       // empty: dial without TLS
+  std::string ca_file_;                                      // --tls-ca, for messages
   std::shared_ptr<grpc::CallCredentials> call_credentials_;  // null without a token
 };
 

@@ -6,7 +6,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libsqlite3-dev sqlite3 nlohmann-json3-dev libcpp-httplib-dev
+  libsqlite3-dev sqlite3 nlohmann-json3-dev libcpp-httplib-dev libssl-dev openssl
   zlib1g-dev libbz2-dev libzstd-dev gzip bzip2 zstd
   supervisor python3 python3-grpcio python3-protobuf
   iproute2  # ip netns: the across-nodes tests run each node in a network namespace

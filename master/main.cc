@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "common/cli_flags.h"
+#include "common/grpc_log.h"
 #include "common/logging.h"
 #include "common/security_flags.h"
 #include "common/stop_signals.h"
@@ -15,6 +16,7 @@
 
 int main(int argc, char** argv) {
   ampmr::SetLogProgramName("master");
+  ampmr::RouteGrpcLogs(/*quiet=*/false);
   ampmr::master::MasterOptions options;
   double heartbeat_timeout = 10;
   ampmr::FlagSet flags(

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "ampmr/v1/job.grpc.pb.h"
 #include "ampmr/v1/session.grpc.pb.h"
 #include "gmock/gmock.h"
@@ -279,6 +280,100 @@ TEST(SecurityTest, StatusPageNeedsTheTokenOrItsCookie) {
   ASSERT_TRUE(page);
   EXPECT_EQ(page->status, 200);
   EXPECT_THAT(page->body, HasSubstr("Workers (0)"));
+}
+
+// A CA made for the test with Debian's openssl, and certificates it signed
+// for 127.0.0.1: `server` (CN and SAN 127.0.0.1, localhost); plus `other`, a
+// self-signed CA that signed nothing here.
+struct TestCertificates {
+  std::string ca, server_cert, server_key, other_ca;
+};
+TestCertificates MakeCertificates(const std::string& dir) {
+  auto openssl = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "/usr/bin/openssl");
+    CommandResult r = RunCommand(args, absl::Seconds(60));
+    EXPECT_EQ(r.exit_code, 0) << absl::StrJoin(args, " ") << ": " << r.err;
+  };
+  const std::vector<std::string> ec = {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                                       "-nodes"};
+  TestCertificates c{dir + "/ca.pem", dir + "/server.pem", dir + "/server.key",
+                     dir + "/other-ca.pem"};
+  auto req = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "req");
+    args.insert(args.begin() + 1, ec.begin(), ec.end());
+    openssl(args);
+  };
+  req({"-x509", "-keyout", dir + "/ca.key", "-out", c.ca, "-days", "2", "-subj", "/CN=test-ca"});
+  req({"-x509", "-keyout", dir + "/other-ca.key", "-out", c.other_ca, "-days", "2", "-subj",
+       "/CN=other-ca"});
+  req({"-keyout", c.server_key, "-out", dir + "/server.csr", "-subj", "/CN=127.0.0.1"});
+  WriteFile(dir + "/san.ext", "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+  openssl({"x509", "-req", "-in", dir + "/server.csr", "-CA", c.ca, "-CAkey", dir + "/ca.key",
+           "-CAcreateserial", "-out", c.server_cert, "-days", "2", "-extfile", dir + "/san.ext"});
+  return c;
+}
+
+TEST(SecurityTest, TlsWithTheClustersCaAndARefusedClientWithout) {
+  ScratchDir tmp;
+  const TestCertificates certs = MakeCertificates(tmp.path());
+  const std::string token = TokenFile(tmp.path(), "token", kToken);
+  TestCluster cluster(
+      tmp.path(), 0,
+      {"--token-file", token, "--tls-cert", certs.server_cert, "--tls-key", certs.server_key});
+  const std::vector<std::string> jobs = {BinPath("ampmr"),  "jobs",         "--master",
+                                         cluster.address(), "--token-file", token};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv = jobs;
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return RunCommand(argv, absl::Seconds(60));
+  };
+  CommandResult ok = with({"--tls-ca", certs.ca});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_THAT(ok.out, HasSubstr("STATE"));
+
+  CommandResult plain = with({});
+  EXPECT_EQ(plain.exit_code, 1);
+  EXPECT_THAT(plain.err, HasSubstr("if it serves TLS, give --tls-ca"));
+  EXPECT_EQ(std::count(plain.err.begin(), plain.err.end(), '\n'), 1) << plain.err;
+
+  CommandResult other = with({"--tls-ca", certs.other_ca});
+  EXPECT_EQ(other.exit_code, 1);
+  EXPECT_THAT(other.err, HasSubstr(absl::StrCat("TLS: its certificate is not signed by a CA in "
+                                                "--tls-ca ",
+                                                certs.other_ca)));
+  EXPECT_EQ(std::count(other.err.begin(), other.err.end(), '\n'), 1) << other.err;
+
+  // Over TLS the token is still required.
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ReadFile(certs.ca);
+  auto stub =
+      v1::JobService::NewStub(grpc::CreateChannel(cluster.address(), grpc::SslCredentials(ssl)));
+  grpc::ClientContext context;
+  v1::ListJobsResponse response;
+  EXPECT_EQ(stub->ListJobs(&context, v1::ListJobsRequest(), &response).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST(SecurityTest, BadTlsFilesAreRefusedAtStart) {
+  ScratchDir tmp;
+  const TestCertificates certs = MakeCertificates(tmp.path());
+  CommandResult wrong_key =
+      RunCommand({BinPath("ampmr-master"), "--listen", "127.0.0.1:0", "--tls-cert",
+                  certs.server_cert, "--tls-key", tmp.path() + "/ca.key"},
+                 absl::Seconds(30));
+  EXPECT_EQ(wrong_key.exit_code, 2);
+  EXPECT_EQ(wrong_key.err,
+            absl::StrCat("ampmr-master: --tls-key ", tmp.path(),
+                         "/ca.key is not the key of --tls-cert ", certs.server_cert, "\n"));
+  CommandResult no_key = RunCommand(
+      {BinPath("ampmr-master"), "--listen", "127.0.0.1:0", "--tls-cert", certs.server_cert},
+      absl::Seconds(30));
+  EXPECT_EQ(no_key.exit_code, 2);
+  EXPECT_EQ(no_key.err, "ampmr-master: --tls-cert: needs --tls-key too\n");
+  CommandResult not_pem = RunCommand(
+      {BinPath("ampmr"), "jobs", "--tls-ca", tmp.path() + "/san.ext"}, absl::Seconds(30));
+  EXPECT_EQ(not_pem.exit_code, 2);
+  EXPECT_THAT(not_pem.err, HasSubstr("san.ext: holds no PEM certificate"));
 }
 
 }  // namespace
