@@ -77,6 +77,7 @@ JobEnv Coordinator::MakeJobEnv() {
   env.registry = &registry_;
   env.on_change = [this](JobRun* job) { OnJobChange(job); };
   env.journal = options_.journal;
+  env.metrics = &metrics_;
   return env;
 }
 
@@ -305,7 +306,18 @@ void Coordinator::Call(v1::CallRequest request, CallRouter::Done done) {
     done(absl::UnavailableError("master is shutting down"));
     return;
   }
-  calls_.Call(std::move(request), std::move(done));
+  std::string handler = request.handler();
+  if (!calls_.Offered(handler) || !call_stats_.Begin(handler)) {
+    calls_.Call(std::move(request), std::move(done));
+    return;
+  }
+  absl::Time arrived = loop_->Now();
+  calls_.Call(std::move(request), [this, handler, arrived, done = std::move(done)](
+                                      absl::StatusOr<std::string> payload) {
+    absl::Time now = loop_->Now();
+    call_stats_.End(handler, payload.status().code(), now - arrived, now);
+    done(std::move(payload));
+  });
 }
 
 void Coordinator::WorkerSeen(const std::string& worker_id) {

@@ -21,6 +21,8 @@
 #include "ampmr/v1/session.pb.h"
 #include "common/loop.h"
 #include "master/call_router.h"
+#include "master/call_stats.h"
+#include "master/cluster_metrics.h"
 #include "master/job_run.h"
 #include "master/journal.h"
 #include "master/scheduler.h"
@@ -118,6 +120,19 @@ class Coordinator {
   // Jobs held in memory.
   size_t job_count() const { return jobs_.size(); }
 
+  // What the cluster did, for ListTasks, GetTaskLog, the dashboard and
+  // /metrics (DESIGN.md §10; coordinator_observe.cc). FindJob: null if unknown.
+  const JobRun* FindJob(const std::string& job_id) const;
+  absl::StatusOr<v1::ListTasksResponse> ListTasks(const v1::ListTasksRequest& request) const;
+  // Fetches an attempt's stderr from the worker that ran it; `done` runs
+  // once, on this thread. FAILED_PRECONDITION if that worker is gone.
+  using TaskLogDone = std::function<void(absl::StatusOr<v1::TaskLog>)>;
+  void GetTaskLog(const v1::GetTaskLogRequest& request, TaskLogDone done);
+  // A heartbeat's figures of the worker's process tree.
+  void WorkerUsage(const std::string& worker_id, double cpu_percent, int64_t rss_bytes);
+  const ClusterMetrics& metrics() const { return metrics_; }
+  const CallStats& call_stats() const { return call_stats_; }
+
  private:
   JobEnv MakeJobEnv();
   void OnJobChange(JobRun* job);
@@ -136,6 +151,8 @@ class Coordinator {
 
   Loop* const loop_;
   const CoordinatorOptions options_;
+  ClusterMetrics metrics_;
+  CallStats call_stats_;  // outlives calls_, whose end reports to it
   WorkerRegistry registry_;
   Scheduler scheduler_;
   CallRouter calls_;

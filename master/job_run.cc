@@ -18,6 +18,14 @@ double Seconds(absl::Time t) { return absl::ToDoubleSeconds(t - absl::UnixEpoch(
 
 bool IsMapOnly(const v1::JobSpec& spec) { return spec.reducer() == "none"; }
 
+constexpr char kShuffledBytes[] = "ampmr.shuffled_bytes";
+
+int64_t CounterOf(const google::protobuf::Map<std::string, int64_t>& counters,
+                  const std::string& name) {
+  auto it = counters.find(name);
+  return it == counters.end() ? 0 : it->second;
+}
+
 }  // namespace
 
 JobRun::JobRun(std::string id, v1::JobSpec spec, std::vector<v1::Split> splits, JobEnv env)
@@ -272,6 +280,8 @@ void JobRun::StartAttempt(Task* task, WorkerState* worker) {
   attempt.id = absl::StrCat(attempt_prefix_, "-", task->id, "-a", ++task->attempts_started);
   attempt.worker_id = worker->id;
   attempt.start = env_.loop->Now();
+  attempts_.Started(task->kind == Task::Kind::kReduce, task->index, task->attempts_started,
+                    attempt.id, worker->id, !task->running.empty(), attempt.start);
   env_.registry->AttemptStarted(worker);
   SetState(task, Task::State::kRunning);
   attempt.call = worker->link->Call(MakeCommand(*task, attempt.id));
@@ -301,7 +311,10 @@ void JobRun::OnAttemptDone(Task* task, const std::string& attempt_id,
   Attempt attempt;
   if (!EndAttempt(task, attempt_id, &attempt)) return;  // superseded or cancelled
   env_.scheduler->RecordAttemptDuration(env_.loop->Now() - attempt.start);
-  if (task->finished()) return;
+  if (task->finished()) {
+    attempts_.Ended(attempt_id, v1::ATTEMPT_KILLED, env_.loop->Now());
+    return;
+  }
   if (result.ok()) {
     AcceptAttempt(task, attempt, *result);
   } else {
@@ -313,7 +326,7 @@ void JobRun::OnAttemptDone(Task* task, const std::string& attempt_id,
 void JobRun::FailAttempt(Task* task, const Attempt& attempt, const absl::Status& error) {
   std::string message =
       absl::StrCat("attempt=", attempt.id, " worker=", attempt.worker_id, ": ", error.message());
-  const WorkerState* worker = env_.registry->Find(attempt.worker_id);
+  WorkerState* worker = env_.registry->Find(attempt.worker_id);
   auto lost_output = error.GetPayload(kLostMapOutputPayload);
   if (lost_output.has_value()) {
     // The reduce could not fetch a map output: make that output again and
@@ -321,6 +334,7 @@ void JobRun::FailAttempt(Task* task, const Attempt& attempt, const absl::Status&
     std::string lost_attempt(*lost_output);
     AMPMR_LOG(INFO) << "reduce could not fetch a map output job=" << id_ << " task=" << task->id
                     << " " << message;
+    attempts_.Ended(attempt.id, v1::ATTEMPT_LOST, env_.loop->Now());
     for (auto& map : maps_) {
       if (map->result.map_done().attempt_id() != lost_attempt) continue;
       OnFetchFailed(*task, map.get(), error);
@@ -331,7 +345,10 @@ void JobRun::FailAttempt(Task* task, const Attempt& attempt, const absl::Status&
              (worker == nullptr || worker->draining)) {
     // Lost (or given back) with its worker: not the task's fault, so it does not count.
     AMPMR_LOG(INFO) << "task reassigned job=" << id_ << " task=" << task->id << " " << message;
+    attempts_.Ended(attempt.id, v1::ATTEMPT_LOST, env_.loop->Now());
   } else {
+    attempts_.Ended(attempt.id, v1::ATTEMPT_FAILED, env_.loop->Now(), error.message());
+    if (worker != nullptr) ++worker->attempts_failed;
     ++task->failures;
     task->failed_on.push_back(attempt.worker_id);
     task->last_error = absl::Status(error.code(), message);
@@ -450,6 +467,8 @@ void JobRun::AcceptAttempt(Task* task, const Attempt& attempt, const v1::Answer&
       return;
     }
   }
+  attempts_.Ended(attempt.id, v1::ATTEMPT_SUCCEEDED, env_.loop->Now(), "",
+                  is_map ? 0 : CounterOf(answer.reduce_done().counters(), kShuffledBytes));
   SetState(task, Task::State::kDone);
   // Keep where the output is; the counters are summed below and not needed again.
   task->result = answer;
@@ -492,6 +511,7 @@ void JobRun::CancelRunning(Task* task) {
   for (Attempt& attempt : running) {
     task_statuses_.erase(attempt.id);
     env_.scheduler->AttemptEnded(this);
+    attempts_.Ended(attempt.id, v1::ATTEMPT_KILLED, env_.loop->Now());
     if (WorkerState* w = env_.registry->Find(attempt.worker_id)) {
       env_.registry->AttemptEnded(w->id);
       v1::Command cancel;

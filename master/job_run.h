@@ -31,6 +31,8 @@
 #include "common/amp/deferred.h"
 #include "common/amp/deferred_list.h"
 #include "common/loop.h"
+#include "master/attempt_log.h"
+#include "master/cluster_metrics.h"
 #include "master/job_counters.h"
 #include "master/journal.h"
 #include "master/output_committer.h"
@@ -52,6 +54,8 @@ struct JobEnv {
   // Where accepted tasks and the job's end are recorded (not committed: the
   // coordinator flushes it); null: nowhere, the job does not survive a restart.
   Journal* journal = nullptr;
+  // Cumulative attempt metrics, shared by every job; null: none kept.
+  ClusterMetrics* metrics = nullptr;
 };
 
 class JobRun : public TaskSource {
@@ -109,6 +113,11 @@ class JobRun : public TaskSource {
   // REQUIRES: finished().
   void ReleaseTasks();
 
+  // Every attempt this run started (not those before a master restart).
+  const AttemptLog& attempts() const { return attempts_; }
+  // A page of the job's tasks with their attempts (see ListTasksRequest).
+  v1::ListTasksResponse ListTasks(const v1::ListTasksRequest& request) const;
+
   const std::string& id() const { return id_; }
   v1::JobState state() const { return status_.state(); }
   bool finished() const;
@@ -159,6 +168,7 @@ class JobRun : public TaskSource {
   std::string attempt_prefix_;   // attempt ids are PREFIX-TASK-aN
   bool restored_final_ = false;  // an ended job from the journal: status_ is all there is
   const OutputCommitter committer_;
+  AttemptLog attempts_{env_.loop->Now(), env_.metrics};
   v1::JobStatus status_;  // spec (shipped files without contents), state, counters, error, times
   google::protobuf::RepeatedPtrField<v1::ShippedFile> files_;
   // --total-order: the sampling tasks while they run, and the cut points

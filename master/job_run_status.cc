@@ -72,6 +72,7 @@ v1::JobStatus JobRun::Status() const {
   if (status_.state() == v1::REDUCING) s.mutable_reduce()->set_running(running);
   for (const auto& [name, value] : counters_.Sums()) (*s.mutable_counters())[name] = value;
   for (const auto& [attempt, task_status] : task_statuses_) *s.add_task_statuses() = task_status;
+  attempts_.FillStatus(&s);
   return s;
 }
 

@@ -275,4 +275,29 @@ grpc::ServerUnaryReactor* JobServiceImpl::Call(grpc::CallbackServerContext* ctx,
   return reactor;
 }
 
+grpc::ServerUnaryReactor* JobServiceImpl::ListTasks(grpc::CallbackServerContext* ctx,
+                                                    const v1::ListTasksRequest* request,
+                                                    v1::ListTasksResponse* response) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  loop_->Post([this, reactor, request, response] {
+    absl::StatusOr<v1::ListTasksResponse> tasks = coordinator_->ListTasks(*request);
+    if (tasks.ok()) *response = std::move(*tasks);
+    reactor->Finish(ToGrpcStatus(tasks.status()));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* JobServiceImpl::GetTaskLog(grpc::CallbackServerContext* ctx,
+                                                     const v1::GetTaskLogRequest* request,
+                                                     v1::TaskLog* response) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  loop_->Post([this, reactor, request, response] {
+    coordinator_->GetTaskLog(*request, [reactor, response](absl::StatusOr<v1::TaskLog> log) {
+      if (log.ok()) *response = std::move(*log);
+      reactor->Finish(ToGrpcStatus(log.status()));
+    });
+  });
+  return reactor;
+}
+
 }  // namespace ampmr::master

@@ -47,6 +47,13 @@ class JobServiceImpl : public v1::JobService::CallbackService {
   // Routes to a worker's handler; the default timeout is the coordinator's (30 s).
   grpc::ServerUnaryReactor* Call(grpc::CallbackServerContext* ctx, const v1::CallRequest* request,
                                  v1::CallResponse* response) override;
+  grpc::ServerUnaryReactor* ListTasks(grpc::CallbackServerContext* ctx,
+                                      const v1::ListTasksRequest* request,
+                                      v1::ListTasksResponse* response) override;
+  // Fetched from the attempt's worker through its session.
+  grpc::ServerUnaryReactor* GetTaskLog(grpc::CallbackServerContext* ctx,
+                                       const v1::GetTaskLogRequest* request,
+                                       v1::TaskLog* response) override;
 
  private:
   // Authenticates the call; when refused, finishes `reactor` with why.

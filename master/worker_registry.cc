@@ -111,6 +111,9 @@ std::vector<v1::WorkerInfo> WorkerRegistry::List() const {
                          : absl::StrCat("reducers cannot fetch its map outputs (", w.unreachable,
                                         ")", w.warning.empty() ? "" : "; ", w.warning));
     info.set_unreachable(!w.unreachable.empty());
+    info.set_attempts_failed(w.attempts_failed);
+    info.set_cpu_percent(w.cpu_percent);
+    info.set_rss_bytes(w.rss_bytes);
     out.push_back(std::move(info));
   }
   return out;

@@ -31,6 +31,9 @@ struct WorkerState {
   // Attempts dispatched and not yet answered; changed through the registry.
   int running = 0;
   int64_t tasks_done = 0;
+  int64_t attempts_failed = 0;  // failed here by themselves
+  double cpu_percent = 0;       // from the last heartbeat
+  int64_t rss_bytes = 0;
   absl::Time connected;
   absl::Time last_heartbeat;
   bool draining = false;  // set through the registry (Drain)
