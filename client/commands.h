@@ -68,6 +68,18 @@ struct CallOptions {
 };
 int CallCommand(const CallOptions& options);
 
+// `ampmr logs JOB_ID [TASK_ID] [--attempt N]`: the stderr an attempt wrote,
+// fetched from its worker through the master. Without TASK_ID, the job's
+// failed attempts (or, if none failed, says how to name a task).
+struct LogsOptions {
+  std::string master;
+  SecurityOptions security;
+  std::string job_id;
+  std::string task_id;  // empty: the failed attempts
+  int32_t attempt = 0;  // 0: the task's last attempt
+};
+int LogsCommand(const LogsOptions& options);
+
 }  // namespace ampmr::client
 
 #endif  // AMPMR_CLIENT_COMMANDS_H_

@@ -111,7 +111,31 @@ std::string FormatTaskStatuses(const v1::JobStatus& status) {
 }
 
 std::string PhaseDetail(const v1::PhaseProgress& p) {
-  return absl::StrCat(DoneOfTotal(p), " done, ", p.running(), " running");
+  std::string out = absl::StrCat(DoneOfTotal(p), " done, ", p.running(), " running");
+  if (p.failed_attempts() > 0) absl::StrAppend(&out, ", ", p.failed_attempts(), " failed attempts");
+  return out;
+}
+
+int FailedAttempts(const v1::JobStatus& status) {
+  return status.map().failed_attempts() + status.reduce().failed_attempts();
+}
+
+// "failed:" and one line per failed attempt the master listed (the first
+// few), then how many more there were:
+//   m0 attempt 1 on w2: mapper exec:./map.py: exited with status 1; stderr: ...
+std::string FormatFailedAttempts(const v1::JobStatus& status) {
+  if (status.failed_attempts().empty()) return "";
+  std::string out = "failed:\n";
+  for (const v1::AttemptInfo& a : status.failed_attempts()) {
+    absl::StrAppend(&out, "  ", a.task_id(), " attempt ", a.attempt(), " on ", a.worker_id(), ": ",
+                    a.error(), "\n");
+  }
+  int more = FailedAttempts(status) - status.failed_attempts_size();
+  if (more > 0) {
+    absl::StrAppend(&out, "  ... and ", more, " more (ampmr logs ", status.job_id(),
+                    " TASK, or the dashboard)\n");
+  }
+  return out;
 }
 
 }  // namespace
@@ -157,7 +181,8 @@ std::string FormatJobSummary(const v1::JobStatus& status, absl::Time now) {
   kv.Add("output", status.spec().output());
   kv.Add("map", DoneOfTotal(status.map()));
   if (!IsMapOnly(status)) kv.Add("reduce", DoneOfTotal(status.reduce()));
-  return kv.Format() + FormatCounters(status);
+  if (FailedAttempts(status) > 0) kv.Add("failed attempts", absl::StrCat(FailedAttempts(status)));
+  return kv.Format() + FormatFailedAttempts(status) + FormatCounters(status);
 }
 
 std::string FormatJobStatus(const v1::JobStatus& status, absl::Time now) {
@@ -174,10 +199,12 @@ std::string FormatJobStatus(const v1::JobStatus& status, absl::Time now) {
   kv.Add("output", spec.output());
   kv.Add("map", PhaseDetail(status.map()));
   if (!IsMapOnly(status)) kv.Add("reduce", PhaseDetail(status.reduce()));
+  if (FailedAttempts(status) > 0) kv.Add("failed attempts", absl::StrCat(FailedAttempts(status)));
   kv.Add("submitted", FormatLocalTime(status.submit_time()));
   if (status.end_time() > 0) kv.Add("ended", FormatLocalTime(status.end_time()));
   kv.Add("elapsed", HumanDuration(JobElapsed(status, now)));
-  return kv.Format() + FormatTaskStatuses(status) + FormatCounters(status);
+  return kv.Format() + FormatTaskStatuses(status) + FormatFailedAttempts(status) +
+         FormatCounters(status);
 }
 
 std::string FormatJobsTable(const google::protobuf::RepeatedPtrField<v1::JobStatus>& jobs,

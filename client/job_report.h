@@ -32,12 +32,14 @@ absl::Duration JobElapsed(const v1::JobStatus& status, absl::Time now);
 //   output:   /abs/out
 //   map:      40/40
 //   reduce:   8/8          (absent for a map-only job)
+//   failed attempts: 2     (absent when none; then a "failed:" section with
+//                           task, attempt, worker and error of the first few)
 //   counters:
 //     map.input_records   1200   (sorted by name, values aligned)
 std::string FormatJobSummary(const v1::JobStatus& status, absl::Time now);
 
-// `ampmr status JOB`: the summary plus name, specs, inputs, running counts,
-// submit time and the error line, in the same "key: value" layout, and a
+// `ampmr status JOB`: the summary plus name, specs, inputs, running and
+// failed attempt counts, submit time and the error line, in the same "key: value" layout, and a
 // "status:" section with the last reporter:status line of each running
 // attempt that sent one.
 std::string FormatJobStatus(const v1::JobStatus& status, absl::Time now);

@@ -18,6 +18,7 @@
 #include "common/cli_flags.h"
 #include "common/grpc_log.h"
 #include "common/security_flags.h"
+#include "common/version.h"
 
 namespace ampmr::client {
 namespace {
@@ -43,9 +44,11 @@ constexpr char kUsage[] =
     "  jobs     list the master's jobs\n"
     "  workers  list the workers connected to the master\n"
     "  call     send one request to a worker handler, print the answer\n"
+    "  logs     print the stderr a job's task attempts wrote\n"
     "\n"
-    "`ampmr COMMAND --help` explains a command's flags. Commands that talk to\n"
-    "a master use --master ADDR, else $AMPMR_MASTER, else 127.0.0.1:7070.\n"
+    "`ampmr COMMAND --help` explains a command's flags; `ampmr --version`\n"
+    "prints the version. Commands that talk to a master use --master ADDR,\n"
+    "else $AMPMR_MASTER, else 127.0.0.1:7070.\n"
     "\n"
     "exit status: 0 success; 1 the job failed or the master could not be\n"
     "reached; 2 usage or validation error; 130/143 interrupted "
@@ -90,6 +93,10 @@ std::optional<int> ParseCommandLine(FlagSet* flags, const Args& args, const Posi
   if (!parsed.ok()) return ReportError(parsed.status());
   if (flags->help_requested()) {
     std::cout << flags->Help();
+    return kExitSuccess;
+  }
+  if (flags->version_requested()) {
+    std::cout << "ampmr " << kVersion << "\n";
     return kExitSuccess;
   }
   if (parsed->size() > want.max) {
@@ -245,6 +252,26 @@ int Streaming(const Args& args) {
                         ? parsed->workers
                         : static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
   return RunCommand(options);
+
+int Logs(const Args& args) {
+  LogsOptions options;
+  FlagSet flags("ampmr logs [--master ADDR] JOB_ID [TASK_ID] [--attempt N]",
+                "Prints the stderr a task attempt wrote (kept by its worker, the last\n"
+                "1 MiB of it, until the job's files are removed). TASK_ID is m0, r1, ...;\n"
+                "without it, every failed attempt of the job, each under a header.");
+  AddMasterFlags(&flags, &options.master, &options.security);
+  flags.Int32("attempt", &options.attempt, "N", "which attempt of the task (1, 2, ...)")
+      .DefaultText("the last");
+  Args positional;
+  if (auto code = ParseCommandLine(&flags, args, {1, 2, "JOB_ID"}, &positional)) {
+    return *code;
+  }
+  if (options.attempt < 0) {
+    return ReportError(absl::InvalidArgumentError("--attempt: must be >= 1"));
+  }
+  options.job_id = positional[0];
+  if (positional.size() > 1) options.task_id = positional[1];
+  return LogsCommand(options);
 }
 
 int Dispatch(const std::string& command, const Args& args) {
@@ -280,6 +307,7 @@ int Dispatch(const std::string& command, const Args& args) {
                        WorkersCommand);
   }
   if (command == "call") return Call(args);
+  if (command == "logs") return Logs(args);
   std::cerr << "ampmr: unknown command \"" << command << "\"\n\n" << kUsage;
   return kExitUsage;
 }
@@ -298,6 +326,10 @@ int Main(int argc, char** argv) {
   args.erase(args.begin());
   if (command == "-h" || command == "--help") {
     std::cout << kUsage;
+    return kExitSuccess;
+  }
+  if (command == "--version") {
+    std::cout << "ampmr " << kVersion << "\n";
     return kExitSuccess;
   }
   if (command == "help") {

@@ -8,6 +8,7 @@
 #include "client/exit_status.h"
 #include "client/job_report.h"
 #include "common/amp/grpc_stream.h"
+#include "common/task_errors.h"
 #include "common/status_macros.h"
 
 namespace ampmr::client {
@@ -170,8 +171,33 @@ absl::StatusOr<std::string> MasterClient::Call(const v1::CallRequest& request) {
   grpc::ClientContext context;
   Begin(&context, timeout + options_.rpc_timeout);
   v1::CallResponse response;
-  AMPMR_RETURN_IF_ERROR(End(&context, stub_->Call(&context, request, &response)));
+  const grpc::Status status = stub_->Call(&context, request, &response);
+  const auto& trailers = context.GetServerTrailingMetadata();
+  auto source = trailers.find(kErrorSourceKey);
+  if (!status.ok() && source != trailers.end() && source->second == kErrorSourceHandler) {
+    (void)End(&context, grpc::Status::OK);
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                        absl::StrCat("handler ", request.handler(), ": ", status.error_message()));
+  }
+  AMPMR_RETURN_IF_ERROR(End(&context, status));
   return response.payload();
+}
+
+absl::StatusOr<v1::ListTasksResponse> MasterClient::ListTasks(
+    const v1::ListTasksRequest& request) {
+  grpc::ClientContext context;
+  Begin(&context, options_.rpc_timeout);
+  v1::ListTasksResponse response;
+  AMPMR_RETURN_IF_ERROR(End(&context, stub_->ListTasks(&context, request, &response)));
+  return response;
+}
+
+absl::StatusOr<v1::TaskLog> MasterClient::GetTaskLog(const v1::GetTaskLogRequest& request) {
+  grpc::ClientContext context;
+  Begin(&context, options_.rpc_timeout);
+  v1::TaskLog response;
+  AMPMR_RETURN_IF_ERROR(End(&context, stub_->GetTaskLog(&context, request, &response)));
+  return response;
 }
 
 absl::StatusOr<v1::JobStatus> MasterClient::WatchJob(

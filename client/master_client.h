@@ -57,7 +57,11 @@ class MasterClient final : public JobSource {
   // master's default).
   absl::StatusOr<v1::ListJobsResponse> ListJobs(int page_size = 0);
   absl::StatusOr<v1::ListWorkersResponse> ListWorkers();
+  // A handler's own error comes back as "handler NAME: <its message>" with
+  // its code, not as the master's.
   absl::StatusOr<std::string> Call(const v1::CallRequest& request);
+  absl::StatusOr<v1::ListTasksResponse> ListTasks(const v1::ListTasksRequest& request);
+  absl::StatusOr<v1::TaskLog> GetTaskLog(const v1::GetTaskLogRequest& request);
 
   // Follows the job until the master reports a final state, calling
   // `on_event` on this thread for every event, and returns the final status.

@@ -25,11 +25,15 @@ void WriteAll(int fd, const std::string& text) {
 }  // namespace
 
 std::string FormatProgressLine(const v1::JobStatus& status, absl::Duration elapsed) {
-  std::string line = absl::StrCat(StateName(status.state()), "  map ", status.map().done(), "/",
-                                  status.map().total());
-  if (status.spec().reducer() != "none") {
-    absl::StrAppend(&line, "  reduce ", status.reduce().done(), "/", status.reduce().total());
-  }
+  auto phase = [](const char* name, const v1::PhaseProgress& p) {
+    std::string out = absl::StrCat("  ", name, " ", p.done(), "/", p.total());
+    if (p.running() > 0) absl::StrAppend(&out, " (", p.running(), " running)");
+    return out;
+  };
+  std::string line = absl::StrCat(StateName(status.state()), phase("map", status.map()));
+  if (status.spec().reducer() != "none") absl::StrAppend(&line, phase("reduce", status.reduce()));
+  int failed = status.map().failed_attempts() + status.reduce().failed_attempts();
+  if (failed > 0) absl::StrAppend(&line, "  ", failed, " failed attempts");
   absl::StrAppend(&line, "  ", HumanDuration(elapsed));
   return line;
 }

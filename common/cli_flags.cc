@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/version.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 
@@ -164,6 +165,10 @@ absl::StatusOr<std::vector<std::string>> FlagSet::Parse(const std::vector<std::s
       help_requested_ = true;
       return std::vector<std::string>();
     }
+    if (arg == "--version") {
+      version_requested_ = true;
+      return std::vector<std::string>();
+    }
   }
 
   std::vector<std::string> positional;
@@ -234,6 +239,10 @@ std::optional<int> FlagSet::ParseFlagsOnly(const char* program, int argc, const 
     std::cout << Help();
     return 0;
   }
+  if (version_requested()) {
+    std::cout << program << " " << kVersion << "\n";
+    return 0;
+  }
   if (!positional->empty()) {
     std::cerr << program << ": unexpected argument " << (*positional)[0] << " (see --help)\n";
     return 2;
@@ -261,6 +270,7 @@ std::string FlagSet::Help() const {
     rows.emplace_back(std::move(left), std::move(right));
   }
   rows.emplace_back("-h, --help", "show this help");
+  rows.emplace_back("--version", "print the version and exit");
 
   size_t column = 0;
   for (const auto& row : rows) {

@@ -23,6 +23,7 @@
 //   following argument up to the next that starts with '-'
 //   (--input a b --input c)
 //   -h, --help                   sets help_requested(); nothing else is checked
+//   --version                    sets version_requested(), likewise
 //   --                           everything after it is positional
 //   anything else                positional, in order; flags and positional
 //                                arguments may be interleaved ("-" is
@@ -111,6 +112,8 @@ class FlagSet {
   // True when -h or --help was among the flags; the declared variables are
   // then left untouched.
   bool help_requested() const { return help_requested_; }
+  // True when --version was among the flags (and --help was not).
+  bool version_requested() const { return version_requested_; }
 
   // Whether the flag `name` appeared on the command line.
   bool WasGiven(absl::string_view name) const;
@@ -120,9 +123,10 @@ class FlagSet {
   std::string Help() const;
 
   // For a program that takes flags only (ampmr-master, ampmr-worker): parses
-  // argv[1..], prints --help to stdout or one error line to stderr prefixed
-  // with `program`, and returns the exit code main should return then (0
-  // after --help, 2 for a bad command line); nullopt means run.
+  // argv[1..], prints --help (or "PROGRAM VERSION" for --version) to stdout
+  // or one error line to stderr prefixed with `program`, and returns the
+  // exit code main should return then (0 after --help or --version, 2 for a
+  // bad command line); nullopt means run.
   std::optional<int> ParseFlagsOnly(const char* program, int argc, const char* const* argv);
 
  private:
@@ -139,6 +143,7 @@ class FlagSet {
   std::string description_;
   std::vector<std::unique_ptr<Flag>> flags_;  // declaration order
   bool help_requested_ = false;
+  bool version_requested_ = false;
   bool parsed_ = false;
 };
 

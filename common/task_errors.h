@@ -9,6 +9,15 @@ namespace ampmr {
 // fetch. The master re-runs that map task and does not count the failure.
 inline constexpr char kLostMapOutputPayload[] = "ampmr/lost-map-output";
 
+// On a call's error: the handler itself answered with it (its status byte),
+// rather than the worker or the master failing to get an answer.
+inline constexpr char kHandlerErrorPayload[] = "ampmr/handler-error";
+
+// JobService.Call's trailing metadata on such an error, so clients can say
+// whose error it is.
+inline constexpr char kErrorSourceKey[] = "ampmr-error-source";
+inline constexpr char kErrorSourceHandler[] = "handler";
+
 }  // namespace ampmr
 
 #endif  // AMPMR_COMMON_TASK_ERRORS_H_

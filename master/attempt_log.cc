@@ -84,6 +84,9 @@ void AttemptLog::Ended(const std::string& attempt_id, v1::AttemptState state, ab
   bool reduce = (r.task & kReduceBit) != 0;
   if (state == v1::ATTEMPT_FAILED) {
     ++(reduce ? failed_reduce_ : failed_map_);
+    // The record names the attempt; a worker's "attempt=ID: " prefix is redundant.
+    std::string named = absl::StrCat("attempt=", attempt_id, ": ");
+    if (absl::StartsWith(error, named)) error.remove_prefix(named.size());
     if (errors_.size() < kMaxErrors) {
       errors_.push_back(FirstLine(error, kErrorBytes));
       r.error = static_cast<uint32_t>(errors_.size());

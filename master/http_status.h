@@ -1,10 +1,23 @@
-// HttpStatus: the master's human status page ("/") and Prometheus metrics
-// ("/metrics"), served only where `ampmr-master --http ADDR` asks. Handlers run
-// on the HTTP server's threads and read the coordinator by posting to its loop
-// and waiting for the answer, so they never touch master state directly.
+// HttpStatus: the master's HTTP views (DESIGN.md §10), served only where
+// `ampmr-master --http ADDR` asks:
+//   /                       the dashboard: jobs (paged), workers, handlers
+//   /jobs/ID                a job: phases, counters, timeline, tasks
+//   /static/...             the dashboard's script and style sheet
+//   /api/v1/jobs            ?offset=&limit= (newest first)
+//   /api/v1/jobs/ID         one job with its counters and first failed attempts
+//   /api/v1/jobs/ID/tasks   ?offset=&limit=&failed_only=1 (failures first)
+//   /api/v1/jobs/ID/attempts          ?limit= the latest attempts, for the timeline
+//   /api/v1/jobs/ID/tasks/TASK/log    ?attempt=N an attempt's stderr (text)
+//   /api/v1/workers, /api/v1/handlers
+//   /metrics                Prometheus text format
+// Every route is registered through Route(); with a cluster token, HttpAuth
+// answers 401 to any request without it, before every route. Handlers run on the HTTP server's threads: they
+// copy what they need on the coordinator's loop (waiting at most a few
+// seconds) and render off it.
 #ifndef AMPMR_MASTER_HTTP_STATUS_H_
 #define AMPMR_MASTER_HTTP_STATUS_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -17,7 +30,8 @@
 
 namespace httplib {
 class Server;
-}
+struct Request;
+}  // namespace httplib
 
 namespace ampmr::master {
 
@@ -37,19 +51,34 @@ class HttpStatus {
   const std::string& address() const { return address_; }
 
  private:
-  explicit HttpStatus(const TokenAuthenticator* authenticator);
+  struct Reply {
+    int status = 200;
+    std::string body;
+    std::string content_type = "application/json";
+  };
+  using Handler = std::function<Reply(const httplib::Request&)>;
 
+  HttpStatus(Loop* loop, Coordinator* coordinator, const TokenAuthenticator* authenticator);
+  void AddRoutes();
+  // Serves GET `pattern` (a regex; groups in request.matches) with `handler`.
+  void Route(const std::string& pattern, Handler handler);
+
+  Reply Jobs(const httplib::Request& request);
+  Reply Job(const httplib::Request& request);
+  Reply Tasks(const httplib::Request& request);
+  Reply Attempts(const httplib::Request& request);
+  Reply TaskLog(const httplib::Request& request);
+  Reply Workers(const httplib::Request& request);
+  Reply Handlers(const httplib::Request& request);
+  Reply Metrics(const httplib::Request& request);
+
+  Loop* const loop_;
+  Coordinator* const coordinator_;
   const HttpAuth auth_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   std::string address_;
 };
-
-// Renders what the page and the metrics show (pure functions, for tests).
-std::string RenderStatusPage(const std::vector<v1::JobStatus>& jobs,
-                             const std::vector<v1::WorkerInfo>& workers);
-std::string RenderMetrics(const std::vector<v1::JobStatus>& jobs,
-                          const std::vector<v1::WorkerInfo>& workers);
 
 }  // namespace ampmr::master
 

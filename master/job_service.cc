@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/amp/grpc_stream.h"
 #include "common/status_macros.h"
+#include "common/task_errors.h"
 #include "master/job_validation.h"
 #include "master/planner.h"
 
@@ -266,9 +267,12 @@ grpc::ServerUnaryReactor* JobServiceImpl::Call(grpc::CallbackServerContext* ctx,
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   if (Refused(*ctx, "JobService.Call", reactor)) return reactor;
   // `request` lives until Finish, so the loop may copy it there.
-  loop_->Post([this, reactor, request, response] {
-    coordinator_->Call(*request, [reactor, response](absl::StatusOr<std::string> payload) {
+  loop_->Post([this, ctx, reactor, request, response] {
+    coordinator_->Call(*request, [ctx, reactor, response](absl::StatusOr<std::string> payload) {
       if (payload.ok()) *response->mutable_payload() = std::move(*payload);
+      if (payload.status().GetPayload(kHandlerErrorPayload).has_value()) {
+        ctx->AddTrailingMetadata(kErrorSourceKey, kErrorSourceHandler);
+      }
       reactor->Finish(ToGrpcStatus(payload.status()));
     });
   });
@@ -279,6 +283,7 @@ grpc::ServerUnaryReactor* JobServiceImpl::ListTasks(grpc::CallbackServerContext*
                                                     const v1::ListTasksRequest* request,
                                                     v1::ListTasksResponse* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (Refused(*ctx, "JobService.ListTasks", reactor)) return reactor;
   loop_->Post([this, reactor, request, response] {
     absl::StatusOr<v1::ListTasksResponse> tasks = coordinator_->ListTasks(*request);
     if (tasks.ok()) *response = std::move(*tasks);
@@ -291,6 +296,7 @@ grpc::ServerUnaryReactor* JobServiceImpl::GetTaskLog(grpc::CallbackServerContext
                                                      const v1::GetTaskLogRequest* request,
                                                      v1::TaskLog* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (Refused(*ctx, "JobService.GetTaskLog", reactor)) return reactor;
   loop_->Post([this, reactor, request, response] {
     coordinator_->GetTaskLog(*request, [reactor, response](absl::StatusOr<v1::TaskLog> log) {
       if (log.ok()) *response = std::move(*log);

@@ -1,6 +1,7 @@
 #include "master/server.h"
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
 #include <filesystem>
@@ -89,6 +90,9 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(const MasterOp
   }
 
   grpc::EnableDefaultHealthCheckService(true);
+  // Generic gRPC tools (grpcurl, grpc_cli) list and call the services
+  // without the .proto files.
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
   AddListener(&builder, options.listen, *creds, &port);
@@ -107,6 +111,10 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(const MasterOp
   }
   std::string host = options.listen.substr(0, options.listen.rfind(':'));
   impl->address = absl::StrCat(host, ":", port);
+  // Health per service name, as well as for the server as a whole ("").
+  for (const char* service : {"ampmr.v1.JobService", "ampmr.v1.WorkerSession"}) {
+    impl->server->GetHealthCheckService()->SetServingStatus(service, true);
+  }
   if (!options.http.empty()) {
     absl::StatusOr<std::unique_ptr<HttpStatus>> http = HttpStatus::Start(
         options.http, &impl->loop, impl->coordinator.get(), &creds->authenticator());

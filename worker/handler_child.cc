@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/task_errors.h"
 #include "worker/task/group_reaper.h"
 
 namespace ampmr::worker {
@@ -44,12 +45,15 @@ void Drain(int fd) {
   }
 }
 
-// The status byte and message of an answer frame as a Status.
+// The status byte and message of an answer frame as a Status, marked as the
+// handler's own (callers are told it is the handler's, not the master's).
 absl::Status HandlerError(unsigned char code, std::string message) {
-  if (code > static_cast<unsigned char>(absl::StatusCode::kUnauthenticated)) {
-    return absl::UnknownError(absl::StrCat("handler sent status byte ", code, ": ", message));
-  }
-  return absl::Status(static_cast<absl::StatusCode>(code), message);
+  absl::Status error =
+      code > static_cast<unsigned char>(absl::StatusCode::kUnauthenticated)
+          ? absl::UnknownError(absl::StrCat("handler sent status byte ", code, ": ", message))
+          : absl::Status(static_cast<absl::StatusCode>(code), message);
+  error.SetPayload(kHandlerErrorPayload, absl::Cord("1"));
+  return error;
 }
 
 }  // namespace

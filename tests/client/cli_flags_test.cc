@@ -240,7 +240,18 @@ TEST(FlagSetTest, HelpPutsLongFlagDescriptionsOnTheNextLine) {
             "  --a V       short one\n"
             "  --a-very-long-flag-name-indeed SOMETHING\n"
             "              long one\n"
-            "  -h, --help  show this help\n");
+            "  -h, --help  show this help\n"
+            "  --version   print the version and exit\n");
+}
+
+TEST(FlagSetTest, VersionIsBuiltIn) {
+  std::string value;
+  FlagSet flags("x", "");
+  flags.String("a", &value, "V", "a value").Required();
+  absl::StatusOr<std::vector<std::string>> args = flags.Parse({"--version"});
+  ASSERT_TRUE(args.ok()) << args.status();  // nothing else is checked
+  EXPECT_TRUE(flags.version_requested());
+  EXPECT_FALSE(flags.help_requested());
 }
 
 TEST(FlagSetTest, BoolDefaultShownOnlyWhenOn) {

@@ -116,6 +116,25 @@ TEST(JobReportTest, StatusOfFailedJob) {
   EXPECT_THAT(status, HasSubstr("elapsed:    12.3s\ncounters:\n"));
 }
 
+TEST(JobReportTest, SummaryAndStatusListFailedAttempts) {
+  v1::JobStatus s = FinishedJob();
+  EXPECT_THAT(FormatJobSummary(s, kNow), Not(HasSubstr("failed")));
+  s.mutable_map()->set_failed_attempts(12);
+  v1::AttemptInfo* a = s.add_failed_attempts();
+  a->set_task_id("m3");
+  a->set_attempt(1);
+  a->set_worker_id("w2");
+  a->set_error("mapper exec:./m.py: exited with status 1");
+  const std::string summary = FormatJobSummary(s, kNow);
+  EXPECT_THAT(summary, HasSubstr("failed attempts:  12\n"));
+  EXPECT_THAT(summary, HasSubstr("failed:\n  m3 attempt 1 on w2: mapper exec:./m.py: exited with "
+                                 "status 1\n  ... and 11 more (ampmr logs j7 TASK, or the "
+                                 "dashboard)\n"));
+  const std::string status = FormatJobStatus(s, kNow);
+  EXPECT_THAT(status, HasSubstr("40/40 done, 0 running, 12 failed attempts\n"));
+  EXPECT_THAT(status, HasSubstr("failed:\n  m3 attempt 1 on w2: "));
+}
+
 TEST(JobReportTest, StatusShowsDefaultReducer) {
   v1::JobStatus s = FinishedJob();
   s.mutable_spec()->clear_reducer();

@@ -27,7 +27,7 @@ v1::JobStatus Mapping() {
 
 TEST(ProgressLineTest, PhaseMapReduceElapsed) {
   EXPECT_EQ(FormatProgressLine(Mapping(), absl::Seconds(65)),
-            "MAPPING  map 12/40  reduce 0/8  1m05s");
+            "MAPPING  map 12/40 (4 running)  reduce 0/8  1m05s");
 }
 
 TEST(ProgressLineTest, DefaultReducerCountsAsReduce) {
@@ -35,6 +35,7 @@ TEST(ProgressLineTest, DefaultReducerCountsAsReduce) {
   s.mutable_spec()->clear_reducer();
   s.set_state(v1::REDUCING);
   s.mutable_map()->set_done(40);
+  s.mutable_map()->set_running(0);
   s.mutable_reduce()->set_done(3);
   EXPECT_EQ(FormatProgressLine(s, absl::Seconds(7.25)), "REDUCING  map 40/40  reduce 3/8  7.2s");
 }
@@ -43,7 +44,15 @@ TEST(ProgressLineTest, MapOnlyJobHasNoReducePart) {
   v1::JobStatus s = Mapping();
   s.mutable_spec()->set_reducer("none");
   s.set_state(v1::PENDING);
-  EXPECT_EQ(FormatProgressLine(s, absl::ZeroDuration()), "PENDING  map 12/40  0.0s");
+  EXPECT_EQ(FormatProgressLine(s, absl::ZeroDuration()), "PENDING  map 12/40 (4 running)  0.0s");
+}
+
+TEST(ProgressLineTest, ShowsFailedAttemptsOfBothPhases) {
+  v1::JobStatus s = Mapping();
+  s.mutable_map()->set_failed_attempts(2);
+  s.mutable_reduce()->set_failed_attempts(1);
+  EXPECT_EQ(FormatProgressLine(s, absl::Seconds(3)),
+            "MAPPING  map 12/40 (4 running)  reduce 0/8  3 failed attempts  3.0s");
 }
 
 // Reads what is in the pipe now without blocking.
@@ -74,7 +83,7 @@ TEST(ProgressDisplayTest, RedrawsOneLineAndErasesItAtTheEnd) {
   ProgressDisplay display(pipe.write_fd(), /*enabled=*/true);
   display.Update(Mapping());
   // The ticker may have redrawn already; every draw has the same shape.
-  EXPECT_THAT(Drain(pipe.read_fd()), StartsWith("\rMAPPING  map 12/40  reduce 0/8  0."));
+  EXPECT_THAT(Drain(pipe.read_fd()), StartsWith("\rMAPPING  map 12/40 (4 running)  reduce 0/8  0."));
   display.Finish();
   const std::string tail = Drain(pipe.read_fd());
   ASSERT_GE(tail.size(), 4u);

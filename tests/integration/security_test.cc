@@ -250,7 +250,8 @@ TEST(SecurityTest, StatusPageNeedsTheTokenOrItsCookie) {
   TestCluster cluster(tmp.path(), 0,
                       {"--token-file", token, "--http", absl::StrCat("127.0.0.1:", port)});
   httplib::Client http("127.0.0.1", port);
-  for (const char* path : {"/", "/metrics"}) {
+  for (const char* path : {"/", "/metrics", "/jobs/j1", "/api/v1/jobs", "/api/v1/workers",
+                           "/api/v1/handlers", "/static/app.js"}) {
     auto refused = http.Get(path);
     ASSERT_TRUE(refused) << path;
     EXPECT_EQ(refused->status, 401) << path;
@@ -279,7 +280,11 @@ TEST(SecurityTest, StatusPageNeedsTheTokenOrItsCookie) {
   auto page = http.Get("/", {{"Cookie", cookie.substr(0, cookie.find(';'))}});
   ASSERT_TRUE(page);
   EXPECT_EQ(page->status, 200);
-  EXPECT_THAT(page->body, HasSubstr("Workers (0)"));
+  EXPECT_THAT(page->body, HasSubstr("/static/app.js"));  // the dashboard
+  auto workers = http.Get("/api/v1/workers", {{"Cookie", cookie.substr(0, cookie.find(';'))}});
+  ASSERT_TRUE(workers);
+  EXPECT_EQ(workers->status, 200);
+  EXPECT_THAT(workers->body, HasSubstr("\"workers\":[]"));
 }
 
 // A CA made for the test with Debian's openssl, and certificates it signed

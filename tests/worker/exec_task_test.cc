@@ -17,6 +17,7 @@
 #include "worker/task/counters.h"
 #include "worker/task/map_task.h"
 #include "worker/task/reduce_task.h"
+#include "worker/task/stderr_log.h"
 
 namespace ampmr::worker {
 namespace {
@@ -277,6 +278,32 @@ TEST(ExecReducerTest, CrashFailsTheAttemptAndRemovesThePartFile) {
                        AllOf(HasSubstr("attempt=j1-r1-a1: reducer exec:head -1; kill -SEGV $$"),
                              HasSubstr("killed by signal 11 (SIGSEGV)"))));
   EXPECT_FALSE(std::filesystem::exists(dir.Join("part")));
+}
+
+TEST(ExecTaskTest, MapperAndCombinerStderrIsKeptInTheAttemptLog) {
+  ScratchDir dir;
+  MapTaskOptions options = WholeFile(
+      dir, "a 1\nb 2\n",
+      "exec:echo marker-from-mapper >&2; echo reporter:counter:g,c,1 >&2; tr ' ' '\\t'",
+      "exec:echo marker-from-combiner >&2; cat");
+  std::string path = StderrLog::PathFor(dir.Join("w"), "j1", "j1-m3-a1");
+  options.stderr_log = std::make_shared<StderrLog>(path);
+  ASSERT_THAT(RunMapTask(options), IsOk());
+  absl::StatusOr<StderrLog::Kept> kept = StderrLog::Read(path);
+  ASSERT_THAT(kept, IsOk());
+  EXPECT_FALSE(kept->truncated);
+  EXPECT_THAT(kept->text, HasSubstr("marker-from-mapper\n"));
+  EXPECT_THAT(kept->text, HasSubstr("reporter:counter:g,c,1\n"));  // all of stderr
+  EXPECT_THAT(kept->text, HasSubstr("marker-from-combiner\n"));
+}
+
+TEST(ExecTaskTest, BuiltinMapperLeavesNoStderrLog) {
+  ScratchDir dir;
+  MapTaskOptions options = WholeFile(dir, "a b\n", "builtin:wordcount");
+  std::string path = StderrLog::PathFor(dir.Join("w"), "j1", "j1-m3-a1");
+  options.stderr_log = std::make_shared<StderrLog>(path);
+  ASSERT_THAT(RunMapTask(options), IsOk());
+  EXPECT_THAT(StderrLog::Read(path), StatusIs(absl::StatusCode::kNotFound));
 }
 
 }  // namespace

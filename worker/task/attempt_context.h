@@ -17,6 +17,7 @@
 #include "ampmr/v1/session.pb.h"
 #include "common/key_spec.h"
 #include "worker/task/progress_clock.h"
+#include "worker/task/stderr_log.h"
 
 namespace ampmr::worker {
 
@@ -48,6 +49,10 @@ struct AttemptContext {
   // DEADLINE_EXCEEDED once it has not been touched for that long. Copies of
   // the context share it. Never null.
   std::shared_ptr<ProgressClock> progress = std::make_shared<ProgressClock>(0);
+
+  // Where its exec processes' stderr is kept for `ampmr logs`; null: not
+  // kept. Copies of the context share it.
+  std::shared_ptr<StderrLog> stderr_log;
 
   // From a RunMap / RunReduce request, with the progress clock started now.
   // `progress` may be null: a clock for the task's timeout is made.

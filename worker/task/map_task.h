@@ -17,6 +17,7 @@
 #include "ampmr/v1/session.pb.h"
 #include "worker/task/map_output.h"
 #include "worker/task/progress_clock.h"
+#include "worker/task/stderr_log.h"
 #include "worker/task/split_reader.h"
 
 namespace ampmr::worker {
@@ -45,6 +46,9 @@ struct MapTaskOptions {
   // per block of input; an in-process mapper that stalls longer than the
   // timeout fails the task once its call returns.
   std::shared_ptr<ProgressClock> progress;
+
+  // Where exec mappers and combiners keep their stderr; null: not kept.
+  std::shared_ptr<StderrLog> stderr_log;
 };
 
 // A map-only job (RunMap.output_dir set) writes the mapper's pairs, unsorted,

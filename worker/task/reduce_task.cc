@@ -128,6 +128,7 @@ absl::StatusOr<v1::ReduceDone> RunReduce(const ReduceTaskOptions& options) {
   AttemptContext context =
       AttemptContext::ForTask(task, /*is_map=*/false, options.cancelled, options.progress);
   context.keys = keys;
+  context.stderr_log = options.stderr_log;
   AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<Reducer> reducer, MakeReducer(spec, context));
   std::vector<std::unique_ptr<MappedRange>> maps;
   std::vector<RunInput> runs;

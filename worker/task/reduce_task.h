@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "ampmr/v1/session.pb.h"
 #include "worker/task/progress_clock.h"
+#include "worker/task/stderr_log.h"
 
 namespace ampmr::worker {
 
@@ -44,6 +45,9 @@ struct ReduceTaskOptions {
   // --task-timeout's clock (progress_clock.h), as for a map task; touched
   // per batch of records merged.
   std::shared_ptr<ProgressClock> progress;
+
+  // Where an exec reducer keeps its stderr; null: not kept.
+  std::shared_ptr<StderrLog> stderr_log;
 };
 
 // An empty task reducer means builtin:identity (the --reducer default).

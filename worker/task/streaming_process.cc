@@ -171,7 +171,10 @@ void StreamingProcess::ReadStdout(Emitter* out) {
 }
 
 void StreamingProcess::ReadStderr(Emitter* out) {
-  auto on_line = [this, out](absl::string_view line) { reporter_.OnLine(line, out); };
+  auto on_line = [this, out](absl::string_view line) {
+    if (options_.stderr_log != nullptr) options_.stderr_log->Append(line);
+    reporter_.OnLine(line, out);
+  };
   ssize_t n = stderr_.ReadFrom(child_->fd(2));
   if (n > 0) {
     options_.progress->Touch();

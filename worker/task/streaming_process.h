@@ -39,6 +39,7 @@
 #include "worker/task/emitter.h"
 #include "worker/task/line_reader.h"
 #include "worker/task/progress_clock.h"
+#include "worker/task/stderr_log.h"
 #include "worker/task/stderr_reporter.h"
 
 namespace ampmr::worker {
@@ -53,6 +54,8 @@ struct StreamingOptions {
   // Touched as the child progresses; the process is stopped once it stalls.
   // Shared with the task feeding it. Null: no timeout.
   std::shared_ptr<ProgressClock> progress;
+  // Every stderr line is kept here too (reporter lines included); null: not.
+  std::shared_ptr<StderrLog> stderr_log;
   // Between SIGTERM and SIGKILL when stopping early.
   absl::Duration kill_grace = absl::Seconds(1);
 };
