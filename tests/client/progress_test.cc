@@ -101,7 +101,7 @@ TEST(ProgressDisplayTest, PrintPutsALineAboveTheProgressLine) {
   Drain(pipe.read_fd());
   display.Print("ampmr: lost the master\n");
   EXPECT_THAT(Drain(pipe.read_fd()), StartsWith("\r\x1b[Kampmr: lost the master\n"
-                                                "\rMAPPING  map 12/40  reduce 0/8  0."));
+                                                "\rMAPPING  map 12/40 (4 running)  reduce 0/8  0."));
   display.Finish();
   Drain(pipe.read_fd());
   display.Print("after\n");

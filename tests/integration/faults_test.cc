@@ -223,6 +223,7 @@ class Supervised {
     env_ = {{"AMPMR_BIN_DIR", BinPath("")},
             {"AMPMR_STATE_DIR", state},
             {"AMPMR_LISTEN", address_},
+            {"AMPMR_HTTP", absl::StrCat("127.0.0.1:", FreePort())},
             {"AMPMR_WORKERS", "2"}};
     supervisord_ =
         Daemon::Start({"/usr/bin/supervisord", "-n", "-c", conf_}, dir + "/sd.log", env_);

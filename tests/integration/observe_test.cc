@@ -74,7 +74,7 @@ int Count(const std::string& text, const std::string& what) {
 TEST(ObserveTest, FailedAttemptShowsInApiStatusAndSummary) {
   FailedAttemptJob job;
   // The end-of-job summary lists the failed attempt.
-  EXPECT_THAT(job.submit.out, HasSubstr("failed attempts: 1"));
+  EXPECT_THAT(job.submit.out, HasSubstr("failed attempts:  1\n"));
   EXPECT_THAT(job.submit.out, HasSubstr("m0"));
   EXPECT_THAT(job.submit.out, HasSubstr("exited with status 3"));
 
@@ -97,7 +97,7 @@ TEST(ObserveTest, FailedAttemptShowsInApiStatusAndSummary) {
       RunCommand({BinPath("ampmr"), "status", "--master", job.cluster.address(), "j1"},
                  absl::Seconds(10));
   EXPECT_EQ(status.exit_code, 0) << status.err;
-  EXPECT_THAT(status.out, HasSubstr("failed attempts: 1"));
+  EXPECT_THAT(status.out, HasSubstr("failed attempts:  1\n"));
 
   // --env values are secrets: no page, JSON or metric shows them.
   for (const char* path : {"/", "/jobs/j1", "/api/v1/jobs", "/api/v1/jobs/j1",
