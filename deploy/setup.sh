@@ -10,6 +10,7 @@ PACKAGES=(
   zlib1g-dev libbz2-dev libzstd-dev gzip bzip2 zstd
   supervisor python3 python3-grpcio python3-protobuf
   iproute2  # ip netns: the across-nodes tests run each node in a network namespace
+  chromium prometheus  # the observe tests: a headless browser and promtool
 )
 
 missing=()
