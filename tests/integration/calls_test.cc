@@ -180,7 +180,8 @@ TEST(CallsTest, FailuresPrintStatusAndMessageAndExitNonZero) {
 
   CommandResult failed = c.Call("py", "fail 9");
   EXPECT_NE(failed.exit_code, 0);
-  EXPECT_EQ(failed.err, "ampmr: FAILED_PRECONDITION: failed as asked\n");
+  // The handler's own error reads as the handler's, not the master's.
+  EXPECT_EQ(failed.err, "ampmr: FAILED_PRECONDITION: handler py: failed as asked\n");
 
   CommandResult echo = c.Call("echo", "through the built-in");
   EXPECT_EQ(echo.exit_code, 0) << echo.err;
