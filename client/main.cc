@@ -252,6 +252,7 @@ int Streaming(const Args& args) {
                         ? parsed->workers
                         : static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
   return RunCommand(options);
+}
 
 int Logs(const Args& args) {
   LogsOptions options;
