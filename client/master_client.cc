@@ -7,7 +7,7 @@
 #include "absl/time/clock.h"
 #include "client/exit_status.h"
 #include "client/job_report.h"
-#include "common/amp/grpc_stream.h"
+#include "common/amp/grpc_status.h"
 #include "common/task_errors.h"
 #include "common/status_macros.h"
 

@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "common/amp/grpc_stream.h"
+#include "common/amp/grpc_status.h"
 #include "common/status_macros.h"
 #include "common/task_errors.h"
 #include "master/job_validation.h"

@@ -11,7 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "ampmr/v1/shuffle.grpc.pb.h"
-#include "common/amp/grpc_stream.h"
+#include "common/amp/grpc_status.h"
 #include "common/task_errors.h"
 
 namespace ampmr::worker {

@@ -2,17 +2,10 @@
 
 #include <utility>
 
+#include "common/amp/grpc_status.h"
 #include "common/logging.h"
 
 namespace ampmr::amp {
-
-absl::Status FromGrpcStatus(const grpc::Status& status) {
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
-}
-
-grpc::Status ToGrpcStatus(const absl::Status& status) {
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
 
 void BoxOutbox::Send(v1::Box box) {
   std::unique_lock<std::mutex> lock(mu_);

@@ -128,9 +128,6 @@ class ClientBoxReactor : public grpc::ClientBidiReactor<v1::Box, v1::Box> {
   v1::Box incoming_;
 };
 
-absl::Status FromGrpcStatus(const grpc::Status& status);
-grpc::Status ToGrpcStatus(const absl::Status& status);
-
 }  // namespace ampmr::amp
 
 #endif  // AMPMR_COMMON_AMP_GRPC_STREAM_H_

@@ -43,6 +43,34 @@ void Session::SetResponder(v1::Command::KindCase kind, Responder responder) {
   responders_[static_cast<int>(kind)] = std::move(responder);
 }
 
+void Session::SetReadThreadResponder(v1::Command::KindCase kind, Responder responder) {
+  read_thread_responders_[static_cast<int>(kind)] = std::move(responder);
+}
+
+bool Session::HandleOnReadThread(v1::Box* box) {
+  if (read_thread_responders_.empty()) return true;
+  if (*closed_) return false;  // HandleBox drops it
+  if (box->batch_size() == 0) return !TakeOnReadThread(*box);
+  v1::Box rest;
+  for (v1::Box& inner : *box->mutable_batch()) {
+    if (!TakeOnReadThread(inner)) *rest.add_batch() = std::move(inner);
+  }
+  *box = std::move(rest);
+  return box->batch_size() > 0;
+}
+
+bool Session::TakeOnReadThread(const v1::Box& box) {
+  if (!box.has_command()) return false;
+  auto it = read_thread_responders_.find(static_cast<int>(box.command().kind_case()));
+  if (it == read_thread_responders_.end()) return false;
+  if (box.ask() == 0) {
+    it->second(box.command(), [](absl::StatusOr<v1::Answer>) {});
+  } else {
+    it->second(box.command(), MakeReply(box.ask()));
+  }
+  return true;
+}
+
 Deferred<v1::Answer> Session::CallRemote(v1::Command command) {
   if (*closed_) {
     return Deferred<v1::Answer>::Fail(
@@ -89,8 +117,7 @@ void Session::HandleBox(v1::Box box) {
       break;
   }
   if (box.ask() != 0) {
-    MakeReply(transport_, box.ask(),
-              closed_)(absl::InvalidArgumentError("malformed box: no command, answer or error"));
+    MakeReply(box.ask())(absl::InvalidArgumentError("malformed box: no command, answer or error"));
   } else {
     AMPMR_LOG(WARNING) << name_ << ": dropped a malformed box with no body";
   }
@@ -104,7 +131,7 @@ void Session::HandleCommand(uint64_t ask, const v1::Command& command) {
             ? std::string("unknown command")
             : absl::StrCat("no responder for command ", command.kind_case()));
     if (ask != 0) {
-      MakeReply(transport_, ask, closed_)(unknown);
+      MakeReply(ask)(unknown);
     } else {
       AMPMR_LOG(WARNING) << name_ << ": dropped: " << unknown.message();
     }
@@ -115,15 +142,14 @@ void Session::HandleCommand(uint64_t ask, const v1::Command& command) {
   if (ask == 0) {
     responder(command, [](absl::StatusOr<v1::Answer>) {});
   } else {
-    responder(command, MakeReply(transport_, ask, closed_));
+    responder(command, MakeReply(ask));
   }
 }
 
-Session::Reply MakeReply(std::shared_ptr<Transport> transport, uint64_t ask,
-                         std::shared_ptr<const std::atomic<bool>> closed) {
-  return [transport = std::move(transport), closed = std::move(closed), ask,
+Session::Reply Session::MakeReply(uint64_t ask) const {
+  return [transport = transport_, closed = closed_, ask,
           replied = std::make_shared<std::atomic<bool>>(false)](absl::StatusOr<v1::Answer> result) {
-    if ((closed != nullptr && closed->load()) || replied->exchange(true)) return;
+    if (closed->load() || replied->exchange(true)) return;
     v1::Box box;
     box.set_ask(ask);
     if (result.ok()) {

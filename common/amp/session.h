@@ -9,14 +9,18 @@
 //     (or of a kind this build does not know) is answered with UNIMPLEMENTED, and the session stays
 //     up. A malformed box is answered with INVALID_ARGUMENT when it asked for an answer, otherwise
 //     logged and dropped.
+//   - a kind whose responder only hands work to other threads may instead have a
+//     read-thread responder (SetReadThreadResponder): the transport adapter
+//     passes each inbound box through HandleOnReadThread first, on the thread
+//     that read it, and posts only what is left to the loop, saving a hop.
 //   - When the stream breaks (HandleClosed), every outstanding call fails with
 //     UNAVAILABLE, like AMP's connection-lost errback.
 //
 // Thread-safety: a Session belongs to one Loop thread. Every method, including
 // HandleBox/HandleClosed (which transport adapters post to that thread), must be
-// called there. A Reply may be called from any thread at any later time, also
-// after the session closed (it is then dropped), so a worker's task thread
-// answers without a hop through the loop.
+// called there, except HandleOnReadThread. A Reply may be called from any
+// thread at any later time, also after the session closed (it is then
+// dropped), so a worker's task thread answers without a hop through the loop.
 #ifndef AMPMR_COMMON_AMP_SESSION_H_
 #define AMPMR_COMMON_AMP_SESSION_H_
 
@@ -62,11 +66,22 @@ class Session {
   Session& operator=(const Session&) = delete;
 
   void SetResponder(v1::Command::KindCase kind, Responder responder);
+  // Registers `responder` for `kind` to run on the transport's thread that
+  // read the box (see HandleOnReadThread), not on the loop. It must be
+  // thread-safe and must not block. REQUIRES: called before the transport
+  // delivers its first box (the set is then read without a lock).
+  void SetReadThreadResponder(v1::Command::KindCase kind, Responder responder);
 
   // Calls `command` on the peer. Cancelling the Deferred forgets the ask (a late
   // answer is dropped). On a closed session it fails at once with UNAVAILABLE.
   Deferred<v1::Answer> CallRemote(v1::Command command);
   void SendNoAnswer(v1::Command command);
+
+  // Transport adapters call this first, on the thread that read `box`: it
+  // runs the read-thread responders of the commands in `box` (a batch too)
+  // and leaves the rest in it for HandleBox. Returns false when nothing is
+  // left to post. Thread-safe.
+  bool HandleOnReadThread(v1::Box* box);
 
   // Transport adapters feed these (on the loop thread).
   void HandleBox(v1::Box box);
@@ -81,24 +96,24 @@ class Session {
 
  private:
   void HandleCommand(uint64_t ask, const v1::Command& command);
+  // Runs `box`'s read-thread responder; false if its kind has none.
+  bool TakeOnReadThread(const v1::Box& box);
+  // The Reply to `ask`: an Answer or, for an error, an Error box; nothing
+  // once the session closed. Thread-safe.
+  Reply MakeReply(uint64_t ask) const;
   void HandleAnswer(uint64_t ask, absl::StatusOr<v1::Answer> result);
   void FailAll(const absl::Status& why);
 
-  std::shared_ptr<Transport> transport_;
+  const std::shared_ptr<Transport> transport_;
   std::string name_;
   // Shared with Reply closures so replies after close are dropped.
   std::shared_ptr<std::atomic<bool>> closed_ = std::make_shared<std::atomic<bool>>(false);
   uint64_t next_ask_ = 1;
   absl::flat_hash_map<uint64_t, Deferred<v1::Answer>> pending_;
   absl::flat_hash_map<int, Responder> responders_;
+  // Constant once the transport delivers boxes; read on its threads.
+  absl::flat_hash_map<int, Responder> read_thread_responders_;
 };
-
-// The Reply to `ask` through `transport`: an Answer or, for an error, an
-// Error box; nothing once `closed` (if given) reads true. Thread-safe. The
-// Session answers its responders' commands with it; a transport adapter may
-// use it to answer a command on the thread that read it, without the loop.
-Session::Reply MakeReply(std::shared_ptr<Transport> transport, uint64_t ask,
-                         std::shared_ptr<const std::atomic<bool>> closed = nullptr);
 
 }  // namespace ampmr::amp
 

@@ -19,7 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "ampmr/v1/job.grpc.pb.h"
 #include "client/local_cluster.h"
-#include "common/amp/grpc_stream.h"
+#include "common/amp/grpc_status.h"
 #include "common/subprocess.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
