@@ -8,6 +8,7 @@
 #include "common/cli_flags.h"
 #include "common/logging.h"
 #include "common/stop_signals.h"
+#include "worker/master_link.h"
 #include "worker/task/group_reaper.h"
 #include "worker/worker.h"
 
@@ -58,6 +59,10 @@ int main(int argc, char** argv) {
   }
   if (options.slots < 1) {
     std::cerr << "ampmr-worker: --slots: must be >= 1, got " << options.slots << "\n";
+    return 2;
+  }
+  if (absl::Status s = ampmr::worker::CheckMasterAddress(options.master); !s.ok()) {
+    std::cerr << "ampmr-worker: " << s.message() << "\n";
     return 2;
   }
 

@@ -54,3 +54,32 @@ grpc::Status ShuffleServiceImpl::Fetch(grpc::ServerContext* ctx, const v1::Fetch
 }
 
 }  // namespace ampmr::worker
+
+namespace ampmr::worker {
+
+absl::StatusOr<std::unique_ptr<ShuffleServer>> ShuffleServer::Start(const std::string& listen,
+                                                                    const MapOutputStore* store) {
+  std::unique_ptr<ShuffleServer> server(new ShuffleServer(store));
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &server->port_);
+  builder.RegisterService(&server->service_);
+  // Reducers ping during long fetches (see ShuffleFetcher); allow it.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || server->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("--shuffle-listen ", listen, ": cannot listen"));
+  }
+  return server;
+}
+
+ShuffleServer::~ShuffleServer() { Shutdown(); }
+
+void ShuffleServer::Shutdown() {
+  if (server_ == nullptr) return;
+  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(250));
+  server_->Wait();
+  server_.reset();
+}
+
+}  // namespace ampmr::worker

@@ -1,12 +1,16 @@
 // ShuffleServiceImpl: serves byte ranges of this worker's map outputs to
 // reducers on other workers, streamed in chunks. Uses gRPC's synchronous API:
 // each Fetch reads the file on a gRPC server thread, never a session or slot
-// thread.
+// thread. ShuffleServer is the gRPC server that serves it.
 #ifndef AMPMR_WORKER_SHUFFLE_SERVICE_H_
 #define AMPMR_WORKER_SHUFFLE_SERVICE_H_
 
 #include <grpcpp/grpcpp.h>
 
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
 #include "ampmr/v1/shuffle.grpc.pb.h"
 #include "worker/map_output_store.h"
 
@@ -21,6 +25,29 @@ class ShuffleServiceImpl : public v1::ShuffleService::Service {
 
  private:
   const MapOutputStore* store_;
+};
+
+// The server other workers' reducers fetch from. Thread-safe.
+class ShuffleServer {
+ public:
+  // Serves `store` (which must outlive the server) on `listen`; port 0 picks a
+  // free port. UNAVAILABLE if it cannot listen there.
+  static absl::StatusOr<std::unique_ptr<ShuffleServer>> Start(const std::string& listen,
+                                                              const MapOutputStore* store);
+  ~ShuffleServer();  // Shutdown()s
+
+  // The port bound.
+  int port() const { return port_; }
+  // Ends fetches in progress after a short grace (gRPC waits out the whole
+  // deadline while any reducer keeps a channel open). Idempotent.
+  void Shutdown();
+
+ private:
+  explicit ShuffleServer(const MapOutputStore* store) : service_(store) {}
+
+  ShuffleServiceImpl service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
 };
 
 }  // namespace ampmr::worker

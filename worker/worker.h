@@ -1,26 +1,43 @@
-// Worker: one ampmr-worker process. Dials the master and keeps one AMP-style
-// session open (reconnecting with backoff), runs the tasks the master sends in
-// a SlotPool, and serves its map outputs to other workers' reducers.
+// Worker: one ampmr-worker process's lifecycle. What the worker decides is in
+// the Agent (worker/agent.h); this only builds the parts and takes them down.
 //
-// Threads: the session loop owns the amp::Session and all session state; slot
-// threads run tasks and post their answers back to the loop; gRPC threads only
-// post. Shutdown order: stop reconnecting, end the session, stop the slots,
-// stop the shuffle server, stop the loop, remove a temporary work dir.
+// Start order: check the options (a malformed --master is refused before
+// anything starts), the work dir, the handler children (HandlerPool), the
+// task slots (SlotTaskRunner), the shuffle server, the session loop, the
+// Agent, and last the MasterLink, which dials the master.
+//
+// Shutdown order: stop dialling and end the session (MasterLink::Close, run on
+// the loop), stop the slots, kill the handler children, stop the shuffle
+// server, stop the loop, wait for the stream's end (MasterLink destroyed),
+// destroy the Agent, remove a temporary work dir.
+//
+// Thread-safety: Start, Drain, Shutdown and the destructor on one thread (the
+// process's main thread).
 #ifndef AMPMR_WORKER_WORKER_H_
 #define AMPMR_WORKER_WORKER_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/loop.h"
 #include "worker/handler_pool.h"
+#include "worker/map_output_store.h"
 
 namespace ampmr::worker {
 
+class Agent;
+class HandlerPoolCalls;
+class MasterLink;
+class ShuffleServer;
+class SlotTaskRunner;
+
 struct WorkerOptions {
-  // The master's gRPC address.
+  // The master's gRPC address, HOST:PORT.
   std::string master = "127.0.0.1:7070";
   // Tasks run at once.
   int slots = 1;
@@ -42,19 +59,34 @@ struct WorkerOptions {
 
 class Worker {
  public:
+  // INVALID_ARGUMENT for bad options; other errors if a part cannot start.
   static absl::StatusOr<std::unique_ptr<Worker>> Start(const WorkerOptions& options);
   ~Worker();  // Shutdown()s
 
   // Stops taking attempts, gives back queued ones, and waits up to `grace`
-  // for running ones to finish. Call Shutdown() after.
+  // for running attempts and calls to finish. Call Shutdown() after.
   void Drain(absl::Duration grace);
+  // Idempotent.
   void Shutdown();
-  const std::string& shuffle_address() const;
+  const std::string& shuffle_address() const { return shuffle_address_; }
 
  private:
-  struct Impl;
-  explicit Worker(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  explicit Worker(const WorkerOptions& options);
+  absl::Status MakeWorkDir();
+  absl::Status StartParts();
+
+  WorkerOptions options_;
+  bool owns_work_dir_ = false;
+  std::string shuffle_address_;
+  // In start order; each is stopped and destroyed by Shutdown.
+  std::unique_ptr<HandlerPool> handlers_;
+  std::unique_ptr<HandlerPoolCalls> calls_;
+  MapOutputStore store_;
+  std::unique_ptr<SlotTaskRunner> runner_;
+  std::unique_ptr<ShuffleServer> shuffle_;
+  ThreadLoop loop_;
+  std::unique_ptr<Agent> agent_;
+  std::unique_ptr<MasterLink> link_;
 };
 
 }  // namespace ampmr::worker

@@ -1,0 +1,213 @@
+#include "worker/agent.h"
+
+#include <unistd.h>
+
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+
+namespace ampmr::worker {
+namespace {
+
+using Reply = amp::Session::Reply;
+
+// The reply for one attempt's result: its MapDone or ReduceDone, or the error.
+TaskRunner::Done<v1::MapDone> AnswerMap(Reply reply) {
+  return [reply = std::move(reply)](absl::StatusOr<v1::MapDone> done) {
+    if (!done.ok()) return reply(done.status());
+    v1::Answer answer;
+    *answer.mutable_map_done() = std::move(*done);
+    reply(std::move(answer));
+  };
+}
+
+TaskRunner::Done<v1::ReduceDone> AnswerReduce(Reply reply) {
+  return [reply = std::move(reply)](absl::StatusOr<v1::ReduceDone> done) {
+    if (!done.ok()) return reply(done.status());
+    v1::Answer answer;
+    *answer.mutable_reduce_done() = std::move(*done);
+    reply(std::move(answer));
+  };
+}
+
+}  // namespace
+
+Agent::Agent(Loop* loop, TaskRunner* runner, CallHandlers* calls, MapOutputStore* store,
+             AgentOptions options)
+    : loop_(loop),
+      runner_(runner),
+      calls_(calls),
+      store_(store),
+      options_(std::move(options)),
+      heartbeat_interval_(options_.heartbeat_interval) {}
+
+Agent::~Agent() {
+  if (heartbeat_timer_ != 0) loop_->CancelTimer(heartbeat_timer_);
+}
+
+amp::Deferred<std::string> Agent::Attach(amp::Session* session) {
+  session_ = session;
+  session->SetResponder(v1::Command::kRunMap, [this](const v1::Command& c, Reply r) {
+    RunMap(c.run_map(), std::move(r));
+  });
+  session->SetResponder(v1::Command::kRunReduce, [this](const v1::Command& c, Reply r) {
+    RunReduce(c.run_reduce(), std::move(r));
+  });
+  session->SetResponder(v1::Command::kCancel, [this](const v1::Command& c, Reply r) {
+    Cancel(c.cancel());
+    r(v1::Answer());
+  });
+  session->SetResponder(v1::Command::kForgetJob, [this](const v1::Command& c, Reply r) {
+    store_->ForgetJob(c.forget_job().job_id());
+    r(v1::Answer());
+  });
+  session->SetResponder(v1::Command::kHeartbeat,
+                        [](const v1::Command&, Reply r) { r(v1::Answer()); });
+  // Calls only queue work for the handlers' threads (builtin:echo answers at
+  // once), so they are taken where they were read, a hop through the loop saved.
+  session->SetReadThreadResponder(v1::Command::kCall, [this](const v1::Command& c, Reply r) {
+    RunCall(c.call(), std::move(r));
+  });
+
+  amp::Deferred<std::string> welcomed;
+  session->CallRemote(Hello()).AddBoth(
+      [this, session, welcomed](const absl::StatusOr<v1::Answer>& answer) mutable {
+        if (session != session_) {
+          welcomed.Errback(absl::UnavailableError("session ended before the Welcome"));
+          return;
+        }
+        if (!answer.ok()) {
+          welcomed.Errback(answer.status());  // the stream's end follows
+          return;
+        }
+        if (!answer->has_welcome()) {
+          absl::Status refused = absl::InternalError("master answered Hello without a Welcome");
+          session->Close(refused);
+          welcomed.Errback(refused);
+          return;
+        }
+        OnWelcome(answer->welcome());
+        welcomed.Callback(worker_id_);
+      });
+  return welcomed;
+}
+
+v1::Command Agent::Hello() const {
+  v1::Command hello;
+  v1::Hello* h = hello.mutable_hello();
+  h->set_host(options_.host);
+  h->set_shuffle_address(options_.shuffle_address);
+  h->set_slots(options_.slots);
+  h->set_pid(options_.pid);
+  h->set_version("ampmr/1");
+  for (const std::string& name : calls_->names()) h->add_handlers(name);
+  // A master that restarted reuses the accepted outputs among these.
+  for (const MapOutputStore::Held& held : store_->List()) {
+    if (::access(held.path.c_str(), R_OK) != 0) continue;
+    v1::HeldMapOutput* out = h->add_map_outputs();
+    out->set_attempt_id(held.attempt_id);
+    out->set_job_id(held.job_id);
+    out->set_output_path(held.path);
+  }
+  return hello;
+}
+
+void Agent::OnWelcome(const v1::Welcome& welcome) {
+  worker_id_ = welcome.worker_id();
+  if (welcome.heartbeat_interval_seconds() > 0) {
+    heartbeat_interval_ = absl::Seconds(welcome.heartbeat_interval_seconds());
+  }
+  SendHeartbeat();
+}
+
+void Agent::SendHeartbeat() {
+  heartbeat_timer_ = 0;
+  if (session_ == nullptr || session_->closed()) return;
+  RunnerProgress progress = runner_->Progress();
+  v1::Command beat;
+  beat.mutable_heartbeat()->set_running(progress.running);
+  for (auto& [attempt_id, status] : progress.statuses) {
+    v1::AttemptStatus* s = beat.mutable_heartbeat()->add_statuses();
+    s->set_attempt_id(attempt_id);
+    s->set_status(std::move(status));
+  }
+  session_->SendNoAnswer(std::move(beat));
+  heartbeat_timer_ = loop_->RunAfter(heartbeat_interval_, [this] { SendHeartbeat(); });
+}
+
+void Agent::Detach(const absl::Status&) {
+  session_ = nullptr;
+  worker_id_.clear();
+  if (heartbeat_timer_ != 0) loop_->CancelTimer(heartbeat_timer_);
+  heartbeat_timer_ = 0;
+  // A new master may reuse the ids of jobs this one forgot.
+  store_->ClearForgottenJobs();
+  // The master re-runs whatever this session was doing; stop wasting slots on it.
+  runner_->CancelAll();
+  calls_->DropQueued(absl::UnavailableError("session to the master ended"));
+}
+
+void Agent::Drain(std::function<void()> given_back) {
+  draining_ = true;
+  // Tell the master first, so the attempts given back are not counted against
+  // their tasks and no new ones arrive.
+  auto give_back = [this, given_back = std::move(given_back),
+                    once = std::make_shared<bool>(false)] {
+    if (*once) return;
+    *once = true;
+    runner_->GiveBackQueued(absl::UnavailableError("worker draining"));
+    given_back();
+  };
+  if (session_ == nullptr || session_->closed() || worker_id_.empty()) {
+    give_back();
+    return;
+  }
+  Loop::TimerId timer = loop_->RunAfter(options_.drain_ack_timeout, give_back);
+  v1::Command drain;
+  drain.mutable_drain();
+  session_->CallRemote(std::move(drain))
+      .AddBoth([this, timer, give_back](const absl::StatusOr<v1::Answer>&) {
+        loop_->CancelTimer(timer);
+        give_back();
+      });
+}
+
+void Agent::RunMap(const v1::RunMap& run, Reply reply) {
+  if (draining_) {
+    return reply(absl::UnavailableError(
+        absl::StrCat("attempt=", run.task().attempt_id(), ": worker draining")));
+  }
+  runner_->RunMap(run, AnswerMap(std::move(reply)));
+}
+
+void Agent::RunReduce(const v1::RunReduce& run, Reply reply) {
+  if (draining_) {
+    return reply(absl::UnavailableError(
+        absl::StrCat("attempt=", run.task().attempt_id(), ": worker draining")));
+  }
+  runner_->RunReduce(run, AnswerReduce(std::move(reply)));
+}
+
+void Agent::Cancel(const v1::Cancel& cancel) {
+  if (!cancel.attempt_id().empty()) runner_->Cancel(cancel.attempt_id());
+  if (!cancel.call_id().empty()) calls_->Cancel(cancel.call_id());
+}
+
+void Agent::RunCall(const v1::Call& call, Reply reply) {
+  HandlerCall hc;
+  hc.handler = call.handler();
+  hc.payload = call.payload();
+  hc.call_id = call.call_id();
+  if (call.timeout_seconds() > 0) hc.timeout = absl::Seconds(call.timeout_seconds());
+  hc.idempotent = call.idempotent();
+  calls_->Call(std::move(hc), [reply = std::move(reply)](absl::StatusOr<std::string> payload) {
+    if (!payload.ok()) return reply(payload.status());
+    v1::Answer answer;
+    *answer.mutable_call_done()->mutable_payload() = std::move(*payload);
+    reply(std::move(answer));
+  });
+}
+
+}  // namespace ampmr::worker

@@ -1,0 +1,103 @@
+// Agent: the worker's side of its session with the master, and every decision
+// the worker makes. On each new session it says Hello (slots, handlers, the
+// map outputs it holds) and, once Welcomed, heartbeats (running attempts and
+// their statuses). It answers the master's commands:
+//   RunMap, RunReduce  to the TaskRunner, refused with UNAVAILABLE while
+//                      draining; answered when the attempt ends;
+//   Cancel             of an attempt to the TaskRunner, of a call to the
+//                      CallHandlers;
+//   Call               to the CallHandlers, on the thread that read it;
+//   ForgetJob          deletes the job's map outputs from the MapOutputStore;
+//   Heartbeat          answered at once.
+// When a session ends, attempts and queued calls it sent are cancelled (the
+// master runs them elsewhere). Drain tells the master, refuses new attempts
+// and gives queued ones back.
+//
+// It reaches the master only through the amp::Session it is handed (a new one
+// per connection; see MasterLink), and execution only through TaskRunner and
+// CallHandlers, so tests run it on a FakeLoop with fakes of all three.
+//
+// Thread-safety: loop thread only, except that answers to attempts and calls
+// go straight from the threads that finish them into the session's Reply.
+#ifndef AMPMR_WORKER_AGENT_H_
+#define AMPMR_WORKER_AGENT_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "common/amp/deferred.h"
+#include "common/amp/session.h"
+#include "common/loop.h"
+#include "worker/call_handlers.h"
+#include "worker/map_output_store.h"
+#include "worker/task_runner.h"
+
+namespace ampmr::worker {
+
+struct AgentOptions {
+  // What Hello tells the master about this worker.
+  std::string host;
+  std::string shuffle_address;  // where other workers fetch its map outputs
+  int slots = 1;
+  int64_t pid = 0;
+  // Heartbeat period until the master's Welcome says otherwise.
+  absl::Duration heartbeat_interval = absl::Seconds(1);
+  // How long Drain waits for the master to acknowledge before it gives back
+  // the queued attempts anyway.
+  absl::Duration drain_ack_timeout = absl::Seconds(2);
+};
+
+class Agent {
+ public:
+  // Every pointer must outlive the agent.
+  Agent(Loop* loop, TaskRunner* runner, CallHandlers* calls, MapOutputStore* store,
+        AgentOptions options);
+  ~Agent();
+
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  // A new session with the master, its stream not yet reading: registers the
+  // responders and says Hello. Fires with the worker id the master gave, or
+  // why the master did not welcome it. `session` must stay alive until
+  // Detach.
+  amp::Deferred<std::string> Attach(amp::Session* session);
+  // The session ended, with `why`; it is destroyed after this returns.
+  void Detach(const absl::Status& why);
+
+  // Tells the master this worker is going, refuses new attempts from now on,
+  // gives back queued ones once the master has heard (or after
+  // drain_ack_timeout), then runs `given_back`. Running attempts go on.
+  void Drain(std::function<void()> given_back);
+
+ private:
+  void OnWelcome(const v1::Welcome& welcome);
+  void SendHeartbeat();
+  void RunMap(const v1::RunMap& run, amp::Session::Reply reply);
+  void RunReduce(const v1::RunReduce& run, amp::Session::Reply reply);
+  void Cancel(const v1::Cancel& cancel);
+  // On the thread that read the call.
+  void RunCall(const v1::Call& call, amp::Session::Reply reply);
+  v1::Command Hello() const;
+
+  // Constant after construction.
+  Loop* const loop_;
+  TaskRunner* const runner_;
+  CallHandlers* const calls_;
+  MapOutputStore* const store_;
+  const AgentOptions options_;
+
+  // Loop thread only.
+  amp::Session* session_ = nullptr;  // the current session, if any
+  std::string worker_id_;            // empty until Welcomed
+  absl::Duration heartbeat_interval_;
+  Loop::TimerId heartbeat_timer_ = 0;
+  bool draining_ = false;  // no new attempts: the worker is about to go
+};
+
+}  // namespace ampmr::worker
+
+#endif  // AMPMR_WORKER_AGENT_H_

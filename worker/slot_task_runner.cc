@@ -1,0 +1,120 @@
+#include "worker/slot_task_runner.h"
+
+#include <unistd.h>
+
+#include <utility>
+#include <vector>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "worker/task/map_task.h"
+#include "worker/task/reduce_task.h"
+
+namespace ampmr::worker {
+namespace {
+
+// `done`, called at most once however often the result is called: a stalled
+// attempt is answered by the stall watch, and its own late result dropped.
+template <typename T>
+TaskRunner::Done<T> Once(TaskRunner::Done<T> done) {
+  return [done = std::move(done), called = std::make_shared<std::atomic<bool>>(false)](
+             absl::StatusOr<T> result) {
+    if (!called->exchange(true)) done(std::move(result));
+  };
+}
+
+// What the slot pool says of an attempt dropped before it ran, naming it.
+template <typename T>
+SlotPool::Dropped Dropped(const std::string& attempt, TaskRunner::Done<T> done) {
+  return [attempt, done = std::move(done)](const absl::Status& why) {
+    done(absl::Status(why.code(), absl::StrCat("attempt=", attempt, ": ", why.message())));
+  };
+}
+
+}  // namespace
+
+SlotTaskRunner::SlotTaskRunner(const SlotTaskRunnerOptions& options, MapOutputStore* store)
+    : options_(options),
+      store_(store),
+      fetcher_(store, options.work_dir),
+      stalls_(options.stall_grace),
+      pool_(options.slots) {}
+
+SlotTaskRunner::~SlotTaskRunner() { Stop(); }
+
+std::shared_ptr<ProgressClock> SlotTaskRunner::Watch(
+    const v1::TaskContext& task, std::function<void(const absl::Status&)> fail) {
+  auto clock = std::make_shared<ProgressClock>(task.timeout_seconds());
+  stalls_.Add(task.attempt_id(), clock,
+              [this, fail = std::move(fail), attempt = task.attempt_id()](const absl::Status& why) {
+                AMPMR_LOG(WARNING) << why.message();
+                fail(why);
+                pool_.Cancel(attempt);
+              });
+  return clock;
+}
+
+void SlotTaskRunner::RunMap(const v1::RunMap& run, Done<v1::MapDone> done) {
+  done = Once(std::move(done));
+  const std::string& attempt = run.task().attempt_id();
+  pool_.Submit(
+      attempt,
+      [this, run, done](const std::atomic<bool>& cancelled) {
+        MapTaskOptions opts;
+        opts.run = run;
+        opts.work_dir = options_.work_dir;
+        opts.cancelled = &cancelled;
+        opts.progress = Watch(run.task(), done);
+        absl::Cleanup unwatch = [this, &run] { stalls_.Remove(run.task().attempt_id()); };
+        absl::StatusOr<v1::MapDone> result = RunMapTask(opts);
+        // Map-only jobs write part files; the others' outputs stay here for reducers.
+        if (result.ok() && run.output_dir().empty() && !result->output_path().empty()) {
+          store_->Add(run.task().attempt_id(), run.task().job_id(), result->output_path());
+        }
+        done(std::move(result));
+      },
+      Dropped(attempt, done));
+}
+
+void SlotTaskRunner::RunReduce(const v1::RunReduce& run, Done<v1::ReduceDone> done) {
+  done = Once(std::move(done));
+  const std::string& attempt = run.task().attempt_id();
+  pool_.Submit(
+      attempt,
+      [this, run, done](const std::atomic<bool>& cancelled) {
+        std::vector<std::string> fetched;
+        absl::StatusOr<std::vector<ReduceInput>> inputs = fetcher_.Fetch(run, cancelled, &fetched);
+        absl::StatusOr<v1::ReduceDone> result = absl::UnknownError("not run");
+        absl::Cleanup unwatch = [this, &run] { stalls_.Remove(run.task().attempt_id()); };
+        if (inputs.ok()) {
+          ReduceTaskOptions opts;
+          opts.run = run;
+          opts.inputs = std::move(*inputs);
+          opts.cancelled = &cancelled;
+          opts.progress = Watch(run.task(), done);  // after the fetch
+          result = RunReduceTask(opts);
+        } else {
+          result = inputs.status();
+        }
+        for (const auto& path : fetched) ::unlink(path.c_str());
+        done(std::move(result));
+      },
+      Dropped(attempt, done));
+}
+
+void SlotTaskRunner::Cancel(const std::string& attempt_id) { pool_.Cancel(attempt_id); }
+
+void SlotTaskRunner::CancelAll() { pool_.CancelAll(); }
+
+void SlotTaskRunner::GiveBackQueued(const absl::Status& why) { pool_.DropQueued(why); }
+
+RunnerProgress SlotTaskRunner::Progress() {
+  RunnerProgress progress;
+  progress.running = pool_.running();
+  progress.statuses = stalls_.Statuses();
+  stalls_.Check(absl::Now());
+  return progress;
+}
+
+}  // namespace ampmr::worker

@@ -1,0 +1,69 @@
+// SlotTaskRunner: the real TaskRunner. Attempts run on the SlotPool's threads
+// (never on the session loop or gRPC threads): maps through RunMapTask, their
+// outputs registered in the MapOutputStore; reduces fetch their inputs with
+// the ShuffleFetcher, then run RunReduceTask. A StallWatch watches every
+// running attempt, for --task-timeout and for the statuses heartbeats carry.
+//
+// Thread-safe.
+#ifndef AMPMR_WORKER_SLOT_TASK_RUNNER_H_
+#define AMPMR_WORKER_SLOT_TASK_RUNNER_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "absl/time/time.h"
+#include "worker/map_output_store.h"
+#include "worker/shuffle_fetcher.h"
+#include "worker/slot_pool.h"
+#include "worker/stall_watch.h"
+#include "worker/task/progress_clock.h"
+#include "worker/task_runner.h"
+
+namespace ampmr::worker {
+
+struct SlotTaskRunnerOptions {
+  // Attempts run at once.
+  int slots = 1;
+  // Where map outputs, fetched inputs and scratch files go.
+  std::string work_dir;
+  // How long after an attempt's --task-timeout ran out the stall watch
+  // answers for it, if the attempt has not stopped by itself.
+  absl::Duration stall_grace = absl::Seconds(5);
+};
+
+class SlotTaskRunner : public TaskRunner {
+ public:
+  // `store` must outlive the runner.
+  SlotTaskRunner(const SlotTaskRunnerOptions& options, MapOutputStore* store);
+  ~SlotTaskRunner() override;  // Stop()s
+
+  void RunMap(const v1::RunMap& run, Done<v1::MapDone> done) override;
+  void RunReduce(const v1::RunReduce& run, Done<v1::ReduceDone> done) override;
+  void Cancel(const std::string& attempt_id) override;
+  void CancelAll() override;
+  void GiveBackQueued(const absl::Status& why) override;
+  RunnerProgress Progress() override;
+
+  // Waits until nothing runs or is queued, at most `timeout`; true if idle.
+  bool WaitIdle(absl::Duration timeout) { return pool_.WaitIdle(timeout); }
+  // Cancels everything and joins the slot threads.
+  void Stop() { pool_.Stop(); }
+
+ private:
+  // On a slot thread: starts the attempt's progress clock and has `stalls_`
+  // watch it until the caller removes it: for its --task-timeout, if it has
+  // one, and for its status. A stalled attempt is answered with `fail`.
+  std::shared_ptr<ProgressClock> Watch(const v1::TaskContext& task,
+                                       std::function<void(const absl::Status&)> fail);
+
+  const SlotTaskRunnerOptions options_;
+  MapOutputStore* const store_;
+  ShuffleFetcher fetcher_;
+  StallWatch stalls_;
+  SlotPool pool_;  // last: its threads use the members above
+};
+
+}  // namespace ampmr::worker
+
+#endif  // AMPMR_WORKER_SLOT_TASK_RUNNER_H_

@@ -1,0 +1,59 @@
+// TaskRunner: where the worker's Agent sends the map and reduce attempts the
+// master asks for. The real one (SlotTaskRunner) runs them on slot threads;
+// tests use a FakeTaskRunner that records what it was asked and lets the test
+// decide when attempts finish.
+//
+// Thread-safety: every method may be called from any thread (the Agent calls
+// them on its loop). `done` callbacks run once, on whatever thread finished
+// or dropped the attempt, never under a lock of the runner.
+#ifndef AMPMR_WORKER_TASK_RUNNER_H_
+#define AMPMR_WORKER_TASK_RUNNER_H_
+
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "ampmr/v1/session.pb.h"
+
+namespace ampmr::worker {
+
+// What a heartbeat reports about the attempts of a runner.
+struct RunnerProgress {
+  // Attempts running now (not those queued behind them).
+  int running = 0;
+  // (attempt id, last reporter:status line) of running attempts that said one.
+  std::vector<std::pair<std::string, std::string>> statuses;
+};
+
+class TaskRunner {
+ public:
+  template <typename T>
+  using Done = std::function<void(absl::StatusOr<T>)>;
+
+  virtual ~TaskRunner() = default;
+
+  // Runs (or queues) one attempt. `done` gets its result or why it failed:
+  // the task's error, CANCELLED (Cancel, CancelAll), UNAVAILABLE (given back
+  // by GiveBackQueued), DEADLINE_EXCEEDED (no progress for the task's
+  // timeout). Errors name the attempt.
+  virtual void RunMap(const v1::RunMap& run, Done<v1::MapDone> done) = 0;
+  virtual void RunReduce(const v1::RunReduce& run, Done<v1::ReduceDone> done) = 0;
+
+  // Cancels one attempt, queued or running; unknown ids are ignored.
+  virtual void Cancel(const std::string& attempt_id) = 0;
+  // Cancels every attempt (the session that sent them is gone).
+  virtual void CancelAll() = 0;
+  // Answers every attempt that has not started with `why`; running ones go on.
+  virtual void GiveBackQueued(const absl::Status& why) = 0;
+
+  // What the next heartbeat says. Called once per heartbeat, which is also
+  // when the runner gives up on attempts stalled past their timeout.
+  virtual RunnerProgress Progress() = 0;
+};
+
+}  // namespace ampmr::worker
+
+#endif  // AMPMR_WORKER_TASK_RUNNER_H_
