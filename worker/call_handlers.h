@@ -1,6 +1,6 @@
 // CallHandlers: where the worker's Agent sends the calls the master routes to
-// it. The real one is the HandlerPool (HandlerPoolCalls adapts it); agent
-// tests use a fake, so they start no processes.
+// it. The real one is the HandlerPool (adapted in worker.cc); agent tests use
+// a fake, so they start no processes.
 //
 // Thread-safety: every method may be called from any thread; Call is called
 // on the gRPC thread that read the call, so it only queues work.
@@ -28,21 +28,6 @@ class CallHandlers {
   virtual void Cancel(const std::string& call_id) = 0;
   // Fails every queued call with `why`; running calls finish.
   virtual void DropQueued(const absl::Status& why) = 0;
-};
-
-// The HandlerPool as CallHandlers. `pool` must outlive it.
-class HandlerPoolCalls : public CallHandlers {
- public:
-  explicit HandlerPoolCalls(HandlerPool* pool) : pool_(pool) {}
-  std::vector<std::string> names() const override { return pool_->names(); }
-  void Call(HandlerCall call, HandlerPool::Done done) override {
-    pool_->Call(std::move(call), std::move(done));
-  }
-  void Cancel(const std::string& call_id) override { pool_->Cancel(call_id); }
-  void DropQueued(const absl::Status& why) override { pool_->DropQueued(why); }
-
- private:
-  HandlerPool* const pool_;
 };
 
 }  // namespace ampmr::worker

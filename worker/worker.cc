@@ -30,6 +30,21 @@ std::string Hostname() {
   return name;
 }
 
+// The HandlerPool as the Agent's CallHandlers.
+class HandlerPoolCalls : public CallHandlers {
+ public:
+  explicit HandlerPoolCalls(HandlerPool* pool) : pool_(pool) {}
+  std::vector<std::string> names() const override { return pool_->names(); }
+  void Call(HandlerCall call, HandlerPool::Done done) override {
+    pool_->Call(std::move(call), std::move(done));
+  }
+  void Cancel(const std::string& call_id) override { pool_->Cancel(call_id); }
+  void DropQueued(const absl::Status& why) override { pool_->DropQueued(why); }
+
+ private:
+  HandlerPool* const pool_;
+};
+
 }  // namespace
 
 Worker::Worker(const WorkerOptions& options) : options_(options) {}

@@ -31,7 +31,7 @@
 namespace ampmr::worker {
 
 class Agent;
-class HandlerPoolCalls;
+class CallHandlers;
 class MasterLink;
 class ShuffleServer;
 class SlotTaskRunner;
@@ -80,7 +80,7 @@ class Worker {
   std::string shuffle_address_;
   // In start order; each is stopped and destroyed by Shutdown.
   std::unique_ptr<HandlerPool> handlers_;
-  std::unique_ptr<HandlerPoolCalls> calls_;
+  std::unique_ptr<CallHandlers> calls_;
   MapOutputStore store_;
   std::unique_ptr<SlotTaskRunner> runner_;
   std::unique_ptr<ShuffleServer> shuffle_;

@@ -435,5 +435,96 @@ TEST(SessionTest, ResponderMayReplaceItselfWhileRunning) {
   EXPECT_THAT(seen, ElementsAre("old a", "new b"));
 }
 
+v1::Command CallCommand(const std::string& payload) {
+  v1::Command c;
+  c.mutable_call()->set_handler("echo");
+  c.mutable_call()->set_payload(payload);
+  return c;
+}
+
+// A session whose Call commands are answered on the read thread, echoing the
+// payload; `taken` lists the payloads it saw.
+struct ReadThreadFixture : Fixture {
+  ReadThreadFixture() {
+    session.SetReadThreadResponder(v1::Command::kCall, [this](const v1::Command& c,
+                                                              Session::Reply reply) {
+      taken.push_back(c.call().payload());
+      v1::Answer answer;
+      answer.mutable_call_done()->set_payload(c.call().payload());
+      reply(std::move(answer));
+    });
+    session.SetResponder(v1::Command::kHeartbeat, [this](const v1::Command& c, Session::Reply r) {
+      on_loop.push_back(c.heartbeat().sequence());
+      r(v1::Answer());
+    });
+  }
+  std::vector<std::string> taken;
+  std::vector<int64_t> on_loop;
+};
+
+TEST(SessionTest, ReadThreadResponderAnswersItsCommandAndLeavesNothingToPost) {
+  ReadThreadFixture f;
+  v1::Box box = CommandBox(7, CallCommand("hi"));
+  EXPECT_FALSE(f.session.HandleOnReadThread(&box));
+  EXPECT_THAT(f.taken, ElementsAre("hi"));
+  ASSERT_THAT(f.transport->sent, SizeIs(1));
+  EXPECT_EQ(f.transport->sent[0].ask(), 7u);
+  EXPECT_EQ(f.transport->sent[0].answer().call_done().payload(), "hi");
+}
+
+TEST(SessionTest, ReadThreadResponderTakesItsCommandsOutOfABatchAndLeavesTheRestInOrder) {
+  ReadThreadFixture f;
+  v1::Box batch;
+  *batch.add_batch() = CommandBox(1, Heartbeat(10));
+  *batch.add_batch() = CommandBox(2, CallCommand("a"));
+  *batch.add_batch() = AnswerBox(3, Welcome("w1"));
+  *batch.add_batch() = CommandBox(4, CallCommand("b"));
+  *batch.add_batch() = CommandBox(5, Heartbeat(11));
+
+  EXPECT_TRUE(f.session.HandleOnReadThread(&batch));
+  EXPECT_THAT(f.taken, ElementsAre("a", "b"));
+  ASSERT_THAT(batch.batch(), SizeIs(3));
+  EXPECT_EQ(batch.batch(0).ask(), 1u);
+  EXPECT_EQ(batch.batch(1).ask(), 3u);
+  EXPECT_EQ(batch.batch(2).ask(), 5u);
+  EXPECT_THAT(f.on_loop, IsEmpty());  // the rest waits for HandleBox, on the loop
+
+  f.session.HandleBox(std::move(batch));
+  EXPECT_THAT(f.on_loop, ElementsAre(10, 11));
+  std::vector<uint64_t> answered;
+  for (const v1::Box& sent : f.transport->sent) answered.push_back(sent.ask());
+  EXPECT_THAT(answered, ElementsAre(2, 4, 1, 5));
+}
+
+TEST(SessionTest, WithoutReadThreadRespondersEverythingIsLeftForTheLoop) {
+  Fixture f;
+  f.session.SetResponder(v1::Command::kCall, [](const v1::Command&, Session::Reply r) {
+    r(v1::Answer());
+  });
+  v1::Box box = CommandBox(3, CallCommand("x"));
+  EXPECT_TRUE(f.session.HandleOnReadThread(&box));
+  EXPECT_EQ(box.command().call().payload(), "x");
+  EXPECT_THAT(f.transport->sent, IsEmpty());
+}
+
+TEST(SessionTest, ReadThreadResponderDoesNotRunOnAClosedSessionAndLateRepliesAreDropped) {
+  ReadThreadFixture f;
+  Session::Reply late;
+  f.session.SetReadThreadResponder(v1::Command::kCall,
+                                   [&late](const v1::Command&, Session::Reply r) { late = r; });
+  v1::Box first = CommandBox(1, CallCommand("a"));
+  EXPECT_FALSE(f.session.HandleOnReadThread(&first));
+  ASSERT_TRUE(late);
+
+  f.session.HandleClosed(absl::UnavailableError("stream broke"));
+  late(v1::Answer());
+  EXPECT_THAT(f.transport->sent, IsEmpty());
+
+  late = nullptr;
+  v1::Box second = CommandBox(2, CallCommand("b"));
+  EXPECT_FALSE(f.session.HandleOnReadThread(&second));
+  EXPECT_FALSE(late);
+}
+
 }  // namespace
 }  // namespace ampmr::amp

@@ -1,0 +1,398 @@
+// The worker's Agent on a FakeLoop, with a FakeTransport under its session (the
+// test plays the master), a FakeTaskRunner and FakeCallHandlers that hold each
+// attempt's and call's `done`, so every test decides when they finish.
+#include "worker/agent.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/status_matchers.h"
+#include "tests/worker/fake_task_runner.h"
+
+namespace ampmr::worker {
+namespace {
+
+namespace fs = std::filesystem;
+using ::ampmr::testing::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+
+// Records what the session sends, so the test can play the master.
+class FakeTransport : public amp::Transport {
+ public:
+  void Send(v1::Box box) override { sent.push_back(std::move(box)); }
+  void Close(const absl::Status& status) override { closes.push_back(status); }
+
+  std::vector<v1::Box> sent;
+  std::vector<absl::Status> closes;
+};
+
+v1::Box CommandBox(uint64_t ask, v1::Command command) {
+  v1::Box box;
+  box.set_ask(ask);
+  *box.mutable_command() = std::move(command);
+  return box;
+}
+
+v1::Command RunMap(const std::string& attempt_id) {
+  v1::Command c;
+  c.mutable_run_map()->mutable_task()->set_attempt_id(attempt_id);
+  c.mutable_run_map()->mutable_task()->set_job_id("j1");
+  c.mutable_run_map()->mutable_split()->set_path("/in/f0");
+  return c;
+}
+
+v1::Command RunReduce(const std::string& attempt_id) {
+  v1::Command c;
+  c.mutable_run_reduce()->mutable_task()->set_attempt_id(attempt_id);
+  c.mutable_run_reduce()->set_temp_path("/out/_temporary/part-00000");
+  return c;
+}
+
+v1::Command Call(const std::string& call_id, const std::string& payload) {
+  v1::Command c;
+  c.mutable_call()->set_handler("echo");
+  c.mutable_call()->set_call_id(call_id);
+  c.mutable_call()->set_payload(payload);
+  c.mutable_call()->set_timeout_seconds(3);
+  return c;
+}
+
+// A worker with 3 slots and two handlers, whose session the test holds.
+struct AgentHarness {
+  AgentHarness() : agent(&loop, &runner, &calls, &store, Options()) {
+    calls.handler_names = {"echo", "graph"};
+  }
+  static AgentOptions Options() {
+    AgentOptions o;
+    o.host = "node7";
+    o.shuffle_address = "10.0.0.7:9001";
+    o.slots = 3;
+    o.pid = 4242;
+    return o;
+  }
+
+  // A new session with the agent attached; what it says is in `transport`.
+  void Connect() {
+    transport = std::make_shared<FakeTransport>();
+    session = std::make_unique<amp::Session>(transport, "master@test");
+    welcome.reset();
+    agent.Attach(session.get()).AddBoth([this](const absl::StatusOr<std::string>& id) {
+      welcome = id;
+    });
+  }
+  // Answers the Hello with a Welcome.
+  void Welcome(double heartbeat_seconds = 1) {
+    v1::Box answer;
+    answer.set_ask(Sent(v1::Command::kHello).at(0).ask());
+    answer.mutable_answer()->mutable_welcome()->set_worker_id("w3");
+    answer.mutable_answer()->mutable_welcome()->set_heartbeat_interval_seconds(heartbeat_seconds);
+    session->HandleBox(std::move(answer));
+  }
+  void FromMaster(uint64_t ask, v1::Command command) {
+    session->HandleBox(CommandBox(ask, std::move(command)));
+  }
+  // The session broke: what MasterLink does when the stream ends.
+  void Break() {
+    absl::Status why = absl::UnavailableError("stream broke");
+    session->HandleClosed(why);
+    agent.Detach(why);
+  }
+
+  // The boxes sent carrying a command of `kind`.
+  std::vector<v1::Box> Sent(v1::Command::KindCase kind) const {
+    std::vector<v1::Box> out;
+    for (const v1::Box& b : transport->sent) {
+      if (b.has_command() && b.command().kind_case() == kind) out.push_back(b);
+    }
+    return out;
+  }
+  // The answer or error sent for the master's ask `ask`, if any.
+  std::optional<absl::StatusOr<v1::Answer>> ReplyTo(uint64_t ask) const {
+    for (const v1::Box& b : transport->sent) {
+      if (b.ask() != ask || b.has_command()) continue;
+      if (b.has_error()) return absl::StatusOr<v1::Answer>(amp::FromErrorProto(b.error()));
+      return absl::StatusOr<v1::Answer>(b.answer());
+    }
+    return std::nullopt;
+  }
+
+  FakeLoop loop;
+  FakeTaskRunner runner;
+  FakeCallHandlers calls;
+  MapOutputStore store;
+  Agent agent;
+  std::shared_ptr<FakeTransport> transport;
+  std::unique_ptr<amp::Session> session;  // after `agent`: destroyed first
+  std::optional<absl::StatusOr<std::string>> welcome;
+};
+
+TEST(AgentTest, HelloCarriesSlotsHandlersAndTheMapOutputsStillOnDisk) {
+  AgentHarness h;
+  std::string kept = (fs::temp_directory_path() / ("agent_test_" + std::to_string(getpid()))).string();
+  std::ofstream(kept) << "x";
+  h.store.Add("j1-m0-a1", "j1", kept);
+  h.store.Add("j1-m1-a1", "j1", kept + ".gone");
+  h.Connect();
+
+  std::vector<v1::Box> hellos = h.Sent(v1::Command::kHello);
+  ASSERT_THAT(hellos, SizeIs(1));
+  EXPECT_NE(hellos[0].ask(), 0u);
+  const v1::Hello& hello = hellos[0].command().hello();
+  EXPECT_EQ(hello.slots(), 3);
+  EXPECT_THAT(hello.handlers(), ElementsAre("echo", "graph"));
+  EXPECT_EQ(hello.host(), "node7");
+  EXPECT_EQ(hello.shuffle_address(), "10.0.0.7:9001");
+  EXPECT_EQ(hello.pid(), 4242);
+  ASSERT_THAT(hello.map_outputs(), SizeIs(1));
+  EXPECT_EQ(hello.map_outputs(0).attempt_id(), "j1-m0-a1");
+  EXPECT_EQ(hello.map_outputs(0).output_path(), kept);
+  fs::remove(kept);
+
+  EXPECT_FALSE(h.welcome.has_value());
+  h.Welcome();
+  ASSERT_TRUE(h.welcome.has_value());
+  EXPECT_EQ(**h.welcome, "w3");
+}
+
+TEST(AgentTest, HelloAnsweredWithoutAWelcomeClosesTheSession) {
+  AgentHarness h;
+  h.Connect();
+  v1::Box answer;
+  answer.set_ask(h.Sent(v1::Command::kHello).at(0).ask());
+  answer.mutable_answer()->mutable_empty();
+  h.session->HandleBox(std::move(answer));
+
+  ASSERT_TRUE(h.welcome.has_value());
+  EXPECT_THAT(*h.welcome, StatusIs(absl::StatusCode::kInternal, HasSubstr("without a Welcome")));
+  EXPECT_THAT(h.transport->closes, SizeIs(1));
+  EXPECT_THAT(h.Sent(v1::Command::kHeartbeat), IsEmpty());
+}
+
+TEST(AgentTest, RunMapReachesTheRunnerAndItsResultTheMaster) {
+  AgentHarness h;
+  h.Connect();
+  h.Welcome();
+  h.FromMaster(7, RunMap("j1-m0-a1"));
+
+  ASSERT_THAT(h.runner.attempts, SizeIs(1));
+  FakeTaskRunner::Attempt& a = h.runner.attempts[0];
+  EXPECT_TRUE(a.is_map());
+  EXPECT_EQ(a.map.split().path(), "/in/f0");
+  EXPECT_FALSE(h.ReplyTo(7).has_value());  // nothing until the attempt ends
+
+  v1::MapDone done;
+  done.set_attempt_id("j1-m0-a1");
+  done.set_output_path("/work/j1-m0-a1.out");
+  done.add_partitions()->set_length(10);
+  a.map_done(done);
+
+  std::optional<absl::StatusOr<v1::Answer>> reply = h.ReplyTo(7);
+  ASSERT_TRUE(reply.has_value());
+  ASSERT_TRUE(reply->ok());
+  EXPECT_EQ((*reply)->map_done().output_path(), "/work/j1-m0-a1.out");
+  EXPECT_THAT((*reply)->map_done().partitions(), SizeIs(1));
+}
+
+TEST(AgentTest, AFailedReduceReachesTheMasterAsItsError) {
+  AgentHarness h;
+  h.Connect();
+  h.Welcome();
+  h.FromMaster(9, RunReduce("j1-r0-a2"));
+  ASSERT_THAT(h.runner.attempts, SizeIs(1));
+  EXPECT_FALSE(h.runner.attempts[0].is_map());
+  EXPECT_EQ(h.runner.attempts[0].reduce.temp_path(), "/out/_temporary/part-00000");
+
+  h.runner.attempts[0].Fail(absl::AbortedError("attempt=j1-r0-a2: cannot fetch m3"));
+  std::optional<absl::StatusOr<v1::Answer>> reply = h.ReplyTo(9);
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_THAT(*reply, StatusIs(absl::StatusCode::kAborted, "attempt=j1-r0-a2: cannot fetch m3"));
+}
+
+TEST(AgentTest, CancelReachesTheRunnerOrTheCallHandlers) {
+  AgentHarness h;
+  h.Connect();
+  h.Welcome();
+  h.FromMaster(3, RunMap("j1-m0-a1"));
+  v1::Command cancel;
+  cancel.mutable_cancel()->set_attempt_id("j1-m0-a1");
+  h.FromMaster(4, cancel);
+  v1::Command cancel_call;
+  cancel_call.mutable_cancel()->set_call_id("c17");
+  h.FromMaster(0, cancel_call);
+
+  EXPECT_THAT(h.runner.cancelled, ElementsAre("j1-m0-a1"));
+  EXPECT_THAT(h.calls.cancelled, ElementsAre("c17"));
+  ASSERT_TRUE(h.ReplyTo(4).has_value());
+  EXPECT_TRUE(h.ReplyTo(4)->ok());
+}
+
+TEST(AgentTest, CallsAreTakenOnTheReadThreadAndAnsweredFromTheHandler) {
+  AgentHarness h;
+  h.Connect();
+  h.Welcome();
+  v1::Box batch;
+  *batch.add_batch() = CommandBox(5, Call("c1", "ping"));
+  *batch.add_batch() = CommandBox(6, RunMap("j1-m0-a1"));
+  EXPECT_TRUE(h.session->HandleOnReadThread(&batch));
+
+  ASSERT_THAT(h.calls.calls, SizeIs(1));  // without the loop
+  EXPECT_EQ(h.calls.calls[0].call.payload, "ping");
+  EXPECT_EQ(h.calls.calls[0].call.call_id, "c1");
+  EXPECT_EQ(h.calls.calls[0].call.timeout, absl::Seconds(3));
+  EXPECT_THAT(h.runner.attempts, IsEmpty());  // left for the loop
+  ASSERT_THAT(batch.batch(), SizeIs(1));
+  h.session->HandleBox(std::move(batch));
+  EXPECT_THAT(h.runner.attempts, SizeIs(1));
+
+  h.calls.calls[0].done(std::string("pong"));
+  ASSERT_TRUE(h.ReplyTo(5).has_value());
+  EXPECT_EQ((*h.ReplyTo(5))->call_done().payload(), "pong");
+}
+
+TEST(AgentTest, ForgetJobDeletesTheJobsMapOutputs) {
+  AgentHarness h;
+  h.Connect();
+  h.Welcome();
+  h.store.Add("j1-m0-a1", "j1", "/nonexistent/a");
+  h.store.Add("j2-m0-a1", "j2", "/nonexistent/b");
+  v1::Command forget;
+  forget.mutable_forget_job()->set_job_id("j1");
+  h.FromMaster(0, forget);
+  EXPECT_FALSE(h.store.Find("j1-m0-a1").has_value());
+  EXPECT_TRUE(h.store.Find("j2-m0-a1").has_value());
+}
+
+TEST(AgentTest, HeartbeatsCarryRunningAttemptsStatusesAtTheWelcomesInterval) {
+  AgentHarness h;
+  h.Connect();
+  EXPECT_THAT(h.Sent(v1::Command::kHeartbeat), IsEmpty());  // not before the Welcome
+  h.runner.progress.running = 2;
+  h.runner.progress.statuses = {{"j1-m0-a1", "read 40%"}, {"j1-m1-a1", "sorting"}};
+  h.Welcome(/*heartbeat_seconds=*/2);
+
+  std::vector<v1::Box> beats = h.Sent(v1::Command::kHeartbeat);
+  ASSERT_THAT(beats, SizeIs(1));
+  EXPECT_EQ(beats[0].ask(), 0u);
+  const v1::Heartbeat& beat = beats[0].command().heartbeat();
+  EXPECT_EQ(beat.running(), 2);
+  ASSERT_THAT(beat.statuses(), SizeIs(2));
+  EXPECT_EQ(beat.statuses(0).attempt_id(), "j1-m0-a1");
+  EXPECT_EQ(beat.statuses(0).status(), "read 40%");
+  EXPECT_EQ(beat.statuses(1).status(), "sorting");
+
+  h.runner.progress.statuses = {{"j1-m1-a1", "merging"}};
+  h.loop.AdvanceTime(absl::Milliseconds(1999));
+  EXPECT_THAT(h.Sent(v1::Command::kHeartbeat), SizeIs(1));
+  h.loop.AdvanceTime(absl::Milliseconds(1));
+  beats = h.Sent(v1::Command::kHeartbeat);
+  ASSERT_THAT(beats, SizeIs(2));
+  ASSERT_THAT(beats[1].command().heartbeat().statuses(), SizeIs(1));
+  EXPECT_EQ(beats[1].command().heartbeat().statuses(0).status(), "merging");
+  EXPECT_EQ(h.runner.progress_calls, 2);  // once per heartbeat: stalls are checked with it
+}
+
+TEST(AgentTest, DrainTellsTheMasterRefusesNewAttemptsAndGivesQueuedOnesBack) {
+  AgentHarness h;
+  h.Connect();
+  h.Welcome();
+  h.FromMaster(10, RunMap("j1-m0-a1"));
+  h.FromMaster(11, RunMap("j1-m1-a1"));
+  h.runner.Find("j1-m0-a1")->started = true;
+  bool given_back = false;
+  h.agent.Drain([&given_back] { given_back = true; });
+
+  std::vector<v1::Box> drains = h.Sent(v1::Command::kDrain);
+  ASSERT_THAT(drains, SizeIs(1));
+  // Nothing goes back before the master heard, or it would count against the tasks.
+  EXPECT_FALSE(given_back);
+  EXPECT_THAT(h.runner.given_back, IsEmpty());
+  h.FromMaster(12, RunMap("j1-m2-a1"));
+  EXPECT_THAT(*h.ReplyTo(12), StatusIs(absl::StatusCode::kUnavailable,
+                                       "attempt=j1-m2-a1: worker draining"));
+  EXPECT_EQ(h.runner.Find("j1-m2-a1"), nullptr);
+
+  v1::Box ack;
+  ack.set_ask(drains[0].ask());
+  ack.mutable_answer()->mutable_empty();
+  h.session->HandleBox(std::move(ack));
+  EXPECT_TRUE(given_back);
+  ASSERT_THAT(h.runner.given_back, SizeIs(1));
+  EXPECT_THAT(h.runner.given_back[0], StatusIs(absl::StatusCode::kUnavailable, "worker draining"));
+  EXPECT_THAT(*h.ReplyTo(11), StatusIs(absl::StatusCode::kUnavailable, HasSubstr("draining")));
+  EXPECT_FALSE(h.ReplyTo(10).has_value());  // the running one goes on
+  h.FromMaster(13, RunReduce("j1-r0-a1"));
+  EXPECT_THAT(*h.ReplyTo(13), StatusIs(absl::StatusCode::kUnavailable, HasSubstr("draining")));
+}
+
+TEST(AgentTest, DrainGivesQueuedAttemptsBackWhenTheMasterDoesNotAnswer) {
+  AgentHarness h;
+  h.Connect();
+  h.Welcome(/*heartbeat_seconds=*/60);
+  h.FromMaster(10, RunMap("j1-m0-a1"));
+  bool given_back = false;
+  h.agent.Drain([&given_back] { given_back = true; });
+  h.loop.AdvanceTime(AgentHarness::Options().drain_ack_timeout - absl::Milliseconds(1));
+  EXPECT_FALSE(given_back);
+  h.loop.AdvanceTime(absl::Milliseconds(1));
+  EXPECT_TRUE(given_back);
+  EXPECT_THAT(h.runner.given_back, SizeIs(1));
+  EXPECT_THAT(*h.ReplyTo(10), StatusIs(absl::StatusCode::kUnavailable));
+}
+
+TEST(AgentTest, DrainWithoutASessionGivesBackAtOnce) {
+  AgentHarness h;
+  bool given_back = false;
+  h.agent.Drain([&given_back] { given_back = true; });
+  EXPECT_TRUE(given_back);
+  EXPECT_THAT(h.runner.given_back, SizeIs(1));
+}
+
+TEST(AgentTest, ABrokenSessionCancelsItsAttemptsAndQueuedCallsAndStopsHeartbeats) {
+  AgentHarness h;
+  h.Connect();
+  h.Welcome();
+  h.FromMaster(10, RunMap("j1-m0-a1"));
+  v1::Box call = CommandBox(11, Call("c1", "x"));
+  h.session->HandleOnReadThread(&call);
+  size_t beats = h.Sent(v1::Command::kHeartbeat).size();
+
+  h.Break();
+  EXPECT_EQ(h.runner.cancel_alls, 1);
+  ASSERT_THAT(h.calls.dropped, SizeIs(1));
+  EXPECT_THAT(h.calls.dropped[0], StatusIs(absl::StatusCode::kUnavailable));
+  h.loop.AdvanceTime(absl::Seconds(10));
+  EXPECT_THAT(h.Sent(v1::Command::kHeartbeat), SizeIs(beats));
+  // A late result of the old session's attempt goes nowhere.
+  h.runner.attempts[0].map_done(v1::MapDone());
+  EXPECT_FALSE(h.ReplyTo(10).has_value());
+}
+
+TEST(AgentTest, ASessionBrokenBeforeTheWelcomeFailsTheHelloAndTheNextOneSaysHelloAgain) {
+  AgentHarness h;
+  h.Connect();
+  h.Break();
+  ASSERT_TRUE(h.welcome.has_value());
+  EXPECT_THAT(*h.welcome, StatusIs(absl::StatusCode::kUnavailable));
+
+  h.Connect();  // a new session, as MasterLink makes per connection
+  EXPECT_THAT(h.Sent(v1::Command::kHello), SizeIs(1));
+  h.Welcome();
+  ASSERT_TRUE(h.welcome.has_value());
+  EXPECT_EQ(**h.welcome, "w3");
+  EXPECT_THAT(h.Sent(v1::Command::kHeartbeat), SizeIs(1));
+}
+
+}  // namespace
+}  // namespace ampmr::worker

@@ -1,0 +1,107 @@
+// Test doubles for the worker's Agent: a TaskRunner and CallHandlers that
+// record what they were asked and hold each attempt's or call's `done`, so the
+// test decides when (and how) it finishes.
+#ifndef AMPMR_TESTS_WORKER_FAKE_TASK_RUNNER_H_
+#define AMPMR_TESTS_WORKER_FAKE_TASK_RUNNER_H_
+
+#include <deque>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "worker/call_handlers.h"
+#include "worker/task_runner.h"
+
+namespace ampmr::worker {
+
+class FakeTaskRunner : public TaskRunner {
+ public:
+  struct Attempt {
+    std::string attempt_id;
+    v1::RunMap map;  // set for a map attempt
+    v1::RunReduce reduce;  // set for a reduce attempt
+    Done<v1::MapDone> map_done;
+    Done<v1::ReduceDone> reduce_done;
+    bool started = false;   // the test says it holds a slot
+    bool finished = false;  // done was called
+
+    bool is_map() const { return static_cast<bool>(map_done); }
+    // Ends the attempt with an error (whichever kind it is).
+    void Fail(const absl::Status& why) {
+      finished = true;
+      if (is_map()) {
+        map_done(why);
+      } else {
+        reduce_done(why);
+      }
+    }
+  };
+
+  void RunMap(const v1::RunMap& run, Done<v1::MapDone> done) override {
+    Attempt a;
+    a.attempt_id = run.task().attempt_id();
+    a.map = run;
+    a.map_done = std::move(done);
+    attempts.push_back(std::move(a));
+  }
+  void RunReduce(const v1::RunReduce& run, Done<v1::ReduceDone> done) override {
+    Attempt a;
+    a.attempt_id = run.task().attempt_id();
+    a.reduce = run;
+    a.reduce_done = std::move(done);
+    attempts.push_back(std::move(a));
+  }
+  void Cancel(const std::string& attempt_id) override { cancelled.push_back(attempt_id); }
+  void CancelAll() override { ++cancel_alls; }
+  // Like the real runner: attempts that have not started are answered with why.
+  void GiveBackQueued(const absl::Status& why) override {
+    given_back.push_back(why);
+    for (Attempt& a : attempts) {
+      if (a.started || a.finished) continue;
+      a.Fail(absl::Status(why.code(), absl::StrCat("attempt=", a.attempt_id, ": ", why.message())));
+    }
+  }
+  RunnerProgress Progress() override {
+    ++progress_calls;
+    return progress;
+  }
+
+  Attempt* Find(const std::string& attempt_id) {
+    for (Attempt& a : attempts) {
+      if (a.attempt_id == attempt_id) return &a;
+    }
+    return nullptr;
+  }
+
+  std::deque<Attempt> attempts;  // a deque: pointers stay valid as more arrive
+  std::vector<std::string> cancelled;
+  int cancel_alls = 0;
+  std::vector<absl::Status> given_back;
+  RunnerProgress progress;  // what Progress() reports
+  int progress_calls = 0;
+};
+
+class FakeCallHandlers : public CallHandlers {
+ public:
+  struct Pending {
+    HandlerCall call;
+    HandlerPool::Done done;
+  };
+
+  std::vector<std::string> names() const override { return handler_names; }
+  void Call(HandlerCall call, HandlerPool::Done done) override {
+    calls.push_back(Pending{std::move(call), std::move(done)});
+  }
+  void Cancel(const std::string& call_id) override { cancelled.push_back(call_id); }
+  void DropQueued(const absl::Status& why) override { dropped.push_back(why); }
+
+  std::vector<std::string> handler_names;
+  std::deque<Pending> calls;
+  std::vector<std::string> cancelled;
+  std::vector<absl::Status> dropped;
+};
+
+}  // namespace ampmr::worker
+
+#endif  // AMPMR_TESTS_WORKER_FAKE_TASK_RUNNER_H_
