@@ -17,7 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "common/amp/grpc_stream.h"
+#include "common/amp/grpc_status.h"
 #include "common/status_macros.h"
 
 namespace ampmr {
