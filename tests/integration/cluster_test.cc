@@ -28,11 +28,6 @@ std::vector<std::string> WordCountFlags(const std::string& input, const std::str
           "--reduces",         "3",          "--split-size", "256K"};
 }
 
-std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
 void ExpectCompleteOutput(const std::string& output, int parts) {
   EXPECT_TRUE(fs::exists(output + "/_SUCCESS"));
   EXPECT_FALSE(StagingLeft(output));

@@ -30,21 +30,6 @@ using ::testing::HasSubstr;
 
 constexpr absl::Duration kJobTimeout = absl::Seconds(180);
 
-std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
-const std::string& Python() {
-  static const std::string* path = [] {
-    CommandResult r = RunCommand(
-        {"/usr/bin/env", "python3", "-c", "import sys; print(sys.executable)"}, absl::Seconds(30));
-    std::string p(absl::StripTrailingAsciiWhitespace(r.out));
-    return new std::string(r.exit_code == 0 && !p.empty() ? p : "python3");
-  }();
-  return *path;
-}
-
 // Writes a Python script into `dir`; returns its path.
 std::string Script(const ScratchDir& dir, const std::string& name, const std::string& body) {
   std::string path = dir.path() + "/" + name;

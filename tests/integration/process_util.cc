@@ -21,6 +21,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "gtest/gtest.h"
 
 namespace ampmr::testing {
@@ -324,6 +325,21 @@ std::vector<pid_t> ChildrenOf(pid_t pid) {
     }
   }
   return children;
+}
+
+std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+const std::string& Python() {
+  static const std::string* path = [] {
+    CommandResult r = RunCommand(
+        {"/usr/bin/env", "python3", "-c", "import sys; print(sys.executable)"}, absl::Seconds(30));
+    std::string p(absl::StripTrailingAsciiWhitespace(r.out));
+    return new std::string(r.exit_code == 0 && !p.empty() ? p : "python3");
+  }();
+  return *path;
 }
 
 std::string ReadFile(const std::string& path) {

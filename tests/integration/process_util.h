@@ -125,6 +125,13 @@ bool Alive(pid_t pid);
 pid_t ParentOf(pid_t pid);
 std::vector<pid_t> ChildrenOf(pid_t pid);
 
+// `a` followed by `b` (command lines built from parts).
+std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b);
+
+// The Python interpreter itself (not a wrapper such as a pyenv shim, which
+// costs a third of a second per task); "python3" if it cannot be found.
+const std::string& Python();
+
 // The whole file ("" if it cannot be read), and a file made of `data`.
 std::string ReadFile(const std::string& path);
 void WriteFile(const std::string& path, const std::string& data);

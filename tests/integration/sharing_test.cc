@@ -35,11 +35,6 @@ std::vector<std::string> SlowJob(const std::string& input, const std::string& ou
           "--reducer", "none", "--split-size", "8"};
 }
 
-std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
 std::string Submit(const std::string& master, const std::vector<std::string>& flags) {
   CommandResult r =
       RunCommand(Concat({BinPath("ampmr"), "submit", "--master", master}, flags), kJobTimeout);

@@ -34,23 +34,6 @@ using ::testing::SizeIs;
 
 constexpr absl::Duration kJobTimeout = absl::Seconds(120);
 
-std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
-// The Python interpreter itself (not a wrapper such as a pyenv shim, which
-// costs a third of a second per task).
-const std::string& Python() {
-  static const std::string* path = [] {
-    CommandResult r = RunCommand(
-        {"/usr/bin/env", "python3", "-c", "import sys; print(sys.executable)"}, absl::Seconds(30));
-    std::string p(absl::StripTrailingAsciiWhitespace(r.out));
-    return new std::string(r.exit_code == 0 && !p.empty() ? p : "python3");
-  }();
-  return *path;
-}
-
 std::string Example(const std::string& name) { return SourceDir() + "/examples/streaming/" + name; }
 
 // exec: spec running a Python script.
