@@ -27,8 +27,10 @@ int main(int argc, char** argv) {
   flags.Int32("slots", &options.slots, "N", "tasks run at once, and children per --handler");
   flags.String("work-dir", &options.work_dir, "DIR", "where map outputs and scratch files go")
       .DefaultText("a temporary directory, removed at exit");
-  flags.String("shuffle-listen", &options.shuffle_listen, "ADDR",
-               "where to serve map outputs to other workers; port 0 picks a free port");
+  flags
+      .String("shuffle-listen", &options.shuffle_listen, "ADDR",
+              "where to serve map outputs to other workers; port 0 picks a free port")
+      .DefaultText("this host's address toward --master, a free port");
   flags
       .String("advertise-host", &options.advertise_host, "HOST",
               "host name other workers use to reach this one")

@@ -15,6 +15,7 @@
 #include "common/status_macros.h"
 #include "worker/agent.h"
 #include "worker/call_handlers.h"
+#include "worker/local_address.h"
 #include "worker/master_link.h"
 #include "worker/shuffle_service.h"
 #include "worker/slot_task_runner.h"
@@ -94,10 +95,21 @@ absl::Status Worker::StartParts() {
   runner_options.work_dir = options_.work_dir;
   runner_ = std::make_unique<SlotTaskRunner>(runner_options, &store_);
 
-  AMPMR_ASSIGN_OR_RETURN(shuffle_, ShuffleServer::Start(options_.shuffle_listen, &store_));
+  std::string listen = options_.shuffle_listen;
+  if (listen.empty()) {
+    absl::StatusOr<std::string> local = LocalAddressToward(options_.master);
+    if (!local.ok()) {
+      return absl::Status(local.status().code(),
+                          absl::StrCat(local.status().message(),
+                                       " (needed to pick the shuffle address; or set "
+                                       "--shuffle-listen)"));
+    }
+    listen = absl::StrCat(*local, ":0");
+  }
+  AMPMR_ASSIGN_OR_RETURN(shuffle_, ShuffleServer::Start(listen, &store_));
   std::string host = options_.advertise_host;
   if (host.empty()) {
-    host = options_.shuffle_listen.substr(0, options_.shuffle_listen.rfind(':'));
+    host = listen.substr(0, listen.rfind(':'));
     if (host == "0.0.0.0" || host == "[::]" || host.empty()) host = Hostname();
   }
   shuffle_address_ = absl::StrCat(host, ":", shuffle_->port());

@@ -44,8 +44,11 @@ struct WorkerOptions {
   // Where map outputs and scratch files go; empty: a new temporary directory,
   // removed at exit.
   std::string work_dir;
-  // Where to serve ShuffleService; port 0 picks a free port.
-  std::string shuffle_listen = "127.0.0.1:0";
+  // Where to serve ShuffleService; port 0 picks a free port. Empty: on this
+  // host's address on the network it reaches the master through (the source
+  // address of a connection to it), a free port, which is where workers on
+  // the master's network can reach it.
+  std::string shuffle_listen;
   // Host other workers use to reach this one; default: the listen host, or
   // this machine's hostname when listening on all interfaces.
   std::string advertise_host;

@@ -1,6 +1,7 @@
 // Across nodes for real: the master and two workers each in a Linux network
 // namespace of their own (NetNodes), as on three machines joined by a switch.
-// Workers serve their map outputs on their node's address; jobs crossing
+// Workers started with only --master serve their map outputs on their node's
+// address toward the master; jobs crossing
 // nodes are exact, survive a node's link being cut and healed, and a worker
 // advertising an address nobody can reach ends the job (or is worked around)
 // in bounded time, never loops. Needs root (for `ip netns`).
@@ -69,13 +70,10 @@ class NodesCluster {
   std::string worker_log(int i) const { return absl::StrCat(dir_, "/worker", i, ".log"); }
   std::string master_log() const { return dir_ + "/master.log"; }
 
-  // Worker i runs on node i + 1, serving map outputs on its node's address
-  // unless `worker_args[i]` says otherwise.
+  // Worker i runs on node i + 1 with the default flags plus --master and
+  // `worker_args[i]`.
   void StartWorker(int i) {
     std::vector<std::string> argv = {BinPath("ampmr-worker"), "--master", address_};
-    if (worker_args_[i].empty()) {
-      argv.insert(argv.end(), {"--shuffle-listen", net_->ip(i + 1) + ":0"});
-    }
     argv.insert(argv.end(), worker_args_[i].begin(), worker_args_[i].end());
     if (static_cast<int>(workers_.size()) <= i) workers_.resize(i + 1);
     workers_[i] = Daemon::Start(net_->In(i + 1, argv), worker_log(i));
@@ -178,7 +176,9 @@ TEST(NodesTest, WordCountAcrossNodesIsExact) {
   NodesCluster c(tmp.path());
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE(c.WaitForWorkers(2));
-  // Each worker advertises its own node's address, where the other can reach it.
+  // Started with only --master, each worker serves and advertises its own
+  // node's address (its side of the route to the master), where the other
+  // can reach it.
   std::vector<std::string> workers = c.Workers();
   EXPECT_THAT(workers[0] + workers[1], HasSubstr("\"shuffle_address\":\"10.201.0.2:"));
   EXPECT_THAT(workers[0] + workers[1], HasSubstr("\"shuffle_address\":\"10.201.0.3:"));
