@@ -52,7 +52,7 @@ void Coordinator::Start() {
 }
 
 absl::StatusOr<std::string> Coordinator::SubmitJob(v1::JobSpec spec,
-                                                   std::vector<v1::Split> splits) {
+                                                   SplitPlan splits) {
   if (!accepting_) return absl::UnavailableError("master is shutting down");
   const int64_t number = next_job_++;
   std::string id = absl::StrCat("j", number);

@@ -81,7 +81,7 @@ class Coordinator {
   void CloseAllWorkers(const absl::Status& why);
 
   // REQUIRES: `spec` validated and normalized; `splits` planned from it.
-  absl::StatusOr<std::string> SubmitJob(v1::JobSpec spec, std::vector<v1::Split> splits);
+  absl::StatusOr<std::string> SubmitJob(v1::JobSpec spec, SplitPlan splits);
   // A forgotten job (see keep_jobs) is answered for from the journal.
   absl::StatusOr<v1::JobStatus> GetJob(const std::string& job_id) const;
   absl::StatusOr<v1::JobStatus> CancelJob(const std::string& job_id);

@@ -28,7 +28,7 @@ int64_t CounterOf(const google::protobuf::Map<std::string, int64_t>& counters,
 
 }  // namespace
 
-JobRun::JobRun(std::string id, v1::JobSpec spec, std::vector<v1::Split> splits, JobEnv env)
+JobRun::JobRun(std::string id, v1::JobSpec spec, SplitPlan splits, JobEnv env)
     : id_(std::move(id)),
       env_(std::move(env)),
       attempt_prefix_(id_),
@@ -45,13 +45,13 @@ JobRun::JobRun(std::string id, v1::JobSpec spec, std::vector<v1::Split> splits, 
   *status_.mutable_spec() = std::move(spec);
   status_.set_state(v1::PENDING);
   status_.set_submit_time(Seconds(env_.loop->Now()));
+  inputs_ = splits.files();
   maps_.reserve(splits.size());
   for (size_t i = 0; i < splits.size(); ++i) {
     auto task = std::make_unique<Task>();
     task->kind = Task::Kind::kMap;
     task->index = static_cast<int>(i);
-    task->id = absl::StrCat("m", i);
-    task->split = std::move(splits[i]);
+    task->split = splits.ranges()[i];
     maps_.push_back(std::move(task));
   }
   if (!IsMapOnly(status_.spec())) {
@@ -59,7 +59,6 @@ JobRun::JobRun(std::string id, v1::JobSpec spec, std::vector<v1::Split> splits, 
       auto task = std::make_unique<Task>();
       task->kind = Task::Kind::kReduce;
       task->index = r;
-      task->id = absl::StrCat("r", r);
       reduces_.push_back(std::move(task));
     }
   }
@@ -76,9 +75,19 @@ bool JobRun::finished() const {
 
 std::string JobRun::TaskLabel(const Task& task) const {
   if (task.kind == Task::Kind::kReduce)
-    return absl::StrCat("task ", task.id, " (reduce partition ", task.index, ")");
-  return absl::StrCat("task ", task.id, " (input ", task.split.path(), " bytes ",
-                      task.split.start(), "+", task.split.length(), ")");
+    return absl::StrCat("task ", task.id(), " (reduce partition ", task.index, ")");
+  return absl::StrCat("task ", task.id(), " (input ", inputs_[task.split.file], " bytes ",
+                      task.split.start, "+", task.split.length, ")");
+}
+
+int32_t JobRun::HolderOf(const std::string& worker_id, const std::string& address) {
+  auto [it, added] = holder_index_.try_emplace(worker_id, static_cast<int32_t>(holders_.size()));
+  if (added) {
+    holders_.push_back({worker_id, address});
+  } else {
+    holders_[it->second].address = address;  // a worker id is one process: one address
+  }
+  return it->second;
 }
 
 void JobRun::Start() {
@@ -98,15 +107,11 @@ std::vector<std::unique_ptr<Task>>* JobRun::PhaseTasks() {
 }
 
 void JobRun::StartSampling() {
-  std::vector<v1::Split> splits;
-  for (const auto& map : maps_) splits.push_back(map->split);
-  splits = SampleSplits(splits);
-  for (size_t i = 0; i < splits.size(); ++i) {
+  for (size_t map : SampledSplits(maps_.size())) {
     auto task = std::make_unique<Task>();
-    task->kind = Task::Kind::kMap;
-    task->index = static_cast<int>(i);
-    task->id = absl::StrCat("s", i);
-    task->split = std::move(splits[i]);
+    task->kind = Task::Kind::kSample;
+    task->index = static_cast<int>(samples_.size());
+    task->split = maps_[map]->split;
     samples_.push_back(std::move(task));
   }
   AMPMR_LOG(INFO) << "sampling keys for total order job=" << id_ << " tasks=" << samples_.size();
@@ -118,60 +123,40 @@ void JobRun::OnSamplingDone() {
   const v1::JobSpec& spec = status_.spec();
   absl::StatusOr<KeySpec> keys = MakeKeySpec(spec.key_fields(), spec.field_separator(),
                                              spec.partition_fields(), spec.sort_key());
-  std::vector<std::string> sampled;
-  for (const auto& task : samples_) {
-    for (const std::string& key : task->result.map_done().sample_keys()) sampled.push_back(key);
-  }
-  cut_points_ = CutPoints(std::move(sampled), spec.reduces(), KeyComparator(keys.value()));
+  cut_points_ =
+      CutPoints(std::move(sample_keys_), spec.reduces(), KeyComparator(keys.value()));
+  sample_keys_.clear();
   AMPMR_LOG(INFO) << "total order cut points ready job=" << id_ << " cuts=" << cut_points_.size();
   sampling_ = false;
-  // The tasks stay (their Deferreds were in the phase's list); their keys go.
-  for (auto& task : samples_) task->result.Clear();
   StartPhase(&maps_, v1::MAPPING);
 }
 
 void JobRun::StartPhase(std::vector<std::unique_ptr<Task>>* tasks, v1::JobState phase) {
   status_.set_state(phase);
   phase_durations_.clear();
-  std::vector<amp::Deferred<v1::Answer>> done;
-  done.reserve(tasks->size());
-  for (auto& owned : *tasks) {
-    Task* task = owned.get();
-    task->done = amp::Deferred<v1::Answer>([this, task](amp::Deferred<v1::Answer>) {
-      CancelRunning(task);
-      SetState(task, Task::State::kCancelled);
-    });
-    done.push_back(task->done);
-  }
-  amp::DeferredListOptions options;
-  options.fire_on_one_errback = true;
-  options.consume_errors = true;
-  phase_ = amp::DeferredList(std::move(done), options);
   for (auto& owned : *tasks) {
     // Tasks of a resumed job may be done already.
-    if (owned->state == Task::State::kDone) {
-      owned->done.Callback(owned->result);
-    } else {
-      env_.scheduler->Enqueue(this, owned.get());
-    }
+    if (owned->state != Task::State::kDone) env_.scheduler->Enqueue(this, owned.get());
   }
-  phase_.AddBoth([this, phase](const auto& result) { OnPhaseDone(phase, result); });
   env_.on_change(this);
-  env_.scheduler->Schedule();
+  MaybeEndPhase();
+  if (!finished()) env_.scheduler->Schedule();
 }
 
-void JobRun::OnPhaseDone(v1::JobState phase,
-                         const absl::StatusOr<amp::DeferredListResult<v1::Answer>>& result) {
+void JobRun::MaybeEndPhase() {
   if (finished()) return;
-  if (!result.ok()) {
-    Finish(v1::FAILED, std::string(result.status().message()));
-    return;
-  }
+  const int done = sampling_                         ? tally_.samples_done
+                   : status_.state() == v1::REDUCING ? tally_.reduces_done
+                                                     : tally_.maps_done;
+  if (done == static_cast<int>(PhaseTasks()->size())) OnPhaseDone();
+}
+
+void JobRun::OnPhaseDone() {
   if (sampling_) {
     OnSamplingDone();
     return;
   }
-  if (phase == v1::MAPPING && !IsMapOnly(status_.spec())) {
+  if (status_.state() == v1::MAPPING && !IsMapOnly(status_.spec())) {
     AMPMR_LOG(INFO) << "map phase done job=" << id_;
     StartPhase(&reduces_, v1::REDUCING);
     return;
@@ -204,7 +189,9 @@ void JobRun::Finish(v1::JobState state, const std::string& error) {
   if (rejoin_timer_ != 0) env_.loop->CancelTimer(rejoin_timer_);
   rejoin_timer_ = 0;
   for (auto& task : *phase_tasks) {
-    if (!task->finished()) task->done.Cancel();
+    if (task->finished()) continue;
+    CancelRunning(task.get());
+    SetState(task.get(), Task::State::kCancelled);
   }
   for (auto& map : maps_) {
     if (map->output_lost) CancelRunning(map.get());
@@ -228,11 +215,11 @@ void JobRun::Finish(v1::JobState state, const std::string& error) {
 v1::Command JobRun::MakeCommand(const Task& task, const std::string& attempt_id) const {
   const v1::JobSpec& spec = status_.spec();
   v1::Command command;
-  v1::TaskContext* ctx = task.kind == Task::Kind::kMap
+  v1::TaskContext* ctx = task.is_map()
                              ? command.mutable_run_map()->mutable_task()
                              : command.mutable_run_reduce()->mutable_task();
   ctx->set_job_id(id_);
-  ctx->set_task_id(task.id);
+  ctx->set_task_id(task.id());
   ctx->set_attempt_id(attempt_id);
   ctx->set_partition(task.index);
   ctx->set_mapper(spec.mapper());
@@ -247,9 +234,9 @@ v1::Command JobRun::MakeCommand(const Task& task, const std::string& attempt_id)
   ctx->set_partition_fields(spec.partition_fields());
   ctx->set_sort_key(spec.sort_key());
   ctx->set_compress_output(spec.compress_output());
-  if (task.kind == Task::Kind::kMap) {
+  if (task.is_map()) {
     v1::RunMap* run = command.mutable_run_map();
-    *run->mutable_split() = task.split;
+    *run->mutable_split() = SplitPlan::ToSplit(inputs_, task.split);
     if (sampling_) run->set_sample_bytes(kSampleBytes);
     for (const std::string& cut : cut_points_) ctx->add_cut_points(cut);
     if (IsMapOnly(spec)) {
@@ -259,17 +246,19 @@ v1::Command JobRun::MakeCommand(const Task& task, const std::string& attempt_id)
   }
   v1::RunReduce* run = command.mutable_run_reduce();
   for (const auto& map : maps_) {
-    const v1::MapDone& out = map->result.map_done();
-    if (task.index >= out.partitions_size()) continue;
-    const v1::PartitionInfo& part = out.partitions(task.index);
-    if (part.length() == 0) continue;
+    const MapOutput& out = map->output;
+    if (task.index >= static_cast<int>(out.partitions.size())) continue;
+    const auto [offset, length] = out.partitions[task.index];
+    if (length == 0) continue;
     v1::MapOutputLocation* loc = run->add_inputs();
-    loc->set_map_task_id(map->id);
-    loc->set_attempt_id(out.attempt_id());
-    loc->set_worker_id(map->result_worker);
-    loc->set_shuffle_address(map->result_address);
-    loc->set_offset(part.offset());
-    loc->set_length(part.length());
+    loc->set_map_task_id(map->id());
+    loc->set_attempt_id(out.attempt_id);
+    if (out.holder >= 0) {
+      loc->set_worker_id(holders_[out.holder].worker_id);
+      loc->set_shuffle_address(holders_[out.holder].address);
+    }
+    loc->set_offset(offset);
+    loc->set_length(length);
   }
   run->set_temp_path(committer_.AttemptPath(attempt_id, task.index));
   return command;
@@ -277,7 +266,7 @@ v1::Command JobRun::MakeCommand(const Task& task, const std::string& attempt_id)
 
 void JobRun::StartAttempt(Task* task, WorkerState* worker) {
   Attempt attempt;
-  attempt.id = absl::StrCat(attempt_prefix_, "-", task->id, "-a", ++task->attempts_started);
+  attempt.id = absl::StrCat(attempt_prefix_, "-", task->id(), "-a", ++task->attempts_started);
   attempt.worker_id = worker->id;
   attempt.start = env_.loop->Now();
   attempts_.Started(task->kind == Task::Kind::kReduce, task->index, task->attempts_started,
@@ -332,11 +321,11 @@ void JobRun::FailAttempt(Task* task, const Attempt& attempt, const absl::Status&
     // The reduce could not fetch a map output: make that output again and
     // try the reduce later; the reduce itself did nothing wrong.
     std::string lost_attempt(*lost_output);
-    AMPMR_LOG(INFO) << "reduce could not fetch a map output job=" << id_ << " task=" << task->id
+    AMPMR_LOG(INFO) << "reduce could not fetch a map output job=" << id_ << " task=" << task->id()
                     << " " << message;
     attempts_.Ended(attempt.id, v1::ATTEMPT_LOST, env_.loop->Now());
     for (auto& map : maps_) {
-      if (map->result.map_done().attempt_id() != lost_attempt) continue;
+      if (map->output.attempt_id != lost_attempt) continue;
       OnFetchFailed(*task, map.get(), error);
       if (finished()) return;
       break;
@@ -344,7 +333,7 @@ void JobRun::FailAttempt(Task* task, const Attempt& attempt, const absl::Status&
   } else if (error.code() == absl::StatusCode::kUnavailable &&
              (worker == nullptr || worker->draining)) {
     // Lost (or given back) with its worker: not the task's fault, so it does not count.
-    AMPMR_LOG(INFO) << "task reassigned job=" << id_ << " task=" << task->id << " " << message;
+    AMPMR_LOG(INFO) << "task reassigned job=" << id_ << " task=" << task->id() << " " << message;
     attempts_.Ended(attempt.id, v1::ATTEMPT_LOST, env_.loop->Now());
   } else {
     attempts_.Ended(attempt.id, v1::ATTEMPT_FAILED, env_.loop->Now(), error.message());
@@ -352,18 +341,14 @@ void JobRun::FailAttempt(Task* task, const Attempt& attempt, const absl::Status&
     ++task->failures;
     task->failed_on.push_back(attempt.worker_id);
     task->last_error = absl::Status(error.code(), message);
-    AMPMR_LOG(WARNING) << "attempt failed job=" << id_ << " task=" << task->id << " " << message;
+    AMPMR_LOG(WARNING) << "attempt failed job=" << id_ << " task=" << task->id() << " " << message;
     if (task->failures >= status_.spec().max_attempts()) {
       SetState(task, Task::State::kFailed);
       CancelRunning(task);
       absl::Status failed(
           error.code(), absl::StrCat(TaskLabel(*task), " failed after ", task->failures,
                                      task->failures == 1 ? " attempt: " : " attempts: ", message));
-      if (task->done.fired()) {
-        Finish(v1::FAILED, std::string(failed.message()));  // a map made again
-      } else {
-        task->done.Errback(failed);
-      }
+      Finish(v1::FAILED, std::string(failed.message()));
       return;
     }
   }
@@ -374,23 +359,28 @@ void JobRun::FailAttempt(Task* task, const Attempt& attempt, const absl::Status&
 }
 
 bool JobRun::CanStart(const Task& task) const {
-  return task.kind == Task::Kind::kMap || (tally_.lost_maps == 0 && tally_.awaited_maps == 0);
+  return task.is_map() || (tally_.lost_maps == 0 && awaited_.empty());
 }
 
 void JobRun::OnWorkerLost(const std::string& worker_id) {
   if (finished() || IsMapOnly(status_.spec())) return;
+  auto holder = holder_index_.find(worker_id);
+  if (holder == holder_index_.end()) return;
   for (auto& map : maps_) {
-    if (map->state == Task::State::kDone && map->result_worker == worker_id &&
-        !map->result.map_done().output_path().empty()) {
+    if (map->state == Task::State::kDone && map->output.holder == holder->second &&
+        !map->output.path.empty()) {
       MarkMapOutputLost(map.get());
     }
   }
 }
 
 void JobRun::OnFetchFailed(const Task& reduce, Task* map, const absl::Status& error) {
-  const std::string holder = map->result_worker;
-  const std::string address = map->result_address;
-  if (env_.registry->FetchFailed(holder, absl::StrCat(id_, "/", reduce.id),
+  std::string holder, address;
+  if (map->output.holder >= 0) {
+    holder = holders_[map->output.holder].worker_id;
+    address = holders_[map->output.holder].address;
+  }
+  if (env_.registry->FetchFailed(holder, absl::StrCat(id_, "/", reduce.id()),
                                  std::string(error.message()))) {
     AMPMR_LOG(WARNING) << "worker=" << holder << " at " << address
                        << " is unreachable: reducers of several tasks cannot fetch its map "
@@ -413,8 +403,9 @@ void JobRun::MarkMapOutputLost(Task* map) {
   if (status_.state() == v1::REDUCING && tally_.reduces_done == static_cast<int>(reduces_.size())) {
     return;
   }
-  AMPMR_LOG(INFO) << "map output lost job=" << id_ << " task=" << map->id
-                  << " worker=" << map->result_worker << " at " << map->result_address
+  const Holder held = map->output.holder >= 0 ? holders_[map->output.holder] : Holder();
+  AMPMR_LOG(INFO) << "map output lost job=" << id_ << " task=" << map->id()
+                  << " worker=" << held.worker_id << " at " << held.address
                   << ": running it again";
   SetOutputLost(map, true);
   SetState(map, Task::State::kPending);
@@ -444,7 +435,7 @@ void JobRun::LaunchBackups(absl::Duration min_extra, absl::Duration without_medi
   for (auto& t : tasks) {
     if (t->state != Task::State::kRunning || t->running.size() != 1) continue;
     if (now - t->running[0].start < threshold) continue;
-    AMPMR_LOG(INFO) << "backup attempt for straggler job=" << id_ << " task=" << t->id
+    AMPMR_LOG(INFO) << "backup attempt for straggler job=" << id_ << " task=" << t->id()
                     << " running " << absl::FormatDuration(now - t->running[0].start)
                     << (phase_durations_.empty() ? ", nothing of the phase done yet"
                                                  : ", phase median ")
@@ -454,7 +445,7 @@ void JobRun::LaunchBackups(absl::Duration min_extra, absl::Duration without_medi
 }
 
 void JobRun::AcceptAttempt(Task* task, const Attempt& attempt, const v1::Answer& answer) {
-  bool is_map = task->kind == Task::Kind::kMap;
+  const bool is_map = task->is_map();
   if (is_map ? !answer.has_map_done() : !answer.has_reduce_done()) {
     FailAttempt(task, attempt,
                 absl::InternalError("worker answered with the wrong kind of answer"));
@@ -470,18 +461,28 @@ void JobRun::AcceptAttempt(Task* task, const Attempt& attempt, const v1::Answer&
   attempts_.Ended(attempt.id, v1::ATTEMPT_SUCCEEDED, env_.loop->Now(), "",
                   is_map ? 0 : CounterOf(answer.reduce_done().counters(), kShuffledBytes));
   SetState(task, Task::State::kDone);
-  // Keep where the output is; the counters are summed below and not needed again.
-  task->result = answer;
-  if (is_map) task->result.mutable_map_done()->clear_counters();
-  task->result_worker = attempt.worker_id;
   WorkerState* worker = env_.registry->Find(attempt.worker_id);
-  if (worker != nullptr) {
-    ++worker->tasks_done;
-    task->result_address = worker->hello.shuffle_address();
+  const std::string address = worker != nullptr ? worker->hello.shuffle_address() : "";
+  if (worker != nullptr) ++worker->tasks_done;
+  if (task->kind == Task::Kind::kMap) {
+    // Keep where the output is; the counters are summed below.
+    const v1::MapDone& done = answer.map_done();
+    MapOutput& out = task->output;
+    out.attempt_id = done.attempt_id();
+    out.path = done.output_path();
+    out.holder = HolderOf(attempt.worker_id, address);
+    out.partitions.clear();
+    if (!out.path.empty()) {
+      out.partitions.reserve(done.partitions_size());
+      for (const v1::PartitionInfo& p : done.partitions()) {
+        out.partitions.emplace_back(p.offset(), p.length());
+      }
+    }
   }
   const auto& counters = is_map ? answer.map_done().counters() : answer.reduce_done().counters();
-  if (sampling_) {
-    // A sampling task counts nothing; its keys are in task->result.
+  if (task->kind == Task::Kind::kSample) {
+    // A sampling task counts nothing; its keys give the cut points.
+    for (const std::string& key : answer.map_done().sample_keys()) sample_keys_.push_back(key);
   } else if (is_map && !IsMapOnly(status_.spec())) {
     counters_.SetMap(task->index, counters);  // its output may be lost and made again
   } else {
@@ -490,13 +491,10 @@ void JobRun::AcceptAttempt(Task* task, const Attempt& attempt, const v1::Answer&
   SetOutputLost(task, false);
   phase_durations_.push_back(env_.loop->Now() - attempt.start);
   CancelRunning(task);  // backup attempts lose
-  if (env_.journal != nullptr && !sampling_) {
-    env_.journal->TaskAccepted(id_, is_map, task->index, task->result_address, answer);
+  if (env_.journal != nullptr && task->kind != Task::Kind::kSample) {
+    env_.journal->TaskAccepted(id_, is_map, task->index, address, answer);
   }
-  // The phase's DeferredList only needs to know that the task is done; what
-  // it made is in task->result, and a copy per task in the list would cost
-  // the master memory on big jobs.
-  task->done.Callback(v1::Answer());
+  MaybeEndPhase();
   env_.on_change(this);
 }
 

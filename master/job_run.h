@@ -2,10 +2,10 @@
 //
 //   Start -> (--total-order) sampling: a few tasks run the mapper over the
 //            heads of some splits; their keys give the cut points (total_order.h)
-//         -> map phase: one Task per split, gathered by a DeferredList with
-//            fire_on_one_errback (the first task out of attempts fails the job)
+//         -> map phase: one Task per split; the phase ends when every map is
+//            done, and the first task out of attempts fails the job
 //         -> reduce phase: R Tasks, each told where its partition of every
-//            accepted map output lives; gathered the same way
+//            accepted map output lives; ends the same way
 //         -> commit: the accepted part files and _SUCCESS become the output
 //            directory in one rename; or, on failure or cancel, the staged
 //            output is removed.
@@ -28,8 +28,8 @@
 #include "absl/status/status.h"
 #include "ampmr/v1/job.pb.h"
 #include "ampmr/v1/session.pb.h"
+#include "absl/container/flat_hash_map.h"
 #include "common/amp/deferred.h"
-#include "common/amp/deferred_list.h"
 #include "common/loop.h"
 #include "master/attempt_log.h"
 #include "master/cluster_metrics.h"
@@ -37,6 +37,7 @@
 #include "master/journal.h"
 #include "master/output_committer.h"
 #include "master/scheduler.h"
+#include "master/split_plan.h"
 #include "master/task.h"
 #include "master/task_source.h"
 #include "master/worker_registry.h"
@@ -61,7 +62,7 @@ struct JobEnv {
 class JobRun : public TaskSource {
  public:
   // REQUIRES: `spec` validated and normalized; `splits` planned from it.
-  JobRun(std::string id, v1::JobSpec spec, std::vector<v1::Split> splits, JobEnv env);
+  JobRun(std::string id, v1::JobSpec spec, SplitPlan splits, JobEnv env);
   // A job that had ended before the master restarted: its final status only.
   JobRun(v1::JobStatus final_status, JobEnv env);
   ~JobRun() override;
@@ -138,22 +139,24 @@ class JobRun : public TaskSource {
   // be unreachable, and a done map is made again, at most max_attempts times.
   void OnFetchFailed(const Task& reduce, Task* map, const absl::Status& error);
   void StartPhase(std::vector<std::unique_ptr<Task>>* tasks, v1::JobState phase);
+  // Ends the phase if every task of it is done.
+  void MaybeEndPhase();
   // --total-order: starts the sampling tasks, and, when they are done,
   // computes the cut points.
   void StartSampling();
   void OnSamplingDone();
   // The tasks of the phase running now.
   std::vector<std::unique_ptr<Task>>* PhaseTasks();
-  void OnPhaseDone(v1::JobState phase,
-                   const absl::StatusOr<amp::DeferredListResult<v1::Answer>>& result);
+  void OnPhaseDone();
   absl::Status CommitJob();
   void Finish(v1::JobState state, const std::string& error);
   std::string TaskLabel(const Task& task) const;
+  // The index in holders_ of `worker_id` serving ShuffleService at `address`.
+  int32_t HolderOf(const std::string& worker_id, const std::string& address);
   // Task states, and the flags reduces wait on, change only through these,
   // which keep tally_ in step with them.
   void SetState(Task* task, Task::State state);
   void SetOutputLost(Task* map, bool lost);
-  void SetAwaitedHolder(Task* map, std::string holder);
   // Resuming: takes back one journaled acceptance.
   void RestoreAccepted(const JournaledTask& accepted);
   // Ends the wait for a resumed map's output (its counters count from now):
@@ -176,16 +179,32 @@ class JobRun : public TaskSource {
   std::vector<std::unique_ptr<Task>> samples_;
   bool sampling_ = false;
   std::vector<std::string> cut_points_;
+  std::vector<std::string> sample_keys_;  // the sampling tasks' keys, while sampling
+  std::vector<std::string> inputs_;       // the input files; a split names one by index
   std::vector<std::unique_ptr<Task>> maps_;
   std::vector<std::unique_ptr<Task>> reduces_;
-  amp::Deferred<amp::DeferredListResult<v1::Answer>> phase_;
+  // Workers holding accepted map outputs (MapOutput.holder indexes them).
+  struct Holder {
+    std::string worker_id;
+    std::string address;  // its ShuffleService
+  };
+  std::vector<Holder> holders_;
+  absl::flat_hash_map<std::string, int32_t> holder_index_;  // by worker id
+  // Resumed maps whose accepted outputs are awaited from reconnecting
+  // workers, by index: the address of the holder, and the counters that count
+  // once the output is found.
+  struct Awaited {
+    std::string address;
+    std::map<std::string, int64_t> counters;
+  };
+  std::map<int, Awaited> awaited_;
   // How many tasks are in the states reported and waited on. (Running
   // attempts are counted by the scheduler, which starts them all.)
   struct Tally {
     int maps_done = 0;     // state kDone
     int reduces_done = 0;  // state kDone
+    int samples_done = 0;  // state kDone
     int lost_maps = 0;     // output_lost: done maps whose output is being made again
-    int awaited_maps = 0;  // awaited_holder set: the holder has not reported yet
   };
   Tally tally_;
   Loop::TimerId rejoin_timer_ = 0;

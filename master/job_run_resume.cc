@@ -44,9 +44,9 @@ void JobRun::Resume(const JournaledJob& journaled, int64_t boot, absl::Duration 
     }
   }
   AMPMR_LOG(INFO) << "job resumed job=" << id_ << " maps done=" << tally_.maps_done << "/"
-                  << maps_.size() << " (outputs awaited from workers: " << tally_.awaited_maps
+                  << maps_.size() << " (outputs awaited from workers: " << awaited_.size()
                   << ") reduces done=" << tally_.reduces_done << "/" << reduces_.size();
-  if (tally_.awaited_maps > 0) {
+  if (!awaited_.empty()) {
     rejoin_timer_ = env_.loop->RunAfter(rejoin_grace, [this] { OnRejoinGraceOver(); });
   }
   if (resample) {
@@ -67,35 +67,46 @@ void JobRun::RestoreAccepted(const JournaledTask& accepted) {
       accepted.is_map && !map_only && !accepted.result.map_done().output_path().empty();
   if (has_output && accepted.worker_address.empty()) return;
   SetState(task, Task::State::kDone);
-  task->result = accepted.result;
   if (!has_output) {
     counters_.Add(accepted.counters);
     return;
   }
+  const v1::MapDone& done = accepted.result.map_done();
+  task->output.attempt_id = done.attempt_id();
+  task->output.path = done.output_path();
+  task->output.holder = -1;
+  for (const v1::PartitionInfo& p : done.partitions()) {
+    task->output.partitions.emplace_back(p.offset(), p.length());
+  }
   // Its counters wait with it: they count once its output is found; if the
   // map runs again instead, that attempt's count.
-  SetAwaitedHolder(task, accepted.worker_address);
-  auto* held = task->result.mutable_map_done()->mutable_counters();
-  for (const auto& [name, value] : accepted.counters) (*held)[name] = value;
+  awaited_[task->index] = {accepted.worker_address, accepted.counters};
 }
 
 void JobRun::OnWorkerJoined(const WorkerState& worker) {
-  if (tally_.awaited_maps == 0 || finished()) return;
+  if (awaited_.empty() || finished()) return;
   std::map<std::string, std::string> held;  // attempt id -> output path
   for (const auto& out : worker.hello.map_outputs()) {
     if (out.job_id() == id_) held[out.attempt_id()] = out.output_path();
   }
   int found = 0;
   int missing = 0;
-  for (auto& map : maps_) {
-    if (map->awaited_holder.empty()) continue;
-    const v1::MapDone& done = map->result.map_done();
-    auto it = held.find(done.attempt_id());
-    if (it != held.end() && it->second == done.output_path()) {
-      StopAwaiting(map.get(), &worker);
+  std::vector<std::pair<Task*, bool>> decided;  // (map, found)
+  for (const auto& [index, awaited] : awaited_) {
+    Task* map = maps_[index].get();
+    auto it = held.find(map->output.attempt_id);
+    if (it != held.end() && it->second == map->output.path) {
+      decided.emplace_back(map, true);
+    } else if (awaited.address == worker.hello.shuffle_address()) {
+      decided.emplace_back(map, false);
+    }
+  }
+  for (auto [map, was_found] : decided) {
+    if (was_found) {
+      StopAwaiting(map, &worker);
       ++found;
-    } else if (map->awaited_holder == worker.hello.shuffle_address()) {
-      GiveUpAwaiting(map.get());
+    } else {
+      GiveUpAwaiting(map);
       ++missing;
     }
   }
@@ -103,7 +114,7 @@ void JobRun::OnWorkerJoined(const WorkerState& worker) {
     AMPMR_LOG(INFO) << "job=" << id_ << " worker=" << worker.id << " holds " << found
                     << " accepted map outputs; " << missing << " it no longer has run again";
   }
-  if (tally_.awaited_maps == 0 && rejoin_timer_ != 0) {
+  if (awaited_.empty() && rejoin_timer_ != 0) {
     env_.loop->CancelTimer(rejoin_timer_);
     rejoin_timer_ = 0;
   }
@@ -111,29 +122,23 @@ void JobRun::OnWorkerJoined(const WorkerState& worker) {
 
 void JobRun::OnRejoinGraceOver() {
   rejoin_timer_ = 0;
-  if (finished() || tally_.awaited_maps == 0) return;
-  AMPMR_LOG(INFO) << "job=" << id_ << ": " << tally_.awaited_maps
+  if (finished() || awaited_.empty()) return;
+  AMPMR_LOG(INFO) << "job=" << id_ << ": " << awaited_.size()
                   << " map outputs not reported by any worker; running them again";
-  for (auto& map : maps_) GiveUpAwaiting(map.get());
+  while (!awaited_.empty()) GiveUpAwaiting(maps_[awaited_.begin()->first].get());
   env_.scheduler->Schedule();
 }
 
 void JobRun::StopAwaiting(Task* map, const WorkerState* holder) {
-  if (map->awaited_holder.empty()) return;
-  SetAwaitedHolder(map, "");
-  auto* counters = map->result.mutable_map_done()->mutable_counters();
-  counters_.SetMap(map->index, *counters);
-  counters->clear();
-  if (holder != nullptr) {
-    map->result_worker = holder->id;
-    map->result_address = holder->hello.shuffle_address();
-  }
+  auto it = awaited_.find(map->index);
+  if (it == awaited_.end()) return;
+  counters_.SetMap(map->index, it->second.counters);
+  awaited_.erase(it);
+  if (holder != nullptr) map->output.holder = HolderOf(holder->id, holder->hello.shuffle_address());
 }
 
 void JobRun::GiveUpAwaiting(Task* map) {
-  if (map->awaited_holder.empty()) return;
-  SetAwaitedHolder(map, "");
-  map->result.mutable_map_done()->clear_counters();
+  if (awaited_.erase(map->index) == 0) return;
   MarkMapOutputLost(map);
 }
 

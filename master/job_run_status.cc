@@ -17,7 +17,7 @@ bool JobRun::SetAttemptStatus(const std::string& attempt_id, const std::string& 
     return false;
   }
   const auto& tasks = task_id[0] == 'm' ? maps_ : reduces_;
-  if (index >= static_cast<int>(tasks.size()) || tasks[index]->id != task_id) return false;
+  if (index >= static_cast<int>(tasks.size()) || tasks[index]->id() != task_id) return false;
   for (const Attempt& attempt : tasks[index]->running) {
     if (attempt.id != attempt_id) continue;
     v1::TaskStatus& s = task_statuses_[attempt_id];
@@ -31,7 +31,9 @@ bool JobRun::SetAttemptStatus(const std::string& attempt_id, const std::string& 
 }
 
 void JobRun::SetState(Task* task, Task::State state) {
-  int& done = task->kind == Task::Kind::kMap ? tally_.maps_done : tally_.reduces_done;
+  int& done = task->kind == Task::Kind::kMap      ? tally_.maps_done
+              : task->kind == Task::Kind::kReduce ? tally_.reduces_done
+                                                  : tally_.samples_done;
   if (task->state == Task::State::kDone) --done;
   task->state = state;
   if (state == Task::State::kDone) ++done;
@@ -43,18 +45,17 @@ void JobRun::SetOutputLost(Task* map, bool lost) {
   tally_.lost_maps += lost ? 1 : -1;
 }
 
-void JobRun::SetAwaitedHolder(Task* map, std::string holder) {
-  tally_.awaited_maps += (holder.empty() ? 0 : 1) - (map->awaited_holder.empty() ? 0 : 1);
-  map->awaited_holder = std::move(holder);
-}
-
 void JobRun::ReleaseTasks() {
   if (restored_final_) return;
   status_ = Status();
   restored_final_ = true;
-  phase_ = amp::Deferred<amp::DeferredListResult<v1::Answer>>();
+  std::vector<std::unique_ptr<Task>>().swap(samples_);
   std::vector<std::unique_ptr<Task>>().swap(maps_);
   std::vector<std::unique_ptr<Task>>().swap(reduces_);
+  std::vector<std::string>().swap(inputs_);
+  std::vector<Holder>().swap(holders_);
+  holder_index_ = {};
+  awaited_.clear();
   std::vector<absl::Duration>().swap(phase_durations_);
   counters_ = JobCounters(0);
   task_statuses_.clear();

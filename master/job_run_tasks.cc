@@ -49,8 +49,8 @@ v1::ListTasksResponse JobRun::ListTasks(const v1::ListTasksRequest& request) con
         const Task& task = reduce ? *reduces_[index] : *maps_[index];
         info->set_state(ToTaskState(task.state));
         if (!reduce) {
-          info->set_input(absl::StrCat(task.split.path(), " bytes ", task.split.start(), "+",
-                                       task.split.length()));
+          info->set_input(absl::StrCat(inputs_[task.split.file], " bytes ", task.split.start,
+                                       "+", task.split.length));
         }
       });
 }

@@ -21,7 +21,7 @@ using amp::ToGrpcStatus;
 
 struct Plan {
   v1::JobSpec spec;
-  std::vector<v1::Split> splits;
+  SplitPlan splits;
 };
 
 absl::Status TooManyTasks(int64_t max_tasks, const std::string& why) {
@@ -41,7 +41,7 @@ absl::StatusOr<Plan> ValidateAndPlan(v1::JobSpec spec, int64_t max_tasks) {
   std::vector<std::string> inputs(spec.inputs().begin(), spec.inputs().end());
   AMPMR_ASSIGN_OR_RETURN(std::vector<std::string> files, ExpandInputs(inputs));
   Plan plan;
-  absl::StatusOr<std::vector<v1::Split>> splits =
+  absl::StatusOr<SplitPlan> splits =
       PlanSplits(files, spec.split_size(), nullptr, static_cast<size_t>(max_tasks - reduces));
   if (splits.status().code() == absl::StatusCode::kResourceExhausted) {
     return TooManyTasks(max_tasks,

@@ -243,7 +243,7 @@ void Journal::Step(sqlite3_stmt* stmt, const char* what) {
 }
 
 void Journal::JobSubmitted(const std::string& job_id, const v1::JobSpec& spec,
-                           const std::vector<v1::Split>& splits, double submit_time) {
+                           const SplitPlan& splits, double submit_time) {
   if (!BeginWrite()) return;
   std::string spec_bytes = spec.SerializeAsString();
   std::string split_bytes = EncodeSplits(splits);

@@ -29,6 +29,7 @@
 #include "absl/status/statusor.h"
 #include "ampmr/v1/job.pb.h"
 #include "ampmr/v1/session.pb.h"
+#include "master/split_plan.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -53,7 +54,7 @@ struct JournaledJob {
   double submit_time = 0;
   // Set once the job ended; then `splits` and `tasks` are empty.
   std::optional<v1::JobStatus> final_status;
-  std::vector<v1::Split> splits;
+  SplitPlan splits;
   std::vector<JournaledTask> tasks;  // accepted attempts, at most one per task
 };
 
@@ -86,7 +87,7 @@ class Journal {
   absl::StatusOr<JournalContents> Load();
 
   void JobSubmitted(const std::string& job_id, const v1::JobSpec& spec,
-                    const std::vector<v1::Split>& splits, double submit_time);
+                    const SplitPlan& splits, double submit_time);
   // `answer` is the accepted attempt's MapDone or ReduceDone, counters and
   // all; `worker_address` the shuffle address of the worker that ran it.
   // Replaces an earlier record of the same task (a map output made again).

@@ -39,19 +39,25 @@ bool ReadMessage(CodedInputStream* in, Message* message) {
 
 }  // namespace
 
-std::string EncodeSplits(const std::vector<v1::Split>& splits) {
+std::string EncodeSplits(const SplitPlan& splits) {
   std::string out;
-  for (const auto& s : splits) AppendMessage(s, &out);
+  v1::Split s;
+  for (const SplitRange& range : splits.ranges()) {
+    s.set_path(splits.files()[range.file]);
+    s.set_start(range.start);
+    s.set_length(range.length);
+    AppendMessage(s, &out);
+  }
   return out;
 }
 
-bool DecodeSplits(const void* data, int size, std::vector<v1::Split>* splits) {
+bool DecodeSplits(const void* data, int size, SplitPlan* splits) {
   CodedInputStream in(static_cast<const uint8_t*>(data), size);
   in.SetTotalBytesLimit(INT32_MAX);
+  v1::Split s;
   while (!in.ExpectAtEnd()) {
-    v1::Split s;
     if (!ReadMessage(&in, &s)) return false;
-    splits->push_back(std::move(s));
+    splits->Add(s.path(), s.start(), s.length());
   }
   return true;
 }

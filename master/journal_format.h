@@ -13,12 +13,13 @@
 
 #include "ampmr/v1/session.pb.h"
 #include "master/journal.h"
+#include "master/split_plan.h"
 
 namespace ampmr::master {
 
-std::string EncodeSplits(const std::vector<v1::Split>& splits);
+std::string EncodeSplits(const SplitPlan& splits);
 // False if `data` is not a splits blob.
-bool DecodeSplits(const void* data, int size, std::vector<v1::Split>* splits);
+bool DecodeSplits(const void* data, int size, SplitPlan* splits);
 
 void AppendTaskRecord(bool is_map, int index, const std::string& worker_address,
                       const v1::Answer& answer, std::string* batch);

@@ -241,7 +241,10 @@ absl::StatusOr<int64_t> FileWindow::LastLineEnd(int64_t lo, int64_t hi) {
 
 absl::StatusOr<int64_t> FileWindow::NextLineEnd(int64_t pos) {
   while (pos < size_) {
-    int64_t length = std::min(kWindow, size_ - pos);
+    // What the buffer holds from `pos` on is searched first; a miss reads a
+    // new window from `pos`.
+    int64_t buffered = buf_offset_ + static_cast<int64_t>(buf_.size()) - pos;
+    int64_t length = pos >= buf_offset_ && buffered > 0 ? buffered : std::min(kWindow, size_ - pos);
     AMPMR_ASSIGN_OR_RETURN(absl::string_view bytes, Get(pos, length));
     const void* nl = memchr(bytes.data(), '\n', bytes.size());
     if (nl != nullptr) return pos + (static_cast<const char*>(nl) - bytes.data()) + 1;
@@ -258,7 +261,7 @@ absl::Status TooManySplits(size_t max_splits) {
 // backward search for split k stops where split k-1's search began, because
 // the bytes between its newline and its limit are known to hold none.
 absl::Status CutFile(FileWindow* window, const std::string& path, int64_t size, int64_t split_size,
-                     size_t max_splits, std::vector<v1::Split>* splits) {
+                     size_t max_splits, SplitPlan* splits) {
   int64_t start = 0;
   int64_t clean_end = 0;  // [start, clean_end) is known to hold no newline
   while (start < size) {
@@ -274,17 +277,14 @@ absl::Status CutFile(FileWindow* window, const std::string& path, int64_t size, 
         clean_end = end;
       }
     }
-    v1::Split& split = splits->emplace_back();
-    split.set_path(path);
-    split.set_start(start);
-    split.set_length(end - start);
+    splits->Add(path, start, end - start);
     start = end;
   }
   return absl::OkStatus();
 }
 
 absl::Status PlanFile(const std::string& path, int64_t split_size, size_t max_splits,
-                      PlanStats* stats, std::vector<v1::Split>* splits) {
+                      PlanStats* stats, SplitPlan* splits) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return InputError(path, errno);
   struct stat st;
@@ -295,12 +295,7 @@ absl::Status PlanFile(const std::string& path, int64_t split_size, size_t max_sp
     status = absl::InvalidArgumentError(absl::StrCat("input ", path, ": not a regular file"));
   } else if (CodecOfPath(path) != Codec::kNone) {
     // A compressed file cannot be entered mid-way: one split, read whole.
-    if (st.st_size > 0) {
-      v1::Split& split = splits->emplace_back();
-      split.set_path(path);
-      split.set_start(0);
-      split.set_length(st.st_size);
-    }
+    if (st.st_size > 0) splits->Add(path, 0, st.st_size);
   } else {
     FileWindow window(fd, path, st.st_size, stats);
     status = CutFile(&window, path, st.st_size, split_size, max_splits, splits);
@@ -319,14 +314,13 @@ absl::StatusOr<std::vector<std::string>> ExpandInputs(const std::vector<std::str
   return std::move(expander).Finish();
 }
 
-absl::StatusOr<std::vector<v1::Split>> PlanSplits(const std::vector<std::string>& files,
-                                                  int64_t split_size, PlanStats* stats,
-                                                  size_t max_splits) {
+absl::StatusOr<SplitPlan> PlanSplits(const std::vector<std::string>& files, int64_t split_size,
+                                     PlanStats* stats, size_t max_splits) {
   if (split_size <= 0) {
     return absl::InvalidArgumentError(absl::StrCat("split_size: must be > 0, got ", split_size));
   }
   PlanStats ignored;
-  std::vector<v1::Split> splits;
+  SplitPlan splits;
   for (const std::string& file : files) {
     AMPMR_RETURN_IF_ERROR(
         PlanFile(file, split_size, max_splits, stats ? stats : &ignored, &splits));

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "ampmr/v1/session.pb.h"
+#include "master/split_plan.h"
 
 namespace ampmr::master {
 
@@ -43,7 +43,7 @@ struct PlanStats {
   int64_t bytes_read = 0;  // bytes those calls returned
 };
 
-// Cuts each file into splits: byte ranges that start at a line start and end
+// Cuts each file into splits (compact ranges: split_plan.h): byte ranges that start at a line start and end
 // right after a newline or at end of file, each at most `split_size` bytes
 // unless a single line is longer (then that split is exactly that line).
 // Every split is as long as that rule allows. An empty file makes no split.
@@ -60,9 +60,9 @@ struct PlanStats {
 // splits: RESOURCE_EXHAUSTED "more than N splits", having made no more than N.
 //
 // REQUIRES: split_size > 0 (else INVALID_ARGUMENT). Errors name the path.
-absl::StatusOr<std::vector<v1::Split>> PlanSplits(
-    const std::vector<std::string>& files, int64_t split_size, PlanStats* stats = nullptr,
-    size_t max_splits = std::numeric_limits<size_t>::max());
+absl::StatusOr<SplitPlan> PlanSplits(const std::vector<std::string>& files, int64_t split_size,
+                                     PlanStats* stats = nullptr,
+                                     size_t max_splits = std::numeric_limits<size_t>::max());
 
 }  // namespace ampmr::master
 

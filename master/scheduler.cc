@@ -72,7 +72,7 @@ WorkerState* Scheduler::Place(const Task& task, int depth) {
   for (const Attempt& a : task.running) avoid.push_back(a.worker_id);
   const bool busy = !avoid.empty();
   avoid.insert(avoid.end(), task.failed_on.begin(), task.failed_on.end());
-  if (task.kind == Task::Kind::kMap) {
+  if (task.is_map()) {
     const std::vector<std::string>& unreachable = registry_->Unreachable();
     avoid.insert(avoid.end(), unreachable.begin(), unreachable.end());
   }

@@ -5,12 +5,14 @@
 
 namespace ampmr::master {
 
-std::vector<v1::Split> SampleSplits(const std::vector<v1::Split>& splits) {
-  if (static_cast<int>(splits.size()) <= kSampledSplits) return splits;
-  std::vector<v1::Split> picked;
+std::vector<size_t> SampledSplits(size_t splits) {
+  std::vector<size_t> picked;
+  if (splits <= static_cast<size_t>(kSampledSplits)) {
+    for (size_t i = 0; i < splits; ++i) picked.push_back(i);
+    return picked;
+  }
   for (int i = 0; i < kSampledSplits; ++i) {
-    size_t at = static_cast<size_t>(i) * (splits.size() - 1) / (kSampledSplits - 1);
-    picked.push_back(splits[at]);
+    picked.push_back(static_cast<size_t>(i) * (splits - 1) / (kSampledSplits - 1));
   }
   return picked;
 }

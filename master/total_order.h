@@ -22,9 +22,9 @@ namespace ampmr::master {
 inline constexpr int kSampledSplits = 10;
 inline constexpr int64_t kSampleBytes = int64_t{1} << 20;
 
-// The splits to sample: all of them if there are few, else kSampledSplits
-// spread evenly from the first to the last.
-std::vector<v1::Split> SampleSplits(const std::vector<v1::Split>& splits);
+// The indices of the splits to sample among `splits`: all of them if there
+// are few, else kSampledSplits spread evenly from the first to the last.
+std::vector<size_t> SampledSplits(size_t splits);
 
 // R-1 cut points from the sampled keys: the keys at ranks i*n/R for
 // i = 1..R-1 of the keys sorted by `order`. With no keys at all, R-1 empty

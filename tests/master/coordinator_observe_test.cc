@@ -41,13 +41,8 @@ struct Cluster {
     spec.set_reducer("builtin:sum");
     spec.set_reduces(reduces);
     spec.set_max_attempts(4);
-    std::vector<v1::Split> splits;
-    for (int i = 0; i < maps; ++i) {
-      v1::Split s;
-      s.set_path(absl::StrCat("/in/f", i));
-      s.set_length(100);
-      splits.push_back(s);
-    }
+    SplitPlan splits;
+    for (int i = 0; i < maps; ++i) splits.Add(absl::StrCat("/in/f", i), 0, 100);
     return *coordinator.SubmitJob(spec, splits);
   }
   v1::ListTasksResponse Tasks(const std::string& job) {

@@ -48,13 +48,8 @@ struct Cluster {
     spec.set_reduces(reduces);
     spec.set_max_attempts(max_attempts);
     spec.set_task_timeout_seconds(timeout);
-    std::vector<v1::Split> splits;
-    for (int i = 0; i < maps; ++i) {
-      v1::Split s;
-      s.set_path(absl::StrCat("/in/f", i));
-      s.set_length(100);
-      splits.push_back(s);
-    }
+    SplitPlan splits;
+    for (int i = 0; i < maps; ++i) splits.Add(absl::StrCat("/in/f", i), 0, 100);
     absl::StatusOr<std::string> id = coordinator.SubmitJob(spec, splits);
     EXPECT_THAT(id, testing::IsOk());
     return *id;

@@ -43,7 +43,9 @@ struct Master {
     spec.set_reducer("builtin:sum");
     spec.set_reduces(1);
     spec.set_max_attempts(1);
-    std::vector<v1::Split> splits(2);
+    SplitPlan splits;
+    splits.Add("", 0, 0);
+    splits.Add("", 0, 0);
     absl::StatusOr<std::string> id = coordinator->SubmitJob(spec, splits);
     EXPECT_THAT(id, IsOk());
     return *id;

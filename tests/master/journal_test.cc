@@ -52,15 +52,9 @@ v1::JobSpec Spec(const std::string& output) {
   return spec;
 }
 
-std::vector<v1::Split> Splits(int n) {
-  std::vector<v1::Split> splits;
-  for (int i = 0; i < n; ++i) {
-    v1::Split s;
-    s.set_path(absl::StrCat("/in/books/f", i));
-    s.set_start(i * 100);
-    s.set_length(100);
-    splits.push_back(s);
-  }
+SplitPlan Splits(int n) {
+  SplitPlan splits;
+  for (int i = 0; i < n; ++i) splits.Add(absl::StrCat("/in/books/f", i), i * 100, 100);
   return splits;
 }
 
@@ -128,9 +122,9 @@ TEST(JournalTest, RoundTrip) {
   EXPECT_EQ(j1.spec.reduces(), 2);
   EXPECT_EQ(j1.submit_time, 1000.5);
   EXPECT_FALSE(j1.final_status.has_value());
-  ASSERT_THAT(j1.splits, SizeIs(3));
-  EXPECT_EQ(j1.splits[2].path(), "/in/books/f2");
-  EXPECT_EQ(j1.splits[2].start(), 200);
+  ASSERT_EQ(j1.splits.size(), 3u);
+  EXPECT_EQ(j1.splits.Split(2).path(), "/in/books/f2");
+  EXPECT_EQ(j1.splits.Split(2).start(), 200);
   ASSERT_THAT(j1.tasks, SizeIs(2));
   const JournaledTask& map = j1.tasks[0];
   EXPECT_TRUE(map.is_map);
@@ -155,7 +149,7 @@ TEST(JournalTest, RoundTrip) {
   ASSERT_TRUE(j2.final_status.has_value());
   EXPECT_EQ(j2.final_status->state(), v1::SUCCEEDED);
   EXPECT_EQ(j2.final_status->counters().at("ampmr.map_input_records"), 7);
-  EXPECT_THAT(j2.splits, SizeIs(0));
+  EXPECT_TRUE(j2.splits.empty());
   EXPECT_THAT(j2.tasks, SizeIs(0));
 }
 

@@ -37,6 +37,17 @@ MATCHER_P(IsOkAndHolds, matcher, "is OK and holds a value that matches") {
   return ::testing::ExplainMatchResult(matcher, *arg, result_listener);
 }
 
+// PlanSplits, each split as a worker is sent it.
+absl::StatusOr<std::vector<v1::Split>> PlanAsSplits(
+    const std::vector<std::string>& files, int64_t split_size, PlanStats* stats = nullptr,
+    size_t max_splits = std::numeric_limits<size_t>::max()) {
+  absl::StatusOr<SplitPlan> plan = PlanSplits(files, split_size, stats, max_splits);
+  if (!plan.ok()) return plan.status();
+  std::vector<v1::Split> splits;
+  for (size_t i = 0; i < plan->size(); ++i) splits.push_back(plan->Split(i));
+  return splits;
+}
+
 // A fresh directory under $TMPDIR, removed with everything in it.
 class TempDir {
  public:
@@ -78,7 +89,7 @@ std::vector<std::pair<int64_t, int64_t>> Ranges(const std::vector<v1::Split>& sp
 }
 
 std::vector<std::pair<int64_t, int64_t>> PlanOne(const std::string& path, int64_t split_size) {
-  absl::StatusOr<std::vector<v1::Split>> splits = PlanSplits({path}, split_size);
+  absl::StatusOr<std::vector<v1::Split>> splits = PlanAsSplits({path}, split_size);
   EXPECT_THAT(splits, IsOk());
   if (!splits.ok()) return {};
   for (const v1::Split& s : *splits) EXPECT_EQ(s.path(), path);
@@ -235,7 +246,7 @@ TEST(PlanSplitsTest, FilesInOrderAndEmptyFilesMakeNoSplit) {
   std::string b = dir.Write("b", "1\n2\n");
   std::string empty = dir.Write("empty", "");
   std::string a = dir.Write("a", "3\n");
-  absl::StatusOr<std::vector<v1::Split>> splits = PlanSplits({b, empty, a}, 2);
+  absl::StatusOr<std::vector<v1::Split>> splits = PlanAsSplits({b, empty, a}, 2);
   ASSERT_THAT(splits, IsOk());
   ASSERT_EQ(splits->size(), 3u);
   EXPECT_EQ((*splits)[0].path(), b);
@@ -247,12 +258,12 @@ TEST(PlanSplitsTest, FilesInOrderAndEmptyFilesMakeNoSplit) {
 TEST(PlanSplitsTest, RefusesNonPositiveSplitSizeAndMissingFile) {
   TempDir dir;
   std::string f = dir.Write("f", "x\n");
-  EXPECT_THAT(PlanSplits({f}, 0),
+  EXPECT_THAT(PlanAsSplits({f}, 0),
               StatusIs(absl::StatusCode::kInvalidArgument, "split_size: must be > 0, got 0"));
-  EXPECT_THAT(PlanSplits({f}, -1), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(PlanAsSplits({f}, -1), StatusIs(absl::StatusCode::kInvalidArgument));
   std::string missing = dir.Path("gone");
   EXPECT_THAT(
-      PlanSplits({f, missing}, 10),
+      PlanAsSplits({f, missing}, 10),
       StatusIs(absl::StatusCode::kNotFound, "input " + missing + ": no such file or directory"));
 }
 
@@ -295,7 +306,7 @@ TEST(PlanSplitsTest, SplitsOfABookReproduceItForManySplitSizes) {
   for (int64_t split_size :
        {1,    2,    3,     7,     50,    64,    79,     80,     81,     100,    1000,
         4095, 4096, 10007, 65535, 65536, 65537, 100000, 131072, 200001, 1 << 20}) {
-    absl::StatusOr<std::vector<v1::Split>> splits = PlanSplits({book}, split_size);
+    absl::StatusOr<std::vector<v1::Split>> splits = PlanAsSplits({book}, split_size);
     ASSERT_THAT(splits, IsOk());
     for (const v1::Split& s : *splits) ASSERT_EQ(s.path(), book);
     CheckSplitsOf(text, *splits, split_size);
@@ -313,7 +324,7 @@ TEST(PlanSplitsTest, LongLinesAmongShortOnesFollowTheRules) {
   text += "tail without newline";
   std::string f = dir.Write("f", text);
   for (int64_t split_size : {1, 100, 4096, 65536, 70001, 300000}) {
-    absl::StatusOr<std::vector<v1::Split>> splits = PlanSplits({f}, split_size);
+    absl::StatusOr<std::vector<v1::Split>> splits = PlanAsSplits({f}, split_size);
     ASSERT_THAT(splits, IsOk());
     CheckSplitsOf(text, *splits, split_size);
     if (::testing::Test::HasFatalFailure()) return;
@@ -330,7 +341,7 @@ TEST(PlanSplitsTest, HundredThousandSplitsTakeOneSequentialPass) {
   }
   std::string f = dir.Write("f", text);
   PlanStats stats;
-  absl::StatusOr<std::vector<v1::Split>> splits = PlanSplits({f}, 12, &stats);
+  absl::StatusOr<std::vector<v1::Split>> splits = PlanAsSplits({f}, 12, &stats);
   ASSERT_THAT(splits, IsOk());
   ASSERT_EQ(splits->size(), 100000u);
   for (int i = 0; i < 100000; ++i) {
@@ -347,7 +358,7 @@ TEST(PlanSplitsTest, ShortLineBeforeLongLineIsNotRescanned) {
   std::string text = "a\n" + std::string(3 * mib, 'x') + "\n";
   std::string f = dir.Write("f", text);
   PlanStats stats;
-  absl::StatusOr<std::vector<v1::Split>> splits = PlanSplits({f}, mib, &stats);
+  absl::StatusOr<std::vector<v1::Split>> splits = PlanAsSplits({f}, mib, &stats);
   ASSERT_THAT(splits, IsOk());
   EXPECT_THAT(Ranges(*splits), ElementsAre(Pair(0, 2), Pair(2, 3 * mib + 1)));
   EXPECT_LE(stats.bytes_read, static_cast<int64_t>(text.size()) + 128 * 1024);
@@ -366,7 +377,7 @@ TEST(PlanSplitsTest, HugeFileIsPlannedFromSmallReads) {
   close(fd);
 
   PlanStats stats;
-  absl::StatusOr<std::vector<v1::Split>> splits = PlanSplits({f}, 64 * mib, &stats);
+  absl::StatusOr<std::vector<v1::Split>> splits = PlanAsSplits({f}, 64 * mib, &stats);
   ASSERT_THAT(splits, IsOk());
   ASSERT_EQ(splits->size(), 160u);
   for (int i = 0; i < 160; ++i) {
@@ -377,11 +388,47 @@ TEST(PlanSplitsTest, HugeFileIsPlannedFromSmallReads) {
 
   // A limit half a MiB past a newline: the search walks back to it.
   stats = PlanStats();
-  splits = PlanSplits({f}, 64 * mib + mib / 2, &stats);
+  splits = PlanAsSplits({f}, 64 * mib + mib / 2, &stats);
   ASSERT_THAT(splits, IsOk());
   ASSERT_EQ(splits->size(), 160u);
   EXPECT_EQ((*splits)[1].start(), 64 * mib);
   EXPECT_LE(stats.bytes_read, 160 * (mib / 2 + 64 * 1024));
+}
+
+// Splits of one file name it once; each split names its file by index.
+TEST(PlanSplitsTest, SplitsShareTheirFilesName) {
+  TempDir dir;
+  std::string a = dir.Write("a", "1\n2\n3\n");
+  std::string b = dir.Write("b", "4\n5\n");
+  absl::StatusOr<SplitPlan> plan = PlanSplits({a, b}, 2);
+  ASSERT_THAT(plan, IsOk());
+  EXPECT_THAT(plan->files(), ElementsAre(a, b));
+  ASSERT_EQ(plan->size(), 5u);
+  EXPECT_EQ(plan->ranges()[2].file, 0);
+  EXPECT_EQ(plan->ranges()[3].file, 1);
+  EXPECT_EQ(plan->ranges()[3].start, 0);
+  EXPECT_EQ(plan->Split(4).path(), b);
+  EXPECT_EQ(plan->Split(4).start(), 2);
+  EXPECT_EQ(plan->Split(4).length(), 2);
+}
+
+// Lines longer than the split size: each split is one line, and the file is
+// still read in windows, not once per split.
+TEST(PlanSplitsTest, SplitsSmallerThanTheirLinesTakeOneSequentialPass) {
+  TempDir dir;
+  std::string text;
+  for (int i = 0; i < 100000; ++i) text += "a line of twenty b\n";  // 19 bytes
+  std::string f = dir.Write("f", text);
+  PlanStats stats;
+  absl::StatusOr<SplitPlan> plan = PlanSplits({f}, 1, &stats);
+  ASSERT_THAT(plan, IsOk());
+  ASSERT_EQ(plan->size(), 100000u);
+  for (size_t i = 0; i < plan->size(); ++i) {
+    ASSERT_EQ(plan->ranges()[i].start, static_cast<int64_t>(19 * i));
+    ASSERT_EQ(plan->ranges()[i].length, 19);
+  }
+  EXPECT_LE(stats.bytes_read, 2 * static_cast<int64_t>(text.size()));
+  EXPECT_LE(stats.reads, 100);
 }
 
 }  // namespace

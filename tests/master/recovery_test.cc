@@ -66,13 +66,8 @@ struct Master {
     spec.set_reducer(reducer);
     spec.set_reduces(reduces);
     spec.set_max_attempts(4);
-    std::vector<v1::Split> splits;
-    for (int i = 0; i < maps; ++i) {
-      v1::Split s;
-      s.set_path(absl::StrCat("/in/f", i));
-      s.set_length(100);
-      splits.push_back(s);
-    }
+    SplitPlan splits;
+    for (int i = 0; i < maps; ++i) splits.Add(absl::StrCat("/in/f", i), 0, 100);
     absl::StatusOr<std::string> id = coordinator->SubmitJob(spec, splits);
     EXPECT_THAT(id, IsOk());
     return id.ok() ? *id : "";
@@ -298,10 +293,9 @@ TEST(RecoveryTest, InterruptedJobCommitIsRedone) {
     spec.set_mapper("builtin:wordcount");
     spec.set_reducer("builtin:sum");
     spec.set_reduces(2);
-    v1::Split split;
-    split.set_path("/in/f0");
-    split.set_length(100);
-    (*journal)->JobSubmitted("j1", spec, {split}, 1000);
+    SplitPlan splits;
+    splits.Add("/in/f0", 0, 100);
+    (*journal)->JobSubmitted("j1", spec, splits, 1000);
     for (int r = 0; r < 2; ++r) {
       v1::Answer answer;
       answer.mutable_reduce_done()->set_attempt_id(absl::StrCat("j1-r", r, "-a1"));
@@ -401,10 +395,9 @@ TEST(RecoveryTest, ShippedFilesSurviveARestart) {
     file->set_name("m.py");
     file->set_mode(0755);
     file->set_content("print(1)\n");
-    v1::Split split;
-    split.set_path("/in/f0");
-    split.set_length(100);
-    absl::StatusOr<std::string> id = a.coordinator->SubmitJob(spec, {split});
+    SplitPlan splits;
+    splits.Add("/in/f0", 0, 100);
+    absl::StatusOr<std::string> id = a.coordinator->SubmitJob(spec, splits);
     ASSERT_THAT(id, IsOk());
     job = *id;
   }

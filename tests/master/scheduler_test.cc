@@ -26,7 +26,6 @@ class FakeJob : public TaskSource {
     for (int i = 0; i < n; ++i) {
       auto task = std::make_unique<Task>();
       task->index = i;
-      task->id = absl::StrCat(name_, "-m", i);
       tasks.push_back(std::move(task));
     }
   }
@@ -36,7 +35,7 @@ class FakeJob : public TaskSource {
   void StartAttempt(Task* task, WorkerState* worker) override {
     registry->AttemptStarted(worker);
     Attempt attempt;
-    attempt.id = absl::StrCat(task->id, "-a", ++task->attempts_started);
+    attempt.id = absl::StrCat(name_, "-", task->id(), "-a", ++task->attempts_started);
     attempt.worker_id = worker->id;
     attempt.start = loop->Now();
     task->running.push_back(attempt);
@@ -249,8 +248,8 @@ TEST(SchedulerTest, NoTaskRunsTwiceWithoutAFault) {
   }
   for (FakeJob* j : jobs) {
     for (const auto& t : j->tasks) {
-      EXPECT_EQ(t->attempts_started, 1) << t->id;
-      EXPECT_EQ(t->state, Task::State::kDone) << t->id;
+      EXPECT_EQ(t->attempts_started, 1) << t->id();
+      EXPECT_EQ(t->state, Task::State::kDone) << t->id();
     }
   }
   EXPECT_EQ(c.scheduler.queued(), 0u);
