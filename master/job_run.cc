@@ -1,3 +1,6 @@
+// JobRun's phases: a job from its planned splits through sampling, maps and
+// reduces to its commit or end, and map outputs lost and made again. What
+// each attempt does is in job_run_attempts.cc.
 #include "master/job_run.h"
 
 #include <algorithm>
@@ -8,7 +11,6 @@
 #include "common/logging.h"
 #include "common/key_comparator.h"
 #include "common/key_spec.h"
-#include "common/task_errors.h"
 #include "master/total_order.h"
 
 namespace ampmr::master {
@@ -17,14 +19,6 @@ namespace {
 double Seconds(absl::Time t) { return absl::ToDoubleSeconds(t - absl::UnixEpoch()); }
 
 bool IsMapOnly(const v1::JobSpec& spec) { return spec.reducer() == "none"; }
-
-constexpr char kShuffledBytes[] = "ampmr.shuffled_bytes";
-
-int64_t CounterOf(const google::protobuf::Map<std::string, int64_t>& counters,
-                  const std::string& name) {
-  auto it = counters.find(name);
-  return it == counters.end() ? 0 : it->second;
-}
 
 }  // namespace
 
@@ -212,152 +206,6 @@ void JobRun::Finish(v1::JobState state, const std::string& error) {
   env_.on_change(this);
 }
 
-v1::Command JobRun::MakeCommand(const Task& task, const std::string& attempt_id) const {
-  const v1::JobSpec& spec = status_.spec();
-  v1::Command command;
-  v1::TaskContext* ctx = task.is_map()
-                             ? command.mutable_run_map()->mutable_task()
-                             : command.mutable_run_reduce()->mutable_task();
-  ctx->set_job_id(id_);
-  ctx->set_task_id(task.id());
-  ctx->set_attempt_id(attempt_id);
-  ctx->set_partition(task.index);
-  ctx->set_mapper(spec.mapper());
-  ctx->set_reducer(spec.reducer());
-  ctx->set_combiner(spec.combiner());
-  ctx->set_reduces(spec.reduces());
-  *ctx->mutable_env() = spec.env();
-  ctx->set_timeout_seconds(spec.task_timeout_seconds());
-  for (const v1::ShippedFile& file : files_) ctx->add_files(file.name());
-  ctx->set_key_fields(spec.key_fields());
-  ctx->set_field_separator(spec.field_separator());
-  ctx->set_partition_fields(spec.partition_fields());
-  ctx->set_sort_key(spec.sort_key());
-  ctx->set_compress_output(spec.compress_output());
-  if (task.is_map()) {
-    v1::RunMap* run = command.mutable_run_map();
-    *run->mutable_split() = SplitPlan::ToSplit(inputs_, task.split);
-    if (sampling_) run->set_sample_bytes(kSampleBytes);
-    for (const std::string& cut : cut_points_) ctx->add_cut_points(cut);
-    if (IsMapOnly(spec)) {
-      run->set_output_dir(committer_.AttemptDir(attempt_id));
-    }
-    return command;
-  }
-  v1::RunReduce* run = command.mutable_run_reduce();
-  for (const auto& map : maps_) {
-    const MapOutput& out = map->output;
-    if (task.index >= static_cast<int>(out.partitions.size())) continue;
-    const auto [offset, length] = out.partitions[task.index];
-    if (length == 0) continue;
-    v1::MapOutputLocation* loc = run->add_inputs();
-    loc->set_map_task_id(map->id());
-    loc->set_attempt_id(out.attempt_id);
-    if (out.holder >= 0) {
-      loc->set_worker_id(holders_[out.holder].worker_id);
-      loc->set_shuffle_address(holders_[out.holder].address);
-    }
-    loc->set_offset(offset);
-    loc->set_length(length);
-  }
-  run->set_temp_path(committer_.AttemptPath(attempt_id, task.index));
-  return command;
-}
-
-void JobRun::StartAttempt(Task* task, WorkerState* worker) {
-  Attempt attempt;
-  attempt.id = absl::StrCat(attempt_prefix_, "-", task->id(), "-a", ++task->attempts_started);
-  attempt.worker_id = worker->id;
-  attempt.start = env_.loop->Now();
-  attempts_.Started(task->kind == Task::Kind::kReduce, task->index, task->attempts_started,
-                    attempt.id, worker->id, !task->running.empty(), attempt.start);
-  env_.registry->AttemptStarted(worker);
-  SetState(task, Task::State::kRunning);
-  attempt.call = worker->link->Call(MakeCommand(*task, attempt.id));
-  amp::Deferred<v1::Answer> call = attempt.call;
-  std::string attempt_id = attempt.id;
-  task->running.push_back(std::move(attempt));
-  call.AddBoth([this, task, attempt_id](const absl::StatusOr<v1::Answer>& result) {
-    OnAttemptDone(task, attempt_id, result);
-  });
-}
-
-bool JobRun::EndAttempt(Task* task, const std::string& attempt_id, Attempt* ended) {
-  for (auto it = task->running.begin(); it != task->running.end(); ++it) {
-    if (it->id != attempt_id) continue;
-    *ended = std::move(*it);
-    task->running.erase(it);
-    task_statuses_.erase(attempt_id);
-    env_.scheduler->AttemptEnded(this);
-    env_.registry->AttemptEnded(ended->worker_id);
-    return true;
-  }
-  return false;
-}
-
-void JobRun::OnAttemptDone(Task* task, const std::string& attempt_id,
-                           const absl::StatusOr<v1::Answer>& result) {
-  Attempt attempt;
-  if (!EndAttempt(task, attempt_id, &attempt)) return;  // superseded or cancelled
-  env_.scheduler->RecordAttemptDuration(env_.loop->Now() - attempt.start);
-  if (task->finished()) {
-    attempts_.Ended(attempt_id, v1::ATTEMPT_KILLED, env_.loop->Now());
-    return;
-  }
-  if (result.ok()) {
-    AcceptAttempt(task, attempt, *result);
-  } else {
-    FailAttempt(task, attempt, result.status());
-  }
-  env_.scheduler->Schedule();
-}
-
-void JobRun::FailAttempt(Task* task, const Attempt& attempt, const absl::Status& error) {
-  std::string message =
-      absl::StrCat("attempt=", attempt.id, " worker=", attempt.worker_id, ": ", error.message());
-  WorkerState* worker = env_.registry->Find(attempt.worker_id);
-  auto lost_output = error.GetPayload(kLostMapOutputPayload);
-  if (lost_output.has_value()) {
-    // The reduce could not fetch a map output: make that output again and
-    // try the reduce later; the reduce itself did nothing wrong.
-    std::string lost_attempt(*lost_output);
-    AMPMR_LOG(INFO) << "reduce could not fetch a map output job=" << id_ << " task=" << task->id()
-                    << " " << message;
-    attempts_.Ended(attempt.id, v1::ATTEMPT_LOST, env_.loop->Now());
-    for (auto& map : maps_) {
-      if (map->output.attempt_id != lost_attempt) continue;
-      OnFetchFailed(*task, map.get(), error);
-      if (finished()) return;
-      break;
-    }
-  } else if (error.code() == absl::StatusCode::kUnavailable &&
-             (worker == nullptr || worker->draining)) {
-    // Lost (or given back) with its worker: not the task's fault, so it does not count.
-    AMPMR_LOG(INFO) << "task reassigned job=" << id_ << " task=" << task->id() << " " << message;
-    attempts_.Ended(attempt.id, v1::ATTEMPT_LOST, env_.loop->Now());
-  } else {
-    attempts_.Ended(attempt.id, v1::ATTEMPT_FAILED, env_.loop->Now(), error.message());
-    if (worker != nullptr) ++worker->attempts_failed;
-    ++task->failures;
-    task->failed_on.push_back(attempt.worker_id);
-    task->last_error = absl::Status(error.code(), message);
-    AMPMR_LOG(WARNING) << "attempt failed job=" << id_ << " task=" << task->id() << " " << message;
-    if (task->failures >= status_.spec().max_attempts()) {
-      SetState(task, Task::State::kFailed);
-      CancelRunning(task);
-      absl::Status failed(
-          error.code(), absl::StrCat(TaskLabel(*task), " failed after ", task->failures,
-                                     task->failures == 1 ? " attempt: " : " attempts: ", message));
-      Finish(v1::FAILED, std::string(failed.message()));
-      return;
-    }
-  }
-  if (task->running.empty() && !task->queued) {
-    SetState(task, Task::State::kPending);
-    env_.scheduler->Enqueue(this, task);
-  }
-}
-
 bool JobRun::CanStart(const Task& task) const {
   return task.is_map() || (tally_.lost_maps == 0 && awaited_.empty());
 }
@@ -417,107 +265,9 @@ void JobRun::MarkMapOutputLost(Task* map) {
   // puts it back in the queue without counting against it.
 }
 
-void JobRun::LaunchBackups(absl::Duration min_extra, absl::Duration without_median) {
-  if (finished() || status_.state() == v1::PENDING) return;
-  auto& tasks = *PhaseTasks();
-  for (const auto& t : tasks) {
-    if (t->queued) return;  // not near the end of the phase yet
-  }
-  absl::Duration median = absl::ZeroDuration();
-  absl::Duration threshold = without_median;
-  if (!phase_durations_.empty()) {
-    std::vector<absl::Duration> d = phase_durations_;
-    std::nth_element(d.begin(), d.begin() + d.size() / 2, d.end());
-    median = d[d.size() / 2];
-    threshold = std::max(2 * median, median + min_extra);
-  }
-  absl::Time now = env_.loop->Now();
-  for (auto& t : tasks) {
-    if (t->state != Task::State::kRunning || t->running.size() != 1) continue;
-    if (now - t->running[0].start < threshold) continue;
-    AMPMR_LOG(INFO) << "backup attempt for straggler job=" << id_ << " task=" << t->id()
-                    << " running " << absl::FormatDuration(now - t->running[0].start)
-                    << (phase_durations_.empty() ? ", nothing of the phase done yet"
-                                                 : ", phase median ")
-                    << (phase_durations_.empty() ? "" : absl::FormatDuration(median));
-    env_.scheduler->Enqueue(this, t.get());
-  }
-}
-
-void JobRun::AcceptAttempt(Task* task, const Attempt& attempt, const v1::Answer& answer) {
-  const bool is_map = task->is_map();
-  if (is_map ? !answer.has_map_done() : !answer.has_reduce_done()) {
-    FailAttempt(task, attempt,
-                absl::InternalError("worker answered with the wrong kind of answer"));
-    return;
-  }
-  if (!is_map || IsMapOnly(status_.spec())) {
-    absl::Status committed = committer_.CommitTask(attempt.id, task->index);
-    if (!committed.ok()) {
-      FailAttempt(task, attempt, committed);
-      return;
-    }
-  }
-  attempts_.Ended(attempt.id, v1::ATTEMPT_SUCCEEDED, env_.loop->Now(), "",
-                  is_map ? 0 : CounterOf(answer.reduce_done().counters(), kShuffledBytes));
-  SetState(task, Task::State::kDone);
-  WorkerState* worker = env_.registry->Find(attempt.worker_id);
-  const std::string address = worker != nullptr ? worker->hello.shuffle_address() : "";
-  if (worker != nullptr) ++worker->tasks_done;
-  if (task->kind == Task::Kind::kMap) {
-    // Keep where the output is; the counters are summed below.
-    const v1::MapDone& done = answer.map_done();
-    MapOutput& out = task->output;
-    out.attempt_id = done.attempt_id();
-    out.path = done.output_path();
-    out.holder = HolderOf(attempt.worker_id, address);
-    out.partitions.clear();
-    if (!out.path.empty()) {
-      out.partitions.reserve(done.partitions_size());
-      for (const v1::PartitionInfo& p : done.partitions()) {
-        out.partitions.emplace_back(p.offset(), p.length());
-      }
-    }
-  }
-  const auto& counters = is_map ? answer.map_done().counters() : answer.reduce_done().counters();
-  if (task->kind == Task::Kind::kSample) {
-    // A sampling task counts nothing; its keys give the cut points.
-    for (const std::string& key : answer.map_done().sample_keys()) sample_keys_.push_back(key);
-  } else if (is_map && !IsMapOnly(status_.spec())) {
-    counters_.SetMap(task->index, counters);  // its output may be lost and made again
-  } else {
-    counters_.Add(counters);
-  }
-  SetOutputLost(task, false);
-  phase_durations_.push_back(env_.loop->Now() - attempt.start);
-  CancelRunning(task);  // backup attempts lose
-  if (env_.journal != nullptr && task->kind != Task::Kind::kSample) {
-    env_.journal->TaskAccepted(id_, is_map, task->index, address, answer);
-  }
-  MaybeEndPhase();
-  env_.on_change(this);
-}
-
 absl::Status JobRun::CommitJob() {
   return committer_.CommitJob(
       static_cast<int>(IsMapOnly(status_.spec()) ? maps_.size() : reduces_.size()));
-}
-
-void JobRun::CancelRunning(Task* task) {
-  std::vector<Attempt> running = std::move(task->running);
-  task->running.clear();
-  for (Attempt& attempt : running) {
-    task_statuses_.erase(attempt.id);
-    env_.scheduler->AttemptEnded(this);
-    attempts_.Ended(attempt.id, v1::ATTEMPT_KILLED, env_.loop->Now());
-    if (WorkerState* w = env_.registry->Find(attempt.worker_id)) {
-      env_.registry->AttemptEnded(w->id);
-      v1::Command cancel;
-      cancel.mutable_cancel()->set_attempt_id(attempt.id);
-      w->link->Send(cancel);
-    }
-    attempt.call.Cancel();
-  }
 }
 
 }  // namespace ampmr::master
