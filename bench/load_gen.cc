@@ -96,7 +96,6 @@ class SimulatedWorker {
     hello.mutable_hello()->set_shuffle_address(absl::StrCat("127.0.0.1:", 20000 + index));
     hello.mutable_hello()->set_slots(options.slots);
     hello.mutable_hello()->set_pid(getpid());
-    hello.mutable_hello()->set_version("ampmr/1");
     session_->CallRemote(std::move(hello))
         .AddBoth([this](const absl::StatusOr<v1::Answer>& answer) {
           if (!answer.ok() || !answer->has_welcome()) return;
@@ -130,7 +129,7 @@ class SimulatedWorker {
   void Heartbeat() {
     if (stopping_ || session_->closed()) return;
     v1::Command beat;
-    beat.mutable_heartbeat()->set_sequence(++sequence_);
+    beat.mutable_heartbeat();
     session_->SendNoAnswer(std::move(beat));
     timer_ = loop_->RunAfter(interval_, [this] { Heartbeat(); });
   }
@@ -143,7 +142,6 @@ class SimulatedWorker {
   std::unique_ptr<amp::Session> session_;
   absl::Duration interval_ = absl::Seconds(1);
   Loop::TimerId timer_ = 0;
-  int64_t sequence_ = 0;
   bool stopping_ = false;
 };
 

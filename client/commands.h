@@ -1,4 +1,4 @@
-// The ampmr subcommands (DESIGN.md §5). main.cc parses the flags into these
+// The ampmr subcommands (README "Using it"). main.cc parses the flags into these
 // options; each command returns the process exit code (see exit_status.h).
 // Results for people and scripts go to stdout; progress and errors to stderr.
 #ifndef AMPMR_CLIENT_COMMANDS_H_

@@ -1,5 +1,5 @@
 // JobFlags: the job-describing flags shared by `ampmr run` and `ampmr submit`
-// (DESIGN.md §5), and the local checks that turn them into a v1::JobSpec.
+// (README "Using it"), and the local checks that turn them into a v1::JobSpec.
 //
 // Only what can be judged without the master is checked here: flag shapes,
 // numbers in range, SIZE and SPEC syntax. Whether inputs exist and the output

@@ -1,4 +1,4 @@
-// ampmr: the command line (DESIGN.md §5). Picks the subcommand, declares and
+// ampmr: the command line (README "Using it"). Picks the subcommand, declares and
 // parses its flags into options, and runs it. Exit codes: exit_status.h.
 #include <signal.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-// `ampmr streaming`: Hadoop Streaming's own command line (DESIGN.md §5),
+// `ampmr streaming`: Hadoop Streaming's own command line (README "Using it"),
 // translated into the job flags `ampmr run` and `ampmr submit` take, so a
 // user's `hadoop jar hadoop-streaming.jar ...` line runs unchanged:
 //

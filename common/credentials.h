@@ -1,5 +1,5 @@
 // ClusterCredentials: what one process holds to take part in a cluster
-// securely (DESIGN.md §8) — the token, and the TLS files it serves and
+// securely (README "Security") — the token, and the TLS files it serves and
 // verifies with — turned into gRPC's own credentials:
 //
 //   server side  ServerCredentials() (SslServerCredentials with --tls-cert,

@@ -1,6 +1,6 @@
 // KeySpec: how a map output line becomes a key and a value, which part of the
 // key picks its reduce partition, and how keys are ordered; Hadoop's
-// KeyFieldBased* semantics (DESIGN.md §5, "Keys, partitions and order"):
+// KeyFieldBased* semantics (README "Using it"):
 //
 //   key_fields N        the first N fields of a line (split at `separator`)
 //                       are the key, the rest the value; a line with fewer
@@ -55,9 +55,7 @@ struct KeySpec {
     return key_fields == 1 && separator == '\t' && !PartitionsByFields() && sort_keys.empty();
   }
   // Partitions by fewer fields than the whole key.
-  bool PartitionsByFields() const {
-    return partition_fields > 0 && partition_fields < key_fields;
-  }
+  bool PartitionsByFields() const { return partition_fields > 0 && partition_fields < key_fields; }
 };
 
 // Parses sort(1)-style key options ("-k1,1 -k2,2nr", "-k 2n", "-nr").

@@ -1,4 +1,4 @@
-// Files shipped with a job (--file PATH[#NAME], DESIGN.md §3): the bounds and
+// Files shipped with a job (--file PATH[#NAME], README "How it works"): the bounds and
 // name rules the client, the master and the workers all apply, so a file
 // accepted by one is accepted by all, and a name can never reach outside the
 // attempt directory it is written into.

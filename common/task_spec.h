@@ -1,5 +1,5 @@
 // TaskSpec: what runs as a mapper, reducer or combiner, parsed from the
-// command-line / JobSpec form (DESIGN.md §5): "builtin:NAME", "exec:SHELL
+// command-line / JobSpec form (README "SPEC"): "builtin:NAME", "exec:SHELL
 // COMMAND", "plugin:PATH.so", and for reducers "none" (a map-only job).
 #ifndef AMPMR_COMMON_TASK_SPEC_H_
 #define AMPMR_COMMON_TASK_SPEC_H_

@@ -1,4 +1,4 @@
-// The JSON of the master's /api/v1 (DESIGN.md §10), rendered from the same
+// The JSON of the master's /api/v1 (README "Seeing what the cluster does"), rendered from the same
 // records the gRPC API serves. Pure functions, for the HTTP handlers and for
 // tests. A job's --env values are never rendered: they are secrets (§8).
 //
@@ -8,10 +8,9 @@
 #define AMPMR_MASTER_API_JSON_H_
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
 #include "ampmr/v1/job.pb.h"

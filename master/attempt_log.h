@@ -1,7 +1,7 @@
-// AttemptLog: the master's record of one job's task attempts (DESIGN.md §10):
-// who ran what, when, how it ended and, for a failure, why. It serves
-// ListTasks, the dashboard's task table and timeline, the failed-attempt
-// counts of JobStatus and the end-of-job summary.
+// AttemptLog: the master's record of one job's task attempts (README "Seeing what the cluster
+// does"): who ran what, when, how it ended and, for a failure, why. It serves ListTasks, the
+// dashboard's task table and timeline, the failed-attempt counts of JobStatus and the end-of-job
+// summary.
 //
 // Compact and bounded: an attempt is a 24-byte record (task, attempt number,
 // worker, start and end in milliseconds since the log began, state, error);
@@ -74,14 +74,14 @@ class AttemptLog {
 
  private:
   struct Record {
-    uint32_t task;       // index; kReduceBit set for a reduce
-    uint32_t start_ms;   // since begin_
-    uint32_t end_ms;     // since begin_; 0 while running
-    uint32_t error;      // 1 + index into errors_; 0: none
-    uint16_t worker;     // index into workers_
-    uint16_t attempt;    // 1, 2, ... (saturates)
-    uint8_t state;       // v1::AttemptState
-    uint8_t prefix;      // index into prefixes_
+    uint32_t task;      // index; kReduceBit set for a reduce
+    uint32_t start_ms;  // since begin_
+    uint32_t end_ms;    // since begin_; 0 while running
+    uint32_t error;     // 1 + index into errors_; 0: none
+    uint16_t worker;    // index into workers_
+    uint16_t attempt;   // 1, 2, ... (saturates)
+    uint8_t state;      // v1::AttemptState
+    uint8_t prefix;     // index into prefixes_
     uint8_t backup;
     uint8_t unused = 0;
   };

@@ -1,4 +1,4 @@
-// CallRouter: the master's front for calls (DESIGN.md §4). A call names a
+// CallRouter: the master's front for calls (README "Calls"). A call names a
 // handler; the router keeps one FIFO queue per handler and hands the call at
 // its head to a connected worker that offers the handler and has a free slot
 // for it (a worker started with --slots N runs N children per handler, so it

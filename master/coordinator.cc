@@ -267,7 +267,6 @@ v1::Welcome Coordinator::AddWorker(const v1::Hello& hello, WorkerLink* link,
   v1::Welcome welcome;
   welcome.set_worker_id(w->id);
   welcome.set_heartbeat_interval_seconds(absl::ToDoubleSeconds(options_.heartbeat_interval));
-  welcome.set_pipeline_depth(options_.scheduler.max_pipeline_depth);
   calls_.AddWorker(w->id);
   TakeHeldOutputs(*w);
   scheduler_.Schedule();

@@ -1,4 +1,4 @@
-// Coordinator: all of the master's state, on one thread (DESIGN.md §7). The
+// Coordinator: all of the master's state, on one thread (README "How it works"). The
 // gRPC adapters turn requests and worker boxes into calls on the coordinator's
 // Loop; timers (heartbeat checks, backups, journal commits) run there too. Nothing here
 // blocks or touches gRPC, so it runs the same under a FakeLoop in tests.
@@ -112,7 +112,7 @@ class Coordinator {
   // attempts it gives back do not count against --max-attempts.
   void DrainWorker(const std::string& worker_id);
 
-  // Routes one call to a worker offering its handler (DESIGN.md §4); `done`
+  // Routes one call to a worker offering its handler (README "Calls"); `done`
   // runs once, on this thread, with the answer or why there is none.
   void Call(v1::CallRequest request, CallRouter::Done done);
   const CallRouter& calls() const { return calls_; }
@@ -121,7 +121,8 @@ class Coordinator {
   size_t job_count() const { return jobs_.size(); }
 
   // What the cluster did, for ListTasks, GetTaskLog, the dashboard and
-  // /metrics (DESIGN.md §10; coordinator_observe.cc). FindJob: null if unknown.
+  // /metrics (README "Seeing what the cluster does"; coordinator_observe.cc). FindJob: null if
+  // unknown.
   const JobRun* FindJob(const std::string& job_id) const;
   absl::StatusOr<v1::ListTasksResponse> ListTasks(const v1::ListTasksRequest& request) const;
   // Fetches an attempt's stderr from the worker that ran it; `done` runs

@@ -1,4 +1,4 @@
-// HttpStatus: the master's HTTP views (DESIGN.md §10), served only where
+// HttpStatus: the master's HTTP views (README "Seeing what the cluster does"), served only where
 // `ampmr-master --http ADDR` asks:
 //   /                       the dashboard: jobs (paged), workers, handlers
 //   /jobs/ID                a job: phases, counters, timeline, tasks
@@ -11,9 +11,9 @@
 //   /api/v1/workers, /api/v1/handlers
 //   /metrics                Prometheus text format
 // Every route is registered through Route(); with a cluster token, HttpAuth
-// answers 401 to any request without it, before every route. Handlers run on the HTTP server's threads: they
-// copy what they need on the coordinator's loop (waiting at most a few
-// seconds) and render off it.
+// answers 401 to any request without it, before every route. Handlers run on the HTTP server's
+// threads: they copy what they need on the coordinator's loop (waiting at most a few seconds) and
+// render off it.
 #ifndef AMPMR_MASTER_HTTP_STATUS_H_
 #define AMPMR_MASTER_HTTP_STATUS_H_
 

@@ -1,5 +1,5 @@
 // JobCounters: a job's counters ("GROUP.NAME" -> value) summed over its
-// accepted attempts only (DESIGN.md §3). A map task whose output is lost and
+// accepted attempts only (README "Counters"). A map task whose output is lost and
 // made again must count once, so each map task's accepted counters are kept
 // (compactly: names are interned once per job) and taken back when its output
 // is lost; reduce tasks are never taken back and keep nothing.

@@ -1,4 +1,4 @@
-// JobRun: one job from planned splits to committed output (DESIGN.md §3).
+// JobRun: one job from planned splits to committed output (README "How it works").
 //
 //   Start -> (--total-order) sampling: a few tasks run the mapper over the
 //            heads of some splits; their keys give the cut points (total_order.h)

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/amp/grpc_status.h"
+#include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/task_errors.h"
 #include "master/job_validation.h"
@@ -82,16 +83,17 @@ class WatchStream : public std::enable_shared_from_this<WatchStream> {
 
   WatchStream(Loop* loop, Coordinator* coordinator) : loop_(loop), coordinator_(coordinator) {}
 
-  Reactor* Begin(const std::string& job_id) {
+  Reactor* Begin(const std::string& job_id, const std::string& peer) {
     reactor_ = new Reactor(shared_from_this());
     std::shared_ptr<WatchStream> self = shared_from_this();
-    loop_->Post([self, job_id] {
+    loop_->Post([self, job_id, peer] {
       absl::StatusOr<int64_t> id = self->coordinator_->Watch(
           job_id, [self](const v1::JobStatus& status, bool final) { self->Push(status, final); });
       if (!id.ok()) {
         self->FinishWith(ToGrpcStatus(id.status()));
         return;
       }
+      AMPMR_LOG(DEBUG) << "watching job=" << job_id << " for " << peer;
       std::lock_guard<std::mutex> lock(self->mu_);
       self->watch_id_ = *id;
       if (self->cancelled_ && *id != 0)
@@ -220,7 +222,7 @@ grpc::ServerWriteReactor<v1::JobEvent>* JobServiceImpl::WatchJob(
     return new RefusedWriteReactor<v1::JobEvent>(refused);
   }
   auto stream = std::make_shared<WatchStream>(loop_, coordinator_);
-  return stream->Begin(request->job_id());
+  return stream->Begin(request->job_id(), ctx->peer());
 }
 
 grpc::ServerUnaryReactor* JobServiceImpl::CancelJob(grpc::CallbackServerContext* ctx,

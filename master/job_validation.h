@@ -1,4 +1,4 @@
-// Submit-time checks of a JobSpec (DESIGN.md §3, step 1): a job that cannot
+// Submit-time checks of a JobSpec (README "Using it"): a job that cannot
 // run is refused before it is journaled, with a message that names the field
 // or path at fault, and the defaults the proto leaves implicit are made
 // explicit so that everything downstream reads one normalized spec.

@@ -1,6 +1,6 @@
 // OutputCommitter: how task outputs become a job's final output, so that
 // nothing partial is ever visible under the output's name, even if the master
-// is killed mid-commit (DESIGN.md §5). Everything is assembled in a staging
+// is killed mid-commit (README "Using it"). Everything is assembled in a staging
 // directory beside the output, STAGE = PARENT/.NAME.ampmr-JOB (hidden, and
 // on the output's file system so that renames are atomic):
 //

@@ -1,4 +1,4 @@
-// The planner: turns a job's inputs into map splits (DESIGN.md §3, step 2).
+// The planner: turns a job's inputs into map splits (README "Inputs").
 // ExpandInputs resolves files, directories and globs into a list of files;
 // PlanSplits cuts those files into line-aligned byte ranges.
 //

@@ -1,5 +1,5 @@
 // Scheduler: matches waiting tasks to free worker slots, sharing the slots
-// among running jobs (DESIGN.md §11).
+// among running jobs (README "How it works").
 //
 // Sharing: the next free slot goes to the job of highest priority that has a
 // task able to start; among equal priorities, to the one with the fewest

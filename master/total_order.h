@@ -1,4 +1,4 @@
-// --total-order (TeraSort's TotalOrderPartitioner, DESIGN.md §3 step 4):
+// --total-order (TeraSort's TotalOrderPartitioner, README "How it works"):
 // before the map phase, a few sampling tasks run the job's mapper over the
 // first kSampleBytes of up to kSampledSplits splits spread over the input and
 // answer with the keys it emitted; the master sorts them in the job's key

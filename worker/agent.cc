@@ -101,7 +101,6 @@ v1::Command Agent::Hello() const {
   h->set_shuffle_address(options_.shuffle_address);
   h->set_slots(options_.slots);
   h->set_pid(options_.pid);
-  h->set_version("ampmr/1");
   for (const std::string& name : calls_->names()) h->add_handlers(name);
   // A master that restarted reuses the accepted outputs among these.
   for (const MapOutputStore::Held& held : store_->List()) {
@@ -125,11 +124,10 @@ void Agent::OnWelcome(const v1::Welcome& welcome) {
 void Agent::SendHeartbeat() {
   heartbeat_timer_ = 0;
   if (session_ == nullptr || session_->closed()) return;
-  RunnerProgress progress = runner_->Progress();
   v1::Command beat;
-  beat.mutable_heartbeat()->set_running(progress.running);
-  for (auto& [attempt_id, status] : progress.statuses) {
-    v1::AttemptStatus* s = beat.mutable_heartbeat()->add_statuses();
+  v1::Heartbeat* heartbeat = beat.mutable_heartbeat();
+  for (auto& [attempt_id, status] : runner_->Statuses()) {
+    v1::AttemptStatus* s = heartbeat->add_statuses();
     s->set_attempt_id(attempt_id);
     s->set_status(std::move(status));
   }

@@ -1,7 +1,7 @@
 // Agent: the worker's side of its session with the master, and every decision
 // the worker makes. On each new session it says Hello (slots, handlers, the
-// map outputs it holds) and, once Welcomed, heartbeats (running attempts and
-// their statuses). It answers the master's commands:
+// map outputs it holds) and, once Welcomed, heartbeats (the statuses of running
+// attempts). It answers the master's commands:
 //   RunMap, RunReduce  to the TaskRunner, refused with UNAVAILABLE while
 //                      draining; answered when the attempt ends;
 //   Cancel             of an attempt to the TaskRunner, of a call to the

@@ -34,14 +34,15 @@ absl::Status CheckMasterAddress(absl::string_view address) {
       !absl::SimpleAtoi(port, &port_number) || port_number < 1 || port_number > 65535) {
     return bad("the port is not a number from 1 to 65535");
   }
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1);
+  const bool bracketed = host.size() > 2 && host.front() == '[' && host.back() == ']';
+  if (bracketed) host = host.substr(1, host.size() - 2);
   if (host.empty()) return bad("no host");
   for (char c : host) {
-    if (!absl::ascii_isalnum(c) && c != '.' && c != '-' && c != '_' && c != ':' && c != ']') {
+    if (!absl::ascii_isalnum(c) && c != '.' && c != '-' && c != '_' && c != ':') {
       return bad(absl::StrCat("the host has a '", std::string(1, c), "'"));
     }
   }
-  if (address.front() != '[' && host.find(':') != absl::string_view::npos) {
+  if (!bracketed && host.find(':') != absl::string_view::npos) {
     return bad("an IPv6 host needs brackets");
   }
   return absl::OkStatus();

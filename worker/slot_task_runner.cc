@@ -109,12 +109,10 @@ void SlotTaskRunner::CancelAll() { pool_.CancelAll(); }
 
 void SlotTaskRunner::GiveBackQueued(const absl::Status& why) { pool_.DropQueued(why); }
 
-RunnerProgress SlotTaskRunner::Progress() {
-  RunnerProgress progress;
-  progress.running = pool_.running();
-  progress.statuses = stalls_.Statuses();
+TaskRunner::AttemptStatuses SlotTaskRunner::Statuses() {
+  AttemptStatuses statuses = stalls_.Statuses();
   stalls_.Check(absl::Now());
-  return progress;
+  return statuses;
 }
 
 }  // namespace ampmr::worker

@@ -43,7 +43,7 @@ class SlotTaskRunner : public TaskRunner {
   void Cancel(const std::string& attempt_id) override;
   void CancelAll() override;
   void GiveBackQueued(const absl::Status& why) override;
-  RunnerProgress Progress() override;
+  AttemptStatuses Statuses() override;
 
   // Waits until nothing runs or is queued, at most `timeout`; true if idle.
   bool WaitIdle(absl::Duration timeout) { return pool_.WaitIdle(timeout); }

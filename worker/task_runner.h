@@ -20,14 +20,6 @@
 
 namespace ampmr::worker {
 
-// What a heartbeat reports about the attempts of a runner.
-struct RunnerProgress {
-  // Attempts running now (not those queued behind them).
-  int running = 0;
-  // (attempt id, last reporter:status line) of running attempts that said one.
-  std::vector<std::pair<std::string, std::string>> statuses;
-};
-
 class TaskRunner {
  public:
   template <typename T>
@@ -49,9 +41,11 @@ class TaskRunner {
   // Answers every attempt that has not started with `why`; running ones go on.
   virtual void GiveBackQueued(const absl::Status& why) = 0;
 
-  // What the next heartbeat says. Called once per heartbeat, which is also
-  // when the runner gives up on attempts stalled past their timeout.
-  virtual RunnerProgress Progress() = 0;
+  // What the next heartbeat says: (attempt id, last reporter:status line) of
+  // the running attempts that said one. Called once per heartbeat, which is
+  // also when the runner gives up on attempts stalled past their timeout.
+  using AttemptStatuses = std::vector<std::pair<std::string, std::string>>;
+  virtual AttemptStatuses Statuses() = 0;
 };
 
 }  // namespace ampmr::worker

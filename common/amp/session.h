@@ -1,4 +1,4 @@
-// Session: one end of an AMP-style conversation (DESIGN.md §2), used by both
+// Session: one end of an AMP-style conversation (README "How it works"), used by both
 // master and worker. Either side may call commands on the other:
 //   - CallRemote(command) sends a Box with a fresh non-zero `ask` tag and returns
 //     a Deferred that fires with the peer's Answer or typed Error, in whatever

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/amp/session.h"
@@ -74,10 +75,20 @@ void RunOn(Loop& loop, std::function<void()> fn) {
   }
 }
 
+// A numbered command: a Heartbeat whose one status names the number.
 v1::Command Heartbeat(int64_t sequence) {
   v1::Command c;
-  c.mutable_heartbeat()->set_sequence(sequence);
+  c.mutable_heartbeat()->add_statuses()->set_attempt_id(absl::StrCat(sequence));
   return c;
+}
+
+// The number of a command made by Heartbeat().
+int64_t Seq(const v1::Command& c) {
+  int64_t n = -1;
+  if (c.heartbeat().statuses_size() == 1) {
+    EXPECT_TRUE(absl::SimpleAtoi(c.heartbeat().statuses(0).attempt_id(), &n));
+  }
+  return n;
 }
 
 v1::Command RunMap(const std::string& attempt_id) {
@@ -164,9 +175,9 @@ v1::Box HeartbeatBox(int64_t sequence) {
 std::vector<int64_t> Sequences(const v1::Box& message) {
   std::vector<int64_t> out;
   if (message.batch_size() == 0) {
-    out.push_back(message.command().heartbeat().sequence());
+    out.push_back(Seq(message.command()));
   } else {
-    for (const v1::Box& box : message.batch()) out.push_back(box.command().heartbeat().sequence());
+    for (const v1::Box& box : message.batch()) out.push_back(Seq(box.command()));
   }
   return out;
 }
@@ -482,7 +493,7 @@ TEST(GrpcStreamTest, CallsGoBothWaysAndAreAnswered) {
         ReplyWithAttempt(master);
         master.SetResponder(v1::Command::kHeartbeat,
                             [&](const v1::Command& c, Session::Reply reply) {
-                              if (c.heartbeat().sequence() == 7) heartbeat_seen.CountDown();
+                              if (Seq(c) == 7) heartbeat_seen.CountDown();
                               reply(MapDone("unwanted"));  // ask 0: must not be sent
                             });
       },
@@ -526,7 +537,7 @@ TEST(GrpcStreamTest, TenThousandConcurrentAsksAreAllAnsweredInBatches) {
   Results results(kAsks);
   Harness h([&](Session& master) {
     master.SetResponder(v1::Command::kHeartbeat, [&](const v1::Command& c, Session::Reply reply) {
-      held.emplace_back(c.heartbeat().sequence(), std::move(reply));
+      held.emplace_back(Seq(c), std::move(reply));
       if (held.size() < kAsks) return;
       for (auto it = held.rbegin(); it != held.rend(); ++it) {
         it->second(MapDone(absl::StrCat("seq ", it->first)));

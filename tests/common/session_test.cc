@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/status_matchers.h"
@@ -33,10 +35,20 @@ class FakeTransport : public Transport {
   std::vector<absl::Status> closes;
 };
 
+// A numbered command: a Heartbeat whose one status names the number.
 v1::Command Heartbeat(int64_t sequence) {
   v1::Command c;
-  c.mutable_heartbeat()->set_sequence(sequence);
+  c.mutable_heartbeat()->add_statuses()->set_attempt_id(absl::StrCat(sequence));
   return c;
+}
+
+// The number of a command made by Heartbeat().
+int64_t Seq(const v1::Command& c) {
+  int64_t n = -1;
+  if (c.heartbeat().statuses_size() == 1) {
+    EXPECT_TRUE(absl::SimpleAtoi(c.heartbeat().statuses(0).attempt_id(), &n));
+  }
+  return n;
 }
 
 v1::Command Hello(const std::string& host) {
@@ -97,7 +109,7 @@ TEST(SessionTest, CallRemoteSendsTaggedAsksWithDistinctNonZeroTags) {
     const v1::Box& box = f.transport->sent[i];
     EXPECT_NE(box.ask(), 0u);
     ASSERT_TRUE(box.has_command());
-    EXPECT_EQ(box.command().heartbeat().sequence(), i);
+    EXPECT_EQ(Seq(box.command()), i);
     tags.insert(box.ask());
   }
   EXPECT_EQ(tags.size(), 100u);
@@ -179,7 +191,7 @@ TEST(SessionTest, SendNoAnswerUsesAskZeroAndTheReplyToItIsNotSent) {
   f.session.SendNoAnswer(Heartbeat(5));
   ASSERT_THAT(f.transport->sent, SizeIs(1));
   EXPECT_EQ(f.transport->sent[0].ask(), 0u);
-  EXPECT_EQ(f.transport->sent[0].command().heartbeat().sequence(), 5);
+  EXPECT_EQ(Seq(f.transport->sent[0].command()), 5);
   EXPECT_EQ(f.session.outstanding(), 0u);
 
   int seen = 0;
@@ -454,7 +466,7 @@ struct ReadThreadFixture : Fixture {
       reply(std::move(answer));
     });
     session.SetResponder(v1::Command::kHeartbeat, [this](const v1::Command& c, Session::Reply r) {
-      on_loop.push_back(c.heartbeat().sequence());
+      on_loop.push_back(Seq(c));
       r(v1::Answer());
     });
   }

@@ -155,5 +155,28 @@ TEST(ClusterTest, BadInputFailsFastWithOneClearLine) {
   EXPECT_THAT(left, ::testing::ElementsAre("keep.txt"));
 }
 
+// A --master that is not HOST:PORT is refused before the worker starts
+// anything: one line naming the flag and the address, exit status 2.
+TEST(ClusterTest, WorkerRefusesAMalformedMasterAddressWithOneLine) {
+  ScratchDir tmp;
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"localhost", "--master localhost: no port (want HOST:PORT)"},
+      {"127.0.0.1:99999",
+       "--master 127.0.0.1:99999: the port is not a number from 1 to 65535 (want HOST:PORT)"},
+      {"my host:7070", "--master my host:7070: the host has a ' ' (want HOST:PORT)"},
+      {":7070", "--master :7070: no host (want HOST:PORT)"},
+      {"::1:7070", "--master ::1:7070: an IPv6 host needs brackets (want HOST:PORT)"},
+  };
+  for (const auto& [address, message] : cases) {
+    SCOPED_TRACE(address);
+    CommandResult r = RunCommand({BinPath("ampmr-worker"), "--master", address, "--work-dir",
+                                  tmp.path() + "/work"},
+                                 absl::Seconds(30));
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_EQ(r.err, "ampmr-worker: " + message + "\n");
+    EXPECT_FALSE(fs::exists(tmp.path() + "/work")) << "work dir created";
+  }
+}
+
 }  // namespace
 }  // namespace ampmr::testing

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -74,6 +75,31 @@ std::vector<std::string> ProcessesMentioning(const std::string& needle) {
     if (Alive(pid) && absl::StrContains(cmdline, needle)) found.push_back(name + ": " + cmdline);
   }
   return found;
+}
+
+// A master that stops answering while its connections stay open (SIGSTOP, as
+// behind a network partition) is noticed by its worker's keepalive pings
+// within seconds, not never; when the master wakes up the worker joins again.
+TEST(FaultsTest, WorkerNoticesAHungMasterAndJoinsAgainWhenItWakes) {
+  ScratchDir tmp;
+  // The master must not be the one to end the session when it wakes.
+  TestCluster cluster(tmp.path(), 1, {"--heartbeat-timeout", "600"});
+  ASSERT_TRUE(cluster.WaitForWorkers(1));
+  const std::string log = tmp.path() + "/worker0.log";
+  auto count = [&log](const std::string& what) {
+    const std::string text = ReadFile(log);
+    int n = 0;
+    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+  };
+  ASSERT_EQ(count("connected to master="), 1) << ReadFile(log);
+  cluster.master()->Signal(SIGSTOP);
+  absl::Cleanup wake = [&cluster] { cluster.master()->Signal(SIGCONT); };
+  EXPECT_TRUE(WaitUntil([&] { return count("lost the master worker=w1") == 1; }))
+      << ReadFile(log);
+  std::move(wake).Invoke();
+  EXPECT_TRUE(WaitUntil([&] { return count("connected to master=") == 2; })) << ReadFile(log);
+  EXPECT_TRUE(cluster.WaitForWorkers(1));
 }
 
 TEST(FaultsTest, StoppedWorkerIsDeclaredLostAndTheJobFinishesElsewhere) {

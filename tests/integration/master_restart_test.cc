@@ -57,9 +57,10 @@ class RestartableCluster {
 
   // `data_dir` is a name under `dir`.
   void StartMaster(const std::string& data_dir = "master") {
+    // Debug level: StartWait waits for the line saying the job is watched.
     master_ = Daemon::Start(
         {BinPath("ampmr-master"), "--listen", address_, "--data-dir", dir_ + "/" + data_dir},
-        master_log());
+        master_log(), {{"AMPMR_LOG_LEVEL", "debug"}});
     std::string line = master_->ReadLine(absl::Seconds(20));
     EXPECT_EQ(line, "ampmr-master listening on " + address_);
   }
@@ -135,51 +136,30 @@ int LastLoggedNumber(const std::string& log, const std::string& key) {
   return values.empty() ? -1 : values.back();
 }
 
-// Whether process `pid` holds an established TCP connection to
-// 127.0.0.1:`port`: one of its sockets' inodes in its net/tcp or net/tcp6
-// table (gRPC dials IPv4 through v4-mapped IPv6 sockets).
-bool ConnectedTo(pid_t pid, int port) {
-  std::set<std::string> inodes;
-  std::error_code ec;
-  for (const fs::directory_entry& fd :
-       fs::directory_iterator(absl::StrCat("/proc/", pid, "/fd"), ec)) {
-    const std::string link = fs::read_symlink(fd.path(), ec).string();
-    absl::string_view inode = link;
-    if (!ec && absl::ConsumePrefix(&inode, "socket:[") && absl::ConsumeSuffix(&inode, "]")) {
-      inodes.insert(std::string(inode));
-    }
-  }
-  // 127.0.0.1 as the tables write it, little-endian hex, with its port.
-  const std::string remote = absl::StrCat(
-      "0100007F:", absl::AsciiStrToUpper(absl::StrCat(absl::Hex(port, absl::kZeroPad4))));
-  for (const char* table_name : {"tcp", "tcp6"}) {
-    std::ifstream table(absl::StrCat("/proc/", pid, "/net/", table_name));
-    std::string line;
-    std::getline(table, line);  // the header
-    while (std::getline(table, line)) {
-      // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
-      std::vector<std::string> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
-      if (f.size() > 9 && absl::EndsWith(f[2], remote) && f[3] == "01" && inodes.count(f[9]) > 0) {
-        return true;
-      }
-    }
-  }
-  return false;
+// How many watches of `job` the master's log records (at debug level).
+size_t Watches(const RestartableCluster& cluster, const std::string& job) {
+  const std::string log = ReadFile(cluster.master_log());
+  const std::string key = absl::StrCat("watching job=", job, " ");
+  size_t n = 0;
+  for (size_t at = log.find(key); at != std::string::npos; at = log.find(key, at + 1)) ++n;
+  return n;
 }
 
-// `ampmr wait JOB` as a child, with its stderr in `log`, once it is connected
-// to the master (so that killing the master is losing it, not never finding
-// it).
+// `ampmr wait JOB` as a child, with its stderr in `log`, once the master is
+// watching the job for it (so that killing the master is losing it, not never
+// finding it: a TCP connection alone is not enough, the client's gRPC channel
+// may not be ready yet).
 std::unique_ptr<Daemon> StartWait(const RestartableCluster& cluster, const std::string& job,
                                   const std::string& log,
                                   const std::vector<std::string>& flags = {}) {
   std::vector<std::string> argv = {BinPath("ampmr"), "wait", "--master", cluster.address()};
   argv.insert(argv.end(), flags.begin(), flags.end());
   argv.push_back(job);
+  const size_t watches_before = Watches(cluster, job);
   std::unique_ptr<Daemon> wait = Daemon::Start(argv, log);
   EXPECT_TRUE(
-      WaitUntil([&] { return ConnectedTo(wait->pid(), cluster.port()); }, absl::Seconds(20)))
-      << "ampmr wait never connected; its stderr: " << ReadFile(log);
+      WaitUntil([&] { return Watches(cluster, job) > watches_before; }, absl::Seconds(20)))
+      << "the master never watched the job for ampmr wait; its stderr: " << ReadFile(log);
   return wait;
 }
 

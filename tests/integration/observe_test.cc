@@ -1,4 +1,4 @@
-// What the cluster shows of what it did (DESIGN.md §10), on real processes:
+// What the cluster shows of what it did (README "Seeing what the cluster does"), on real processes:
 // a job whose mapper fails its first attempt shows that failure in the JSON
 // API, `ampmr status` and /metrics (which promtool accepts); the dashboard
 // renders it in a real headless browser; reflection and per-service health
@@ -39,13 +39,14 @@ struct FailedAttemptJob {
     ::chmod(script.c_str(), 0755);
     std::string in = tmp.path() + "/in";
     fs::create_directories(in);
-    for (int i = 0; i < 3; ++i) WriteFile(absl::StrCat(in, "/f", i), absl::StrCat("line ", i, "\n"));
+    for (int i = 0; i < 3; ++i)
+      WriteFile(absl::StrCat(in, "/f", i), absl::StrCat("line ", i, "\n"));
     EXPECT_TRUE(cluster.WaitForWorkers(2));
-    submit = RunCommand({BinPath("ampmr"), "submit", "--master", cluster.address(), "--wait",
-                         "--input", in, "--output", tmp.path() + "/out", "--mapper",
-                         "exec:" + script, "--reducer", "builtin:identity", "--name", "obs-test",
-                         "--env", absl::StrCat("SECRET_TOKEN=", kSecret)},
-                        absl::Seconds(90));
+    submit = RunCommand(
+        {BinPath("ampmr"), "submit", "--master", cluster.address(), "--wait", "--input", in,
+         "--output", tmp.path() + "/out", "--mapper", "exec:" + script, "--reducer",
+         "builtin:identity", "--name", "obs-test", "--env", absl::StrCat("SECRET_TOKEN=", kSecret)},
+        absl::Seconds(90));
     EXPECT_EQ(submit.exit_code, 0) << submit.err;
   }
   std::string Http() const { return absl::StrCat("127.0.0.1:", port); }
@@ -93,9 +94,8 @@ TEST(ObserveTest, FailedAttemptShowsInApiStatusAndSummary) {
   EXPECT_THAT(job.Get("/api/v1/workers"), HasSubstr("\"attempts_failed\":1"));
   EXPECT_THAT(job.Get("/jobs/j1"), HasSubstr("/static/app.js"));
 
-  CommandResult status =
-      RunCommand({BinPath("ampmr"), "status", "--master", job.cluster.address(), "j1"},
-                 absl::Seconds(10));
+  CommandResult status = RunCommand(
+      {BinPath("ampmr"), "status", "--master", job.cluster.address(), "j1"}, absl::Seconds(10));
   EXPECT_EQ(status.exit_code, 0) << status.err;
   EXPECT_THAT(status.out, HasSubstr("failed attempts:  1\n"));
 
@@ -177,11 +177,18 @@ CommandResult Chromium(const std::string& scratch, const std::vector<std::string
   std::string profile = scratch + "/chromium-profile";
   fs::remove_all(profile);
   fs::create_directories(profile);
-  std::vector<std::string> argv = {"/usr/bin/chromium", "--headless", "--no-sandbox",
-                                   "--disable-gpu", "--disable-quic", "--no-first-run",
-                                   "--disable-background-networking", "--disable-component-update",
-                                   "--disable-sync", "--user-data-dir=" + profile,
-                                   "--window-size=1400,1200", "--virtual-time-budget=5000"};
+  std::vector<std::string> argv = {"/usr/bin/chromium",
+                                   "--headless",
+                                   "--no-sandbox",
+                                   "--disable-gpu",
+                                   "--disable-quic",
+                                   "--no-first-run",
+                                   "--disable-background-networking",
+                                   "--disable-component-update",
+                                   "--disable-sync",
+                                   "--user-data-dir=" + profile,
+                                   "--window-size=1400,1200",
+                                   "--virtual-time-budget=5000"};
   argv.insert(argv.end(), what.begin(), what.end());
   argv.push_back(url);
   CommandResult r = RunCommand(argv, absl::Seconds(90));

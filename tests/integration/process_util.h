@@ -112,8 +112,8 @@ class ScratchDir {
   std::string path_;
 };
 
-// The text corpus tests count words in: ../shared/data/gutenberg when present,
-// else /usr/share/common-licenses.
+// The text corpus tests count words in: a directory of books beside the
+// checkout when there is one (see CorpusDir), else /usr/share/common-licenses.
 std::string CorpusDir();
 
 // Polls `done` every 10 ms until it holds; false if `timeout` passes first.

@@ -278,21 +278,19 @@ TEST(AgentTest, HeartbeatsCarryRunningAttemptsStatusesAtTheWelcomesInterval) {
   AgentHarness h;
   h.Connect();
   EXPECT_THAT(h.Sent(v1::Command::kHeartbeat), IsEmpty());  // not before the Welcome
-  h.runner.progress.running = 2;
-  h.runner.progress.statuses = {{"j1-m0-a1", "read 40%"}, {"j1-m1-a1", "sorting"}};
+  h.runner.statuses = {{"j1-m0-a1", "read 40%"}, {"j1-m1-a1", "sorting"}};
   h.Welcome(/*heartbeat_seconds=*/2);
 
   std::vector<v1::Box> beats = h.Sent(v1::Command::kHeartbeat);
   ASSERT_THAT(beats, SizeIs(1));
   EXPECT_EQ(beats[0].ask(), 0u);
   const v1::Heartbeat& beat = beats[0].command().heartbeat();
-  EXPECT_EQ(beat.running(), 2);
   ASSERT_THAT(beat.statuses(), SizeIs(2));
   EXPECT_EQ(beat.statuses(0).attempt_id(), "j1-m0-a1");
   EXPECT_EQ(beat.statuses(0).status(), "read 40%");
   EXPECT_EQ(beat.statuses(1).status(), "sorting");
 
-  h.runner.progress.statuses = {{"j1-m1-a1", "merging"}};
+  h.runner.statuses = {{"j1-m1-a1", "merging"}};
   h.loop.AdvanceTime(absl::Milliseconds(1999));
   EXPECT_THAT(h.Sent(v1::Command::kHeartbeat), SizeIs(1));
   h.loop.AdvanceTime(absl::Milliseconds(1));
@@ -300,7 +298,7 @@ TEST(AgentTest, HeartbeatsCarryRunningAttemptsStatusesAtTheWelcomesInterval) {
   ASSERT_THAT(beats, SizeIs(2));
   ASSERT_THAT(beats[1].command().heartbeat().statuses(), SizeIs(1));
   EXPECT_EQ(beats[1].command().heartbeat().statuses(0).status(), "merging");
-  EXPECT_EQ(h.runner.progress_calls, 2);  // once per heartbeat: stalls are checked with it
+  EXPECT_EQ(h.runner.statuses_calls, 2);  // once per heartbeat: stalls are checked with it
 }
 
 TEST(AgentTest, DrainTellsTheMasterRefusesNewAttemptsAndGivesQueuedOnesBack) {

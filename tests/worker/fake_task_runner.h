@@ -62,9 +62,9 @@ class FakeTaskRunner : public TaskRunner {
       a.Fail(absl::Status(why.code(), absl::StrCat("attempt=", a.attempt_id, ": ", why.message())));
     }
   }
-  RunnerProgress Progress() override {
-    ++progress_calls;
-    return progress;
+  AttemptStatuses Statuses() override {
+    ++statuses_calls;
+    return statuses;
   }
 
   Attempt* Find(const std::string& attempt_id) {
@@ -78,8 +78,8 @@ class FakeTaskRunner : public TaskRunner {
   std::vector<std::string> cancelled;
   int cancel_alls = 0;
   std::vector<absl::Status> given_back;
-  RunnerProgress progress;  // what Progress() reports
-  int progress_calls = 0;
+  AttemptStatuses statuses;  // what Statuses() reports
+  int statuses_calls = 0;
 };
 
 class FakeCallHandlers : public CallHandlers {

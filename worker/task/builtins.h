@@ -1,4 +1,4 @@
-// The built-in mappers and reducers (DESIGN.md §5). All but the identity
+// The built-in mappers and reducers (README "SPEC"). All but the identity
 // mapper are written against the plugin interface
 // (sdk/include/ampmr/plugin.h) like any plugin and run through the same
 // adapter (plugin_adapter.h); they are just compiled in.

@@ -1,5 +1,5 @@
 // KeyPartitioner picks the reduce partition of a map output key
-// (DESIGN.md §3 step 4):
+// (README "How it works"):
 //   - with cut points (--total-order): the number of cut points <= key in
 //     the job's key order, so partition r holds keys in [cut[r-1], cut[r]);
 //   - with --partition-fields K < key fields: StableHash64 of the key's first
@@ -36,8 +36,9 @@ inline void SplitMapOutputLine(const KeySpec& spec, absl::string_view line, absl
                                absl::string_view* value) {
   size_t at = 0;
   for (int f = 0; f < spec.key_fields; ++f) {
-    const void* sep =
-        at >= line.size() ? nullptr : std::memchr(line.data() + at, spec.separator, line.size() - at);
+    const void* sep = at >= line.size()
+                          ? nullptr
+                          : std::memchr(line.data() + at, spec.separator, line.size() - at);
     if (sep == nullptr) {
       *key = line;
       *value = absl::string_view();

@@ -1,5 +1,5 @@
 // LineEmitter writes each pair as the text line key<TAB>value\n, the part
-// file format (DESIGN.md §5), and counts the lines. Lines from a streaming
+// file format (README "Output"), and counts the lines. Lines from a streaming
 // task (EmitLine) are written as they are, plus '\n'. Write errors are
 // sticky: the first is kept in status() and later pairs are dropped.
 //

@@ -1,4 +1,4 @@
-// The factories that turn a TaskSpec (DESIGN.md §5) into the Mapper or
+// The factories that turn a TaskSpec (README "SPEC") into the Mapper or
 // Reducer one task attempt runs:
 //   builtin:NAME   a built-in (builtins.h), through the plugin adapter
 //   plugin:PATH    a plugin's factory (plugin_loader.h, plugin_adapter.h)
