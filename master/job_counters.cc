@@ -3,12 +3,14 @@
 namespace ampmr::master {
 
 int JobCounters::Intern(const std::string& name) {
-  auto [it, added] = ids_.emplace(name, static_cast<int>(names_.size()));
-  if (added) {
-    names_.push_back(name);
-    sums_.push_back(0);
-  }
-  return it->second;
+  // Looked up first: emplace would make (and free) a node for every known name.
+  auto it = ids_.find(name);
+  if (it != ids_.end()) return it->second;
+  const int id = static_cast<int>(names_.size());
+  ids_.emplace(name, id);
+  names_.push_back(name);
+  sums_.push_back(0);
+  return id;
 }
 
 void JobCounters::TakeBackMap(int index) {

@@ -8,9 +8,17 @@ namespace ampmr::master {
 
 template <typename F>
 void Scheduler::Update(JobQueue* q, F change) {
-  turns_.erase(TurnOf(q));
+  // The set's node is reused rather than freed and made again: this runs
+  // twice per attempt.
+  auto node = turns_.extract(TurnOf(q));
   change();
-  if (!q->tasks.empty()) turns_.insert(TurnOf(q));
+  if (q->tasks.empty()) return;
+  if (node.empty()) {
+    turns_.insert(TurnOf(q));
+  } else {
+    node.value() = TurnOf(q);
+    turns_.insert(std::move(node));
+  }
 }
 
 void Scheduler::Enqueue(TaskSource* job, Task* task) {

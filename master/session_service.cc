@@ -15,8 +15,9 @@ namespace {
 // One worker's connection, living on the coordinator's loop.
 class Connection : public WorkerLink {
  public:
-  Connection(Coordinator* coordinator, std::shared_ptr<amp::Transport> outbox, std::string peer)
-      : coordinator_(coordinator), peer_(peer), session_(std::move(outbox), "worker@" + peer) {
+  Connection(Coordinator* coordinator, std::shared_ptr<amp::BoxOutbox> outbox, std::string peer)
+      : coordinator_(coordinator), peer_(peer), outbox_(outbox),
+        session_(std::move(outbox), "worker@" + peer) {
     session_.SetResponder(v1::Command::kHello,
                           [this](const v1::Command& c, amp::Session::Reply reply) {
                             OnHello(c.hello(), std::move(reply));
@@ -57,7 +58,11 @@ class Connection : public WorkerLink {
 
   void HandleBox(v1::Box box) {
     if (!worker_id_.empty()) coordinator_->WorkerSeen(worker_id_);
+    // What this box's answers make the master send the worker (the attempts
+    // that refill the slots they freed) goes out as one stream message.
+    outbox_->Hold();
     session_.HandleBox(std::move(box));
+    outbox_->Release();
   }
 
   void HandleClosed(const absl::Status& why) {
@@ -87,6 +92,7 @@ class Connection : public WorkerLink {
 
   Coordinator* const coordinator_;
   const std::string peer_;
+  const std::shared_ptr<amp::BoxOutbox> outbox_;
   amp::Session session_;
   std::string worker_id_;
 };

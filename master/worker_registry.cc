@@ -51,18 +51,18 @@ const WorkerState* WorkerRegistry::Find(const std::string& id) const {
   return it == workers_.end() ? nullptr : &it->second;
 }
 
-void WorkerRegistry::AttemptStarted(WorkerState* worker) {
-  bool ranked = by_load_.erase(worker) > 0;
-  ++worker->running;
-  if (ranked) by_load_.insert(worker);
-}
+void WorkerRegistry::AttemptStarted(WorkerState* worker) { Rerank(worker, +1); }
 
 void WorkerRegistry::AttemptEnded(const std::string& id) {
   WorkerState* w = Find(id);
-  if (w == nullptr) return;
-  bool ranked = by_load_.erase(w) > 0;
-  --w->running;
-  if (ranked) by_load_.insert(w);
+  if (w != nullptr) Rerank(w, -1);
+}
+
+void WorkerRegistry::Rerank(WorkerState* worker, int change) {
+  // The set's node is moved, not freed and made again: this runs twice per attempt.
+  auto node = by_load_.extract(worker);
+  worker->running += change;
+  if (!node.empty()) by_load_.insert(std::move(node));
 }
 
 void WorkerRegistry::Drain(const std::string& id) {

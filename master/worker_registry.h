@@ -83,6 +83,8 @@ class WorkerRegistry {
   size_t size() const { return workers_.size(); }
 
  private:
+  // Adds `change` to the worker's running attempts, keeping by_load_ ordered.
+  void Rerank(WorkerState* worker, int change);
   // Orders workers by running / slots, then by registration.
   struct ByLoad {
     bool operator()(const WorkerState* a, const WorkerState* b) const;

@@ -14,6 +14,17 @@ void BoxOutbox::Send(v1::Box box) {
   PumpLocked(lock);
 }
 
+void BoxOutbox::Hold() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++holds_;
+}
+
+void BoxOutbox::Release() {
+  std::unique_lock<std::mutex> lock(mu_);
+  --holds_;
+  PumpLocked(lock);
+}
+
 void BoxOutbox::Close(const absl::Status& status) {
   std::unique_lock<std::mutex> lock(mu_);
   if (!accepting_) return;
@@ -56,7 +67,7 @@ void BoxOutbox::RequestFinishLocked(const absl::Status& status) {
 void BoxOutbox::PumpLocked(std::unique_lock<std::mutex>& lock) {
   // Whoever holds the turn (in_hook_) loops here until there is nothing left
   // that it may start; others only queue and leave.
-  while (!detached_ && !finished_ && !in_hook_ && !writing_) {
+  while (!detached_ && !finished_ && !in_hook_ && !writing_ && holds_ == 0) {
     if (!queue_.empty()) {
       if (queue_.size() == 1) {
         in_flight_ = std::move(queue_.front());

@@ -50,6 +50,13 @@ class BoxOutbox : public Transport {
   void Send(v1::Box box) override;
   void Close(const absl::Status& status) override;
 
+  // From Hold() to the matching Release() no write starts: what is sent
+  // meanwhile goes out together, as one carrier box, at the Release. (The
+  // master holds its outbox to a worker while it handles a box from it, so
+  // the attempts that refill the slots of a batch of answers go as one.)
+  void Hold();
+  void Release();
+
   // Reactor side.
   void OnWriteDone(bool ok);
   // The stream cannot carry more (its read side ended or it was cancelled):
@@ -78,6 +85,7 @@ class BoxOutbox : public Transport {
   bool finish_wanted_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;  // `finish` was called
   bool detached_ ABSL_GUARDED_BY(mu_) = false;
+  int holds_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status close_status_ ABSL_GUARDED_BY(mu_);
 };
 

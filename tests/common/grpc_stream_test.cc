@@ -205,6 +205,29 @@ TEST(BoxOutboxTest, KeepsOneWriteInFlightAndSendsTheQueueAsOneCarrierInOrder) {
   EXPECT_EQ(reactor.finish_count(), 0u);
 }
 
+TEST(BoxOutboxTest, WhatIsSentWhileHeldGoesOutAsOneCarrierAtTheRelease) {
+  FakeReactor reactor;
+  BoxOutbox outbox(reactor.Hooks());
+  outbox.Hold();
+  outbox.Send(HeartbeatBox(1));
+  outbox.Send(HeartbeatBox(2));
+  outbox.Send(HeartbeatBox(3));
+  EXPECT_EQ(reactor.write_count(), 0u) << "no write starts while held";
+  outbox.Release();
+  ASSERT_EQ(reactor.write_count(), 1u);
+  EXPECT_THAT(Sequences(reactor.writes[0]), ::testing::ElementsAre(1, 2, 3));
+
+  // A write that ends while held does not start the next one either.
+  outbox.Hold();
+  outbox.Send(HeartbeatBox(4));
+  outbox.OnWriteDone(true);
+  outbox.Send(HeartbeatBox(5));
+  EXPECT_EQ(reactor.write_count(), 1u);
+  outbox.Release();
+  ASSERT_EQ(reactor.write_count(), 2u);
+  EXPECT_THAT(Sequences(reactor.writes[1]), ::testing::ElementsAre(4, 5));
+}
+
 TEST(BoxOutboxTest, CarriersStayBelowTheBatchByteLimit) {
   FakeReactor reactor;
   BoxOutbox outbox(reactor.Hooks());
