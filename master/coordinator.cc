@@ -51,8 +51,7 @@ void Coordinator::Start() {
   heartbeat_timer_ = loop_->RunAfter(options_.heartbeat_interval, [this] { CheckHeartbeats(); });
 }
 
-absl::StatusOr<std::string> Coordinator::SubmitJob(v1::JobSpec spec,
-                                                   SplitPlan splits) {
+absl::StatusOr<std::string> Coordinator::SubmitJob(v1::JobSpec spec, SplitPlan splits) {
   if (!accepting_) return absl::UnavailableError("master is shutting down");
   const int64_t number = next_job_++;
   std::string id = absl::StrCat("j", number);
@@ -221,6 +220,11 @@ void Coordinator::SweepFinished() {
     auto it = jobs_.find(finished_.front());
     finished_.pop_front();
     if (it == jobs_.end()) continue;
+    // Its attempts' stderr can no longer be asked for (GetTaskLog needs the job).
+    v1::Command forget;
+    forget.mutable_forget_job()->set_job_id(it->first);
+    forget.mutable_forget_job()->set_logs(true);
+    for (const auto& [wid, w] : registry_.workers()) w.link->Send(forget);
     int64_t number = 0;
     if (absl::SimpleAtoi(absl::string_view(it->first).substr(1), &number)) {
       job_order_.erase(number);
@@ -311,8 +315,8 @@ void Coordinator::Call(v1::CallRequest request, CallRouter::Done done) {
     return;
   }
   absl::Time arrived = loop_->Now();
-  calls_.Call(std::move(request), [this, handler, arrived, done = std::move(done)](
-                                      absl::StatusOr<std::string> payload) {
+  calls_.Call(std::move(request), [this, handler, arrived,
+                                   done = std::move(done)](absl::StatusOr<std::string> payload) {
     absl::Time now = loop_->Now();
     call_stats_.End(handler, payload.status().code(), now - arrived, now);
     done(std::move(payload));

@@ -61,7 +61,16 @@ amp::Deferred<std::string> Agent::Attach(amp::Session* session) {
   });
   session->SetResponder(v1::Command::kForgetJob, [this](const v1::Command& c, Reply r) {
     store_->ForgetJob(c.forget_job().job_id());
+    if (c.forget_job().logs()) runner_->ForgetLogs(c.forget_job().job_id());
     r(v1::Answer());
+  });
+  session->SetResponder(v1::Command::kGetTaskLog, [this](const v1::Command& c, Reply r) {
+    absl::StatusOr<v1::TaskLogText> log =
+        runner_->TaskLog(c.get_task_log().job_id(), c.get_task_log().attempt_id());
+    if (!log.ok()) return r(log.status());
+    v1::Answer answer;
+    *answer.mutable_task_log() = *std::move(log);
+    r(std::move(answer));
   });
   session->SetResponder(v1::Command::kHeartbeat,
                         [](const v1::Command&, Reply r) { r(v1::Answer()); });
@@ -126,6 +135,11 @@ void Agent::SendHeartbeat() {
   if (session_ == nullptr || session_->closed()) return;
   v1::Command beat;
   v1::Heartbeat* heartbeat = beat.mutable_heartbeat();
+  if (options_.usage) {
+    UsageSample usage = options_.usage();
+    heartbeat->set_cpu_percent(usage.cpu_percent);
+    heartbeat->set_rss_bytes(usage.rss_bytes);
+  }
   for (auto& [attempt_id, status] : runner_->Statuses()) {
     v1::AttemptStatus* s = heartbeat->add_statuses();
     s->set_attempt_id(attempt_id);

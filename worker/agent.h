@@ -1,13 +1,16 @@
 // Agent: the worker's side of its session with the master, and every decision
 // the worker makes. On each new session it says Hello (slots, handlers, the
 // map outputs it holds) and, once Welcomed, heartbeats (the statuses of running
-// attempts). It answers the master's commands:
+// attempts, and the CPU and memory of the worker's process tree). It answers
+// the master's commands:
 //   RunMap, RunReduce  to the TaskRunner, refused with UNAVAILABLE while
 //                      draining; answered when the attempt ends;
 //   Cancel             of an attempt to the TaskRunner, of a call to the
 //                      CallHandlers;
 //   Call               to the CallHandlers, on the thread that read it;
-//   ForgetJob          deletes the job's map outputs from the MapOutputStore;
+//   ForgetJob          deletes the job's map outputs from the MapOutputStore
+//                      (and, once the master forgot the job, its stderr logs);
+//   GetTaskLog         an attempt's kept stderr, from the TaskRunner;
 //   Heartbeat          answered at once.
 // When a session ends, attempts and queued calls it sent are cancelled (the
 // master runs them elsewhere). Drain tells the master, refuses new attempts
@@ -33,6 +36,7 @@
 #include "common/loop.h"
 #include "worker/call_handlers.h"
 #include "worker/map_output_store.h"
+#include "worker/process_usage.h"
 #include "worker/task_runner.h"
 
 namespace ampmr::worker {
@@ -43,6 +47,8 @@ struct AgentOptions {
   std::string shuffle_address;  // where other workers fetch its map outputs
   int slots = 1;
   int64_t pid = 0;
+  // What each heartbeat says the worker's process tree uses; null: nothing.
+  std::function<UsageSample()> usage;
   // Heartbeat period until the master's Welcome says otherwise.
   absl::Duration heartbeat_interval = absl::Seconds(1);
   // How long Drain waits for the master to acknowledge before it gives back

@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <filesystem>
+#include <memory>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -18,8 +21,8 @@ namespace {
 // attempt is answered by the stall watch, and its own late result dropped.
 template <typename T>
 TaskRunner::Done<T> Once(TaskRunner::Done<T> done) {
-  return [done = std::move(done), called = std::make_shared<std::atomic<bool>>(false)](
-             absl::StatusOr<T> result) {
+  return [done = std::move(done),
+          called = std::make_shared<std::atomic<bool>>(false)](absl::StatusOr<T> result) {
     if (!called->exchange(true)) done(std::move(result));
   };
 }
@@ -66,6 +69,7 @@ void SlotTaskRunner::RunMap(const v1::RunMap& run, Done<v1::MapDone> done) {
         opts.work_dir = options_.work_dir;
         opts.cancelled = &cancelled;
         opts.progress = Watch(run.task(), done);
+        opts.stderr_log = StderrLogFor(run.task());
         absl::Cleanup unwatch = [this, &run] { stalls_.Remove(run.task().attempt_id()); };
         absl::StatusOr<v1::MapDone> result = RunMapTask(opts);
         // Map-only jobs write part files; the others' outputs stay here for reducers.
@@ -93,6 +97,7 @@ void SlotTaskRunner::RunReduce(const v1::RunReduce& run, Done<v1::ReduceDone> do
           opts.inputs = std::move(*inputs);
           opts.cancelled = &cancelled;
           opts.progress = Watch(run.task(), done);  // after the fetch
+          opts.stderr_log = StderrLogFor(run.task());
           result = RunReduceTask(opts);
         } else {
           result = inputs.status();
@@ -108,6 +113,37 @@ void SlotTaskRunner::Cancel(const std::string& attempt_id) { pool_.Cancel(attemp
 void SlotTaskRunner::CancelAll() { pool_.CancelAll(); }
 
 void SlotTaskRunner::GiveBackQueued(const absl::Status& why) { pool_.DropQueued(why); }
+
+absl::StatusOr<v1::TaskLogText> SlotTaskRunner::TaskLog(const std::string& job_id,
+                                                        const std::string& attempt_id) {
+  std::string path = StderrLog::PathFor(options_.work_dir, job_id, attempt_id);
+  if (path.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("job ", job_id, " attempt ", attempt_id, ": not a plain name"));
+  }
+  absl::StatusOr<StderrLog::Kept> kept = StderrLog::Read(path);
+  if (absl::IsNotFound(kept.status())) {
+    return absl::NotFoundError(absl::StrCat("attempt ", attempt_id, " wrote nothing to stderr"));
+  }
+  if (!kept.ok()) return kept.status();
+  v1::TaskLogText text;
+  text.set_text(std::move(kept->text));
+  text.set_truncated(kept->truncated);
+  return text;
+}
+
+void SlotTaskRunner::ForgetLogs(const std::string& job_id) {
+  std::string dir = StderrLog::JobDir(options_.work_dir, job_id);
+  if (dir.empty()) return;
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  if (ec) AMPMR_LOG(WARNING) << "removing " << dir << ": " << ec.message();
+}
+
+std::shared_ptr<StderrLog> SlotTaskRunner::StderrLogFor(const v1::TaskContext& task) const {
+  return std::make_shared<StderrLog>(
+      StderrLog::PathFor(options_.work_dir, task.job_id(), task.attempt_id()));
+}
 
 TaskRunner::AttemptStatuses SlotTaskRunner::Statuses() {
   AttemptStatuses statuses = stalls_.Statuses();

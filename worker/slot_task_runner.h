@@ -3,6 +3,8 @@
 // outputs registered in the MapOutputStore; reduces fetch their inputs with
 // the ShuffleFetcher, then run RunReduceTask. A StallWatch watches every
 // running attempt, for --task-timeout and for the statuses heartbeats carry.
+// What an attempt's exec processes write to stderr is kept in
+// WORK_DIR/logs/JOB/ATTEMPT.stderr (StderrLog) until the master forgets the job.
 //
 // Thread-safe.
 #ifndef AMPMR_WORKER_SLOT_TASK_RUNNER_H_
@@ -18,6 +20,7 @@
 #include "worker/slot_pool.h"
 #include "worker/stall_watch.h"
 #include "worker/task/progress_clock.h"
+#include "worker/task/stderr_log.h"
 #include "worker/task_runner.h"
 
 namespace ampmr::worker {
@@ -44,6 +47,9 @@ class SlotTaskRunner : public TaskRunner {
   void CancelAll() override;
   void GiveBackQueued(const absl::Status& why) override;
   AttemptStatuses Statuses() override;
+  absl::StatusOr<v1::TaskLogText> TaskLog(const std::string& job_id,
+                                          const std::string& attempt_id) override;
+  void ForgetLogs(const std::string& job_id) override;
 
   // Waits until nothing runs or is queued, at most `timeout`; true if idle.
   bool WaitIdle(absl::Duration timeout) { return pool_.WaitIdle(timeout); }
@@ -56,6 +62,9 @@ class SlotTaskRunner : public TaskRunner {
   // one, and for its status. A stalled attempt is answered with `fail`.
   std::shared_ptr<ProgressClock> Watch(const v1::TaskContext& task,
                                        std::function<void(const absl::Status&)> fail);
+
+  // Where the attempt's stderr is kept (nothing, if its ids are not plain names).
+  std::shared_ptr<StderrLog> StderrLogFor(const v1::TaskContext& task) const;
 
   const SlotTaskRunnerOptions options_;
   MapOutputStore* const store_;

@@ -46,6 +46,13 @@ class TaskRunner {
   // also when the runner gives up on attempts stalled past their timeout.
   using AttemptStatuses = std::vector<std::pair<std::string, std::string>>;
   virtual AttemptStatuses Statuses() = 0;
+
+  // What one attempt of the job wrote to stderr, as kept (capped, the tail
+  // kept); NOT_FOUND if it wrote none here or was forgotten.
+  virtual absl::StatusOr<v1::TaskLogText> TaskLog(const std::string& job_id,
+                                                  const std::string& attempt_id) = 0;
+  // Deletes the stderr kept for the job's attempts (the master forgot it).
+  virtual void ForgetLogs(const std::string& job_id) = 0;
 };
 
 }  // namespace ampmr::worker

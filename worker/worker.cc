@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <future>
+#include <memory>
 #include <system_error>
 #include <utility>
 
@@ -17,6 +18,7 @@
 #include "worker/call_handlers.h"
 #include "worker/local_address.h"
 #include "worker/master_link.h"
+#include "worker/process_usage.h"
 #include "worker/shuffle_service.h"
 #include "worker/slot_task_runner.h"
 
@@ -79,6 +81,9 @@ absl::Status Worker::MakeWorkDir() {
     return absl::FailedPreconditionError(
         absl::StrCat("--work-dir ", options_.work_dir, ": ", ec.message()));
   }
+  // Stderr kept by an earlier worker here belongs to attempts no master can ask
+  // this one about.
+  fs::remove_all(fs::path(options_.work_dir) / "logs", ec);
   return absl::OkStatus();
 }
 
@@ -120,6 +125,9 @@ absl::Status Worker::StartParts() {
   agent_options.shuffle_address = shuffle_address_;
   agent_options.slots = options_.slots;
   agent_options.pid = getpid();
+  agent_options.usage = [usage = std::make_shared<ProcessUsage>(getpid())] {
+    return usage->Sample(absl::Now());
+  };
   agent_ = std::make_unique<Agent>(&loop_, runner_.get(), calls_.get(), &store_, agent_options);
 
   MasterLinkOptions link_options;

@@ -107,6 +107,34 @@ TEST(ObserveTest, FailedAttemptShowsInApiStatusAndSummary) {
   EXPECT_THAT(status.out, Not(HasSubstr(kSecret)));
 }
 
+TEST(ObserveTest, LogsPrintsWhatAttemptsWroteToStderrFetchedFromTheirWorkers) {
+  FailedAttemptJob job;
+  auto logs = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {BinPath("ampmr"), "logs", "--master", job.cluster.address()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, absl::Seconds(20));
+  };
+  // A successful attempt's marker line, kept by the worker that ran it.
+  CommandResult m1 = logs({"j1", "m1"});
+  EXPECT_EQ(m1.exit_code, 0) << m1.err;
+  EXPECT_THAT(m1.out, HasSubstr("marker-stderr j1-m1-a1\n"));
+  // The failed first attempt of m0, by number, with its own last words.
+  CommandResult m0 = logs({"j1", "m0", "--attempt", "1"});
+  EXPECT_EQ(m0.exit_code, 0) << m0.err;
+  EXPECT_THAT(m0.out, HasSubstr("marker-stderr j1-m0-a1\nboom on purpose\n"));
+  // No task named: the job's failed attempts (here the one).
+  CommandResult failed = logs({"j1"});
+  EXPECT_EQ(failed.exit_code, 0) << failed.err;
+  EXPECT_THAT(failed.out, HasSubstr("boom on purpose"));
+  EXPECT_THAT(failed.out, Not(HasSubstr("j1-m1-a1")));
+  // The same through the JSON API.
+  EXPECT_THAT(job.Get("/api/v1/jobs/j1/tasks/m2/log"), HasSubstr("marker-stderr j1-m2-a1"));
+  // An in-process reducer writes no stderr: said so, non-zero.
+  CommandResult r0 = logs({"j1", "r0"});
+  EXPECT_NE(r0.exit_code, 0);
+  EXPECT_THAT(r0.err, HasSubstr("wrote nothing to stderr"));
+}
+
 TEST(ObserveTest, MetricsPassPromtool) {
   FailedAttemptJob job;
   std::string metrics = job.Get("/metrics");

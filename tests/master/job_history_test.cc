@@ -93,6 +93,10 @@ TEST(JobHistoryTest, ListJobsPagesOldestFirstWithTrimmedSpecs) {
 TEST(JobHistoryTest, FinishedJobsBeyondKeepJobsAreForgottenButStillAnswered) {
   TempDir tmp;
   Master m(tmp.path(), 2);
+  FakeWorker worker;  // no slots: it runs nothing, but hears what is forgotten
+  v1::Hello hello;
+  hello.set_host("node1");
+  m.coordinator->AddWorker(hello, &worker);
   for (int i = 0; i < 4; ++i) m.Submit(absl::StrCat(tmp.path(), "/out", i));
   std::string running = m.Submit(tmp.path() + "/out-running");
   for (const std::string id : {"j1", "j2", "j3", "j4"}) {
@@ -103,6 +107,13 @@ TEST(JobHistoryTest, FinishedJobsBeyondKeepJobsAreForgottenButStillAnswered) {
   // The two newest finished jobs stay, and the one still running.
   EXPECT_THAT(m.Listed(100), ElementsAre("j3", "j4", running));
   EXPECT_EQ(m.coordinator->job_count(), 3u);
+  // Workers may drop the stderr of the forgotten jobs' attempts, and only theirs.
+  std::vector<std::string> logs_forgotten;
+  for (const v1::Command& c : worker.sent) {
+    if (c.has_forget_job() && c.forget_job().logs())
+      logs_forgotten.push_back(c.forget_job().job_id());
+  }
+  EXPECT_THAT(logs_forgotten, ElementsAre("j1", "j2"));
   // A forgotten job is answered for from the journal, as it ended.
   absl::StatusOr<v1::JobStatus> old = m.coordinator->GetJob("j1");
   ASSERT_THAT(old, IsOk());

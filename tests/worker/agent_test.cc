@@ -140,7 +140,8 @@ struct AgentHarness {
 
 TEST(AgentTest, HelloCarriesSlotsHandlersAndTheMapOutputsStillOnDisk) {
   AgentHarness h;
-  std::string kept = (fs::temp_directory_path() / ("agent_test_" + std::to_string(getpid()))).string();
+  std::string kept =
+      (fs::temp_directory_path() / ("agent_test_" + std::to_string(getpid()))).string();
   std::ofstream(kept) << "x";
   h.store.Add("j1-m0-a1", "j1", kept);
   h.store.Add("j1-m1-a1", "j1", kept + ".gone");
@@ -272,6 +273,65 @@ TEST(AgentTest, ForgetJobDeletesTheJobsMapOutputs) {
   h.FromMaster(0, forget);
   EXPECT_FALSE(h.store.Find("j1-m0-a1").has_value());
   EXPECT_TRUE(h.store.Find("j2-m0-a1").has_value());
+  // The job just ended: its attempts' stderr stays for `ampmr logs`...
+  EXPECT_THAT(h.runner.forgotten_logs, IsEmpty());
+  // ...until the master forgets the job too.
+  forget.mutable_forget_job()->set_logs(true);
+  h.FromMaster(0, forget);
+  EXPECT_THAT(h.runner.forgotten_logs, ElementsAre("j1"));
+}
+
+TEST(AgentTest, GetTaskLogIsAnsweredWithTheAttemptsKeptStderr) {
+  AgentHarness h;
+  h.Connect();
+  h.Welcome();
+  h.runner.logs["j1/j1-m0-a1"] = "marker 42\n";
+  v1::Command get;
+  get.mutable_get_task_log()->set_job_id("j1");
+  get.mutable_get_task_log()->set_attempt_id("j1-m0-a1");
+  h.FromMaster(9, get);
+  std::optional<absl::StatusOr<v1::Answer>> reply = h.ReplyTo(9);
+  ASSERT_TRUE(reply.has_value());
+  ASSERT_TRUE(reply->ok()) << reply->status();
+  EXPECT_EQ((*reply)->task_log().text(), "marker 42\n");
+
+  get.mutable_get_task_log()->set_attempt_id("j1-m1-a1");
+  h.FromMaster(10, get);
+  reply = h.ReplyTo(10);
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_THAT(*reply, StatusIs(absl::StatusCode::kNotFound, HasSubstr("j1-m1-a1")));
+}
+
+TEST(AgentTest, HeartbeatsCarryTheProcessTreesUsage) {
+  AgentOptions options = AgentHarness::Options();
+  int samples = 0;
+  options.usage = [&samples] {
+    ++samples;
+    UsageSample usage;
+    usage.cpu_percent = 37.5;
+    usage.rss_bytes = 123456789;
+    return usage;
+  };
+  FakeLoop loop;
+  FakeTaskRunner runner;
+  FakeCallHandlers calls;
+  MapOutputStore store;
+  Agent agent(&loop, &runner, &calls, &store, options);
+  auto transport = std::make_shared<FakeTransport>();
+  amp::Session session(transport, "master@test");
+  agent.Attach(&session);
+  ASSERT_THAT(transport->sent, SizeIs(1));  // the Hello
+  v1::Box welcome;
+  welcome.set_ask(transport->sent[0].ask());
+  welcome.mutable_answer()->mutable_welcome()->set_worker_id("w1");
+  session.HandleBox(std::move(welcome));
+
+  ASSERT_THAT(transport->sent, SizeIs(2));
+  const v1::Heartbeat& beat = transport->sent[1].command().heartbeat();
+  EXPECT_EQ(beat.cpu_percent(), 37.5);
+  EXPECT_EQ(beat.rss_bytes(), 123456789);
+  EXPECT_EQ(samples, 1);
+  agent.Detach(absl::CancelledError("test over"));
 }
 
 TEST(AgentTest, HeartbeatsCarryRunningAttemptsStatusesAtTheWelcomesInterval) {
@@ -317,8 +377,8 @@ TEST(AgentTest, DrainTellsTheMasterRefusesNewAttemptsAndGivesQueuedOnesBack) {
   EXPECT_FALSE(given_back);
   EXPECT_THAT(h.runner.given_back, IsEmpty());
   h.FromMaster(12, RunMap("j1-m2-a1"));
-  EXPECT_THAT(*h.ReplyTo(12), StatusIs(absl::StatusCode::kUnavailable,
-                                       "attempt=j1-m2-a1: worker draining"));
+  EXPECT_THAT(*h.ReplyTo(12),
+              StatusIs(absl::StatusCode::kUnavailable, "attempt=j1-m2-a1: worker draining"));
   EXPECT_EQ(h.runner.Find("j1-m2-a1"), nullptr);
 
   v1::Box ack;

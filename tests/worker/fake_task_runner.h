@@ -5,6 +5,7 @@
 #define AMPMR_TESTS_WORKER_FAKE_TASK_RUNNER_H_
 
 #include <deque>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,7 +20,7 @@ class FakeTaskRunner : public TaskRunner {
  public:
   struct Attempt {
     std::string attempt_id;
-    v1::RunMap map;  // set for a map attempt
+    v1::RunMap map;        // set for a map attempt
     v1::RunReduce reduce;  // set for a reduce attempt
     Done<v1::MapDone> map_done;
     Done<v1::ReduceDone> reduce_done;
@@ -66,6 +67,15 @@ class FakeTaskRunner : public TaskRunner {
     ++statuses_calls;
     return statuses;
   }
+  absl::StatusOr<v1::TaskLogText> TaskLog(const std::string& job_id,
+                                          const std::string& attempt_id) override {
+    auto it = logs.find(job_id + "/" + attempt_id);
+    if (it == logs.end()) return absl::NotFoundError(absl::StrCat("no log of ", attempt_id));
+    v1::TaskLogText text;
+    text.set_text(it->second);
+    return text;
+  }
+  void ForgetLogs(const std::string& job_id) override { forgotten_logs.push_back(job_id); }
 
   Attempt* Find(const std::string& attempt_id) {
     for (Attempt& a : attempts) {
@@ -80,6 +90,8 @@ class FakeTaskRunner : public TaskRunner {
   std::vector<absl::Status> given_back;
   AttemptStatuses statuses;  // what Statuses() reports
   int statuses_calls = 0;
+  std::map<std::string, std::string> logs;  // "JOB/ATTEMPT" -> what TaskLog answers
+  std::vector<std::string> forgotten_logs;  // ForgetLogs' jobs, in order
 };
 
 class FakeCallHandlers : public CallHandlers {
