@@ -57,6 +57,8 @@ start_cluster() {  # WORKERS [MASTER_FLAG...]
   wait_for_workers "$workers"
 }
 
+master_peak_kib() { awk '/VmHWM/ {print $2}' "/proc/$MASTER_PID/status"; }  # of the running master
+
 stop_cluster() {
   kill $MASTER_PID "${WORKER_PIDS[@]}" 2>/dev/null || true
   wait $MASTER_PID "${WORKER_PIDS[@]}" 2>/dev/null || true

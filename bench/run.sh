@@ -56,7 +56,6 @@ print(f\"{t:.3f} {s['map']['total'] / t:.0f}\")"
   rm -rf "$out"
 }
 
-master_peak_kib() { awk '/VmHWM/ {print $2}' "/proc/$MASTER_PID/status"; }
 
 bench_wordcount() {
   corpus 128 "$WORK/c128"
