@@ -8,9 +8,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/codec.h"
-#include "common/logging.h"
 #include "common/key_comparator.h"
 #include "common/key_spec.h"
+#include "common/logging.h"
 #include "master/total_order.h"
 
 namespace ampmr::master {
@@ -117,8 +117,7 @@ void JobRun::OnSamplingDone() {
   const v1::JobSpec& spec = status_.spec();
   absl::StatusOr<KeySpec> keys = MakeKeySpec(spec.key_fields(), spec.field_separator(),
                                              spec.partition_fields(), spec.sort_key());
-  cut_points_ =
-      CutPoints(std::move(sample_keys_), spec.reduces(), KeyComparator(keys.value()));
+  cut_points_ = CutPoints(std::move(sample_keys_), spec.reduces(), KeyComparator(keys.value()));
   sample_keys_.clear();
   AMPMR_LOG(INFO) << "total order cut points ready job=" << id_ << " cuts=" << cut_points_.size();
   sampling_ = false;
@@ -238,8 +237,8 @@ void JobRun::OnFetchFailed(const Task& reduce, Task* map, const absl::Status& er
   if (map->state != Task::State::kDone) return;  // being made again already
   if (++map->fetch_remakes > status_.spec().max_attempts()) {
     Finish(v1::FAILED, absl::StrCat(TaskLabel(*map), ": reducers could not fetch its output ",
-                                    map->fetch_remakes, " times; last from worker=", holder,
-                                    " at ", address, ": ", error.message()));
+                                    map->fetch_remakes, " times; last from worker=", holder, " at ",
+                                    address, ": ", error.message()));
     return;
   }
   MarkMapOutputLost(map);
@@ -253,8 +252,7 @@ void JobRun::MarkMapOutputLost(Task* map) {
   }
   const Holder held = map->output.holder >= 0 ? holders_[map->output.holder] : Holder();
   AMPMR_LOG(INFO) << "map output lost job=" << id_ << " task=" << map->id()
-                  << " worker=" << held.worker_id << " at " << held.address
-                  << ": running it again";
+                  << " worker=" << held.worker_id << " at " << held.address << ": running it again";
   SetOutputLost(map, true);
   SetState(map, Task::State::kPending);
   counters_.TakeBackMap(map->index);  // the attempt that remakes it counts instead

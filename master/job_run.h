@@ -25,10 +25,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "ampmr/v1/job.pb.h"
 #include "ampmr/v1/session.pb.h"
-#include "absl/container/flat_hash_map.h"
 #include "common/amp/deferred.h"
 #include "common/loop.h"
 #include "master/attempt_log.h"

@@ -29,9 +29,8 @@ int64_t CounterOf(const google::protobuf::Map<std::string, int64_t>& counters,
 v1::Command JobRun::MakeCommand(const Task& task, const std::string& attempt_id) const {
   const v1::JobSpec& spec = status_.spec();
   v1::Command command;
-  v1::TaskContext* ctx = task.is_map()
-                             ? command.mutable_run_map()->mutable_task()
-                             : command.mutable_run_reduce()->mutable_task();
+  v1::TaskContext* ctx = task.is_map() ? command.mutable_run_map()->mutable_task()
+                                       : command.mutable_run_reduce()->mutable_task();
   ctx->set_job_id(id_);
   ctx->set_task_id(task.id());
   ctx->set_attempt_id(attempt_id);

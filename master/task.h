@@ -49,9 +49,9 @@ struct Task {
   bool output_lost = false;  // a done map task whose output must be made again
   int index = 0;
   int attempts_started = 0;
-  int failures = 0;        // attempts that failed by themselves
-  int fetch_remakes = 0;   // times made again because reducers could not fetch its output
-  SplitRange split;        // map and sampling tasks
+  int failures = 0;       // attempts that failed by themselves
+  int fetch_remakes = 0;  // times made again because reducers could not fetch its output
+  SplitRange split;       // map and sampling tasks
   std::vector<Attempt> running;
   std::vector<std::string> failed_on;  // workers where an attempt failed
   absl::Status last_error;

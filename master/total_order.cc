@@ -21,9 +21,8 @@ std::vector<std::string> CutPoints(std::vector<std::string> keys, int reduces,
                                    const KeyComparator& order) {
   if (reduces <= 1) return {};
   if (keys.empty()) return std::vector<std::string>(reduces - 1);
-  std::sort(keys.begin(), keys.end(), [&order](const std::string& a, const std::string& b) {
-    return order.Less(a, b);
-  });
+  std::sort(keys.begin(), keys.end(),
+            [&order](const std::string& a, const std::string& b) { return order.Less(a, b); });
   std::vector<std::string> cuts;
   cuts.reserve(reduces - 1);
   for (int i = 1; i < reduces; ++i) {
