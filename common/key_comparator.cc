@@ -86,6 +86,44 @@ absl::string_view KeyComparator::Extract(absl::string_view key, const SortKey& k
   return key.substr(beg, end - beg);
 }
 
+namespace {
+
+// The first 8 bytes of `s`, big-endian, zero padded: a shorter string pads
+// with bytes no real byte is below, so prefixes order as the strings do.
+uint64_t BytesPrefix(absl::string_view s) {
+  uint64_t v = 0;
+  const size_t n = std::min<size_t>(s.size(), 8);
+  for (size_t i = 0; i < 8; ++i) v = (v << 8) | (i < n ? static_cast<unsigned char>(s[i]) : 0);
+  return v;
+}
+
+// sort -n's value of `s` truncated toward zero to an integer, saturated at
+// +-10^18, with the sign bit flipped so that unsigned order is numeric order.
+// Truncation and saturation never reverse an order, so a strictly smaller
+// result means a strictly smaller number.
+uint64_t NumericPrefix(absl::string_view s) {
+  Number n = ReadNumber(s);
+  constexpr int64_t kMax = 1000000000000000000;  // 10^18
+  int64_t v = 0;
+  if (n.integer.size() > 18) {
+    v = kMax;
+  } else {
+    for (char c : n.integer) v = v * 10 + (c - '0');
+  }
+  if (n.negative) v = -v;
+  return static_cast<uint64_t>(v) ^ (uint64_t{1} << 63);
+}
+
+}  // namespace
+
+uint64_t KeyComparator::OrderPrefix(absl::string_view key) const {
+  if (spec_.sort_keys.empty()) return BytesPrefix(key);
+  const SortKey& k = spec_.sort_keys[0];
+  absl::string_view field = Extract(key, k);
+  uint64_t prefix = k.numeric ? NumericPrefix(field) : BytesPrefix(field);
+  return k.reverse ? ~prefix : prefix;
+}
+
 int KeyComparator::Compare(absl::string_view a, absl::string_view b) const {
   if (spec_.sort_keys.empty()) return Sign(a.compare(b));
   for (const SortKey& k : spec_.sort_keys) {

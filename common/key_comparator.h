@@ -9,6 +9,7 @@
 #ifndef AMPMR_COMMON_KEY_COMPARATOR_H_
 #define AMPMR_COMMON_KEY_COMPARATOR_H_
 
+#include <cstdint>
 #include <utility>
 
 #include "absl/strings/string_view.h"
@@ -23,6 +24,20 @@ class KeyComparator {
   // Negative, zero or positive as a sorts before, with or after b.
   int Compare(absl::string_view a, absl::string_view b) const;
   bool Less(absl::string_view a, absl::string_view b) const { return Compare(a, b) < 0; }
+
+  // An 8-byte summary of `key` in this order, so that most comparisons are
+  // one integer compare: if OrderPrefix(a) < OrderPrefix(b) then
+  // Compare(a, b) < 0 (and > likewise); equal prefixes decide nothing. It
+  // summarises the first sort key only: its first 8 bytes (zero padded), or
+  // for -n its integer part (truncated, saturated past 18 digits), inverted
+  // under r. Bytewise: the key's first 8 bytes.
+  uint64_t OrderPrefix(absl::string_view key) const;
+  // Compare, given both keys' OrderPrefix.
+  int ComparePrefixed(uint64_t prefix_a, absl::string_view a, uint64_t prefix_b,
+                      absl::string_view b) const {
+    if (prefix_a != prefix_b) return prefix_a < prefix_b ? -1 : 1;
+    return Compare(a, b);
+  }
 
   // True if Compare is plain bytewise comparison.
   bool bytewise() const { return spec_.sort_keys.empty(); }

@@ -93,6 +93,29 @@ TEST_P(AgainstSort1, SameOrderAsSort1) {
   EXPECT_EQ(ours, SortWithSort1(lines, keydef));
 }
 
+// Where two keys' OrderPrefix differ, it orders them as Compare does.
+TEST_P(AgainstSort1, OrderPrefixAgreesWithCompare) {
+  absl::StatusOr<KeySpec> spec = ParseSortKeys(GetParam());
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  KeyComparator order(*spec);
+  std::mt19937 rng(777);
+  std::vector<std::string> lines = RandomLines(2000, &rng);
+  int decided = 0;
+  for (int i = 0; i < 200000; ++i) {
+    const std::string& a = lines[rng() % lines.size()];
+    const std::string& b = lines[rng() % lines.size()];
+    uint64_t pa = order.OrderPrefix(a);
+    uint64_t pb = order.OrderPrefix(b);
+    int c = order.Compare(a, b);
+    if (pa != pb) {
+      ++decided;
+      ASSERT_EQ(pa < pb, c < 0) << "a=" << a << " b=" << b;
+    }
+    ASSERT_EQ(order.ComparePrefixed(pa, a, pb, b), c) << "a=" << a << " b=" << b;
+  }
+  EXPECT_GT(decided, 0);  // the prefix decides some pairs by itself
+}
+
 INSTANTIATE_TEST_SUITE_P(KeyDefs, AgainstSort1,
                          ::testing::Values("-k1,1", "-k1,1n", "-k1n -k2nr", "-k1,1n -k2,2nr",
                                            "-k2,2 -k1,1r", "-k2", "-k2n", "-k1.2,1.3",

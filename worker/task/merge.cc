@@ -9,12 +9,15 @@ MergingPairs::MergingPairs(const std::vector<RunInput>& runs, const KeyComparato
   cursors_.reserve(runs.size());
   for (size_t i = 0; i < runs.size(); ++i) {
     cursors_.push_back(Cursor{RecordReader(runs[i].data, runs[i].name, runs[i].base_offset),
-                              absl::string_view(), absl::string_view(), i});
+                              absl::string_view(), absl::string_view(), i, 0});
   }
 }
 
 bool MergingPairs::Advance(Cursor* c) {
-  if (c->reader.Next(&c->key, &c->value)) return true;
+  if (c->reader.Next(&c->key, &c->value)) {
+    if (order_ != nullptr) c->prefix = order_->OrderPrefix(c->key);
+    return true;
+  }
   if (!c->reader.status().ok() && status_.ok()) status_ = c->reader.status();
   return false;
 }

@@ -53,12 +53,14 @@ class MergingPairs final : public SortedPairs {
     RecordReader reader;
     absl::string_view key;
     absl::string_view value;
-    size_t run;  // breaks ties between equal keys
+    size_t run;           // breaks ties between equal keys
+    uint64_t prefix = 0;  // key's OrderPrefix, with an order
   };
 
   // True if a's record goes first.
   bool Before(const Cursor* a, const Cursor* b) const {
-    int c = order_ == nullptr ? a->key.compare(b->key) : order_->Compare(a->key, b->key);
+    int c = order_ == nullptr ? a->key.compare(b->key)
+                              : order_->ComparePrefixed(a->prefix, a->key, b->prefix, b->key);
     return c < 0 || (c == 0 && a->run < b->run);
   }
   // Moves c to its run's next record; false at the run's end or on error.

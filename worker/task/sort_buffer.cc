@@ -146,8 +146,11 @@ void SortBuffer::RadixSort(Entry* x, Entry* y, size_t n, int byte, bool into_y) 
 std::unique_ptr<SortBuffer::Partition> SortBuffer::Sort(int partition, const KeyComparator* order) {
   std::vector<Entry>& entries = entries_[partition];
   if (order != nullptr && !order->bytewise()) {
+    // The prefixes become the order's: most comparisons end there.
+    for (Entry& e : entries) e.prefix = order->OrderPrefix(absl::string_view(e.key, e.key_size));
     std::stable_sort(entries.begin(), entries.end(), [order](const Entry& a, const Entry& b) {
-      return order->Less(absl::string_view(a.key, a.key_size), absl::string_view(b.key, b.key_size));
+      return order->ComparePrefixed(a.prefix, absl::string_view(a.key, a.key_size), b.prefix,
+                                    absl::string_view(b.key, b.key_size)) < 0;
     });
     return std::make_unique<Partition>(&entries);
   }

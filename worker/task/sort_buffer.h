@@ -44,7 +44,8 @@ class SortBuffer {
   // returns its pairs in that order: bytewise (a stable MSD radix sort on
   // the 8-byte key prefixes, comparisons only for small groups and keys that
   // agree on all 8) unless `order` is given and not bytewise (--sort-key),
-  // then a stable comparison sort by it. The stream is valid until the next
+  // then a stable comparison sort by it (on its OrderPrefix first, which
+  // replaces the byte prefixes). The stream is valid until the next
   // Add or Clear. `order` need only live for the call.
   std::unique_ptr<Partition> Sort(int partition, const KeyComparator* order = nullptr);
 
