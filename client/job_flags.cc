@@ -32,8 +32,14 @@ absl::Status MustBeAtLeastOne(absl::string_view flag, int64_t value) {
 
 // ParseTaskSpec names the role ("mapper \"x\": ..."); the user typed the
 // flag, so say "--mapper \"x\": ...".
-absl::StatusOr<std::string> CheckSpec(TaskRole role, absl::string_view text) {
+// The spec as the master should get it: a plugin path made absolute from
+// `cwd`, since workers load it from theirs.
+absl::StatusOr<std::string> CheckSpec(TaskRole role, absl::string_view text,
+                                      absl::string_view cwd) {
   absl::StatusOr<TaskSpec> spec = ParseTaskSpec(role, text);
+  if (spec.ok() && spec->kind == TaskSpec::Kind::kPlugin) {
+    return absl::StrCat("plugin:", MakeAbsolute(cwd, spec->arg));
+  }
   if (spec.ok()) return std::string(text);
   absl::string_view message = spec.status().message();
   if (absl::StartsWith(message, TaskRoleName(role))) {
@@ -212,10 +218,11 @@ absl::StatusOr<v1::JobSpec> BuildJobSpec(const JobFlags& job, absl::string_view 
     AMPMR_ASSIGN_OR_RETURN(*spec.add_inputs(), CheckPath("input", cwd, input));
   }
   AMPMR_ASSIGN_OR_RETURN(*spec.mutable_output(), CheckPath("output", cwd, job.output));
-  AMPMR_ASSIGN_OR_RETURN(*spec.mutable_mapper(), CheckSpec(TaskRole::kMapper, job.mapper));
-  AMPMR_ASSIGN_OR_RETURN(*spec.mutable_reducer(), CheckSpec(TaskRole::kReducer, job.reducer));
+  AMPMR_ASSIGN_OR_RETURN(*spec.mutable_mapper(), CheckSpec(TaskRole::kMapper, job.mapper, cwd));
+  AMPMR_ASSIGN_OR_RETURN(*spec.mutable_reducer(), CheckSpec(TaskRole::kReducer, job.reducer, cwd));
   if (!job.combiner.empty()) {
-    AMPMR_ASSIGN_OR_RETURN(*spec.mutable_combiner(), CheckSpec(TaskRole::kCombiner, job.combiner));
+    AMPMR_ASSIGN_OR_RETURN(*spec.mutable_combiner(),
+                           CheckSpec(TaskRole::kCombiner, job.combiner, cwd));
   }
   AMPMR_RETURN_IF_ERROR(MustBeAtLeastOne("reduces", job.reduces));
   spec.set_reduces(job.reduces);

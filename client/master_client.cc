@@ -8,6 +8,7 @@
 #include "client/exit_status.h"
 #include "client/job_report.h"
 #include "common/amp/grpc_status.h"
+#include "common/auth.h"
 #include "common/task_errors.h"
 #include "common/status_macros.h"
 
@@ -20,6 +21,9 @@ constexpr int kReconnectBackoffMs = 100;
 constexpr int kMaxReconnectBackoffMs = 1000;
 // `ampmr jobs` on a busy master returns many JobStatus messages.
 constexpr int kMaxReceiveBytes = 64 << 20;
+// A submit that failed in transit (deadline, lost connection) is sent again
+// this many times in all.
+constexpr int kSubmitAttempts = 3;
 // Calls with no timeout of their own (CallRequest.timeout_seconds == 0).
 constexpr absl::Duration kDefaultCallTimeout = absl::Seconds(30);
 
@@ -108,13 +112,20 @@ void MasterClient::Interrupt() {
 }
 
 absl::StatusOr<std::string> MasterClient::SubmitJob(const v1::JobSpec& spec) {
-  grpc::ClientContext context;
-  Begin(&context, options_.rpc_timeout);
   v1::SubmitJobRequest request;
   *request.mutable_spec() = spec;
-  v1::SubmitJobResponse response;
-  AMPMR_RETURN_IF_ERROR(End(&context, stub_->SubmitJob(&context, request, &response)));
-  return response.job_id();
+  // Retries carry the same id, so the master makes one job however many of
+  // them got through.
+  AMPMR_ASSIGN_OR_RETURN(std::string request_id, MakeToken());
+  request.set_request_id(request_id.substr(0, 32));
+  for (int attempt = 1;; ++attempt) {
+    grpc::ClientContext context;
+    Begin(&context, options_.rpc_timeout);
+    v1::SubmitJobResponse response;
+    absl::Status status = End(&context, stub_->SubmitJob(&context, request, &response));
+    if (status.ok()) return response.job_id();
+    if (!IsTransportFailure(status.code()) || attempt == kSubmitAttempts) return status;
+  }
 }
 
 absl::StatusOr<v1::JobStatus> MasterClient::GetJob(const std::string& job_id) {

@@ -50,6 +50,8 @@ class MasterClient final : public JobSource {
 
   const std::string& address() const override { return options_.address; }
 
+  // With a fresh request_id, sent again (up to 3 times in all) when it fails
+  // in transit: the master makes one job however many got through.
   absl::StatusOr<std::string> SubmitJob(const v1::JobSpec& spec);
   absl::StatusOr<v1::JobStatus> GetJob(const std::string& job_id) override;
   absl::StatusOr<v1::JobStatus> CancelJob(const std::string& job_id, absl::Duration timeout);

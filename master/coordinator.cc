@@ -51,10 +51,20 @@ void Coordinator::Start() {
   heartbeat_timer_ = loop_->RunAfter(options_.heartbeat_interval, [this] { CheckHeartbeats(); });
 }
 
-absl::StatusOr<std::string> Coordinator::SubmitJob(v1::JobSpec spec, SplitPlan splits) {
+absl::StatusOr<std::string> Coordinator::SubmitJob(v1::JobSpec spec, SplitPlan splits,
+                                                   const std::string& request_id) {
+  if (std::optional<std::string> earlier = JobForRequest(request_id)) return *earlier;
   if (!accepting_) return absl::UnavailableError("master is shutting down");
   const int64_t number = next_job_++;
   std::string id = absl::StrCat("j", number);
+  if (!request_id.empty()) {
+    job_by_request_[request_id] = id;
+    request_order_.push_back(request_id);
+    if (request_order_.size() > kMaxRequestIds) {
+      job_by_request_.erase(request_order_.front());
+      request_order_.pop_front();
+    }
+  }
   if (options_.journal != nullptr) {
     options_.journal->JobSubmitted(id, spec, splits,
                                    absl::ToDoubleSeconds(loop_->Now() - absl::UnixEpoch()));
@@ -67,6 +77,13 @@ absl::StatusOr<std::string> Coordinator::SubmitJob(v1::JobSpec spec, SplitPlan s
   FlushJournal();  // the job survives a restart before its id is handed out
   raw->Start();
   return id;
+}
+
+std::optional<std::string> Coordinator::JobForRequest(const std::string& request_id) const {
+  if (request_id.empty()) return std::nullopt;
+  auto it = job_by_request_.find(request_id);
+  if (it == job_by_request_.end()) return std::nullopt;
+  return it->second;
 }
 
 JobEnv Coordinator::MakeJobEnv() {

@@ -12,9 +12,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "ampmr/v1/job.pb.h"
@@ -81,7 +83,14 @@ class Coordinator {
   void CloseAllWorkers(const absl::Status& why);
 
   // REQUIRES: `spec` validated and normalized; `splits` planned from it.
-  absl::StatusOr<std::string> SubmitJob(v1::JobSpec spec, SplitPlan splits);
+  // `request_id` (may be empty) names the client's request: a later submit
+  // with the same one gets this job's id back instead of a new job (see
+  // JobForRequest). The last kMaxRequestIds are remembered.
+  absl::StatusOr<std::string> SubmitJob(v1::JobSpec spec, SplitPlan splits,
+                                        const std::string& request_id = "");
+  // The job a submit with `request_id` made, if it is remembered.
+  std::optional<std::string> JobForRequest(const std::string& request_id) const;
+  static constexpr size_t kMaxRequestIds = 10000;
   // A forgotten job (see keep_jobs) is answered for from the journal.
   absl::StatusOr<v1::JobStatus> GetJob(const std::string& job_id) const;
   absl::StatusOr<v1::JobStatus> CancelJob(const std::string& job_id);
@@ -164,6 +173,10 @@ class Coordinator {
   std::deque<std::string> finished_;          // jobs in memory that ended, oldest end first
   std::vector<std::string> to_release_;       // ended, tasks not yet let go of
   Loop::TimerId sweep_timer_ = 0;
+  // request_id -> job id, and the ids in the order they came (oldest first
+  // forgotten past kMaxRequestIds).
+  absl::flat_hash_map<std::string, std::string> job_by_request_;
+  std::deque<std::string> request_order_;
   struct Watch_ {
     std::string job_id;
     Watcher watcher;

@@ -46,6 +46,9 @@ namespace ampmr::master {
 
 class JobRun;
 
+// What JobStatus shows instead of each env value.
+inline constexpr char kHiddenEnvValue[] = "(hidden)";
+
 struct JobEnv {
   Loop* loop = nullptr;
   Scheduler* scheduler = nullptr;
@@ -122,6 +125,8 @@ class JobRun : public TaskSource {
   const std::string& id() const { return id_; }
   v1::JobState state() const { return status_.state(); }
   bool finished() const;
+  // What clients, the status page and the journal's record of a finished job
+  // see: the spec's env values are each kHiddenEnvValue (keys show).
   v1::JobStatus Status() const;
 
  private:

@@ -6,6 +6,14 @@
 #include "master/job_run.h"
 
 namespace ampmr::master {
+namespace {
+
+// Env values are secrets: they reach the tasks and nothing else.
+void HideEnvValues(v1::JobSpec* spec) {
+  for (auto& [key, value] : *spec->mutable_env()) value = kHiddenEnvValue;
+}
+
+}  // namespace
 
 bool JobRun::SetAttemptStatus(const std::string& attempt_id, const std::string& status) {
   // Attempt ids are PREFIX-TASK-aN, TASK being "m12" or "r3".
@@ -62,8 +70,9 @@ void JobRun::ReleaseTasks() {
 }
 
 v1::JobStatus JobRun::Status() const {
-  if (restored_final_) return status_;
   v1::JobStatus s = status_;
+  HideEnvValues(s.mutable_spec());
+  if (restored_final_) return s;
   s.mutable_map()->set_total(static_cast<int>(maps_.size()));
   s.mutable_map()->set_done(tally_.maps_done);
   s.mutable_reduce()->set_total(static_cast<int>(reduces_.size()));

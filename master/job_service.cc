@@ -18,6 +18,8 @@
 namespace ampmr::master {
 namespace {
 
+constexpr size_t kMaxRequestIdBytes = 128;
+
 using amp::ToGrpcStatus;
 
 struct Plan {
@@ -186,17 +188,33 @@ grpc::ServerUnaryReactor* JobServiceImpl::SubmitJob(grpc::CallbackServerContext*
                                                     v1::SubmitJobResponse* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   if (Refused(*ctx, "JobService.SubmitJob", reactor)) return reactor;
-  planner_->Post([this, reactor, response, spec = request->spec()] {
-    absl::StatusOr<Plan> plan = ValidateAndPlan(spec, max_tasks_);
-    if (!plan.ok()) {
-      reactor->Finish(ToGrpcStatus(plan.status()));
+  if (request->request_id().size() > kMaxRequestIdBytes) {
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                     absl::StrCat("request_id: longer than ", kMaxRequestIdBytes, " bytes")));
+    return reactor;
+  }
+  // A retried submit is answered with its job before it is planned again
+  // (its output may be written by now); retries racing the first are
+  // caught where the job is made, on the loop too.
+  loop_->Post([this, reactor, response, request] {
+    if (std::optional<std::string> earlier = coordinator_->JobForRequest(request->request_id())) {
+      response->set_job_id(*earlier);
+      reactor->Finish(grpc::Status::OK);
       return;
     }
-    loop_->Post([this, reactor, response, plan = std::move(*plan)]() mutable {
-      absl::StatusOr<std::string> id =
-          coordinator_->SubmitJob(std::move(plan.spec), std::move(plan.splits));
-      if (id.ok()) response->set_job_id(*id);
-      reactor->Finish(ToGrpcStatus(id.status()));
+    planner_->Post([this, reactor, response, request] {
+      absl::StatusOr<Plan> plan = ValidateAndPlan(request->spec(), max_tasks_);
+      if (!plan.ok()) {
+        reactor->Finish(ToGrpcStatus(plan.status()));
+        return;
+      }
+      loop_->Post([this, reactor, response, request, plan = std::move(*plan)]() mutable {
+        absl::StatusOr<std::string> id = coordinator_->SubmitJob(
+            std::move(plan.spec), std::move(plan.splits), request->request_id());
+        if (id.ok()) response->set_job_id(*id);
+        reactor->Finish(ToGrpcStatus(id.status()));
+      });
     });
   });
   return reactor;

@@ -19,6 +19,7 @@
 #include "common/status_macros.h"
 #include "common/key_spec.h"
 #include "common/task_spec.h"
+#include "master/plugin_file.h"
 
 namespace ampmr::master {
 namespace {
@@ -58,12 +59,43 @@ absl::StatusOr<bool> IsEmptyDir(const std::string& path) {
   return empty;
 }
 
+// Paths are read and written by every worker, whatever its working
+// directory: absolute, and nothing a C string cannot carry.
+absl::Status CheckPath(absl::string_view field, absl::string_view path) {
+  if (path.size() > kMaxPathBytes) {
+    return Invalid(field, absl::StrCat("path longer than ", kMaxPathBytes, " bytes"));
+  }
+  if (path.find('\0') != absl::string_view::npos) return Invalid(field, "path holds a NUL byte");
+  if (path.empty() || path[0] != '/') {
+    return Invalid(field, absl::StrCat("\"", path, "\" is not an absolute path"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckInputsAndOutput(const v1::JobSpec& spec) {
   if (spec.inputs().empty()) return Invalid("inputs", "at least one input is required");
+  if (spec.inputs_size() > kMaxInputs) {
+    return Invalid("inputs",
+                   absl::StrCat("at most ", kMaxInputs, " per job, got ", spec.inputs_size()));
+  }
   for (int i = 0; i < spec.inputs_size(); ++i) {
-    if (spec.inputs(i).empty()) return Invalid(absl::StrCat("inputs[", i, "]"), "empty path");
+    const std::string field = absl::StrCat("inputs[", i, "]");
+    if (spec.inputs(i).empty()) return Invalid(field, "empty path");
+    AMPMR_RETURN_IF_ERROR(CheckPath(field, spec.inputs(i)));
   }
   if (spec.output().empty()) return Invalid("output", "required");
+  AMPMR_RETURN_IF_ERROR(CheckPath("output", spec.output()));
+  if (spec.name().size() > kMaxNameBytes) {
+    return Invalid("name", absl::StrCat("longer than ", kMaxNameBytes, " bytes"));
+  }
+  for (const auto& [field, text] :
+       {std::pair<const char*, const std::string&>{"mapper", spec.mapper()},
+        {"reducer", spec.reducer()},
+        {"combiner", spec.combiner()}}) {
+    if (text.size() > kMaxTaskSpecBytes) {
+      return Invalid(field, absl::StrCat("longer than ", kMaxTaskSpecBytes, " bytes"));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -124,14 +156,28 @@ absl::Status CheckKeysAndOutputFormat(const v1::JobSpec& spec) {
 
 // Names become environment variables of exec tasks (setenv/execve rules).
 absl::Status CheckEnv(const v1::JobSpec& spec) {
+  if (spec.env_size() > kMaxEnvVars) {
+    return Invalid("env",
+                   absl::StrCat("at most ", kMaxEnvVars, " variables, got ", spec.env_size()));
+  }
   std::vector<std::pair<std::string, std::string>> env(spec.env().begin(), spec.env().end());
   std::sort(env.begin(), env.end());  // the same spec always reports the same error
+  size_t bytes = 0;
   for (const auto& [name, value] : env) {
+    bytes += name.size() + value.size();
+    if (name.size() > kMaxEnvNameBytes) {
+      return Invalid("env",
+                     absl::StrCat("a variable name is longer than ", kMaxEnvNameBytes, " bytes"));
+    }
     std::string field = absl::StrCat("env \"", name, "\"");
     if (name.empty()) return Invalid("env", "empty variable name");
     if (name.find('=') != std::string::npos) return Invalid(field, "name must not contain '='");
     if (name.find('\0') != std::string::npos) return Invalid(field, "name contains a NUL byte");
     if (value.find('\0') != std::string::npos) return Invalid(field, "value contains a NUL byte");
+  }
+  if (bytes > kMaxEnvBytes) {
+    return Invalid("env",
+                   absl::StrCat("names and values add up to more than ", kMaxEnvBytes, " bytes"));
   }
   return absl::OkStatus();
 }
@@ -176,12 +222,13 @@ absl::Status CheckPlugin(TaskRole role, const std::string& text) {
   if (!task.ok() || task->kind != TaskSpec::Kind::kPlugin) return absl::OkStatus();
   std::string field = absl::StrCat(TaskRoleName(role), " \"", text, "\"");
   const std::string& path = task->arg;
+  AMPMR_RETURN_IF_ERROR(CheckPath(field, path));
   struct stat st;
   if (stat(path.c_str(), &st) != 0 || access(path.c_str(), R_OK) != 0) {
     return Annotate(PathError("plugin", path, errno), field);
   }
   if (!S_ISREG(st.st_mode)) return Invalid(field, absl::StrCat(path, ": not a regular file"));
-  return absl::OkStatus();
+  return Annotate(CheckPluginFile(path), field);
 }
 
 }  // namespace

@@ -54,7 +54,8 @@ class Daemon {
   bool reaped_ = false;
 };
 
-// A TCP port on 127.0.0.1 that was free a moment ago.
+// A TCP port on 127.0.0.1 that was free a moment ago, below the ephemeral
+// range so that no connection of a concurrent test takes it meanwhile.
 int FreePort();
 
 // Text files made of the corpus's books repeated: `files` files of about

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <condition_variable>
+#include <filesystem>
 #include <mutex>
 #include <string>
 
@@ -285,6 +286,99 @@ TEST(SecurityTest, StatusPageNeedsTheTokenOrItsCookie) {
   ASSERT_TRUE(workers);
   EXPECT_EQ(workers->status, 200);
   EXPECT_THAT(workers->body, HasSubstr("\"workers\":[]"));
+}
+
+TEST(SecurityTest, EnvValuesReachTheTaskAndNothingElse) {
+  ScratchDir tmp;
+  const int http_port = FreePort();
+  TestCluster cluster(tmp.path(), 1, {"--http", absl::StrCat("127.0.0.1:", http_port)});
+  ASSERT_TRUE(cluster.WaitForWorkers(1));
+  const std::string secret = "s3cr3t-value-4242";
+  WriteFile(tmp.path() + "/in.txt", "x\n");
+  const std::string output = tmp.path() + "/out";
+  CommandResult submit =
+      RunCommand({BinPath("ampmr"), "submit", "--master", cluster.address(), "--wait", "--input",
+                  tmp.path() + "/in.txt", "--output", output, "--mapper", "exec:printenv API_KEY",
+                  "--reducer", "none", "--env", "API_KEY=" + secret},
+                 absl::Seconds(60));
+  ASSERT_EQ(submit.exit_code, 0) << submit.err;
+  // The task saw it...
+  std::string parts;
+  for (const auto& entry : std::filesystem::directory_iterator(output)) {
+    parts += ReadFile(entry.path().string());
+  }
+  EXPECT_THAT(parts, HasSubstr(secret));
+  // ... and nothing else shows it: GetJob, ListJobs, WatchJob (submit
+  // --wait), the status page, the logs. The key still shows.
+  const std::string job_id = submit.out.substr(0, submit.out.find('\n'));
+  CommandResult status =
+      RunCommand({BinPath("ampmr"), "status", "--master", cluster.address(), "--json", job_id},
+                 absl::Seconds(30));
+  CommandResult jobs = RunCommand(
+      {BinPath("ampmr"), "jobs", "--master", cluster.address(), "--json"}, absl::Seconds(30));
+  httplib::Client http("127.0.0.1", http_port);
+  auto page = http.Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_THAT(status.out, HasSubstr("API_KEY"));
+  for (const std::string& seen :
+       {submit.out, submit.err, status.out, jobs.out, page->body,
+        ReadFile(tmp.path() + "/master.log"), ReadFile(tmp.path() + "/worker0.log")}) {
+    EXPECT_THAT(seen, Not(HasSubstr(secret)));
+  }
+}
+
+TEST(SecurityTest, ARetriedSubmitWithTheSameRequestIdMakesOneJob) {
+  ScratchDir tmp;
+  TestCluster cluster(tmp.path(), 0);
+  WriteFile(tmp.path() + "/in.txt", "x\n");
+  auto stub = v1::JobService::NewStub(
+      grpc::CreateChannel(cluster.address(), grpc::InsecureChannelCredentials()));
+  v1::SubmitJobRequest request;
+  request.set_request_id("retry-me-1");
+  request.mutable_spec()->add_inputs(tmp.path() + "/in.txt");
+  request.mutable_spec()->set_output(tmp.path() + "/out");
+  request.mutable_spec()->set_mapper("builtin:wordcount");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    grpc::ClientContext context;
+    v1::SubmitJobResponse response;
+    ASSERT_TRUE(stub->SubmitJob(&context, request, &response).ok());
+    ids.push_back(response.job_id());
+  }
+  EXPECT_EQ(ids[0], ids[1]);
+  EXPECT_EQ(ids[0], ids[2]);
+  CommandResult jobs = RunCommand(
+      {BinPath("ampmr"), "jobs", "--master", cluster.address(), "--json"}, absl::Seconds(30));
+  EXPECT_EQ(std::count(jobs.out.begin(), jobs.out.end(), '\n'), 1) << jobs.out;
+  // Another id is another job; an id past its bound is refused.
+  request.set_request_id("retry-me-2");
+  request.mutable_spec()->set_output(tmp.path() + "/out2");
+  grpc::ClientContext context;
+  v1::SubmitJobResponse response;
+  ASSERT_TRUE(stub->SubmitJob(&context, request, &response).ok());
+  EXPECT_NE(response.job_id(), ids[0]);
+  request.set_request_id(std::string(129, 'r'));
+  grpc::ClientContext long_context;
+  grpc::Status refused = stub->SubmitJob(&long_context, request, &response);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(refused.error_message(), "request_id: longer than 128 bytes");
+}
+
+TEST(SecurityTest, RelativeOutputOverTheRawApiIsRefused) {
+  ScratchDir tmp;
+  TestCluster cluster(tmp.path(), 0);
+  WriteFile(tmp.path() + "/in.txt", "x\n");
+  auto stub = v1::JobService::NewStub(
+      grpc::CreateChannel(cluster.address(), grpc::InsecureChannelCredentials()));
+  v1::SubmitJobRequest request;
+  request.mutable_spec()->add_inputs(tmp.path() + "/in.txt");
+  request.mutable_spec()->set_output("out");
+  request.mutable_spec()->set_mapper("builtin:wordcount");
+  grpc::ClientContext context;
+  v1::SubmitJobResponse response;
+  grpc::Status status = stub->SubmitJob(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "output: \"out\" is not an absolute path");
 }
 
 // A CA made for the test with Debian's openssl, and certificates it signed

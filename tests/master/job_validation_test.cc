@@ -309,8 +309,64 @@ TEST(JobValidationTest, ChecksPluginPaths) {
       spec, absl::StatusCode::kInvalidArgument,
       "combiner \"plugin:" + dir.Path("adir") + "\": " + dir.Path("adir") + ": not a regular file");
   spec = ValidSpec(dir);
-  spec.set_reducer("plugin:" + dir.Write("sum.so", "not really a library"));
+  const std::string fake = dir.Write("sum.so", "not really a library");
+  spec.set_reducer("plugin:" + fake);
+  ExpectRefused(spec, absl::StatusCode::kInvalidArgument,
+                "reducer \"plugin:" + fake + "\": " + fake + ": not an ELF shared object");
+  spec = ValidSpec(dir);
+  spec.set_mapper(std::string("plugin:") + NO_ENTRY_PLUGIN);
+  ExpectRefused(spec, absl::StatusCode::kInvalidArgument,
+                HasSubstr("does not define ampmr_plugin_entry: not an ampmr plugin"));
+  spec = ValidSpec(dir);
+  spec.set_mapper(std::string("plugin:") + TEST_PLUGIN);
   EXPECT_THAT(ValidateAndNormalize(&spec), IsOk());
+}
+
+TEST(JobValidationTest, PathsMustBeAbsoluteWithoutNul) {
+  TempDir dir;
+  v1::JobSpec spec = ValidSpec(dir);
+  spec.set_output("relative/out");
+  ExpectRefused(spec, absl::StatusCode::kInvalidArgument,
+                "output: \"relative/out\" is not an absolute path");
+  spec = ValidSpec(dir);
+  spec.add_inputs("in.txt");
+  ExpectRefused(spec, absl::StatusCode::kInvalidArgument,
+                "inputs[1]: \"in.txt\" is not an absolute path");
+  spec = ValidSpec(dir);
+  spec.set_output(dir.Path("out") + std::string("\0x", 2));
+  ExpectRefused(spec, absl::StatusCode::kInvalidArgument, "output: path holds a NUL byte");
+  spec = ValidSpec(dir);
+  spec.set_mapper("plugin:lib/x.so");
+  ExpectRefused(spec, absl::StatusCode::kInvalidArgument,
+                HasSubstr("\"lib/x.so\" is not an absolute path"));
+  spec = ValidSpec(dir);
+  spec.set_output("/" + std::string(kMaxPathBytes, 'a'));
+  ExpectRefused(spec, absl::StatusCode::kInvalidArgument, HasSubstr("output: path longer than"));
+}
+
+TEST(JobValidationTest, BoundsEveryField) {
+  TempDir dir;
+  v1::JobSpec spec = ValidSpec(dir);
+  for (int i = 0; i < kMaxInputs; ++i) spec.add_inputs(spec.inputs(0));
+  ExpectRefused(spec, absl::StatusCode::kInvalidArgument,
+                "inputs: at most 10000 per job, got 10001");
+  spec = ValidSpec(dir);
+  spec.set_name(std::string(kMaxNameBytes + 1, 'n'));
+  ExpectRefused(spec, absl::StatusCode::kInvalidArgument, "name: longer than 1024 bytes");
+  spec = ValidSpec(dir);
+  spec.set_mapper("exec:" + std::string(kMaxTaskSpecBytes, 'x'));
+  ExpectRefused(spec, absl::StatusCode::kInvalidArgument, "mapper: longer than 65536 bytes");
+  spec = ValidSpec(dir);
+  for (int i = 0; i <= kMaxEnvVars; ++i) (*spec.mutable_env())["V" + std::to_string(i)] = "x";
+  ExpectRefused(spec, absl::StatusCode::kInvalidArgument, "env: at most 1000 variables, got 1001");
+  spec = ValidSpec(dir);
+  (*spec.mutable_env())["BIG"] = std::string(kMaxEnvBytes, 'v');
+  ExpectRefused(spec, absl::StatusCode::kInvalidArgument,
+                HasSubstr("env: names and values add up to more than"));
+  spec = ValidSpec(dir);
+  (*spec.mutable_env())[std::string(kMaxEnvNameBytes + 1, 'N')] = "v";
+  ExpectRefused(spec, absl::StatusCode::kInvalidArgument,
+                HasSubstr("env: a variable name is longer than 1024 bytes"));
 }
 
 TEST(JobValidationTest, ReportsTheFirstProblemInFieldOrder) {
