@@ -4,8 +4,11 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "common/amp/grpc_stream.h"
 #include "common/amp/session.h"
+#include "common/hello_limits.h"
+#include "common/log_limiter.h"
 #include "common/logging.h"
 #include "master/worker_link.h"
 
@@ -15,8 +18,12 @@ namespace {
 // One worker's connection, living on the coordinator's loop.
 class Connection : public WorkerLink {
  public:
-  Connection(Coordinator* coordinator, std::shared_ptr<amp::BoxOutbox> outbox, std::string peer)
-      : coordinator_(coordinator), peer_(peer), outbox_(outbox),
+  Connection(Coordinator* coordinator, LogLimiter* refusals,
+             std::shared_ptr<amp::BoxOutbox> outbox, std::string peer)
+      : coordinator_(coordinator),
+        refusals_(refusals),
+        peer_(peer),
+        outbox_(outbox),
         session_(std::move(outbox), "worker@" + peer) {
     session_.SetResponder(v1::Command::kHello,
                           [this](const v1::Command& c, amp::Session::Reply reply) {
@@ -83,6 +90,16 @@ class Connection : public WorkerLink {
       reply(absl::FailedPreconditionError("Hello sent twice on one session"));
       return;
     }
+    if (absl::Status bad = CheckHello(hello); !bad.ok()) {
+      // A refused worker retries: logged once a minute per host.
+      int64_t skipped = 0;
+      if (refusals_->Allow(peer_.substr(0, peer_.rfind(':')), &skipped)) {
+        AMPMR_LOG(WARNING) << "refused a worker's Hello peer=" << peer_ << ": " << bad.message()
+                           << (skipped > 0 ? absl::StrCat(" (and ", skipped, " more since)") : "");
+      }
+      reply(bad);
+      return;
+    }
     v1::Welcome welcome = coordinator_->AddWorker(hello, this, peer_);
     worker_id_ = welcome.worker_id();
     v1::Answer answer;
@@ -91,6 +108,7 @@ class Connection : public WorkerLink {
   }
 
   Coordinator* const coordinator_;
+  LogLimiter* const refusals_;
   const std::string peer_;
   const std::shared_ptr<amp::BoxOutbox> outbox_;
   amp::Session session_;
@@ -108,11 +126,12 @@ grpc::ServerBidiReactor<v1::Box, v1::Box>* WorkerSessionImpl::Connect(
   std::string peer = ctx->peer();
   Loop* loop = loop_;
   Coordinator* coordinator = coordinator_;
+  LogLimiter* refusals = &hello_refusals_;
   return new amp::ServerBoxReactor([=](std::shared_ptr<amp::BoxOutbox> outbox) {
     // Created and destroyed on the loop; the stream callbacks only post.
     auto holder = std::make_shared<std::unique_ptr<Connection>>();
-    loop->Post([holder, coordinator, outbox, peer] {
-      *holder = std::make_unique<Connection>(coordinator, outbox, peer);
+    loop->Post([holder, coordinator, refusals, outbox, peer] {
+      *holder = std::make_unique<Connection>(coordinator, refusals, outbox, peer);
     });
     amp::StreamCallbacks callbacks;
     callbacks.on_box = [loop, holder](v1::Box box) {

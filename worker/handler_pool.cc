@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/hello_limits.h"
 #include "worker/handler_slots.h"
 
 namespace ampmr::worker {
@@ -32,6 +33,10 @@ absl::StatusOr<HandlerSpec> ParseHandlerSpec(absl::string_view flag) {
         absl::StrCat("--handler: want NAME=COMMAND, got \"", flag, "\""));
   }
   HandlerSpec spec{std::string(flag.substr(0, eq)), std::string(flag.substr(eq + 1))};
+  if (spec.name.size() > kMaxHandlerNameBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--handler: name longer than ", kMaxHandlerNameBytes, " bytes"));
+  }
   if (!ValidName(spec.name)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--handler: name \"", spec.name, "\" may only use letters, digits, '_', '-' and '.'"));
