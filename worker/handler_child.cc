@@ -59,7 +59,8 @@ absl::Status HandlerError(unsigned char code, std::string message) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<HandlerChild>> HandlerChild::Spawn(
-    const std::string& command, const std::vector<std::string>& env) {
+    const std::string& command, const std::vector<std::string>& env,
+    const std::optional<RunAs>& run_as) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
     return absl::InternalError(absl::StrCat("socketpair: ", strerror(errno)));
@@ -75,6 +76,7 @@ absl::StatusOr<std::unique_ptr<HandlerChild>> HandlerChild::Spawn(
   // that starts it lives as long as the child should).
   options.die_with_parent = true;
   options.group_listener = GroupReaper::Listener();
+  options.run_as = run_as;
   absl::StatusOr<std::unique_ptr<Subprocess>> process = Subprocess::Start(options);
   close(sv[1]);
   if (!process.ok()) {

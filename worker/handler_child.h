@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,9 +36,11 @@ inline constexpr uint32_t kMaxHandlerFrame = 256u << 20;
 
 class HandlerChild {
  public:
-  // Starts `command` with `env` ("K=V") added to this process's environment.
-  static absl::StatusOr<std::unique_ptr<HandlerChild>> Spawn(const std::string& command,
-                                                             const std::vector<std::string>& env);
+  // Starts `command` with `env` ("K=V") added to this process's environment,
+  // as `run_as` when set.
+  static absl::StatusOr<std::unique_ptr<HandlerChild>> Spawn(
+      const std::string& command, const std::vector<std::string>& env,
+      const std::optional<RunAs>& run_as = std::nullopt);
   ~HandlerChild();  // Kill()s
 
   HandlerChild(const HandlerChild&) = delete;

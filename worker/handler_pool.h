@@ -23,12 +23,14 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/subprocess.h"
 
 namespace ampmr::worker {
 
@@ -54,6 +56,8 @@ struct HandlerPoolOptions {
   // Restart delays for children that die within a second of starting.
   absl::Duration min_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(5);
+  // Who the children run as (--task-user); unset: the worker's user.
+  std::optional<RunAs> run_as;
 };
 
 struct HandlerCall {

@@ -159,7 +159,8 @@ void HandlerSlots::Run(Slot* slot) {
       }
       absl::StatusOr<std::unique_ptr<HandlerChild>> spawned =
           HandlerChild::Spawn(spec_.command, {absl::StrCat("AMPMR_HANDLER=", spec_.name),
-                                              absl::StrCat("AMPMR_HANDLER_SLOT=", slot->index)});
+                                              absl::StrCat("AMPMR_HANDLER_SLOT=", slot->index)},
+                              options_.run_as);
       if (!spawned.ok()) {
         AMPMR_LOG(ERROR) << "handler=" << spec_.name << " slot=" << slot->index
                          << ": cannot start: " << spawned.status().message();

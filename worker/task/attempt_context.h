@@ -11,11 +11,13 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
 #include "ampmr/v1/session.pb.h"
 #include "common/key_spec.h"
+#include "common/subprocess.h"
 #include "worker/task/progress_clock.h"
 #include "worker/task/stderr_log.h"
 
@@ -53,6 +55,9 @@ struct AttemptContext {
   // Where its exec processes' stderr is kept for `ampmr logs`; null: not
   // kept. Copies of the context share it.
   std::shared_ptr<StderrLog> stderr_log;
+
+  // Who its exec processes run as (--task-user); unset: the worker's user.
+  std::optional<RunAs> run_as;
 
   // From a RunMap / RunReduce request, with the progress clock started now.
   // `progress` may be null: a clock for the task's timeout is made.

@@ -35,6 +35,7 @@ StreamingOptions Options(const std::string& command, const AttemptContext& conte
   options.cancelled = context.cancelled;
   options.progress = context.progress;
   options.stderr_log = context.stderr_log;
+  options.run_as = context.run_as;
   return options;
 }
 

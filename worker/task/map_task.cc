@@ -160,6 +160,7 @@ absl::StatusOr<v1::MapDone> RunMap(const MapTaskOptions& options) {
   AttemptContext context = AttemptContext::ForMap(options.run, options.cancelled, options.progress);
   context.keys = keys;
   context.stderr_log = options.stderr_log;
+  context.run_as = options.run_as;
   AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<Mapper> mapper, MakeMapper(mapper_spec, context));
   if (options.run.sample_bytes() > 0) {
     return RunSample(options, context.progress.get(), mapper.get(), keys);

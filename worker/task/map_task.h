@@ -11,10 +11,12 @@
 #include <atomic>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "ampmr/v1/session.pb.h"
+#include "common/subprocess.h"
 #include "worker/task/map_output.h"
 #include "worker/task/progress_clock.h"
 #include "worker/task/stderr_log.h"
@@ -49,6 +51,8 @@ struct MapTaskOptions {
 
   // Where exec mappers and combiners keep their stderr; null: not kept.
   std::shared_ptr<StderrLog> stderr_log;
+  // Who exec children run as (--task-user); unset: the worker's user.
+  std::optional<RunAs> run_as;
 };
 
 // A map-only job (RunMap.output_dir set) writes the mapper's pairs, unsorted,

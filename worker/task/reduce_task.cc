@@ -129,6 +129,7 @@ absl::StatusOr<v1::ReduceDone> RunReduce(const ReduceTaskOptions& options) {
       AttemptContext::ForTask(task, /*is_map=*/false, options.cancelled, options.progress);
   context.keys = keys;
   context.stderr_log = options.stderr_log;
+  context.run_as = options.run_as;
   AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<Reducer> reducer, MakeReducer(spec, context));
   std::vector<std::unique_ptr<MappedRange>> maps;
   std::vector<RunInput> runs;

@@ -12,11 +12,13 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "ampmr/v1/session.pb.h"
+#include "common/subprocess.h"
 #include "worker/task/progress_clock.h"
 #include "worker/task/stderr_log.h"
 
@@ -48,6 +50,8 @@ struct ReduceTaskOptions {
 
   // Where an exec reducer keeps its stderr; null: not kept.
   std::shared_ptr<StderrLog> stderr_log;
+  // Who exec children run as (--task-user); unset: the worker's user.
+  std::optional<RunAs> run_as;
 };
 
 // An empty task reducer means builtin:identity (the --reducer default).

@@ -72,6 +72,7 @@ absl::StatusOr<std::unique_ptr<StreamingProcess>> StreamingProcess::Start(
   spawn.nonblocking_pipes = true;
   spawn.pipe_size = kPipeSize;
   spawn.group_listener = GroupReaper::Listener();
+  spawn.run_as = options.run_as;
   AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<Subprocess> child, Subprocess::Start(spawn));
   return std::unique_ptr<StreamingProcess>(
       new StreamingProcess(std::move(options), std::move(child)));

@@ -28,6 +28,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,8 @@ struct StreamingOptions {
   std::shared_ptr<StderrLog> stderr_log;
   // Between SIGTERM and SIGKILL when stopping early.
   absl::Duration kill_grace = absl::Seconds(1);
+  // Who the child runs as (--task-user); unset: the worker's user.
+  std::optional<RunAs> run_as;
 };
 
 class StreamingProcess {
