@@ -22,6 +22,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "common/auth.h"
 #include "common/status_macros.h"
 
 namespace ampmr::client {
@@ -120,6 +121,7 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
   }
   AMPMR_ASSIGN_OR_RETURN(std::string dir, MakeTempDir(options.temp_parent));
   std::unique_ptr<LocalCluster> cluster(new LocalCluster(options, dir));
+  AMPMR_RETURN_IF_ERROR(WriteNewTokenFile(cluster->token_file()).status());
   AMPMR_RETURN_IF_ERROR(cluster->StartMaster());
   AMPMR_RETURN_IF_ERROR(cluster->StartWorkers());
   return cluster;
@@ -132,8 +134,13 @@ absl::Status LocalCluster::StartMaster() {
   AMPMR_RETURN_IF_ERROR(MakeDir(data_dir));
   const std::string log_path = absl::StrCat(dir_, "/master.log");
   SubprocessOptions spawn = ChildOptions(log_path);
-  spawn.argv = {absl::StrCat(options_.bin_dir, "/", kMasterBinary), "--listen", "127.0.0.1:0",
-                "--data-dir", data_dir};
+  spawn.argv = {absl::StrCat(options_.bin_dir, "/", kMasterBinary),
+                "--listen",
+                "127.0.0.1:0",
+                "--data-dir",
+                data_dir,
+                "--token-file",
+                token_file()};
   spawn.fds.insert_or_assign(1, ChildFd::PipeFromChild());
   AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<Subprocess> master, Subprocess::Start(spawn));
   Subprocess* raw = master.get();
@@ -162,7 +169,9 @@ absl::Status LocalCluster::StartWorkers() {
                   "--work-dir",
                   work_dir,
                   "--slots",
-                  "1"};
+                  "1",
+                  "--token-file",
+                  token_file()};
     AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<Subprocess> worker, Subprocess::Start(spawn));
     std::lock_guard<std::mutex> lock(mu_);
     pids_.push_back(worker->pid());

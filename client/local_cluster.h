@@ -2,11 +2,14 @@
 // and N ampmr-worker child processes in a private temporary directory,
 // started from the folder of ampmr's own executable:
 //
+//   TMP/token          a fresh random cluster token, mode 0600
 //   TMP/master/        the master's --data-dir      TMP/master.log
 //   TMP/worker-I/      worker I's --work-dir        TMP/worker-I.log
 //
-// (TMP is mkdtemp'd under $TMPDIR, else /tmp; each log gets the child's
-// stderr, and a worker's stdout too). The master is started with
+// (TMP is mkdtemp'd under $TMPDIR, else /tmp, mode 0700; each log gets the
+// child's stderr, and a worker's stdout too). The token keeps other local
+// users off the cluster: every child gets `--token-file TMP/token`, and so
+// must the client (token_file()). The master is started with
 // `--listen 127.0.0.1:0`; its stdout must carry exactly one line,
 // "ampmr-master listening on HOST:PORT", once it serves. Workers get
 // `--master HOST:PORT --work-dir TMP/worker-I --slots 1`.
@@ -77,6 +80,8 @@ class LocalCluster {
   const std::string& master_address() const { return master_address_; }
   // The temporary directory. Constant after Start().
   const std::string& dir() const { return dir_; }
+  // The cluster's token file (in dir()). Constant after Start().
+  std::string token_file() const { return dir_ + "/token"; }
 
   // Reaps the children that have exited since the last call and describes
   // them. Never blocks.

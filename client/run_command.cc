@@ -178,6 +178,7 @@ int LocalRun::Run() {
 
   MasterClientOptions client_options;
   client_options.address = cluster_->master_address();
+  client_options.security.token_file = cluster_->token_file();
   absl::StatusOr<std::unique_ptr<MasterClient>> client = MasterClient::Connect(client_options);
   if (watcher_->interrupted() != 0) return Interrupted("");
   if (!client.ok()) return ClusterFailed(client.status());

@@ -4,6 +4,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <future>
 #include <system_error>
@@ -17,6 +18,23 @@
 #include "master/session_service.h"
 
 namespace ampmr::master {
+namespace {
+
+// Takes gRPC's reflection plugin (which every ServerBuilder gets once it is
+// linked in) off one server.
+class WithoutReflection : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    plugins->erase(std::remove_if(plugins->begin(), plugins->end(),
+                                  [](const std::unique_ptr<grpc::ServerBuilderPlugin>& plugin) {
+                                    return plugin->name() == "proto_server_reflection";
+                                  }),
+                   plugins->end());
+  }
+};
+
+}  // namespace
 
 struct MasterServer::Impl {
   std::shared_ptr<const ClusterCredentials> credentials;
@@ -91,9 +109,11 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(const MasterOp
 
   grpc::EnableDefaultHealthCheckService(true);
   // Generic gRPC tools (grpcurl, grpc_cli) list and call the services
-  // without the .proto files.
+  // without the .proto files, on a trusted network: gRPC's reflection
+  // service cannot check the token, so with one it is not served.
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  if (creds->has_token()) builder.SetOption(std::make_unique<WithoutReflection>());
   int port = 0;
   AddListener(&builder, options.listen, *creds, &port);
   builder.RegisterService(impl->jobs.get());

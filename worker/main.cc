@@ -7,6 +7,7 @@
 
 #include "common/cli_flags.h"
 #include "common/logging.h"
+#include "common/security_flags.h"
 #include "common/stop_signals.h"
 #include "worker/master_link.h"
 #include "worker/task/group_reaper.h"
@@ -19,7 +20,7 @@ int main(int argc, char** argv) {
     options.master = env;
   }
   ampmr::FlagSet flags(
-      "ampmr-worker [--master ADDR] [--slots N] [--work-dir DIR]",
+      "ampmr-worker [--master ADDR] [--slots N] [--work-dir DIR] [--token-file FILE]",
       "An ampmr worker: dials the master (reconnecting with backoff), runs map and\n"
       "reduce tasks in --slots slots, and serves its map outputs to reducers.");
   flags.String("master", &options.master, "ADDR", "the master's address")
@@ -44,6 +45,12 @@ int main(int argc, char** argv) {
                  "(frames on fd 3 and 4, see README \"Calls\"), or builtin:echo");
   flags.Int64("handler-max-calls", &options.handler_max_calls, "N",
               "replace a handler child after it answered N calls; 0: never");
+  flags
+      .String("task-user", &options.task_user, "USER",
+              "run exec tasks and handler children as USER and its groups (the worker must "
+              "run as root); plugin: tasks, which run inside the worker, are then refused")
+      .DefaultText("the worker's own user");
+  ampmr::AddSecurityFlags(&flags, &options.security, ampmr::SecurityRole::kServer);
   if (std::optional<int> exit_code = flags.ParseFlagsOnly("ampmr-worker", argc, argv)) {
     return *exit_code;
   }
@@ -78,7 +85,7 @@ int main(int argc, char** argv) {
   auto worker = ampmr::worker::Worker::Start(options);
   if (!worker.ok()) {
     std::cerr << "ampmr-worker: " << worker.status().message() << "\n";
-    return 1;
+    return worker.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
   const int sig = ampmr::WaitForStopSignal(stop_signals);
   if (sig == SIGTERM) {

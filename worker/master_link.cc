@@ -62,8 +62,12 @@ absl::StatusOr<std::unique_ptr<MasterLink>> MasterLink::Create(const MasterLinkO
                                                                Loop* loop, OnSession on_session,
                                                                OnLost on_lost) {
   if (absl::Status s = CheckMasterAddress(options.master); !s.ok()) return s;
+  MasterLinkOptions with_credentials = options;
+  if (with_credentials.credentials == nullptr) {
+    with_credentials.credentials = ClusterCredentials::None();
+  }
   return std::unique_ptr<MasterLink>(
-      new MasterLink(options, loop, std::move(on_session), std::move(on_lost)));
+      new MasterLink(with_credentials, loop, std::move(on_session), std::move(on_lost)));
 }
 
 MasterLink::MasterLink(const MasterLinkOptions& options, Loop* loop, OnSession on_session,
@@ -83,7 +87,8 @@ MasterLink::MasterLink(const MasterLinkOptions& options, Loop* loop, OnSession o
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, absl::ToInt64Milliseconds(options.keepalive_timeout));
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-  channel_ = grpc::CreateCustomChannel(options.master, grpc::InsecureChannelCredentials(), args);
+  channel_ = grpc::CreateCustomChannel(options.master,
+                                       options_.credentials->ChannelCredentials(), args);
 }
 
 MasterLink::~MasterLink() {
@@ -136,7 +141,10 @@ void MasterLink::Connect() {
     streams_done_.notify_all();
     loop_->Post([this, stream, why] { OnStreamDone(stream, why); });
   };
-  stream->reactor = std::make_unique<amp::ClientBoxReactor>(stream->stub.get(), std::move(callbacks));
+  const ClusterCredentials* credentials = options_.credentials.get();
+  stream->reactor = std::make_unique<amp::ClientBoxReactor>(
+      stream->stub.get(), std::move(callbacks),
+      [credentials](grpc::ClientContext* context) { credentials->Apply(context); });
   stream->session =
       std::make_unique<amp::Session>(stream->reactor->outbox(), "master@" + options_.master);
   {
@@ -175,7 +183,10 @@ void MasterLink::OnStreamDone(Stream* stream, const absl::Status& why) {
 
 void MasterLink::LogFailedAttempt(const absl::Status& why, absl::Duration retry_in) {
   const absl::Time now = loop_->Now();
-  std::string reason(why.message());
+  std::string reason = why.code() == absl::StatusCode::kUnauthenticated
+                           ? absl::StrCat("the master refused this worker's token (",
+                                          why.message(), "); give the cluster's --token-file")
+                           : options_.credentials->ExplainConnectFailure(why.message());
   if (reason == last_failure_ && now - last_failure_logged_ < kRepeatedFailureLogPeriod) {
     ++failures_not_logged_;
     return;

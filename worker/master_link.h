@@ -7,9 +7,13 @@
 // that cannot be reached any more (a partition, a dead host) ends the stream
 // within keepalive_time + keepalive_timeout instead of never.
 //
+// Every stream carries the cluster token and, with --tls-ca, runs over TLS
+// verified against it (`credentials`).
+//
 // Log lines: one when a session is welcomed, one when it is lost, and one per
-// failed attempt to connect with its reason, except that an attempt failing
-// like the one before is logged at most every 30 s (with how many were not).
+// failed attempt to connect with its reason (a refused token says so and
+// names --token-file), except that an attempt failing like the one before is
+// logged at most every 30 s (with how many were not).
 //
 // Thread-safety: Create and the destructor on the owner's thread; Start and
 // Close on any thread; the rest happens on `loop`. Boxes are read on gRPC
@@ -32,6 +36,7 @@
 #include "absl/time/time.h"
 #include "common/amp/deferred.h"
 #include "common/amp/session.h"
+#include "common/credentials.h"
 #include "common/loop.h"
 
 namespace grpc {
@@ -44,6 +49,8 @@ struct MasterLinkOptions {
   // The master's address, HOST:PORT (HOST a name, an IPv4 address, or an
   // IPv6 address in brackets).
   std::string master;
+  // The token and TLS files to dial with; null: none.
+  std::shared_ptr<const ClusterCredentials> credentials;
   // Waits between attempts to connect.
   absl::Duration min_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(5);

@@ -43,7 +43,7 @@ std::shared_ptr<grpc::Channel> ShuffleFetcher::ChannelTo(const std::string& addr
     // fetch fails within seconds instead of waiting for its deadline.
     args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 2000);
     args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 3000);
-    channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+    channel = grpc::CreateCustomChannel(address, credentials_->ChannelCredentials(), args);
   }
   return channel;
 }
@@ -53,6 +53,7 @@ absl::Status ShuffleFetcher::FetchOne(const v1::MapOutputLocation& loc, int fd,
                                       const std::atomic<bool>& stop) {
   auto stub = v1::ShuffleService::NewStub(ChannelTo(loc.shuffle_address()));
   grpc::ClientContext ctx;
+  credentials_->Apply(&ctx);
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
   v1::FetchRequest request;
   request.set_attempt_id(loc.attempt_id());
@@ -84,7 +85,9 @@ absl::Status ShuffleFetcher::FetchOne(const v1::MapOutputLocation& loc, int fd,
     absl::Status lost = absl::AbortedError(absl::StrCat("fetch map output of task ",
                                                         loc.map_task_id(), " from worker=",
                                                         loc.worker_id(), " at ",
-                                                        loc.shuffle_address(), ": ", rpc.message()));
+                                                        loc.shuffle_address(), ": ",
+                                                        credentials_->ExplainConnectFailure(
+                                                            rpc.message())));
     lost.SetPayload(kLostMapOutputPayload, absl::Cord(loc.attempt_id()));
     return lost;
   }

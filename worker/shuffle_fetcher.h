@@ -2,7 +2,8 @@
 // to this worker. Outputs this worker holds are read in place; others are
 // fetched from their worker's ShuffleService into one local file, up to
 // kParallelFetches at a time (as Hadoop's shuffle.parallelcopies), so the
-// round trips of many small fetches overlap.
+// round trips of many small fetches overlap. Fetches carry the cluster token
+// and, with --tls-ca, run over TLS verified against it.
 //
 // Thread-safe; called from slot threads.
 #ifndef AMPMR_WORKER_SHUFFLE_FETCHER_H_
@@ -18,6 +19,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "ampmr/v1/session.pb.h"
+#include "common/credentials.h"
 #include "worker/map_output_store.h"
 #include "worker/task/reduce_task.h"
 
@@ -31,8 +33,13 @@ class ShuffleFetcher {
  public:
   static constexpr int kParallelFetches = 5;
 
-  ShuffleFetcher(const MapOutputStore* store, std::string work_dir)
-      : store_(store), work_dir_(std::move(work_dir)) {}
+  // `credentials` null: no token, no TLS.
+  ShuffleFetcher(const MapOutputStore* store, std::string work_dir,
+                 std::shared_ptr<const ClusterCredentials> credentials)
+      : store_(store),
+        work_dir_(std::move(work_dir)),
+        credentials_(credentials != nullptr ? std::move(credentials)
+                                            : ClusterCredentials::None()) {}
 
   // Local ranges for every input of `run`, in its order. The fetched file is
   // named after the attempt and listed in *fetched for the caller to delete.
@@ -50,6 +57,7 @@ class ShuffleFetcher {
 
   const MapOutputStore* store_;
   const std::string work_dir_;
+  const std::shared_ptr<const ClusterCredentials> credentials_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<grpc::Channel>> channels_ ABSL_GUARDED_BY(mu_);
 };

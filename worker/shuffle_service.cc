@@ -12,11 +12,17 @@ namespace ampmr::worker {
 namespace {
 
 constexpr int64_t kChunkBytes = 1 << 20;
+// A FetchRequest is an attempt id and two numbers.
+constexpr int kMaxRequestBytes = 64 << 10;
 
 }  // namespace
 
 grpc::Status ShuffleServiceImpl::Fetch(grpc::ServerContext* ctx, const v1::FetchRequest* request,
                                        grpc::ServerWriter<v1::Chunk>* writer) {
+  if (grpc::Status refused = credentials_->Authenticate(*ctx, "ShuffleService.Fetch");
+      !refused.ok()) {
+    return refused;
+  }
   std::optional<std::string> path = store_->Find(request->attempt_id());
   if (!path.has_value()) {
     return grpc::Status(grpc::StatusCode::NOT_FOUND,
@@ -57,18 +63,22 @@ grpc::Status ShuffleServiceImpl::Fetch(grpc::ServerContext* ctx, const v1::Fetch
 
 namespace ampmr::worker {
 
-absl::StatusOr<std::unique_ptr<ShuffleServer>> ShuffleServer::Start(const std::string& listen,
-                                                                    const MapOutputStore* store) {
-  std::unique_ptr<ShuffleServer> server(new ShuffleServer(store));
+absl::StatusOr<std::unique_ptr<ShuffleServer>> ShuffleServer::Start(
+    const std::string& listen, const MapOutputStore* store,
+    const ClusterCredentials* credentials) {
+  if (absl::Status s = credentials->CheckListen(listen, "--shuffle-listen"); !s.ok()) return s;
+  std::unique_ptr<ShuffleServer> server(new ShuffleServer(store, credentials));
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &server->port_);
+  AddListener(&builder, listen, *credentials, &server->port_);
   builder.RegisterService(&server->service_);
+  builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
   // Reducers ping during long fetches (see ShuffleFetcher); allow it.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
-    return absl::UnavailableError(absl::StrCat("--shuffle-listen ", listen, ": cannot listen"));
+    return absl::UnavailableError(
+        absl::StrCat("--shuffle-listen ", listen, ": cannot listen there (is the port taken?)"));
   }
   return server;
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "worker/task/map_task.h"
@@ -40,7 +41,7 @@ SlotPool::Dropped Dropped(const std::string& attempt, TaskRunner::Done<T> done) 
 SlotTaskRunner::SlotTaskRunner(const SlotTaskRunnerOptions& options, MapOutputStore* store)
     : options_(options),
       store_(store),
-      fetcher_(store, options.work_dir),
+      fetcher_(store, options.work_dir, options.credentials),
       stalls_(options.stall_grace),
       pool_(options.slots) {}
 
@@ -58,15 +59,33 @@ std::shared_ptr<ProgressClock> SlotTaskRunner::Watch(
   return clock;
 }
 
+absl::Status SlotTaskRunner::CheckRunsAsTaskUser(const v1::TaskContext& task) const {
+  if (!options_.run_as.has_value()) return absl::OkStatus();
+  for (const std::string* spec : {&task.mapper(), &task.reducer(), &task.combiner()}) {
+    if (absl::StartsWith(*spec, "plugin:")) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "attempt=", task.attempt_id(), ": ", *spec,
+          ": plugin tasks run inside the worker, as its own user, and this worker runs tasks as "
+          "--task-user only"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 void SlotTaskRunner::RunMap(const v1::RunMap& run, Done<v1::MapDone> done) {
   done = Once(std::move(done));
   const std::string& attempt = run.task().attempt_id();
   pool_.Submit(
       attempt,
       [this, run, done](const std::atomic<bool>& cancelled) {
+        if (absl::Status s = CheckRunsAsTaskUser(run.task()); !s.ok()) {
+          done(s);
+          return;
+        }
         MapTaskOptions opts;
         opts.run = run;
         opts.work_dir = options_.work_dir;
+        opts.run_as = options_.run_as;
         opts.cancelled = &cancelled;
         opts.progress = Watch(run.task(), done);
         opts.stderr_log = StderrLogFor(run.task());
@@ -87,6 +106,10 @@ void SlotTaskRunner::RunReduce(const v1::RunReduce& run, Done<v1::ReduceDone> do
   pool_.Submit(
       attempt,
       [this, run, done](const std::atomic<bool>& cancelled) {
+        if (absl::Status s = CheckRunsAsTaskUser(run.task()); !s.ok()) {
+          done(s);
+          return;
+        }
         std::vector<std::string> fetched;
         absl::StatusOr<std::vector<ReduceInput>> inputs = fetcher_.Fetch(run, cancelled, &fetched);
         absl::StatusOr<v1::ReduceDone> result = absl::UnknownError("not run");
@@ -95,6 +118,7 @@ void SlotTaskRunner::RunReduce(const v1::RunReduce& run, Done<v1::ReduceDone> do
           ReduceTaskOptions opts;
           opts.run = run;
           opts.inputs = std::move(*inputs);
+          opts.run_as = options_.run_as;
           opts.cancelled = &cancelled;
           opts.progress = Watch(run.task(), done);  // after the fetch
           opts.stderr_log = StderrLogFor(run.task());

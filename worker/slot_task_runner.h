@@ -12,9 +12,11 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/time/time.h"
+#include "common/subprocess.h"
 #include "worker/map_output_store.h"
 #include "worker/shuffle_fetcher.h"
 #include "worker/slot_pool.h"
@@ -33,6 +35,12 @@ struct SlotTaskRunnerOptions {
   // How long after an attempt's --task-timeout ran out the stall watch
   // answers for it, if the attempt has not stopped by itself.
   absl::Duration stall_grace = absl::Seconds(5);
+  // What reduces fetch other workers' map outputs with; null: no token, no TLS.
+  std::shared_ptr<const ClusterCredentials> credentials;
+  // Who exec tasks run as (--task-user); unset: the worker's user. With it,
+  // plugin: tasks (which would run inside the worker, as its user) are
+  // refused with FAILED_PRECONDITION.
+  std::optional<RunAs> run_as;
 };
 
 class SlotTaskRunner : public TaskRunner {
@@ -57,6 +65,8 @@ class SlotTaskRunner : public TaskRunner {
   void Stop() { pool_.Stop(); }
 
  private:
+  // OK unless the attempt cannot run as --task-user (see run_as).
+  absl::Status CheckRunsAsTaskUser(const v1::TaskContext& task) const;
   // On a slot thread: starts the attempt's progress clock and has `stalls_`
   // watch it until the caller removes it: for its --task-timeout, if it has
   // one, and for its status. A stalled attempt is answered with `fail`.

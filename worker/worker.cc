@@ -27,6 +27,22 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The identity --task-user names. INVALID_ARGUMENT unless this process is
+// root (only root may take another identity) and the user exists.
+absl::StatusOr<RunAs> TaskUser(const std::string& name) {
+  if (geteuid() != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--task-user ", name, ": the worker must run as root to run tasks as another user"));
+  }
+  absl::StatusOr<RunAs> user = LookUpUser(name);
+  if (!user.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--task-user ", name, ": ",
+                     absl::IsNotFound(user.status()) ? "no such user" : user.status().message()));
+  }
+  return user;
+}
+
 std::string Hostname() {
   char name[256] = {0};
   if (gethostname(name, sizeof(name) - 1) != 0) return "localhost";
@@ -57,7 +73,15 @@ Worker::~Worker() { Shutdown(); }
 absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& options) {
   if (options.slots < 1) return absl::InvalidArgumentError("--slots: must be >= 1");
   AMPMR_RETURN_IF_ERROR(CheckMasterAddress(options.master));
+  AMPMR_ASSIGN_OR_RETURN(std::shared_ptr<const ClusterCredentials> credentials,
+                         ClusterCredentials::Load(options.security));
+  std::optional<RunAs> run_as;
+  if (!options.task_user.empty()) {
+    AMPMR_ASSIGN_OR_RETURN(run_as, TaskUser(options.task_user));
+  }
   std::unique_ptr<Worker> worker(new Worker(options));
+  worker->credentials_ = std::move(credentials);
+  worker->run_as_ = std::move(run_as);
   // On failure the destructor takes down what started, work dir included.
   AMPMR_RETURN_IF_ERROR(worker->MakeWorkDir());
   AMPMR_RETURN_IF_ERROR(worker->StartParts());
@@ -92,12 +116,15 @@ absl::Status Worker::StartParts() {
   handler_options.handlers = options_.handlers;
   handler_options.slots = options_.slots;
   handler_options.max_calls = options_.handler_max_calls;
+  handler_options.run_as = run_as_;
   AMPMR_ASSIGN_OR_RETURN(handlers_, HandlerPool::Start(std::move(handler_options)));
   calls_ = std::make_unique<HandlerPoolCalls>(handlers_.get());
 
   SlotTaskRunnerOptions runner_options;
   runner_options.slots = options_.slots;
   runner_options.work_dir = options_.work_dir;
+  runner_options.credentials = credentials_;
+  runner_options.run_as = run_as_;
   runner_ = std::make_unique<SlotTaskRunner>(runner_options, &store_);
 
   std::string listen = options_.shuffle_listen;
@@ -111,7 +138,7 @@ absl::Status Worker::StartParts() {
     }
     listen = absl::StrCat(*local, ":0");
   }
-  AMPMR_ASSIGN_OR_RETURN(shuffle_, ShuffleServer::Start(listen, &store_));
+  AMPMR_ASSIGN_OR_RETURN(shuffle_, ShuffleServer::Start(listen, &store_, credentials_.get()));
   std::string host = options_.advertise_host;
   if (host.empty()) {
     host = listen.substr(0, listen.rfind(':'));
@@ -132,6 +159,7 @@ absl::Status Worker::StartParts() {
 
   MasterLinkOptions link_options;
   link_options.master = options_.master;
+  link_options.credentials = credentials_;
   link_options.max_backoff = options_.max_backoff;
   Agent* agent = agent_.get();
   AMPMR_ASSIGN_OR_RETURN(

@@ -1,7 +1,8 @@
 // Worker: one ampmr-worker process's lifecycle. What the worker decides is in
 // the Agent (worker/agent.h); this only builds the parts and takes them down.
 //
-// Start order: check the options (a malformed --master is refused before
+// Start order: check the options (a malformed --master, a bad token or TLS
+// file, a non-loopback --shuffle-listen without a token are refused before
 // anything starts), the work dir, the handler children (HandlerPool), the
 // task slots (SlotTaskRunner), the shuffle server, the session loop, the
 // Agent, and last the MasterLink, which dials the master.
@@ -18,13 +19,17 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/credentials.h"
 #include "common/loop.h"
+#include "common/security_flags.h"
+#include "common/subprocess.h"
 #include "worker/handler_pool.h"
 #include "worker/map_output_store.h"
 
@@ -58,6 +63,15 @@ struct WorkerOptions {
   int64_t handler_max_calls = 0;
   // Longest wait between reconnection attempts.
   absl::Duration max_backoff = absl::Seconds(5);
+  // The cluster token (sent to the master, required of reducers fetching
+  // from this worker), the TLS files of the shuffle server (--tls-cert,
+  // --tls-key) and the CA the master and other workers are verified with
+  // (--tls-ca); --insecure lets the shuffle server listen on a non-loopback
+  // address without a token.
+  SecurityOptions security;
+  // Run exec tasks and handler children as this user and its groups; empty:
+  // as the worker's own user. Needs the worker to run as root.
+  std::string task_user;
 };
 
 class Worker {
@@ -79,6 +93,8 @@ class Worker {
   absl::Status StartParts();
 
   WorkerOptions options_;
+  std::shared_ptr<const ClusterCredentials> credentials_;
+  std::optional<RunAs> run_as_;  // --task-user
   bool owns_work_dir_ = false;
   std::string shuffle_address_;
   // In start order; each is stopped and destroyed by Shutdown.

@@ -147,8 +147,10 @@ void ServerBoxReactor::OnDone() {
   delete this;
 }
 
-ClientBoxReactor::ClientBoxReactor(v1::WorkerSession::Stub* stub, StreamCallbacks callbacks)
+ClientBoxReactor::ClientBoxReactor(v1::WorkerSession::Stub* stub, StreamCallbacks callbacks,
+                                   const std::function<void(grpc::ClientContext*)>& configure)
     : callbacks_(std::move(callbacks)) {
+  if (configure) configure(&context_);
   // Writes start from the owner's thread, outside reactions, so the stream
   // needs a hold; it is removed by the outbox's last hook, after WritesDone.
   outbox_ = std::make_shared<BoxOutbox>(

@@ -118,7 +118,10 @@ class ServerBoxReactor : public grpc::ServerBidiReactor<v1::Box, v1::Box> {
 // half-close; the master then finishes) or context()->TryCancel().
 class ClientBoxReactor : public grpc::ClientBidiReactor<v1::Box, v1::Box> {
  public:
-  ClientBoxReactor(v1::WorkerSession::Stub* stub, StreamCallbacks callbacks);
+  // `configure` (may be empty) is given the call's context before the call
+  // is made: call credentials must be set by then.
+  ClientBoxReactor(v1::WorkerSession::Stub* stub, StreamCallbacks callbacks,
+                   const std::function<void(grpc::ClientContext*)>& configure = nullptr);
 
   void Start();
   std::shared_ptr<BoxOutbox> outbox() { return outbox_; }

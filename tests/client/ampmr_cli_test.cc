@@ -391,15 +391,16 @@ TEST_F(AmpmrCliTest, RunSubmitsFollowsReportsAndCleansUp) {
   EXPECT_EQ(spec.reducer(), "builtin:sum");
 
   std::vector<std::string> master = events_.NextFields();
-  ASSERT_EQ(master.size(), 6u);
+  ASSERT_EQ(master.size(), 8u);
   EXPECT_EQ(master[2], "--listen");
   EXPECT_EQ(master[3], "127.0.0.1:0");
   EXPECT_THAT(master[5], StartsWith(work_ / "tmp/ampmr-run-"));
   std::vector<pid_t> pids = {std::stoi(master[1])};
   for (int i = 0; i < 2; ++i) {
     std::vector<std::string> worker = events_.NextFields();
-    ASSERT_EQ(worker.size(), 8u);
+    ASSERT_EQ(worker.size(), 10u);
     EXPECT_EQ(worker[3], address_);
+    EXPECT_EQ(worker[9], master[7]);  // the run's own token file
     pids.push_back(std::stoi(worker[1]));
   }
   ExpectClusterGone(pids);

@@ -76,18 +76,25 @@ TEST_F(LocalClusterTest, StartsMasterThenWorkersWithContractedArguments) {
 
   std::vector<std::string> master = events_.NextFields();
   EXPECT_THAT(master, ElementsAre("master", ::testing::_, "--listen", "127.0.0.1:0", "--data-dir",
-                                  dir + "/master"));
+                                  dir + "/master", "--token-file", dir + "/token"));
   std::vector<std::vector<std::string>> workers = {events_.NextFields(), events_.NextFields()};
   std::sort(workers.begin(), workers.end(),
             [](const auto& a, const auto& b) { return a.at(5) < b.at(5); });
   for (int i = 0; i < 2; ++i) {
     EXPECT_THAT(workers[i],
                 ElementsAre("worker", ::testing::_, "--master", "127.0.0.1:4321", "--work-dir",
-                            absl::StrCat(dir, "/worker-", i + 1), "--slots", "1"));
+                            absl::StrCat(dir, "/worker-", i + 1), "--slots", "1", "--token-file",
+                            dir + "/token"));
   }
   EXPECT_THAT(
       tmp_.List((*cluster)->dir().substr(tmp_.path().size() + 1)),
-      ElementsAre("master", "master.log", "worker-1", "worker-1.log", "worker-2", "worker-2.log"));
+      ElementsAre("master", "master.log", "token", "worker-1", "worker-1.log", "worker-2",
+                  "worker-2.log"));
+  // The embedded cluster's own token, readable by this user only.
+  struct stat token;
+  ASSERT_EQ(stat((*cluster)->token_file().c_str(), &token), 0);
+  EXPECT_EQ(token.st_mode & 0777, 0600);
+  EXPECT_GE(testing::ReadFile((*cluster)->token_file()).size(), 64u);
   EXPECT_EQ((*cluster)->MasterLogTail(), "hello from the master");
   EXPECT_TRUE((*cluster)->master_running());
   EXPECT_EQ((*cluster)->workers_running(), 2);

@@ -211,6 +211,7 @@ TEST(CallsTest, TwoHundredCallsFromEightClientsEachGetTheirOwnAnswer) {
         v1::CallResponse response;
         grpc::ClientContext ctx;
         ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+        ctx.AddMetadata("authorization", "Bearer " + TestToken());
         grpc::Status s = stub->Call(&ctx, request, &response);
         if (s.ok() && response.payload() == want) {
           ++right;

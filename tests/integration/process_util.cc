@@ -21,6 +21,7 @@
 #include <sstream>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
@@ -29,6 +30,42 @@ namespace ampmr::testing {
 namespace {
 
 namespace fs = std::filesystem;
+
+// See TestTokenFile().
+class TokenFile {
+ public:
+  TokenFile() {
+    std::string tmpl = (fs::temp_directory_path() / "ampmr-token-XXXXXX").string();
+    if (mkdtemp(tmpl.data()) == nullptr) return;
+    dir_ = tmpl;
+    path_ = dir_ + "/token";
+    unsigned char bytes[16] = {};
+    std::ifstream("/dev/urandom", std::ios::binary).read(reinterpret_cast<char*>(bytes), 16);
+    for (unsigned char b : bytes) absl::StrAppend(&token_, absl::Hex(b, absl::kZeroPad2));
+    const int fd = open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, token_.data(), token_.size()) != static_cast<ssize_t>(token_.size())) {
+      path_.clear();
+    }
+    if (fd >= 0) close(fd);
+    if (!path_.empty()) setenv("AMPMR_TOKEN_FILE", path_.c_str(), 1);
+  }
+  ~TokenFile() {
+    std::error_code ec;
+    if (!dir_.empty()) fs::remove_all(dir_, ec);
+  }
+  const std::string& path() const { return path_; }
+  const std::string& token() const { return token_; }
+
+ private:
+  std::string dir_, path_, token_;
+};
+
+const TokenFile& TheTokenFile() {
+  static const TokenFile token;
+  return token;
+}
+// Before main(), while there is one thread: setenv is not thread-safe.
+[[maybe_unused]] const bool kTokenFileMade = (TheTokenFile(), true);
 
 pid_t SpawnChild(const std::vector<std::string>& argv,
                  const std::map<std::string, std::string>& env, int out_fd, int err_fd) {
@@ -163,6 +200,9 @@ int Daemon::Wait(absl::Duration timeout) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+const std::string& TestTokenFile() { return TheTokenFile().path(); }
+const std::string& TestToken() { return TheTokenFile().token(); }
+
 int FreePort() {
   // Below the kernel's ephemeral range (ip_local_port_range, 32768 and up
   // here), so no client connection or port-0 listener of a concurrent test
@@ -207,8 +247,9 @@ void MakeCorpus(const std::string& dir, int files, int64_t bytes_each) {
 }
 
 TestCluster::TestCluster(const std::string& dir, int workers,
-                         const std::vector<std::string>& master_args)
-    : dir_(dir) {
+                         const std::vector<std::string>& master_args,
+                         const std::vector<std::string>& worker_args)
+    : dir_(dir), worker_args_(worker_args) {
   std::vector<std::string> argv = {BinPath("ampmr-master"), "--listen", "127.0.0.1:0", "--data-dir",
                                    dir + "/master"};
   argv.insert(argv.end(), master_args.begin(), master_args.end());
@@ -222,8 +263,9 @@ TestCluster::TestCluster(const std::string& dir, int workers,
 
 int TestCluster::AddWorker() {
   int i = static_cast<int>(workers_.size());
-  workers_.push_back(Daemon::Start({BinPath("ampmr-worker"), "--master", address_, "--work-dir",
-                                    dir_ + "/w" + std::to_string(i)},
+  workers_.push_back(Daemon::Start(Concat({BinPath("ampmr-worker"), "--master", address_,
+                                           "--work-dir", dir_ + "/w" + std::to_string(i)},
+                                          worker_args_),
                                    dir_ + "/worker" + std::to_string(i) + ".log"));
   return i;
 }

@@ -54,6 +54,14 @@ class Daemon {
   bool reaped_ = false;
 };
 
+// The cluster token of the processes a test binary starts: a fresh random
+// token in a file of mode 0600 (its directory removed when the binary exits),
+// made before main() and set as $AMPMR_TOKEN_FILE, so every master, worker
+// and ampmr command started from here requires and sends it unless given
+// another --token-file (or AMPMR_TOKEN_FILE="" in its environment: none).
+const std::string& TestTokenFile();
+const std::string& TestToken();
+
 // A TCP port on 127.0.0.1 that was free a moment ago, below the ephemeral
 // range so that no connection of a concurrent test takes it meanwhile.
 int FreePort();
@@ -66,9 +74,11 @@ void MakeCorpus(const std::string& dir, int files, int64_t bytes_each);
 // its log in `dir`. Ends them all when it goes away.
 class TestCluster {
  public:
-  // `master_args` are added to the master's command line.
+  // `master_args` are added to the master's command line, `worker_args` to
+  // every worker's.
   TestCluster(const std::string& dir, int workers,
-              const std::vector<std::string>& master_args = {});
+              const std::vector<std::string>& master_args = {},
+              const std::vector<std::string>& worker_args = {});
   const std::string& address() const { return address_; }
   Daemon* master() { return master_.get(); }
   Daemon* worker(int i) { return workers_[i].get(); }
@@ -79,6 +89,7 @@ class TestCluster {
 
  private:
   std::string dir_;
+  std::vector<std::string> worker_args_;
   std::unique_ptr<Daemon> master_;
   std::vector<std::unique_ptr<Daemon>> workers_;
   std::string address_;

@@ -4,7 +4,9 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <httplib.h>
+#include <pwd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <condition_variable>
 #include <filesystem>
@@ -15,6 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "ampmr/v1/job.grpc.pb.h"
 #include "ampmr/v1/session.grpc.pb.h"
+#include "ampmr/v1/shuffle.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.h"
 #include "gtest/gtest.h"
@@ -27,6 +30,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 constexpr char kToken[] = "0123456789abcdef0123456789abcdef";
+// Not the cluster's (TestToken()).
 constexpr char kOtherToken[] = "fedcba9876543210fedcba9876543210";
 
 // A token file of mode 0600 in `dir`.
@@ -35,6 +39,11 @@ std::string TokenFile(const std::string& dir, const std::string& name, const std
   WriteFile(path, token + "\n");
   chmod(path.c_str(), 0600);
   return path;
+}
+
+// Puts the cluster's token on a raw call.
+void Authorize(grpc::ClientContext* context) {
+  context->AddMetadata("authorization", absl::StrCat("Bearer ", TestToken()));
 }
 
 // A raw call to `method` ("/ampmr.v1.JobService/SubmitJob") carrying `token`
@@ -79,7 +88,7 @@ std::vector<std::string> MethodsOf(const std::string& service) {
 
 TEST(SecurityTest, EveryCallWithoutTheTokenIsRefused) {
   ScratchDir tmp;
-  const std::string token = TokenFile(tmp.path(), "token", kToken);
+  const std::string& token = TestTokenFile();
   TestCluster cluster(tmp.path(), 0, {"--token-file", token});
   std::vector<std::string> methods = MethodsOf("ampmr.v1.JobService");
   for (const std::string& m : MethodsOf("ampmr.v1.WorkerSession")) methods.push_back(m);
@@ -94,7 +103,7 @@ TEST(SecurityTest, EveryCallWithoutTheTokenIsRefused) {
   }
   // With the token the same empty requests reach the service (and are
   // answered on their merits).
-  EXPECT_NE(RawCall(cluster.address(), "/ampmr.v1.JobService/ListJobs", kToken).error_code(),
+  EXPECT_NE(RawCall(cluster.address(), "/ampmr.v1.JobService/ListJobs", TestToken()).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
   // Health checking needs no token.
   EXPECT_TRUE(RawCall(cluster.address(), "/grpc.health.v1.Health/Check", "").ok());
@@ -106,7 +115,7 @@ TEST(SecurityTest, EveryCallWithoutTheTokenIsRefused) {
 
 TEST(SecurityTest, UnauthenticatedSubmitRunsNothing) {
   ScratchDir tmp;
-  const std::string token = TokenFile(tmp.path(), "token", kToken);
+  const std::string& token = TestTokenFile();
   TestCluster cluster(tmp.path(), 1, {"--token-file", token});
   const std::string input = tmp.path() + "/in.txt";
   WriteFile(input, "a b c\n");
@@ -135,7 +144,7 @@ TEST(SecurityTest, UnauthenticatedSubmitRunsNothing) {
 
 TEST(SecurityTest, RawWorkerSessionWithoutTheTokenGetsNoTasks) {
   ScratchDir tmp;
-  const std::string token = TokenFile(tmp.path(), "token", kToken);
+  const std::string& token = TestTokenFile();
   TestCluster cluster(tmp.path(), 0, {"--token-file", token});
   auto stub = v1::WorkerSession::NewStub(
       grpc::CreateChannel(cluster.address(), grpc::InsecureChannelCredentials()));
@@ -161,7 +170,7 @@ TEST(SecurityTest, RawWorkerSessionWithoutTheTokenGetsNoTasks) {
 
 TEST(SecurityTest, ClientSaysInOneLineTheTokenWasMissingOrRefused) {
   ScratchDir tmp;
-  const std::string token = TokenFile(tmp.path(), "token", kToken);
+  const std::string& token = TestTokenFile();
   const std::string other = TokenFile(tmp.path(), "other", kOtherToken);
   TestCluster cluster(tmp.path(), 0, {"--token-file", token});
   CommandResult none = RunCommand({BinPath("ampmr"), "jobs", "--master", cluster.address()},
@@ -246,7 +255,7 @@ TEST(SecurityTest, SecondMasterOnATakenPortFails) {
 
 TEST(SecurityTest, StatusPageNeedsTheTokenOrItsCookie) {
   ScratchDir tmp;
-  const std::string token = TokenFile(tmp.path(), "token", kToken);
+  const std::string& token = TestTokenFile();
   const int port = FreePort();
   TestCluster cluster(tmp.path(), 0,
                       {"--token-file", token, "--http", absl::StrCat("127.0.0.1:", port)});
@@ -261,7 +270,7 @@ TEST(SecurityTest, StatusPageNeedsTheTokenOrItsCookie) {
     ASSERT_TRUE(wrong);
     EXPECT_EQ(wrong->status, 401) << path;
   }
-  auto metrics = http.Get("/metrics", {{"Authorization", absl::StrCat("Bearer ", kToken)}});
+  auto metrics = http.Get("/metrics", {{"Authorization", absl::StrCat("Bearer ", TestToken())}});
   ASSERT_TRUE(metrics);
   EXPECT_EQ(metrics->status, 200);
   EXPECT_THAT(metrics->body, HasSubstr("ampmr_workers 0\n"));
@@ -271,13 +280,13 @@ TEST(SecurityTest, StatusPageNeedsTheTokenOrItsCookie) {
   ASSERT_TRUE(bad_login);
   EXPECT_EQ(bad_login->status, 401);
   auto login =
-      http.Post("/login", absl::StrCat("token=", kToken), "application/x-www-form-urlencoded");
+      http.Post("/login", absl::StrCat("token=", TestToken()), "application/x-www-form-urlencoded");
   ASSERT_TRUE(login);
   EXPECT_EQ(login->status, 303);
   const std::string cookie = login->get_header_value("Set-Cookie");
   ASSERT_THAT(cookie, HasSubstr("ampmr_session=")) << cookie;
   EXPECT_THAT(cookie, HasSubstr("HttpOnly"));
-  EXPECT_THAT(cookie, Not(HasSubstr(kToken)));
+  EXPECT_THAT(cookie, Not(HasSubstr(TestToken())));
   auto page = http.Get("/", {{"Cookie", cookie.substr(0, cookie.find(';'))}});
   ASSERT_TRUE(page);
   EXPECT_EQ(page->status, 200);
@@ -317,7 +326,7 @@ TEST(SecurityTest, EnvValuesReachTheTaskAndNothingElse) {
   CommandResult jobs = RunCommand(
       {BinPath("ampmr"), "jobs", "--master", cluster.address(), "--json"}, absl::Seconds(30));
   httplib::Client http("127.0.0.1", http_port);
-  auto page = http.Get("/");
+  auto page = http.Get("/", {{"Authorization", absl::StrCat("Bearer ", TestToken())}});
   ASSERT_TRUE(page);
   EXPECT_THAT(status.out, HasSubstr("API_KEY"));
   for (const std::string& seen :
@@ -341,6 +350,7 @@ TEST(SecurityTest, ARetriedSubmitWithTheSameRequestIdMakesOneJob) {
   std::vector<std::string> ids;
   for (int i = 0; i < 3; ++i) {
     grpc::ClientContext context;
+    Authorize(&context);
     v1::SubmitJobResponse response;
     ASSERT_TRUE(stub->SubmitJob(&context, request, &response).ok());
     ids.push_back(response.job_id());
@@ -354,11 +364,13 @@ TEST(SecurityTest, ARetriedSubmitWithTheSameRequestIdMakesOneJob) {
   request.set_request_id("retry-me-2");
   request.mutable_spec()->set_output(tmp.path() + "/out2");
   grpc::ClientContext context;
+  Authorize(&context);
   v1::SubmitJobResponse response;
   ASSERT_TRUE(stub->SubmitJob(&context, request, &response).ok());
   EXPECT_NE(response.job_id(), ids[0]);
   request.set_request_id(std::string(129, 'r'));
   grpc::ClientContext long_context;
+  Authorize(&long_context);
   grpc::Status refused = stub->SubmitJob(&long_context, request, &response);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(refused.error_message(), "request_id: longer than 128 bytes");
@@ -375,6 +387,7 @@ TEST(SecurityTest, RelativeOutputOverTheRawApiIsRefused) {
   request.mutable_spec()->set_output("out");
   request.mutable_spec()->set_mapper("builtin:wordcount");
   grpc::ClientContext context;
+  Authorize(&context);
   v1::SubmitJobResponse response;
   grpc::Status status = stub->SubmitJob(&context, request, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
@@ -415,7 +428,7 @@ TestCertificates MakeCertificates(const std::string& dir) {
 TEST(SecurityTest, TlsWithTheClustersCaAndARefusedClientWithout) {
   ScratchDir tmp;
   const TestCertificates certs = MakeCertificates(tmp.path());
-  const std::string token = TokenFile(tmp.path(), "token", kToken);
+  const std::string& token = TestTokenFile();
   TestCluster cluster(
       tmp.path(), 0,
       {"--token-file", token, "--tls-cert", certs.server_cert, "--tls-key", certs.server_key});
@@ -473,6 +486,219 @@ TEST(SecurityTest, BadTlsFilesAreRefusedAtStart) {
       {BinPath("ampmr"), "jobs", "--tls-ca", tmp.path() + "/san.ext"}, absl::Seconds(30));
   EXPECT_EQ(not_pem.exit_code, 2);
   EXPECT_THAT(not_pem.err, HasSubstr("san.ext: holds no PEM certificate"));
+}
+
+// A raw ShuffleService.Fetch over `channel` carrying `token` ("": none), as
+// any process that can reach a worker could make.
+grpc::Status RawFetch(const std::shared_ptr<grpc::Channel>& channel, const std::string& token) {
+  auto stub = v1::ShuffleService::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  if (!token.empty()) context.AddMetadata("authorization", absl::StrCat("Bearer ", token));
+  v1::FetchRequest request;
+  request.set_attempt_id("j1-m0-a1");
+  request.set_length(10);
+  auto reader = stub->Fetch(&context, request);
+  v1::Chunk chunk;
+  while (reader->Read(&chunk)) {
+  }
+  return reader->Finish();
+}
+
+// The shuffle address of the first worker `ampmr workers --json` lists
+// (`extra` added to its command line); "" if none.
+std::string ShuffleAddress(const std::string& master, const std::vector<std::string>& extra = {}) {
+  CommandResult r = RunCommand(
+      Concat({BinPath("ampmr"), "workers", "--master", master, "--json"}, extra), absl::Seconds(30));
+  const std::string key = "\"shuffle_address\":\"";
+  const size_t at = r.out.find(key);
+  if (at == std::string::npos) return "";
+  const size_t start = at + key.size();
+  return r.out.substr(start, r.out.find('"', start) - start);
+}
+
+TEST(SecurityTest, ShuffleFetchWithoutTheTokenIsRefused) {
+  ScratchDir tmp;
+  TestCluster cluster(tmp.path(), 1);
+  ASSERT_TRUE(cluster.WaitForWorkers(1));
+  const std::string address = ShuffleAddress(cluster.address());
+  ASSERT_NE(address, "");
+  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  grpc::Status none = RawFetch(channel, "");
+  EXPECT_EQ(none.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(none.error_message(), HasSubstr("missing token"));
+  grpc::Status wrong = RawFetch(channel, kOtherToken);
+  EXPECT_EQ(wrong.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(wrong.error_message(), HasSubstr("wrong token"));
+  // With the token the fetch reaches the store, which has no such output.
+  grpc::Status right = RawFetch(channel, TestToken());
+  EXPECT_EQ(right.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(right.error_message(), "no map output for attempt=j1-m0-a1");
+}
+
+TEST(SecurityTest, WorkerWithAWrongTokenNeverJoinsAndSaysSoOnce) {
+  ScratchDir tmp;
+  TestCluster cluster(tmp.path(), 1);
+  ASSERT_TRUE(cluster.WaitForWorkers(1));
+  const std::string other = TokenFile(tmp.path(), "other", kOtherToken);
+  const std::string log = tmp.path() + "/intruder.log";
+  auto intruder = Daemon::Start(
+      {BinPath("ampmr-worker"), "--master", cluster.address(), "--token-file", other}, log);
+  const std::string said = "the master refused this worker's token (wrong token";
+  ASSERT_TRUE(WaitUntil([&] { return ReadFile(log).find(said) != std::string::npos; }))
+      << ReadFile(log);
+  EXPECT_THAT(ReadFile(log), HasSubstr("give the cluster's --token-file"));
+  // It keeps retrying, and is never registered.
+  ASSERT_TRUE(WaitUntil([&] {
+    return ReadFile(tmp.path() + "/master.log").find("refused WorkerSession.Connect") !=
+           std::string::npos;
+  }));
+  EXPECT_TRUE(cluster.WaitForWorkers(1));
+  CommandResult workers = RunCommand(
+      {BinPath("ampmr"), "workers", "--master", cluster.address(), "--json"}, absl::Seconds(30));
+  EXPECT_EQ(std::count(workers.out.begin(), workers.out.end(), '\n'), 1) << workers.out;
+  const std::string text = ReadFile(log);
+  size_t lines = 0;
+  for (size_t at = text.find(said); at != std::string::npos; at = text.find(said, at + 1)) ++lines;
+  EXPECT_EQ(lines, 1u) << text;
+}
+
+TEST(SecurityTest, ShuffleServerOnANonLoopbackAddressNeedsATokenOrInsecure) {
+  ScratchDir tmp;
+  CommandResult refused = RunCommand(
+      {BinPath("ampmr-worker"), "--master", "127.0.0.1:1", "--shuffle-listen", "0.0.0.0:0"},
+      absl::Seconds(30), {{"AMPMR_TOKEN_FILE", ""}});
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_THAT(refused.err, HasSubstr("--shuffle-listen 0.0.0.0:0: not a loopback address"));
+  EXPECT_THAT(refused.err, HasSubstr("--token-file"));
+  EXPECT_EQ(std::count(refused.err.begin(), refused.err.end(), '\n'), 1) << refused.err;
+  // --insecure: it starts, and tries the (absent) master.
+  const std::string log = tmp.path() + "/worker.log";
+  auto worker = Daemon::Start({BinPath("ampmr-worker"), "--master", "127.0.0.1:1",
+                               "--shuffle-listen", "0.0.0.0:0", "--insecure"},
+                              log, {{"AMPMR_TOKEN_FILE", ""}});
+  EXPECT_TRUE(WaitUntil(
+      [&] { return ReadFile(log).find("cannot reach master=127.0.0.1:1") != std::string::npos; }))
+      << ReadFile(log);
+}
+
+TEST(SecurityTest, HelloPastItsBoundsIsRefused) {
+  ScratchDir tmp;
+  TestCluster cluster(tmp.path(), 0);
+  auto stub = v1::WorkerSession::NewStub(
+      grpc::CreateChannel(cluster.address(), grpc::InsecureChannelCredentials()));
+  for (int handlers : {0, 1}) {
+    grpc::ClientContext context;
+    Authorize(&context);
+    auto stream = stub->Connect(&context);
+    v1::Box hello;
+    hello.set_ask(1);
+    v1::Hello* h = hello.mutable_command()->mutable_hello();
+    h->set_slots(1);
+    if (handlers == 0) {
+      h->set_host(std::string(100000, 'h'));
+    } else {
+      h->set_host("ok");
+      h->add_handlers(std::string(200, 'n'));
+    }
+    ASSERT_TRUE(stream->Write(hello));
+    std::string error;
+    v1::Box box;
+    while (error.empty() && stream->Read(&box)) {
+      if (box.has_error()) error = box.error().description();
+      for (const v1::Box& b : box.batch()) {
+        if (b.has_error()) error = b.error().description();
+      }
+    }
+    EXPECT_EQ(error, handlers == 0 ? "Hello: host is 100000 bytes, more than 255"
+                                   : "Hello: a handler name is 200 bytes, more than 128");
+    context.TryCancel();
+    stream->Finish();
+  }
+  CommandResult workers = RunCommand(
+      {BinPath("ampmr"), "workers", "--master", cluster.address(), "--json"}, absl::Seconds(30));
+  EXPECT_EQ(workers.out, "");
+  // Logged once, and never the host in full.
+  const std::string log = ReadFile(tmp.path() + "/master.log");
+  EXPECT_THAT(log, HasSubstr("refused a worker's Hello"));
+  EXPECT_THAT(log, Not(HasSubstr(std::string(300, 'h'))));
+}
+
+TEST(SecurityTest, WorkersServeTheShuffleOverTlsAndVerifyTheMaster) {
+  ScratchDir tmp;
+  const TestCertificates certs = MakeCertificates(tmp.path());
+  const std::vector<std::string> tls = {"--tls-cert", certs.server_cert, "--tls-key",
+                                        certs.server_key};
+  TestCluster cluster(tmp.path(), 2, tls, Concat(tls, {"--tls-ca", certs.ca}));
+  const std::string in = tmp.path() + "/in";
+  MakeCorpus(in, 4, 20000);
+  const std::string output = tmp.path() + "/out";
+  CommandResult submit = RunCommand(
+      {BinPath("ampmr"), "submit", "--master", cluster.address(), "--tls-ca", certs.ca, "--wait",
+       "--input", in, "--output", output, "--mapper", "builtin:wordcount", "--reducer",
+       "builtin:sum", "--reduces", "3", "--split-size", "8000"},
+      absl::Seconds(120));
+  ASSERT_EQ(submit.exit_code, 0) << submit.err << ReadFile(tmp.path() + "/worker0.log");
+  EXPECT_EQ(ReadCounts(output), SequentialWordCount(in));
+
+  // The shuffle server speaks TLS only, and still wants the token.
+  const std::string address = ShuffleAddress(cluster.address(), {"--tls-ca", certs.ca});
+  ASSERT_NE(address, "");
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ReadFile(certs.ca);
+  auto tls_channel = grpc::CreateChannel(address, grpc::SslCredentials(ssl));
+  EXPECT_EQ(RawFetch(tls_channel, TestToken()).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(RawFetch(tls_channel, "").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  auto plain = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  EXPECT_EQ(RawFetch(plain, TestToken()).error_code(), grpc::StatusCode::UNAVAILABLE);
+
+  // A worker without --tls-ca cannot reach the TLS master and says why.
+  const std::string log = tmp.path() + "/plain-worker.log";
+  auto worker = Daemon::Start({BinPath("ampmr-worker"), "--master", cluster.address()}, log);
+  EXPECT_TRUE(WaitUntil([&] {
+    return ReadFile(log).find("if it serves TLS, give --tls-ca") != std::string::npos;
+  })) << ReadFile(log);
+}
+
+TEST(SecurityTest, TaskUserRunsExecTasksAsThatUser) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  struct passwd* nobody = getpwnam("nobody");
+  ASSERT_NE(nobody, nullptr);
+  ScratchDir tmp;
+  TestCluster cluster(tmp.path(), 1, {}, {"--task-user", "nobody"});
+  WriteFile(tmp.path() + "/in.txt", "x\n");
+  const std::string output = tmp.path() + "/out";
+  CommandResult submit = RunCommand(
+      {BinPath("ampmr"), "submit", "--master", cluster.address(), "--wait", "--input",
+       tmp.path() + "/in.txt", "--output", output, "--mapper", "exec:cat >/dev/null; id -u",
+       "--reducer", "none"},
+      absl::Seconds(60));
+  ASSERT_EQ(submit.exit_code, 0) << submit.err;
+  std::string parts;
+  for (const auto& entry : std::filesystem::directory_iterator(output)) {
+    parts += ReadFile(entry.path().string());
+  }
+  EXPECT_EQ(parts, absl::StrCat(nobody->pw_uid, "\n"));
+}
+
+TEST(SecurityTest, TaskUserIsRefusedWhenUnknownOrNotRoot) {
+  CommandResult unknown = RunCommand({BinPath("ampmr-worker"), "--task-user", "no-such-user-ampmr"},
+                                     absl::Seconds(30));
+  EXPECT_EQ(unknown.exit_code, 2);
+  if (geteuid() == 0) {
+    EXPECT_EQ(unknown.err, "ampmr-worker: --task-user no-such-user-ampmr: no such user\n");
+    // The same worker run as nobody may not take another identity.
+    CommandResult not_root = RunCommand(
+        {"/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+         BinPath("ampmr-worker"), "--task-user", "nobody"},
+        absl::Seconds(30), {{"AMPMR_TOKEN_FILE", ""}});
+    EXPECT_EQ(not_root.exit_code, 2) << not_root.err;
+    EXPECT_EQ(not_root.err,
+              "ampmr-worker: --task-user nobody: the worker must run as root to run tasks as "
+              "another user\n");
+  } else {
+    EXPECT_THAT(unknown.err, HasSubstr("must run as root"));
+  }
 }
 
 }  // namespace
