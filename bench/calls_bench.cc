@@ -37,6 +37,8 @@
 #include "absl/time/clock.h"
 #include "ampmr/v1/job.grpc.pb.h"
 #include "common/cli_flags.h"
+#include "common/credentials.h"
+#include "common/security_flags.h"
 #include "worker/handler_child.h"
 
 namespace ampmr::bench {
@@ -57,18 +59,21 @@ class DirectEcho : public v1::JobService::CallbackService {
   }
 };
 
-std::unique_ptr<v1::JobService::Stub> Connect(const std::string& address) {
+std::unique_ptr<v1::JobService::Stub> Connect(const std::string& address,
+                                              const ClusterCredentials& credentials) {
   grpc::ChannelArguments args;
   // A connection of its own, as separate client processes would have.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   return v1::JobService::NewStub(
-      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+      grpc::CreateCustomChannel(address, credentials.ChannelCredentials(), args));
 }
 
 // One call; true if it echoed. A call to a handler nobody offers counts as
 // done when it fails with NOT_FOUND.
-bool CallOnce(v1::JobService::Stub* stub, const v1::CallRequest& request) {
+bool CallOnce(v1::JobService::Stub* stub, const v1::CallRequest& request,
+              const ClusterCredentials& credentials) {
   grpc::ClientContext ctx;
+  credentials.Apply(&ctx);
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   v1::CallResponse response;
   grpc::Status s = stub->Call(&ctx, request, &response);
@@ -91,16 +96,17 @@ double Percentile(std::vector<double>& v, double p) {
   return v[i];
 }
 
-Latency MeasureLatency(const std::string& address, const v1::CallRequest& request, int calls) {
-  auto stub = Connect(address);
+Latency MeasureLatency(const std::string& address, const v1::CallRequest& request, int calls,
+                       const ClusterCredentials& credentials) {
+  auto stub = Connect(address, credentials);
   Latency out;
   for (int i = 0; i < std::max(200, calls / 10); ++i)
-    out.ok = out.ok && CallOnce(stub.get(), request);
+    out.ok = out.ok && CallOnce(stub.get(), request, credentials);
   std::vector<double> us;
   us.reserve(calls);
   for (int i = 0; i < calls && out.ok; ++i) {
     absl::Time start = absl::Now();
-    out.ok = CallOnce(stub.get(), request);
+    out.ok = CallOnce(stub.get(), request, credentials);
     us.push_back(absl::ToDoubleMicroseconds(absl::Now() - start));
   }
   if (!out.ok || us.empty()) return out;
@@ -112,11 +118,11 @@ Latency MeasureLatency(const std::string& address, const v1::CallRequest& reques
 
 // Calls per second with `callers` threads, each on its own connection.
 double MeasureThroughput(const std::string& address, const v1::CallRequest& request, int callers,
-                         absl::Duration duration) {
+                         absl::Duration duration, const ClusterCredentials& credentials) {
   std::vector<std::unique_ptr<v1::JobService::Stub>> stubs;
   for (int i = 0; i < callers; ++i) {
-    stubs.push_back(Connect(address));
-    CallOnce(stubs.back().get(), request);  // connected before the clock starts
+    stubs.push_back(Connect(address, credentials));
+    CallOnce(stubs.back().get(), request, credentials);  // connected before the clock starts
   }
   std::atomic<int64_t> done{0};
   std::atomic<bool> failed{false};
@@ -126,7 +132,7 @@ double MeasureThroughput(const std::string& address, const v1::CallRequest& requ
   for (int i = 0; i < callers; ++i) {
     threads.emplace_back([&, i] {
       while (absl::Now() < end && !failed) {
-        if (CallOnce(stubs[i].get(), request)) {
+        if (CallOnce(stubs[i].get(), request, credentials)) {
           ++done;
         } else {
           failed = true;
@@ -185,6 +191,8 @@ int Main(int argc, char** argv) {
   flags.Double("seconds", &seconds, "S", "how long each throughput run lasts");
   flags.Int32("concurrency", &concurrency, "C", "callers in the throughput runs");
   flags.Int32("payload", &payload_bytes, "BYTES", "request size");
+  SecurityOptions security;  // for the master; the direct server is plain
+  AddSecurityFlags(&flags, &security, SecurityRole::kClient);
   absl::StatusOr<std::vector<std::string>> rest = flags.Parse(argc - 1, argv + 1);
   if (!rest.ok()) {
     std::cerr << "calls_bench: " << rest.status().message() << "\n";
@@ -195,6 +203,15 @@ int Main(int argc, char** argv) {
     return 0;
   }
 
+  absl::StatusOr<std::shared_ptr<const ClusterCredentials>> loaded =
+      ClusterCredentials::Load(security);
+  if (!loaded.ok()) {
+    std::cerr << "calls_bench: " << loaded.status().message() << "\n";
+    return 2;
+  }
+  const ClusterCredentials& to_master = **loaded;
+  const std::shared_ptr<const ClusterCredentials> none = ClusterCredentials::None();
+  const ClusterCredentials& plain = *none;
   if (master.empty() && !serve_direct) {
     std::cerr << "calls_bench: --master or --serve-direct is required\n";
     return 2;
@@ -230,14 +247,14 @@ int Main(int argc, char** argv) {
   request.set_payload(std::string(payload_bytes, 'x'));
   request.set_timeout_seconds(30);
 
-  Latency via_direct = MeasureLatency(direct, request, calls);
-  Latency via_master = MeasureLatency(master, request, calls);
+  Latency via_direct = MeasureLatency(direct, request, calls, plain);
+  Latency via_master = MeasureLatency(master, request, calls, to_master);
   v1::CallRequest nobody = request;
   nobody.set_handler(kNobody);
-  Latency master_only = MeasureLatency(master, nobody, calls);
+  Latency master_only = MeasureLatency(master, nobody, calls, to_master);
   absl::Duration d = absl::Seconds(seconds);
-  double tput_direct = MeasureThroughput(direct, request, concurrency, d);
-  double tput_master = MeasureThroughput(master, request, concurrency, d);
+  double tput_direct = MeasureThroughput(direct, request, concurrency, d, plain);
+  double tput_master = MeasureThroughput(master, request, concurrency, d, to_master);
   if (!via_direct.ok || !via_master.ok || !master_only.ok || tput_direct < 0 || tput_master < 0) {
     return 1;
   }
@@ -264,7 +281,7 @@ int Main(int argc, char** argv) {
   if (!python_via_master.empty()) {
     v1::CallRequest py_request = request;
     py_request.set_handler(python_via_master);
-    double py = MeasureThroughput(master, py_request, concurrency, d);
+    double py = MeasureThroughput(master, py_request, concurrency, d, to_master);
     if (py < 0) return 1;
     std::printf("| through the master, %d callers | %.0f |\n", concurrency, py);
   }
