@@ -2,9 +2,10 @@
 // the Agent (worker/agent.h); this only builds the parts and takes them down.
 //
 // Start order: check the options (a malformed --master, a bad token or TLS
-// file, a non-loopback --shuffle-listen without a token are refused before
-// anything starts), the work dir, the handler children (HandlerPool), the
-// task slots (SlotTaskRunner), the shuffle server, the session loop, the
+// file, a --task-user that cannot be taken are refused before anything
+// starts), the work dir, the handler children (HandlerPool), the task slots
+// (SlotTaskRunner), the shuffle server (which refuses a non-loopback address
+// without a token; what started is then taken down), the session loop, the
 // Agent, and last the MasterLink, which dials the master.
 //
 // Shutdown order: stop dialling and end the session (MasterLink::Close, run on

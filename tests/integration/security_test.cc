@@ -681,6 +681,24 @@ TEST(SecurityTest, TaskUserRunsExecTasksAsThatUser) {
   EXPECT_EQ(parts, absl::StrCat(nobody->pw_uid, "\n"));
 }
 
+TEST(SecurityTest, TaskUserRunsHandlerChildrenAsThatUser) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  struct passwd* nobody = getpwnam("nobody");
+  ASSERT_NE(nobody, nullptr);
+  ScratchDir tmp;
+  const std::string handler = absl::StrCat(
+      "uid=exec /usr/bin/python3 -c 'import os, sys; sys.path.insert(0, \"", SourceDir(),
+      "/sdk/python\"); import ampmr_handler; "
+      "ampmr_handler.serve(lambda p: str(os.getuid()).encode())'");
+  TestCluster cluster(tmp.path(), 1, {}, {"--task-user", "nobody", "--handler", handler});
+  ASSERT_TRUE(cluster.WaitForWorkers(1));
+  CommandResult call = RunCommand(
+      {BinPath("ampmr"), "call", "--master", cluster.address(), "--handler", "uid", "x"},
+      absl::Seconds(60));
+  ASSERT_EQ(call.exit_code, 0) << call.err << ReadFile(tmp.path() + "/worker0.log");
+  EXPECT_EQ(call.out, absl::StrCat(nobody->pw_uid));
+}
+
 TEST(SecurityTest, TaskUserIsRefusedWhenUnknownOrNotRoot) {
   CommandResult unknown = RunCommand({BinPath("ampmr-worker"), "--task-user", "no-such-user-ampmr"},
                                      absl::Seconds(30));
