@@ -109,11 +109,16 @@ TEST(FaultsTest, StoppedWorkerIsDeclaredLostAndTheJobFinishesElsewhere) {
   TestCluster cluster(tmp.path(), 2, {"--heartbeat-timeout", "2"});
   ASSERT_TRUE(cluster.WaitForWorkers(2));
   std::string output = tmp.path() + "/out";
-  std::string job = Submit(SlowWordCount(cluster.address(), input, output));
+  // Maps 4 and up wait for the gate, so the job is mid-map when the worker stops.
+  const std::string gate = tmp.path() + "/gate";
+  std::vector<std::string> submit = SlowWordCount(cluster.address(), input, output);
+  SetFlag(&submit, "--mapper", "exec:" + GatedTask(tmp.path(), gate, 4, kShellWordCount));
+  std::string job = Submit(submit);
   ASSERT_TRUE(WaitForProgress(cluster.address(), job,
                               [](const JobProgress& p) { return p.maps_done >= 4; }));
   cluster.worker(0)->Signal(SIGSTOP);
-  EXPECT_NE(GetProgress(cluster.address(), job).state, "SUCCEEDED");
+  EXPECT_EQ(GetProgress(cluster.address(), job).state, "MAPPING");
+  WriteFile(gate, "");
   ASSERT_TRUE(Wait(cluster.address(), job));
   EXPECT_EQ(ReadCounts(output), SequentialWordCount(input));
   EXPECT_TRUE(fs::exists(output + "/_SUCCESS"));
@@ -170,7 +175,11 @@ TEST(FaultsTest, CancelMidJobLeavesNoSpillOrTemporaryFile) {
   TestCluster cluster(tmp.path(), 2);
   ASSERT_TRUE(cluster.WaitForWorkers(2));
   std::string output = tmp.path() + "/out";
-  std::string job = Submit(SlowWordCount(cluster.address(), input, output));
+  // Maps 2 and up wait for a gate never opened: the cancel always comes mid-job.
+  std::vector<std::string> submit = SlowWordCount(cluster.address(), input, output);
+  SetFlag(&submit, "--mapper",
+          "exec:" + GatedTask(tmp.path(), tmp.path() + "/gate", 2, kShellWordCount));
+  std::string job = Submit(submit);
   ASSERT_TRUE(WaitForProgress(cluster.address(), job,
                               [](const JobProgress& p) { return p.maps_done >= 2; }));
   CommandResult cancel = RunCommand(

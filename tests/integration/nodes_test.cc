@@ -229,16 +229,20 @@ TEST(NodesTest, LinkCutMidReduceJobIsExactAndTheWorkerRejoins) {
   ASSERT_TRUE(c.WaitForWorkers(2));
   std::string output = tmp.path() + "/out";
   std::vector<std::string> flags = WordCount(input, output, "64K");
-  flags[flags.size() - 3] = "64";  // --reduces 64: a reduce phase long enough to cut into
+  // Reduces 4 and up wait for the gate, so the job is mid-reduce when the link goes.
+  const std::string gate = tmp.path() + "/gate";
+  SetFlag(&flags, "--reducer", "exec:" + GatedTask(tmp.path(), gate, 4, kShellSum));
+  SetFlag(&flags, "--reduces", "16");
   std::string job = Submit(c, flags);
   ASSERT_TRUE(WaitUntil(
       [&] {
         JobProgress p = c.Progress(job);
-        return p.state == "SUCCEEDED" || (p.state == "REDUCING" && p.reduces_done >= 4);
+        return p.state != "MAPPING" && p.state != "PENDING" && p.reduces_done >= 4;
       },
       kJobTimeout));
-  ASSERT_EQ(c.Progress(job).state, "REDUCING") << "the job ended first; make reduces longer";
+  ASSERT_EQ(c.Progress(job).state, "REDUCING");
   ASSERT_TRUE(c.net().Cut(2));
+  WriteFile(gate, "");
   CommandResult r = Wait(c, job);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   ExpectExact(output, input);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "absl/strings/numbers.h"
@@ -402,6 +404,23 @@ std::string ReadFile(const std::string& path) {
 void WriteFile(const std::string& path, const std::string& data) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << data;
+}
+
+std::string GatedTask(const std::string& dir, const std::string& gate, int free_tasks,
+                      const std::string& command) {
+  std::string path =
+      absl::StrCat(dir, "/gated-", free_tasks, "-", std::hash<std::string>()(gate), ".sh");
+  WriteFile(path, absl::StrCat("#!/bin/sh\n", "if [ \"$mapreduce_task_partition\" -ge ", free_tasks,
+                               " ]; then\n", "  while [ ! -e '", gate, "' ]; do sleep 0.02; done\n",
+                               "fi\n", command, "\n"));
+  ::chmod(path.c_str(), 0755);
+  return path;
+}
+
+void SetFlag(std::vector<std::string>* argv, const std::string& flag, const std::string& value) {
+  auto it = std::find(argv->begin(), argv->end(), flag);
+  ASSERT_TRUE(it != argv->end() && it + 1 != argv->end()) << flag;
+  *(it + 1) = value;
 }
 
 bool StagingLeft(const std::string& output) {

@@ -76,8 +76,7 @@ class TestCluster {
  public:
   // `master_args` are added to the master's command line, `worker_args` to
   // every worker's.
-  TestCluster(const std::string& dir, int workers,
-              const std::vector<std::string>& master_args = {},
+  TestCluster(const std::string& dir, int workers, const std::vector<std::string>& master_args = {},
               const std::vector<std::string>& worker_args = {});
   const std::string& address() const { return address_; }
   Daemon* master() { return master_.get(); }
@@ -151,6 +150,21 @@ void WriteFile(const std::string& path, const std::string& data);
 // Whether a job's staging directory (PARENT/.NAME.ampmr-JOB, where its
 // parts are assembled before they are renamed onto `output`) is left over.
 bool StagingLeft(const std::string& output);
+
+// An exec task (`exec:` + the path returned) that runs the shell `command`,
+// except that tasks numbered `free_tasks` and up first wait until the file
+// `gate` exists: a test that must catch a job mid-phase opens the gate
+// (WriteFile) once it has done what it needed, however fast the machine.
+// The script is written into `dir`.
+std::string GatedTask(const std::string& dir, const std::string& gate, int free_tasks,
+                      const std::string& command);
+// Sets the value that follows `flag` in `argv` (which must hold it).
+void SetFlag(std::vector<std::string>* argv, const std::string& flag, const std::string& value);
+// Shell commands doing what builtin:wordcount and builtin:sum do.
+inline constexpr char kShellWordCount[] =
+    "LC_ALL=C tr -cs 'A-Za-z' '\\n' | grep . | sed 's/$/\\t1/'";
+inline constexpr char kShellSum[] =
+    "awk -F '\\t' '{s[$1] += $2} END {for (k in s) printf \"%s\\t%d\\n\", k, s[k]}'";
 
 // Word counts (maximal runs of ASCII letters), computed the slow obvious way.
 std::map<std::string, long long> SequentialWordCount(const std::string& dir);
