@@ -85,11 +85,13 @@ class RestartableCluster {
 // A word count with no combiner, so maps and reduces take long enough to be
 // caught in the middle.
 std::string Submit(const std::string& master, const std::string& input, const std::string& output,
-                   const std::string& reduces, const std::string& split_size) {
-  CommandResult r = RunCommand({BinPath("ampmr"), "submit", "--master", master, "--input", input,
-                                "--output", output, "--mapper", "builtin:wordcount", "--reducer",
-                                "builtin:sum", "--reduces", reduces, "--split-size", split_size},
-                               absl::Seconds(30));
+                   const std::string& reduces, const std::string& split_size,
+                   const std::string& mapper = "builtin:wordcount",
+                   const std::string& reducer = "builtin:sum") {
+  CommandResult r = RunCommand(
+      {BinPath("ampmr"), "submit", "--master", master, "--input", input, "--output", output,
+       "--mapper", mapper, "--reducer", reducer, "--reduces", reduces, "--split-size", split_size},
+      absl::Seconds(30));
   EXPECT_EQ(r.exit_code, 0) << r.err;
   return r.out.substr(0, r.out.find('\n'));
 }
@@ -157,8 +159,7 @@ std::unique_ptr<Daemon> StartWait(const RestartableCluster& cluster, const std::
   argv.push_back(job);
   const size_t watches_before = Watches(cluster, job);
   std::unique_ptr<Daemon> wait = Daemon::Start(argv, log);
-  EXPECT_TRUE(
-      WaitUntil([&] { return Watches(cluster, job) > watches_before; }, absl::Seconds(20)))
+  EXPECT_TRUE(WaitUntil([&] { return Watches(cluster, job) > watches_before; }, absl::Seconds(20)))
       << "the master never watched the job for ampmr wait; its stderr: " << ReadFile(log);
   return wait;
 }
@@ -196,10 +197,15 @@ struct MidMapJob {
   std::string output = tmp.path() + "/out";
   RestartableCluster cluster{tmp.path(), 2};
   std::string job;
+  // Maps 8 and up wait for this file, so the test can be sure to catch the
+  // map phase: OpenGate() once the master is down.
+  std::string gate = tmp.path() + "/gate";
   MidMapJob() {
     MakeCorpus(input, 4, 3 << 20);
-    job = Submit(cluster.address(), input, output, "3", "128K");
+    job = Submit(cluster.address(), input, output, "3", "128K",
+                 "exec:" + GatedTask(tmp.path(), gate, 8, kShellWordCount));
   }
+  void OpenGate() { WriteFile(gate, ""); }
 };
 
 TEST(MasterRestartTest, KilledMidMapResumesAndHistorySurvives) {
@@ -208,8 +214,9 @@ TEST(MasterRestartTest, KilledMidMapResumesAndHistorySurvives) {
   const std::string &input = t.input, &output = t.output, &job = t.job;
   ASSERT_EQ(job, "j1");
   JobProgress seen = WaitForMapsDone(cluster, job, 4);
-  ASSERT_EQ(seen.state, "MAPPING") << "the map phase ended first; make it longer";
+  ASSERT_EQ(seen.state, "MAPPING");
   cluster.KillMaster();
+  t.OpenGate();
 
   absl::Duration took = RestartAndTimeResume(cluster, job);
   ::testing::Test::RecordProperty("resume_ms", absl::ToInt64Milliseconds(took));
@@ -247,9 +254,10 @@ TEST(MasterRestartTest, SigtermMidMapExitsCleanlyAndTheRestartedMasterResumes) {
   RestartableCluster& cluster = t.cluster;
   const std::string &input = t.input, &output = t.output, &job = t.job;
   JobProgress seen = WaitForMapsDone(cluster, job, 4);
-  ASSERT_EQ(seen.state, "MAPPING") << "the map phase ended first; make it longer";
+  ASSERT_EQ(seen.state, "MAPPING");
   EXPECT_EQ(cluster.StopMaster(), 0);
   EXPECT_THAT(ReadFile(cluster.master_log()), HasSubstr("master stopped"));
+  t.OpenGate();
 
   cluster.StartMaster();
   CommandResult wait =
@@ -266,17 +274,20 @@ TEST(MasterRestartTest, KilledMidReduceKeepsCommittedReducesAndResumes) {
   MakeCorpus(input, 2, 2 << 20);
   RestartableCluster cluster(tmp.path(), 2);
   std::string output = tmp.path() + "/out";
-  std::string job = Submit(cluster.address(), input, output, "96", "512K");
+  // Reduces 3 and up wait for the gate, so the kill comes mid-reduce.
+  const std::string gate = tmp.path() + "/gate";
+  std::string job = Submit(cluster.address(), input, output, "96", "512K", "builtin:wordcount",
+                           "exec:" + GatedTask(tmp.path(), gate, 3, kShellSum));
   JobProgress seen;
   ASSERT_TRUE(WaitForProgress(
       cluster.address(), job,
       [&](const JobProgress& p) {
         seen = p;
-        return p.state == "SUCCEEDED" || (p.state == "REDUCING" && p.reduces_done >= 3);
+        return p.state == "REDUCING" && p.reduces_done >= 3;
       },
       kJobTimeout));
-  ASSERT_EQ(seen.state, "REDUCING") << "the job ended before the kill; make reduces longer";
   cluster.KillMaster();
+  WriteFile(gate, "");
 
   RestartAndTimeResume(cluster, job);
   CommandResult wait =
@@ -331,11 +342,12 @@ TEST(MasterRestartTest, WaitRidesOutAMasterRestart) {
   std::string wait_log = t.tmp.path() + "/wait.log";
   std::unique_ptr<Daemon> wait = StartWait(cluster, job, wait_log);
   JobProgress seen = WaitForMapsDone(cluster, job, 2);
-  ASSERT_EQ(seen.state, "MAPPING") << "the map phase ended first; make it longer";
+  ASSERT_EQ(seen.state, "MAPPING");
   cluster.KillMaster();
   ASSERT_TRUE(
       WaitUntil([&] { return ReadFile(wait_log) == LostNotice(cluster); }, absl::Seconds(20)))
       << ReadFile(wait_log);
+  t.OpenGate();
 
   cluster.StartMaster();
   EXPECT_EQ(wait->Wait(kJobTimeout), 0) << ReadFile(wait_log);
