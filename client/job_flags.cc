@@ -184,8 +184,8 @@ void AddJobFlags(FlagSet* flags, JobFlags* job) {
   flags->Repeated("env", &job->env, "K=V", "environment for exec tasks");
   flags->Repeated("file", &job->files, "PATH[#NAME]",
                   "ship a file with the job as NAME (default: its file name), mode kept; "
-                  "repeatable, at most 100 files and 64M in all (refused by the master until "
-                  "workers take shipped files)");
+                  "repeatable, at most 100 files and 64M in all; exec tasks run in a "
+                  "directory of their own where the files are");
   flags->String("name", &job->name, "TEXT", "a name for the job, shown by `ampmr jobs`");
   flags->Int32("priority", &job->priority, "P",
                "among jobs competing for slots, higher priorities get them first; equal "

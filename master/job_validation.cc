@@ -242,10 +242,6 @@ absl::Status ValidateAndNormalize(v1::JobSpec* spec) {
   AMPMR_RETURN_IF_ERROR(CheckEnv(job));
   AMPMR_RETURN_IF_ERROR(CheckKeysAndOutputFormat(job));
   AMPMR_RETURN_IF_ERROR(CheckShippedFiles(&job));
-  if (job.files_size() > 0) {
-    // Refused rather than run without them until workers fetch them.
-    return absl::UnimplementedError("files: workers cannot take shipped files (--file) yet");
-  }
   AMPMR_RETURN_IF_ERROR(CheckOutputPath(job.output()));
   AMPMR_RETURN_IF_ERROR(CheckPlugin(TaskRole::kMapper, job.mapper()));
   AMPMR_RETURN_IF_ERROR(CheckPlugin(TaskRole::kReducer, job.reducer()));

@@ -32,14 +32,24 @@ TaskRunner::Done<v1::ReduceDone> AnswerReduce(Reply reply) {
   };
 }
 
+absl::Status Draining(const v1::TaskContext& task) {
+  return absl::UnavailableError(absl::StrCat("attempt=", task.attempt_id(), ": worker draining"));
+}
+
+absl::Status NoJobFiles(const v1::TaskContext& task, const absl::Status& why) {
+  return absl::AbortedError(absl::StrCat("attempt=", task.attempt_id(), ": shipped files of job=",
+                                         task.job_id(), ": ", why.message()));
+}
+
 }  // namespace
 
 Agent::Agent(Loop* loop, TaskRunner* runner, CallHandlers* calls, MapOutputStore* store,
-             AgentOptions options)
+             JobFileStore* files, AgentOptions options)
     : loop_(loop),
       runner_(runner),
       calls_(calls),
       store_(store),
+      files_(files),
       options_(std::move(options)),
       heartbeat_interval_(options_.heartbeat_interval) {}
 
@@ -60,7 +70,7 @@ amp::Deferred<std::string> Agent::Attach(amp::Session* session) {
     r(v1::Answer());
   });
   session->SetResponder(v1::Command::kForgetJob, [this](const v1::Command& c, Reply r) {
-    store_->ForgetJob(c.forget_job().job_id());
+    ForgetJob(c.forget_job().job_id());
     if (c.forget_job().logs()) runner_->ForgetLogs(c.forget_job().job_id());
     r(v1::Answer());
   });
@@ -154,8 +164,10 @@ void Agent::Detach(const absl::Status&) {
   worker_id_.clear();
   if (heartbeat_timer_ != 0) loop_->CancelTimer(heartbeat_timer_);
   heartbeat_timer_ = 0;
-  // A new master may reuse the ids of jobs this one forgot.
+  // A new master may reuse the ids of jobs this one forgot, or knew.
   store_->ClearForgottenJobs();
+  waiting_for_files_.clear();  // their GetJobFiles fail with the session
+  files_->ForgetAll();
   // The master re-runs whatever this session was doing; stop wasting slots on it.
   runner_->CancelAll();
   calls_->DropQueued(absl::UnavailableError("session to the master ended"));
@@ -187,19 +199,58 @@ void Agent::Drain(std::function<void()> given_back) {
 }
 
 void Agent::RunMap(const v1::RunMap& run, Reply reply) {
-  if (draining_) {
-    return reply(absl::UnavailableError(
-        absl::StrCat("attempt=", run.task().attempt_id(), ": worker draining")));
-  }
-  runner_->RunMap(run, AnswerMap(std::move(reply)));
+  if (draining_) return reply(Draining(run.task()));
+  if (HasJobFiles(run.task())) return runner_->RunMap(run, AnswerMap(std::move(reply)));
+  WaitForJobFiles(run.task().job_id(), [this, run, reply = std::move(reply)](absl::Status got) {
+    if (!got.ok()) return reply(NoJobFiles(run.task(), got));
+    if (draining_) return reply(Draining(run.task()));
+    runner_->RunMap(run, AnswerMap(reply));
+  });
 }
 
 void Agent::RunReduce(const v1::RunReduce& run, Reply reply) {
-  if (draining_) {
-    return reply(absl::UnavailableError(
-        absl::StrCat("attempt=", run.task().attempt_id(), ": worker draining")));
+  if (draining_) return reply(Draining(run.task()));
+  if (HasJobFiles(run.task())) return runner_->RunReduce(run, AnswerReduce(std::move(reply)));
+  WaitForJobFiles(run.task().job_id(), [this, run, reply = std::move(reply)](absl::Status got) {
+    if (!got.ok()) return reply(NoJobFiles(run.task(), got));
+    if (draining_) return reply(Draining(run.task()));
+    runner_->RunReduce(run, AnswerReduce(reply));
+  });
+}
+
+bool Agent::HasJobFiles(const v1::TaskContext& task) const {
+  return task.files_size() == 0 || files_->Has(task.job_id());
+}
+
+void Agent::WaitForJobFiles(const std::string& job_id, std::function<void(absl::Status)> start) {
+  std::shared_ptr<FileWaiters>& waiters = waiting_for_files_[job_id];
+  if (waiters != nullptr) {  // already asked for
+    waiters->push_back(std::move(start));
+    return;
   }
-  runner_->RunReduce(run, AnswerReduce(std::move(reply)));
+  waiters = std::make_shared<FileWaiters>();
+  waiters->push_back(std::move(start));
+  v1::Command ask;
+  ask.mutable_get_job_files()->set_job_id(job_id);
+  session_->CallRemote(std::move(ask))
+      .AddBoth([this, job_id, waiters](const absl::StatusOr<v1::Answer>& answer) {
+        auto it = waiting_for_files_.find(job_id);
+        const bool current = it != waiting_for_files_.end() && it->second == waiters;
+        if (current) waiting_for_files_.erase(it);
+        absl::Status got = answer.status();
+        if (got.ok() && !answer->has_job_files()) {
+          got = absl::InternalError("the master answered GetJobFiles without files");
+        }
+        if (got.ok() && !current) got = absl::AbortedError("the job was forgotten meanwhile");
+        if (got.ok()) got = files_->Put(job_id, answer->job_files());
+        for (auto& start : *waiters) start(got);
+      });
+}
+
+void Agent::ForgetJob(const std::string& job_id) {
+  store_->ForgetJob(job_id);
+  waiting_for_files_.erase(job_id);
+  files_->ForgetJob(job_id);
 }
 
 void Agent::Cancel(const v1::Cancel& cancel) {

@@ -4,16 +4,23 @@
 // attempts, and the CPU and memory of the worker's process tree). It answers
 // the master's commands:
 //   RunMap, RunReduce  to the TaskRunner, refused with UNAVAILABLE while
-//                      draining; answered when the attempt ends;
+//                      draining; answered when the attempt ends. An attempt
+//                      naming shipped files waits for the job's files: the
+//                      first asks the master (GetJobFiles, once per job
+//                      however many attempts wait) and keeps them in the
+//                      JobFileStore; if that fails, each waiting attempt
+//                      fails with ABORTED naming the job;
 //   Cancel             of an attempt to the TaskRunner, of a call to the
 //                      CallHandlers;
 //   Call               to the CallHandlers, on the thread that read it;
 //   ForgetJob          deletes the job's map outputs from the MapOutputStore
-//                      (and, once the master forgot the job, its stderr logs);
+//                      and its files from the JobFileStore (and, once the
+//                      master forgot the job, its stderr logs);
 //   GetTaskLog         an attempt's kept stderr, from the TaskRunner;
 //   Heartbeat          answered at once.
 // When a session ends, attempts and queued calls it sent are cancelled (the
-// master runs them elsewhere). Drain tells the master, refuses new attempts
+// master runs them elsewhere) and every job's files are forgotten (a new
+// master may reuse job ids). Drain tells the master, refuses new attempts
 // and gives queued ones back.
 //
 // It reaches the master only through the amp::Session it is handed (a new one
@@ -27,7 +34,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -35,6 +45,7 @@
 #include "common/amp/session.h"
 #include "common/loop.h"
 #include "worker/call_handlers.h"
+#include "worker/job_file_store.h"
 #include "worker/map_output_store.h"
 #include "worker/process_usage.h"
 #include "worker/task_runner.h"
@@ -60,7 +71,7 @@ class Agent {
  public:
   // Every pointer must outlive the agent.
   Agent(Loop* loop, TaskRunner* runner, CallHandlers* calls, MapOutputStore* store,
-        AgentOptions options);
+        JobFileStore* files, AgentOptions options);
   ~Agent();
 
   Agent(const Agent&) = delete;
@@ -84,6 +95,13 @@ class Agent {
   void SendHeartbeat();
   void RunMap(const v1::RunMap& run, amp::Session::Reply reply);
   void RunReduce(const v1::RunReduce& run, amp::Session::Reply reply);
+  // Whether `task` can start now as far as shipped files go: it names none,
+  // or its job's are here.
+  bool HasJobFiles(const v1::TaskContext& task) const;
+  // Runs `start` once the job's files are in files_ (GetJobFiles answered),
+  // or with why they are not.
+  void WaitForJobFiles(const std::string& job_id, std::function<void(absl::Status)> start);
+  void ForgetJob(const std::string& job_id);
   void Cancel(const v1::Cancel& cancel);
   // On the thread that read the call.
   void RunCall(const v1::Call& call, amp::Session::Reply reply);
@@ -94,6 +112,7 @@ class Agent {
   TaskRunner* const runner_;
   CallHandlers* const calls_;
   MapOutputStore* const store_;
+  JobFileStore* const files_;
   const AgentOptions options_;
 
   // Loop thread only.
@@ -102,6 +121,11 @@ class Agent {
   absl::Duration heartbeat_interval_;
   Loop::TimerId heartbeat_timer_ = 0;
   bool draining_ = false;  // no new attempts: the worker is about to go
+  // Attempts waiting for their job's files, by job, while GetJobFiles is
+  // asked. Shared with that call's callback, which only keeps the files it
+  // got if its entry is still here (not forgotten, not another session's).
+  using FileWaiters = std::vector<std::function<void(absl::Status)>>;
+  std::map<std::string, std::shared_ptr<FileWaiters>> waiting_for_files_;
 };
 
 }  // namespace ampmr::worker

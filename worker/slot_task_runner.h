@@ -1,9 +1,11 @@
 // SlotTaskRunner: the real TaskRunner. Attempts run on the SlotPool's threads
 // (never on the session loop or gRPC threads): maps through RunMapTask, their
 // outputs registered in the MapOutputStore; reduces fetch their inputs with
-// the ShuffleFetcher, then run RunReduceTask. A StallWatch watches every
-// running attempt, for --task-timeout and for the statuses heartbeats carry.
-// What an attempt's exec processes write to stderr is kept in
+// the ShuffleFetcher, then run RunReduceTask. An attempt that runs exec
+// processes or names shipped files does so in a working directory of its own
+// (JobFileStore::MakeAttemptDir), removed when it ends. A StallWatch watches
+// every running attempt, for --task-timeout and for the statuses heartbeats
+// carry. What an attempt's exec processes write to stderr is kept in
 // WORK_DIR/logs/JOB/ATTEMPT.stderr (StderrLog) until the master forgets the job.
 //
 // Thread-safe.
@@ -17,6 +19,7 @@
 
 #include "absl/time/time.h"
 #include "common/subprocess.h"
+#include "worker/job_file_store.h"
 #include "worker/map_output_store.h"
 #include "worker/shuffle_fetcher.h"
 #include "worker/slot_pool.h"
@@ -45,8 +48,9 @@ struct SlotTaskRunnerOptions {
 
 class SlotTaskRunner : public TaskRunner {
  public:
-  // `store` must outlive the runner.
-  SlotTaskRunner(const SlotTaskRunnerOptions& options, MapOutputStore* store);
+  // `store` and `files` must outlive the runner.
+  SlotTaskRunner(const SlotTaskRunnerOptions& options, MapOutputStore* store,
+                 const JobFileStore* files);
   ~SlotTaskRunner() override;  // Stop()s
 
   void RunMap(const v1::RunMap& run, Done<v1::MapDone> done) override;
@@ -78,6 +82,7 @@ class SlotTaskRunner : public TaskRunner {
 
   const SlotTaskRunnerOptions options_;
   MapOutputStore* const store_;
+  const JobFileStore* const files_;
   ShuffleFetcher fetcher_;
   StallWatch stalls_;
   SlotPool pool_;  // last: its threads use the members above

@@ -120,12 +120,13 @@ absl::Status Worker::StartParts() {
   AMPMR_ASSIGN_OR_RETURN(handlers_, HandlerPool::Start(std::move(handler_options)));
   calls_ = std::make_unique<HandlerPoolCalls>(handlers_.get());
 
+  files_ = std::make_unique<JobFileStore>(options_.work_dir);
   SlotTaskRunnerOptions runner_options;
   runner_options.slots = options_.slots;
   runner_options.work_dir = options_.work_dir;
   runner_options.credentials = credentials_;
   runner_options.run_as = run_as_;
-  runner_ = std::make_unique<SlotTaskRunner>(runner_options, &store_);
+  runner_ = std::make_unique<SlotTaskRunner>(runner_options, &store_, files_.get());
 
   std::string listen = options_.shuffle_listen;
   if (listen.empty()) {
@@ -155,7 +156,8 @@ absl::Status Worker::StartParts() {
   agent_options.usage = [usage = std::make_shared<ProcessUsage>(getpid())] {
     return usage->Sample(absl::Now());
   };
-  agent_ = std::make_unique<Agent>(&loop_, runner_.get(), calls_.get(), &store_, agent_options);
+  agent_ = std::make_unique<Agent>(&loop_, runner_.get(), calls_.get(), &store_, files_.get(),
+                                   agent_options);
 
   MasterLinkOptions link_options;
   link_options.master = options_.master;
@@ -198,6 +200,7 @@ void Worker::Shutdown() {
   agent_.reset();
   runner_.reset();
   shuffle_.reset();
+  files_.reset();
   calls_.reset();
   handlers_.reset();
   if (owns_work_dir_) {

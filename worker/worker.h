@@ -3,9 +3,10 @@
 //
 // Start order: check the options (a malformed --master, a bad token or TLS
 // file, a --task-user that cannot be taken are refused before anything
-// starts), the work dir, the handler children (HandlerPool), the task slots
-// (SlotTaskRunner), the shuffle server (which refuses a non-loopback address
-// without a token; what started is then taken down), the session loop, the
+// starts), the work dir, the handler children (HandlerPool), the shipped
+// files' store, the task slots (SlotTaskRunner), the shuffle server (which
+// refuses a non-loopback address without a token; what started is then taken
+// down), the session loop, the
 // Agent, and last the MasterLink, which dials the master.
 //
 // Shutdown order: stop dialling and end the session (MasterLink::Close, run on
@@ -32,6 +33,7 @@
 #include "common/security_flags.h"
 #include "common/subprocess.h"
 #include "worker/handler_pool.h"
+#include "worker/job_file_store.h"
 #include "worker/map_output_store.h"
 
 namespace ampmr::worker {
@@ -102,6 +104,7 @@ class Worker {
   std::unique_ptr<HandlerPool> handlers_;
   std::unique_ptr<CallHandlers> calls_;
   MapOutputStore store_;
+  std::unique_ptr<JobFileStore> files_;
   std::unique_ptr<SlotTaskRunner> runner_;
   std::unique_ptr<ShuffleServer> shuffle_;
   ThreadLoop loop_;

@@ -406,6 +406,32 @@ TEST(HadoopStreamingTest, DocumentedCommandLineRuns) {
   }
 }
 
+// Hadoop's classic word count: `-mapper mapper.py -file mapper.py` ships the
+// scripts and runs them from each attempt's directory (by their #! line),
+// though they are nowhere the workers could find them by that name.
+TEST(HadoopStreamingTest, ShippedScriptsRunByTheirName) {
+  ScratchDir tmp;
+  const std::string src = tmp.path() + "/src";
+  fs::create_directories(src);
+  for (const char* name : {"wordcount_mapper.py", "wordcount_reducer.py"}) {
+    fs::copy_file(SourceDir() + "/examples/streaming/" + name, src + "/" + name);
+    fs::permissions(src + "/" + name, static_cast<fs::perms>(0755));
+  }
+  const std::string in = tmp.path() + "/in";
+  MakeCorpus(in, 3, 64 << 10);
+  const std::string out = tmp.path() + "/out";
+  CommandResult r = Ampmr(tmp, {"streaming", "--workers", "2",
+                                "-D", "mapreduce.job.reduces=2",
+                                "-input", in,
+                                "-output", out,
+                                "-mapper", "wordcount_mapper.py",
+                                "-reducer", "wordcount_reducer.py",
+                                "-file", src + "/wordcount_mapper.py",
+                                "-file", src + "/wordcount_reducer.py"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadCounts(out), SequentialWordCount(in));
+}
+
 TEST(HadoopStreamingTest, UnsupportedOptionOrPropertyIsRefusedByName) {
   ScratchDir tmp;
   WriteFile(tmp.path() + "/in.txt", "a\n");

@@ -250,6 +250,32 @@ TEST(NodesTest, LinkCutMidReduceJobIsExactAndTheWorkerRejoins) {
   EXPECT_TRUE(c.WaitForWorkers(2, absl::Seconds(60))) << ReadFile(c.worker_log(1));
 }
 
+// `--file` ships a script with the job: the workers' nodes never had it where
+// the command names it (each attempt runs in a directory of its own), and the
+// submitter's copy is gone before the job runs; the job is exact.
+TEST(NodesTest, ShippedScriptRunsOnNodesThatNeverHadIt) {
+  ScratchDir tmp;
+  std::string input = tmp.path() + "/in";
+  MakeCorpus(input, 4, 128 << 10);
+  NodesCluster c(tmp.path());
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c.WaitForWorkers(2));
+  const std::string mine = tmp.path() + "/mine";
+  fs::create_directories(mine);
+  fs::copy_file(SourceDir() + "/examples/streaming/wordcount_mapper.py", mine + "/mapper.py");
+  fs::permissions(mine + "/mapper.py", static_cast<fs::perms>(0600));
+  std::string output = tmp.path() + "/out";
+  std::string job = Submit(c, {"--input", input, "--output", output, "--mapper",
+                               "exec:python3 mapper.py", "--file", mine + "/mapper.py",
+                               "--reducer", "builtin:sum", "--reduces", "3", "--split-size",
+                               "64K"});
+  fs::remove_all(mine);
+  CommandResult r = Wait(c, job);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err << ReadFile(c.master_log());
+  ExpectExact(output, input);
+  for (int done : TasksDone(c)) EXPECT_GT(done, 0);  // both nodes ran the script
+}
+
 // Worker 0 advertises 127.0.0.2 while its shuffle server is on 127.0.0.1:
 // reducers on node 2 cannot fetch from it. The job must end in bounded time,
 // finished by the other worker or failed with one line naming the worker,

@@ -243,9 +243,11 @@ TEST(JobValidationTest, RefusesShippedFilesPastTheirBoundsOrWithPathNames) {
   spec = ValidSpec(dir);
   v1::ShippedFile* ok = spec.add_files();
   ok->set_name("m.py");
+  ok->set_mode(0755);
   ok->set_content("print(1)");
-  ExpectRefused(spec, absl::StatusCode::kUnimplemented,
-                "files: workers cannot take shipped files (--file) yet");
+  ASSERT_THAT(ValidateAndNormalize(&spec), IsOk());
+  ASSERT_EQ(spec.files_size(), 1);
+  EXPECT_EQ(spec.files(0).size(), 8);
 }
 
 TEST(JobValidationTest, RefusesOutputThatWouldClobber) {

@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "tests/status_matchers.h"
 #include "tests/worker/fake_task_runner.h"
+#include "tests/worker/test_util.h"
 
 namespace ampmr::worker {
 namespace {
@@ -24,6 +25,8 @@ namespace {
 namespace fs = std::filesystem;
 using ::ampmr::testing::StatusIs;
 using ::testing::ElementsAre;
+using ::ampmr::worker::testing::ReadFile;
+using ::ampmr::worker::testing::ScratchDir;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
@@ -71,7 +74,7 @@ v1::Command Call(const std::string& call_id, const std::string& payload) {
 
 // A worker with 3 slots and two handlers, whose session the test holds.
 struct AgentHarness {
-  AgentHarness() : agent(&loop, &runner, &calls, &store, Options()) {
+  AgentHarness() : files(work.path()), agent(&loop, &runner, &calls, &store, &files, Options()) {
     calls.handler_names = {"echo", "graph"};
   }
   static AgentOptions Options() {
@@ -110,6 +113,18 @@ struct AgentHarness {
     agent.Detach(why);
   }
 
+  // Answers the master's end of the ask `ask` the agent sent.
+  void AnswerAsk(uint64_t ask, absl::StatusOr<v1::Answer> answer) {
+    v1::Box box;
+    box.set_ask(ask);
+    if (answer.ok()) {
+      *box.mutable_answer() = std::move(*answer);
+    } else {
+      *box.mutable_error() = amp::ToErrorProto(answer.status());
+    }
+    session->HandleBox(std::move(box));
+  }
+
   // The boxes sent carrying a command of `kind`.
   std::vector<v1::Box> Sent(v1::Command::KindCase kind) const {
     std::vector<v1::Box> out;
@@ -132,6 +147,8 @@ struct AgentHarness {
   FakeTaskRunner runner;
   FakeCallHandlers calls;
   MapOutputStore store;
+  ScratchDir work;
+  JobFileStore files;
   Agent agent;
   std::shared_ptr<FakeTransport> transport;
   std::unique_ptr<amp::Session> session;  // after `agent`: destroyed first
@@ -316,7 +333,9 @@ TEST(AgentTest, HeartbeatsCarryTheProcessTreesUsage) {
   FakeTaskRunner runner;
   FakeCallHandlers calls;
   MapOutputStore store;
-  Agent agent(&loop, &runner, &calls, &store, options);
+  ScratchDir work;
+  JobFileStore files(work.path());
+  Agent agent(&loop, &runner, &calls, &store, &files, options);
   auto transport = std::make_shared<FakeTransport>();
   amp::Session session(transport, "master@test");
   agent.Attach(&session);
@@ -450,6 +469,107 @@ TEST(AgentTest, ASessionBrokenBeforeTheWelcomeFailsTheHelloAndTheNextOneSaysHell
   ASSERT_TRUE(h.welcome.has_value());
   EXPECT_EQ(**h.welcome, "w3");
   EXPECT_THAT(h.Sent(v1::Command::kHeartbeat), SizeIs(1));
+}
+
+v1::Command RunMapWithFiles(const std::string& attempt_id, const std::string& job_id) {
+  v1::Command c = RunMap(attempt_id);
+  c.mutable_run_map()->mutable_task()->set_job_id(job_id);
+  c.mutable_run_map()->mutable_task()->add_files("m.py");
+  return c;
+}
+
+v1::Answer JobFilesAnswer() {
+  v1::Answer answer;
+  v1::ShippedFile* f = answer.mutable_job_files()->add_files();
+  f->set_name("m.py");
+  f->set_mode(0750);
+  f->set_content("print('hi')\n");
+  return answer;
+}
+
+TEST(AgentTest, AttemptsNamingFilesWaitForOneGetJobFilesPerJob) {
+  AgentHarness h;
+  h.Connect();
+  h.Welcome();
+  h.FromMaster(20, RunMapWithFiles("j1-m0-a1", "j1"));
+  h.FromMaster(21, RunMapWithFiles("j1-m1-a1", "j1"));
+  h.FromMaster(22, RunMap("j1-m2-a1"));  // names no files: runs at once
+
+  std::vector<v1::Box> asks = h.Sent(v1::Command::kGetJobFiles);
+  ASSERT_THAT(asks, SizeIs(1));
+  EXPECT_EQ(asks[0].command().get_job_files().job_id(), "j1");
+  ASSERT_THAT(h.runner.attempts, SizeIs(1));
+  EXPECT_EQ(h.runner.attempts[0].attempt_id, "j1-m2-a1");
+
+  h.AnswerAsk(asks[0].ask(), JobFilesAnswer());
+  ASSERT_THAT(h.runner.attempts, SizeIs(3));
+  EXPECT_EQ(h.runner.attempts[1].attempt_id, "j1-m0-a1");
+  EXPECT_EQ(h.runner.attempts[2].attempt_id, "j1-m1-a1");
+  EXPECT_TRUE(h.files.Has("j1"));
+  const std::string kept = h.work.Join("files/j1/m.py");
+  EXPECT_EQ(ReadFile(kept), "print('hi')\n");
+  EXPECT_EQ(fs::status(kept).permissions(), static_cast<fs::perms>(0750));
+
+  // Later attempts of the job find the files here.
+  h.FromMaster(23, RunMapWithFiles("j1-m3-a1", "j1"));
+  EXPECT_THAT(h.Sent(v1::Command::kGetJobFiles), SizeIs(1));
+  EXPECT_THAT(h.runner.attempts, SizeIs(4));
+
+  v1::Command forget;
+  forget.mutable_forget_job()->set_job_id("j1");
+  h.FromMaster(0, forget);
+  EXPECT_FALSE(h.files.Has("j1"));
+  EXPECT_FALSE(fs::exists(h.work.Join("files/j1")));
+}
+
+TEST(AgentTest, AttemptsFailNamingTheJobWhenItsFilesCannotBeHad) {
+  AgentHarness h;
+  h.Connect();
+  h.Welcome();
+  h.FromMaster(30, RunMapWithFiles("j4-m0-a1", "j4"));
+  std::vector<v1::Box> asks = h.Sent(v1::Command::kGetJobFiles);
+  ASSERT_THAT(asks, SizeIs(1));
+  h.AnswerAsk(asks[0].ask(), absl::NotFoundError("no running job j4"));
+  EXPECT_THAT(h.runner.attempts, IsEmpty());
+  EXPECT_THAT(*h.ReplyTo(30),
+              StatusIs(absl::StatusCode::kAborted,
+                       "attempt=j4-m0-a1: shipped files of job=j4: no running job j4"));
+  // The next attempt asks again.
+  h.FromMaster(31, RunMapWithFiles("j4-m0-a2", "j4"));
+  EXPECT_THAT(h.Sent(v1::Command::kGetJobFiles), SizeIs(2));
+}
+
+TEST(AgentTest, FilesOfAJobForgottenWhileAskedForAreNotKept) {
+  AgentHarness h;
+  h.Connect();
+  h.Welcome();
+  h.FromMaster(40, RunMapWithFiles("j5-m0-a1", "j5"));
+  std::vector<v1::Box> asks = h.Sent(v1::Command::kGetJobFiles);
+  ASSERT_THAT(asks, SizeIs(1));
+  v1::Command forget;
+  forget.mutable_forget_job()->set_job_id("j5");
+  h.FromMaster(0, forget);
+  h.AnswerAsk(asks[0].ask(), JobFilesAnswer());
+  EXPECT_FALSE(h.files.Has("j5"));
+  EXPECT_FALSE(fs::exists(h.work.Join("files/j5")));
+  EXPECT_THAT(h.runner.attempts, IsEmpty());
+  EXPECT_THAT(*h.ReplyTo(40), StatusIs(absl::StatusCode::kAborted, HasSubstr("forgotten")));
+}
+
+TEST(AgentTest, ANewSessionFetchesFilesAgain) {
+  AgentHarness h;
+  h.Connect();
+  h.Welcome();
+  h.FromMaster(50, RunMapWithFiles("j1-m0-a1", "j1"));
+  h.AnswerAsk(h.Sent(v1::Command::kGetJobFiles).at(0).ask(), JobFilesAnswer());
+  ASSERT_TRUE(h.files.Has("j1"));
+  h.Break();
+  // Another master may call another job "j1".
+  EXPECT_FALSE(h.files.Has("j1"));
+  h.Connect();
+  h.Welcome();
+  h.FromMaster(51, RunMapWithFiles("j1-m0-a1", "j1"));
+  EXPECT_THAT(h.Sent(v1::Command::kGetJobFiles), SizeIs(1));  // on the new session
 }
 
 }  // namespace

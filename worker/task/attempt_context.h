@@ -52,6 +52,10 @@ struct AttemptContext {
   // the context share it. Never null.
   std::shared_ptr<ProgressClock> progress = std::make_shared<ProgressClock>(0);
 
+  // Where its exec processes run (the attempt's working directory, holding
+  // the job's shipped files); empty: the worker's own.
+  std::string working_dir;
+
   // Where its exec processes' stderr is kept for `ampmr logs`; null: not
   // kept. Copies of the context share it.
   std::shared_ptr<StderrLog> stderr_log;

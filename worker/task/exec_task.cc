@@ -34,6 +34,7 @@ StreamingOptions Options(const std::string& command, const AttemptContext& conte
   options.env = StreamingEnvironment(context);
   options.cancelled = context.cancelled;
   options.progress = context.progress;
+  options.working_dir = context.working_dir;
   options.stderr_log = context.stderr_log;
   options.run_as = context.run_as;
   return options;

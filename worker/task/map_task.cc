@@ -159,6 +159,7 @@ absl::StatusOr<v1::MapDone> RunMap(const MapTaskOptions& options) {
   AMPMR_ASSIGN_OR_RETURN(KeySpec keys, TaskKeySpec(task));
   AttemptContext context = AttemptContext::ForMap(options.run, options.cancelled, options.progress);
   context.keys = keys;
+  context.working_dir = options.working_dir;
   context.stderr_log = options.stderr_log;
   context.run_as = options.run_as;
   AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<Mapper> mapper, MakeMapper(mapper_spec, context));

@@ -49,6 +49,10 @@ struct MapTaskOptions {
   // timeout fails the task once its call returns.
   std::shared_ptr<ProgressClock> progress;
 
+  // Where exec processes run (the attempt's working directory); empty: the
+  // worker's own.
+  std::string working_dir;
+
   // Where exec mappers and combiners keep their stderr; null: not kept.
   std::shared_ptr<StderrLog> stderr_log;
   // Who exec children run as (--task-user); unset: the worker's user.

@@ -128,6 +128,7 @@ absl::StatusOr<v1::ReduceDone> RunReduce(const ReduceTaskOptions& options) {
   AttemptContext context =
       AttemptContext::ForTask(task, /*is_map=*/false, options.cancelled, options.progress);
   context.keys = keys;
+  context.working_dir = options.working_dir;
   context.stderr_log = options.stderr_log;
   context.run_as = options.run_as;
   AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<Reducer> reducer, MakeReducer(spec, context));

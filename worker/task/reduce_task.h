@@ -48,6 +48,10 @@ struct ReduceTaskOptions {
   // per batch of records merged.
   std::shared_ptr<ProgressClock> progress;
 
+  // Where an exec reducer runs (the attempt's working directory); empty: the
+  // worker's own.
+  std::string working_dir;
+
   // Where an exec reducer keeps its stderr; null: not kept.
   std::shared_ptr<StderrLog> stderr_log;
   // Who exec children run as (--task-user); unset: the worker's user.

@@ -66,6 +66,7 @@ absl::StatusOr<std::unique_ptr<StreamingProcess>> StreamingProcess::Start(
   spawn.argv = ShellCommand(options.command);
   spawn.env = options.env;
   spawn.inherit_env = false;
+  spawn.working_dir = options.working_dir;
   spawn.fds.emplace(0, ChildFd::PipeToChild());
   spawn.fds.emplace(1, ChildFd::PipeFromChild());
   spawn.fds.emplace(2, ChildFd::PipeFromChild());

@@ -55,6 +55,8 @@ struct StreamingOptions {
   // Touched as the child progresses; the process is stopped once it stalls.
   // Shared with the task feeding it. Null: no timeout.
   std::shared_ptr<ProgressClock> progress;
+  // Where the command runs; empty: this process's working directory.
+  std::string working_dir;
   // Every stderr line is kept here too (reporter lines included); null: not.
   std::shared_ptr<StderrLog> stderr_log;
   // Between SIGTERM and SIGKILL when stopping early.
