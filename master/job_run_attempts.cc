@@ -24,6 +24,15 @@ int64_t CounterOf(const google::protobuf::Map<std::string, int64_t>& counters,
   return it == counters.end() ? 0 : it->second;
 }
 
+// How long an attempt answered at `now` ran on its slot, as its worker said;
+// from its dispatch, latency and queueing included, if it did not say.
+absl::Duration RunTime(const Attempt& attempt, const v1::Answer& answer, absl::Time now) {
+  double reported = 0;
+  if (answer.has_map_done()) reported = answer.map_done().run_seconds();
+  if (answer.has_reduce_done()) reported = answer.reduce_done().run_seconds();
+  return reported > 0 ? absl::Seconds(reported) : now - attempt.start;
+}
+
 }  // namespace
 
 v1::Command JobRun::MakeCommand(const Task& task, const std::string& attempt_id) const {
@@ -112,7 +121,10 @@ void JobRun::OnAttemptDone(Task* task, const std::string& attempt_id,
                            const absl::StatusOr<v1::Answer>& result) {
   Attempt attempt;
   if (!EndAttempt(task, attempt_id, &attempt)) return;  // superseded or cancelled
-  env_.scheduler->RecordAttemptDuration(env_.loop->Now() - attempt.start);
+  // A failure says little about how long the task runs.
+  if (result.ok()) {
+    env_.scheduler->RecordAttemptDuration(RunTime(attempt, *result, env_.loop->Now()));
+  }
   if (task->finished()) {
     attempts_.Ended(attempt_id, v1::ATTEMPT_KILLED, env_.loop->Now());
     return;

@@ -60,8 +60,12 @@ int Scheduler::depth() const {
 }
 
 void Scheduler::RecordAttemptDuration(absl::Duration d) {
-  // An exponential average over roughly the last 20 attempts.
-  average_seconds_ += (absl::ToDoubleSeconds(d) - average_seconds_) * 0.05;
+  // The mean of the first 20 attempts, then an exponential average over
+  // roughly the last 20: a small job of short tasks is pipelined after its
+  // first attempts instead of never.
+  ++attempts_measured_;
+  const double weight = std::max(0.05, 1.0 / static_cast<double>(attempts_measured_));
+  average_seconds_ += (absl::ToDoubleSeconds(d) - average_seconds_) * weight;
 }
 
 bool Scheduler::AvoidsEveryone(const std::vector<std::string>& avoid) const {

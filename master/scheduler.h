@@ -11,8 +11,11 @@
 //
 // Pipelining: a worker takes up to slots * depth attempts at once; depth
 // grows above 1 only while recent attempts are short, so tiny tasks are
-// pipelined (the worker has the next one queued when it finishes one) while
-// long tasks stay spread evenly over idle slots.
+// pipelined (the worker has the next one queued when it finishes one, and a
+// round trip to the worker is not paid per task) while long tasks stay spread
+// evenly over idle slots. Durations are the time attempts ran on their slots
+// (as workers report it), so neither the network's latency nor the queueing
+// that pipelining itself causes makes tasks look long.
 //
 // Cost: choosing the job is O(log jobs); choosing the worker is the
 // registry's PickFree. Nothing scans all queued tasks, except a job whose
@@ -62,7 +65,8 @@ class Scheduler {
   void AttemptEnded(TaskSource* job);
   // Starts attempts while there are queued tasks and free slots.
   void Schedule();
-  // Feeds the running average that decides the pipeline depth.
+  // Feeds the running average that decides the pipeline depth: how long an
+  // attempt ran on its slot.
   void RecordAttemptDuration(absl::Duration d);
 
   // Attempts of `job` started and not yet ended.
@@ -107,6 +111,7 @@ class Scheduler {
   size_t queued_ = 0;
   uint64_t next_turn_ = 1;
   double average_seconds_ = 1.0;  // pessimistic until measured
+  int64_t attempts_measured_ = 0;
   bool scheduling_ = false;
 };
 

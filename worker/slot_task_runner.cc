@@ -120,7 +120,9 @@ void SlotTaskRunner::RunMap(const v1::RunMap& run, Done<v1::MapDone> done) {
         opts.progress = Watch(run.task(), done);
         opts.stderr_log = StderrLogFor(run.task());
         absl::Cleanup unwatch = [this, &run] { stalls_.Remove(run.task().attempt_id()); };
+        const absl::Time started = absl::Now();
         absl::StatusOr<v1::MapDone> result = RunMapTask(opts);
+        if (result.ok()) result->set_run_seconds(absl::ToDoubleSeconds(absl::Now() - started));
         // Map-only jobs write part files; the others' outputs stay here for reducers.
         if (result.ok() && run.output_dir().empty() && !result->output_path().empty()) {
           store_->Add(run.task().attempt_id(), run.task().job_id(), result->output_path());
@@ -136,6 +138,7 @@ void SlotTaskRunner::RunReduce(const v1::RunReduce& run, Done<v1::ReduceDone> do
   pool_.Submit(
       attempt,
       [this, run, done](const std::atomic<bool>& cancelled) {
+        const absl::Time started = absl::Now();
         if (absl::Status s = CheckRunsAsTaskUser(run.task()); !s.ok()) {
           done(s);
           return;
@@ -160,6 +163,7 @@ void SlotTaskRunner::RunReduce(const v1::RunReduce& run, Done<v1::ReduceDone> do
           opts.progress = Watch(run.task(), done);  // after the fetch
           opts.stderr_log = StderrLogFor(run.task());
           result = RunReduceTask(opts);
+          if (result.ok()) result->set_run_seconds(absl::ToDoubleSeconds(absl::Now() - started));
         } else {
           result = inputs.status();
         }

@@ -62,6 +62,14 @@ struct Cluster {
   std::vector<std::string> ids;
 };
 
+// For tests that count attempts per slot while the fake workers answer in no
+// time (which would be short tasks, pipelined).
+CoordinatorOptions OnePerSlot() {
+  CoordinatorOptions options;
+  options.scheduler.max_pipeline_depth = 1;
+  return options;
+}
+
 TEST(CoordinatorTest, RunsMapsThenReducesAndCommits) {
   TempDir tmp;
   std::string out = tmp.path() + "/out";
@@ -282,10 +290,35 @@ TEST(CoordinatorTest, EmptyInputStillWritesEveryPart) {
   EXPECT_TRUE(fs::exists(out + "/part-00001"));
 }
 
+// Tasks that run for 10 ms on their workers, answered a 100 ms round trip
+// after they were sent: the depth follows the run time the workers report, so
+// after the first attempts every worker has the rest queued instead of one
+// task per round trip.
+TEST(CoordinatorTest, ShortTasksArePipelinedWhenAnswersTakeARoundTrip) {
+  TempDir tmp;
+  Cluster c;
+  FakeWorker* w1 = c.AddWorker();
+  FakeWorker* w2 = c.AddWorker();
+  std::string job = c.Submit(tmp.path() + "/out", 24, 1);
+  ASSERT_THAT(w1->Open(), SizeIs(1));  // nothing measured yet: one per slot
+  ASSERT_THAT(w2->Open(), SizeIs(1));
+  c.loop.AdvanceTime(absl::Milliseconds(100));
+  AnswerMap(w1->Open()[0], /*run_seconds=*/0.01);
+  AnswerMap(w2->Open()[0], /*run_seconds=*/0.01);
+  EXPECT_EQ(w1->Open().size() + w2->Open().size(), 22u);
+  EXPECT_GE(w1->Open().size(), 10u);
+  EXPECT_GE(w2->Open().size(), 10u);
+  EXPECT_EQ(c.Status(job).state(), v1::MAPPING);
+}
+
 TEST(SchedulerTest, PipelinesShortTasksOnly) {
   WorkerRegistry registry;
   Scheduler scheduler(&registry, SchedulerOptions{});
   EXPECT_EQ(scheduler.depth(), 1);  // unknown durations: one per slot
+  scheduler.RecordAttemptDuration(absl::Milliseconds(10));
+  EXPECT_EQ(scheduler.depth(), SchedulerOptions{}.max_pipeline_depth);  // from the first one
+  scheduler.RecordAttemptDuration(absl::Seconds(2));
+  EXPECT_EQ(scheduler.depth(), 1);
   for (int i = 0; i < 200; ++i) scheduler.RecordAttemptDuration(absl::Milliseconds(1));
   EXPECT_EQ(scheduler.depth(), SchedulerOptions{}.max_pipeline_depth);
   for (int i = 0; i < 200; ++i) scheduler.RecordAttemptDuration(absl::Seconds(2));
@@ -302,7 +335,7 @@ namespace {
 // w1, which dies while r0 runs on it and r1 on w2.
 struct LostMapOutput {
   TempDir tmp;
-  Cluster c;
+  Cluster c{OnePerSlot()};
   FakeWorker* w1 = c.AddWorker();
   FakeWorker* w2 = c.AddWorker();
   std::string job;
@@ -373,7 +406,7 @@ TEST(CoordinatorTest, MapMadeAgainAfterItsWorkerWasLostCountsOnce) {
 TEST(CoordinatorTest, WorkerLostMidMapLeavesProgressAndCountersExact) {
   TempDir tmp;
   std::string out = tmp.path() + "/out";
-  Cluster c;
+  Cluster c(OnePerSlot());
   FakeWorker* w1 = c.AddWorker();
   FakeWorker* w2 = c.AddWorker();
   std::string job = c.Submit(out, 4, 1);
@@ -429,7 +462,7 @@ absl::Status FetchFailure(const std::string& map_attempt, const std::string& hol
 // gets no more map tasks, though it is the least loaded worker.
 TEST(CoordinatorTest, WorkerSeveralReducersCannotReachGetsNoMoreMaps) {
   TempDir tmp;
-  Cluster c;
+  Cluster c(OnePerSlot());
   FakeWorker* w1 = c.AddWorker();
   std::string job = c.Submit(tmp.path() + "/out", 1, 3);
   AnswerMap(w1->Open()[0]);  // m0's output is on w1

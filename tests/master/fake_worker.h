@@ -93,7 +93,8 @@ inline std::string MapOutputPath(const std::string& attempt_id) {
 }
 
 // Answers a map attempt as a worker would: one partition per reduce.
-inline void AnswerMap(FakeWorker::Pending* p) {
+// `run_seconds`: how long the worker says it ran (0: it does not say).
+inline void AnswerMap(FakeWorker::Pending* p, double run_seconds = 0) {
   const v1::RunMap& run = p->command.run_map();
   v1::Answer answer;
   v1::MapDone* done = answer.mutable_map_done();
@@ -106,6 +107,7 @@ inline void AnswerMap(FakeWorker::Pending* p) {
     part->set_records(1);
   }
   (*done->mutable_counters())["ampmr.map_input_records"] = 5;
+  done->set_run_seconds(run_seconds);
   p->answer.Callback(answer);
 }
 

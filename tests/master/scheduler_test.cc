@@ -55,7 +55,14 @@ class FakeJob : public TaskSource {
 };
 
 struct Cluster {
-  explicit Cluster(SchedulerOptions options = {}) : scheduler(&registry, options) {}
+  // One attempt per slot unless `options` says otherwise: the fake attempts
+  // end in no time, which would be short tasks, pipelined.
+  explicit Cluster(SchedulerOptions options = OnePerSlot()) : scheduler(&registry, options) {}
+  static SchedulerOptions OnePerSlot() {
+    SchedulerOptions options;
+    options.max_pipeline_depth = 1;
+    return options;
+  }
 
   void AddWorkers(int n, int slots) {
     for (int i = 0; i < n; ++i) {
@@ -208,7 +215,7 @@ TEST(SchedulerTest, NoJobOfEqualPriorityStarves) {
 }
 
 TEST(SchedulerTest, ShortTasksArePipelinedUnderSharing) {
-  Cluster c;
+  Cluster c(SchedulerOptions{});
   c.AddWorkers(2, 2);
   FakeJob* a = c.AddJob("a", 0, 1000);
   c.scheduler.Schedule();
