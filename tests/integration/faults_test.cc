@@ -27,15 +27,18 @@ using ::testing::Not;
 
 constexpr absl::Duration kJobTimeout = absl::Seconds(120);
 
-// A word count without a combiner over `input`: every word is spilled,
-// sorted and shuffled, so the job runs long enough to be interrupted.
-std::vector<std::string> SlowWordCount(const std::string& master, const std::string& input,
-                                       const std::string& output) {
+// A word count over `input` whose maps numbered `free_maps` and up wait for
+// the file `gate` (GatedTask), so a test catches the job mid-map however fast
+// the machine, and lets it end by writing the gate.
+std::vector<std::string> GatedWordCount(const std::string& master, const std::string& input,
+                                        const std::string& output, const std::string& gate,
+                                        int free_maps) {
+  const std::string dir = fs::path(gate).parent_path().string();
   return {BinPath("ampmr"), "submit",
           "--master",       master,
           "--input",        input,
           "--output",       output,
-          "--mapper",       "builtin:wordcount",
+          "--mapper",       "exec:" + GatedTask(dir, gate, free_maps, kShellWordCount),
           "--reducer",      "builtin:sum",
           "--reduces",      "2",
           "--split-size",   "512K"};
@@ -95,8 +98,7 @@ TEST(FaultsTest, WorkerNoticesAHungMasterAndJoinsAgainWhenItWakes) {
   ASSERT_EQ(count("connected to master="), 1) << ReadFile(log);
   cluster.master()->Signal(SIGSTOP);
   absl::Cleanup wake = [&cluster] { cluster.master()->Signal(SIGCONT); };
-  EXPECT_TRUE(WaitUntil([&] { return count("lost the master worker=w1") == 1; }))
-      << ReadFile(log);
+  EXPECT_TRUE(WaitUntil([&] { return count("lost the master worker=w1") == 1; })) << ReadFile(log);
   std::move(wake).Invoke();
   EXPECT_TRUE(WaitUntil([&] { return count("connected to master=") == 2; })) << ReadFile(log);
   EXPECT_TRUE(cluster.WaitForWorkers(1));
@@ -111,9 +113,7 @@ TEST(FaultsTest, StoppedWorkerIsDeclaredLostAndTheJobFinishesElsewhere) {
   std::string output = tmp.path() + "/out";
   // Maps 4 and up wait for the gate, so the job is mid-map when the worker stops.
   const std::string gate = tmp.path() + "/gate";
-  std::vector<std::string> submit = SlowWordCount(cluster.address(), input, output);
-  SetFlag(&submit, "--mapper", "exec:" + GatedTask(tmp.path(), gate, 4, kShellWordCount));
-  std::string job = Submit(submit);
+  std::string job = Submit(GatedWordCount(cluster.address(), input, output, gate, 4));
   ASSERT_TRUE(WaitForProgress(cluster.address(), job,
                               [](const JobProgress& p) { return p.maps_done >= 4; }));
   cluster.worker(0)->Signal(SIGSTOP);
@@ -176,10 +176,8 @@ TEST(FaultsTest, CancelMidJobLeavesNoSpillOrTemporaryFile) {
   ASSERT_TRUE(cluster.WaitForWorkers(2));
   std::string output = tmp.path() + "/out";
   // Maps 2 and up wait for a gate never opened: the cancel always comes mid-job.
-  std::vector<std::string> submit = SlowWordCount(cluster.address(), input, output);
-  SetFlag(&submit, "--mapper",
-          "exec:" + GatedTask(tmp.path(), tmp.path() + "/gate", 2, kShellWordCount));
-  std::string job = Submit(submit);
+  std::string job =
+      Submit(GatedWordCount(cluster.address(), input, output, tmp.path() + "/gate", 2));
   ASSERT_TRUE(WaitForProgress(cluster.address(), job,
                               [](const JobProgress& p) { return p.maps_done >= 2; }));
   CommandResult cancel = RunCommand(
@@ -209,10 +207,13 @@ TEST(FaultsTest, SigtermDrainsAWorkerAndTheJobIsExact) {
   TestCluster cluster(tmp.path(), 2);
   ASSERT_TRUE(cluster.WaitForWorkers(2));
   std::string output = tmp.path() + "/out";
-  std::string job = Submit(SlowWordCount(cluster.address(), input, output));
+  // Maps 2 and up wait for the gate, so the worker is mid-map when told to go.
+  const std::string gate = tmp.path() + "/gate";
+  std::string job = Submit(GatedWordCount(cluster.address(), input, output, gate, 2));
   ASSERT_TRUE(WaitForProgress(cluster.address(), job,
                               [](const JobProgress& p) { return p.maps_done >= 2; }));
   cluster.worker(0)->Signal(SIGTERM);
+  WriteFile(gate, "");  // its running attempts may finish now
   EXPECT_EQ(cluster.worker(0)->Wait(absl::Seconds(40)), 0);
   ASSERT_TRUE(Wait(cluster.address(), job));
   EXPECT_EQ(ReadCounts(output), SequentialWordCount(input));
@@ -298,21 +299,24 @@ class Supervised {
   std::unique_ptr<Daemon> supervisord_;
 };
 
-// A slow word count on the supervised node, caught once some maps are done.
+// A gated word count on the supervised node, caught once some maps are done;
+// OpenGate() lets it end.
 struct SupervisedJob {
   ScratchDir tmp;
   std::string input = tmp.path() + "/in";
   std::string output = tmp.path() + "/out";
+  std::string gate = tmp.path() + "/gate";
   Supervised sv{tmp.path(), tmp.path() + "/state"};
   std::string job;
   // Waits for the node's workers, submits, and waits until 2 maps are done.
   bool Started() {
     MakeCorpus(input, 8, 4 << 20);
     if (!sv.WaitForWorkers()) return false;
-    job = Submit(SlowWordCount(sv.address(), input, output));
+    job = Submit(GatedWordCount(sv.address(), input, output, gate, 2));
     return WaitForProgress(sv.address(), job,
                            [](const JobProgress& p) { return p.maps_done >= 2; });
   }
+  void OpenGate() { WriteFile(gate, ""); }
 };
 
 TEST(FaultsTest, SupervisordReplacesAKilledWorkerAndTheJobIsExact) {
@@ -324,6 +328,7 @@ TEST(FaultsTest, SupervisordReplacesAKilledWorkerAndTheJobIsExact) {
   int worker_pid = 0;
   ASSERT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(pid.out), &worker_pid)) << pid.out;
   ASSERT_EQ(kill(worker_pid, SIGKILL), 0);
+  t.OpenGate();
   ASSERT_TRUE(Wait(sv.address(), job));
   EXPECT_EQ(ReadCounts(output), SequentialWordCount(input));
   // supervisord started a replacement, which joined as a new worker.
@@ -337,6 +342,7 @@ TEST(FaultsTest, MasterRestartedBySupervisorctlMidJobAndTheJobIsExact) {
   const std::string &input = t.input, &output = t.output, &job = t.job;
   CommandResult restarted = sv.ctl({"restart", "ampmr-master"});
   ASSERT_EQ(restarted.exit_code, 0) << restarted.out << restarted.err;
+  t.OpenGate();
   // The restarted master resumes the journaled job; no resubmission.
   ASSERT_TRUE(Wait(sv.address(), job));
   EXPECT_EQ(ReadCounts(output), SequentialWordCount(input));

@@ -130,9 +130,9 @@ class NodesCluster {
 
 std::vector<std::string> WordCount(const std::string& input, const std::string& output,
                                    const std::string& split_size = "64K") {
-  return {"--input",    input,         "--output",  output,        "--mapper",
-          "builtin:wordcount", "--combiner", "builtin:sum", "--reducer", "builtin:sum",
-          "--reduces", "4", "--split-size", split_size};
+  return {"--input",           input,        "--output",     output,      "--mapper",
+          "builtin:wordcount", "--combiner", "builtin:sum",  "--reducer", "builtin:sum",
+          "--reduces",         "4",          "--split-size", split_size};
 }
 
 std::string Submit(NodesCluster& c, std::vector<std::string> flags) {
@@ -203,14 +203,16 @@ TEST(NodesTest, LinkCutMidMapJobIsExactAndTheWorkerRejoins) {
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE(c.WaitForWorkers(2));
   std::string output = tmp.path() + "/out";
-  // A word count whose maps take a while (32 of them), to cut into.
-  std::string job = Submit(
-      c, {"--input", input, "--output", output, "--mapper",
-          "exec:sleep 0.2; tr -cs 'A-Za-z' '\\n' | grep . | sed 's/$/\t1/'", "--reducer",
-          "builtin:sum", "--reduces", "4", "--split-size", "32K"});
+  // Maps 4 and up (of 32) wait for the gate, so the job is mid-map when the link goes.
+  const std::string gate = tmp.path() + "/gate";
+  std::string job =
+      Submit(c, {"--input", input, "--output", output, "--mapper",
+                 "exec:" + GatedTask(tmp.path(), gate, 4, kShellWordCount), "--reducer",
+                 "builtin:sum", "--reduces", "4", "--split-size", "32K"});
   ASSERT_TRUE(WaitUntil([&] { return c.Progress(job).maps_done >= 4; }, kJobTimeout));
-  ASSERT_EQ(c.Progress(job).state, "MAPPING") << "the map phase ended first; make it longer";
+  ASSERT_EQ(c.Progress(job).state, "MAPPING");
   ASSERT_TRUE(c.net().Cut(2));
+  WriteFile(gate, "");
   CommandResult r = Wait(c, job);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   ExpectExact(output, input);
@@ -266,9 +268,8 @@ TEST(NodesTest, ShippedScriptRunsOnNodesThatNeverHadIt) {
   fs::permissions(mine + "/mapper.py", static_cast<fs::perms>(0600));
   std::string output = tmp.path() + "/out";
   std::string job = Submit(c, {"--input", input, "--output", output, "--mapper",
-                               "exec:python3 mapper.py", "--file", mine + "/mapper.py",
-                               "--reducer", "builtin:sum", "--reduces", "3", "--split-size",
-                               "64K"});
+                               "exec:python3 mapper.py", "--file", mine + "/mapper.py", "--reducer",
+                               "builtin:sum", "--reduces", "3", "--split-size", "64K"});
   fs::remove_all(mine);
   CommandResult r = Wait(c, job);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err << ReadFile(c.master_log());
