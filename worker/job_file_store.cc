@@ -29,7 +29,16 @@ absl::Status CheckId(const char* what, const std::string& id) {
   return absl::InvalidArgumentError(absl::StrCat(what, " \"", id, "\" is not a plain name"));
 }
 
-absl::Status WriteFile(const std::string& path, const v1::ShippedFile& file) {
+// A directory with exactly `mode`, whatever the umask or an earlier worker left.
+absl::Status MakeDir(const std::string& path, mode_t mode) {
+  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) return Errno("create", path);
+  if (::chmod(path.c_str(), mode) != 0) return Errno("chmod", path);
+  return absl::OkStatus();
+}
+
+// Writes `file` at `path` with its mode, owned by `owner` if set.
+absl::Status WriteFile(const std::string& path, const v1::ShippedFile& file,
+                       const std::optional<RunAs>& owner) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return Errno("create", path);
   const std::string& data = file.content();
@@ -44,6 +53,11 @@ absl::Status WriteFile(const std::string& path, const v1::ShippedFile& file) {
     }
     done += static_cast<size_t>(n);
   }
+  if (owner.has_value() && ::fchown(fd, owner->uid, owner->gid) != 0) {
+    absl::Status failed = Errno("chown", path);
+    ::close(fd);
+    return failed;
+  }
   // The mode exactly as shipped, whatever this process's umask.
   if (::fchmod(fd, file.mode() & 0777) != 0) {
     absl::Status failed = Errno("chmod", path);
@@ -54,8 +68,8 @@ absl::Status WriteFile(const std::string& path, const v1::ShippedFile& file) {
   return absl::OkStatus();
 }
 
-// `to` as a hard link of `from`, or a copy (mode included) where the file
-// system has no hard links.
+// `to` as a hard link of `from`, or a copy (mode and owner included) where
+// the file system has no hard links.
 absl::Status LinkOrCopy(const std::string& from, const std::string& to) {
   if (::link(from.c_str(), to.c_str()) == 0) return absl::OkStatus();
   if (errno == ENOENT) {
@@ -64,12 +78,16 @@ absl::Status LinkOrCopy(const std::string& from, const std::string& to) {
   std::error_code ec;
   fs::copy_file(from, to, ec);
   if (ec) return absl::InternalError(absl::StrCat("copy ", from, " to ", to, ": ", ec.message()));
+  struct stat st;
+  if (::stat(from.c_str(), &st) != 0) return Errno("stat", from);
+  if (::chown(to.c_str(), st.st_uid, st.st_gid) != 0) return Errno("chown", to);
   return absl::OkStatus();
 }
 
 }  // namespace
 
-JobFileStore::JobFileStore(std::string work_dir) : work_dir_(std::move(work_dir)) {
+JobFileStore::JobFileStore(std::string work_dir, std::optional<RunAs> run_as)
+    : work_dir_(std::move(work_dir)), run_as_(std::move(run_as)) {
   std::error_code ec;
   fs::remove_all(absl::StrCat(work_dir_, "/files"), ec);
   fs::remove_all(absl::StrCat(work_dir_, "/attempts"), ec);
@@ -97,10 +115,11 @@ absl::Status JobFileStore::Put(const std::string& job_id, const v1::JobFiles& fi
   const std::string staging = absl::StrCat(dir, ".new");
   std::error_code ec;
   fs::remove_all(staging, ec);
-  fs::create_directories(staging, ec);
-  if (ec) return absl::InternalError(absl::StrCat("create ", staging, ": ", ec.message()));
+  AMPMR_RETURN_IF_ERROR(MakeDir(absl::StrCat(work_dir_, "/files"), 0700));
+  AMPMR_RETURN_IF_ERROR(MakeDir(staging, 0700));
   for (const v1::ShippedFile& file : files.files()) {
-    if (absl::Status s = WriteFile(absl::StrCat(staging, "/", file.name()), file); !s.ok()) {
+    if (absl::Status s = WriteFile(absl::StrCat(staging, "/", file.name()), file, run_as_);
+        !s.ok()) {
       fs::remove_all(staging, ec);
       return s;
     }
@@ -137,8 +156,14 @@ absl::StatusOr<std::string> JobFileStore::MakeAttemptDir(const v1::TaskContext& 
   const std::string dir = absl::StrCat(work_dir_, "/attempts/", task.attempt_id());
   std::error_code ec;
   fs::remove_all(dir, ec);  // left by a worker that was killed
-  fs::create_directories(dir, ec);
-  if (ec) return absl::InternalError(absl::StrCat("create ", dir, ": ", ec.message()));
+  AMPMR_RETURN_IF_ERROR(
+      MakeDir(absl::StrCat(work_dir_, "/attempts"), run_as_.has_value() ? 0711 : 0700));
+  AMPMR_RETURN_IF_ERROR(MakeDir(dir, 0700));
+  if (run_as_.has_value() && ::chown(dir.c_str(), run_as_->uid, run_as_->gid) != 0) {
+    absl::Status failed = Errno("chown", dir);
+    RemoveAttemptDir(dir);
+    return failed;
+  }
   for (const std::string& name : task.files()) {
     absl::Status s = CheckShippedFileName(name);
     if (s.ok()) s = LinkOrCopy(absl::StrCat(JobDir(task.job_id()), "/", name),

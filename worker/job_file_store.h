@@ -10,6 +10,11 @@
 //                                where links are not possible); removed when
 //                                the attempt ends
 //
+// files/ is the worker's alone (0700). With a task user (--task-user), the
+// attempt directories and the job files are that user's, so a task can read
+// its files and write beside them, and attempts/ lets it pass (0711) to its
+// own directory without listing the others'.
+//
 // A file being replaced or forgotten never changes what a running attempt
 // sees: its links keep the old file alive.
 //
@@ -19,6 +24,7 @@
 #define AMPMR_WORKER_JOB_FILE_STORE_H_
 
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -26,6 +32,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "ampmr/v1/session.pb.h"
+#include "common/subprocess.h"
 
 namespace ampmr::worker {
 
@@ -33,7 +40,8 @@ class JobFileStore {
  public:
   // Removes what a worker that used `work_dir` before left under files/ and
   // attempts/ (its jobs are not this one's).
-  explicit JobFileStore(std::string work_dir);
+  // `run_as`: the user tasks run as, if not the worker's.
+  explicit JobFileStore(std::string work_dir, std::optional<RunAs> run_as = std::nullopt);
 
   // Whether `job_id`'s files are here (Put and not forgotten since).
   bool Has(const std::string& job_id) const;
@@ -57,6 +65,7 @@ class JobFileStore {
   std::string JobDir(const std::string& job_id) const;
 
   const std::string work_dir_;
+  const std::optional<RunAs> run_as_;
   mutable std::mutex mu_;
   std::set<std::string> jobs_ ABSL_GUARDED_BY(mu_);  // whose files are here
 };

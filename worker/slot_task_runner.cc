@@ -38,18 +38,8 @@ SlotPool::Dropped Dropped(const std::string& attempt, TaskRunner::Done<T> done) 
 
 // The attempt's working directory, when it needs one (it runs exec processes
 // or names shipped files; in-process tasks need none), for the caller to
-// remove. Empty: none, the worker's own. Tasks run as --task-user get none
-// (it could not enter one in the worker's private work dir), so shipped files
-// are refused for them.
-absl::StatusOr<std::string> AttemptDir(const JobFileStore& files, const v1::TaskContext& task,
-                                       const std::optional<RunAs>& run_as) {
-  if (run_as.has_value()) {
-    if (task.files_size() == 0) return std::string();
-    return absl::FailedPreconditionError(
-        absl::StrCat("attempt=", task.attempt_id(),
-                     ": shipped files (--file) are not supported on a worker running tasks as "
-                     "--task-user"));
-  }
+// remove. Empty: none, the worker's own.
+absl::StatusOr<std::string> AttemptDir(const JobFileStore& files, const v1::TaskContext& task) {
   auto exec = [](const std::string& spec) { return absl::StartsWith(spec, "exec:"); };
   if (task.files_size() == 0 && !exec(task.mapper()) && !exec(task.combiner()) &&
       !exec(task.reducer())) {
@@ -106,7 +96,7 @@ void SlotTaskRunner::RunMap(const v1::RunMap& run, Done<v1::MapDone> done) {
           done(s);
           return;
         }
-        absl::StatusOr<std::string> dir = AttemptDir(*files_, run.task(), options_.run_as);
+        absl::StatusOr<std::string> dir = AttemptDir(*files_, run.task());
         if (!dir.ok()) return done(dir.status());
         absl::Cleanup remove_dir = [this, &dir] {
           if (!dir->empty()) files_->RemoveAttemptDir(*dir);
@@ -148,7 +138,7 @@ void SlotTaskRunner::RunReduce(const v1::RunReduce& run, Done<v1::ReduceDone> do
         absl::StatusOr<v1::ReduceDone> result = absl::UnknownError("not run");
         absl::Cleanup unwatch = [this, &run] { stalls_.Remove(run.task().attempt_id()); };
         absl::StatusOr<std::string> dir = std::string();
-        if (inputs.ok()) dir = AttemptDir(*files_, run.task(), options_.run_as);
+        if (inputs.ok()) dir = AttemptDir(*files_, run.task());
         absl::Cleanup remove_dir = [this, &dir] {
           if (dir.ok() && !dir->empty()) files_->RemoveAttemptDir(*dir);
         };

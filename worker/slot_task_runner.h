@@ -6,7 +6,7 @@
 // (JobFileStore::MakeAttemptDir), removed when it ends. A StallWatch watches
 // every running attempt, for --task-timeout and for the statuses heartbeats
 // carry. What an attempt's exec processes write to stderr is kept in
-// WORK_DIR/logs/JOB/ATTEMPT.stderr (StderrLog) until the master forgets the job.
+// work_dir/logs/JOB/ATTEMPT.stderr (StderrLog) until the master forgets the job.
 //
 // Thread-safe.
 #ifndef AMPMR_WORKER_SLOT_TASK_RUNNER_H_

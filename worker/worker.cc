@@ -1,5 +1,6 @@
 #include "worker/worker.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "worker/agent.h"
@@ -41,6 +43,34 @@ absl::StatusOr<RunAs> TaskUser(const std::string& name) {
                      absl::IsNotFound(user.status()) ? "no such user" : user.status().message()));
   }
   return user;
+}
+
+// Whether `who` may pass through the directory `st` describes (its mode
+// bits; ACLs are not looked at).
+bool Searchable(const struct stat& st, const RunAs& who) {
+  if (st.st_uid == who.uid) return (st.st_mode & S_IXUSR) != 0;
+  bool group = st.st_gid == who.gid;
+  for (gid_t g : who.groups) group = group || st.st_gid == g;
+  return (st.st_mode & (group ? S_IXGRP : S_IXOTH)) != 0;
+}
+
+// OK if `who` can reach `dir` (every directory above it lets it pass), which
+// exec tasks run as --task-user need to enter their attempt directories.
+absl::Status CheckReachable(const std::string& user, const RunAs& who, const std::string& dir) {
+  std::error_code ec;
+  fs::path path = fs::absolute(dir, ec);
+  if (ec) return absl::OkStatus();  // the tasks will say what is wrong
+  for (fs::path up = path.parent_path(); !up.empty(); up = up.parent_path()) {
+    struct stat st;
+    if (::stat(up.c_str(), &st) == 0 && !Searchable(st, who)) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "--task-user %s: cannot reach the work dir %s: %s (mode %04o) does not let it pass; "
+          "give a --work-dir that user may reach",
+          user, path.string(), up.string(), st.st_mode & 07777));
+    }
+    if (up == up.root_path()) break;
+  }
+  return absl::OkStatus();
 }
 
 std::string Hostname() {
@@ -105,11 +135,30 @@ absl::Status Worker::MakeWorkDir() {
     return absl::FailedPreconditionError(
         absl::StrCat("--work-dir ", options_.work_dir, ": ", ec.message()));
   }
-  // Stderr kept by an earlier worker here belongs to attempts no master can ask
+  // What it keeps (map outputs, fetched shuffle input, attempts' stderr, job
+  // files) only the worker may read. Tasks run as --task-user may pass
+  // through, not list, to their own attempt directories (attempts/), so the
+  // rest is in subdirectories of the worker's alone.
+  const fs::perms mode = run_as_.has_value() ? fs::perms(0711) : fs::perms(0700);
+  fs::permissions(options_.work_dir, mode, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--work-dir ", options_.work_dir, ": ", ec.message()));
+  }
+  if (run_as_.has_value()) {
+    AMPMR_RETURN_IF_ERROR(CheckReachable(options_.task_user, *run_as_, options_.work_dir));
+  }
+  // What an earlier worker kept here belongs to attempts no master can ask
   // this one about.
-  fs::remove_all(fs::path(options_.work_dir) / "logs", ec);
+  const fs::path own = PrivateDir();
+  fs::remove_all(own, ec);
+  fs::create_directory(own, ec);
+  if (!ec) fs::permissions(own, fs::perms(0700), ec);
+  if (ec) return absl::InternalError(absl::StrCat("create ", own.string(), ": ", ec.message()));
   return absl::OkStatus();
 }
+
+std::string Worker::PrivateDir() const { return options_.work_dir + "/private"; }
 
 absl::Status Worker::StartParts() {
   HandlerPoolOptions handler_options;
@@ -120,10 +169,10 @@ absl::Status Worker::StartParts() {
   AMPMR_ASSIGN_OR_RETURN(handlers_, HandlerPool::Start(std::move(handler_options)));
   calls_ = std::make_unique<HandlerPoolCalls>(handlers_.get());
 
-  files_ = std::make_unique<JobFileStore>(options_.work_dir);
+  files_ = std::make_unique<JobFileStore>(options_.work_dir, run_as_);
   SlotTaskRunnerOptions runner_options;
   runner_options.slots = options_.slots;
-  runner_options.work_dir = options_.work_dir;
+  runner_options.work_dir = PrivateDir();
   runner_options.credentials = credentials_;
   runner_options.run_as = run_as_;
   runner_ = std::make_unique<SlotTaskRunner>(runner_options, &store_, files_.get());

@@ -93,6 +93,8 @@ class Worker {
  private:
   explicit Worker(const WorkerOptions& options);
   absl::Status MakeWorkDir();
+  // Where map outputs, shuffle input and attempts' stderr go: WORK_DIR/private.
+  std::string PrivateDir() const;
   absl::Status StartParts();
 
   WorkerOptions options_;

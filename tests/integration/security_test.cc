@@ -665,6 +665,7 @@ TEST(SecurityTest, TaskUserRunsExecTasksAsThatUser) {
   struct passwd* nobody = getpwnam("nobody");
   ASSERT_NE(nobody, nullptr);
   ScratchDir tmp;
+  ASSERT_EQ(::chmod(tmp.path().c_str(), 0711), 0);  // nobody passes through to the work dir
   TestCluster cluster(tmp.path(), 1, {}, {"--task-user", "nobody"});
   WriteFile(tmp.path() + "/in.txt", "x\n");
   const std::string output = tmp.path() + "/out";
@@ -681,6 +682,41 @@ TEST(SecurityTest, TaskUserRunsExecTasksAsThatUser) {
   EXPECT_EQ(parts, absl::StrCat(nobody->pw_uid, "\n"));
 }
 
+TEST(SecurityTest, TaskUserRunsShippedScriptsInADirectoryOfItsOwnAndSeesNothingElse) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  struct passwd* nobody = getpwnam("nobody");
+  ASSERT_NE(nobody, nullptr);
+  ScratchDir tmp;
+  ASSERT_EQ(::chmod(tmp.path().c_str(), 0711), 0);  // nobody passes through to the work dir
+  TestCluster cluster(tmp.path(), 1, {}, {"--task-user", "nobody"});
+  WriteFile(tmp.path() + "/in.txt", "x\n");
+  // 0600: only its owner may read it, and the task still runs it.
+  const std::string probe = tmp.path() + "/probe.sh";
+  WriteFile(probe,
+            "cat >/dev/null\n"
+            "id -u\n"
+            "[ -r probe.sh ] && echo readable\n"
+            "touch made-here && echo writable\n"
+            "ls .. >/dev/null 2>&1 && echo listed-attempts\n"
+            "ls ../.. >/dev/null 2>&1 && echo listed-work-dir\n"
+            "ls ../../private >/dev/null 2>&1 && echo entered-private\n"
+            "ls ../../files >/dev/null 2>&1 && echo entered-files\n"
+            "exit 0\n");
+  ASSERT_EQ(::chmod(probe.c_str(), 0600), 0);
+  const std::string output = tmp.path() + "/out";
+  CommandResult submit = RunCommand(
+      {BinPath("ampmr"), "submit", "--master", cluster.address(), "--wait", "--input",
+       tmp.path() + "/in.txt", "--output", output, "--mapper", "exec:sh probe.sh", "--file",
+       probe, "--reducer", "none"},
+      absl::Seconds(60));
+  ASSERT_EQ(submit.exit_code, 0) << submit.err << ReadFile(tmp.path() + "/worker0.log");
+  std::string parts;
+  for (const auto& entry : std::filesystem::directory_iterator(output)) {
+    parts += ReadFile(entry.path().string());
+  }
+  EXPECT_EQ(parts, absl::StrCat(nobody->pw_uid, "\nreadable\nwritable\n"));
+}
+
 TEST(SecurityTest, TaskUserRunsHandlerChildrenAsThatUser) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root";
   struct passwd* nobody = getpwnam("nobody");
@@ -690,6 +726,7 @@ TEST(SecurityTest, TaskUserRunsHandlerChildrenAsThatUser) {
       "uid=exec /usr/bin/python3 -c 'import os, sys; sys.path.insert(0, \"", SourceDir(),
       "/sdk/python\"); import ampmr_handler; "
       "ampmr_handler.serve(lambda p: str(os.getuid()).encode())'");
+  ASSERT_EQ(::chmod(tmp.path().c_str(), 0711), 0);
   TestCluster cluster(tmp.path(), 1, {}, {"--task-user", "nobody", "--handler", handler});
   ASSERT_TRUE(cluster.WaitForWorkers(1));
   CommandResult call = RunCommand(
@@ -714,6 +751,19 @@ TEST(SecurityTest, TaskUserIsRefusedWhenUnknownOrNotRoot) {
     EXPECT_EQ(not_root.err,
               "ampmr-worker: --task-user nobody: the worker must run as root to run tasks as "
               "another user\n");
+    // A work dir the task user could not reach (under a directory of root's
+    // alone) is refused at start, naming the directory in the way.
+    ScratchDir tmp;
+    ASSERT_EQ(::chmod(tmp.path().c_str(), 0700), 0);
+    CommandResult unreachable = RunCommand({BinPath("ampmr-worker"), "--task-user", "nobody",
+                                            "--work-dir", tmp.path() + "/w"},
+                                           absl::Seconds(30));
+    EXPECT_EQ(unreachable.exit_code, 2) << unreachable.err;
+    EXPECT_EQ(unreachable.err,
+              absl::StrCat("ampmr-worker: --task-user nobody: cannot reach the work dir ",
+                           tmp.path(), "/w: ", tmp.path(),
+                           " (mode 0700) does not let it pass; give a --work-dir that user may "
+                           "reach\n"));
   } else {
     EXPECT_THAT(unknown.err, HasSubstr("must run as root"));
   }
