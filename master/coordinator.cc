@@ -238,10 +238,7 @@ void Coordinator::SweepFinished() {
     finished_.pop_front();
     if (it == jobs_.end()) continue;
     // Its attempts' stderr can no longer be asked for (GetTaskLog needs the job).
-    v1::Command forget;
-    forget.mutable_forget_job()->set_job_id(it->first);
-    forget.mutable_forget_job()->set_logs(true);
-    for (const auto& [wid, w] : registry_.workers()) w.link->Send(forget);
+    registry_.SendToAll(ForgetJobCommand(it->first, /*logs=*/true));
     int64_t number = 0;
     if (absl::SimpleAtoi(absl::string_view(it->first).substr(1), &number)) {
       job_order_.erase(number);

@@ -68,11 +68,7 @@ void Coordinator::TakeHeldOutputs(const WorkerState& worker) {
     auto it = jobs_.find(out.job_id());
     if (it == jobs_.end() || it->second->finished()) over.insert(out.job_id());
   }
-  for (const auto& job_id : over) {
-    v1::Command forget;
-    forget.mutable_forget_job()->set_job_id(job_id);
-    worker.link->Send(forget);
-  }
+  for (const auto& job_id : over) worker.link->Send(ForgetJobCommand(job_id, /*logs=*/false));
   for (auto& [id, job] : jobs_) job->OnWorkerJoined(worker);
 }
 

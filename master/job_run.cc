@@ -192,9 +192,7 @@ void JobRun::Finish(v1::JobState state, const std::string& error) {
   if (state != v1::SUCCEEDED) committer_.Abort();
   files_.Clear();
   // Map outputs are no longer needed by anyone.
-  v1::Command forget;
-  forget.mutable_forget_job()->set_job_id(id_);
-  for (const auto& [wid, w] : env_.registry->workers()) w.link->Send(forget);
+  env_.registry->SendToAll(ForgetJobCommand(id_, /*logs=*/false));
   if (state == v1::SUCCEEDED) {
     AMPMR_LOG(INFO) << "job succeeded job=" << id_;
   } else {

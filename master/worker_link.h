@@ -6,6 +6,8 @@
 #ifndef AMPMR_MASTER_WORKER_LINK_H_
 #define AMPMR_MASTER_WORKER_LINK_H_
 
+#include <string>
+
 #include "absl/status/status.h"
 #include "ampmr/v1/session.pb.h"
 #include "common/amp/deferred.h"
@@ -22,6 +24,15 @@ class WorkerLink {
   // Drops the worker (for example after missed heartbeats).
   virtual void Close(const absl::Status& why) = 0;
 };
+
+// What tells a worker to drop a job's map outputs and shipped files, and with
+// `logs` its attempts' stderr too (once the master forgets the job).
+inline v1::Command ForgetJobCommand(const std::string& job_id, bool logs) {
+  v1::Command command;
+  command.mutable_forget_job()->set_job_id(job_id);
+  command.mutable_forget_job()->set_logs(logs);
+  return command;
+}
 
 }  // namespace ampmr::master
 

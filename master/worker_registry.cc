@@ -65,6 +65,10 @@ void WorkerRegistry::Rerank(WorkerState* worker, int change) {
   if (!node.empty()) by_load_.insert(std::move(node));
 }
 
+void WorkerRegistry::SendToAll(const v1::Command& command) const {
+  for (const auto& [id, worker] : workers_) worker.link->Send(command);
+}
+
 void WorkerRegistry::Drain(const std::string& id) {
   WorkerState* w = Find(id);
   if (w == nullptr) return;

@@ -80,6 +80,8 @@ class WorkerRegistry {
 
   std::vector<v1::WorkerInfo> List() const;
   const std::map<std::string, WorkerState>& workers() const { return workers_; }
+  // Tells every worker `command` (WorkerLink::Send).
+  void SendToAll(const v1::Command& command) const;
   size_t size() const { return workers_.size(); }
 
  private:
