@@ -199,22 +199,30 @@ void Agent::Drain(std::function<void()> given_back) {
 }
 
 void Agent::RunMap(const v1::RunMap& run, Reply reply) {
-  if (draining_) return reply(Draining(run.task()));
-  if (HasJobFiles(run.task())) return runner_->RunMap(run, AnswerMap(std::move(reply)));
-  WaitForJobFiles(run.task().job_id(), [this, run, reply = std::move(reply)](absl::Status got) {
-    if (!got.ok()) return reply(NoJobFiles(run.task(), got));
-    if (draining_) return reply(Draining(run.task()));
-    runner_->RunMap(run, AnswerMap(reply));
-  });
+  StartWithFiles(run.task(), std::move(reply),
+                 [this, run](Reply r) { runner_->RunMap(run, AnswerMap(std::move(r))); });
 }
 
 void Agent::RunReduce(const v1::RunReduce& run, Reply reply) {
-  if (draining_) return reply(Draining(run.task()));
-  if (HasJobFiles(run.task())) return runner_->RunReduce(run, AnswerReduce(std::move(reply)));
-  WaitForJobFiles(run.task().job_id(), [this, run, reply = std::move(reply)](absl::Status got) {
-    if (!got.ok()) return reply(NoJobFiles(run.task(), got));
-    if (draining_) return reply(Draining(run.task()));
-    runner_->RunReduce(run, AnswerReduce(reply));
+  StartWithFiles(run.task(), std::move(reply),
+                 [this, run](Reply r) { runner_->RunReduce(run, AnswerReduce(std::move(r))); });
+}
+
+void Agent::StartWithFiles(const v1::TaskContext& task, Reply reply,
+                           std::function<void(Reply)> start) {
+  if (draining_) return reply(Draining(task));
+  if (HasJobFiles(task)) return start(std::move(reply));
+  waiting_attempts_.insert(task.attempt_id());
+  WaitForJobFiles(task.job_id(), [this, task, reply = std::move(reply),
+                                  start = std::move(start)](absl::Status got) {
+    if (waiting_attempts_.erase(task.attempt_id()) == 0) {
+      return reply(absl::CancelledError(
+          absl::StrCat("attempt=", task.attempt_id(), ": cancelled while waiting for its job's "
+                       "shipped files")));
+    }
+    if (!got.ok()) return reply(NoJobFiles(task, got));
+    if (draining_) return reply(Draining(task));
+    start(reply);
   });
 }
 
@@ -254,7 +262,10 @@ void Agent::ForgetJob(const std::string& job_id) {
 }
 
 void Agent::Cancel(const v1::Cancel& cancel) {
-  if (!cancel.attempt_id().empty()) runner_->Cancel(cancel.attempt_id());
+  if (!cancel.attempt_id().empty()) {
+    waiting_attempts_.erase(cancel.attempt_id());
+    runner_->Cancel(cancel.attempt_id());
+  }
   if (!cancel.call_id().empty()) calls_->Cancel(cancel.call_id());
 }
 

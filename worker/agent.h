@@ -36,6 +36,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -98,6 +99,12 @@ class Agent {
   // Whether `task` can start now as far as shipped files go: it names none,
   // or its job's are here.
   bool HasJobFiles(const v1::TaskContext& task) const;
+  // Runs `start` with `reply` for `task`'s attempt: at once if it names no
+  // shipped files or they are here, else once they are; answers for it
+  // instead if the worker drains, the files cannot be had, or the master
+  // cancels the attempt meanwhile.
+  void StartWithFiles(const v1::TaskContext& task, amp::Session::Reply reply,
+                      std::function<void(amp::Session::Reply)> start);
   // Runs `start` once the job's files are in files_ (GetJobFiles answered),
   // or with why they are not.
   void WaitForJobFiles(const std::string& job_id, std::function<void(absl::Status)> start);
@@ -126,6 +133,8 @@ class Agent {
   // got if its entry is still here (not forgotten, not another session's).
   using FileWaiters = std::vector<std::function<void(absl::Status)>>;
   std::map<std::string, std::shared_ptr<FileWaiters>> waiting_for_files_;
+  // Their attempt ids; Cancel takes an attempt out.
+  std::set<std::string> waiting_attempts_;
 };
 
 }  // namespace ampmr::worker

@@ -556,6 +556,26 @@ TEST(AgentTest, FilesOfAJobForgottenWhileAskedForAreNotKept) {
   EXPECT_THAT(*h.ReplyTo(40), StatusIs(absl::StatusCode::kAborted, HasSubstr("forgotten")));
 }
 
+TEST(AgentTest, AnAttemptCancelledWhileWaitingForItsFilesNeverRuns) {
+  AgentHarness h;
+  h.Connect();
+  h.Welcome();
+  h.FromMaster(50, RunMapWithFiles("j6-m0-a1", "j6"));
+  h.FromMaster(51, RunMapWithFiles("j6-m1-a1", "j6"));
+  std::vector<v1::Box> asks = h.Sent(v1::Command::kGetJobFiles);
+  ASSERT_THAT(asks, SizeIs(1));
+  v1::Command cancel;
+  cancel.mutable_cancel()->set_attempt_id("j6-m0-a1");
+  h.FromMaster(0, cancel);
+  h.AnswerAsk(asks[0].ask(), JobFilesAnswer());
+  // Only the attempt still wanted starts; the other is answered as cancelled.
+  ASSERT_THAT(h.runner.attempts, SizeIs(1));
+  EXPECT_EQ(h.runner.attempts[0].attempt_id, "j6-m1-a1");
+  EXPECT_THAT(*h.ReplyTo(50),
+              StatusIs(absl::StatusCode::kCancelled,
+                       "attempt=j6-m0-a1: cancelled while waiting for its job's shipped files"));
+}
+
 TEST(AgentTest, ANewSessionFetchesFilesAgain) {
   AgentHarness h;
   h.Connect();
