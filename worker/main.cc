@@ -26,7 +26,8 @@ int main(int argc, char** argv) {
   flags.String("master", &options.master, "ADDR", "the master's address")
       .DefaultText("$AMPMR_MASTER, else 127.0.0.1:7070");
   flags.Int32("slots", &options.slots, "N", "tasks run at once, and children per --handler");
-  flags.String("work-dir", &options.work_dir, "DIR", "where map outputs and scratch files go")
+  flags.String("work-dir", &options.work_dir, "DIR", "where map outputs and scratch files go; made 0700 (0711 with --task-user), so it must "
+               "be the worker user's own, not writable by others")
       .DefaultText("a temporary directory, removed at exit");
   flags
       .String("shuffle-listen", &options.shuffle_listen, "ADDR",

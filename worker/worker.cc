@@ -4,8 +4,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <future>
 #include <memory>
@@ -119,6 +121,7 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& optio
 }
 
 absl::Status Worker::MakeWorkDir() {
+  std::error_code ec;
   if (options_.work_dir.empty()) {
     std::string tmpl = (fs::temp_directory_path() / "ampmr-worker-XXXXXX").string();
     if (mkdtemp(tmpl.data()) == nullptr) {
@@ -127,13 +130,30 @@ absl::Status Worker::MakeWorkDir() {
     }
     options_.work_dir = tmpl;
     owns_work_dir_ = true;
-    return absl::OkStatus();
-  }
-  std::error_code ec;
-  fs::create_directories(options_.work_dir, ec);
-  if (ec) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("--work-dir ", options_.work_dir, ": ", ec.message()));
+  } else {
+    fs::create_directories(options_.work_dir, ec);
+    if (ec) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("--work-dir ", options_.work_dir, ": ", ec.message()));
+    }
+    // Its mode is about to be changed and its subdirectories replaced: it must
+    // be the worker's, not a shared directory such as /tmp.
+    struct stat st;
+    if (::stat(options_.work_dir.c_str(), &st) != 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("--work-dir ", options_.work_dir, ": ", std::strerror(errno)));
+    }
+    if (st.st_uid != geteuid()) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "--work-dir %s: owned by uid %d, not by the worker's user (uid %d); give the worker a "
+          "directory of its own",
+          options_.work_dir, st.st_uid, geteuid()));
+    }
+    if ((st.st_mode & 0022) != 0) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "--work-dir %s: writable by others (mode %04o); give the worker a directory of its own",
+          options_.work_dir, st.st_mode & 07777));
+    }
   }
   // What it keeps (map outputs, fetched shuffle input, attempts' stderr, job
   // files) only the worker may read. Tasks run as --task-user may pass

@@ -717,6 +717,63 @@ TEST(SecurityTest, TaskUserRunsShippedScriptsInADirectoryOfItsOwnAndSeesNothingE
   EXPECT_EQ(parts, absl::StrCat(nobody->pw_uid, "\nreadable\nwritable\n"));
 }
 
+TEST(SecurityTest, TaskUserWorksInTheDefaultWorkDir) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  struct passwd* nobody = getpwnam("nobody");
+  ASSERT_NE(nobody, nullptr);
+  ScratchDir tmp;
+  ASSERT_EQ(::chmod(tmp.path().c_str(), 0711), 0);
+  TestCluster cluster(tmp.path(), 0);
+  // No --work-dir: a new directory under $TMPDIR (here the test's own).
+  auto worker = Daemon::Start({BinPath("ampmr-worker"), "--master", cluster.address(),
+                               "--task-user", "nobody"},
+                              tmp.path() + "/worker.log", {{"TMPDIR", tmp.path()}});
+  ASSERT_TRUE(cluster.WaitForWorkers(1)) << ReadFile(tmp.path() + "/worker.log");
+  WriteFile(tmp.path() + "/in.txt", "x\n");
+  const std::string output = tmp.path() + "/out";
+  CommandResult submit = RunCommand(
+      {BinPath("ampmr"), "submit", "--master", cluster.address(), "--wait", "--input",
+       tmp.path() + "/in.txt", "--output", output, "--mapper", "exec:cat >/dev/null; id -u",
+       "--reducer", "none"},
+      absl::Seconds(60));
+  ASSERT_EQ(submit.exit_code, 0) << submit.err << ReadFile(tmp.path() + "/worker.log");
+  std::string parts;
+  for (const auto& entry : std::filesystem::directory_iterator(output)) {
+    parts += ReadFile(entry.path().string());
+  }
+  EXPECT_EQ(parts, absl::StrCat(nobody->pw_uid, "\n"));
+  worker->Signal(SIGTERM);
+  EXPECT_EQ(worker->Wait(absl::Seconds(30)), 0);
+}
+
+TEST(SecurityTest, AWorkDirOfOthersIsRefused) {
+  ScratchDir tmp;
+  const std::string shared = tmp.path() + "/shared";
+  ASSERT_EQ(::mkdir(shared.c_str(), 0777), 0);
+  ASSERT_EQ(::chmod(shared.c_str(), 01777), 0);
+  CommandResult r = RunCommand({BinPath("ampmr-worker"), "--work-dir", shared}, absl::Seconds(30));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, absl::StrCat("ampmr-worker: --work-dir ", shared,
+                                ": writable by others (mode 1777); give the worker a directory "
+                                "of its own\n"));
+  // Left as it was.
+  struct stat st;
+  ASSERT_EQ(::stat(shared.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 01777u);
+  if (geteuid() != 0) return;
+  struct passwd* nobody = getpwnam("nobody");
+  ASSERT_NE(nobody, nullptr);
+  const std::string theirs = tmp.path() + "/theirs";
+  ASSERT_EQ(::mkdir(theirs.c_str(), 0700), 0);
+  ASSERT_EQ(::chown(theirs.c_str(), nobody->pw_uid, nobody->pw_gid), 0);
+  r = RunCommand({BinPath("ampmr-worker"), "--work-dir", theirs}, absl::Seconds(30));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, absl::StrCat("ampmr-worker: --work-dir ", theirs, ": owned by uid ",
+                                nobody->pw_uid,
+                                ", not by the worker's user (uid 0); give the worker a directory "
+                                "of its own\n"));
+}
+
 TEST(SecurityTest, TaskUserRunsHandlerChildrenAsThatUser) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root";
   struct passwd* nobody = getpwnam("nobody");
