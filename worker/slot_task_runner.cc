@@ -36,15 +36,19 @@ SlotPool::Dropped Dropped(const std::string& attempt, TaskRunner::Done<T> done) 
   };
 }
 
+// Whether the attempt runs exec processes (its mapper, combiner or reducer).
+bool RunsExec(const v1::TaskContext& task) {
+  for (const std::string* spec : {&task.mapper(), &task.combiner(), &task.reducer()}) {
+    if (absl::StartsWith(*spec, "exec:")) return true;
+  }
+  return false;
+}
+
 // The attempt's working directory, when it needs one (it runs exec processes
 // or names shipped files; in-process tasks need none), for the caller to
 // remove. Empty: none, the worker's own.
 absl::StatusOr<std::string> AttemptDir(const JobFileStore& files, const v1::TaskContext& task) {
-  auto exec = [](const std::string& spec) { return absl::StartsWith(spec, "exec:"); };
-  if (task.files_size() == 0 && !exec(task.mapper()) && !exec(task.combiner()) &&
-      !exec(task.reducer())) {
-    return std::string();
-  }
+  if (task.files_size() == 0 && !RunsExec(task)) return std::string();
   return files.MakeAttemptDir(task);
 }
 
@@ -91,7 +95,7 @@ void SlotTaskRunner::RunMap(const v1::RunMap& run, Done<v1::MapDone> done) {
   const std::string& attempt = run.task().attempt_id();
   pool_.Submit(
       attempt,
-      [this, run, done](const std::atomic<bool>& cancelled) {
+      [this, run, done](const std::atomic<bool>& cancelled) mutable {
         if (absl::Status s = CheckRunsAsTaskUser(run.task()); !s.ok()) {
           done(s);
           return;
@@ -102,20 +106,21 @@ void SlotTaskRunner::RunMap(const v1::RunMap& run, Done<v1::MapDone> done) {
           if (!dir->empty()) files_->RemoveAttemptDir(*dir);
         };
         MapTaskOptions opts;
-        opts.run = run;
         opts.work_dir = options_.work_dir;
         opts.working_dir = *dir;
         opts.run_as = options_.run_as;
         opts.cancelled = &cancelled;
         opts.progress = Watch(run.task(), done);
         opts.stderr_log = StderrLogFor(run.task());
-        absl::Cleanup unwatch = [this, &run] { stalls_.Remove(run.task().attempt_id()); };
+        opts.run = std::move(run);  // the work runs once
+        const v1::TaskContext& task = opts.run.task();
+        absl::Cleanup unwatch = [this, &task] { stalls_.Remove(task.attempt_id()); };
         const absl::Time started = absl::Now();
         absl::StatusOr<v1::MapDone> result = RunMapTask(opts);
         if (result.ok()) result->set_run_seconds(absl::ToDoubleSeconds(absl::Now() - started));
         // Map-only jobs write part files; the others' outputs stay here for reducers.
-        if (result.ok() && run.output_dir().empty() && !result->output_path().empty()) {
-          store_->Add(run.task().attempt_id(), run.task().job_id(), result->output_path());
+        if (result.ok() && opts.run.output_dir().empty() && !result->output_path().empty()) {
+          store_->Add(task.attempt_id(), task.job_id(), result->output_path());
         }
         done(std::move(result));
       },
@@ -196,6 +201,8 @@ void SlotTaskRunner::ForgetLogs(const std::string& job_id) {
 }
 
 std::shared_ptr<StderrLog> SlotTaskRunner::StderrLogFor(const v1::TaskContext& task) const {
+  // Only exec processes write what is kept (README "ampmr logs").
+  if (!RunsExec(task)) return nullptr;
   return std::make_shared<StderrLog>(
       StderrLog::PathFor(options_.work_dir, task.job_id(), task.attempt_id()));
 }

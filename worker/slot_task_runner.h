@@ -77,7 +77,8 @@ class SlotTaskRunner : public TaskRunner {
   std::shared_ptr<ProgressClock> Watch(const v1::TaskContext& task,
                                        std::function<void(const absl::Status&)> fail);
 
-  // Where the attempt's stderr is kept (nothing, if its ids are not plain names).
+  // Where the attempt's stderr is kept: null unless it runs exec processes (or
+  // keeping nothing, if its ids are not plain names).
   std::shared_ptr<StderrLog> StderrLogFor(const v1::TaskContext& task) const;
 
   const SlotTaskRunnerOptions options_;

@@ -149,6 +149,19 @@ TEST(RunMapTaskTest, EmptySplitGivesEmptyPartitions) {
   EXPECT_EQ(done->counters().at(kMapInputRecords), 0);
 }
 
+TEST(RunMapTaskTest, AttemptWithNoOutputMakesNoFileNorDirectory) {
+  ScratchDir dir;
+  WriteFile(dir.Join("in"), "a b\nc\nd e f\n");
+  auto done = RunMapTask(Options(dir.Join("w"), dir.Join("in"), 0, 12, "builtin:noop", ""));
+  ASSERT_THAT(done, IsOk());
+  EXPECT_EQ(done->output_path(), "");
+  EXPECT_EQ(done->counters().at(kMapInputRecords), 3);
+  EXPECT_EQ(done->counters().at(kMapInputBytes), 12);
+  EXPECT_EQ(done->counters().at(kMapOutputRecords), 0);
+  // The work dir is made by the first file an attempt writes, not before.
+  EXPECT_THAT(dir.List(), ElementsAre("in"));
+}
+
 TEST(RunMapTaskTest, MissingInputNamesAttemptAndPath) {
   ScratchDir dir;
   auto done = RunMapTask(Options(dir.Join("w"), "/x/y", 0, 10));

@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <filesystem>
+#include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -160,12 +162,27 @@ bool MapOutputCollector::HasBuffered() const {
   return sums_ != nullptr ? sums_->keys() > 0 : buffer_->pairs() > 0;
 }
 
+absl::StatusOr<std::unique_ptr<RunWriter>> MapOutputCollector::CreateRun(const std::string& path) {
+  if (!made_dir_) {
+    // Made by the first file, so an attempt that writes none costs no syscall.
+    const size_t slash = options_.spill_prefix.rfind('/');
+    if (slash != std::string::npos && slash > 0) {
+      const std::string dir = options_.spill_prefix.substr(0, slash);
+      std::error_code ec;
+      std::filesystem::create_directories(dir, ec);
+      if (ec) return absl::ErrnoToStatus(ec.value(), absl::StrCat("create directory ", dir));
+    }
+    made_dir_ = true;
+  }
+  return RunWriter::Create(path, options_.partitions, &user_counters_);
+}
+
 absl::Status MapOutputCollector::Spill() {
   if (Cancelled()) return CancelledError();
   Run& run = runs_.emplace_back();
   run.path = absl::StrCat(options_.spill_prefix, ".spill-", runs_.size() - 1);
   AMPMR_ASSIGN_OR_RETURN(auto writer,
-                         RunWriter::Create(run.path, options_.partitions, &user_counters_));
+                         CreateRun(run.path));
   AMPMR_RETURN_IF_ERROR(WriteBuffered(writer.get()));
   AMPMR_ASSIGN_OR_RETURN(run.extents, writer->Finish());
   run.size = writer->bytes();
@@ -240,7 +257,7 @@ absl::StatusOr<std::vector<PartitionExtent>> MapOutputCollector::Finish(const st
   if (runs_.empty()) {
     unfinished_path_ = tmp;
     AMPMR_ASSIGN_OR_RETURN(auto writer,
-                           RunWriter::Create(tmp, options_.partitions, &user_counters_));
+                           CreateRun(tmp));
     AMPMR_RETURN_IF_ERROR(WriteBuffered(writer.get()));
     AMPMR_ASSIGN_OR_RETURN(extents, writer->Finish());
     spilled_bytes_ += static_cast<int64_t>(writer->bytes());
@@ -264,7 +281,7 @@ absl::StatusOr<std::vector<PartitionExtent>> MapOutputCollector::MergeRuns(
     AMPMR_ASSIGN_OR_RETURN(maps.emplace_back(), MappedRange::Open(run.path, 0, run.size));
   }
   AMPMR_ASSIGN_OR_RETURN(auto writer,
-                         RunWriter::Create(path, options_.partitions, &user_counters_));
+                         CreateRun(path));
   for (int p = 0; p < options_.partitions; ++p) {
     if (Cancelled()) return CancelledError();
     if (p > 0) writer->StartPartition(p);

@@ -67,8 +67,9 @@ struct MapOutputOptions {
   // Bytes of buffered pairs (or of the sum table) that trigger a spill.
   size_t buffer_limit = kDefaultBufferLimit;
 
-  // Spill runs are written to "<spill_prefix>.spill-<n>" (the directory must
-  // exist) and removed by Finish() or the destructor.
+  // Spill runs are written to "<spill_prefix>.spill-<n>" and removed by
+  // Finish() or the destructor; the directory is made, if missing, by the
+  // first file written (an attempt with no output touches no directory).
   std::string spill_prefix;
 
   // If non-null and set, spilling and Finish() stop with CANCELLED.
@@ -119,6 +120,8 @@ class MapOutputCollector final : public Emitter {
   void EmitToSums(absl::string_view key, absl::string_view value);
   bool Cancelled() const;
   bool HasBuffered() const;
+  // A run writer for `path`, after making the spill directory if missing.
+  absl::StatusOr<std::unique_ptr<RunWriter>> CreateRun(const std::string& path);
   absl::Status Spill();
   // Writes what is buffered, sorted and combined, to `out`, then clears it.
   absl::Status WriteBuffered(RunWriter* out);
@@ -142,6 +145,7 @@ class MapOutputCollector final : public Emitter {
 
   std::unique_ptr<SortBuffer> combined_;  // resort_combined_: one partition's output
   std::vector<Run> runs_;
+  bool made_dir_ = false;        // the spill directory is known to exist
   std::string unfinished_path_;  // a file being written that Finish has not renamed
   absl::Status status_;
   Counters user_counters_;

@@ -174,7 +174,6 @@ absl::StatusOr<v1::MapDone> RunMap(const MapTaskOptions& options) {
         absl::StrCat("reduces must be at least 1, got ", task.reduces()));
   }
   AMPMR_ASSIGN_OR_RETURN(TaskSpec combiner_spec, CombinerSpec(task));
-  AMPMR_RETURN_IF_ERROR(MakeDirectory(options.work_dir));
   const std::string prefix = absl::StrCat(options.work_dir, "/", attempt);
 
   MapOutputOptions output_options;

@@ -29,7 +29,8 @@ struct MapTaskOptions {
   // the split.
   v1::RunMap run;
 
-  // Where the map output and spill runs go; created if missing.
+  // Where the map output and spill runs go; created if missing, by the first
+  // file the attempt writes.
   std::string work_dir;
 
   // Bytes of buffered map output that trigger a spill.

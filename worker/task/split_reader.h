@@ -1,5 +1,6 @@
 // SplitReader reads one input split, bytes [start, start + length) of a
-// file, with pread in large blocks and hands it out as chunks of whole lines.
+// file, with pread in large blocks (one read into a buffer of its size, for a
+// split shorter than a block) and hands it out as chunks of whole lines.
 // The planner aligned the split to line starts, so the split ends after a
 // newline or at end of file; a line longer than a block grows the buffer.
 //
