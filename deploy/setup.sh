@@ -8,6 +8,7 @@ PACKAGES=(
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   libsqlite3-dev sqlite3 nlohmann-json3-dev libcpp-httplib-dev libssl-dev openssl
   zlib1g-dev libbz2-dev libzstd-dev gzip bzip2 zstd
+  libgoogle-perftools-dev  # tcmalloc (libtcmalloc_minimal), linked into the master and worker
   supervisor python3 python3-grpcio python3-protobuf
   iproute2  # ip netns: the across-nodes tests run each node in a network namespace
   chromium prometheus  # the observe tests: a headless browser and promtool
