@@ -51,12 +51,17 @@ bool Session::HandleOnReadThread(v1::Box* box) {
   if (read_thread_responders_.empty()) return true;
   if (*closed_) return false;  // HandleBox drops it
   if (box->batch_size() == 0) return !TakeOnReadThread(*box);
-  v1::Box rest;
-  for (v1::Box& inner : *box->mutable_batch()) {
-    if (!TakeOnReadThread(inner)) *rest.add_batch() = std::move(inner);
+  // Compacts what is left in place: a carrier of attempts with no call in it
+  // is posted as it came, with no box moved or made.
+  auto* batch = box->mutable_batch();
+  int kept = 0;
+  for (int i = 0; i < batch->size(); ++i) {
+    if (TakeOnReadThread(batch->Get(i))) continue;
+    if (kept != i) batch->SwapElements(kept, i);
+    ++kept;
   }
-  *box = std::move(rest);
-  return box->batch_size() > 0;
+  batch->DeleteSubrange(kept, batch->size() - kept);
+  return kept > 0;
 }
 
 bool Session::TakeOnReadThread(const v1::Box& box) {
