@@ -59,11 +59,11 @@ Agent::~Agent() {
 
 amp::Deferred<std::string> Agent::Attach(amp::Session* session) {
   session_ = session;
-  session->SetResponder(v1::Command::kRunMap, [this](const v1::Command& c, Reply r) {
-    RunMap(c.run_map(), std::move(r));
+  session->SetResponder(v1::Command::kRunMap, [this](v1::Command c, Reply r) {
+    RunMap(std::move(*c.mutable_run_map()), std::move(r));
   });
-  session->SetResponder(v1::Command::kRunReduce, [this](const v1::Command& c, Reply r) {
-    RunReduce(c.run_reduce(), std::move(r));
+  session->SetResponder(v1::Command::kRunReduce, [this](v1::Command c, Reply r) {
+    RunReduce(std::move(*c.mutable_run_reduce()), std::move(r));
   });
   session->SetResponder(v1::Command::kCancel, [this](const v1::Command& c, Reply r) {
     Cancel(c.cancel());
@@ -86,8 +86,8 @@ amp::Deferred<std::string> Agent::Attach(amp::Session* session) {
                         [](const v1::Command&, Reply r) { r(v1::Answer()); });
   // Calls only queue work for the handlers' threads (builtin:echo answers at
   // once), so they are taken where they were read, a hop through the loop saved.
-  session->SetReadThreadResponder(v1::Command::kCall, [this](const v1::Command& c, Reply r) {
-    RunCall(c.call(), std::move(r));
+  session->SetReadThreadResponder(v1::Command::kCall, [this](v1::Command c, Reply r) {
+    RunCall(std::move(*c.mutable_call()), std::move(r));
   });
 
   amp::Deferred<std::string> welcomed;
@@ -198,14 +198,20 @@ void Agent::Drain(std::function<void()> given_back) {
       });
 }
 
-void Agent::RunMap(const v1::RunMap& run, Reply reply) {
-  StartWithFiles(run.task(), std::move(reply),
-                 [this, run](Reply r) { runner_->RunMap(run, AnswerMap(std::move(r))); });
+// The command is held where `start` can move it to the runner, so an attempt
+// that starts at once is never copied.
+void Agent::RunMap(v1::RunMap run, Reply reply) {
+  auto held = std::make_shared<v1::RunMap>(std::move(run));
+  StartWithFiles(held->task(), std::move(reply), [this, held](Reply r) {
+    runner_->RunMap(std::move(*held), AnswerMap(std::move(r)));
+  });
 }
 
-void Agent::RunReduce(const v1::RunReduce& run, Reply reply) {
-  StartWithFiles(run.task(), std::move(reply),
-                 [this, run](Reply r) { runner_->RunReduce(run, AnswerReduce(std::move(r))); });
+void Agent::RunReduce(v1::RunReduce run, Reply reply) {
+  auto held = std::make_shared<v1::RunReduce>(std::move(run));
+  StartWithFiles(held->task(), std::move(reply), [this, held](Reply r) {
+    runner_->RunReduce(std::move(*held), AnswerReduce(std::move(r)));
+  });
 }
 
 void Agent::StartWithFiles(const v1::TaskContext& task, Reply reply,
@@ -269,10 +275,10 @@ void Agent::Cancel(const v1::Cancel& cancel) {
   if (!cancel.call_id().empty()) calls_->Cancel(cancel.call_id());
 }
 
-void Agent::RunCall(const v1::Call& call, Reply reply) {
+void Agent::RunCall(v1::Call call, Reply reply) {
   HandlerCall hc;
   hc.handler = call.handler();
-  hc.payload = call.payload();
+  hc.payload = std::move(*call.mutable_payload());
   hc.call_id = call.call_id();
   if (call.timeout_seconds() > 0) hc.timeout = absl::Seconds(call.timeout_seconds());
   hc.idempotent = call.idempotent();

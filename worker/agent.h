@@ -94,8 +94,8 @@ class Agent {
  private:
   void OnWelcome(const v1::Welcome& welcome);
   void SendHeartbeat();
-  void RunMap(const v1::RunMap& run, amp::Session::Reply reply);
-  void RunReduce(const v1::RunReduce& run, amp::Session::Reply reply);
+  void RunMap(v1::RunMap run, amp::Session::Reply reply);
+  void RunReduce(v1::RunReduce run, amp::Session::Reply reply);
   // Whether `task` can start now as far as shipped files go: it names none,
   // or its job's are here.
   bool HasJobFiles(const v1::TaskContext& task) const;
@@ -111,7 +111,7 @@ class Agent {
   void ForgetJob(const std::string& job_id);
   void Cancel(const v1::Cancel& cancel);
   // On the thread that read the call.
-  void RunCall(const v1::Call& call, amp::Session::Reply reply);
+  void RunCall(v1::Call call, amp::Session::Reply reply);
   v1::Command Hello() const;
 
   // Constant after construction.

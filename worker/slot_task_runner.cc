@@ -90,12 +90,13 @@ absl::Status SlotTaskRunner::CheckRunsAsTaskUser(const v1::TaskContext& task) co
   return absl::OkStatus();
 }
 
-void SlotTaskRunner::RunMap(const v1::RunMap& run, Done<v1::MapDone> done) {
+void SlotTaskRunner::RunMap(v1::RunMap run, Done<v1::MapDone> done) {
   done = Once(std::move(done));
-  const std::string& attempt = run.task().attempt_id();
+  const std::string attempt = run.task().attempt_id();  // `run` moves into the work
+  SlotPool::Dropped dropped = Dropped(attempt, done);
   pool_.Submit(
       attempt,
-      [this, run, done](const std::atomic<bool>& cancelled) mutable {
+      [this, run = std::move(run), done](const std::atomic<bool>& cancelled) mutable {
         if (absl::Status s = CheckRunsAsTaskUser(run.task()); !s.ok()) {
           done(s);
           return;
@@ -124,15 +125,16 @@ void SlotTaskRunner::RunMap(const v1::RunMap& run, Done<v1::MapDone> done) {
         }
         done(std::move(result));
       },
-      Dropped(attempt, done));
+      std::move(dropped));
 }
 
-void SlotTaskRunner::RunReduce(const v1::RunReduce& run, Done<v1::ReduceDone> done) {
+void SlotTaskRunner::RunReduce(v1::RunReduce run, Done<v1::ReduceDone> done) {
   done = Once(std::move(done));
-  const std::string& attempt = run.task().attempt_id();
+  const std::string attempt = run.task().attempt_id();  // `run` moves into the work
+  SlotPool::Dropped dropped = Dropped(attempt, done);
   pool_.Submit(
       attempt,
-      [this, run, done](const std::atomic<bool>& cancelled) {
+      [this, run = std::move(run), done](const std::atomic<bool>& cancelled) {
         const absl::Time started = absl::Now();
         if (absl::Status s = CheckRunsAsTaskUser(run.task()); !s.ok()) {
           done(s);
@@ -165,7 +167,7 @@ void SlotTaskRunner::RunReduce(const v1::RunReduce& run, Done<v1::ReduceDone> do
         for (const auto& path : fetched) ::unlink(path.c_str());
         done(std::move(result));
       },
-      Dropped(attempt, done));
+      std::move(dropped));
 }
 
 void SlotTaskRunner::Cancel(const std::string& attempt_id) { pool_.Cancel(attempt_id); }

@@ -53,8 +53,8 @@ class SlotTaskRunner : public TaskRunner {
                  const JobFileStore* files);
   ~SlotTaskRunner() override;  // Stop()s
 
-  void RunMap(const v1::RunMap& run, Done<v1::MapDone> done) override;
-  void RunReduce(const v1::RunReduce& run, Done<v1::ReduceDone> done) override;
+  void RunMap(v1::RunMap run, Done<v1::MapDone> done) override;
+  void RunReduce(v1::RunReduce run, Done<v1::ReduceDone> done) override;
   void Cancel(const std::string& attempt_id) override;
   void CancelAll() override;
   void GiveBackQueued(const absl::Status& why) override;

@@ -30,9 +30,10 @@ class TaskRunner {
   // Runs (or queues) one attempt. `done` gets its result or why it failed:
   // the task's error, CANCELLED (Cancel, CancelAll), UNAVAILABLE (given back
   // by GiveBackQueued), DEADLINE_EXCEEDED (no progress for the task's
-  // timeout). Errors name the attempt.
-  virtual void RunMap(const v1::RunMap& run, Done<v1::MapDone> done) = 0;
-  virtual void RunReduce(const v1::RunReduce& run, Done<v1::ReduceDone> done) = 0;
+  // timeout). Errors name the attempt. The runner keeps `run` (callers move
+  // it in: a queued attempt costs no copy of its command).
+  virtual void RunMap(v1::RunMap run, Done<v1::MapDone> done) = 0;
+  virtual void RunReduce(v1::RunReduce run, Done<v1::ReduceDone> done) = 0;
 
   // Cancels one attempt, queued or running; unknown ids are ignored.
   virtual void Cancel(const std::string& attempt_id) = 0;

@@ -50,13 +50,13 @@ void Session::SetReadThreadResponder(v1::Command::KindCase kind, Responder respo
 bool Session::HandleOnReadThread(v1::Box* box) {
   if (read_thread_responders_.empty()) return true;
   if (*closed_) return false;  // HandleBox drops it
-  if (box->batch_size() == 0) return !TakeOnReadThread(*box);
+  if (box->batch_size() == 0) return !TakeOnReadThread(box);
   // Compacts what is left in place: a carrier of attempts with no call in it
   // is posted as it came, with no box moved or made.
   auto* batch = box->mutable_batch();
   int kept = 0;
   for (int i = 0; i < batch->size(); ++i) {
-    if (TakeOnReadThread(batch->Get(i))) continue;
+    if (TakeOnReadThread(batch->Mutable(i))) continue;
     if (kept != i) batch->SwapElements(kept, i);
     ++kept;
   }
@@ -64,14 +64,14 @@ bool Session::HandleOnReadThread(v1::Box* box) {
   return kept > 0;
 }
 
-bool Session::TakeOnReadThread(const v1::Box& box) {
-  if (!box.has_command()) return false;
-  auto it = read_thread_responders_.find(static_cast<int>(box.command().kind_case()));
+bool Session::TakeOnReadThread(v1::Box* box) {
+  if (!box->has_command()) return false;
+  auto it = read_thread_responders_.find(static_cast<int>(box->command().kind_case()));
   if (it == read_thread_responders_.end()) return false;
-  if (box.ask() == 0) {
-    it->second(box.command(), [](absl::StatusOr<v1::Answer>) {});
+  if (box->ask() == 0) {
+    it->second(std::move(*box->mutable_command()), [](absl::StatusOr<v1::Answer>) {});
   } else {
-    it->second(box.command(), MakeReply(box.ask()));
+    it->second(std::move(*box->mutable_command()), MakeReply(box->ask()));
   }
   return true;
 }
@@ -110,7 +110,7 @@ void Session::HandleBox(v1::Box box) {
   }
   switch (box.body_case()) {
     case v1::Box::kCommand:
-      HandleCommand(box.ask(), box.command());
+      HandleCommand(box.ask(), std::move(*box.mutable_command()));
       return;
     case v1::Box::kAnswer:
       HandleAnswer(box.ask(), std::move(*box.mutable_answer()));
@@ -128,7 +128,7 @@ void Session::HandleBox(v1::Box box) {
   }
 }
 
-void Session::HandleCommand(uint64_t ask, const v1::Command& command) {
+void Session::HandleCommand(uint64_t ask, v1::Command command) {
   auto it = responders_.find(static_cast<int>(command.kind_case()));
   if (it == responders_.end()) {
     absl::Status unknown = absl::UnimplementedError(
@@ -145,9 +145,9 @@ void Session::HandleCommand(uint64_t ask, const v1::Command& command) {
   // A copy: the responder may replace itself (SetResponder) while it runs.
   Responder responder = it->second;
   if (ask == 0) {
-    responder(command, [](absl::StatusOr<v1::Answer>) {});
+    responder(std::move(command), [](absl::StatusOr<v1::Answer>) {});
   } else {
-    responder(command, MakeReply(ask));
+    responder(std::move(command), MakeReply(ask));
   }
 }
 

@@ -56,7 +56,9 @@ class Session {
  public:
   // Answers one ask. Copies share one answer: only the first call is sent.
   using Reply = std::function<void(absl::StatusOr<v1::Answer>)>;
-  using Responder = std::function<void(const v1::Command&, Reply)>;
+  // Given the command itself (moved out of the box that carried it), so a
+  // responder that keeps it, or hands it to another thread, need not copy it.
+  using Responder = std::function<void(v1::Command, Reply)>;
 
   // `name` appears in log lines (for example "worker=w3").
   Session(std::shared_ptr<Transport> transport, std::string name);
@@ -95,9 +97,10 @@ class Session {
   const std::string& name() const { return name_; }
 
  private:
-  void HandleCommand(uint64_t ask, const v1::Command& command);
-  // Runs `box`'s read-thread responder; false if its kind has none.
-  bool TakeOnReadThread(const v1::Box& box);
+  void HandleCommand(uint64_t ask, v1::Command command);
+  // Runs `box`'s read-thread responder, moving its command to it; false if
+  // its kind has none (and `box` is left as it was).
+  bool TakeOnReadThread(v1::Box* box);
   // The Reply to `ask`: an Answer or, for an error, an Error box; nothing
   // once the session closed. Thread-safe.
   Reply MakeReply(uint64_t ask) const;

@@ -39,17 +39,17 @@ class FakeTaskRunner : public TaskRunner {
     }
   };
 
-  void RunMap(const v1::RunMap& run, Done<v1::MapDone> done) override {
+  void RunMap(v1::RunMap run, Done<v1::MapDone> done) override {
     Attempt a;
     a.attempt_id = run.task().attempt_id();
-    a.map = run;
+    a.map = std::move(run);
     a.map_done = std::move(done);
     attempts.push_back(std::move(a));
   }
-  void RunReduce(const v1::RunReduce& run, Done<v1::ReduceDone> done) override {
+  void RunReduce(v1::RunReduce run, Done<v1::ReduceDone> done) override {
     Attempt a;
     a.attempt_id = run.task().attempt_id();
-    a.reduce = run;
+    a.reduce = std::move(run);
     a.reduce_done = std::move(done);
     attempts.push_back(std::move(a));
   }
