@@ -660,6 +660,26 @@ TEST(SecurityTest, WorkersServeTheShuffleOverTlsAndVerifyTheMaster) {
   })) << ReadFile(log);
 }
 
+// Runs a map-only job of `mapper` over one line on the master at `address`
+// (in `dir`, with `extra` flags) and returns its part files' text, or the
+// submit's error.
+std::string MapOnlyOutput(const std::string& address, const std::string& dir,
+                          const std::string& mapper, const std::vector<std::string>& extra = {}) {
+  WriteFile(dir + "/in.txt", "x\n");
+  const std::string output = dir + "/out";
+  std::vector<std::string> argv = {BinPath("ampmr"), "submit", "--master", address, "--wait",
+                                   "--input", dir + "/in.txt", "--output", output, "--mapper",
+                                   mapper, "--reducer", "none"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  CommandResult submit = RunCommand(argv, absl::Seconds(60));
+  if (submit.exit_code != 0) return "submit failed: " + submit.err;
+  std::string parts;
+  for (const auto& entry : std::filesystem::directory_iterator(output)) {
+    parts += ReadFile(entry.path().string());
+  }
+  return parts;
+}
+
 TEST(SecurityTest, TaskUserRunsExecTasksAsThatUser) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root";
   struct passwd* nobody = getpwnam("nobody");
@@ -667,19 +687,8 @@ TEST(SecurityTest, TaskUserRunsExecTasksAsThatUser) {
   ScratchDir tmp;
   ASSERT_EQ(::chmod(tmp.path().c_str(), 0711), 0);  // nobody passes through to the work dir
   TestCluster cluster(tmp.path(), 1, {}, {"--task-user", "nobody"});
-  WriteFile(tmp.path() + "/in.txt", "x\n");
-  const std::string output = tmp.path() + "/out";
-  CommandResult submit = RunCommand(
-      {BinPath("ampmr"), "submit", "--master", cluster.address(), "--wait", "--input",
-       tmp.path() + "/in.txt", "--output", output, "--mapper", "exec:cat >/dev/null; id -u",
-       "--reducer", "none"},
-      absl::Seconds(60));
-  ASSERT_EQ(submit.exit_code, 0) << submit.err;
-  std::string parts;
-  for (const auto& entry : std::filesystem::directory_iterator(output)) {
-    parts += ReadFile(entry.path().string());
-  }
-  EXPECT_EQ(parts, absl::StrCat(nobody->pw_uid, "\n"));
+  EXPECT_EQ(MapOnlyOutput(cluster.address(), tmp.path(), "exec:cat >/dev/null; id -u"),
+            absl::StrCat(nobody->pw_uid, "\n"));
 }
 
 TEST(SecurityTest, TaskUserRunsShippedScriptsInADirectoryOfItsOwnAndSeesNothingElse) {
@@ -689,7 +698,6 @@ TEST(SecurityTest, TaskUserRunsShippedScriptsInADirectoryOfItsOwnAndSeesNothingE
   ScratchDir tmp;
   ASSERT_EQ(::chmod(tmp.path().c_str(), 0711), 0);  // nobody passes through to the work dir
   TestCluster cluster(tmp.path(), 1, {}, {"--task-user", "nobody"});
-  WriteFile(tmp.path() + "/in.txt", "x\n");
   // 0600: only its owner may read it, and the task still runs it.
   const std::string probe = tmp.path() + "/probe.sh";
   WriteFile(probe,
@@ -703,18 +711,8 @@ TEST(SecurityTest, TaskUserRunsShippedScriptsInADirectoryOfItsOwnAndSeesNothingE
             "ls ../../files >/dev/null 2>&1 && echo entered-files\n"
             "exit 0\n");
   ASSERT_EQ(::chmod(probe.c_str(), 0600), 0);
-  const std::string output = tmp.path() + "/out";
-  CommandResult submit = RunCommand(
-      {BinPath("ampmr"), "submit", "--master", cluster.address(), "--wait", "--input",
-       tmp.path() + "/in.txt", "--output", output, "--mapper", "exec:sh probe.sh", "--file",
-       probe, "--reducer", "none"},
-      absl::Seconds(60));
-  ASSERT_EQ(submit.exit_code, 0) << submit.err << ReadFile(tmp.path() + "/worker0.log");
-  std::string parts;
-  for (const auto& entry : std::filesystem::directory_iterator(output)) {
-    parts += ReadFile(entry.path().string());
-  }
-  EXPECT_EQ(parts, absl::StrCat(nobody->pw_uid, "\nreadable\nwritable\n"));
+  EXPECT_EQ(MapOnlyOutput(cluster.address(), tmp.path(), "exec:sh probe.sh", {"--file", probe}),
+            absl::StrCat(nobody->pw_uid, "\nreadable\nwritable\n"));
 }
 
 TEST(SecurityTest, TaskUserWorksInTheDefaultWorkDir) {
@@ -729,19 +727,9 @@ TEST(SecurityTest, TaskUserWorksInTheDefaultWorkDir) {
                                "--task-user", "nobody"},
                               tmp.path() + "/worker.log", {{"TMPDIR", tmp.path()}});
   ASSERT_TRUE(cluster.WaitForWorkers(1)) << ReadFile(tmp.path() + "/worker.log");
-  WriteFile(tmp.path() + "/in.txt", "x\n");
-  const std::string output = tmp.path() + "/out";
-  CommandResult submit = RunCommand(
-      {BinPath("ampmr"), "submit", "--master", cluster.address(), "--wait", "--input",
-       tmp.path() + "/in.txt", "--output", output, "--mapper", "exec:cat >/dev/null; id -u",
-       "--reducer", "none"},
-      absl::Seconds(60));
-  ASSERT_EQ(submit.exit_code, 0) << submit.err << ReadFile(tmp.path() + "/worker.log");
-  std::string parts;
-  for (const auto& entry : std::filesystem::directory_iterator(output)) {
-    parts += ReadFile(entry.path().string());
-  }
-  EXPECT_EQ(parts, absl::StrCat(nobody->pw_uid, "\n"));
+  EXPECT_EQ(MapOnlyOutput(cluster.address(), tmp.path(), "exec:cat >/dev/null; id -u"),
+            absl::StrCat(nobody->pw_uid, "\n"))
+      << ReadFile(tmp.path() + "/worker.log");
   worker->Signal(SIGTERM);
   EXPECT_EQ(worker->Wait(absl::Seconds(30)), 0);
 }
