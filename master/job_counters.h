@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+
 namespace ampmr::master {
 
 class JobCounters {
@@ -48,7 +50,9 @@ class JobCounters {
   int Intern(const std::string& name);
 
   std::vector<std::string> names_;
-  std::map<std::string, int> ids_;  // name -> index in names_ and sums_
+  // name -> index in names_ and sums_: hashed, as every accepted attempt
+  // looks up each of its counters (names that share long prefixes).
+  absl::flat_hash_map<std::string, int> ids_;
   std::vector<int64_t> sums_;
   std::vector<std::vector<std::pair<int, int64_t>>> maps_;  // per map task: (id, value)
 };
