@@ -9,11 +9,15 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/worker/test_util.h"
+#include "worker/task/stable_hash.h"
 
 namespace ampmr::worker {
 namespace {
 
 using ::ampmr::worker::testing::Pairs;
+
+int First(absl::string_view) { return 0; }
+int ByHash(absl::string_view key) { return static_cast<int>(StableHash64(key) % 2); }
 
 // What Sort must give: bytewise key order, emit order among equal keys.
 Pairs Expected(Pairs pairs) {
@@ -24,7 +28,8 @@ Pairs Expected(Pairs pairs) {
 
 Pairs SortedBy(SortBuffer* buffer, int partition) {
   Pairs out;
-  auto sorted = buffer->Sort(partition);
+  buffer->Sort();
+  auto sorted = buffer->Sorted(partition);
   absl::string_view k;
   absl::string_view v;
   while (sorted->Next(&k, &v)) out.emplace_back(std::string(k), std::string(v));
@@ -62,10 +67,10 @@ TEST(SortBufferTest, RadixSortEqualsStableSortOnTrickyKeys) {
     SortBuffer buffer(2);
     Pairs in[2];
     for (size_t i = 0; i < n; ++i) {
-      int p = static_cast<int>(rng() % 2);
       std::string key = RandomKey(&rng);
+      int p = static_cast<int>(StableHash64(key) % 2);
       std::string value = std::to_string(i);
-      buffer.Add(p, key, value);
+      buffer.Add(key, value, ByHash);
       in[p].emplace_back(key, value);
     }
     for (int p = 0; p < 2; ++p) {
@@ -81,20 +86,111 @@ TEST(SortBufferTest, ManyEqualKeysKeepTheirOrder) {
   for (int i = 0; i < 100000; ++i) {
     static const std::string keys[] = {"the", "thee", std::string("the\0", 4)};
     in.emplace_back(keys[i % 3], std::to_string(i));
-    buffer.Add(0, in.back().first, in.back().second);
+    buffer.Add(in.back().first, in.back().second, First);
   }
   EXPECT_EQ(SortedBy(&buffer, 0), Expected(in));
 }
 
 TEST(SortBufferTest, SortsAgainAfterClear) {
   SortBuffer buffer(1);
-  buffer.Add(0, "b", "1");
-  buffer.Add(0, "a", "2");
+  buffer.Add("b", "1", First);
+  buffer.Add("a", "2", First);
   EXPECT_EQ(SortedBy(&buffer, 0), (Pairs{{"a", "2"}, {"b", "1"}}));
   buffer.Clear();
-  buffer.Add(0, "d", "3");
-  buffer.Add(0, "c", "4");
+  buffer.Add("d", "3", First);
+  buffer.Add("c", "4", First);
   EXPECT_EQ(SortedBy(&buffer, 0), (Pairs{{"c", "4"}, {"d", "3"}}));
+}
+
+TEST(SortBufferTest, EmptyKeysAndValues) {
+  SortBuffer buffer(1);
+  Pairs in = {{"", ""}, {"b", ""}, {"", "x"}, {"a", ""}, {"", ""}};
+  for (const auto& [k, v] : in) buffer.Add(k, v, First);
+  EXPECT_EQ(SortedBy(&buffer, 0), Expected(in));
+}
+
+TEST(SortBufferTest, PartitionerRunsOncePerDistinctKey) {
+  SortBuffer buffer(3);
+  int calls = 0;
+  auto partition_of = [&calls](absl::string_view key) {
+    ++calls;
+    return static_cast<int>(key.size() % 3);
+  };
+  Pairs in[3];
+  for (int i = 0; i < 3000; ++i) {
+    std::string key = std::string(1 + i % 7, 'a') + (i % 2 == 0 ? "" : "-longer-than-eight");
+    buffer.Add(key, std::to_string(i), partition_of);
+    in[key.size() % 3].emplace_back(key, std::to_string(i));
+  }
+  EXPECT_EQ(calls, 14);
+  for (int p = 0; p < 3; ++p) EXPECT_EQ(SortedBy(&buffer, p), Expected(in[p])) << p;
+}
+
+// Past 64K pairs with more than half of them distinct keys, the buffer stops
+// looking keys up: a key seen again gets an entry of its own, and its pairs
+// must still come out together, in emit order, with the first entry's.
+// (Bytewise, and by a --sort-key order, where a sort that moved equal keys
+// would show.)
+TEST(SortBufferTest, KeysSeenAgainAfterLookupsStopKeepEmitOrder) {
+  KeySpec spec;
+  spec.sort_keys.push_back(SortKey{});
+  spec.sort_keys.back().start_char = 3;  // "unique12" and "ze12" tie on "12"
+  const KeyComparator by_field(spec);
+  for (const KeyComparator* order : {static_cast<const KeyComparator*>(nullptr), &by_field}) {
+    SortBuffer buffer(2);
+    Pairs in[2];
+    auto add = [&](const std::string& key, const std::string& value) {
+      buffer.Add(key, value, ByHash);
+      in[ByHash(key)].emplace_back(key, value);
+    };
+    for (int i = 0; i < 70000; ++i) add("unique" + std::to_string(i), std::to_string(i));
+    for (int i = 0; i < 50000; ++i) {
+      static const std::string again[] = {"unique7", "unique123456789", "",
+                                          "zz",      "unique69999",     "ze12"};
+      add(again[i % 6], "again" + std::to_string(i));
+    }
+    buffer.Sort(order);
+    for (int p = 0; p < 2; ++p) {
+      std::stable_sort(in[p].begin(), in[p].end(), [order](const auto& a, const auto& b) {
+        return order == nullptr ? a.first < b.first : order->Less(a.first, b.first);
+      });
+      Pairs out;
+      auto sorted = buffer.Sorted(p);
+      absl::string_view k;
+      absl::string_view v;
+      while (sorted->Next(&k, &v)) out.emplace_back(std::string(k), std::string(v));
+      EXPECT_TRUE(out == in[p]) << "partition " << p << (order ? " by field" : " bytewise");
+    }
+  }
+}
+
+// With --sort-key the keys sort by the comparator (prefixes that tie for
+// different bytes included), and only equal bytes group.
+TEST(SortBufferTest, SortKeyOrderIsStableSortByTheComparator) {
+  KeySpec spec;
+  spec.sort_keys.push_back(SortKey{});
+  spec.sort_keys.back().numeric = true;
+  spec.sort_keys.back().reverse = true;
+  const KeyComparator order(spec);
+  std::mt19937 rng(7);
+  SortBuffer buffer(1);
+  Pairs in;
+  static const std::vector<std::string> keys = {
+      "10", "010", "9", "09x", "abc", "", "-3", "1e", "1f", "100000000000000000000", "7.5", "7.50"};
+  for (int i = 0; i < 5000; ++i) {
+    in.emplace_back(keys[rng() % keys.size()], std::to_string(i));
+    buffer.Add(in.back().first, in.back().second, First);
+  }
+  std::stable_sort(in.begin(), in.end(),
+                   [&order](const auto& a, const auto& b) { return order.Less(a.first, b.first); });
+  buffer.Sort(&order);
+  Pairs out;
+  auto sorted = buffer.Sorted(0);
+  EXPECT_EQ(sorted->size(), in.size());
+  absl::string_view k;
+  absl::string_view v;
+  while (sorted->Next(&k, &v)) out.emplace_back(std::string(k), std::string(v));
+  EXPECT_EQ(out, in);
 }
 
 }  // namespace

@@ -44,6 +44,13 @@ class FileWriter {
     return AppendSlow(data);
   }
 
+  // Where the next n bytes would go in the buffer, for a caller that formats
+  // them in place and then calls Commit(n); null when the buffer lacks the
+  // room (then Append).
+  char* Room(size_t n) { return capacity_ - used_ >= n ? buffer_.get() + used_ : nullptr; }
+  // Adds the n bytes written at Room(n). REQUIRES: Room(n) was not null.
+  void Commit(size_t n) { used_ += n; }
+
   // Flushes the buffer and closes the file. REQUIRES: not closed yet.
   absl::Status Close();
 

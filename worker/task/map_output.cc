@@ -58,7 +58,7 @@ class SortingEmitter final : public Emitter {
                                                         " bytes"));
       return;
     }
-    buffer_->Add(0, key, value);
+    buffer_->Add(key, value, [](absl::string_view) { return 0; });
   }
   void IncrementCounter(absl::string_view name, int64_t amount) override {
     AddCounter(user_counters_, name, amount);
@@ -122,7 +122,7 @@ void MapOutputCollector::Emit(absl::string_view key, absl::string_view value) {
                                                       " bytes, value ", value.size(), " bytes"));
     return;
   }
-  buffer_->Add(partitioner_.Of(key), key, value);
+  buffer_->Add(key, value, [this](absl::string_view k) { return partitioner_.Of(k); });
   if (buffer_->memory_usage() > options_.buffer_limit) status_ = Spill();
 }
 
@@ -192,17 +192,19 @@ absl::Status MapOutputCollector::Spill() {
 
 absl::Status MapOutputCollector::WriteBuffered(RunWriter* out) {
   if (sums_ != nullptr) return WriteSums(out);
+  buffer_->Sort(&order_);
   for (int p = 0; p < options_.partitions; ++p) {
     if (Cancelled()) return CancelledError();
     if (p > 0) out->StartPartition(p);
-    std::unique_ptr<SortBuffer::Partition> pairs = buffer_->Sort(p, &order_);
+    std::unique_ptr<SortBuffer::Partition> pairs = buffer_->Sorted(p);
     if (combiner_ != nullptr) {
-      combine_input_records_ += static_cast<int64_t>(buffer_->pairs(p));
+      combine_input_records_ += static_cast<int64_t>(pairs->size());
       AMPMR_RETURN_IF_ERROR(Combine(pairs.get(), out));
       combine_output_records_ += static_cast<int64_t>(out->records(p));
     } else {
-      absl::string_view record;
-      while (pairs->NextRecord(&record)) out->EmitRecord(record);
+      absl::string_view key;
+      absl::string_view value;
+      while (pairs->Next(&key, &value)) out->Emit(key, value);
     }
     AMPMR_RETURN_IF_ERROR(out->status());
   }
@@ -218,9 +220,11 @@ absl::Status MapOutputCollector::Combine(SortedPairs* in, RunWriter* out) {
   AMPMR_RETURN_IF_ERROR(
       Annotate(combiner_->Reduce(in, &sorting), "combiner " + SpecText(options_.combiner)));
   AMPMR_RETURN_IF_ERROR(sorting.status());
-  std::unique_ptr<SortBuffer::Partition> sorted = combined_->Sort(0, &order_);
-  absl::string_view record;
-  while (sorted->NextRecord(&record)) out->EmitRecord(record);
+  combined_->Sort(&order_);
+  std::unique_ptr<SortBuffer::Partition> sorted = combined_->Sorted(0);
+  absl::string_view key;
+  absl::string_view value;
+  while (sorted->Next(&key, &value)) out->Emit(key, value);
   combined_->Clear();
   return absl::OkStatus();
 }

@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "worker/task/copy_bytes.h"
 #include "worker/task/file_writer.h"
 
 namespace ampmr::worker {
@@ -58,6 +59,16 @@ class RecordWriter {
       std::string path, size_t buffer_size = FileWriter::kDefaultBufferSize);
 
   absl::Status Add(absl::string_view key, absl::string_view value) {
+    // Encoded straight into the file's buffer when it has the room.
+    if (char* p = file_->Room(2 * kMaxVarint64Length + key.size() + value.size())) {
+      char* const start = p;
+      p = EncodeVarint64(p, key.size());
+      p = EncodeVarint64(p, value.size());
+      p = CopyBytes(p, key);
+      p = CopyBytes(p, value);
+      file_->Commit(static_cast<size_t>(p - start));
+      return absl::OkStatus();
+    }
     char header[2 * kMaxVarint64Length];
     char* end = EncodeVarint64(header, key.size());
     end = EncodeVarint64(end, value.size());

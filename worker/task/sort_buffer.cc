@@ -3,22 +3,35 @@
 #include <algorithm>
 #include <cstring>
 
+#include "worker/task/key_prefix.h"
+#include "worker/task/stable_hash.h"
+
 namespace ampmr::worker {
 namespace {
 
 constexpr size_t kBlockSize = size_t{4} << 20;
+// How often Add asks whether looking keys up still pays.
+constexpr size_t kLookupCheckPairs = size_t{1} << 16;
+constexpr size_t kMinSlots = 64;
 
-uint64_t KeyPrefix(absl::string_view key) {
-  unsigned char bytes[8] = {0};
-  if (!key.empty()) std::memcpy(bytes, key.data(), std::min<size_t>(key.size(), 8));
-  uint64_t v = 0;
-  for (unsigned char b : bytes) v = (v << 8) | b;
-  return v;
+// A hash of the key, given its prefix: a key of up to 8 bytes is its prefix
+// and size, so one multiply mixes it.
+inline uint64_t KeyHash(const char* data, size_t size, uint64_t prefix) {
+  if (size <= 8) {
+    return hash_internal::Mum(prefix ^ hash_internal::kP0, size ^ hash_internal::kP1);
+  }
+  return StableHash64(absl::string_view(data, size));
+}
+
+// Bytes past the 8 of the prefix, which equal prefixes and sizes leave to
+// compare.
+inline bool SameTail(const char* a, const char* b, size_t size) {
+  return size <= 8 || std::memcmp(a + 8, b + 8, size - 8) == 0;
 }
 
 }  // namespace
 
-SortBuffer::SortBuffer(int partitions) : entries_(partitions) {}
+SortBuffer::SortBuffer(int partitions) : partition_keys_(partitions) {}
 
 char* SortBuffer::Allocate(size_t n) {
   while (block_ < blocks_.size() && block_sizes_[block_] - block_used_ < n) {
@@ -37,16 +50,64 @@ char* SortBuffer::Allocate(size_t n) {
   return p;
 }
 
-void SortBuffer::Add(int partition, absl::string_view key, absl::string_view value) {
-  const size_t header_size = VarintLength(key.size()) + VarintLength(value.size());
-  char* p = Allocate(header_size + key.size() + value.size());
-  p = EncodeVarint64(p, key.size());
-  p = EncodeVarint64(p, value.size());
-  if (!key.empty()) std::memcpy(p, key.data(), key.size());
-  if (!value.empty()) std::memcpy(p + key.size(), value.data(), value.size());
-  entries_[partition].push_back(
-      {KeyPrefix(key), p, static_cast<uint32_t>(key.size()), static_cast<uint32_t>(value.size())});
-  ++pairs_;
+uint32_t SortBuffer::AddKey(absl::string_view key, uint64_t prefix, int partition) {
+  char* data = nullptr;
+  if (!key.empty()) {
+    data = Allocate(key.size());
+    std::memcpy(data, key.data(), key.size());
+  }
+  const auto index = static_cast<uint32_t>(keys_.size());
+  keys_.push_back({prefix, data, static_cast<uint32_t>(key.size()), partition});
+  partition_keys_[partition].push_back(index);
+  return index;
+}
+
+void SortBuffer::GrowSlots() {
+  const size_t size = std::max(kMinSlots, 2 * slots_.size());
+  slots_.assign(size, Slot{0, 0, 0});
+  const size_t mask = size - 1;
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    const Key& k = keys_[i];
+    size_t s = KeyHash(k.data, k.size, k.prefix) & mask;
+    while (slots_[s].key != 0) s = (s + 1) & mask;
+    slots_[s] = {k.prefix, k.size, static_cast<uint32_t>(i + 1)};
+  }
+}
+
+uint32_t SortBuffer::FindOrAddKey(absl::string_view key, uint64_t prefix,
+                                  absl::FunctionRef<int(absl::string_view)> partition_of) {
+  if (4 * (keys_.size() + 1) > 3 * slots_.size()) GrowSlots();
+  const size_t mask = slots_.size() - 1;
+  size_t s = KeyHash(key.data(), key.size(), prefix) & mask;
+  while (true) {
+    const Slot& slot = slots_[s];
+    if (slot.key == 0) break;
+    if (slot.prefix == prefix && slot.size == key.size() &&
+        SameTail(keys_[slot.key - 1].data, key.data(), key.size())) {
+      return slot.key - 1;
+    }
+    s = (s + 1) & mask;
+  }
+  const uint32_t index = AddKey(key, prefix, partition_of(key));
+  slots_[s] = {prefix, static_cast<uint32_t>(key.size()), index + 1};
+  return index;
+}
+
+void SortBuffer::Add(absl::string_view key, absl::string_view value,
+                     absl::FunctionRef<int(absl::string_view)> partition_of) {
+  const uint64_t prefix = KeyPrefix(key);
+  const uint32_t k =
+      find_keys_ ? FindOrAddKey(key, prefix, partition_of) : AddKey(key, prefix, partition_of(key));
+  char* v = nullptr;
+  if (!value.empty()) {
+    v = Allocate(value.size());
+    std::memcpy(v, value.data(), value.size());
+  }
+  pairs_.push_back({v, k, static_cast<uint32_t>(value.size())});
+  // Mostly distinct keys: a lookup per pair finds nothing to share.
+  if (pairs_.size() % kLookupCheckPairs == 0 && find_keys_ && 2 * keys_.size() > pairs_.size()) {
+    find_keys_ = false;
+  }
 }
 
 namespace {
@@ -59,30 +120,30 @@ constexpr size_t kInsertionSortMax = 24;
 // Bytewise key order, given the 8-byte zero-padded prefixes: equal prefixes
 // mean the first min(size, 8) bytes are equal, so only bytes past 8 can
 // differ, and short keys (most words) never need memcmp.
-bool SortBuffer::Less(const Entry& a, const Entry& b) {
+bool SortBuffer::Less(const SortEntry& a, const SortEntry& b) {
   if (a.prefix != b.prefix) return a.prefix < b.prefix;
-  size_t n = std::min(a.key_size, b.key_size);
+  size_t n = std::min(a.size, b.size);
   if (n > 8) {
-    int c = std::memcmp(a.key + 8, b.key + 8, n - 8);
+    int c = std::memcmp(a.data + 8, b.data + 8, n - 8);
     if (c != 0) return c < 0;
   }
-  return a.key_size < b.key_size;
+  return a.size < b.size;
 }
 
-void SortBuffer::InsertionSort(Entry* a, size_t n) {
+void SortBuffer::InsertionSort(SortEntry* a, size_t n) {
   for (size_t i = 1; i < n; ++i) {
-    Entry e = a[i];
+    SortEntry e = a[i];
     size_t j = i;
     for (; j > 0 && Less(e, a[j - 1]); --j) a[j] = a[j - 1];
     a[j] = e;
   }
 }
 
-void SortBuffer::SortEqualPrefixes(Entry* a, Entry* tmp, size_t n) {
+void SortBuffer::SortEqualPrefixes(SortEntry* a, SortEntry* tmp, size_t n) {
   // Keys of up to 8 bytes then differ only in length (padding zeros against
   // real ones): a stable counting sort by length. Longer keys compare.
   size_t count[10] = {0};
-  for (size_t i = 0; i < n; ++i) ++count[std::min<uint32_t>(a[i].key_size, 9)];
+  for (size_t i = 0; i < n; ++i) ++count[std::min<uint32_t>(a[i].size, 9)];
   if (count[9] > 0) {
     std::stable_sort(a, a + n, Less);
     return;
@@ -96,7 +157,7 @@ void SortBuffer::SortEqualPrefixes(Entry* a, Entry* tmp, size_t n) {
     start[k] = sum;
     sum += count[k];
   }
-  for (size_t i = 0; i < n; ++i) tmp[start[a[i].key_size]++] = a[i];
+  for (size_t i = 0; i < n; ++i) tmp[start[a[i].size]++] = a[i];
   std::copy(tmp, tmp + n, a);
 }
 
@@ -104,7 +165,7 @@ void SortBuffer::SortEqualPrefixes(Entry* a, Entry* tmp, size_t n) {
 // byte `byte`, then each bucket sorted on from y with x as scratch, so the
 // data moves once per level (no copying back). into_y says where the result
 // must end up.
-void SortBuffer::RadixSort(Entry* x, Entry* y, size_t n, int byte, bool into_y) {
+void SortBuffer::RadixSort(SortEntry* x, SortEntry* y, size_t n, int byte, bool into_y) {
   while (true) {
     if (n <= kInsertionSortMax || byte == 8) {
       if (into_y) {
@@ -143,27 +204,66 @@ void SortBuffer::RadixSort(Entry* x, Entry* y, size_t n, int byte, bool into_y) 
   }
 }
 
-std::unique_ptr<SortBuffer::Partition> SortBuffer::Sort(int partition, const KeyComparator* order) {
-  std::vector<Entry>& entries = entries_[partition];
-  if (order != nullptr && !order->bytewise()) {
-    // The prefixes become the order's: most comparisons end there.
-    for (Entry& e : entries) e.prefix = order->OrderPrefix(absl::string_view(e.key, e.key_size));
-    std::stable_sort(entries.begin(), entries.end(), [order](const Entry& a, const Entry& b) {
-      return order->ComparePrefixed(a.prefix, absl::string_view(a.key, a.key_size), b.prefix,
-                                    absl::string_view(b.key, b.key_size)) < 0;
-    });
-    return std::make_unique<Partition>(&entries);
+void SortBuffer::SortKeys(const KeyComparator* order) {
+  const size_t n = sort_keys_.size();
+  if (order == nullptr) {
+    sort_scratch_.resize(n);
+    if (n > 0) RadixSort(sort_keys_.data(), sort_scratch_.data(), n, 0, /*into_y=*/false);
+    return;
   }
-  if (scratch_.size() < entries.size()) scratch_.resize(entries.size());
-  if (!entries.empty()) {
-    RadixSort(entries.data(), scratch_.data(), entries.size(), 0, /*into_y=*/false);
+  std::stable_sort(sort_keys_.begin(), sort_keys_.end(),
+                   [order](const SortEntry& a, const SortEntry& b) {
+                     return order->ComparePrefixed(a.prefix, absl::string_view(a.data, a.size),
+                                                   b.prefix, absl::string_view(b.data, b.size)) < 0;
+                   });
+}
+
+void SortBuffer::Sort(const KeyComparator* order) {
+  // Phases: count each key's pairs; partition by partition, order the
+  // distinct keys and give each its place in the output; then deal the
+  // pairs out in emit order, which keeps equal keys' pairs in that order.
+  // Keys with the same bytes, kept apart once lookups stopped, stay in the
+  // order they were added (the key sorts are stable), which is their pairs'
+  // emit order: those added after the stop have one pair each, and no pair
+  // refers to an earlier key after it.
+  if (order != nullptr && order->bytewise()) order = nullptr;
+  cursor_.assign(keys_.size(), 0);
+  for (const Pair& p : pairs_) ++cursor_[p.key];  // counts, for now
+  partition_start_.resize(partition_keys_.size() + 1);
+  uint32_t at = 0;
+  for (size_t partition = 0; partition < partition_keys_.size(); ++partition) {
+    partition_start_[partition] = at;
+    const std::vector<uint32_t>& keys = partition_keys_[partition];
+    sort_keys_.resize(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      const Key& k = keys_[keys[i]];
+      const uint64_t prefix =
+          order == nullptr ? k.prefix : order->OrderPrefix(absl::string_view(k.data, k.size));
+      sort_keys_[i] = {prefix, k.data, k.size, keys[i]};
+    }
+    SortKeys(order);
+    for (const SortEntry& e : sort_keys_) {
+      const uint32_t count = cursor_[e.key];
+      cursor_[e.key] = at;
+      at += count;
+    }
   }
-  return std::make_unique<Partition>(&entries);
+  partition_start_.back() = at;
+  sorted_.resize(pairs_.size());
+  for (const Pair& p : pairs_) sorted_[cursor_[p.key]++] = p;
+}
+
+std::unique_ptr<SortBuffer::Partition> SortBuffer::Sorted(int partition) const {
+  return std::make_unique<Partition>(sorted_.data() + partition_start_[partition],
+                                     sorted_.data() + partition_start_[partition + 1], &keys_);
 }
 
 void SortBuffer::Clear() {
-  for (auto& e : entries_) e.clear();
-  pairs_ = 0;
+  for (std::vector<uint32_t>& keys : partition_keys_) keys.clear();
+  keys_.clear();
+  pairs_.clear();
+  slots_.clear();
+  find_keys_ = true;
   block_ = 0;
   block_used_ = 0;
   arena_used_ = 0;

@@ -1,8 +1,20 @@
 // SortBuffer holds a map task's emitted pairs in memory, partitioned by
-// reduce, until the collector spills them: each pair goes to arena blocks
-// already encoded as a record (record_io.h), so a spill copies it out whole,
-// and each partition keeps a small index entry per pair (with the key's
-// first 8 bytes inline, so most comparisons never touch the arena).
+// reduce, until the collector spills them.
+//
+// Map output keys repeat (a word, a user id, a date), so the buffer keeps
+// each distinct key once, in an arena, with a small entry (its first 8 bytes
+// inline, its size, its partition), and each pair, in emit order, as a
+// 16-byte entry naming its key and pointing at its value's bytes. Keys are
+// found again through a hash table whose slots hold the 8-byte prefix, so a
+// pair whose key has at most 8 bytes costs one slot read and two appends,
+// and the partitioner runs once per distinct key rather than once per pair.
+// Sorting sorts each partition's distinct keys only, then deals the pairs
+// out in key order with one stable counting pass.
+//
+// Looking keys up pays while they repeat: once the buffer's keys are mostly
+// distinct (more than half as many keys as pairs, checked every 64K pairs),
+// later pairs get a key entry each without a lookup, and the sort is a radix
+// sort of them all, as it would be anyway.
 //
 // Not thread-safe; owned by one MapOutputCollector.
 #ifndef AMPMR_WORKER_TASK_SORT_BUFFER_H_
@@ -12,9 +24,9 @@
 #include <memory>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/string_view.h"
 #include "common/key_comparator.h"
-#include "worker/task/record_io.h"
 #include "worker/task/reducer.h"
 
 namespace ampmr::worker {
@@ -28,51 +40,103 @@ class SortBuffer {
   SortBuffer(const SortBuffer&) = delete;
   SortBuffer& operator=(const SortBuffer&) = delete;
 
-  // Copies the pair into the buffer. REQUIRES: 0 <= partition < partitions,
-  // key.size() and value.size() <= kMaxFieldSize.
-  void Add(int partition, absl::string_view key, absl::string_view value);
+  // Copies the pair into the buffer, in partition partition_of(key); the
+  // buffer calls partition_of once per distinct key while it looks keys up
+  // (see the top), which therefore must give a key the same partition every
+  // time. REQUIRES: 0 <= partition_of(key) < partitions, key.size() and
+  // value.size() <= kMaxFieldSize.
+  void Add(absl::string_view key, absl::string_view value,
+           absl::FunctionRef<int(absl::string_view)> partition_of);
 
-  // Bytes held: arena bytes in use plus index entries.
-  size_t memory_usage() const { return arena_used_ + pairs_ * sizeof(Entry); }
-  size_t pairs() const { return pairs_; }
-  size_t pairs(int partition) const { return entries_[partition].size(); }
+  // Bytes held: arena bytes in use plus key, pair and hash table entries.
+  size_t memory_usage() const {
+    return arena_used_ + keys_.size() * (sizeof(Key) + sizeof(uint32_t)) +
+           pairs_.size() * sizeof(Pair) + slots_.size() * sizeof(Slot);
+  }
+  size_t pairs() const { return pairs_.size(); }
 
-  // One sorted partition: its pairs, or their encoded records, in order.
+  // One sorted partition: its pairs in order.
   class Partition;
 
-  // Sorts `partition` by key, keeping emit order among equal keys, and
-  // returns its pairs in that order: bytewise (a stable MSD radix sort on
-  // the 8-byte key prefixes, comparisons only for small groups and keys that
+  // Sorts every partition by key, keeping emit order among equal keys:
+  // bytewise (each partition's distinct keys by a stable MSD radix sort on
+  // their 8-byte prefixes, comparisons only for small groups and keys that
   // agree on all 8) unless `order` is given and not bytewise (--sort-key),
-  // then a stable comparison sort by it (on its OrderPrefix first, which
-  // replaces the byte prefixes). The stream is valid until the next
-  // Add or Clear. `order` need only live for the call.
-  std::unique_ptr<Partition> Sort(int partition, const KeyComparator* order = nullptr);
+  // then by it (on its OrderPrefix first). `order` need only live for the
+  // call.
+  void Sort(const KeyComparator* order = nullptr);
+
+  // Partition `partition`'s pairs in sorted order, valid until the next Add,
+  // Sort or Clear. REQUIRES: Sort since the last Add.
+  std::unique_ptr<Partition> Sorted(int partition) const;
 
   // Drops every pair; keeps the arena blocks for reuse.
   void Clear();
 
  private:
-  struct Entry {
-    uint64_t prefix;  // first 8 key bytes, big-endian, zero padded
-    const char* key;  // key bytes, then value bytes, in the arena, after the
-                      // record header (the two varint lengths)
-    uint32_t key_size;
+  // A distinct key.
+  struct Key {
+    uint64_t prefix;   // first 8 bytes, big-endian, zero padded
+    const char* data;  // in the arena
+    uint32_t size;
+    int partition;
+  };
+  // A pair: its key (an index into keys_) and value.
+  struct Pair {
+    const char* value;  // in the arena
+    uint32_t key;
     uint32_t value_size;
+  };
+  // A hash table slot: the key's index + 1 (0: empty), with its prefix and
+  // size, which are the whole key when it has at most 8 bytes.
+  struct Slot {
+    uint64_t prefix;
+    uint32_t size;
+    uint32_t key;
+  };
+  // What Sort orders: a key's prefix (or OrderPrefix), bytes and index.
+  struct SortEntry {
+    uint64_t prefix;
+    const char* data;
+    uint32_t size;
+    uint32_t key;
   };
 
   char* Allocate(size_t n);
-  static bool Less(const Entry& a, const Entry& b);
-  static void InsertionSort(Entry* a, size_t n);
+  // The index of `key` in keys_, added (in partition_of(key)) if it is new.
+  uint32_t FindOrAddKey(absl::string_view key, uint64_t prefix,
+                        absl::FunctionRef<int(absl::string_view)> partition_of);
+  uint32_t AddKey(absl::string_view key, uint64_t prefix, int partition);
+  void GrowSlots();
+  // Orders sort_keys_ (one partition's keys) stably by `order`, null:
+  // bytewise.
+  void SortKeys(const KeyComparator* order);
+
+  static bool Less(const SortEntry& a, const SortEntry& b);
+  static void InsertionSort(SortEntry* a, size_t n);
   // Sorts x[0, n) by prefix byte `byte` (0 = most significant) and beyond,
   // using y[0, n) as scratch; the result ends up in y if into_y, else in x.
-  static void RadixSort(Entry* x, Entry* y, size_t n, int byte, bool into_y);
+  static void RadixSort(SortEntry* x, SortEntry* y, size_t n, int byte, bool into_y);
   // Sorts entries whose prefixes are all equal.
-  static void SortEqualPrefixes(Entry* a, Entry* tmp, size_t n);
+  static void SortEqualPrefixes(SortEntry* a, SortEntry* tmp, size_t n);
 
-  std::vector<std::vector<Entry>> entries_;  // by partition
-  std::vector<Entry> scratch_;               // Sort's temporary space
-  size_t pairs_ = 0;
+  std::vector<Key> keys_;
+  std::vector<std::vector<uint32_t>> partition_keys_;  // by partition: its keys
+  std::vector<Pair> pairs_;                            // in emit order
+  // Open addressing over keys_, a power of two long and at most 3/4 full;
+  // empty until the first lookup.
+  std::vector<Slot> slots_;
+  bool find_keys_ = true;  // look keys up (see the top)
+
+  // What Sort makes: the pairs by partition and key, and where each
+  // partition starts (partitions + 1 entries).
+  std::vector<Pair> sorted_;
+  std::vector<size_t> partition_start_;
+  // Sort's temporary space, kept for the next Sort.
+  std::vector<SortEntry> sort_keys_;
+  std::vector<SortEntry> sort_scratch_;
+  std::vector<uint32_t> cursor_;  // by key: where its next pair goes
+
   std::vector<std::unique_ptr<char[]>> blocks_;
   std::vector<size_t> block_sizes_;
   size_t block_ = 0;       // index of the block being filled
@@ -82,28 +146,25 @@ class SortBuffer {
 
 class SortBuffer::Partition final : public SortedPairs {
  public:
-  explicit Partition(const std::vector<Entry>* entries) : entries_(entries) {}
+  Partition(const Pair* begin, const Pair* end, const std::vector<Key>* keys)
+      : next_(begin), end_(end), keys_(keys) {}
 
   bool Next(absl::string_view* key, absl::string_view* value) override {
-    if (next_ == entries_->size()) return false;
-    const Entry& e = (*entries_)[next_++];
-    *key = absl::string_view(e.key, e.key_size);
-    *value = absl::string_view(e.key + e.key_size, e.value_size);
+    if (next_ == end_) return false;
+    const Pair& p = *next_++;
+    const Key& k = (*keys_)[p.key];
+    *key = absl::string_view(k.data, k.size);
+    *value = absl::string_view(p.value, p.value_size);
     return true;
   }
 
-  // Like Next, but yields the pair's encoded record.
-  bool NextRecord(absl::string_view* record) {
-    if (next_ == entries_->size()) return false;
-    const Entry& e = (*entries_)[next_++];
-    const size_t header = VarintLength(e.key_size) + VarintLength(e.value_size);
-    *record = absl::string_view(e.key - header, header + e.key_size + e.value_size);
-    return true;
-  }
+  // Pairs not yet returned.
+  size_t size() const { return static_cast<size_t>(end_ - next_); }
 
  private:
-  const std::vector<Entry>* entries_;
-  size_t next_ = 0;
+  const Pair* next_;
+  const Pair* const end_;
+  const std::vector<Key>* const keys_;
 };
 
 }  // namespace ampmr::worker
