@@ -2,6 +2,7 @@
 // and reduce tasks, with real shell commands.
 #include "worker/task/exec_task.h"
 
+#include <algorithm>
 #include <atomic>
 #include <string>
 #include <thread>
@@ -244,6 +245,26 @@ TEST(ExecReducerTest, GetsSortedPairsAsLinesAndItsLinesAreWrittenAsIs) {
   EXPECT_EQ(done->counters().at(kReduceInputRecords), 5);
   EXPECT_EQ(done->counters().at(kReduceInputGroups), 4);
   EXPECT_EQ(done->counters().at(kReduceOutputRecords), 6);
+}
+
+TEST(ExecReducerTest, LinesAcrossAndLongerThanTheInputBlockArriveWhole) {
+  ScratchDir dir;
+  // Lines go to the reducer in 1 MiB blocks: many short lines cross block
+  // ends, and lines of 1 MiB and more (key or value) go on their own.
+  Pairs run;
+  std::string expected;
+  for (int i = 0; i < 60000; ++i) {
+    run.emplace_back("k" + std::to_string(100000 + i), std::string(i % 40, 'v'));
+    if (i == 30000) run.emplace_back("k130000~", std::string((1 << 20) + 5, 'x'));
+    if (i == 40000) run.emplace_back(std::string((1 << 20) - 1, 'K') + "~", "");
+  }
+  std::sort(run.begin(), run.end());
+  for (const auto& [k, v] : run) expected += k + "\t" + v + "\n";
+  ReduceTaskOptions options = ReduceOptions(dir, "exec:cat", {run});
+  auto done = RunReduceTask(options);
+  ASSERT_THAT(done, IsOk());
+  EXPECT_TRUE(ReadFile(dir.Join("part")) == expected);
+  EXPECT_EQ(done->counters().at(kReduceInputRecords), static_cast<int64_t>(run.size()));
 }
 
 TEST(ExecReducerTest, ReducerThatReadsNothingSucceeds) {

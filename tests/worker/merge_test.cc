@@ -84,6 +84,54 @@ TEST(MergingPairsTest, ManyRandomRunsEqualStableSortOfAll) {
   EXPECT_EQ(MergeOf(encoded), all);
 }
 
+// Keys longer than the 8-byte prefix, and runs of one key within a run and
+// across runs: the run that goes next changes only where the key does.
+TEST(MergingPairsTest, LongKeysAndRunsOfOneKeyAndSameKey) {
+  const std::string a(20, 'a');
+  const std::string ab = a + "b";
+  const std::string ac = a + "c";
+  std::vector<std::string> encoded = {EncodeRun({{a, "r0"}, {ab, "r0x"}, {ab, "r0y"}, {ac, "r0"}}),
+                                      EncodeRun({{ab, "r1x"}, {ab, "r1y"}, {"b", "r1"}}),
+                                      EncodeRun({{a, "r2"}, {ac, "r2"}})};
+  std::vector<RunInput> runs;
+  for (size_t i = 0; i < encoded.size(); ++i) runs.push_back({encoded[i], "r", 0});
+  MergingPairs merge(runs);
+  Pairs out;
+  std::vector<bool> same;
+  absl::string_view k, v;
+  while (merge.Next(&k, &v)) {
+    out.emplace_back(std::string(k), std::string(v));
+    same.push_back(merge.same_key());
+  }
+  EXPECT_THAT(out, ElementsAre(Pair(a, "r0"), Pair(a, "r2"), Pair(ab, "r0x"), Pair(ab, "r0y"),
+                               Pair(ab, "r1x"), Pair(ab, "r1y"), Pair(ac, "r0"), Pair(ac, "r2"),
+                               Pair("b", "r1")));
+  EXPECT_THAT(same, ElementsAre(false, true, false, true, true, true, false, true, false));
+}
+
+// Under a --sort-key order, different keys can share an order prefix (here
+// the number 1, and the same size): a run's next key with the prefix of the
+// one returned is not taken for the same key.
+TEST(MergingPairsTest, OrderPrefixTiesAreNotTakenForTheSameKey) {
+  KeySpec spec;
+  spec.sort_keys.push_back(SortKey{});
+  spec.sort_keys.back().numeric = true;
+  const KeyComparator order(spec);
+  ASSERT_EQ(order.OrderPrefix("01"), order.OrderPrefix("1a"));
+  std::string r0 = EncodeRun({{"01", "r0"}, {"1a", "r0"}});
+  std::string r1 = EncodeRun({{"01", "r1"}});
+  MergingPairs merge({{r0, "r0", 0}, {r1, "r1", 0}}, &order);
+  Pairs out;
+  std::vector<bool> same;
+  absl::string_view k, v;
+  while (merge.Next(&k, &v)) {
+    out.emplace_back(std::string(k), std::string(v));
+    same.push_back(merge.same_key());
+  }
+  EXPECT_THAT(out, ElementsAre(Pair("01", "r0"), Pair("01", "r1"), Pair("1a", "r0")));
+  EXPECT_THAT(same, ElementsAre(false, true, false));
+}
+
 TEST(MergingPairsTest, CorruptRunEndsStreamWithDataLoss) {
   std::string good = EncodeRun({{"a", "1"}, {"b", "2"}});
   std::string bad = EncodeRun({{"aa", "1"}, {"bb", "2"}});

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "worker/task/copy_bytes.h"
 #include "worker/task/streaming_process.h"
 
 extern char** environ;
@@ -78,24 +79,33 @@ class ExecReducer final : public Reducer {
   absl::Status Reduce(SortedPairs* in, Emitter* out) override {
     AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<StreamingProcess> process,
                            StreamingProcess::Start(options_));
-    std::string block;
-    block.reserve(kInputBlock + 4096);
+    // Lines are formatted into one block, written when the next would not
+    // fit; a line longer than the block goes on its own.
+    std::unique_ptr<char[]> block(new char[kInputBlock]);
+    size_t used = 0;
     absl::string_view key;
     absl::string_view value;
     while (in->Next(&key, &value)) {
-      block.append(key.data(), key.size());
-      block.push_back(separator_);
-      block.append(value.data(), value.size());
-      block.push_back('\n');
-      if (block.size() >= kInputBlock) {
-        AMPMR_RETURN_IF_ERROR(process->Write(block, out));
-        block.clear();
+      const size_t n = key.size() + value.size() + 2;
+      if (kInputBlock - used < n) {
+        AMPMR_RETURN_IF_ERROR(process->Write(absl::string_view(block.get(), used), out));
+        used = 0;
+        if (n > kInputBlock) {
+          AMPMR_RETURN_IF_ERROR(
+              process->Write(absl::StrCat(key, std::string(1, separator_), value, "\n"), out));
+          continue;
+        }
       }
+      char* p = CopyBytes(block.get() + used, key);
+      *p++ = separator_;
+      p = CopyBytes(p, value);
+      *p++ = '\n';
+      used = static_cast<size_t>(p - block.get());
     }
     // A broken input stream (cancelled, corrupt) fails the task; the process
     // is killed rather than told its input ended.
     AMPMR_RETURN_IF_ERROR(in->status());
-    AMPMR_RETURN_IF_ERROR(process->Write(block, out));
+    AMPMR_RETURN_IF_ERROR(process->Write(absl::string_view(block.get(), used), out));
     return process->Finish(out);
   }
 

@@ -15,7 +15,7 @@ MergingPairs::MergingPairs(const std::vector<RunInput>& runs, const KeyComparato
 
 bool MergingPairs::Advance(Cursor* c) {
   if (c->reader.Next(&c->key, &c->value)) {
-    if (order_ != nullptr) c->prefix = order_->OrderPrefix(c->key);
+    c->prefix = order_ == nullptr ? KeyPrefix(c->key) : order_->OrderPrefix(c->key);
     return true;
   }
   if (!c->reader.status().ok() && status_.ok()) status_ = c->reader.status();
@@ -47,13 +47,26 @@ bool MergingPairs::Next(absl::string_view* key, absl::string_view* value) {
     if (!status_.ok()) return false;
     for (size_t i = heap_.size() / 2; i-- > 0;) SiftDown(i);
   } else if (top_taken_) {
-    // Replace the returned record by its run's next one, or drop the run.
-    if (!Advance(heap_[0])) {
+    // Replace the returned record by its run's next one, or drop the run. A
+    // next record with the same key still goes first: every other run's
+    // record sorted after the one returned, equal keys by run.
+    Cursor* top = heap_[0];
+    const absl::string_view previous = top->key;
+    const uint64_t previous_prefix = top->prefix;
+    if (!Advance(top)) {
       if (!status_.ok()) return false;
       heap_[0] = heap_.back();
       heap_.pop_back();
+      if (!heap_.empty()) SiftDown(0);
+    } else if (HasKey(top, previous_prefix, previous)) {
+      same_key_ = true;
+      *key = top->key;
+      *value = top->value;
+      return true;
+    } else {
+      SiftDown(0);
     }
-    if (!heap_.empty()) SiftDown(0);
+    same_key_ = !heap_.empty() && HasKey(heap_[0], previous_prefix, previous);
   }
   if (heap_.empty()) {
     top_taken_ = false;

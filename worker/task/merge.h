@@ -7,6 +7,11 @@
 // in their order within a run, so the merge is stable. A corrupt run ends the
 // stream and status() reports DATA_LOSS naming the run and offset.
 //
+// Runs hold each key's records together, so most records follow one of the
+// same key from the same run: such a record comes next with no comparison
+// against the other runs (it still goes first), and the rest are decided on
+// 8-byte key prefixes, comparing bytes only when those tie.
+//
 // The views Next returns point into the runs' bytes, so they stay valid as
 // long as the runs do (longer than SortedPairs promises).
 //
@@ -21,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "common/key_comparator.h"
+#include "worker/task/key_prefix.h"
 #include "worker/task/record_io.h"
 #include "worker/task/reducer.h"
 
@@ -48,20 +54,30 @@ class MergingPairs final : public SortedPairs {
   // it without re-encoding. REQUIRES: the last Next returned true.
   absl::string_view record() const { return heap_[0]->reader.record(); }
 
+  // Whether the pair Next last returned has the same key as the one before
+  // it. REQUIRES: the last Next returned true.
+  bool same_key() const { return same_key_; }
+
  private:
   struct Cursor {
     RecordReader reader;
     absl::string_view key;
     absl::string_view value;
     size_t run;           // breaks ties between equal keys
-    uint64_t prefix = 0;  // key's OrderPrefix, with an order
+    uint64_t prefix = 0;  // KeyPrefix of key, or its OrderPrefix with an order
   };
 
   // True if a's record goes first.
   bool Before(const Cursor* a, const Cursor* b) const {
-    int c = order_ == nullptr ? a->key.compare(b->key)
+    int c = order_ == nullptr ? CompareGivenPrefixes(a->prefix, a->key, b->prefix, b->key)
                               : order_->ComparePrefixed(a->prefix, a->key, b->prefix, b->key);
     return c < 0 || (c == 0 && a->run < b->run);
+  }
+  // Whether c's key is `key`, whose prefix is `prefix`. An order's prefixes
+  // may tie for different bytes, so with one all the bytes compare.
+  bool HasKey(const Cursor* c, uint64_t prefix, absl::string_view key) const {
+    if (c->prefix != prefix) return false;
+    return order_ == nullptr ? SameKeyGivenPrefix(c->key, key) : c->key == key;
   }
   // Moves c to its run's next record; false at the run's end or on error.
   bool Advance(Cursor* c);
@@ -72,6 +88,7 @@ class MergingPairs final : public SortedPairs {
   std::vector<Cursor*> heap_;  // min-heap by Before; heap_[0] comes next
   bool started_ = false;       // the heap has been built
   bool top_taken_ = false;     // heap_[0]'s record was returned by Next
+  bool same_key_ = false;
   absl::Status status_;
 };
 

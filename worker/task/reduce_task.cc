@@ -32,9 +32,8 @@ constexpr int64_t kCheckInterval = 4096;
 // Passes a merged stream through, counting records and key groups, touching
 // the progress clock, and ending it early once the task is cancelled
 // (CANCELLED) or has stalled (DEADLINE_EXCEEDED: in-process code that took
-// longer than --task-timeout over one batch). Relies on MergingPairs' views
-// staying valid after Next, to compare with the previous key without copying
-// it.
+// longer than --task-timeout over one batch). A key group starts wherever
+// the merge says the key changed.
 class CountingPairs final : public SortedPairs {
  public:
   CountingPairs(MergingPairs* in, const std::atomic<bool>* cancelled, ProgressClock* progress)
@@ -57,8 +56,7 @@ class CountingPairs final : public SortedPairs {
       status_ = in_->status();
       return false;
     }
-    if (records_ == 0 || *key != previous_key_) ++groups_;
-    previous_key_ = *key;
+    if (records_ == 0 || !in_->same_key()) ++groups_;
     ++records_;
     return true;
   }
@@ -71,7 +69,6 @@ class CountingPairs final : public SortedPairs {
   MergingPairs* const in_;
   const std::atomic<bool>* const cancelled_;
   ProgressClock* const progress_;
-  absl::string_view previous_key_;
   int64_t records_ = 0;
   int64_t groups_ = 0;
   absl::Status status_;
