@@ -1,6 +1,6 @@
 #include "master/coordinator.h"
 
-#include <malloc.h>
+#include <gperftools/malloc_extension_c.h>
 
 #include <algorithm>
 #include <utility>
@@ -230,8 +230,9 @@ void Coordinator::SweepFinished() {
     auto it = jobs_.find(id);
     if (it != jobs_.end()) it->second->ReleaseTasks();
   }
-  // What a big job's tasks held goes back to the system, not only to malloc.
-  if (!to_release_.empty()) malloc_trim(0);
+  // What a big job's tasks held goes back to the system, not only to malloc
+  // (tcmalloc keeps freed pages until told).
+  if (!to_release_.empty()) MallocExtension_ReleaseFreeMemory();
   to_release_.clear();
   while (finished_.size() > static_cast<size_t>(std::max(0, options_.keep_jobs))) {
     auto it = jobs_.find(finished_.front());
