@@ -2,6 +2,9 @@
 // with a direct gRPC unary echo server in the same run, on the same machine.
 //
 //   calls_bench --serve-direct     serve the direct echo server until SIGTERM
+//   calls_bench --master ADDR --only-seconds S [--concurrency C]
+//               only calls through the master, C callers for S seconds (to
+//               profile the relay under perf); prints calls/s
 //   calls_bench --master ADDR [--direct ADDR] [--handler echo]
 //               [--python-handler CMD] [--python-via-master NAME] [--calls N]
 //               [--seconds S] [--concurrency C] [--payload BYTES]
@@ -38,6 +41,7 @@
 #include "ampmr/v1/job.grpc.pb.h"
 #include "common/cli_flags.h"
 #include "common/credentials.h"
+#include "common/mutex_mode.h"
 #include "common/security_flags.h"
 #include "worker/handler_child.h"
 
@@ -174,7 +178,7 @@ int Main(int argc, char** argv) {
   std::string master, direct, handler = "echo", python_handler, python_via_master;
   bool serve_direct = false;
   int32_t calls = 5000, concurrency = 16, payload_bytes = 100;
-  double seconds = 5;
+  double seconds = 5, only_seconds = 0;
   FlagSet flags("calls_bench --master ADDR [flags]",
                 "Echo calls through the master vs a direct gRPC echo server.");
   flags.String("master", &master, "ADDR", "a master with a worker offering --handler");
@@ -191,6 +195,9 @@ int Main(int argc, char** argv) {
   flags.Double("seconds", &seconds, "S", "how long each throughput run lasts");
   flags.Int32("concurrency", &concurrency, "C", "callers in the throughput runs");
   flags.Int32("payload", &payload_bytes, "BYTES", "request size");
+  flags.Double("only-seconds", &only_seconds, "S",
+               "only call through the master, --concurrency callers for S seconds (0: the "
+               "whole benchmark)");
   SecurityOptions security;  // for the master; the direct server is plain
   AddSecurityFlags(&flags, &security, SecurityRole::kClient);
   absl::StatusOr<std::vector<std::string>> rest = flags.Parse(argc - 1, argv + 1);
@@ -218,7 +225,7 @@ int Main(int argc, char** argv) {
   }
   std::unique_ptr<grpc::Server> server;
   DirectEcho direct_service;
-  if (direct.empty()) {
+  if (direct.empty() && only_seconds == 0) {
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
@@ -247,6 +254,13 @@ int Main(int argc, char** argv) {
   request.set_payload(std::string(payload_bytes, 'x'));
   request.set_timeout_seconds(30);
 
+  if (only_seconds > 0) {
+    double rate = MeasureThroughput(master, request, concurrency, absl::Seconds(only_seconds),
+                                    to_master);
+    if (rate < 0) return 1;
+    std::printf("%.0f calls/s through the master, %d callers\n", rate, concurrency);
+    return 0;
+  }
   Latency via_direct = MeasureLatency(direct, request, calls, plain);
   Latency via_master = MeasureLatency(master, request, calls, to_master);
   v1::CallRequest nobody = request;
@@ -294,4 +308,7 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace ampmr::bench
 
-int main(int argc, char** argv) { return ampmr::bench::Main(argc, argv); }
+int main(int argc, char** argv) {
+  ampmr::UseReleaseMutexes();
+  return ampmr::bench::Main(argc, argv);
+}

@@ -17,6 +17,7 @@
 #include "client/streaming_flags.h"
 #include "common/cli_flags.h"
 #include "common/grpc_log.h"
+#include "common/mutex_mode.h"
 #include "common/security_flags.h"
 #include "common/version.h"
 
@@ -317,6 +318,7 @@ int Main(int argc, char** argv) {
   // A closed stdout (`ampmr jobs | head -1`) must not kill `run` before it
   // has stopped its children; writes just fail.
   signal(SIGPIPE, SIG_IGN);
+  UseReleaseMutexes();
   RouteGrpcLogs(/*quiet=*/true);
   Args args(argv + 1, argv + argc);
   if (args.empty()) {

@@ -10,11 +10,13 @@
 #include "common/cli_flags.h"
 #include "common/grpc_log.h"
 #include "common/logging.h"
+#include "common/mutex_mode.h"
 #include "common/security_flags.h"
 #include "common/stop_signals.h"
 #include "master/server.h"
 
 int main(int argc, char** argv) {
+  ampmr::UseReleaseMutexes();
   ampmr::SetLogProgramName("master");
   ampmr::RouteGrpcLogs(/*quiet=*/false);
   ampmr::master::MasterOptions options;

@@ -7,6 +7,7 @@
 
 #include "common/cli_flags.h"
 #include "common/logging.h"
+#include "common/mutex_mode.h"
 #include "common/security_flags.h"
 #include "common/stop_signals.h"
 #include "worker/master_link.h"
@@ -14,6 +15,7 @@
 #include "worker/worker.h"
 
 int main(int argc, char** argv) {
+  ampmr::UseReleaseMutexes();
   ampmr::SetLogProgramName("worker");
   ampmr::worker::WorkerOptions options;
   if (const char* env = std::getenv("AMPMR_MASTER"); env != nullptr && *env != '\0') {
