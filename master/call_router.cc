@@ -19,35 +19,60 @@ std::string Quote(const std::string& s) { return absl::StrCat("\"", s, "\""); }
 CallRouter::CallRouter(Loop* loop, const WorkerRegistry* registry, CallRouterOptions options)
     : loop_(loop), registry_(registry), options_(std::move(options)) {}
 
+absl::StatusCode CallRouter::CallerReply::Give(absl::StatusOr<std::string> result) {
+  Done done;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!done_) return code_;
+    done = std::move(done_);
+    done_ = nullptr;
+    code_ = result.status().code();
+  }
+  absl::StatusCode code = result.status().code();
+  done(std::move(result));
+  return code;
+}
+
+bool CallRouter::CallerReply::given() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return !done_;
+}
+
 CallRouter::~CallRouter() {
   *alive_ = false;
   std::map<uint64_t, std::unique_ptr<PendingCall>> calls;
   calls.swap(calls_);
   for (auto& [id, call] : calls) {
     if (call->timer != 0) loop_->CancelTimer(call->timer);
-    if (!call->ended) call->done(absl::UnavailableError("master shutting down"));
+    if (call->ended) continue;
+    absl::StatusCode code = call->reply->Give(absl::UnavailableError("master shutting down"));
+    if (call->on_ended) call->on_ended(code);
   }
 }
 
-void CallRouter::Call(v1::CallRequest request, Done done) {
+void CallRouter::Call(v1::CallRequest request, Done done, Ended ended) {
+  auto refuse = [&](const absl::Status& why) {
+    done(why);
+    if (ended) ended(why.code());
+  };
   if (request.handler().empty()) {
-    done(absl::InvalidArgumentError("handler: must not be empty"));
+    refuse(absl::InvalidArgumentError("handler: must not be empty"));
     return;
   }
   double seconds = request.timeout_seconds();
   if (!(seconds >= 0) || seconds > kMaxTimeoutSeconds) {
-    done(absl::InvalidArgumentError(
+    refuse(absl::InvalidArgumentError(
         absl::StrCat("timeout_seconds: must be in [0, ", kMaxTimeoutSeconds, "], got ", seconds)));
     return;
   }
   const std::string& handler = request.handler();
   if (!Offered(handler)) {
-    done(absl::NotFoundError(absl::StrCat("no connected worker offers handler ", Quote(handler))));
+    refuse(absl::NotFoundError(absl::StrCat("no connected worker offers handler ", Quote(handler))));
     return;
   }
   std::deque<uint64_t>& queue = queues_[handler];
   if (static_cast<int>(queue.size()) >= options_.max_queued) {
-    done(absl::ResourceExhaustedError(
+    refuse(absl::ResourceExhaustedError(
         absl::StrCat("handler ", Quote(handler), ": ", queue.size(), " calls already queued")));
     return;
   }
@@ -59,7 +84,8 @@ void CallRouter::Call(v1::CallRequest request, Done done) {
   call->idempotent = request.idempotent();
   call->timeout = seconds > 0 ? absl::Seconds(seconds) : options_.default_timeout;
   call->deadline = loop_->Now() + call->timeout;
-  call->done = std::move(done);
+  call->reply = std::make_shared<CallerReply>(std::move(done));
+  call->on_ended = std::move(ended);
   uint64_t id = call->id;
   call->timer = loop_->RunAfter(call->timeout, [this, id] { OnTimeout(id); });
   calls_.emplace(id, std::move(call));
@@ -95,7 +121,8 @@ void CallRouter::RemoveWorker(const std::string& worker_id, const absl::Status& 
     call->worker_id.clear();
     if (call->ended) {
       Erase(call->id);
-    } else if (call->idempotent && call->sends < options_.max_sends && Offered(call->handler)) {
+    } else if (call->idempotent && call->sends < options_.max_sends && Offered(call->handler) &&
+               !call->reply->given()) {
       AMPMR_LOG(INFO) << "call=" << call->name << " handler=" << call->handler
                       << ": worker=" << worker_id << " went away mid-call; retrying elsewhere";
       queues_[call->handler].push_front(call->id);
@@ -198,12 +225,25 @@ void CallRouter::Send(PendingCall* call, const WorkerState& worker) {
   c->set_idempotent(call->idempotent);
   uint64_t id = call->id;
   int send = call->sends;
-  worker.link->Call(std::move(command))
+  worker.link
+      ->Call(std::move(command),
+             [reply = call->reply, name = call->name](absl::StatusOr<v1::Answer*> answer) {
+               reply->Give(ResultOf(name, std::move(answer)));
+             })
       .AddBoth([this, alive = std::weak_ptr<bool>(alive_), id,
                 send](const absl::StatusOr<v1::Answer>& answer) {
         if (alive.expired()) return;
         OnAnswer(id, send, answer);
       });
+}
+
+absl::StatusOr<std::string> CallRouter::ResultOf(const std::string& name,
+                                                 absl::StatusOr<v1::Answer*> answer) {
+  if (!answer.ok()) return answer.status();
+  if (!(*answer)->has_call_done()) {
+    return absl::InternalError(absl::StrCat("call=", name, ": worker answered without CallDone"));
+  }
+  return std::move(*(*answer)->mutable_call_done()->mutable_payload());
 }
 
 void CallRouter::OnAnswer(uint64_t id, int send, const absl::StatusOr<v1::Answer>& answer) {
@@ -218,11 +258,11 @@ void CallRouter::OnAnswer(uint64_t id, int send, const absl::StatusOr<v1::Answer
     Erase(id);
   } else if (!answer.ok()) {
     End(call, answer.status());
-  } else if (!answer->has_call_done()) {
-    End(call, absl::InternalError(
-                  absl::StrCat("call=", call->name, ": worker answered without CallDone")));
   } else {
-    End(call, answer->call_done().payload());
+    // Usually its caller has it already, from the thread that read it (and
+    // the payload is gone from `answer`).
+    v1::Answer copy = *answer;
+    End(call, ResultOf(call->name, &copy));
   }
   Dispatch(handler);
 }
@@ -232,7 +272,8 @@ void CallRouter::OnTimeout(uint64_t id) {
   if (it == calls_.end()) return;
   PendingCall* call = it->second.get();
   call->timer = 0;
-  if (call->ended) return;
+  // Its worker's answer reached the caller first; OnAnswer is on its way.
+  if (call->ended || call->reply->given()) return;
   std::string where;
   if (call->worker_id.empty()) {
     std::deque<uint64_t>& q = queues_[call->handler];
@@ -264,10 +305,12 @@ void CallRouter::End(PendingCall* call, absl::StatusOr<std::string> result) {
     loop_->CancelTimer(call->timer);
     call->timer = 0;
   }
-  Done done = std::move(call->done);
+  std::shared_ptr<CallerReply> reply = call->reply;
+  Ended on_ended = std::move(call->on_ended);
   // A call still running keeps its record (and its slot) until the worker answers.
   if (call->worker_id.empty()) Erase(call->id);
-  done(std::move(result));
+  absl::StatusCode code = reply->Give(std::move(result));
+  if (on_ended) on_ended(code);
 }
 
 void CallRouter::Erase(uint64_t id) { calls_.erase(id); }

@@ -20,7 +20,16 @@
 // the WorkerRegistry, and the router keeps only how many calls of each handler
 // run on each worker. Tests drive it with a FakeLoop and fake WorkerLinks.
 //
-// Thread-safety: every method, and every Done callback, on the loop thread.
+// A worker's answer goes to its caller from the thread that read it (the
+// link's EarlyAnswer), without waiting for the loop: a hop through the loop
+// is a thread wake-up, and tens of microseconds of a call's latency. The
+// router learns of the answer on the loop right after and does the rest there
+// (the slot, the next queued call, the Ended report). The caller's Done is
+// handed over once, under a lock (CallerReply), to whichever comes first: that
+// answer or an end decided on the loop (a timeout, a lost worker).
+//
+// Thread-safety: every method, and every Ended callback, on the loop thread;
+// Done on the loop thread or on the thread that read the worker's answer.
 #ifndef AMPMR_MASTER_CALL_ROUTER_H_
 #define AMPMR_MASTER_CALL_ROUTER_H_
 
@@ -29,10 +38,12 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "ampmr/v1/job.pb.h"
@@ -56,8 +67,12 @@ struct CallRouterOptions {
 
 class CallRouter {
  public:
-  // The answer's payload, or why there is none.
+  // The answer's payload, or why there is none. Must be thread-safe (see the
+  // header comment for where it runs).
   using Done = std::function<void(absl::StatusOr<std::string> payload)>;
+  // How the call ended for its caller (the code Done was given), told once
+  // on the loop thread, for statistics.
+  using Ended = std::function<void(absl::StatusCode code)>;
 
   // `registry` outlives the router.
   CallRouter(Loop* loop, const WorkerRegistry* registry, CallRouterOptions options);
@@ -66,8 +81,9 @@ class CallRouter {
   CallRouter(const CallRouter&) = delete;
   CallRouter& operator=(const CallRouter&) = delete;
 
-  // Routes one call; `done` runs once, now (refused) or later.
-  void Call(v1::CallRequest request, Done done);
+  // Routes one call; `done` runs once, now (refused) or later, and so does
+  // `ended` (if set), after it.
+  void Call(v1::CallRequest request, Done done, Ended ended = nullptr);
 
   // A registered worker joined, offering its Hello's handlers with `slots`
   // children each. A draining worker (WorkerState::draining) gets no new
@@ -86,6 +102,22 @@ class CallRouter {
   bool Offered(const std::string& handler) const;
 
  private:
+  // The caller's Done, given once: by the loop or by the thread that read the
+  // worker's answer. Thread-safe.
+  class CallerReply {
+   public:
+    explicit CallerReply(Done done) : done_(std::move(done)) {}
+    // Runs Done with `result` unless it ran already; returns the code Done
+    // was given (this time or before).
+    absl::StatusCode Give(absl::StatusOr<std::string> result);
+    bool given();
+
+   private:
+    std::mutex mu_;
+    Done done_ ABSL_GUARDED_BY(mu_);  // empty once given
+    absl::StatusCode code_ ABSL_GUARDED_BY(mu_) = absl::StatusCode::kOk;
+  };
+
   struct PendingCall {
     uint64_t id = 0;
     std::string name;  // "c17", for the wire and messages
@@ -94,11 +126,12 @@ class CallRouter {
     bool idempotent = false;
     absl::Duration timeout;
     absl::Time deadline;
-    Done done;
+    std::shared_ptr<CallerReply> reply;
+    Ended on_ended;
     Loop::TimerId timer = 0;
     std::string worker_id;  // where it runs now; empty while queued
     int sends = 0;          // also tells a current answer from a stale one
-    bool ended = false;     // the caller has its answer; the worker may still run it
+    bool ended = false;     // the loop ended it for its caller; the worker may still run it
   };
   // Calls on one worker that offers handlers.
   struct WorkerCalls {
@@ -115,6 +148,10 @@ class CallRouter {
   const WorkerState* PickWorker(const std::string& handler);
   void Send(PendingCall* call, const WorkerState& worker);
   void OnAnswer(uint64_t id, int send, const absl::StatusOr<v1::Answer>& answer);
+  // What the caller gets for a worker's answer (on any thread; `name` is the
+  // call's, for the message).
+  static absl::StatusOr<std::string> ResultOf(const std::string& name,
+                                              absl::StatusOr<v1::Answer*> answer);
   void OnTimeout(uint64_t id);
   // Ends the call for its caller. Erases it unless it still holds a worker slot.
   void End(PendingCall* call, absl::StatusOr<std::string> result);

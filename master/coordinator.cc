@@ -330,12 +330,11 @@ void Coordinator::Call(v1::CallRequest request, CallRouter::Done done) {
     return;
   }
   absl::Time arrived = loop_->Now();
-  calls_.Call(std::move(request), [this, handler, arrived,
-                                   done = std::move(done)](absl::StatusOr<std::string> payload) {
-    absl::Time now = loop_->Now();
-    call_stats_.End(handler, payload.status().code(), now - arrived, now);
-    done(std::move(payload));
-  });
+  calls_.Call(std::move(request), std::move(done),
+              [this, handler, arrived](absl::StatusCode code) {
+                absl::Time now = loop_->Now();
+                call_stats_.End(handler, code, now - arrived, now);
+              });
 }
 
 void Coordinator::WorkerSeen(const std::string& worker_id) {

@@ -15,7 +15,9 @@
 namespace ampmr::master {
 namespace {
 
-// One worker's connection, living on the coordinator's loop.
+// One worker's connection. Made on the gRPC thread that accepted the stream,
+// before its first read; from then on it lives on the coordinator's loop, but
+// for HandleOnReadThread (gRPC's read threads).
 class Connection : public WorkerLink {
  public:
   Connection(Coordinator* coordinator, LogLimiter* refusals,
@@ -63,6 +65,10 @@ class Connection : public WorkerLink {
                           });
   }
 
+  // Shows the answers in `box` to their EarlyAnswers (calls' answers go to
+  // their callers without waiting for the loop); false if nothing is left.
+  bool HandleOnReadThread(v1::Box* box) { return session_.HandleOnReadThread(box); }
+
   void HandleBox(v1::Box box) {
     if (!worker_id_.empty()) coordinator_->WorkerSeen(worker_id_);
     // What this box's answers make the master send the worker (the attempts
@@ -78,8 +84,9 @@ class Connection : public WorkerLink {
   }
 
   // WorkerLink
-  amp::Deferred<v1::Answer> Call(v1::Command command) override {
-    return session_.CallRemote(std::move(command));
+  using WorkerLink::Call;
+  amp::Deferred<v1::Answer> Call(v1::Command command, amp::Session::EarlyAnswer early) override {
+    return session_.CallRemote(std::move(command), std::move(early));
   }
   void Send(v1::Command command) override { session_.SendNoAnswer(std::move(command)); }
   void Close(const absl::Status& why) override { session_.Close(why); }
@@ -128,13 +135,14 @@ grpc::ServerBidiReactor<v1::Box, v1::Box>* WorkerSessionImpl::Connect(
   Coordinator* coordinator = coordinator_;
   LogLimiter* refusals = &hello_refusals_;
   return new amp::ServerBoxReactor([=](std::shared_ptr<amp::BoxOutbox> outbox) {
-    // Created and destroyed on the loop; the stream callbacks only post.
-    auto holder = std::make_shared<std::unique_ptr<Connection>>();
-    loop->Post([holder, coordinator, refusals, outbox, peer] {
-      *holder = std::make_unique<Connection>(coordinator, refusals, outbox, peer);
-    });
+    // Destroyed on the loop, after the last box: the stream callbacks may use
+    // it until on_done.
+    auto holder = std::make_shared<std::unique_ptr<Connection>>(
+        std::make_unique<Connection>(coordinator, refusals, outbox, peer));
+    Connection* connection = holder->get();
     amp::StreamCallbacks callbacks;
-    callbacks.on_box = [loop, holder](v1::Box box) {
+    callbacks.on_box = [loop, holder, connection](v1::Box box) {
+      if (!connection->HandleOnReadThread(&box)) return;
       loop->Post(
           [holder, box = std::move(box)]() mutable { (*holder)->HandleBox(std::move(box)); });
     };

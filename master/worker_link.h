@@ -2,23 +2,30 @@
 // one wraps an amp::Session; tests use fakes that hold the Deferreds so the
 // test decides when and how each call is answered.
 //
-// Thread-safety: coordinator thread only.
+// Thread-safety: coordinator thread only (an EarlyAnswer runs on the thread
+// that read the answer).
 #ifndef AMPMR_MASTER_WORKER_LINK_H_
 #define AMPMR_MASTER_WORKER_LINK_H_
 
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "ampmr/v1/session.pb.h"
 #include "common/amp/deferred.h"
+#include "common/amp/session.h"
 
 namespace ampmr::master {
 
 class WorkerLink {
  public:
   virtual ~WorkerLink() = default;
-  // Asks the worker; fires with its answer or error, UNAVAILABLE if the link breaks.
-  virtual amp::Deferred<v1::Answer> Call(v1::Command command) = 0;
+  // Asks the worker; fires with its answer or error, UNAVAILABLE if the link
+  // breaks. `early`, if set, sees the answer first, on the thread that read
+  // it (amp::Session::EarlyAnswer).
+  virtual amp::Deferred<v1::Answer> Call(v1::Command command,
+                                         amp::Session::EarlyAnswer early) = 0;
+  amp::Deferred<v1::Answer> Call(v1::Command command) { return Call(std::move(command), nullptr); }
   // Tells the worker, wanting no answer.
   virtual void Send(v1::Command command) = 0;
   // Drops the worker (for example after missed heartbeats).

@@ -48,7 +48,6 @@ void Session::SetReadThreadResponder(v1::Command::KindCase kind, Responder respo
 }
 
 bool Session::HandleOnReadThread(v1::Box* box) {
-  if (read_thread_responders_.empty()) return true;
   if (*closed_) return false;  // HandleBox drops it
   if (box->batch_size() == 0) return !TakeOnReadThread(box);
   // Compacts what is left in place: a carrier of attempts with no call in it
@@ -65,6 +64,22 @@ bool Session::HandleOnReadThread(v1::Box* box) {
 }
 
 bool Session::TakeOnReadThread(v1::Box* box) {
+  if (box->has_answer() || box->has_error()) {
+    EarlyAnswer early;
+    {
+      std::lock_guard<std::mutex> lock(early_mu_);
+      auto it = early_.find(box->ask());
+      if (it == early_.end()) return false;
+      early = std::move(it->second);
+      early_.erase(it);
+    }
+    if (box->has_answer()) {
+      early(box->mutable_answer());
+    } else {
+      early(FromErrorProto(box->error()));
+    }
+    return false;  // the Deferred fires on the loop
+  }
   if (!box->has_command()) return false;
   auto it = read_thread_responders_.find(static_cast<int>(box->command().kind_case()));
   if (it == read_thread_responders_.end()) return false;
@@ -76,7 +91,12 @@ bool Session::TakeOnReadThread(v1::Box* box) {
   return true;
 }
 
-Deferred<v1::Answer> Session::CallRemote(v1::Command command) {
+void Session::ForgetEarly(uint64_t ask) {
+  std::lock_guard<std::mutex> lock(early_mu_);
+  early_.erase(ask);
+}
+
+Deferred<v1::Answer> Session::CallRemote(v1::Command command, EarlyAnswer early) {
   if (*closed_) {
     return Deferred<v1::Answer>::Fail(
         absl::UnavailableError(absl::StrCat(name_, ": connection lost")));
@@ -85,9 +105,15 @@ Deferred<v1::Answer> Session::CallRemote(v1::Command command) {
   // The canceller only forgets the ask; whether the peer should stop work is
   // the caller's business (it may send a Cancel command).
   Deferred<v1::Answer> d([this, ask, closed = closed_](Deferred<v1::Answer>) {
-    if (!*closed) pending_.erase(ask);
+    if (*closed) return;
+    pending_.erase(ask);
+    ForgetEarly(ask);
   });
   pending_.emplace(ask, d);
+  if (early) {
+    std::lock_guard<std::mutex> lock(early_mu_);
+    early_.emplace(ask, std::move(early));
+  }
   v1::Box box;
   box.set_ask(ask);
   *box.mutable_command() = std::move(command);
@@ -175,6 +201,7 @@ void Session::HandleAnswer(uint64_t ask, absl::StatusOr<v1::Answer> result) {
   }
   Deferred<v1::Answer> d = it->second;
   pending_.erase(it);
+  ForgetEarly(ask);  // the transport did not show it the answer
   d.Fire(std::move(result));
 }
 
@@ -197,6 +224,10 @@ void Session::FailAll(const absl::Status& why) {
   failing.reserve(pending_.size());
   for (auto& [ask, d] : pending_) failing.push_back(d);
   pending_.clear();
+  {
+    std::lock_guard<std::mutex> lock(early_mu_);
+    early_.clear();
+  }
   for (auto& d : failing) d.Errback(why);
 }
 

@@ -13,6 +13,9 @@
 //     read-thread responder (SetReadThreadResponder): the transport adapter
 //     passes each inbound box through HandleOnReadThread first, on the thread
 //     that read it, and posts only what is left to the loop, saving a hop.
+//   - a caller that must not wait for the loop may also have the answer to
+//     its CallRemote shown to an EarlyAnswer on the thread that read it
+//     (HandleOnReadThread), before the Deferred fires on the loop.
 //   - When the stream breaks (HandleClosed), every outstanding call fails with
 //     UNAVAILABLE, like AMP's connection-lost errback.
 //
@@ -21,6 +24,7 @@
 // called there, except HandleOnReadThread. A Reply may be called from any
 // thread at any later time, also after the session closed (it is then
 // dropped), so a worker's task thread answers without a hop through the loop.
+// EarlyAnswers run on the transport's read threads.
 #ifndef AMPMR_COMMON_AMP_SESSION_H_
 #define AMPMR_COMMON_AMP_SESSION_H_
 
@@ -28,8 +32,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -59,6 +65,12 @@ class Session {
   // Given the command itself (moved out of the box that carried it), so a
   // responder that keeps it, or hands it to another thread, need not copy it.
   using Responder = std::function<void(v1::Command, Reply)>;
+  // Sees the answer to one CallRemote on the transport's thread that read it,
+  // before the Deferred fires on the loop: the peer's Answer, which it may
+  // take from (what is left reaches the Deferred), or the peer's error. Not
+  // called when the call ends otherwise (the session closed, the Deferred was
+  // cancelled). Must be thread-safe and must not block.
+  using EarlyAnswer = std::function<void(absl::StatusOr<v1::Answer*> answer)>;
 
   // `name` appears in log lines (for example "worker=w3").
   Session(std::shared_ptr<Transport> transport, std::string name);
@@ -76,13 +88,15 @@ class Session {
 
   // Calls `command` on the peer. Cancelling the Deferred forgets the ask (a late
   // answer is dropped). On a closed session it fails at once with UNAVAILABLE.
-  Deferred<v1::Answer> CallRemote(v1::Command command);
+  // `early`, if set, sees the answer first (EarlyAnswer).
+  Deferred<v1::Answer> CallRemote(v1::Command command, EarlyAnswer early = nullptr);
   void SendNoAnswer(v1::Command command);
 
   // Transport adapters call this first, on the thread that read `box`: it
   // runs the read-thread responders of the commands in `box` (a batch too)
-  // and leaves the rest in it for HandleBox. Returns false when nothing is
-  // left to post. Thread-safe.
+  // and the EarlyAnswers of its answers, and leaves the rest in it for
+  // HandleBox (answers always). Returns false when nothing is left to post.
+  // Thread-safe.
   bool HandleOnReadThread(v1::Box* box);
 
   // Transport adapters feed these (on the loop thread).
@@ -98,9 +112,12 @@ class Session {
 
  private:
   void HandleCommand(uint64_t ask, v1::Command command);
-  // Runs `box`'s read-thread responder, moving its command to it; false if
-  // its kind has none (and `box` is left as it was).
+  // Runs `box`'s read-thread responder, moving its command to it, or shows an
+  // answer to its EarlyAnswer; true if nothing is left of `box` for the loop
+  // (false: it has no read-thread responder, or it is an answer, and is left
+  // as it was but for what an EarlyAnswer took).
   bool TakeOnReadThread(v1::Box* box);
+  void ForgetEarly(uint64_t ask);
   // The Reply to `ask`: an Answer or, for an error, an Error box; nothing
   // once the session closed. Thread-safe.
   Reply MakeReply(uint64_t ask) const;
@@ -116,6 +133,10 @@ class Session {
   absl::flat_hash_map<int, Responder> responders_;
   // Constant once the transport delivers boxes; read on its threads.
   absl::flat_hash_map<int, Responder> read_thread_responders_;
+  // Asks whose answer an EarlyAnswer waits for; set on the loop, taken on
+  // read threads.
+  std::mutex early_mu_;
+  absl::flat_hash_map<uint64_t, EarlyAnswer> early_ ABSL_GUARDED_BY(early_mu_);
 };
 
 }  // namespace ampmr::amp

@@ -538,5 +538,89 @@ TEST(SessionTest, ReadThreadResponderDoesNotRunOnAClosedSessionAndLateRepliesAre
   EXPECT_FALSE(late);
 }
 
+// What an EarlyAnswer saw, and the Deferred's result once it fired.
+struct EarlyRecord {
+  std::vector<absl::StatusOr<std::string>> early;  // a CallDone's payload, or the error
+  std::optional<AnswerResult> fired;
+  Session::EarlyAnswer Early() {
+    return [this](absl::StatusOr<v1::Answer*> answer) {
+      if (!answer.ok()) {
+        early.push_back(answer.status());
+      } else {
+        // Taken, as the master's call router takes a call's payload.
+        early.push_back(std::move(*(*answer)->mutable_call_done()->mutable_payload()));
+      }
+    };
+  }
+};
+
+v1::Answer CallDone(const std::string& payload) {
+  v1::Answer a;
+  a.mutable_call_done()->set_payload(payload);
+  return a;
+}
+
+TEST(SessionTest, EarlyAnswerSeesTheAnswerOnTheReadThreadAndTheDeferredFiresOnTheLoop) {
+  Fixture f;
+  EarlyRecord r;
+  f.session.CallRemote(CallCommand("x"), r.Early()).AddBoth([&r](const AnswerResult& a) {
+    r.fired = a;
+  });
+  uint64_t ask = f.transport->sent[0].ask();
+  v1::Box box = AnswerBox(ask, CallDone("answer"));
+  EXPECT_TRUE(f.session.HandleOnReadThread(&box));  // the Deferred still wants it
+  ASSERT_THAT(r.early, SizeIs(1));
+  EXPECT_EQ(*r.early[0], "answer");
+  EXPECT_FALSE(r.fired.has_value());
+
+  f.session.HandleBox(std::move(box));
+  ASSERT_TRUE(r.fired.has_value());
+  ASSERT_THAT(*r.fired, IsOk());
+  EXPECT_TRUE((*r.fired)->has_call_done());
+  EXPECT_EQ((*r.fired)->call_done().payload(), "");  // what the EarlyAnswer left
+  EXPECT_EQ(f.session.outstanding(), 0u);
+}
+
+TEST(SessionTest, EarlyAnswerSeesThePeersErrorAndRunsOncePerAsk) {
+  Fixture f;
+  EarlyRecord r;
+  f.session.CallRemote(CallCommand("x"), r.Early());
+  f.session.CallRemote(CallCommand("y"));  // wants no early answer
+  uint64_t first = f.transport->sent[0].ask();
+  uint64_t second = f.transport->sent[1].ask();
+  v1::Box batch;
+  *batch.add_batch() = ErrorBox(first, static_cast<int>(absl::StatusCode::kNotFound), "no node 7");
+  *batch.add_batch() = AnswerBox(second, CallDone("other"));
+  *batch.add_batch() = AnswerBox(first, CallDone("a duplicate"));
+  EXPECT_TRUE(f.session.HandleOnReadThread(&batch));
+  EXPECT_THAT(batch.batch(), SizeIs(3));
+  ASSERT_THAT(r.early, SizeIs(1));
+  EXPECT_THAT(r.early[0], StatusIs(absl::StatusCode::kNotFound, "no node 7"));
+}
+
+TEST(SessionTest, EarlyAnswerIsForgottenWhenTheCallEndsOtherwise) {
+  Fixture f;
+  EarlyRecord cancelled;
+  EarlyRecord on_loop;
+  EarlyRecord closed;
+  Deferred<v1::Answer> d = f.session.CallRemote(CallCommand("a"), cancelled.Early());
+  f.session.CallRemote(CallCommand("b"), on_loop.Early());
+  d.Cancel();
+  // A transport that does not pass boxes through the read thread: the loop's
+  // HandleBox answers the call, and the EarlyAnswer never runs.
+  f.session.HandleBox(AnswerBox(f.transport->sent[1].ask(), CallDone("b")));
+  v1::Box late = AnswerBox(f.transport->sent[0].ask(), CallDone("late"));
+  v1::Box again = AnswerBox(f.transport->sent[1].ask(), CallDone("again"));
+  f.session.HandleOnReadThread(&late);
+  f.session.HandleOnReadThread(&again);
+  f.session.CallRemote(CallCommand("c"), closed.Early());
+  f.session.HandleClosed(absl::UnavailableError("stream broke"));
+  v1::Box after_close = AnswerBox(f.transport->sent[2].ask(), CallDone("c"));
+  EXPECT_FALSE(f.session.HandleOnReadThread(&after_close));
+  EXPECT_THAT(cancelled.early, IsEmpty());
+  EXPECT_THAT(on_loop.early, IsEmpty());
+  EXPECT_THAT(closed.early, IsEmpty());
+}
+
 }  // namespace
 }  // namespace ampmr::amp

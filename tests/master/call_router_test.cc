@@ -22,6 +22,7 @@ using ::ampmr::testing::IsOk;
 using ::ampmr::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using ::testing::SizeIs;
 
 // Answers a call as a worker would: with the payload, reversed.
@@ -32,15 +33,20 @@ void AnswerReversed(FakeWorker::Pending* p) {
   p->answer.Callback(answer);
 }
 
-// Where a call's outcome lands; `ends` counts Done calls (must end at 1).
+// Where a call's outcome lands; `ends` counts Done calls (must end at 1);
+// `ended` what the router reported on the loop (must end with one code).
 struct Outcome {
   std::optional<absl::StatusOr<std::string>> result;
   int ends = 0;
+  std::vector<absl::StatusCode> ended;
   CallRouter::Done Done() {
     return [this](absl::StatusOr<std::string> r) {
       ++ends;
       result = std::move(r);
     };
+  }
+  CallRouter::Ended Ended() {
+    return [this](absl::StatusCode code) { ended.push_back(code); };
   }
 };
 
@@ -70,7 +76,7 @@ struct Router {
     request.set_payload(payload);
     request.set_timeout_seconds(timeout);
     request.set_idempotent(idempotent);
-    router.Call(request, outcomes.back()->Done());
+    router.Call(request, outcomes.back()->Done(), outcomes.back()->Ended());
     return outcomes.back().get();
   }
 
@@ -114,6 +120,94 @@ TEST(CallRouterTest, SendsTheCallAndReturnsTheAnswer) {
   ASSERT_EQ(o->ends, 1);
   EXPECT_THAT(*o->result, IsOk());
   EXPECT_EQ(**o->result, "cba");
+  EXPECT_EQ(r.router.open_calls(), 0u);
+}
+
+// The worker's answer as the thread that read it shows it to the call's
+// EarlyAnswer; the loop sees the rest later, with p->answer.
+void AnswerOnReadThread(FakeWorker::Pending* p, v1::Answer* answer) {
+  ASSERT_TRUE(p->early);
+  p->early(answer);
+}
+
+v1::Answer CallDone(const std::string& payload) {
+  v1::Answer answer;
+  answer.mutable_call_done()->set_payload(payload);
+  return answer;
+}
+
+TEST(CallRouterTest, TheReadThreadGivesTheAnswerAndTheLoopFreesTheSlotAfter) {
+  Router r;
+  FakeWorker* w = r.AddWorker({"h"});
+  Outcome* o = r.Call("h", "abc");
+  Outcome* next = r.Call("h", "def");
+  ASSERT_THAT(w->Open(), SizeIs(1));
+  FakeWorker::Pending* p = w->Open()[0];
+  v1::Answer answer = CallDone("cba");
+  AnswerOnReadThread(p, &answer);
+  ASSERT_EQ(o->ends, 1);
+  EXPECT_EQ(**o->result, "cba");
+  EXPECT_EQ(answer.call_done().payload(), "");  // moved to the caller, not copied
+  EXPECT_THAT(o->ended, IsEmpty());             // the loop has not seen it yet
+  EXPECT_THAT(w->OpenPayloads(), ElementsAre("abc"));
+
+  p->answer.Callback(answer);
+  EXPECT_EQ(o->ends, 1);
+  EXPECT_EQ(**o->result, "cba");
+  EXPECT_THAT(o->ended, ElementsAre(absl::StatusCode::kOk));
+  EXPECT_THAT(w->OpenPayloads(), ElementsAre("def"));
+  EXPECT_EQ(next->ends, 0);
+  EXPECT_EQ(r.router.open_calls(), 1u);
+}
+
+TEST(CallRouterTest, TheReadThreadGivesTheHandlersErrorAndAnInternalForAnswersWithoutCallDone) {
+  Router r;
+  FakeWorker* w = r.AddWorker({"h"}, /*slots=*/2);
+  Outcome* failed = r.Call("h", "x");
+  Outcome* odd = r.Call("h", "y");
+  ASSERT_THAT(w->Open(), SizeIs(2));
+  w->Open()[0]->early(absl::InvalidArgumentError("bad query"));
+  v1::Answer empty;
+  AnswerOnReadThread(w->Open()[1], &empty);
+  EXPECT_THAT(*failed->result, StatusIs(absl::StatusCode::kInvalidArgument, "bad query"));
+  EXPECT_THAT(*odd->result, StatusIs(absl::StatusCode::kInternal, HasSubstr("CallDone")));
+  w->Open()[0]->answer.Errback(absl::InvalidArgumentError("bad query"));
+  w->Open()[0]->answer.Callback(empty);
+  EXPECT_EQ(failed->ends, 1);
+  EXPECT_EQ(odd->ends, 1);
+  EXPECT_THAT(failed->ended, ElementsAre(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(odd->ended, ElementsAre(absl::StatusCode::kInternal));
+}
+
+TEST(CallRouterTest, ATimeoutAfterTheReadThreadAnsweredKeepsTheAnswerAndCancelsNothing) {
+  Router r;
+  FakeWorker* w = r.AddWorker({"h"});
+  Outcome* o = r.Call("h", "abc", /*timeout=*/2);
+  FakeWorker::Pending* p = w->Open()[0];
+  v1::Answer answer = CallDone("cba");
+  AnswerOnReadThread(p, &answer);
+  r.loop.AdvanceTime(absl::Seconds(3));
+  EXPECT_EQ(o->ends, 1);
+  EXPECT_EQ(**o->result, "cba");
+  EXPECT_THAT(w->CancelledCalls(), IsEmpty());
+  p->answer.Callback(answer);
+  EXPECT_THAT(o->ended, ElementsAre(absl::StatusCode::kOk));
+  EXPECT_EQ(r.router.open_calls(), 0u);
+}
+
+TEST(CallRouterTest, AnIdempotentCallAnsweredOnTheReadThreadIsNotRetriedWhenItsWorkerGoes) {
+  Router r;
+  r.AddWorker({"h"});
+  r.AddWorker({"h"});
+  Outcome* o = r.Call("h", "abc", /*timeout=*/0, /*idempotent=*/true);
+  int ran_on = r.workers[0]->Open().empty() ? 1 : 0;
+  v1::Answer answer = CallDone("cba");
+  AnswerOnReadThread(r.workers[ran_on]->Open()[0], &answer);
+  r.LoseWorker(ran_on);
+  EXPECT_THAT(r.workers[1 - ran_on]->Open(), IsEmpty());
+  EXPECT_EQ(o->ends, 1);
+  EXPECT_EQ(**o->result, "cba");
+  EXPECT_THAT(o->ended, ElementsAre(absl::StatusCode::kOk));
   EXPECT_EQ(r.router.open_calls(), 0u);
 }
 

@@ -22,15 +22,17 @@ class FakeWorker : public WorkerLink {
   struct Pending {
     v1::Command command;
     amp::Deferred<v1::Answer> answer;
+    amp::Session::EarlyAnswer early;  // empty if the caller wanted none
   };
 
-  amp::Deferred<v1::Answer> Call(v1::Command command) override {
+  using WorkerLink::Call;
+  amp::Deferred<v1::Answer> Call(v1::Command command, amp::Session::EarlyAnswer early) override {
     amp::Deferred<v1::Answer> d;
     if (closed) {
       d.Errback(absl::UnavailableError("closed"));
       return d;
     }
-    calls.push_back(Pending{std::move(command), d});
+    calls.push_back(Pending{std::move(command), d, std::move(early)});
     return d;
   }
   void Send(v1::Command command) override { sent.push_back(std::move(command)); }
