@@ -128,7 +128,15 @@ void MasterLink::Connect() {
   // The stream is destroyed on the loop after on_done posted its end, which
   // comes after every on_box: `stream` outlives these.
   callbacks.on_box = [this, stream](v1::Box box) {
-    if (!stream->session->HandleOnReadThread(&box)) return;
+    // What is answered right here (builtin:echo calls) goes out as one stream
+    // message for the whole box, not one for the first answer and one for the
+    // rest: every message costs a write, a wake-up of the master, and a TLS
+    // record with TLS.
+    amp::BoxOutbox* outbox = stream->reactor->outbox().get();
+    outbox->Hold();
+    bool rest = stream->session->HandleOnReadThread(&box);
+    outbox->Release();
+    if (!rest) return;
     loop_->Post([stream, box = std::move(box)]() mutable {
       stream->session->HandleBox(std::move(box));
     });

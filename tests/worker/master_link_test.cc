@@ -102,6 +102,7 @@ class FakeMaster : public v1::WorkerSession::CallbackService {
     return new amp::ServerBoxReactor([this](std::shared_ptr<amp::BoxOutbox> outbox) {
       auto session = std::make_shared<std::unique_ptr<amp::Session>>();
       loop.Post([this, session, outbox] {
+        this->outbox = outbox;
         *session = std::make_unique<amp::Session>(outbox, "worker");
         amp::Session* s = session->get();
         s->SetResponder(v1::Command::kHello, [this, s](const v1::Command&, amp::Session::Reply r) {
@@ -113,6 +114,7 @@ class FakeMaster : public v1::WorkerSession::CallbackService {
       });
       amp::StreamCallbacks callbacks;
       callbacks.on_box = [this, session](v1::Box box) {
+        messages.Add(absl::StrCat(box.batch_size() == 0 ? 1 : box.batch_size()));
         loop.Post([session, box = std::move(box)]() mutable { (*session)->HandleBox(std::move(box)); });
       };
       callbacks.on_done = [this, session](const absl::Status& why) {
@@ -128,6 +130,8 @@ class FakeMaster : public v1::WorkerSession::CallbackService {
   ThreadLoop loop;
   std::string address;
   std::function<void(amp::Session*)> on_hello = [](amp::Session*) {};
+  std::shared_ptr<amp::BoxOutbox> outbox;  // the latest stream's; on the loop
+  Events messages;  // each stream message from a worker: how many boxes it carried
 
  private:
   std::unique_ptr<grpc::Server> server_;
@@ -219,6 +223,33 @@ TEST(MasterLinkTest, ReadThreadRespondersAnswerOffTheLoop) {
   std::lock_guard<std::mutex> lock(mu);
   EXPECT_NE(responder_thread, std::thread::id());
   EXPECT_NE(responder_thread, loop_thread);
+}
+
+TEST(MasterLinkTest, WhatIsAnsweredOnTheReadThreadGoesOutAsOneMessagePerMessageIn) {
+  FakeMaster master;
+  Events events;
+  master.on_hello = [&](amp::Session* s) {
+    master.outbox->Hold();  // three calls in one stream message
+    for (const char* payload : {"a", "b", "c"}) {
+      v1::Command call;
+      call.mutable_call()->set_payload(payload);
+      s->CallRemote(call).AddBoth([&](const absl::StatusOr<v1::Answer>& a) {
+        events.Add(a.ok() ? a->call_done().payload() : std::string(a.status().message()));
+      });
+    }
+    master.outbox->Release();
+  };
+  Worker worker(master.address, &events, [](amp::Session* s) {
+    s->SetReadThreadResponder(v1::Command::kCall, [](v1::Command c, amp::Session::Reply r) {
+      v1::Answer answer;
+      answer.mutable_call_done()->set_payload(c.call().payload());
+      r(answer);
+    });
+  });
+  ASSERT_TRUE(events.WaitForCount(4)) << ::testing::PrintToString(events.Get());
+  EXPECT_THAT(events.Get(), ElementsAre("session 1", "a", "b", "c"));
+  // The worker's Hello, then one carrier of the three answers.
+  EXPECT_THAT(master.messages.Get(), ElementsAre("1", "3"));
 }
 
 }  // namespace
