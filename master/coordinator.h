@@ -122,7 +122,8 @@ class Coordinator {
   void DrainWorker(const std::string& worker_id);
 
   // Routes one call to a worker offering its handler (README "Calls"); `done`
-  // runs once, on this thread, with the answer or why there is none.
+  // runs once, with the answer or why there is none: on this thread, or on
+  // the gRPC thread that read the worker's answer (see CallRouter).
   void Call(v1::CallRequest request, CallRouter::Done done);
   const CallRouter& calls() const { return calls_; }
 
