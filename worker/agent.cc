@@ -65,6 +65,10 @@ amp::Deferred<std::string> Agent::Attach(amp::Session* session) {
   session->SetResponder(v1::Command::kRunReduce, [this](v1::Command c, Reply r) {
     RunReduce(std::move(*c.mutable_run_reduce()), std::move(r));
   });
+  session->SetResponder(v1::Command::kAddMapOutputs, [this](const v1::Command& c, Reply r) {
+    AddMapOutputs(c.add_map_outputs());
+    r(v1::Answer());
+  });
   session->SetResponder(v1::Command::kCancel, [this](const v1::Command& c, Reply r) {
     Cancel(c.cancel());
     r(v1::Answer());
@@ -167,6 +171,7 @@ void Agent::Detach(const absl::Status&) {
   // A new master may reuse the ids of jobs this one forgot, or knew.
   store_->ClearForgottenJobs();
   waiting_for_files_.clear();  // their GetJobFiles fail with the session
+  reduces_waiting_.clear();
   files_->ForgetAll();
   // The master re-runs whatever this session was doing; stop wasting slots on it.
   runner_->CancelAll();
@@ -209,9 +214,21 @@ void Agent::RunMap(v1::RunMap run, Reply reply) {
 
 void Agent::RunReduce(v1::RunReduce run, Reply reply) {
   auto held = std::make_shared<v1::RunReduce>(std::move(run));
-  StartWithFiles(held->task(), std::move(reply), [this, held](Reply r) {
+  const std::string attempt = held->task().attempt_id();
+  reduces_waiting_[attempt] = held;
+  StartWithFiles(held->task(), std::move(reply), [this, held, attempt](Reply r) {
+    reduces_waiting_.erase(attempt);
     runner_->RunReduce(std::move(*held), AnswerReduce(std::move(r)));
   });
+}
+
+void Agent::AddMapOutputs(const v1::AddMapOutputs& more) {
+  auto it = reduces_waiting_.find(more.attempt_id());
+  if (it == reduces_waiting_.end()) return runner_->AddReduceInputs(more);
+  v1::RunReduce* run = it->second.get();
+  if (!run->more_inputs()) return;
+  for (const v1::MapOutputLocation& loc : more.inputs()) *run->add_inputs() = loc;
+  run->set_more_inputs(!more.last());
 }
 
 void Agent::StartWithFiles(const v1::TaskContext& task, Reply reply,
@@ -270,6 +287,7 @@ void Agent::ForgetJob(const std::string& job_id) {
 void Agent::Cancel(const v1::Cancel& cancel) {
   if (!cancel.attempt_id().empty()) {
     waiting_attempts_.erase(cancel.attempt_id());
+    reduces_waiting_.erase(cancel.attempt_id());
     runner_->Cancel(cancel.attempt_id());
   }
   if (!cancel.call_id().empty()) calls_->Cancel(cancel.call_id());

@@ -10,6 +10,9 @@
 //                      however many attempts wait) and keeps them in the
 //                      JobFileStore; if that fails, each waiting attempt
 //                      fails with ABORTED naming the job;
+//   AddMapOutputs      more inputs of a reduce attempt started early (slow
+//                      start), to the TaskRunner, or to the attempt while it
+//                      waits for its job's files;
 //   Cancel             of an attempt to the TaskRunner, of a call to the
 //                      CallHandlers;
 //   Call               to the CallHandlers, on the thread that read it;
@@ -96,6 +99,7 @@ class Agent {
   void SendHeartbeat();
   void RunMap(v1::RunMap run, amp::Session::Reply reply);
   void RunReduce(v1::RunReduce run, amp::Session::Reply reply);
+  void AddMapOutputs(const v1::AddMapOutputs& more);
   // Whether `task` can start now as far as shipped files go: it names none,
   // or its job's are here.
   bool HasJobFiles(const v1::TaskContext& task) const;
@@ -135,6 +139,9 @@ class Agent {
   std::map<std::string, std::shared_ptr<FileWaiters>> waiting_for_files_;
   // Their attempt ids; Cancel takes an attempt out.
   std::set<std::string> waiting_attempts_;
+  // The reduce attempts among them: inputs that arrive meanwhile are added to
+  // what the runner will get.
+  std::map<std::string, std::shared_ptr<v1::RunReduce>> reduces_waiting_;
 };
 
 }  // namespace ampmr::worker

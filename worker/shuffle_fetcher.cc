@@ -50,7 +50,7 @@ std::shared_ptr<grpc::Channel> ShuffleFetcher::ChannelTo(const std::string& addr
 
 absl::Status ShuffleFetcher::FetchOne(const v1::MapOutputLocation& loc, int fd,
                                       const std::string& path, int64_t at,
-                                      const std::atomic<bool>& stop) {
+                                      const std::function<bool()>& stop) {
   auto stub = v1::ShuffleService::NewStub(ChannelTo(loc.shuffle_address()));
   grpc::ClientContext ctx;
   credentials_->Apply(&ctx);
@@ -64,7 +64,7 @@ absl::Status ShuffleFetcher::FetchOne(const v1::MapOutputLocation& loc, int fd,
   int64_t got = 0;
   absl::Status status;
   while (status.ok() && reader->Read(&chunk)) {
-    if (stop.load()) {
+    if (stop()) {
       ctx.TryCancel();
       status = absl::CancelledError("fetch stopped");
       break;
@@ -102,60 +102,53 @@ absl::Status ShuffleFetcher::FetchOne(const v1::MapOutputLocation& loc, int fd,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<ReduceInput>> ShuffleFetcher::Fetch(const v1::RunReduce& run,
+absl::StatusOr<std::vector<ReduceInput>> ShuffleFetcher::Fetch(const v1::TaskContext& task,
+                                                               MapOutputFeed* feed,
                                                                const std::atomic<bool>& cancelled,
                                                                std::vector<std::string>* fetched) {
   // Local outputs are read in place; remote ones get a region each of one
-  // file, at offsets known up front, so several fetches write at once.
-  std::vector<ReduceInput> inputs(run.inputs_size());
-  std::vector<int> remote;
-  const std::string path = absl::StrCat(work_dir_, "/", run.task().attempt_id(), ".shuffle");
-  int64_t size = 0;
-  for (int i = 0; i < run.inputs_size(); ++i) {
-    const v1::MapOutputLocation& loc = run.inputs(i);
-    if (std::optional<std::string> local = store_->Find(loc.attempt_id())) {
-      inputs[i] = ReduceInput{*local, loc.offset(), loc.length()};
-      continue;
-    }
-    inputs[i] = ReduceInput{path, size, loc.length()};
-    size += loc.length();
-    remote.push_back(i);
-  }
-  if (remote.empty()) return inputs;
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return absl::InternalError(absl::StrCat("open ", path, ": ", std::strerror(errno)));
-  fetched->push_back(path);
-
+  // file, taken as they come, so several fetches write at once.
+  const std::string path = absl::StrCat(work_dir_, "/", task.attempt_id(), ".shuffle");
   std::mutex mu;
-  absl::Status first_error;  // guarded by mu
-  std::atomic<size_t> next{0};
-  std::atomic<bool> stop{false};
+  int fd = -1;  // guarded by mu; opened for the first remote input
+  std::atomic<int64_t> size{0};
+  auto open_file = [&]() -> absl::StatusOr<int> {
+    std::lock_guard<std::mutex> lock(mu);
+    if (fd >= 0) return fd;
+    fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return absl::InternalError(absl::StrCat("open ", path, ": ", std::strerror(errno)));
+    fetched->push_back(path);
+    return fd;
+  };
+  auto stop = [&] { return cancelled.load() || feed->stopped(); };
   auto fetch_some = [&] {
-    for (size_t k = next++; k < remote.size(); k = next++) {
-      if (cancelled.load()) stop = true;
-      if (stop.load()) return;
-      const int i = remote[k];
-      absl::Status s = FetchOne(run.inputs(i), fd, path, inputs[i].offset, stop);
-      if (cancelled.load()) s = absl::CancelledError("cancelled while fetching map outputs");
+    while (std::optional<v1::MapOutputLocation> loc = feed->Next(cancelled)) {
+      if (std::optional<std::string> local = store_->Find(loc->attempt_id())) {
+        feed->Fetched(*loc, ReduceInput{*local, loc->offset(), loc->length()});
+        continue;
+      }
+      absl::StatusOr<int> out = open_file();
+      if (!out.ok()) {
+        feed->Fetched(*loc, out.status());
+        continue;
+      }
+      const int64_t at = size.fetch_add(loc->length());
+      absl::Status s = FetchOne(*loc, *out, path, at, stop);
+      if (cancelled.load()) return;
       if (!s.ok()) {
-        std::lock_guard<std::mutex> lock(mu);
-        if (first_error.ok() && !stop.load()) first_error = s;
-        stop = true;
-        return;
+        feed->Fetched(*loc, s);
+      } else {
+        feed->Fetched(*loc, ReduceInput{path, at, loc->length()});
       }
     }
   };
-  const size_t parallel = std::min(remote.size(), static_cast<size_t>(kParallelFetches));
   std::vector<std::thread> threads;
-  for (size_t t = 1; t < parallel; ++t) threads.emplace_back(fetch_some);
+  for (int t = 1; t < kParallelFetches; ++t) threads.emplace_back(fetch_some);
   fetch_some();
   for (std::thread& t : threads) t.join();
-  ::close(fd);
-  if (cancelled.load() && first_error.ok()) {
-    return absl::CancelledError("cancelled while fetching map outputs");
-  }
-  if (!first_error.ok()) return first_error;
-  return inputs;
+  if (fd >= 0) ::close(fd);
+  if (cancelled.load()) return absl::CancelledError("cancelled while fetching map outputs");
+  return feed->Inputs();
 }
 
 }  // namespace ampmr::worker

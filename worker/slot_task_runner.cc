@@ -131,17 +131,28 @@ void SlotTaskRunner::RunMap(v1::RunMap run, Done<v1::MapDone> done) {
 void SlotTaskRunner::RunReduce(v1::RunReduce run, Done<v1::ReduceDone> done) {
   done = Once(std::move(done));
   const std::string attempt = run.task().attempt_id();  // `run` moves into the work
-  SlotPool::Dropped dropped = Dropped(attempt, done);
+  auto feed = std::make_shared<MapOutputFeed>(run);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    feeds_[attempt] = feed;
+  }
+  SlotPool::Dropped dropped = [this, attempt, dropped = Dropped(attempt, done)](
+                                  const absl::Status& why) {
+    EndFeed(attempt);
+    dropped(why);
+  };
   pool_.Submit(
       attempt,
-      [this, run = std::move(run), done](const std::atomic<bool>& cancelled) {
+      [this, run = std::move(run), feed, done](const std::atomic<bool>& cancelled) {
+        absl::Cleanup end_feed = [this, &run] { EndFeed(run.task().attempt_id()); };
         const absl::Time started = absl::Now();
         if (absl::Status s = CheckRunsAsTaskUser(run.task()); !s.ok()) {
           done(s);
           return;
         }
         std::vector<std::string> fetched;
-        absl::StatusOr<std::vector<ReduceInput>> inputs = fetcher_.Fetch(run, cancelled, &fetched);
+        absl::StatusOr<std::vector<ReduceInput>> inputs =
+            fetcher_.Fetch(run.task(), feed.get(), cancelled, &fetched);
         absl::StatusOr<v1::ReduceDone> result = absl::UnknownError("not run");
         absl::Cleanup unwatch = [this, &run] { stalls_.Remove(run.task().attempt_id()); };
         absl::StatusOr<std::string> dir = std::string();
@@ -170,9 +181,40 @@ void SlotTaskRunner::RunReduce(v1::RunReduce run, Done<v1::ReduceDone> done) {
       std::move(dropped));
 }
 
-void SlotTaskRunner::Cancel(const std::string& attempt_id) { pool_.Cancel(attempt_id); }
+void SlotTaskRunner::AddReduceInputs(const v1::AddMapOutputs& more) {
+  if (std::shared_ptr<MapOutputFeed> feed = FeedOf(more.attempt_id())) feed->Add(more);
+}
 
-void SlotTaskRunner::CancelAll() { pool_.CancelAll(); }
+std::shared_ptr<MapOutputFeed> SlotTaskRunner::FeedOf(const std::string& attempt_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = feeds_.find(attempt_id);
+  return it == feeds_.end() ? nullptr : it->second;
+}
+
+void SlotTaskRunner::EndFeed(const std::string& attempt_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  feeds_.erase(attempt_id);
+}
+
+void SlotTaskRunner::StopFeeds() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [attempt, feed] : feeds_) feed->Stop();
+}
+
+void SlotTaskRunner::Stop() {
+  StopFeeds();
+  pool_.Stop();
+}
+
+void SlotTaskRunner::Cancel(const std::string& attempt_id) {
+  pool_.Cancel(attempt_id);
+  if (std::shared_ptr<MapOutputFeed> feed = FeedOf(attempt_id)) feed->Stop();
+}
+
+void SlotTaskRunner::CancelAll() {
+  pool_.CancelAll();
+  StopFeeds();
+}
 
 void SlotTaskRunner::GiveBackQueued(const absl::Status& why) { pool_.DropQueued(why); }
 

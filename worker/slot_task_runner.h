@@ -1,7 +1,8 @@
 // SlotTaskRunner: the real TaskRunner. Attempts run on the SlotPool's threads
 // (never on the session loop or gRPC threads): maps through RunMapTask, their
 // outputs registered in the MapOutputStore; reduces fetch their inputs with
-// the ShuffleFetcher, then run RunReduceTask. An attempt that runs exec
+// the ShuffleFetcher as their locations arrive (all at once, or, for a reduce
+// started early, in steps: AddReduceInputs), then run RunReduceTask. An attempt that runs exec
 // processes or names shipped files does so in a working directory of its own
 // (JobFileStore::MakeAttemptDir), removed when it ends. A StallWatch watches
 // every running attempt, for --task-timeout and for the statuses heartbeats
@@ -13,13 +14,17 @@
 #define AMPMR_WORKER_SLOT_TASK_RUNNER_H_
 
 #include <atomic>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
 #include "common/subprocess.h"
 #include "worker/job_file_store.h"
+#include "worker/map_output_feed.h"
 #include "worker/map_output_store.h"
 #include "worker/shuffle_fetcher.h"
 #include "worker/slot_pool.h"
@@ -55,6 +60,7 @@ class SlotTaskRunner : public TaskRunner {
 
   void RunMap(v1::RunMap run, Done<v1::MapDone> done) override;
   void RunReduce(v1::RunReduce run, Done<v1::ReduceDone> done) override;
+  void AddReduceInputs(const v1::AddMapOutputs& more) override;
   void Cancel(const std::string& attempt_id) override;
   void CancelAll() override;
   void GiveBackQueued(const absl::Status& why) override;
@@ -66,7 +72,7 @@ class SlotTaskRunner : public TaskRunner {
   // Waits until nothing runs or is queued, at most `timeout`; true if idle.
   bool WaitIdle(absl::Duration timeout) { return pool_.WaitIdle(timeout); }
   // Cancels everything and joins the slot threads.
-  void Stop() { pool_.Stop(); }
+  void Stop();
 
  private:
   // OK unless the attempt cannot run as --task-user (see run_as).
@@ -80,12 +86,20 @@ class SlotTaskRunner : public TaskRunner {
   // Where the attempt's stderr is kept: null unless it runs exec processes (or
   // keeping nothing, if its ids are not plain names).
   std::shared_ptr<StderrLog> StderrLogFor(const v1::TaskContext& task) const;
+  // The feed of a reduce attempt queued or running, or null.
+  std::shared_ptr<MapOutputFeed> FeedOf(const std::string& attempt_id);
+  void EndFeed(const std::string& attempt_id);
+  // Stops the feeds of every reduce attempt (they are all cancelled).
+  void StopFeeds();
 
   const SlotTaskRunnerOptions options_;
   MapOutputStore* const store_;
   const JobFileStore* const files_;
   ShuffleFetcher fetcher_;
   StallWatch stalls_;
+  std::mutex mu_;
+  // Reduce attempts queued or running, and where their inputs arrive.
+  std::map<std::string, std::shared_ptr<MapOutputFeed>> feeds_ ABSL_GUARDED_BY(mu_);
   SlotPool pool_;  // last: its threads use the members above
 };
 

@@ -34,6 +34,9 @@ class TaskRunner {
   // it in: a queued attempt costs no copy of its command).
   virtual void RunMap(v1::RunMap run, Done<v1::MapDone> done) = 0;
   virtual void RunReduce(v1::RunReduce run, Done<v1::ReduceDone> done) = 0;
+  // More inputs of a reduce attempt started with more_inputs (slow start),
+  // queued or running; unknown attempts are ignored.
+  virtual void AddReduceInputs(const v1::AddMapOutputs& more) = 0;
 
   // Cancels one attempt, queued or running; unknown ids are ignored.
   virtual void Cancel(const std::string& attempt_id) = 0;

@@ -592,5 +592,59 @@ TEST(AgentTest, ANewSessionFetchesFilesAgain) {
   EXPECT_THAT(h.Sent(v1::Command::kGetJobFiles), SizeIs(1));  // on the new session
 }
 
+v1::Command AddMapOutputs(const std::string& attempt_id, const std::string& map_task, bool last) {
+  v1::Command c;
+  v1::AddMapOutputs* add = c.mutable_add_map_outputs();
+  add->set_attempt_id(attempt_id);
+  add->add_inputs()->set_map_task_id(map_task);
+  add->set_last(last);
+  return c;
+}
+
+TEST(AgentTest, MoreInputsOfAReduceReachTheRunner) {
+  AgentHarness h;
+  h.Connect();
+  h.Welcome();
+  v1::Command run = RunReduce("j1-r0-a1");
+  run.mutable_run_reduce()->set_more_inputs(true);
+  h.FromMaster(5, run);
+  h.FromMaster(0, AddMapOutputs("j1-r0-a1", "m4", /*last=*/false));
+  h.FromMaster(0, AddMapOutputs("j1-r0-a1", "m7", /*last=*/true));
+  ASSERT_THAT(h.runner.attempts, SizeIs(1));
+  ASSERT_THAT(h.runner.added, SizeIs(2));
+  EXPECT_EQ(h.runner.added[0].inputs(0).map_task_id(), "m4");
+  EXPECT_FALSE(h.runner.added[0].last());
+  EXPECT_EQ(h.runner.added[1].inputs(0).map_task_id(), "m7");
+  EXPECT_TRUE(h.runner.added[1].last());
+  EXPECT_FALSE(h.ReplyTo(5).has_value());  // answered when the attempt ends
+}
+
+// Inputs that arrive while the reduce waits for its job's files are in what
+// the runner gets once they are here.
+TEST(AgentTest, MoreInputsOfAReduceWaitingForItsFilesAreKeptForIt) {
+  AgentHarness h;
+  h.Connect();
+  h.Welcome();
+  v1::Command run = RunReduce("j1-r0-a1");
+  run.mutable_run_reduce()->mutable_task()->set_job_id("j1");
+  run.mutable_run_reduce()->mutable_task()->add_files("m.py");
+  run.mutable_run_reduce()->add_inputs()->set_map_task_id("m0");
+  run.mutable_run_reduce()->set_more_inputs(true);
+  h.FromMaster(5, run);
+  h.FromMaster(0, AddMapOutputs("j1-r0-a1", "m1", /*last=*/false));
+  h.FromMaster(0, AddMapOutputs("j1-r0-a1", "m2", /*last=*/true));
+  EXPECT_THAT(h.runner.attempts, IsEmpty());
+  std::vector<v1::Box> asks = h.Sent(v1::Command::kGetJobFiles);
+  ASSERT_THAT(asks, SizeIs(1));
+  h.AnswerAsk(asks[0].ask(), JobFilesAnswer());
+  ASSERT_THAT(h.runner.attempts, SizeIs(1));
+  const v1::RunReduce& got = h.runner.attempts[0].reduce;
+  ASSERT_EQ(got.inputs_size(), 3);
+  EXPECT_EQ(got.inputs(1).map_task_id(), "m1");
+  EXPECT_EQ(got.inputs(2).map_task_id(), "m2");
+  EXPECT_FALSE(got.more_inputs());
+  EXPECT_THAT(h.runner.added, IsEmpty());
+}
+
 }  // namespace
 }  // namespace ampmr::worker

@@ -53,6 +53,7 @@ class FakeTaskRunner : public TaskRunner {
     a.reduce_done = std::move(done);
     attempts.push_back(std::move(a));
   }
+  void AddReduceInputs(const v1::AddMapOutputs& more) override { added.push_back(more); }
   void Cancel(const std::string& attempt_id) override { cancelled.push_back(attempt_id); }
   void CancelAll() override { ++cancel_alls; }
   // Like the real runner: attempts that have not started are answered with why.
@@ -86,6 +87,7 @@ class FakeTaskRunner : public TaskRunner {
 
   std::deque<Attempt> attempts;  // a deque: pointers stay valid as more arrive
   std::vector<std::string> cancelled;
+  std::vector<v1::AddMapOutputs> added;  // AddReduceInputs, in order
   int cancel_alls = 0;
   std::vector<absl::Status> given_back;
   AttemptStatuses statuses;  // what Statuses() reports
