@@ -94,6 +94,7 @@ JobEnv Coordinator::MakeJobEnv() {
   env.on_change = [this](JobRun* job) { OnJobChange(job); };
   env.journal = options_.journal;
   env.metrics = &metrics_;
+  env.reduce_slowstart = options_.reduce_slowstart;
   return env;
 }
 

@@ -47,6 +47,11 @@ struct CoordinatorOptions {
   // an attempt running this long gets a backup: it may be hung on a worker
   // that still heartbeats.
   absl::Duration backup_without_median = absl::Seconds(60);
+  // Slow start: the fraction of a job's maps done before its reduces may
+  // start (on slots no map wants; they fetch map outputs as maps finish).
+  // Hadoop's mapreduce.job.reduce.slowstart.completedmaps; 1: only once every
+  // map is done.
+  double reduce_slowstart = 0.05;
   SchedulerOptions scheduler;
   CallRouterOptions calls;
   // Where jobs are journaled so that a restarted master resumes them (not

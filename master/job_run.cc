@@ -4,6 +4,7 @@
 #include "master/job_run.h"
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -127,10 +128,18 @@ void JobRun::OnSamplingDone() {
 void JobRun::StartPhase(std::vector<std::unique_ptr<Task>>* tasks, v1::JobState phase) {
   status_.set_state(phase);
   phase_durations_.clear();
-  for (auto& owned : *tasks) {
-    // Tasks of a resumed job may be done already.
-    if (owned->state != Task::State::kDone) env_.scheduler->Enqueue(this, owned.get());
-  }
+  auto enqueue = [this](std::vector<std::unique_ptr<Task>>* tasks) {
+    for (auto& owned : *tasks) {
+      // Tasks of a resumed job may be done already, and reduces started early
+      // are queued or running.
+      if (owned->state == Task::State::kPending && !owned->queued) {
+        env_.scheduler->Enqueue(this, owned.get());
+      }
+    }
+  };
+  enqueue(tasks);
+  // The reduces wait behind the maps until they may start (reduce_start).
+  if (tasks == &maps_) enqueue(&reduces_);
   env_.on_change(this);
   MaybeEndPhase();
   if (!finished()) env_.scheduler->Schedule();
@@ -186,6 +195,11 @@ void JobRun::Finish(v1::JobState state, const std::string& error) {
     CancelRunning(task.get());
     SetState(task.get(), Task::State::kCancelled);
   }
+  for (auto& reduce : reduces_) {  // those started early
+    if (reduce->finished() || reduce->running.empty()) continue;
+    CancelRunning(reduce.get());
+    SetState(reduce.get(), Task::State::kCancelled);
+  }
   for (auto& map : maps_) {
     if (map->output_lost) CancelRunning(map.get());
   }
@@ -203,8 +217,16 @@ void JobRun::Finish(v1::JobState state, const std::string& error) {
   env_.on_change(this);
 }
 
-bool JobRun::CanStart(const Task& task) const {
-  return task.is_map() || (tally_.lost_maps == 0 && awaited_.empty());
+TaskSource::ReduceStart JobRun::reduce_start() const {
+  if (sampling_ || status_.state() == v1::PENDING || !awaited_.empty()) {
+    return ReduceStart::kNotYet;
+  }
+  const int maps = static_cast<int>(maps_.size());
+  if (tally_.maps_done == maps) return ReduceStart::kNow;
+  // As Hadoop: ceil(fraction * maps), here with a little slack for the
+  // rounding of the product (0.1 * 30 is 3.0000000000000004).
+  const double wanted = std::ceil(env_.reduce_slowstart * maps - 1e-9);
+  return tally_.maps_done >= wanted ? ReduceStart::kEarly : ReduceStart::kNotYet;
 }
 
 void JobRun::OnWorkerLost(const std::string& worker_id) {

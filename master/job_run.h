@@ -5,7 +5,11 @@
 //         -> map phase: one Task per split; the phase ends when every map is
 //            done, and the first task out of attempts fails the job
 //         -> reduce phase: R Tasks, each told where its partition of every
-//            accepted map output lives; ends the same way
+//            accepted map output lives; ends the same way. Reduces may start
+//            during the map phase (slow start: once reduce_slowstart of the
+//            maps are done, on slots no map wants; see Scheduler): they are
+//            told the outputs accepted so far, then each one as it is
+//            accepted (AddMapOutputs), the last saying so
 //         -> commit: the accepted part files and _SUCCESS become the output
 //            directory in one rename; or, on failure or cancel, the staged
 //            output is removed.
@@ -60,6 +64,9 @@ struct JobEnv {
   Journal* journal = nullptr;
   // Cumulative attempt metrics, shared by every job; null: none kept.
   ClusterMetrics* metrics = nullptr;
+  // The fraction of a job's maps done before its reduces may start (Hadoop's
+  // mapreduce.job.reduce.slowstart.completedmaps); 1: once every map is done.
+  double reduce_slowstart = 0.05;
 };
 
 class JobRun : public TaskSource {
@@ -88,12 +95,13 @@ class JobRun : public TaskSource {
   // Stops every attempt and ends the job CANCELLED. No-op once finished.
   void Cancel(const std::string& why);
 
-  // TaskSource: the job's priority (JobSpec.priority); whether `task` may
-  // start now (reduces wait while a map output is being made again or
-  // awaited); begin an attempt on `worker`.
+  // TaskSource: the job's priority (JobSpec.priority); whether its reduces
+  // may start (slow start; not while map outputs are awaited); begin an
+  // attempt on `worker`; preempt an early reduce.
   int priority() const override { return status_.spec().priority(); }
-  bool CanStart(const Task& task) const override;
+  ReduceStart reduce_start() const override;
   void StartAttempt(Task* task, WorkerState* worker) override;
+  bool PreemptEarlyReduce(const std::string& worker_id) override;
 
   // A worker is gone: the map outputs it held that a reduce may still need
   // are made again (the MapReduce paper's rule).
@@ -139,6 +147,15 @@ class JobRun : public TaskSource {
   void FailAttempt(Task* task, const Attempt& attempt, const absl::Status& error);
   void AcceptAttempt(Task* task, const Attempt& attempt, const v1::Answer& answer);
   void CancelRunning(Task* task);
+  // Stops one attempt that was removed from its task: frees its slot, tells
+  // its worker, records it killed.
+  void KillAttempt(Attempt* attempt);
+  // Where reduce `partition`'s input from done map `map` is; false if it
+  // has none (the map emitted nothing for it).
+  bool LocationOf(const Task& map, int partition, v1::MapOutputLocation* loc) const;
+  // Map `map` was accepted: tells the reduces waiting for map outputs where
+  // its output is, and, once every map is done, that it was the last.
+  void FeedReduces(const Task& map);
   void MarkMapOutputLost(Task* map);
   // Reduce `reduce` could not fetch `map`'s output (`error`): its holder may
   // be unreachable, and a done map is made again, at most max_attempts times.

@@ -67,23 +67,84 @@ v1::Command JobRun::MakeCommand(const Task& task, const std::string& attempt_id)
     return command;
   }
   v1::RunReduce* run = command.mutable_run_reduce();
+  // Slow start: the outputs accepted so far; the rest follow (FeedReduces).
   for (const auto& map : maps_) {
-    const MapOutput& out = map->output;
-    if (task.index >= static_cast<int>(out.partitions.size())) continue;
-    const auto [offset, length] = out.partitions[task.index];
-    if (length == 0) continue;
-    v1::MapOutputLocation* loc = run->add_inputs();
-    loc->set_map_task_id(map->id());
-    loc->set_attempt_id(out.attempt_id);
-    if (out.holder >= 0) {
-      loc->set_worker_id(holders_[out.holder].worker_id);
-      loc->set_shuffle_address(holders_[out.holder].address);
-    }
-    loc->set_offset(offset);
-    loc->set_length(length);
+    v1::MapOutputLocation loc;
+    if (LocationOf(*map, task.index, &loc)) *run->add_inputs() = std::move(loc);
   }
+  run->set_more_inputs(tally_.maps_done < static_cast<int>(maps_.size()));
   run->set_temp_path(committer_.AttemptPath(attempt_id, task.index));
   return command;
+}
+
+bool JobRun::LocationOf(const Task& map, int partition, v1::MapOutputLocation* loc) const {
+  const MapOutput& out = map.output;
+  if (map.state != Task::State::kDone || partition >= static_cast<int>(out.partitions.size())) {
+    return false;
+  }
+  const auto [offset, length] = out.partitions[partition];
+  if (length == 0) return false;
+  loc->set_map_task_id(map.id());
+  loc->set_attempt_id(out.attempt_id);
+  if (out.holder >= 0) {
+    loc->set_worker_id(holders_[out.holder].worker_id);
+    loc->set_shuffle_address(holders_[out.holder].address);
+  }
+  loc->set_offset(offset);
+  loc->set_length(length);
+  return true;
+}
+
+void JobRun::FeedReduces(const Task& map) {
+  const bool last = tally_.maps_done == static_cast<int>(maps_.size());
+  for (auto& reduce : reduces_) {
+    for (Attempt& attempt : reduce->running) {
+      if (!attempt.waiting_for_maps) continue;
+      v1::Command command;
+      v1::AddMapOutputs* add = command.mutable_add_map_outputs();
+      add->set_attempt_id(attempt.id);
+      add->set_last(last);
+      v1::MapOutputLocation loc;
+      if (LocationOf(map, reduce->index, &loc)) *add->add_inputs() = std::move(loc);
+      if (!last && add->inputs_size() == 0) continue;
+      WorkerState* worker = env_.registry->Find(attempt.worker_id);
+      if (worker == nullptr) continue;  // lost: its attempt fails with it
+      worker->link->Send(std::move(command));
+      if (last) {
+        attempt.waiting_for_maps = false;
+        attempt.start = env_.loop->Now();
+        env_.registry->ReleaseSlot(attempt.worker_id);
+      }
+    }
+  }
+}
+
+bool JobRun::PreemptEarlyReduce(const std::string& worker_id) {
+  Task* task = nullptr;
+  size_t latest = 0;
+  for (auto& reduce : reduces_) {
+    for (size_t i = 0; i < reduce->running.size(); ++i) {
+      const Attempt& a = reduce->running[i];
+      if (!a.waiting_for_maps || a.worker_id != worker_id) continue;
+      if (task == nullptr || a.start > task->running[latest].start) {
+        task = reduce.get();
+        latest = i;
+      }
+    }
+  }
+  if (task == nullptr) return false;
+  Attempt attempt = std::move(task->running[latest]);
+  task->running.erase(task->running.begin() + static_cast<std::ptrdiff_t>(latest));
+  AMPMR_LOG(INFO) << "early reduce preempted so that a map can run job=" << id_
+                  << " task=" << task->id() << " attempt=" << attempt.id
+                  << " worker=" << worker_id;
+  KillAttempt(&attempt);
+  if (task->running.empty() && !task->queued) {
+    SetState(task, Task::State::kPending);
+    env_.scheduler->Enqueue(this, task);
+  }
+  env_.on_change(this);
+  return true;
 }
 
 void JobRun::StartAttempt(Task* task, WorkerState* worker) {
@@ -95,7 +156,12 @@ void JobRun::StartAttempt(Task* task, WorkerState* worker) {
                     attempt.id, worker->id, !task->running.empty(), attempt.start);
   env_.registry->AttemptStarted(worker);
   SetState(task, Task::State::kRunning);
-  attempt.call = worker->link->Call(MakeCommand(*task, attempt.id));
+  v1::Command command = MakeCommand(*task, attempt.id);
+  if (command.has_run_reduce() && command.run_reduce().more_inputs()) {
+    attempt.waiting_for_maps = true;
+    env_.registry->HoldSlot(worker);
+  }
+  attempt.call = worker->link->Call(std::move(command));
   amp::Deferred<v1::Answer> call = attempt.call;
   std::string attempt_id = attempt.id;
   task->running.push_back(std::move(attempt));
@@ -112,6 +178,7 @@ bool JobRun::EndAttempt(Task* task, const std::string& attempt_id, Attempt* ende
     task_statuses_.erase(attempt_id);
     env_.scheduler->AttemptEnded(this);
     env_.registry->AttemptEnded(ended->worker_id);
+    if (ended->waiting_for_maps) env_.registry->ReleaseSlot(ended->worker_id);
     return true;
   }
   return false;
@@ -255,6 +322,7 @@ void JobRun::AcceptAttempt(Task* task, const Attempt& attempt, const v1::Answer&
     counters_.Add(counters);
   }
   SetOutputLost(task, false);
+  if (task->kind == Task::Kind::kMap && !IsMapOnly(status_.spec())) FeedReduces(*task);
   phase_durations_.push_back(env_.loop->Now() - attempt.start);
   CancelRunning(task);  // backup attempts lose
   if (env_.journal != nullptr && task->kind != Task::Kind::kSample) {
@@ -267,18 +335,21 @@ void JobRun::AcceptAttempt(Task* task, const Attempt& attempt, const v1::Answer&
 void JobRun::CancelRunning(Task* task) {
   std::vector<Attempt> running = std::move(task->running);
   task->running.clear();
-  for (Attempt& attempt : running) {
-    task_statuses_.erase(attempt.id);
-    env_.scheduler->AttemptEnded(this);
-    attempts_.Ended(attempt.id, v1::ATTEMPT_KILLED, env_.loop->Now());
-    if (WorkerState* w = env_.registry->Find(attempt.worker_id)) {
-      env_.registry->AttemptEnded(w->id);
-      v1::Command cancel;
-      cancel.mutable_cancel()->set_attempt_id(attempt.id);
-      w->link->Send(cancel);
-    }
-    attempt.call.Cancel();
+  for (Attempt& attempt : running) KillAttempt(&attempt);
+}
+
+void JobRun::KillAttempt(Attempt* attempt) {
+  task_statuses_.erase(attempt->id);
+  env_.scheduler->AttemptEnded(this);
+  attempts_.Ended(attempt->id, v1::ATTEMPT_KILLED, env_.loop->Now());
+  if (WorkerState* w = env_.registry->Find(attempt->worker_id)) {
+    env_.registry->AttemptEnded(w->id);
+    if (attempt->waiting_for_maps) env_.registry->ReleaseSlot(w->id);
+    v1::Command cancel;
+    cancel.mutable_cancel()->set_attempt_id(attempt->id);
+    w->link->Send(cancel);
   }
+  attempt->call.Cancel();  // its answer, if any, is ignored
 }
 
 }  // namespace ampmr::master

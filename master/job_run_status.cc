@@ -77,9 +77,12 @@ v1::JobStatus JobRun::Status() const {
   s.mutable_map()->set_done(tally_.maps_done);
   s.mutable_reduce()->set_total(static_cast<int>(reduces_.size()));
   s.mutable_reduce()->set_done(tally_.reduces_done);
-  const int running = env_.scheduler->running(this);
-  if (status_.state() == v1::MAPPING) s.mutable_map()->set_running(running);
-  if (status_.state() == v1::REDUCING) s.mutable_reduce()->set_running(running);
+  // Reduces may run in the map phase (slow start), and maps in the reduce
+  // phase (outputs made again).
+  int reduces_running = 0;
+  for (const auto& reduce : reduces_) reduces_running += static_cast<int>(reduce->running.size());
+  s.mutable_map()->set_running(env_.scheduler->running(this) - reduces_running);
+  s.mutable_reduce()->set_running(reduces_running);
   for (const auto& [name, value] : counters_.Sums()) (*s.mutable_counters())[name] = value;
   for (const auto& [attempt, task_status] : task_statuses_) *s.add_task_statuses() = task_status;
   attempts_.FillStatus(&s);

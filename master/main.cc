@@ -41,6 +41,10 @@ int main(int argc, char** argv) {
   ampmr::AddSecurityFlags(&flags, &options.security, ampmr::SecurityRole::kServer);
   flags.Int64("max-tasks", &options.max_tasks, "N",
               "refuse a job that would have more than N tasks (map splits and reduces)");
+  flags.Double("reduce-slowstart", &options.coordinator.reduce_slowstart, "F",
+               "start a job's reduces once this fraction of its maps is done (on slots no map "
+               "wants; they fetch map outputs while the other maps run), as Hadoop's "
+               "mapreduce.job.reduce.slowstart.completedmaps; 1: once every map is done");
   flags.Int32("keep-jobs", &options.coordinator.keep_jobs, "N",
               "finished jobs kept in memory; older ones are forgotten (`ampmr status` still "
               "answers for them from the journal under --data-dir)");
@@ -49,6 +53,10 @@ int main(int argc, char** argv) {
   }
   if (heartbeat_timeout <= 0) {
     std::cerr << "ampmr-master: --heartbeat-timeout: must be > 0\n";
+    return 2;
+  }
+  if (!(options.coordinator.reduce_slowstart >= 0 && options.coordinator.reduce_slowstart <= 1)) {
+    std::cerr << "ampmr-master: --reduce-slowstart: must be between 0 and 1\n";
     return 2;
   }
   if (options.coordinator.keep_jobs < 0) {

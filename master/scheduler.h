@@ -7,7 +7,17 @@
 // recently (round robin). That is max-min fair: every job gets an equal share
 // of the slots, and what one cannot use goes to the others. A waiting job is
 // never passed over by one of its priority with as many running or more, so
-// none starves. Within a job, tasks start in the order they were queued.
+// none starves. Within a job, maps start before reduces, each in the order
+// they were queued.
+//
+// Slow start: a job's reduces may start before its maps are all done
+// (TaskSource::reduce_start), but only on a slot that no queued map of any
+// job can use: they are placed after every map that could be, on a slot idle
+// now. Such an early reduce holds its slot while it waits for map outputs.
+// Should a queued map then find no room where early reduces hold slots (its
+// worker lost, a map output made again), the latest of those reduces is
+// preempted (stopped and queued again, not counted) so that the map runs:
+// reduces waiting for maps never keep the maps from running.
 //
 // Pipelining: a worker takes up to slots * depth attempts at once; depth
 // grows above 1 only while recent attempts are short, so tiny tasks are
@@ -55,8 +65,9 @@ class Scheduler {
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
-  // Queues `task` of `job` for an attempt. REQUIRES: !task->queued; `job`
-  // stays valid until RemoveJob(job).
+  // Queues `task` of `job` for an attempt, behind the job's other queued
+  // tasks of its kind. REQUIRES: !task->queued; `job` stays valid until
+  // RemoveJob(job).
   void Enqueue(TaskSource* job, Task* task);
   // Forgets `job`: drops its queued tasks (cancelled, failed or done).
   void RemoveJob(TaskSource* job);
@@ -79,7 +90,9 @@ class Scheduler {
     TaskSource* job = nullptr;
     uint64_t turn = 0;  // when it last got a slot (or arrived), for ties
     int running = 0;
-    std::deque<Task*> tasks;
+    std::deque<Task*> maps;  // and sampling tasks
+    std::deque<Task*> reduces;
+    bool empty() const { return maps.empty() && reduces.empty(); }
   };
   // Orders jobs with queued tasks by who gets the next slot.
   struct Turn {
@@ -97,12 +110,26 @@ class Scheduler {
   // Changes `q` (its running count or tasks) while keeping turns_ in step.
   template <typename F>
   void Update(JobQueue* q, F change);
+  // Workers `task` should not go to: those running an attempt of it, then
+  // those it failed on and, for a map, unreachable ones; *busy: the former
+  // are not none. Every worker, if that rules out all of them, is fine.
+  std::vector<std::string> Avoid(const Task& task, bool* busy) const;
+  bool MayUse(const Task& task, const std::string& worker_id) const;
   // A worker with room for `task`, or nullptr.
   WorkerState* Place(const Task& task, int depth);
   // Whether every registered worker is in `avoid` (then a task takes any).
   bool AvoidsEveryone(const std::vector<std::string>& avoid) const;
-  // Starts the first task of `q` that can be placed; false if none can.
-  bool StartOne(JobQueue* q, int depth);
+  // Starts the first task of `q` that can be placed: a map, else a reduce
+  // that may start (an early one only if `early`, at depth 1); false if none
+  // can.
+  bool StartOne(JobQueue* q, int depth, bool early);
+  // Starts the first task in `tasks` (of `q`) that can be placed at `depth`.
+  bool StartFrom(JobQueue* q, std::deque<Task*>* tasks, int depth);
+  // One round over the jobs by turn, while slots are free.
+  void Round(int depth, bool early);
+  // Preempts an early reduce holding a slot a queued map could use at
+  // `depth`; false if there is none to preempt.
+  bool Preempt(int depth);
 
   WorkerRegistry* const registry_;
   const SchedulerOptions options_;

@@ -25,7 +25,12 @@ struct Attempt {
   std::string id;  // "j3-m12-a2"
   std::string worker_id;
   amp::Deferred<v1::Answer> call;
+  // When it started; for a reduce started early, when it had all its inputs
+  // (what backups and the phase's durations count from).
   absl::Time start;
+  // A reduce started early (slow start) that has not been sent its last map
+  // output: it holds its worker's slot (WorkerRegistry::HoldSlot).
+  bool waiting_for_maps = false;
 };
 
 // Where an accepted map attempt left its output.

@@ -14,9 +14,13 @@ bool WorkerState::Offers(const std::string& handler) const {
 }
 
 bool WorkerRegistry::ByLoad::operator()(const WorkerState* a, const WorkerState* b) const {
-  int64_t la = static_cast<int64_t>(a->running) * b->slots;
-  int64_t lb = static_cast<int64_t>(b->running) * a->slots;
-  if (la != lb) return la < lb;
+  const int64_t free_a = a->slots - a->held, free_b = b->slots - b->held;
+  if ((free_a > 0) != (free_b > 0)) return free_a > 0;
+  if (free_a > 0) {
+    int64_t la = static_cast<int64_t>(a->running - a->held) * free_b;
+    int64_t lb = static_cast<int64_t>(b->running - b->held) * free_a;
+    if (la != lb) return la < lb;
+  }
   return a->connected != b->connected ? a->connected < b->connected : a->id < b->id;
 }
 
@@ -37,6 +41,7 @@ void WorkerRegistry::Remove(const std::string& id) {
   auto it = workers_.find(id);
   if (it == workers_.end()) return;
   by_load_.erase(&it->second);
+  held_slots_ -= it->second.held;
   unreachable_.erase(std::remove(unreachable_.begin(), unreachable_.end(), id), unreachable_.end());
   workers_.erase(it);
 }
@@ -51,17 +56,26 @@ const WorkerState* WorkerRegistry::Find(const std::string& id) const {
   return it == workers_.end() ? nullptr : &it->second;
 }
 
-void WorkerRegistry::AttemptStarted(WorkerState* worker) { Rerank(worker, +1); }
+void WorkerRegistry::AttemptStarted(WorkerState* worker) { Rerank(worker, +1, 0); }
 
 void WorkerRegistry::AttemptEnded(const std::string& id) {
   WorkerState* w = Find(id);
-  if (w != nullptr) Rerank(w, -1);
+  if (w != nullptr) Rerank(w, -1, 0);
 }
 
-void WorkerRegistry::Rerank(WorkerState* worker, int change) {
+void WorkerRegistry::HoldSlot(WorkerState* worker) { Rerank(worker, 0, +1); }
+
+void WorkerRegistry::ReleaseSlot(const std::string& id) {
+  WorkerState* w = Find(id);
+  if (w != nullptr) Rerank(w, 0, -1);
+}
+
+void WorkerRegistry::Rerank(WorkerState* worker, int running, int held) {
   // The set's node is moved, not freed and made again: this runs twice per attempt.
   auto node = by_load_.extract(worker);
-  worker->running += change;
+  worker->running += running;
+  worker->held += held;
+  held_slots_ += held;
   if (!node.empty()) by_load_.insert(std::move(node));
 }
 
@@ -79,10 +93,14 @@ void WorkerRegistry::Drain(const std::string& id) {
 WorkerState* WorkerRegistry::PickFree(int depth, const std::vector<std::string>& exclude) {
   // The least loaded with room first: if it has none, nobody has.
   for (WorkerState* w : by_load_) {
-    if (w->running >= w->slots * depth) return nullptr;
+    if (w->running - w->held >= (w->slots - w->held) * depth) return nullptr;
     if (std::find(exclude.begin(), exclude.end(), w->id) == exclude.end()) return w;
   }
   return nullptr;
+}
+
+bool WorkerRegistry::RoomIfReleased(const WorkerState& worker, int depth) {
+  return worker.held > 0 && worker.running - worker.held < (worker.slots - worker.held + 1) * depth;
 }
 
 bool WorkerRegistry::FetchFailed(const std::string& id, const std::string& reduce,

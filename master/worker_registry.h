@@ -30,6 +30,10 @@ struct WorkerState {
   WorkerLink* link = nullptr;  // not owned; valid while registered
   // Attempts dispatched and not yet answered; changed through the registry.
   int running = 0;
+  // Of those, early reduces waiting for map outputs (slow start): each holds
+  // one of the worker's slots, which nothing else can use until it has all
+  // its inputs. Changed through the registry (HoldSlot, ReleaseSlot).
+  int held = 0;
   int64_t tasks_done = 0;
   int64_t attempts_failed = 0;  // failed here by themselves
   double cpu_percent = 0;       // from the last heartbeat
@@ -71,12 +75,23 @@ class WorkerRegistry {
   // An attempt started on `worker` / ended on worker `id` (no-op if gone).
   void AttemptStarted(WorkerState* worker);
   void AttemptEnded(const std::string& id);
+  // A running attempt on the worker starts / stops holding its slot (an
+  // early reduce waiting for map outputs). No-op if gone.
+  void HoldSlot(WorkerState* worker);
+  void ReleaseSlot(const std::string& id);
+  // Slots held, over every worker.
+  int held_slots() const { return held_slots_; }
   // The worker is going away: it takes no new attempts.
   void Drain(const std::string& id);
 
-  // The least loaded live worker (attempts running per slot) that has room
-  // (fewer than slots * depth running), skipping `exclude`; nullptr if none.
+  // The least loaded live worker (attempts running per slot, not counting
+  // held slots and their attempts) that has room (fewer than depth per slot
+  // not held), skipping `exclude`; nullptr if none. At depth 1, room is a
+  // slot idle now.
   WorkerState* PickFree(int depth, const std::vector<std::string>& exclude);
+  // Whether `worker` would have room at `depth` if one of its held slots
+  // were released.
+  static bool RoomIfReleased(const WorkerState& worker, int depth);
 
   std::vector<v1::WorkerInfo> List() const;
   const std::map<std::string, WorkerState>& workers() const { return workers_; }
@@ -85,9 +100,11 @@ class WorkerRegistry {
   size_t size() const { return workers_.size(); }
 
  private:
-  // Adds `change` to the worker's running attempts, keeping by_load_ ordered.
-  void Rerank(WorkerState* worker, int change);
-  // Orders workers by running / slots, then by registration.
+  // Adds the changes to the worker's running attempts and held slots,
+  // keeping by_load_ ordered.
+  void Rerank(WorkerState* worker, int running, int held);
+  // Orders workers by (running - held) / (slots - held), all slots held
+  // last, then by registration.
   struct ByLoad {
     bool operator()(const WorkerState* a, const WorkerState* b) const;
   };
@@ -96,6 +113,7 @@ class WorkerRegistry {
   std::set<WorkerState*, ByLoad> by_load_;  // the workers not draining
   std::vector<std::string> unreachable_;    // ids of workers with `unreachable` set
   int64_t next_id_ = 1;
+  int held_slots_ = 0;  // the sum of the workers' `held`
 };
 
 }  // namespace ampmr::master

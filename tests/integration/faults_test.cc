@@ -139,6 +139,63 @@ TEST(FaultsTest, StoppedWorkerIsDeclaredLostAndTheJobFinishesElsewhere) {
   EXPECT_THAT(after, HasSubstr("\"worker_id\":\"w3\"")) << after;  // a new id
 }
 
+// Slow start: with the last two maps held at a gate, the job's four reduces
+// run on the four slots no map wants, fetching the outputs of the maps done,
+// before the gate opens; then the output is exact.
+std::vector<std::string> SlowStartJob(const std::string& master, const std::string& input,
+                                      const std::string& output, const std::string& gate) {
+  std::vector<std::string> argv = GatedWordCount(master, input, output, gate, 6);
+  SetFlag(&argv, "--reduces", "4");
+  SetFlag(&argv, "--split-size", "64M");  // a map per file
+  return argv;
+}
+
+TEST(FaultsTest, ReducesRunWhileTheLastMapsWaitAndTheOutputIsExact) {
+  ScratchDir tmp;
+  std::string input = tmp.path() + "/in";
+  MakeCorpus(input, 8, 256 << 10);  // 8 maps
+  TestCluster cluster(tmp.path(), 2, {}, {"--slots", "3"});
+  ASSERT_TRUE(cluster.WaitForWorkers(2));
+  std::string output = tmp.path() + "/out";
+  const std::string gate = tmp.path() + "/gate";
+  std::string job = Submit(SlowStartJob(cluster.address(), input, output, gate));
+  JobProgress seen;
+  ASSERT_TRUE(WaitForProgress(cluster.address(), job, [&](const JobProgress& p) {
+    seen = p;
+    return p.maps_done == 6 && p.reduces_running == 4;
+  })) << "maps done " << seen.maps_done << ", reduces running " << seen.reduces_running;
+  EXPECT_EQ(seen.state, "MAPPING");
+  EXPECT_EQ(seen.reduces_done, 0);
+  WriteFile(gate, "");
+  ASSERT_TRUE(Wait(cluster.address(), job));
+  EXPECT_EQ(ReadCounts(output), SequentialWordCount(input));
+  EXPECT_TRUE(fs::exists(output + "/_SUCCESS"));
+}
+
+// A worker killed while early reduces wait (each worker runs at least one of
+// the four): its reduces run again, the map outputs it held are made again
+// (early reduces elsewhere give way if they hold the slots), and the answer
+// is exact.
+TEST(FaultsTest, WorkerKilledWhileEarlyReducesWaitLeavesTheOutputExact) {
+  ScratchDir tmp;
+  std::string input = tmp.path() + "/in";
+  MakeCorpus(input, 8, 256 << 10);
+  TestCluster cluster(tmp.path(), 2, {}, {"--slots", "3"});
+  ASSERT_TRUE(cluster.WaitForWorkers(2));
+  std::string output = tmp.path() + "/out";
+  const std::string gate = tmp.path() + "/gate";
+  std::string job = Submit(SlowStartJob(cluster.address(), input, output, gate));
+  ASSERT_TRUE(WaitForProgress(cluster.address(), job, [](const JobProgress& p) {
+    return p.maps_done == 6 && p.reduces_running == 4;
+  }));
+  cluster.worker(0)->Signal(SIGKILL);
+  ASSERT_TRUE(cluster.WaitForWorkers(1));
+  WriteFile(gate, "");
+  ASSERT_TRUE(Wait(cluster.address(), job));
+  EXPECT_EQ(ReadCounts(output), SequentialWordCount(input));
+  EXPECT_TRUE(fs::exists(output + "/_SUCCESS"));
+}
+
 // A mapper that neither reads nor writes (here, its child, too) learns
 // nothing from its worker's death; the worker's reaper kills its group.
 TEST(FaultsTest, KilledWorkerTakesItsTaskProcessesWithIt) {

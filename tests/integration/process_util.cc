@@ -306,6 +306,7 @@ JobProgress GetProgress(const std::string& master, const std::string& job_id) {
   }
   absl::SimpleAtoi(field("map", "done"), &p.maps_done);
   absl::SimpleAtoi(field("reduce", "done"), &p.reduces_done);
+  absl::SimpleAtoi(field("reduce", "running"), &p.reduces_running);
   return p;
 }
 

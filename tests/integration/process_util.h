@@ -99,6 +99,7 @@ struct JobProgress {
   std::string state;
   int maps_done = 0;
   int reduces_done = 0;
+  int reduces_running = 0;  // attempts
 };
 JobProgress GetProgress(const std::string& master, const std::string& job_id);
 // Waits until `pred` holds for the job's progress; false after `timeout`.

@@ -70,11 +70,18 @@ CoordinatorOptions OnePerSlot() {
   return options;
 }
 
+// Reduces only once every map is done (no slow start).
+CoordinatorOptions NoSlowStart() {
+  CoordinatorOptions options;
+  options.reduce_slowstart = 1;
+  return options;
+}
+
 TEST(CoordinatorTest, RunsMapsThenReducesAndCommits) {
   TempDir tmp;
   std::string out = tmp.path() + "/out";
   fs::create_directories(out);
-  Cluster c;
+  Cluster c(NoSlowStart());
   FakeWorker* w1 = c.AddWorker();
   FakeWorker* w2 = c.AddWorker();
   std::string job = c.Submit(out, 3, 2);
@@ -533,7 +540,7 @@ TEST(CoordinatorTest, LoopbackShuffleAddressFromAnotherHostIsAWarning) {
 TEST(CoordinatorTest, StragglerGetsABackupAndTheFirstToFinishWins) {
   TempDir tmp;
   std::string out = tmp.path() + "/out";
-  CoordinatorOptions options;
+  CoordinatorOptions options = NoSlowStart();
   options.backup_min_extra = absl::Seconds(3);
   options.heartbeat_timeout = absl::Hours(1);
   Cluster c(options);
@@ -588,6 +595,180 @@ TEST(CoordinatorTest, DrainingWorkerGetsNothingNewAndGivesBackWithoutCounting) {
   EXPECT_EQ(c.Status(job).state(), v1::MAPPING);
   FakeWorker* w2 = c.AddWorker();
   ASSERT_THAT(w2->Open(), SizeIs(1));
+}
+
+}  // namespace
+}  // namespace ampmr::master
+
+namespace ampmr::master {
+namespace {
+
+// The AddMapOutputs the master sent for reduce attempt `attempt`, in order.
+std::vector<v1::AddMapOutputs> AddedTo(const FakeWorker* w, const std::string& attempt) {
+  std::vector<v1::AddMapOutputs> out;
+  for (const v1::Command& c : w->sent) {
+    if (c.has_add_map_outputs() && c.add_map_outputs().attempt_id() == attempt) {
+      out.push_back(c.add_map_outputs());
+    }
+  }
+  return out;
+}
+
+// Slow start: once a map is done and a slot is free with no map queued, a
+// reduce starts with the outputs accepted so far, then gets each one as it
+// is accepted, the last saying so.
+TEST(CoordinatorTest, ReducesStartEarlyAndGetTheRestOfTheirInputsAsMapsAreAccepted) {
+  TempDir tmp;
+  std::string out = tmp.path() + "/out";
+  fs::create_directories(out);
+  Cluster c(OnePerSlot());
+  FakeWorker* w1 = c.AddWorker();
+  FakeWorker* w2 = c.AddWorker();
+  std::string job = c.Submit(out, 3, 2);
+  AnswerMap(w1->Open()[0]);  // m0; m2 takes w1, maps first
+  ASSERT_THAT(w1->Open(), SizeIs(1));
+  ASSERT_TRUE(w1->Open()[0]->command.has_run_map());
+  AnswerMap(w2->Open()[0]);  // m1; nothing queued wants w2: r0 starts early
+  ASSERT_THAT(w2->Open(), SizeIs(1));
+  const v1::RunReduce& r0 = w2->Open()[0]->command.run_reduce();
+  EXPECT_EQ(r0.task().task_id(), "r0");
+  EXPECT_TRUE(r0.more_inputs());
+  ASSERT_EQ(r0.inputs_size(), 2);
+  EXPECT_EQ(r0.inputs(0).map_task_id(), "m0");
+  EXPECT_EQ(r0.inputs(0).worker_id(), c.ids[0]);
+  EXPECT_EQ(r0.inputs(1).map_task_id(), "m1");
+  v1::JobStatus s = c.Status(job);
+  EXPECT_EQ(s.state(), v1::MAPPING);
+  EXPECT_EQ(s.map().running(), 1);
+  EXPECT_EQ(s.reduce().running(), 1);
+  EXPECT_THAT(AddedTo(w2, r0.task().attempt_id()), SizeIs(0));
+
+  AnswerMap(w1->Open()[0]);  // m2, the last
+  std::vector<v1::AddMapOutputs> added = AddedTo(w2, r0.task().attempt_id());
+  ASSERT_THAT(added, SizeIs(1));
+  ASSERT_EQ(added[0].inputs_size(), 1);
+  EXPECT_EQ(added[0].inputs(0).map_task_id(), "m2");
+  EXPECT_EQ(added[0].inputs(0).attempt_id(), job + "-m2-a1");
+  EXPECT_EQ(added[0].inputs(0).shuffle_address(), "127.0.0.1:9001");
+  EXPECT_TRUE(added[0].last());
+  // r1 starts after the maps, with all of them.
+  ASSERT_THAT(w1->Open(), SizeIs(1));
+  const v1::RunReduce& r1 = w1->Open()[0]->command.run_reduce();
+  EXPECT_FALSE(r1.more_inputs());
+  EXPECT_EQ(r1.inputs_size(), 3);
+  AnswerReduce(w1->Open()[0], "b\t2\n");
+  AnswerReduce(w2->Open()[0], "a\t1\n");
+  s = c.Status(job);
+  EXPECT_EQ(s.state(), v1::SUCCEEDED);
+  EXPECT_EQ(s.counters().at("ampmr.map_input_records"), 15);
+  EXPECT_EQ(s.counters().at("ampmr.reduce_output_records"), 2);
+}
+
+TEST(CoordinatorTest, WithSlowStartAtOneReducesWaitForEveryMap) {
+  TempDir tmp;
+  CoordinatorOptions options = NoSlowStart();
+  options.scheduler.max_pipeline_depth = 1;
+  Cluster c(options);
+  FakeWorker* w1 = c.AddWorker();
+  FakeWorker* w2 = c.AddWorker();
+  std::string job = c.Submit(tmp.path() + "/out", 3, 2);
+  AnswerMap(w1->Open()[0]);
+  AnswerMap(w2->Open()[0]);
+  EXPECT_THAT(w2->Open(), SizeIs(0));  // idle: the reduces wait
+  EXPECT_EQ(c.Status(job).reduce().running(), 0);
+}
+
+// A worker lost while its early reduce waits: the reduce runs again
+// elsewhere without counting, the map outputs it held are made again, and
+// the early reduce holding the only slot left gives way to them.
+TEST(CoordinatorTest, WorkerLostWhileEarlyReducesRunLeavesTheJobExact) {
+  TempDir tmp;
+  std::string out = tmp.path() + "/out";
+  fs::create_directories(out);
+  Cluster c(OnePerSlot());
+  FakeWorker* w1 = c.AddWorker();
+  FakeWorker* w2 = c.AddWorker();
+  std::string job = c.Submit(out, 3, 2, /*max_attempts=*/1);
+  AnswerMap(w1->Open()[0]);  // m0 on w1; m2 takes w1
+  AnswerMap(w2->Open()[0]);  // m1 on w2; r0 starts early on w2
+  ASSERT_TRUE(w2->Open()[0]->command.has_run_reduce());
+  AnswerMap(w1->Open()[0]);  // m2 on w1: r0 has all; r1 starts on w1
+  ASSERT_THAT(w1->Open(), SizeIs(1));
+  // w1, holding m0 and m2, is lost before r0 fetched them.
+  c.coordinator.RemoveWorker(c.ids[0], absl::UnavailableError("no heartbeat"));
+  w1->Close(absl::UnavailableError("no heartbeat"));
+  EXPECT_EQ(c.Status(job).map().done(), 1);
+  // r0 cannot fetch m0 from w1: it says so, and is queued again, not counted.
+  absl::Status lost = absl::AbortedError("fetch map output of task m0: connection refused");
+  lost.SetPayload(kLostMapOutputPayload, absl::Cord(job + "-m0-a1"));
+  w2->Open()[0]->answer.Errback(lost);
+  // m0 and m2 run again on w2 first; r0 and r1 after, each once more.
+  std::vector<std::string> ran;
+  while (!w2->Open().empty()) {
+    FakeWorker::Pending* p = w2->Open()[0];
+    if (p->command.has_run_map()) {
+      ran.push_back(p->command.run_map().task().task_id());
+      AnswerMap(p);
+      continue;
+    }
+    const v1::RunReduce& run = p->command.run_reduce();
+    ran.push_back(run.task().task_id());
+    for (const auto& in : run.inputs()) EXPECT_EQ(in.worker_id(), c.ids[1]);
+    AnswerReduce(p, absl::StrCat("k", run.task().partition(), "\t1\n"));
+  }
+  ASSERT_THAT(ran, SizeIs(4));
+  EXPECT_THAT(std::vector<std::string>(ran.begin(), ran.begin() + 2),
+              ::testing::UnorderedElementsAre("m0", "m2"));
+  v1::JobStatus s = c.Status(job);
+  EXPECT_EQ(s.state(), v1::SUCCEEDED) << s.error();
+  EXPECT_EQ(s.map().done(), 3);
+  EXPECT_EQ(s.counters().at("ampmr.map_input_records"), 15);
+  EXPECT_EQ(s.counters().at("ampmr.reduce_output_records"), 2);
+}
+
+// Every slot held by early reduces when a map must run again: one of them
+// is preempted (killed by the master, queued again, not counted) so that the
+// map runs.
+TEST(CoordinatorTest, EarlyReduceHoldingTheSlotAMapNeedsIsPreempted) {
+  TempDir tmp;
+  std::string out = tmp.path() + "/out";
+  fs::create_directories(out);
+  Cluster c(OnePerSlot());
+  FakeWorker* w1 = c.AddWorker();
+  FakeWorker* w2 = c.AddWorker();
+  std::string job = c.Submit(out, 2, 1, /*max_attempts=*/2);
+  AnswerMap(w1->Open()[0]);  // m0 on w1; r0 starts early on w1
+  ASSERT_THAT(w1->Open(), SizeIs(1));
+  const std::string r0 = w1->Open()[0]->command.run_reduce().task().attempt_id();
+  // m1 fails on w2 by itself: it goes to w1, where r0 holds the slot.
+  w2->Open()[0]->answer.Errback(absl::InternalError("mapper exited 1"));
+  EXPECT_THAT(w1->CancelledAttempts(), ::testing::ElementsAre(r0));
+  ASSERT_THAT(w1->Open(), SizeIs(1));
+  EXPECT_EQ(w1->Open()[0]->command.run_map().task().task_id(), "m1");
+  // r0 again, early, on w2, which m1 avoids now.
+  ASSERT_THAT(w2->Open(), SizeIs(1));
+  const v1::RunReduce& again = w2->Open()[0]->command.run_reduce();
+  EXPECT_EQ(again.task().attempt_id(), job + "-r0-a2");
+  EXPECT_TRUE(again.more_inputs());
+  AnswerMap(w1->Open()[0]);
+  std::vector<v1::AddMapOutputs> added = AddedTo(w2, job + "-r0-a2");
+  ASSERT_THAT(added, SizeIs(1));
+  EXPECT_TRUE(added[0].last());
+  EXPECT_THAT(AddedTo(w1, r0), SizeIs(0));
+  AnswerReduce(w2->Open()[0], "a\t1\n");
+  v1::JobStatus s = c.Status(job);
+  EXPECT_EQ(s.state(), v1::SUCCEEDED) << s.error();
+  v1::ListTasksRequest list;
+  list.set_job_id(job);
+  absl::StatusOr<v1::ListTasksResponse> tasks = c.coordinator.ListTasks(list);
+  ASSERT_THAT(tasks, testing::IsOk());
+  for (const v1::TaskInfo& t : tasks->tasks()) {
+    if (t.task_id() != "r0") continue;
+    ASSERT_EQ(t.attempts_size(), 2);
+    EXPECT_EQ(t.attempts(0).state(), v1::ATTEMPT_KILLED);
+    EXPECT_EQ(t.attempts(1).state(), v1::ATTEMPT_SUCCEEDED);
+  }
+  EXPECT_EQ(s.counters().at("ampmr.reduce_output_records"), 1);
 }
 
 }  // namespace
