@@ -14,10 +14,12 @@
 // (TaskSource::reduce_start), but only on a slot that no queued map of any
 // job can use: they are placed after every map that could be, on a slot idle
 // now. Such an early reduce holds its slot while it waits for map outputs.
-// Should a queued map then find no room where early reduces hold slots (its
-// worker lost, a map output made again), the latest of those reduces is
-// preempted (stopped and queued again, not counted) so that the map runs:
-// reduces waiting for maps never keep the maps from running.
+// Should a queued map then find no room where early reduces of its job hold
+// slots it could use (its worker lost, a map output made again), the latest
+// started of them is preempted (stopped and queued again, not counted) so
+// that the map runs; another job's, only when early reduces hold every slot
+// (nothing else would free one). So reduces waiting for maps never keep the
+// maps from running.
 //
 // Pipelining: a worker takes up to slots * depth attempts at once; depth
 // grows above 1 only while recent attempts are short, so tiny tasks are
