@@ -11,7 +11,9 @@
 #include "gtest/gtest.h"
 #include "tests/status_matchers.h"
 #include "tests/worker/test_util.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/key_comparator.h"
 #include "worker/task/stable_hash.h"
 
@@ -94,6 +96,68 @@ Collected Collect(const ScratchDir& dir, MapOutputOptions options, const Pairs& 
   }
   EXPECT_EQ(expect_offset, data.size());
   return result;
+}
+
+// Streaming output arrives as blocks of whole lines (EmitLines, in batches
+// with the keys looked up ahead) or line by line (EmitLine): the same pairs
+// either way, in every case a line can take: no tab (all key), an empty
+// value, an empty key, a CR kept as part of the value, keys longer than 8
+// bytes, with the sum fast path and without, and with a tiny buffer that
+// spills in the middle of a batch.
+TEST(MapOutputCollectorTest, BlocksOfLinesGiveWhatLineByLineGives) {
+  std::string block;
+  for (int i = 0; i < 1000; ++i) {
+    const std::string lines[] = {
+        "w" + std::to_string(i % 37) + "\t1\n",
+        "no-tab-" + std::to_string(i % 5) + "\n",
+        "empty-value\t\n",
+        "\t2\n",  // the empty key
+        "crlf\t3\r\n",
+        "a-key-longer-than-eight-" + std::to_string(i % 11) + "\t4\n",
+    };
+    block += lines[i % 6];
+  }
+  for (TaskSpec combiner : {TaskSpec{}, Builtin("sum")}) {
+    if (combiner.kind != TaskSpec::Kind::kNone) {  // the sum fast path wants integers
+      std::string sums;
+      for (absl::string_view line : absl::StrSplit(block, '\n', absl::SkipEmpty())) {
+        if (absl::StrContains(line, '\t') && !absl::EndsWith(line, "\t") &&
+            !absl::EndsWith(line, "\r")) {
+          absl::StrAppend(&sums, line, "\n");
+        }
+      }
+      block = sums;
+    }
+    for (size_t limit : {MapOutputOptions::kDefaultBufferLimit, size_t{512}}) {
+      SCOPED_TRACE(::testing::Message() << "limit " << limit << " combiner " << combiner.arg);
+      std::vector<Pairs> got[2];
+      for (int way = 0; way < 2; ++way) {
+        ScratchDir dir;
+        auto collector = MapOutputCollector::Create(Options(dir, 3, combiner, limit));
+        ASSERT_THAT(collector, IsOk());
+        if (way == 0) {
+          (*collector)->EmitLines(block);
+        } else {
+          for (absl::string_view line : absl::StrSplit(block, '\n', absl::SkipEmpty())) {
+            (*collector)->EmitLine(line);
+          }
+        }
+        ASSERT_THAT((*collector)->status(), IsOk());
+        auto extents = (*collector)->Finish(dir.Join("out"));
+        ASSERT_THAT(extents, IsOk());
+        std::string data = ReadFile(dir.Join("out"));
+        for (const PartitionExtent& e : *extents) {
+          got[way].push_back(DecodeRun(absl::string_view(data).substr(e.offset, e.length)));
+        }
+      }
+      EXPECT_EQ(got[0], got[1]);
+      bool crlf = false;
+      for (const Pairs& part : got[0]) {
+        for (const auto& [k, v] : part) crlf = crlf || (k == "crlf" && v == "3\r");
+      }
+      EXPECT_EQ(crlf, combiner.kind == TaskSpec::Kind::kNone);
+    }
+  }
 }
 
 TEST(MapOutputCollectorTest, NoCombinerSortsStablyPerPartition) {

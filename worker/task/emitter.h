@@ -22,6 +22,7 @@
 #include <cstring>
 
 #include "absl/strings/string_view.h"
+#include "worker/task/find_byte.h"
 
 namespace ampmr::worker {
 
@@ -37,14 +38,25 @@ class Emitter {
   // pair key<TAB>value, split at the first tab; a line without a tab is a
   // key with an empty value.
   virtual void EmitLine(absl::string_view line) {
-    const char* tab = line.empty()
-                          ? nullptr
-                          : static_cast<const char*>(std::memchr(line.data(), '\t', line.size()));
+    const char* tab = FindByte(line.data(), line.data() + line.size(), '\t');
     if (tab == nullptr) {
       Emit(line, absl::string_view());
     } else {
       size_t at = static_cast<size_t>(tab - line.data());
       Emit(line.substr(0, at), line.substr(at + 1));
+    }
+  }
+
+  // Outputs a block of lines of a streaming task, each ending in '\n' (as
+  // they came from its stdout): by default EmitLine of each.
+  virtual void EmitLines(absl::string_view lines) {
+    const char* p = lines.data();
+    const char* const end = p + lines.size();
+    while (p < end) {
+      const char* nl = FindByte(p, end, '\n');
+      if (nl == nullptr) nl = end;  // a last line without its '\n'
+      EmitLine(absl::string_view(p, static_cast<size_t>(nl - p)));
+      p = nl + 1;
     }
   }
 

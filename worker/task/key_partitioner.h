@@ -24,6 +24,7 @@
 #include "ampmr/v1/session.pb.h"
 #include "common/key_comparator.h"
 #include "common/key_spec.h"
+#include "worker/task/find_byte.h"
 #include "worker/task/stable_hash.h"
 
 namespace ampmr::worker {
@@ -36,15 +37,13 @@ inline void SplitMapOutputLine(const KeySpec& spec, absl::string_view line, absl
                                absl::string_view* value) {
   size_t at = 0;
   for (int f = 0; f < spec.key_fields; ++f) {
-    const void* sep = at >= line.size()
-                          ? nullptr
-                          : std::memchr(line.data() + at, spec.separator, line.size() - at);
+    const char* sep = FindByte(line.data() + at, line.data() + line.size(), spec.separator);
     if (sep == nullptr) {
       *key = line;
       *value = absl::string_view();
       return;
     }
-    at = static_cast<const char*>(sep) - line.data() + 1;
+    at = sep - line.data() + 1;
   }
   *key = line.substr(0, at - 1);
   *value = line.substr(at);

@@ -7,6 +7,7 @@
 #ifndef AMPMR_WORKER_TASK_LINE_EMITTER_H_
 #define AMPMR_WORKER_TASK_LINE_EMITTER_H_
 
+#include <algorithm>
 #include <cstdint>
 
 #include "absl/status/status.h"
@@ -37,6 +38,13 @@ class LineEmitter final : public Emitter {
     ++lines_;
     status_ = file_->Append(line);
     if (status_.ok()) status_ = file_->Append("\n");
+  }
+
+  // A block of whole lines is written as it is.
+  void EmitLines(absl::string_view lines) override {
+    if (!status_.ok()) return;
+    lines_ += std::count(lines.begin(), lines.end(), '\n');
+    status_ = file_->Append(lines);
   }
 
   void IncrementCounter(absl::string_view name, int64_t amount) override {

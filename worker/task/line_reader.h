@@ -1,6 +1,6 @@
 // LineReader reads a non-blocking descriptor (a child's stdout or stderr) in
-// large blocks and hands out whole lines, so the cost per line is a memchr
-// and a call, never a system call.
+// large blocks and hands out whole lines, so the cost per line is a short
+// scan for its newline (FindByte) and a call, never a system call.
 //
 // Not thread-safe; one owner.
 #ifndef AMPMR_WORKER_TASK_LINE_READER_H_
@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "absl/strings/string_view.h"
+#include "worker/task/find_byte.h"
 
 namespace ampmr::worker {
 
@@ -37,7 +38,7 @@ class LineReader {
   void ForEachLine(Fn fn) {
     const char* base = buffer_.get();
     while (begin_ < end_) {
-      const void* nl = std::memchr(base + begin_, '\n', end_ - begin_);
+      const char* nl = FindByte(base + begin_, base + end_, '\n');
       if (nl == nullptr) {
         if (end_ - begin_ >= max_line_) {
           fn(absl::string_view(base + begin_, max_line_));
@@ -46,7 +47,7 @@ class LineReader {
         }
         break;
       }
-      size_t at = static_cast<const char*>(nl) - base;
+      size_t at = nl - base;
       if (at - begin_ > max_line_) {
         fn(absl::string_view(base + begin_, max_line_));
         begin_ += max_line_;
@@ -55,6 +56,19 @@ class LineReader {
       fn(absl::string_view(base + begin_, at - begin_));
       begin_ = at + 1;
     }
+  }
+
+  // Calls fn once with every complete line buffered, as one block ending in
+  // '\n', for a reader whose lines are never cut (max_line SIZE_MAX).
+  template <typename Fn>
+  void TakeLines(Fn fn) {
+    if (begin_ == end_) return;
+    const char* base = buffer_.get();
+    const void* last = ::memrchr(base + begin_, '\n', end_ - begin_);
+    if (last == nullptr) return;
+    const size_t at = static_cast<const char*>(last) - base + 1;
+    fn(absl::string_view(base + begin_, at - begin_));
+    begin_ = at;
   }
 
   // At end of file: calls fn with the last line if it had no '\n'.

@@ -127,14 +127,34 @@ void MapOutputCollector::Emit(absl::string_view key, absl::string_view value) {
 }
 
 void MapOutputCollector::EmitLine(absl::string_view line) {
-  if (options_.keys.key_fields == 1 && options_.keys.separator == '\t') {
-    Emitter::EmitLine(line);
-    return;
-  }
   absl::string_view key;
   absl::string_view value;
   SplitMapOutputLine(options_.keys, line, &key, &value);
   Emit(key, value);
+}
+
+void MapOutputCollector::EmitLines(absl::string_view lines) {
+  if (buffer_ == nullptr) {
+    Emitter::EmitLines(lines);
+    return;
+  }
+  constexpr int kBatch = 16;
+  absl::string_view keys[kBatch];
+  absl::string_view values[kBatch];
+  const char* p = lines.data();
+  const char* const end = p + lines.size();
+  while (p < end) {
+    int n = 0;
+    for (; n < kBatch && p < end; ++n) {
+      const char* nl = FindByte(p, end, '\n');
+      if (nl == nullptr) nl = end;
+      SplitMapOutputLine(options_.keys, absl::string_view(p, static_cast<size_t>(nl - p)), &keys[n],
+                         &values[n]);
+      buffer_->Prefetch(keys[n]);
+      p = nl + 1;
+    }
+    for (int i = 0; i < n; ++i) Emit(keys[i], values[i]);
+  }
 }
 
 void MapOutputCollector::EmitToSums(absl::string_view key, absl::string_view value) {

@@ -93,6 +93,12 @@ uint32_t SortBuffer::FindOrAddKey(absl::string_view key, uint64_t prefix,
   return index;
 }
 
+void SortBuffer::Prefetch(absl::string_view key) const {
+  if (!find_keys_ || slots_.empty()) return;
+  const size_t s = KeyHash(key.data(), key.size(), KeyPrefix(key)) & (slots_.size() - 1);
+  __builtin_prefetch(&slots_[s]);
+}
+
 void SortBuffer::Add(absl::string_view key, absl::string_view value,
                      absl::FunctionRef<int(absl::string_view)> partition_of) {
   const uint64_t prefix = KeyPrefix(key);
@@ -103,9 +109,12 @@ void SortBuffer::Add(absl::string_view key, absl::string_view value,
     v = Allocate(value.size());
     std::memcpy(v, value.data(), value.size());
   }
-  pairs_.push_back({v, k, static_cast<uint32_t>(value.size())});
+  const size_t chunk = pairs_ / kPairChunk;
+  if (chunk == pair_chunks_.size()) pair_chunks_.emplace_back(new Pair[kPairChunk]);
+  pair_chunks_[chunk][pairs_ % kPairChunk] = {v, k, static_cast<uint32_t>(value.size())};
+  ++pairs_;
   // Mostly distinct keys: a lookup per pair finds nothing to share.
-  if (pairs_.size() % kLookupCheckPairs == 0 && find_keys_ && 2 * keys_.size() > pairs_.size()) {
+  if (pairs_ % kLookupCheckPairs == 0 && find_keys_ && 2 * keys_.size() > pairs_) {
     find_keys_ = false;
   }
 }
@@ -228,7 +237,7 @@ void SortBuffer::Sort(const KeyComparator* order) {
   // refers to an earlier key after it.
   if (order != nullptr && order->bytewise()) order = nullptr;
   cursor_.assign(keys_.size(), 0);
-  for (const Pair& p : pairs_) ++cursor_[p.key];  // counts, for now
+  ForEachPair([this](const Pair& p) { ++cursor_[p.key]; });  // counts, for now
   partition_start_.resize(partition_keys_.size() + 1);
   uint32_t at = 0;
   for (size_t partition = 0; partition < partition_keys_.size(); ++partition) {
@@ -249,19 +258,23 @@ void SortBuffer::Sort(const KeyComparator* order) {
     }
   }
   partition_start_.back() = at;
-  sorted_.resize(pairs_.size());
-  for (const Pair& p : pairs_) sorted_[cursor_[p.key]++] = p;
+  if (sorted_capacity_ < pairs_) {
+    sorted_.reset(new Pair[pairs_]);
+    sorted_capacity_ = pairs_;
+  }
+  Pair* const sorted = sorted_.get();
+  ForEachPair([this, sorted](const Pair& p) { sorted[cursor_[p.key]++] = p; });
 }
 
 std::unique_ptr<SortBuffer::Partition> SortBuffer::Sorted(int partition) const {
-  return std::make_unique<Partition>(sorted_.data() + partition_start_[partition],
-                                     sorted_.data() + partition_start_[partition + 1], &keys_);
+  return std::make_unique<Partition>(sorted_.get() + partition_start_[partition],
+                                     sorted_.get() + partition_start_[partition + 1], &keys_);
 }
 
 void SortBuffer::Clear() {
   for (std::vector<uint32_t>& keys : partition_keys_) keys.clear();
   keys_.clear();
-  pairs_.clear();
+  pairs_ = 0;
   slots_.clear();
   find_keys_ = true;
   block_ = 0;

@@ -20,6 +20,7 @@
 #ifndef AMPMR_WORKER_TASK_SORT_BUFFER_H_
 #define AMPMR_WORKER_TASK_SORT_BUFFER_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -44,16 +45,21 @@ class SortBuffer {
   // buffer calls partition_of once per distinct key while it looks keys up
   // (see the top), which therefore must give a key the same partition every
   // time. REQUIRES: 0 <= partition_of(key) < partitions, key.size() and
-  // value.size() <= kMaxFieldSize.
+  // value.size() <= kMaxFieldSize, fewer than 2^32 pairs since the last
+  // Clear (the collector's buffer limit keeps far below).
   void Add(absl::string_view key, absl::string_view value,
            absl::FunctionRef<int(absl::string_view)> partition_of);
 
+  // A hint that `key` will be added soon: fetches its hash table slot into
+  // the cache.
+  void Prefetch(absl::string_view key) const;
+
   // Bytes held: arena bytes in use plus key, pair and hash table entries.
   size_t memory_usage() const {
-    return arena_used_ + keys_.size() * (sizeof(Key) + sizeof(uint32_t)) +
-           pairs_.size() * sizeof(Pair) + slots_.size() * sizeof(Slot);
+    return arena_used_ + keys_.size() * (sizeof(Key) + sizeof(uint32_t)) + pairs_ * sizeof(Pair) +
+           slots_.size() * sizeof(Slot);
   }
-  size_t pairs() const { return pairs_.size(); }
+  size_t pairs() const { return pairs_; }
 
   // One sorted partition: its pairs in order.
   class Partition;
@@ -108,6 +114,15 @@ class SortBuffer {
                         absl::FunctionRef<int(absl::string_view)> partition_of);
   uint32_t AddKey(absl::string_view key, uint64_t prefix, int partition);
   void GrowSlots();
+  // Calls fn(pair) for every pair in emit order.
+  template <typename Fn>
+  void ForEachPair(Fn fn) const {
+    for (size_t start = 0; start < pairs_; start += kPairChunk) {
+      const Pair* chunk = pair_chunks_[start / kPairChunk].get();
+      const size_t n = std::min(kPairChunk, pairs_ - start);
+      for (size_t i = 0; i < n; ++i) fn(chunk[i]);
+    }
+  }
   // Orders sort_keys_ (one partition's keys) stably by `order`, null:
   // bytewise.
   void SortKeys(const KeyComparator* order);
@@ -122,7 +137,11 @@ class SortBuffer {
 
   std::vector<Key> keys_;
   std::vector<std::vector<uint32_t>> partition_keys_;  // by partition: its keys
-  std::vector<Pair> pairs_;                            // in emit order
+  // The pairs in emit order, in chunks of kPairChunk (so that growing
+  // never copies them), kept for reuse after Clear.
+  static constexpr size_t kPairChunk = size_t{1} << 16;
+  std::vector<std::unique_ptr<Pair[]>> pair_chunks_;
+  size_t pairs_ = 0;
   // Open addressing over keys_, a power of two long and at most 3/4 full;
   // empty until the first lookup.
   std::vector<Slot> slots_;
@@ -130,7 +149,8 @@ class SortBuffer {
 
   // What Sort makes: the pairs by partition and key, and where each
   // partition starts (partitions + 1 entries).
-  std::vector<Pair> sorted_;
+  std::unique_ptr<Pair[]> sorted_;
+  size_t sorted_capacity_ = 0;
   std::vector<size_t> partition_start_;
   // Sort's temporary space, kept for the next Sort.
   std::vector<SortEntry> sort_keys_;

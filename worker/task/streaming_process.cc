@@ -165,7 +165,7 @@ void StreamingProcess::ReadStdout(Emitter* out) {
   ssize_t n = stdout_.ReadFrom(child_->fd(1));
   if (n > 0) {
     options_.progress->Touch();
-    stdout_.ForEachLine([out](absl::string_view line) { out->EmitLine(line); });
+    stdout_.TakeLines([out](absl::string_view lines) { out->EmitLines(lines); });
   } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
     stdout_.FlushLast([out](absl::string_view line) { out->EmitLine(line); });
     child_->CloseFd(1);

@@ -8,7 +8,7 @@
 // loop over stdin, stdout and stderr (all non-blocking) also drains the
 // output, so a child that writes a lot before it has read all of its input
 // never deadlocks with us. Pipes are 1 MiB and read and written in big
-// blocks; the per-line cost is a memchr and a virtual call.
+// blocks; the per-line cost is a short scan (FindByte) and a virtual call.
 //
 // A child may exit (or close stdin) before it has read all its input; the
 // rest is dropped and, if it exited with status 0, that is a success. The
