@@ -9,6 +9,9 @@
 # more run on a standing cluster to split the CPU time between the workers
 # themselves (the framework) and their child processes (sh, python3), from
 # /proc/PID/stat (utime+stime vs cutime+cstime). Prints markdown.
+# The corpus is made from $AMPMR_BENCH_BOOKS, else the Gutenberg books beside
+# the source tree, else /usr/share/common-licenses (a far smaller vocabulary:
+# set AMPMR_BENCH_BOOKS to compare figures).
 #
 #   bench/streaming.sh [BUILD_DIR] [RUNS]
 #
@@ -72,4 +75,4 @@ for p in "${WORKER_PIDS[@]}"; do
   self=$((self + f[13] + f[14]))
   children=$((children + f[15] + f[16]))
 done
-echo "| CPU, 2 workers | workers themselves $(calc "$self / $ticks" 2)s | their children (sh, python3) $(calc "$children / $ticks" 2)s | framework share $(calc "100 * $self / ($self + $children)" 1)% |"
+echo "| CPU, 2 workers | workers themselves $(calc "$self / $ticks" 2)s | their children (sh, python3) $(calc "$children / $ticks" 2)s | framework share $(calc "100 * $self / ($self + $children)" 1)% | workers/children $(calc "100 * $self / $children" 1)% |"
