@@ -136,8 +136,7 @@ bool JobRun::PreemptEarlyReduce(const std::string& worker_id) {
   Attempt attempt = std::move(task->running[latest]);
   task->running.erase(task->running.begin() + static_cast<std::ptrdiff_t>(latest));
   AMPMR_LOG(INFO) << "early reduce preempted so that a map can run job=" << id_
-                  << " task=" << task->id() << " attempt=" << attempt.id
-                  << " worker=" << worker_id;
+                  << " task=" << task->id() << " attempt=" << attempt.id << " worker=" << worker_id;
   KillAttempt(&attempt);
   if (task->running.empty() && !task->queued) {
     SetState(task, Task::State::kPending);

@@ -3,8 +3,8 @@
 // worker holds are read in place; others are fetched from their worker's
 // ShuffleService into one local file, up to kParallelFetches at a time (as
 // Hadoop's shuffle.parallelcopies), so the round trips of many small fetches
-// overlap, and, when the reduce started early, overlap the maps still running. Fetches carry the cluster token
-// and, with --tls-ca, run over TLS verified against it.
+// overlap, and, when the reduce started early, overlap the maps still running. Fetches carry the
+// cluster token and, with --tls-ca, run over TLS verified against it.
 //
 // Thread-safe; called from slot threads.
 #ifndef AMPMR_WORKER_SHUFFLE_FETCHER_H_

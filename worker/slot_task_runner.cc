@@ -136,8 +136,8 @@ void SlotTaskRunner::RunReduce(v1::RunReduce run, Done<v1::ReduceDone> done) {
     std::lock_guard<std::mutex> lock(mu_);
     feeds_[attempt] = feed;
   }
-  SlotPool::Dropped dropped = [this, attempt, dropped = Dropped(attempt, done)](
-                                  const absl::Status& why) {
+  SlotPool::Dropped dropped = [this, attempt,
+                               dropped = Dropped(attempt, done)](const absl::Status& why) {
     EndFeed(attempt);
     dropped(why);
   };

@@ -160,10 +160,12 @@ TEST(FaultsTest, ReducesRunWhileTheLastMapsWaitAndTheOutputIsExact) {
   const std::string gate = tmp.path() + "/gate";
   std::string job = Submit(SlowStartJob(cluster.address(), input, output, gate));
   JobProgress seen;
-  ASSERT_TRUE(WaitForProgress(cluster.address(), job, [&](const JobProgress& p) {
-    seen = p;
-    return p.maps_done == 6 && p.reduces_running == 4;
-  })) << "maps done " << seen.maps_done << ", reduces running " << seen.reduces_running;
+  ASSERT_TRUE(WaitForProgress(cluster.address(), job,
+                              [&](const JobProgress& p) {
+                                seen = p;
+                                return p.maps_done == 6 && p.reduces_running == 4;
+                              }))
+      << "maps done " << seen.maps_done << ", reduces running " << seen.reduces_running;
   EXPECT_EQ(seen.state, "MAPPING");
   EXPECT_EQ(seen.reduces_done, 0);
   WriteFile(gate, "");

@@ -43,7 +43,7 @@ class FakeJob : public TaskSource {
     const int done = MapsDone();
     if (done == maps_) return ReduceStart::kNow;
     return done >= std::ceil(slowstart_ * maps_ - 1e-9) ? ReduceStart::kEarly
-                                                         : ReduceStart::kNotYet;
+                                                        : ReduceStart::kNotYet;
   }
   void StartAttempt(Task* task, WorkerState* worker) override {
     registry->AttemptStarted(worker);
@@ -133,7 +133,7 @@ struct Cluster {
     }
   }
   FakeJob* AddJob(const std::string& name, int priority, int tasks, int reduces = 0,
-                 double slowstart = 1) {
+                  double slowstart = 1) {
     jobs.push_back(std::make_unique<FakeJob>(name, priority, tasks, reduces, slowstart));
     FakeJob* job = jobs.back().get();
     job->registry = &registry;
@@ -423,7 +423,7 @@ TEST(SchedulerTest, EarlyReducesNeverTakeASlotAQueuedMapWants) {
   c.scheduler.Schedule();
   EXPECT_EQ(d->RunningReduces(), 0);
   EXPECT_EQ(d->started.size(), 0u);  // no slot free yet
-  c.FinishMap(a);  // a's reduce no longer waits; its map's slot goes to d's map
+  c.FinishMap(a);                    // a's reduce no longer waits; its map's slot goes to d's map
   ASSERT_EQ(d->started.size(), 1u);
   EXPECT_TRUE(d->started[0]->is_map());
 }

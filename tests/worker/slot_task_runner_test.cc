@@ -236,8 +236,9 @@ TEST(SlotTaskRunnerTest, AFetchFailureNoOtherLocationReplacesFailsTheAttempt) {
   s.Add({s.At(1), s.At(3)}, /*last=*/true);
   absl::StatusOr<v1::ReduceDone> result = Wait(&done);
   ASSERT_THAT(result, StatusIs(absl::StatusCode::kAborted));
-  EXPECT_THAT(result.status().message(),
-              HasSubstr(absl::StrCat("fetch map output of task m2 from worker=w2 at ", s.address())));
+  EXPECT_THAT(
+      result.status().message(),
+      HasSubstr(absl::StrCat("fetch map output of task m2 from worker=w2 at ", s.address())));
   auto lost = result.status().GetPayload(kLostMapOutputPayload);
   ASSERT_TRUE(lost.has_value());
   EXPECT_EQ(std::string(*lost), "j1-m2-a9");
