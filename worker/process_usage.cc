@@ -1,11 +1,12 @@
 #include "worker/process_usage.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -24,15 +25,30 @@ struct Stat {
   int64_t rss_pages = 0;
 };
 
-// /proc/PID/stat; false if the process is gone or the line is not as expected.
-bool ReadStat(const std::string& pid, Stat* stat) {
-  std::ifstream in("/proc/" + pid + "/stat");
-  std::string line((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+// /proc/PID/stat; false if the process is gone (also between the open and the
+// read: ESRCH) or the line is not as expected.
+bool ReadStat(const char* pid, Stat* stat) {
+  char path[64];
+  if (std::snprintf(path, sizeof(path), "/proc/%s/stat", pid) >= static_cast<int>(sizeof(path))) {
+    return false;
+  }
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  // One read: the kernel makes the whole line at once (52 fields, well
+  // under this).
+  char buffer[2048];
+  ssize_t n;
+  do {
+    n = ::read(fd, buffer, sizeof(buffer));
+  } while (n < 0 && errno == EINTR);
+  ::close(fd);
+  if (n <= 0) return false;
+  absl::string_view line(buffer, static_cast<size_t>(n));
   // The command name (field 2) is in parentheses and may hold spaces or ')'.
   size_t close = line.rfind(')');
   if (close == std::string::npos) return false;
   std::vector<absl::string_view> f =
-      absl::StrSplit(absl::string_view(line).substr(close + 1), ' ', absl::SkipEmpty());
+      absl::StrSplit(line.substr(close + 1), ' ', absl::SkipEmpty());
   // f[0] is field 3 (state): field N is f[N - 3].
   if (f.size() < 22) return false;
   int64_t ppid = 0, utime = 0, stime = 0, cutime = 0, cstime = 0, rss = 0;

@@ -2,6 +2,7 @@
 // parent's tree, while it runs and after it was reaped.
 #include "worker/process_usage.h"
 
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -78,6 +79,31 @@ TEST(ProcessUsageTest, AGoneRootUsesNothing) {
   UsageSample sample = usage.Sample(absl::Now() + absl::Seconds(1));
   EXPECT_EQ(sample.cpu_percent, 0);
   EXPECT_EQ(sample.rss_bytes, 0);
+}
+
+// Processes that exit while the tree is read (a /proc/PID/stat opened, then
+// its process reaped before the read: ESRCH) are skipped, never thrown over.
+TEST(ProcessUsageTest, ProcessesExitingWhileTheTreeIsReadAreSkipped) {
+  pid_t churn = fork();
+  ASSERT_GE(churn, 0);
+  if (churn == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // gone with the test, however it ends
+    for (;;) {
+      pid_t p = fork();
+      if (p == 0) _exit(0);
+      if (p > 0) waitpid(p, nullptr, 0);
+    }
+  }
+  ProcessUsage usage(getpid());
+  int64_t sampled = 0;
+  const absl::Time end = absl::Now() + absl::Seconds(1);
+  while (absl::Now() < end) {
+    usage.Sample(absl::Now());
+    ++sampled;
+  }
+  kill(churn, SIGKILL);
+  waitpid(churn, nullptr, 0);
+  EXPECT_GT(sampled, 0);
 }
 
 }  // namespace
