@@ -33,6 +33,31 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// $TMPDIR for this test binary and every process it starts: a directory of
+// its own, removed when the binary exits, so what its processes leave in the
+// temporary directory (the default work dir of a worker that was SIGKILLed)
+// goes with it. 0711: a --task-user may pass through to a work dir inside.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "ampmr-tests-XXXXXX").string();
+    if (mkdtemp(tmpl.data()) == nullptr || chmod(tmpl.c_str(), 0711) != 0) return;
+    dir_ = tmpl;
+    setenv("TMPDIR", dir_.c_str(), 1);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!dir_.empty()) fs::remove_all(dir_, ec);
+  }
+
+ private:
+  std::string dir_;
+};
+
+// Before main(), while there is one thread (setenv is not thread-safe), and
+// before the token file, which goes in it.
+[[maybe_unused]] const TempDir kTempDir;
+
 // See TestTokenFile().
 class TokenFile {
  public:

@@ -54,6 +54,10 @@ class Daemon {
   bool reaped_ = false;
 };
 
+// A test binary linking this sets $TMPDIR, before main(), to a directory of
+// its own that is removed when it exits: ScratchDirs, the token file and the
+// default work dirs of workers it starts (SIGKILLed or not) all go there.
+//
 // The cluster token of the processes a test binary starts: a fresh random
 // token in a file of mode 0600 (its directory removed when the binary exits),
 // made before main() and set as $AMPMR_TOKEN_FILE, so every master, worker
