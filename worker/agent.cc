@@ -215,11 +215,11 @@ void Agent::RunMap(v1::RunMap run, Reply reply) {
 void Agent::RunReduce(v1::RunReduce run, Reply reply) {
   auto held = std::make_shared<v1::RunReduce>(std::move(run));
   const std::string attempt = held->task().attempt_id();
-  reduces_waiting_[attempt] = held;
-  StartWithFiles(held->task(), std::move(reply), [this, held, attempt](Reply r) {
-    reduces_waiting_.erase(attempt);
+  StartWithFiles(held->task(), std::move(reply), [this, held](Reply r) {
     runner_->RunReduce(std::move(*held), AnswerReduce(std::move(r)));
   });
+  // Waiting for its job's files: map outputs named meanwhile are added here.
+  if (waiting_attempts_.count(attempt) > 0) reduces_waiting_[attempt] = held;
 }
 
 void Agent::AddMapOutputs(const v1::AddMapOutputs& more) {
@@ -238,6 +238,8 @@ void Agent::StartWithFiles(const v1::TaskContext& task, Reply reply,
   waiting_attempts_.insert(task.attempt_id());
   WaitForJobFiles(task.job_id(), [this, task, reply = std::move(reply),
                                   start = std::move(start)](absl::Status got) {
+    // From now on a reduce's later map outputs go to the runner (or nowhere).
+    reduces_waiting_.erase(task.attempt_id());
     if (waiting_attempts_.erase(task.attempt_id()) == 0) {
       return reply(absl::CancelledError(
           absl::StrCat("attempt=", task.attempt_id(), ": cancelled while waiting for its job's "

@@ -646,5 +646,26 @@ TEST(AgentTest, MoreInputsOfAReduceWaitingForItsFilesAreKeptForIt) {
   EXPECT_THAT(h.runner.added, IsEmpty());
 }
 
+// A reduce whose files cannot be had is answered and forgotten: later inputs
+// named for it are not kept for a start that will never come.
+TEST(AgentTest, AReduceThatCouldNotStartKeepsNoInputs) {
+  AgentHarness h;
+  h.Connect();
+  h.Welcome();
+  v1::Command run = RunReduce("j1-r0-a1");
+  run.mutable_run_reduce()->mutable_task()->set_job_id("j1");
+  run.mutable_run_reduce()->mutable_task()->add_files("m.py");
+  run.mutable_run_reduce()->set_more_inputs(true);
+  h.FromMaster(5, run);
+  std::vector<v1::Box> asks = h.Sent(v1::Command::kGetJobFiles);
+  ASSERT_THAT(asks, SizeIs(1));
+  h.AnswerAsk(asks[0].ask(), absl::NotFoundError("no running job j1"));
+  EXPECT_THAT(*h.ReplyTo(5), StatusIs(absl::StatusCode::kAborted, HasSubstr("no running job")));
+  h.FromMaster(0, AddMapOutputs("j1-r0-a1", "m1", /*last=*/true));
+  // Passed on to the runner (which knows no such attempt), not held.
+  EXPECT_THAT(h.runner.added, SizeIs(1));
+  EXPECT_THAT(h.runner.attempts, IsEmpty());
+}
+
 }  // namespace
 }  // namespace ampmr::worker
