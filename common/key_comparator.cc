@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/key_prefix.h"
+
 namespace ampmr {
 namespace {
 
@@ -90,13 +92,6 @@ namespace {
 
 // The first 8 bytes of `s`, big-endian, zero padded: a shorter string pads
 // with bytes no real byte is below, so prefixes order as the strings do.
-uint64_t BytesPrefix(absl::string_view s) {
-  uint64_t v = 0;
-  const size_t n = std::min<size_t>(s.size(), 8);
-  for (size_t i = 0; i < 8; ++i) v = (v << 8) | (i < n ? static_cast<unsigned char>(s[i]) : 0);
-  return v;
-}
-
 // sort -n's value of `s` truncated toward zero to an integer, saturated at
 // +-10^18, with the sign bit flipped so that unsigned order is numeric order.
 // Truncation and saturation never reverse an order, so a strictly smaller
@@ -117,10 +112,10 @@ uint64_t NumericPrefix(absl::string_view s) {
 }  // namespace
 
 uint64_t KeyComparator::OrderPrefix(absl::string_view key) const {
-  if (spec_.sort_keys.empty()) return BytesPrefix(key);
+  if (spec_.sort_keys.empty()) return KeyPrefix(key);
   const SortKey& k = spec_.sort_keys[0];
   absl::string_view field = Extract(key, k);
-  uint64_t prefix = k.numeric ? NumericPrefix(field) : BytesPrefix(field);
+  uint64_t prefix = k.numeric ? NumericPrefix(field) : KeyPrefix(field);
   return k.reverse ? ~prefix : prefix;
 }
 

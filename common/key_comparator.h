@@ -30,7 +30,7 @@ class KeyComparator {
   // Compare(a, b) < 0 (and > likewise); equal prefixes decide nothing. It
   // summarises the first sort key only: its first 8 bytes (zero padded), or
   // for -n its integer part (truncated, saturated past 18 digits), inverted
-  // under r. Bytewise: the key's first 8 bytes.
+  // under r. Bytewise: the key's first 8 bytes (KeyPrefix).
   uint64_t OrderPrefix(absl::string_view key) const;
   // Compare, given both keys' OrderPrefix.
   int ComparePrefixed(uint64_t prefix_a, absl::string_view a, uint64_t prefix_b,

@@ -26,7 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "common/key_comparator.h"
-#include "worker/task/key_prefix.h"
+#include "common/key_prefix.h"
 #include "worker/task/record_io.h"
 #include "worker/task/reducer.h"
 

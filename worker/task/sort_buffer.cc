@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "worker/task/key_prefix.h"
+#include "common/key_prefix.h"
 #include "worker/task/stable_hash.h"
 
 namespace ampmr::worker {

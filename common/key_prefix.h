@@ -2,18 +2,19 @@
 // padded, so that comparing two prefixes as integers orders the keys
 // bytewise as far as their first 8 bytes go (equal prefixes leave the bytes
 // past 8, and the sizes, to compare). The sort buffer and the merge keep one
-// per key so that most comparisons are one integer compare.
+// per key so that most comparisons are one integer compare; KeyComparator's
+// OrderPrefix is this for bytewise keys and fields.
 //
 // Thread-safe (pure functions).
-#ifndef AMPMR_WORKER_TASK_KEY_PREFIX_H_
-#define AMPMR_WORKER_TASK_KEY_PREFIX_H_
+#ifndef AMPMR_COMMON_KEY_PREFIX_H_
+#define AMPMR_COMMON_KEY_PREFIX_H_
 
 #include <cstdint>
 #include <cstring>
 
 #include "absl/strings/string_view.h"
 
-namespace ampmr::worker {
+namespace ampmr {
 namespace key_prefix_internal {
 
 inline uint64_t Load64BigEndian(const char* p) {
@@ -70,6 +71,6 @@ inline int CompareGivenPrefixes(uint64_t prefix_a, absl::string_view a, uint64_t
   return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
 }
 
-}  // namespace ampmr::worker
+}  // namespace ampmr
 
-#endif  // AMPMR_WORKER_TASK_KEY_PREFIX_H_
+#endif  // AMPMR_COMMON_KEY_PREFIX_H_

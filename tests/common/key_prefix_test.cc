@@ -1,4 +1,4 @@
-#include "worker/task/key_prefix.h"
+#include "common/key_prefix.h"
 
 #include <cstring>
 #include <memory>
@@ -6,7 +6,7 @@
 
 #include "gtest/gtest.h"
 
-namespace ampmr::worker {
+namespace ampmr {
 namespace {
 
 // The straightforward prefix: the first min(size, 8) bytes, big-endian,
@@ -50,4 +50,4 @@ TEST(KeyPrefixTest, CompareGivenPrefixesIsBytewise) {
 }
 
 }  // namespace
-}  // namespace ampmr::worker
+}  // namespace ampmr
