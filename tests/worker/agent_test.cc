@@ -619,17 +619,23 @@ TEST(AgentTest, MoreInputsOfAReduceReachTheRunner) {
   EXPECT_FALSE(h.ReplyTo(5).has_value());  // answered when the attempt ends
 }
 
+// A reduce of job j1 started early (more inputs to come) that names m.py.
+v1::Command EarlyReduceWithFiles(const std::string& attempt_id) {
+  v1::Command c = RunReduce(attempt_id);
+  c.mutable_run_reduce()->mutable_task()->set_job_id("j1");
+  c.mutable_run_reduce()->mutable_task()->add_files("m.py");
+  c.mutable_run_reduce()->set_more_inputs(true);
+  return c;
+}
+
 // Inputs that arrive while the reduce waits for its job's files are in what
 // the runner gets once they are here.
 TEST(AgentTest, MoreInputsOfAReduceWaitingForItsFilesAreKeptForIt) {
   AgentHarness h;
   h.Connect();
   h.Welcome();
-  v1::Command run = RunReduce("j1-r0-a1");
-  run.mutable_run_reduce()->mutable_task()->set_job_id("j1");
-  run.mutable_run_reduce()->mutable_task()->add_files("m.py");
+  v1::Command run = EarlyReduceWithFiles("j1-r0-a1");
   run.mutable_run_reduce()->add_inputs()->set_map_task_id("m0");
-  run.mutable_run_reduce()->set_more_inputs(true);
   h.FromMaster(5, run);
   h.FromMaster(0, AddMapOutputs("j1-r0-a1", "m1", /*last=*/false));
   h.FromMaster(0, AddMapOutputs("j1-r0-a1", "m2", /*last=*/true));
@@ -652,11 +658,7 @@ TEST(AgentTest, AReduceThatCouldNotStartKeepsNoInputs) {
   AgentHarness h;
   h.Connect();
   h.Welcome();
-  v1::Command run = RunReduce("j1-r0-a1");
-  run.mutable_run_reduce()->mutable_task()->set_job_id("j1");
-  run.mutable_run_reduce()->mutable_task()->add_files("m.py");
-  run.mutable_run_reduce()->set_more_inputs(true);
-  h.FromMaster(5, run);
+  h.FromMaster(5, EarlyReduceWithFiles("j1-r0-a1"));
   std::vector<v1::Box> asks = h.Sent(v1::Command::kGetJobFiles);
   ASSERT_THAT(asks, SizeIs(1));
   h.AnswerAsk(asks[0].ask(), absl::NotFoundError("no running job j1"));
