@@ -351,6 +351,17 @@ void Coordinator::AttemptStatuses(
   }
 }
 
+void Coordinator::FetchFailures(
+    const std::string& worker_id,
+    const google::protobuf::RepeatedPtrField<v1::FetchFailure>& failures) {
+  for (const v1::FetchFailure& failure : failures) {
+    for (auto& [id, job] : jobs_) {
+      if (job->ReduceFetchFailed(worker_id, failure)) break;
+    }
+  }
+  scheduler_.Schedule();
+}
+
 void Coordinator::CheckHeartbeats() {
   absl::Time now = loop_->Now();
   std::vector<std::pair<std::string, WorkerLink*>> silent;

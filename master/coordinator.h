@@ -122,6 +122,10 @@ class Coordinator {
   void WorkerSeen(const std::string& worker_id);
   // A heartbeat's reporter:status lines of the worker's running attempts.
   void AttemptStatuses(const google::protobuf::RepeatedPtrField<v1::AttemptStatus>& statuses);
+  // A heartbeat's failed fetches of reduces waiting for map outputs: the
+  // outputs they name are made again.
+  void FetchFailures(const std::string& worker_id,
+                     const google::protobuf::RepeatedPtrField<v1::FetchFailure>& failures);
   // The worker is going away (SIGTERM): it gets no new attempts, and the
   // attempts it gives back do not count against --max-attempts.
   void DrainWorker(const std::string& worker_id);

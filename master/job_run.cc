@@ -241,6 +241,25 @@ void JobRun::OnWorkerLost(const std::string& worker_id) {
   }
 }
 
+bool JobRun::ReduceFetchFailed(const std::string& worker_id, const v1::FetchFailure& failure) {
+  auto [reduce, attempt] = FindRunning(failure.attempt_id());
+  if (attempt == nullptr) return false;
+  if (reduce->kind != Task::Kind::kReduce || attempt->worker_id != worker_id || finished()) {
+    return true;
+  }
+  for (auto& map : maps_) {
+    if (map->output.attempt_id != failure.lost_attempt_id()) continue;
+    AMPMR_LOG(INFO) << "reduce waiting for map outputs could not fetch one job=" << id_
+                    << " task=" << reduce->id() << " attempt=" << attempt->id
+                    << " worker=" << attempt->worker_id << ": " << failure.error();
+    OnFetchFailed(*reduce, map.get(),
+                  absl::AbortedError(absl::StrCat("attempt=", attempt->id, " worker=",
+                                                  attempt->worker_id, ": ", failure.error())));
+    break;
+  }
+  return true;
+}
+
 void JobRun::OnFetchFailed(const Task& reduce, Task* map, const absl::Status& error) {
   std::string holder, address;
   if (map->output.holder >= 0) {

@@ -115,6 +115,12 @@ class JobRun : public TaskSource {
   // A running attempt's last reporter:status line, shown in Status() while
   // it runs. False if `attempt_id` is not a running attempt of this job.
   bool SetAttemptStatus(const std::string& attempt_id, const std::string& status);
+  // A reduce attempt started early, running on `worker_id`, could not fetch
+  // a map output and waits for another: that output is made again now (as
+  // when a reduce fails its fetch). False if `failure.attempt_id()` is not a
+  // running attempt of this job; ignored if it runs elsewhere or the output
+  // named is no longer the map's.
+  bool ReduceFetchFailed(const std::string& worker_id, const v1::FetchFailure& failure);
 
   // The files shipped with the job, with their contents (Status() lists
   // them without); empty once the job has ended.
@@ -160,6 +166,8 @@ class JobRun : public TaskSource {
   // Reduce `reduce` could not fetch `map`'s output (`error`): its holder may
   // be unreachable, and a done map is made again, at most max_attempts times.
   void OnFetchFailed(const Task& reduce, Task* map, const absl::Status& error);
+  // The task and running attempt `attempt_id` names, or nullptr.
+  std::pair<Task*, const Attempt*> FindRunning(const std::string& attempt_id) const;
   void StartPhase(std::vector<std::unique_ptr<Task>>* tasks, v1::JobState phase);
   // Ends the phase if every task of it is done.
   void MaybeEndPhase();

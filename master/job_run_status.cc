@@ -15,27 +15,34 @@ void HideEnvValues(v1::JobSpec* spec) {
 
 }  // namespace
 
-bool JobRun::SetAttemptStatus(const std::string& attempt_id, const std::string& status) {
+std::pair<Task*, const Attempt*> JobRun::FindRunning(const std::string& attempt_id) const {
   // Attempt ids are PREFIX-TASK-aN, TASK being "m12" or "r3".
   absl::string_view rest = attempt_id;
-  if (!absl::ConsumePrefix(&rest, attempt_prefix_ + "-")) return false;
+  if (!absl::ConsumePrefix(&rest, attempt_prefix_ + "-")) return {nullptr, nullptr};
   absl::string_view task_id = rest.substr(0, rest.rfind("-a"));
   int index = 0;
   if (task_id.size() < 2 || !absl::SimpleAtoi(task_id.substr(1), &index) || index < 0) {
-    return false;
+    return {nullptr, nullptr};
   }
   const auto& tasks = task_id[0] == 'm' ? maps_ : reduces_;
-  if (index >= static_cast<int>(tasks.size()) || tasks[index]->id() != task_id) return false;
-  for (const Attempt& attempt : tasks[index]->running) {
-    if (attempt.id != attempt_id) continue;
-    v1::TaskStatus& s = task_statuses_[attempt_id];
-    s.set_task_id(std::string(task_id));
-    s.set_attempt_id(attempt_id);
-    s.set_worker_id(attempt.worker_id);
-    s.set_status(status);
-    return true;
+  if (index >= static_cast<int>(tasks.size()) || tasks[index]->id() != task_id) {
+    return {nullptr, nullptr};
   }
-  return false;
+  for (const Attempt& attempt : tasks[index]->running) {
+    if (attempt.id == attempt_id) return {tasks[index].get(), &attempt};
+  }
+  return {nullptr, nullptr};
+}
+
+bool JobRun::SetAttemptStatus(const std::string& attempt_id, const std::string& status) {
+  auto [task, attempt] = FindRunning(attempt_id);
+  if (attempt == nullptr) return false;
+  v1::TaskStatus& s = task_statuses_[attempt_id];
+  s.set_task_id(task->id());
+  s.set_attempt_id(attempt_id);
+  s.set_worker_id(attempt->worker_id);
+  s.set_status(status);
+  return true;
 }
 
 void JobRun::SetState(Task* task, Task::State state) {

@@ -57,6 +57,9 @@ class Connection : public WorkerLink {
                             if (!worker_id_.empty() && c.heartbeat().statuses_size() > 0) {
                               coordinator_->AttemptStatuses(c.heartbeat().statuses());
                             }
+                            if (!worker_id_.empty() && c.heartbeat().fetch_failures_size() > 0) {
+                              coordinator_->FetchFailures(worker_id_, c.heartbeat().fetch_failures());
+                            }
                             if (!worker_id_.empty()) {
                               coordinator_->WorkerUsage(worker_id_, c.heartbeat().cpu_percent(),
                                                         c.heartbeat().rss_bytes());

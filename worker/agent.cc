@@ -159,6 +159,9 @@ void Agent::SendHeartbeat() {
     s->set_attempt_id(attempt_id);
     s->set_status(std::move(status));
   }
+  for (v1::FetchFailure& failure : runner_->FetchFailures()) {
+    *heartbeat->add_fetch_failures() = std::move(failure);
+  }
   session_->SendNoAnswer(std::move(beat));
   heartbeat_timer_ = loop_->RunAfter(heartbeat_interval_, [this] { SendHeartbeat(); });
 }

@@ -6,7 +6,7 @@
 
 namespace ampmr::worker {
 
-MapOutputFeed::MapOutputFeed(const v1::RunReduce& run) {
+MapOutputFeed::MapOutputFeed(const v1::RunReduce& run) : attempt_id_(run.task().attempt_id()) {
   std::lock_guard<std::mutex> lock(mu_);
   for (const v1::MapOutputLocation& loc : run.inputs()) AddLocked(loc);
   last_ = !run.more_inputs();
@@ -107,6 +107,15 @@ void MapOutputFeed::Fetched(const v1::MapOutputLocation& loc, absl::StatusOr<Red
   }
   task.state = MapTask::State::kFailed;
   task.error = input.status();
+  v1::FetchFailure& failure = unreported_.emplace_back();
+  failure.set_attempt_id(attempt_id_);
+  failure.set_lost_attempt_id(loc.attempt_id());
+  failure.set_error(std::string(input.status().message()));
+}
+
+std::vector<v1::FetchFailure> MapOutputFeed::TakeFailures() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return std::exchange(unreported_, {});
 }
 
 absl::StatusOr<std::vector<ReduceInput>> MapOutputFeed::Inputs() const {

@@ -10,7 +10,10 @@
 // (its map ran again) is ignored once the first is fetched, and kept aside
 // while the first is waiting or being fetched, to be used if that fetch
 // fails. A failed fetch is final, and fails the attempt, once no other
-// location of that map task can come (the last is in).
+// location of that map task can come (the last is in). Until then the
+// attempt waits, and the failure is kept for TakeFailures, so that the master
+// hears of it (on the next heartbeat) and makes that output again now rather
+// than once every map is done.
 //
 // Thread-safe.
 #ifndef AMPMR_WORKER_MAP_OUTPUT_FEED_H_
@@ -56,6 +59,10 @@ class MapOutputFeed {
   // (CANCELLED if stopped first).
   absl::StatusOr<std::vector<ReduceInput>> Inputs() const;
 
+  // The fetches that failed, with no other location of their map task yet,
+  // since the last call: each is given once.
+  std::vector<v1::FetchFailure> TakeFailures();
+
  private:
   // Orders map task ids as numbers: "m2" before "m10".
   struct TaskOrder {
@@ -73,6 +80,7 @@ class MapOutputFeed {
   void AddLocked(const v1::MapOutputLocation& loc) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FailForGood(const absl::Status& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  const std::string attempt_id_;  // the reduce attempt's
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, MapTask, TaskOrder> tasks_ ABSL_GUARDED_BY(mu_);
@@ -80,6 +88,7 @@ class MapOutputFeed {
   bool last_ ABSL_GUARDED_BY(mu_) = false;                        // no more locations come
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status failure_ ABSL_GUARDED_BY(mu_);  // the final fetch failure
+  std::vector<v1::FetchFailure> unreported_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace ampmr::worker

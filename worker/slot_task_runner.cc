@@ -201,6 +201,15 @@ void SlotTaskRunner::StopFeeds() {
   for (auto& [attempt, feed] : feeds_) feed->Stop();
 }
 
+std::vector<v1::FetchFailure> SlotTaskRunner::FetchFailures() {
+  std::vector<v1::FetchFailure> failures;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [attempt, feed] : feeds_) {
+    for (v1::FetchFailure& failure : feed->TakeFailures()) failures.push_back(std::move(failure));
+  }
+  return failures;
+}
+
 void SlotTaskRunner::Stop() {
   StopFeeds();
   pool_.Stop();

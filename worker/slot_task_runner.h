@@ -65,6 +65,7 @@ class SlotTaskRunner : public TaskRunner {
   void CancelAll() override;
   void GiveBackQueued(const absl::Status& why) override;
   AttemptStatuses Statuses() override;
+  std::vector<v1::FetchFailure> FetchFailures() override;
   absl::StatusOr<v1::TaskLogText> TaskLog(const std::string& job_id,
                                           const std::string& attempt_id) override;
   void ForgetLogs(const std::string& job_id) override;

@@ -50,6 +50,10 @@ class TaskRunner {
   // also when the runner gives up on attempts stalled past their timeout.
   using AttemptStatuses = std::vector<std::pair<std::string, std::string>>;
   virtual AttemptStatuses Statuses() = 0;
+  // Also for the next heartbeat: the fetches of reduce attempts started early
+  // that failed since the last call while the attempt waits for another
+  // location of that map output (each given once).
+  virtual std::vector<v1::FetchFailure> FetchFailures() = 0;
 
   // What one attempt of the job wrote to stderr, as kept (capped, the tail
   // kept); NOT_FOUND if it wrote none here or was forgotten.

@@ -198,6 +198,33 @@ TEST(FaultsTest, WorkerKilledWhileEarlyReducesWaitLeavesTheOutputExact) {
   EXPECT_TRUE(fs::exists(output + "/_SUCCESS"));
 }
 
+// A worker whose map outputs cannot be fetched (it tells the others a host
+// where nothing listens) while early reduces wait: the reduces on the other
+// worker report their failed fetches as they happen, so the outputs are made
+// again while the last maps still wait at the gate, not once they are done;
+// then the output is exact.
+TEST(FaultsTest, EarlyReducesFailedFetchesAreMadeAgainWhileMapsStillRun) {
+  ScratchDir tmp;
+  std::string input = tmp.path() + "/in";
+  MakeCorpus(input, 8, 256 << 10);
+  TestCluster cluster(tmp.path(), 1, {}, {"--slots", "3"});
+  cluster.AddWorker({"--advertise-host", "127.0.0.2"});  // its shuffle listens on 127.0.0.1
+  ASSERT_TRUE(cluster.WaitForWorkers(2));
+  std::string output = tmp.path() + "/out";
+  const std::string gate = tmp.path() + "/gate";
+  std::string job = Submit(SlowStartJob(cluster.address(), input, output, gate));
+  const std::string log = tmp.path() + "/master.log";
+  EXPECT_TRUE(WaitUntil([&] {
+    return absl::StrContains(ReadFile(log), absl::StrCat("map output lost job=", job));
+  }, absl::Seconds(60))) << ReadFile(log);
+  EXPECT_THAT(ReadFile(log), HasSubstr("reduce waiting for map outputs could not fetch one job="));
+  EXPECT_EQ(GetProgress(cluster.address(), job).state, "MAPPING");  // the gate is still shut
+  WriteFile(gate, "");
+  ASSERT_TRUE(Wait(cluster.address(), job));
+  EXPECT_EQ(ReadCounts(output), SequentialWordCount(input));
+  EXPECT_TRUE(fs::exists(output + "/_SUCCESS"));
+}
+
 // A mapper that neither reads nor writes (here, its child, too) learns
 // nothing from its worker's death; the worker's reaper kills its group.
 TEST(FaultsTest, KilledWorkerTakesItsTaskProcessesWithIt) {

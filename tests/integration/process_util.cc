@@ -288,12 +288,14 @@ TestCluster::TestCluster(const std::string& dir, int workers,
   for (int i = 0; i < workers; ++i) AddWorker();
 }
 
-int TestCluster::AddWorker() {
+int TestCluster::AddWorker(const std::vector<std::string>& extra_args) {
   int i = static_cast<int>(workers_.size());
-  workers_.push_back(Daemon::Start(Concat({BinPath("ampmr-worker"), "--master", address_,
-                                           "--work-dir", dir_ + "/w" + std::to_string(i)},
-                                          worker_args_),
-                                   dir_ + "/worker" + std::to_string(i) + ".log"));
+  workers_.push_back(
+      Daemon::Start(Concat(Concat({BinPath("ampmr-worker"), "--master", address_, "--work-dir",
+                                   dir_ + "/w" + std::to_string(i)},
+                                  worker_args_),
+                           extra_args),
+                    dir_ + "/worker" + std::to_string(i) + ".log"));
   return i;
 }
 

@@ -85,8 +85,9 @@ class TestCluster {
   const std::string& address() const { return address_; }
   Daemon* master() { return master_.get(); }
   Daemon* worker(int i) { return workers_[i].get(); }
-  // Starts one more worker; returns its index.
-  int AddWorker();
+  // Starts one more worker, with `extra_args` after every worker's; returns
+  // its index.
+  int AddWorker(const std::vector<std::string>& extra_args = {});
   // Waits until exactly `n` workers are registered (asking `ampmr workers`).
   bool WaitForWorkers(int n, absl::Duration timeout = absl::Seconds(30));
 

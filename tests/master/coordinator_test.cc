@@ -771,5 +771,68 @@ TEST(CoordinatorTest, EarlyReduceHoldingTheSlotAMapNeedsIsPreempted) {
   EXPECT_EQ(s.counters().at("ampmr.reduce_output_records"), 1);
 }
 
+// An early reduce that cannot fetch a map output says so on its heartbeat
+// while maps still run: the output is made again at once (not once every
+// map is done), and the reduce, which goes on waiting, gets its new
+// location. A report from another worker, or of an attempt that is not
+// running, changes nothing.
+TEST(CoordinatorTest, EarlyReducesFetchFailureMakesTheOutputAgainWhileMapsRun) {
+  TempDir tmp;
+  std::string out = tmp.path() + "/out";
+  fs::create_directories(out);
+  Cluster c(OnePerSlot());
+  FakeWorker* w1 = c.AddWorker();
+  FakeWorker* w2 = c.AddWorker();
+  FakeWorker* w3 = c.AddWorker();
+  std::string job = c.Submit(out, 4, 1);
+  AnswerMap(w1->Open()[0]);  // m0 on w1; m3 takes w1
+  ASSERT_TRUE(w1->Open()[0]->command.has_run_map());
+  AnswerMap(w2->Open()[0]);  // m1 on w2; r0 starts early on w2
+  ASSERT_THAT(w2->Open(), SizeIs(1));
+  const std::string r0 = w2->Open()[0]->command.run_reduce().task().attempt_id();
+  AnswerMap(w3->Open()[0]);  // m2 on w3, which is left idle
+  ASSERT_THAT(w3->Open(), SizeIs(0));
+
+  v1::FetchFailure failure;
+  failure.set_attempt_id(r0);
+  failure.set_lost_attempt_id(job + "-m0-a1");
+  failure.set_error("fetch map output of task m0 from worker=w1 at 127.0.0.1:9001: refused");
+  google::protobuf::RepeatedPtrField<v1::FetchFailure> failures;
+  *failures.Add() = failure;
+  c.coordinator.FetchFailures(c.ids[0], failures);  // not r0's worker
+  google::protobuf::RepeatedPtrField<v1::FetchFailure> unknown;
+  *unknown.Add() = failure;
+  unknown[0].set_attempt_id(job + "-r0-a7");
+  c.coordinator.FetchFailures(c.ids[1], unknown);
+  EXPECT_EQ(c.Status(job).map().done(), 3);
+  ASSERT_THAT(w3->Open(), SizeIs(0));
+
+  c.coordinator.FetchFailures(c.ids[1], failures);
+  v1::JobStatus s = c.Status(job);
+  EXPECT_EQ(s.state(), v1::MAPPING);
+  EXPECT_EQ(s.map().done(), 2);
+  ASSERT_THAT(w3->Open(), SizeIs(1));
+  EXPECT_EQ(w3->Open()[0]->command.run_map().task().attempt_id(), job + "-m0-a2");
+  ASSERT_THAT(w2->Open(), SizeIs(1));  // r0 goes on waiting
+  EXPECT_EQ(w2->Open()[0]->command.run_reduce().task().attempt_id(), r0);
+  EXPECT_THAT(w2->CancelledAttempts(), SizeIs(0));
+
+  AnswerMap(w3->Open()[0]);
+  std::vector<v1::AddMapOutputs> added = AddedTo(w2, r0);
+  ASSERT_FALSE(added.empty());
+  const v1::AddMapOutputs& again = added.back();
+  ASSERT_EQ(again.inputs_size(), 1);
+  EXPECT_EQ(again.inputs(0).map_task_id(), "m0");
+  EXPECT_EQ(again.inputs(0).attempt_id(), job + "-m0-a2");
+  EXPECT_EQ(again.inputs(0).worker_id(), c.ids[2]);
+  EXPECT_FALSE(again.last());  // m3 still runs
+  AnswerMap(w1->Open()[0]);    // m3, the last
+  EXPECT_TRUE(AddedTo(w2, r0).back().last());
+  AnswerReduce(w2->Open()[0], "a\t1\n");
+  s = c.Status(job);
+  EXPECT_EQ(s.state(), v1::SUCCEEDED) << s.error();
+  EXPECT_EQ(s.counters().at("ampmr.map_input_records"), 20);  // m0 counted once
+}
+
 }  // namespace
 }  // namespace ampmr::master

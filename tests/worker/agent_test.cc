@@ -380,6 +380,30 @@ TEST(AgentTest, HeartbeatsCarryRunningAttemptsStatusesAtTheWelcomesInterval) {
   EXPECT_EQ(h.runner.statuses_calls, 2);  // once per heartbeat: stalls are checked with it
 }
 
+// Failed fetches of reduces waiting for map outputs go with the next
+// heartbeat, each once.
+TEST(AgentTest, HeartbeatsCarryFetchFailuresOfWaitingReducesOnce) {
+  AgentHarness h;
+  h.Connect();
+  v1::FetchFailure failure;
+  failure.set_attempt_id("j1-r0-a1");
+  failure.set_lost_attempt_id("j1-m3-a1");
+  failure.set_error("fetch map output of task m3 from worker=w2 at 10.0.0.2:7071: refused");
+  h.runner.fetch_failures = {failure};
+  h.Welcome(/*heartbeat_seconds=*/1);
+  std::vector<v1::Box> beats = h.Sent(v1::Command::kHeartbeat);
+  ASSERT_THAT(beats, SizeIs(1));
+  const v1::Heartbeat& beat = beats[0].command().heartbeat();
+  ASSERT_THAT(beat.fetch_failures(), SizeIs(1));
+  EXPECT_EQ(beat.fetch_failures(0).attempt_id(), "j1-r0-a1");
+  EXPECT_EQ(beat.fetch_failures(0).lost_attempt_id(), "j1-m3-a1");
+  EXPECT_EQ(beat.fetch_failures(0).error(), failure.error());
+  h.loop.AdvanceTime(absl::Seconds(1));
+  beats = h.Sent(v1::Command::kHeartbeat);
+  ASSERT_THAT(beats, SizeIs(2));
+  EXPECT_THAT(beats[1].command().heartbeat().fetch_failures(), IsEmpty());
+}
+
 TEST(AgentTest, DrainTellsTheMasterRefusesNewAttemptsAndGivesQueuedOnesBack) {
   AgentHarness h;
   h.Connect();

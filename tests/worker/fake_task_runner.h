@@ -68,6 +68,9 @@ class FakeTaskRunner : public TaskRunner {
     ++statuses_calls;
     return statuses;
   }
+  std::vector<v1::FetchFailure> FetchFailures() override {
+    return std::exchange(fetch_failures, {});
+  }
   absl::StatusOr<v1::TaskLogText> TaskLog(const std::string& job_id,
                                           const std::string& attempt_id) override {
     auto it = logs.find(job_id + "/" + attempt_id);
@@ -92,6 +95,7 @@ class FakeTaskRunner : public TaskRunner {
   std::vector<absl::Status> given_back;
   AttemptStatuses statuses;  // what Statuses() reports
   int statuses_calls = 0;
+  std::vector<v1::FetchFailure> fetch_failures;  // what FetchFailures() reports, once
   std::map<std::string, std::string> logs;  // "JOB/ATTEMPT" -> what TaskLog answers
   std::vector<std::string> forgotten_logs;  // ForgetLogs' jobs, in order
 };

@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/task_errors.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -32,6 +34,8 @@ using ::ampmr::worker::testing::ReadFile;
 using ::ampmr::worker::testing::ScratchDir;
 using ::ampmr::worker::testing::WriteFile;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
 
 // `n` in letters: a word of its own for each number.
 std::string Letters(int n) {
@@ -242,6 +246,35 @@ TEST(SlotTaskRunnerTest, AFetchFailureNoOtherLocationReplacesFailsTheAttempt) {
   auto lost = result.status().GetPayload(kLostMapOutputPayload);
   ASSERT_TRUE(lost.has_value());
   EXPECT_EQ(std::string(*lost), "j1-m2-a9");
+}
+
+// While more locations may come, a failed fetch does not fail the attempt:
+// it waits, and the failure is given once for the master to hear of it, so
+// that the output is made again; the new location then completes it.
+TEST(SlotTaskRunnerTest, AFetchFailureWhileMoreMayComeIsReportedOnceAndTheReduceWaits) {
+  Shuffle s;
+  auto done = s.StartReduce({s.At(0), s.Bad(2)});
+  // The fetch fails on a fetch thread: look until it has, with a deadline.
+  std::vector<v1::FetchFailure> failures;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (failures.empty() && absl::Now() < deadline) {
+    failures = s.runner().FetchFailures();
+    if (failures.empty()) absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_THAT(failures, SizeIs(1));
+  EXPECT_EQ(failures[0].attempt_id(), "j1-r0-a1");
+  EXPECT_EQ(failures[0].lost_attempt_id(), "j1-m2-a9");
+  EXPECT_THAT(failures[0].error(),
+              HasSubstr(absl::StrCat("fetch map output of task m2 from worker=w2 at ", s.address())));
+  EXPECT_THAT(s.runner().FetchFailures(), IsEmpty());  // given once
+  EXPECT_FALSE(Ended(&done));
+  s.Add({s.At(2), s.At(1)}, /*last=*/false);
+  s.Add({s.At(3)}, /*last=*/true);
+  absl::StatusOr<v1::ReduceDone> result = Wait(&done);
+  ASSERT_THAT(result, IsOk());
+  EXPECT_EQ(s.Got(), s.Expected());
+  EXPECT_EQ(result->counters().at("ampmr.reduce_input_records"), s.Partition0Records());
+  EXPECT_THAT(s.runner().FetchFailures(), IsEmpty());
 }
 
 TEST(SlotTaskRunnerTest, CancellingAReduceWaitingForInputsEndsIt) {
