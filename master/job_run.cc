@@ -280,6 +280,12 @@ void JobRun::OnFetchFailed(const Task& reduce, Task* map, const absl::Status& er
                                     address, ": ", error.message()));
     return;
   }
+  // Made again elsewhere if it can be: its holder may be unreachable to
+  // this reducer alone, before several say so (WorkerRegistry::FetchFailed).
+  if (!holder.empty() &&
+      std::find(map->failed_on.begin(), map->failed_on.end(), holder) == map->failed_on.end()) {
+    map->failed_on.push_back(holder);
+  }
   MarkMapOutputLost(map);
 }
 

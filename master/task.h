@@ -58,7 +58,9 @@ struct Task {
   int fetch_remakes = 0;  // times made again because reducers could not fetch its output
   SplitRange split;       // map and sampling tasks
   std::vector<Attempt> running;
-  std::vector<std::string> failed_on;  // workers where an attempt failed
+  // Workers where an attempt failed, or whose copy of its output a reducer
+  // could not fetch: they are its last choice.
+  std::vector<std::string> failed_on;
   absl::Status last_error;
   MapOutput output;  // a done map task's
 

@@ -457,6 +457,30 @@ TEST(CoordinatorTest, UnfetchableMapOutputIsMadeAgainInsteadOfFailingTheReduce) 
   EXPECT_EQ(c.Status(job).state(), v1::SUCCEEDED);
 }
 
+// A map output no reducer could fetch is made again on another worker, when
+// there is one, though its holder is free: its holder may be unreachable to
+// that reducer, long before several reducers say so.
+TEST(CoordinatorTest, UnfetchableMapOutputIsMadeAgainOnAnotherWorker) {
+  TempDir tmp;
+  std::string out = tmp.path() + "/out";
+  fs::create_directories(out);
+  Cluster c(OnePerSlot());
+  FakeWorker* w1 = c.AddWorker();
+  FakeWorker* w2 = c.AddWorker();
+  std::string job = c.Submit(out, 1, 1);
+  FakeWorker* holder = w1->Open().empty() ? w2 : w1;
+  FakeWorker* other = holder == w1 ? w2 : w1;
+  AnswerMap(holder->Open()[0]);
+  FakeWorker* reducer = holder->Open().empty() ? other : holder;
+  ASSERT_THAT(reducer->Open(), SizeIs(1));
+  absl::Status lost = absl::AbortedError("fetch map output of task m0: connection refused");
+  lost.SetPayload(kLostMapOutputPayload, absl::Cord(job + "-m0-a1"));
+  reducer->Open()[0]->answer.Errback(lost);
+  ASSERT_THAT(holder->Open(), SizeIs(0));
+  ASSERT_THAT(other->Open(), SizeIs(1));
+  EXPECT_EQ(other->Open()[0]->command.run_map().task().attempt_id(), job + "-m0-a2");
+}
+
 absl::Status FetchFailure(const std::string& map_attempt, const std::string& holder,
                           const std::string& address) {
   absl::Status lost = absl::AbortedError(absl::StrCat(
