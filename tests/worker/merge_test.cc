@@ -138,18 +138,32 @@ TEST(MergingPairsTest, CorruptRunEndsStreamWithDataLoss) {
   bad.resize(bad.size() - 1);
   MergingPairs merge({{good, "/w/good", 0}, {bad, "/w/bad.out", 500}});
   Drain(&merge);
-  EXPECT_THAT(merge.status(),
-              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("/w/bad.out at offset 505")));
+  EXPECT_THAT(merge.status(), StatusIs(absl::StatusCode::kDataLoss,
+                                       HasSubstr("/w/bad.out at offset 511: group not ended")));
 }
 
-TEST(MergingPairsTest, RecordIsTheEncodedCurrentPair) {
-  std::string r0 = EncodeRun({{"b", "2"}});
-  std::string r1 = EncodeRun({{"a", "1"}, {"c", "33"}});
+// A key's records may be split over groups in a row within a run: they
+// still come together, in order, and count as one key.
+TEST(MergingPairsTest, GroupsOfOneKeyInARowAreOneKey) {
+  std::string r0;
+  AppendGroup(&r0, "a", {"r0a"});
+  AppendGroup(&r0, "a", {"r0b", "r0c"});
+  AppendGroup(&r0, "b", {"r0"});
+  std::string r1;
+  AppendGroup(&r1, "a", {"r1a"});
+  AppendGroup(&r1, "b", {"r1"});
   MergingPairs merge({{r0, "r0", 0}, {r1, "r1", 0}});
-  std::string copied;
+  Pairs out;
+  std::vector<bool> same;
   absl::string_view k, v;
-  while (merge.Next(&k, &v)) copied += std::string(merge.record());
-  EXPECT_EQ(copied, EncodeRun({{"a", "1"}, {"b", "2"}, {"c", "33"}}));
+  while (merge.Next(&k, &v)) {
+    out.emplace_back(std::string(k), std::string(v));
+    same.push_back(merge.same_key());
+  }
+  EXPECT_THAT(merge.status(), IsOk());
+  EXPECT_THAT(out, ElementsAre(Pair("a", "r0a"), Pair("a", "r0b"), Pair("a", "r0c"),
+                               Pair("a", "r1a"), Pair("b", "r0"), Pair("b", "r1")));
+  EXPECT_THAT(same, ElementsAre(false, true, true, true, false, true));
 }
 
 TEST(MergingPairsTest, ViewsStayValidWhileRunsLive) {

@@ -160,10 +160,11 @@ TEST(RunReduceTaskTest, ShortOrCorruptInputIsDataLoss) {
   std::string run = EncodeRun({{"a", "1"}, {"b", "2"}});
   WriteFile(dir.Join("m0"), run);
   EXPECT_THAT(RunReduceTask(Options(dir.Join("part"), "builtin:sum", {{dir.Join("m0"), 0, 100}})),
-              StatusIs(absl::StatusCode::kDataLoss, HasSubstr(dir.Join("m0") + " is 8 bytes")));
-  EXPECT_THAT(RunReduceTask(Options(dir.Join("part"), "builtin:sum", {{dir.Join("m0"), 0, 7}})),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr(dir.Join("m0") + " is 10 bytes")));
+  // Group "b" starts at 5; its value "2" at 7 is cut.
+  EXPECT_THAT(RunReduceTask(Options(dir.Join("part"), "builtin:sum", {{dir.Join("m0"), 0, 8}})),
               StatusIs(absl::StatusCode::kDataLoss,
-                       HasSubstr("corrupt record in " + dir.Join("m0") + " at offset 4")));
+                       HasSubstr("corrupt record in " + dir.Join("m0") + " at offset 7")));
   EXPECT_THAT(dir.List(), ::testing::ElementsAre("m0"));
 }
 
@@ -171,7 +172,7 @@ TEST(RunReduceTaskTest, CancelledRemovesOutput) {
   ScratchDir dir;
   WriteFile(dir.Join("m0"), EncodeRun({{"a", "1"}}));
   std::atomic<bool> cancelled{true};
-  ReduceTaskOptions options = Options(dir.Join("part"), "builtin:sum", {{dir.Join("m0"), 0, 4}});
+  ReduceTaskOptions options = Options(dir.Join("part"), "builtin:sum", {{dir.Join("m0"), 0, 5}});
   options.cancelled = &cancelled;
   EXPECT_THAT(RunReduceTask(options),
               StatusIs(absl::StatusCode::kCancelled, "attempt=j1-r0-a1: cancelled"));

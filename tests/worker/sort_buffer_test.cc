@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <random>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -9,12 +10,17 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/worker/test_util.h"
+#include "worker/task/record_io.h"
+#include "worker/task/run_writer.h"
 #include "worker/task/stable_hash.h"
 
 namespace ampmr::worker {
 namespace {
 
+using ::ampmr::worker::testing::DecodeRun;
 using ::ampmr::worker::testing::Pairs;
+using ::ampmr::worker::testing::ReadFile;
+using ::ampmr::worker::testing::ScratchDir;
 
 int First(absl::string_view) { return 0; }
 int ByHash(absl::string_view key) { return static_cast<int>(StableHash64(key) % 2); }
@@ -191,6 +197,75 @@ TEST(SortBufferTest, SortKeyOrderIsStableSortByTheComparator) {
   absl::string_view v;
   while (sorted->Next(&k, &v)) out.emplace_back(std::string(k), std::string(v));
   EXPECT_EQ(out, in);
+}
+
+// AddBatch is n calls of Add: batches with repeated keys, keys new in the
+// batch, a table that grows, lookups that stop, long and empty keys.
+TEST(SortBufferTest, AddBatchEqualsAddOneByOne) {
+  std::mt19937 rng(11);
+  SortBuffer one_by_one(2);
+  SortBuffer batched(2);
+  std::vector<std::string> keys;
+  std::vector<std::string> values;
+  for (int i = 0; i < 150000; ++i) {
+    // First mostly repeated keys, then mostly distinct ones.
+    keys.push_back(i < 40000 ? RandomKey(&rng) : "u" + std::to_string(i));
+    values.push_back(std::string(rng() % 3 == 0 ? 200 : 1, static_cast<char>('a' + i % 26)));
+  }
+  for (size_t i = 0; i < keys.size(); ++i) one_by_one.Add(keys[i], values[i], ByHash);
+  for (size_t i = 0; i < keys.size();) {
+    const int n = std::min<int>(1 + static_cast<int>(rng() % SortBuffer::kMaxBatch),
+                                static_cast<int>(keys.size() - i));
+    absl::string_view k[SortBuffer::kMaxBatch];
+    absl::string_view v[SortBuffer::kMaxBatch];
+    for (int j = 0; j < n; ++j) {
+      k[j] = keys[i + j];
+      v[j] = values[i + j];
+    }
+    batched.AddBatch(k, v, n, ByHash);
+    i += n;
+  }
+  EXPECT_EQ(batched.pairs(), keys.size());
+  for (int p = 0; p < 2; ++p) EXPECT_EQ(SortedBy(&batched, p), SortedBy(&one_by_one, p)) << p;
+}
+
+// A run written from the buffer has one group per distinct key, its values
+// in emit order (pieces of a list that grew included), and counts records.
+TEST(SortBufferTest, WriteSortedWritesOneGroupPerKey) {
+  ScratchDir dir;
+  SortBuffer buffer(2);
+  Pairs in[2];
+  for (int i = 0; i < 30000; ++i) {
+    std::string key = i % 2 == 0 ? "the" : "word" + std::to_string(i % 7);
+    std::string value = std::to_string(i);
+    buffer.Add(key, value, ByHash);
+    in[ByHash(key)].emplace_back(key, value);
+  }
+  buffer.Sort();
+  auto run = RunWriter::Create(dir.Join("run"), 2, nullptr);
+  ASSERT_TRUE(run.ok());
+  buffer.WriteSorted(0, run->get());
+  (*run)->StartPartition(1);
+  buffer.WriteSorted(1, run->get());
+  auto extents = (*run)->Finish();
+  ASSERT_TRUE(extents.ok()) << extents.status();
+  const std::string data = ReadFile(dir.Join("run"));
+  for (int p = 0; p < 2; ++p) {
+    SCOPED_TRACE(p);
+    const absl::string_view part =
+        absl::string_view(data).substr((*extents)[p].offset, (*extents)[p].length);
+    EXPECT_EQ(DecodeRun(part), Expected(in[p]));
+    EXPECT_EQ((*extents)[p].records, in[p].size());
+    RecordReader reader(part, "run");
+    absl::string_view k, v;
+    std::set<std::string> distinct;
+    int groups = 0;
+    while (reader.Next(&k, &v)) {
+      groups += reader.new_group();
+      distinct.insert(std::string(k));
+    }
+    EXPECT_EQ(groups, static_cast<int>(distinct.size()));
+  }
 }
 
 }  // namespace

@@ -107,9 +107,17 @@ class VectorPairs final : public SortedPairs {
   size_t next_ = 0;
 };
 
+// A run of `pairs` in record format, one group per run of equal keys.
 inline std::string EncodeRun(const Pairs& pairs) {
   std::string out;
-  for (const auto& [k, v] : pairs) AppendRecord(&out, k, v);
+  for (size_t i = 0; i < pairs.size();) {
+    std::vector<absl::string_view> values;
+    size_t j = i;
+    for (; j < pairs.size() && pairs[j].first == pairs[i].first; ++j)
+      values.push_back(pairs[j].second);
+    AppendGroup(&out, pairs[i].first, values);
+    i = j;
+  }
   return out;
 }
 

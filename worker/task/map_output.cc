@@ -138,22 +138,31 @@ void MapOutputCollector::EmitLines(absl::string_view lines) {
     Emitter::EmitLines(lines);
     return;
   }
-  constexpr int kBatch = 16;
+  constexpr int kBatch = SortBuffer::kMaxBatch;
   absl::string_view keys[kBatch];
   absl::string_view values[kBatch];
+  const auto partition_of = [this](absl::string_view k) { return partitioner_.Of(k); };
   const char* p = lines.data();
   const char* const end = p + lines.size();
   while (p < end) {
     int n = 0;
+    bool too_large = false;
     for (; n < kBatch && p < end; ++n) {
       const char* nl = FindByte(p, end, '\n');
       if (nl == nullptr) nl = end;
-      SplitMapOutputLine(options_.keys, absl::string_view(p, static_cast<size_t>(nl - p)), &keys[n],
-                         &values[n]);
-      buffer_->Prefetch(keys[n]);
+      const auto size = static_cast<size_t>(nl - p);
+      too_large |= size > SortBuffer::kMaxFieldSize;
+      SplitMapOutputLine(options_.keys, absl::string_view(p, size), &keys[n], &values[n]);
       p = nl + 1;
     }
-    for (int i = 0; i < n; ++i) Emit(keys[i], values[i]);
+    if (too_large) {  // a line over 4 GiB: let Emit say which
+      for (int i = 0; i < n; ++i) Emit(keys[i], values[i]);
+      continue;
+    }
+    output_records_ += n;
+    if (!status_.ok()) continue;
+    buffer_->AddBatch(keys, values, n, partition_of);
+    if (buffer_->memory_usage() > options_.buffer_limit) status_ = Spill();
   }
 }
 
@@ -201,8 +210,7 @@ absl::Status MapOutputCollector::Spill() {
   if (Cancelled()) return CancelledError();
   Run& run = runs_.emplace_back();
   run.path = absl::StrCat(options_.spill_prefix, ".spill-", runs_.size() - 1);
-  AMPMR_ASSIGN_OR_RETURN(auto writer,
-                         CreateRun(run.path));
+  AMPMR_ASSIGN_OR_RETURN(auto writer, CreateRun(run.path));
   AMPMR_RETURN_IF_ERROR(WriteBuffered(writer.get()));
   AMPMR_ASSIGN_OR_RETURN(run.extents, writer->Finish());
   run.size = writer->bytes();
@@ -216,15 +224,13 @@ absl::Status MapOutputCollector::WriteBuffered(RunWriter* out) {
   for (int p = 0; p < options_.partitions; ++p) {
     if (Cancelled()) return CancelledError();
     if (p > 0) out->StartPartition(p);
-    std::unique_ptr<SortBuffer::Partition> pairs = buffer_->Sorted(p);
     if (combiner_ != nullptr) {
+      std::unique_ptr<SortBuffer::Partition> pairs = buffer_->Sorted(p);
       combine_input_records_ += static_cast<int64_t>(pairs->size());
       AMPMR_RETURN_IF_ERROR(Combine(pairs.get(), out));
       combine_output_records_ += static_cast<int64_t>(out->records(p));
     } else {
-      absl::string_view key;
-      absl::string_view value;
-      while (pairs->Next(&key, &value)) out->Emit(key, value);
+      buffer_->WriteSorted(p, out);
     }
     AMPMR_RETURN_IF_ERROR(out->status());
   }
@@ -241,10 +247,7 @@ absl::Status MapOutputCollector::Combine(SortedPairs* in, RunWriter* out) {
       Annotate(combiner_->Reduce(in, &sorting), "combiner " + SpecText(options_.combiner)));
   AMPMR_RETURN_IF_ERROR(sorting.status());
   combined_->Sort(&order_);
-  std::unique_ptr<SortBuffer::Partition> sorted = combined_->Sorted(0);
-  absl::string_view key;
-  absl::string_view value;
-  while (sorted->Next(&key, &value)) out->Emit(key, value);
+  combined_->WriteSorted(0, out);
   combined_->Clear();
   return absl::OkStatus();
 }
@@ -280,8 +283,7 @@ absl::StatusOr<std::vector<PartitionExtent>> MapOutputCollector::Finish(const st
   std::vector<PartitionExtent> extents;
   if (runs_.empty()) {
     unfinished_path_ = tmp;
-    AMPMR_ASSIGN_OR_RETURN(auto writer,
-                           CreateRun(tmp));
+    AMPMR_ASSIGN_OR_RETURN(auto writer, CreateRun(tmp));
     AMPMR_RETURN_IF_ERROR(WriteBuffered(writer.get()));
     AMPMR_ASSIGN_OR_RETURN(extents, writer->Finish());
     spilled_bytes_ += static_cast<int64_t>(writer->bytes());
@@ -304,8 +306,7 @@ absl::StatusOr<std::vector<PartitionExtent>> MapOutputCollector::MergeRuns(
   for (const Run& run : runs_) {
     AMPMR_ASSIGN_OR_RETURN(maps.emplace_back(), MappedRange::Open(run.path, 0, run.size));
   }
-  AMPMR_ASSIGN_OR_RETURN(auto writer,
-                         CreateRun(path));
+  AMPMR_ASSIGN_OR_RETURN(auto writer, CreateRun(path));
   for (int p = 0; p < options_.partitions; ++p) {
     if (Cancelled()) return CancelledError();
     if (p > 0) writer->StartPartition(p);
@@ -334,7 +335,7 @@ absl::Status MapOutputCollector::MergePartition(int partition, const std::vector
   } else {
     absl::string_view k;
     absl::string_view v;
-    while (merged.Next(&k, &v)) out->EmitRecord(merged.record());
+    while (merged.Next(&k, &v)) out->Emit(k, v);
   }
   AMPMR_RETURN_IF_ERROR(merged.status());
   return out->status();

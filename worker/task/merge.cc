@@ -13,9 +13,9 @@ MergingPairs::MergingPairs(const std::vector<RunInput>& runs, const KeyComparato
   }
 }
 
-bool MergingPairs::Advance(Cursor* c) {
+bool MergingPairs::Start(Cursor* c) {
   if (c->reader.Next(&c->key, &c->value)) {
-    c->prefix = order_ == nullptr ? KeyPrefix(c->key) : order_->OrderPrefix(c->key);
+    SetPrefix(c);
     return true;
   }
   if (!c->reader.status().ok() && status_.ok()) status_ = c->reader.status();
@@ -42,28 +42,39 @@ bool MergingPairs::Next(absl::string_view* key, absl::string_view* value) {
     started_ = true;
     heap_.reserve(cursors_.size());
     for (Cursor& c : cursors_) {
-      if (Advance(&c)) heap_.push_back(&c);
+      if (Start(&c)) heap_.push_back(&c);
     }
     if (!status_.ok()) return false;
     for (size_t i = heap_.size() / 2; i-- > 0;) SiftDown(i);
   } else if (top_taken_) {
     // Replace the returned record by its run's next one, or drop the run. A
-    // next record with the same key still goes first: every other run's
-    // record sorted after the one returned, equal keys by run.
+    // next record of the same group, or of a group with the same key, still
+    // goes first: every other run's record sorted after the one returned,
+    // equal keys by run.
     Cursor* top = heap_[0];
     const absl::string_view previous = top->key;
     const uint64_t previous_prefix = top->prefix;
-    if (!Advance(top)) {
-      if (!status_.ok()) return false;
+    if (!top->reader.Next(&top->key, &top->value)) {
+      if (!top->reader.status().ok()) {
+        status_ = top->reader.status();
+        return false;
+      }
       heap_[0] = heap_.back();
       heap_.pop_back();
       if (!heap_.empty()) SiftDown(0);
-    } else if (HasKey(top, previous_prefix, previous)) {
+    } else if (!top->reader.new_group()) {
       same_key_ = true;
-      *key = top->key;
       *value = top->value;
+      *key = top->key;
       return true;
     } else {
+      SetPrefix(top);
+      if (HasKey(top, previous_prefix, previous)) {
+        same_key_ = true;
+        *key = top->key;
+        *value = top->value;
+        return true;
+      }
       SiftDown(0);
     }
     same_key_ = !heap_.empty() && HasKey(heap_[0], previous_prefix, previous);

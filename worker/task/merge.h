@@ -7,10 +7,11 @@
 // in their order within a run, so the merge is stable. A corrupt run ends the
 // stream and status() reports DATA_LOSS naming the run and offset.
 //
-// Runs hold each key's records together, so most records follow one of the
-// same key from the same run: such a record comes next with no comparison
-// against the other runs (it still goes first), and the rest are decided on
-// 8-byte key prefixes, comparing bytes only when those tie.
+// Runs hold each key's records together, in groups (record_io.h), so most
+// records follow one of the same key from the same run: such a record comes
+// next with no comparison at all (it still goes first), and the heap works
+// once per group, on 8-byte key prefixes, comparing bytes only when those
+// tie.
 //
 // The views Next returns point into the runs' bytes, so they stay valid as
 // long as the runs do (longer than SortedPairs promises).
@@ -50,10 +51,6 @@ class MergingPairs final : public SortedPairs {
   bool Next(absl::string_view* key, absl::string_view* value) override;
   absl::Status status() const override { return status_; }
 
-  // The encoded bytes (record_io.h) of the pair Next last returned, to copy
-  // it without re-encoding. REQUIRES: the last Next returned true.
-  absl::string_view record() const { return heap_[0]->reader.record(); }
-
   // Whether the pair Next last returned has the same key as the one before
   // it. REQUIRES: the last Next returned true.
   bool same_key() const { return same_key_; }
@@ -79,8 +76,12 @@ class MergingPairs final : public SortedPairs {
     if (c->prefix != prefix) return false;
     return order_ == nullptr ? SameKeyGivenPrefix(c->key, key) : c->key == key;
   }
-  // Moves c to its run's next record; false at the run's end or on error.
-  bool Advance(Cursor* c);
+  // Moves c to its run's first record; false if it has none or on error.
+  bool Start(Cursor* c);
+  // Sets c's prefix for its key.
+  void SetPrefix(Cursor* c) {
+    c->prefix = order_ == nullptr ? KeyPrefix(c->key) : order_->OrderPrefix(c->key);
+  }
   void SiftDown(size_t i);
 
   const KeyComparator* const order_;  // null: bytewise

@@ -5,45 +5,16 @@
 #include "absl/strings/str_cat.h"
 
 namespace ampmr::worker {
-namespace {
-
-// Decodes a varint from [*p, limit). Returns false if it is truncated or
-// longer than a uint64 allows.
-inline bool DecodeVarint64(const char** p, const char* limit, uint64_t* v) {
-  const auto* q = reinterpret_cast<const unsigned char*>(*p);
-  const auto* end = reinterpret_cast<const unsigned char*>(limit);
-  if (q < end && *q < 0x80) {  // the common case: lengths under 128
-    *v = *q;
-    *p += 1;
-    return true;
-  }
-  uint64_t result = 0;
-  for (int shift = 0; shift <= 63 && q < end; shift += 7) {
-    uint64_t byte = *q++;
-    if (shift == 63 && byte > 1) return false;
-    result |= (byte & 0x7f) << shift;
-    if (byte < 0x80) {
-      *v = result;
-      *p = reinterpret_cast<const char*>(q);
-      return true;
-    }
-  }
-  return false;
-}
-
-}  // namespace
-
-size_t EncodedRecordSize(absl::string_view key, absl::string_view value) {
-  return VarintLength(key.size()) + VarintLength(value.size()) + key.size() + value.size();
-}
-
-void AppendRecord(std::string* dst, absl::string_view key, absl::string_view value) {
-  char header[2 * kMaxVarint64Length];
-  char* end = EncodeVarint64(header, key.size());
-  end = EncodeVarint64(end, value.size());
-  dst->append(header, end - header);
+void AppendGroup(std::string* dst, absl::string_view key,
+                 const std::vector<absl::string_view>& values) {
+  char buf[kMaxVarint64Length];
+  dst->append(buf, EncodeVarint64(buf, key.size()) - buf);
   dst->append(key.data(), key.size());
-  dst->append(value.data(), value.size());
+  for (absl::string_view v : values) {
+    dst->append(buf, EncodeVarint64(buf, uint64_t{v.size()} + 1) - buf);
+    dst->append(v.data(), v.size());
+  }
+  dst->push_back('\0');
 }
 
 absl::StatusOr<std::unique_ptr<RecordWriter>> RecordWriter::Create(std::string path,
@@ -53,38 +24,92 @@ absl::StatusOr<std::unique_ptr<RecordWriter>> RecordWriter::Create(std::string p
   return std::unique_ptr<RecordWriter>(new RecordWriter(std::move(file).value()));
 }
 
+absl::Status RecordWriter::StartGroup(absl::string_view key) {
+  absl::Status s = EndGroup();
+  if (!s.ok()) return s;
+  group_open_ = true;
+  group_key_known_ = false;
+  if (char* p = file_->Room(kMaxVarint64Length + key.size())) {
+    file_->Commit(static_cast<size_t>(CopyBytes(EncodeVarint64(p, key.size()), key) - p));
+    return absl::OkStatus();
+  }
+  char header[kMaxVarint64Length];
+  s = file_->Append(absl::string_view(header, EncodeVarint64(header, key.size()) - header));
+  return s.ok() ? file_->Append(key) : s;
+}
+
+absl::Status RecordWriter::Close() {
+  absl::Status s = EndGroup();
+  absl::Status closed = file_->Close();
+  return s.ok() ? closed : s;
+}
+
 RecordReader::RecordReader(absl::string_view data, absl::string_view name, uint64_t base_offset)
     : base_(data.data()),
       pos_(data.data()),
       limit_(data.data() + data.size()),
-      record_(data.data()),
       name_(name),
       base_offset_(base_offset) {}
 
-bool RecordReader::Next(absl::string_view* key, absl::string_view* value) {
-  if (pos_ == limit_ || !status_.ok()) return false;
-  const char* record = pos_;
+bool RecordReader::ReadValue(absl::string_view* value, bool* end) {
+  const char* at = pos_;
   const char* p = pos_;
-  uint64_t key_size;
-  uint64_t value_size;
-  if (!DecodeVarint64(&p, limit_, &key_size)) return Corrupt(record, "bad key length");
-  if (!DecodeVarint64(&p, limit_, &value_size)) return Corrupt(record, "bad value length");
-  const uint64_t left = static_cast<uint64_t>(limit_ - p);
-  if (key_size > left || value_size > left - key_size) {
-    return Corrupt(record, absl::StrCat("record of ", key_size, "+", value_size,
-                                        " bytes overruns the end (", left, " bytes left)"));
+  uint64_t n;
+  if (p == limit_) return Corrupt(at, "group not ended");
+  if (!DecodeVarint64(&p, limit_, &n)) return Corrupt(at, "bad value length");
+  *end = n == 0;
+  if (n == 0) {
+    pos_ = p;
+    return true;
   }
-  *key = absl::string_view(p, key_size);
-  *value = absl::string_view(p + key_size, value_size);
-  record_ = record;
-  pos_ = p + key_size + value_size;
+  const uint64_t size = n - 1;
+  const uint64_t left = static_cast<uint64_t>(limit_ - p);
+  if (size > left) {
+    return Corrupt(
+        at, absl::StrCat("value of ", size, " bytes overruns the end (", left, " bytes left)"));
+  }
+  *value = absl::string_view(p, size);
+  pos_ = p + size;
   return true;
 }
 
-bool RecordReader::Corrupt(const char* record, absl::string_view why) {
+bool RecordReader::NextSlow(absl::string_view* key, absl::string_view* value) {
+  if (!status_.ok()) return false;
+  bool end = false;
+  if (in_group_) {
+    if (!ReadValue(value, &end)) return false;
+    if (!end) {
+      *key = key_;
+      new_group_ = false;
+      return true;
+    }
+    in_group_ = false;
+  }
+  if (pos_ == limit_) return false;
+  const char* group = pos_;
+  const char* p = pos_;
+  uint64_t key_size;
+  if (!DecodeVarint64(&p, limit_, &key_size)) return Corrupt(group, "bad key length");
+  const uint64_t left = static_cast<uint64_t>(limit_ - p);
+  if (key_size > left) {
+    return Corrupt(group, absl::StrCat("key of ", key_size, " bytes overruns the end (", left,
+                                       " bytes left)"));
+  }
+  key_ = absl::string_view(p, key_size);
+  pos_ = p + key_size;
+  if (!ReadValue(value, &end)) return false;
+  if (end) return Corrupt(group, "group with no values");
+  *key = key_;
+  in_group_ = true;
+  new_group_ = true;
+  return true;
+}
+
+bool RecordReader::Corrupt(const char* at, absl::string_view why) {
   status_ = absl::DataLossError(absl::StrCat("corrupt record in ", name_, " at offset ",
-                                             base_offset_ + (record - base_), ": ", why));
+                                             base_offset_ + (at - base_), ": ", why));
   pos_ = limit_;
+  in_group_ = false;
   return false;
 }
 

@@ -27,6 +27,7 @@ RunWriter::RunWriter(std::unique_ptr<RecordWriter> writer, int partitions, Count
 void RunWriter::StartPartition(int partition) {
   AMPMR_CHECK(partition > current_ && partition < static_cast<int>(extents_.size()))
       << "partition " << partition << " after " << current_;
+  if (status_.ok()) status_ = writer_->EndGroup();
   const uint64_t offset = writer_->offset();
   extents_[current_].length = offset - extents_[current_].offset;
   for (int p = current_ + 1; p <= partition; ++p) extents_[p].offset = offset;
@@ -46,6 +47,7 @@ void RunWriter::IncrementCounter(absl::string_view name, int64_t amount) {
 absl::StatusOr<std::vector<PartitionExtent>> RunWriter::Finish() {
   const int last = static_cast<int>(extents_.size()) - 1;
   if (current_ < last) StartPartition(last);
+  if (status_.ok()) status_ = writer_->EndGroup();
   extents_[last].length = writer_->offset() - extents_[last].offset;
   if (!status_.ok()) return status_;
   absl::Status s = writer_->Close();

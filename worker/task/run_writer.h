@@ -1,7 +1,9 @@
 // RunWriter writes one sorted run to a file: the pairs of partition 0, then
 // of partition 1, ... each in record format (record_io.h), and remembers
 // where each partition lies. Spill runs and the final map output file are
-// both runs. It is an Emitter so a combiner can write into it directly.
+// both runs. It is an Emitter so a combiner can write into it directly;
+// pairs emitted one by one are grouped by key as they come, and a sort
+// buffer hands over whole groups whose values it has encoded already.
 //
 // Not thread-safe; one owner.
 #ifndef AMPMR_WORKER_TASK_RUN_WRITER_H_
@@ -43,11 +45,17 @@ class RunWriter final : public Emitter {
   // Appends to the current partition. Keys must arrive in sorted order; the
   // writer does not check.
   void Emit(absl::string_view key, absl::string_view value) override;
-  // Appends one already encoded record (record_io.h) to the current partition.
-  void EmitRecord(absl::string_view record) {
+  // Starts a group of `key` in the current partition, whose values follow
+  // by EmitEncodedValues.
+  void StartGroup(absl::string_view key) {
+    if (status_.ok()) status_ = writer_->StartGroup(key);
+  }
+  // Appends `records` values encoded by EncodeValue (record_io.h) to the
+  // group StartGroup opened.
+  void EmitEncodedValues(absl::string_view values, uint64_t records) {
     if (!status_.ok()) return;
-    status_ = writer_->AddEncoded(record);
-    ++extents_[current_].records;
+    status_ = writer_->AddEncodedValues(values);
+    extents_[current_].records += records;
   }
   void IncrementCounter(absl::string_view name, int64_t amount) override;
 

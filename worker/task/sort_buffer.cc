@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "common/key_prefix.h"
+#include "worker/task/record_io.h"
 #include "worker/task/stable_hash.h"
 
 namespace ampmr::worker {
@@ -13,6 +14,10 @@ constexpr size_t kBlockSize = size_t{4} << 20;
 // How often Add asks whether looking keys up still pays.
 constexpr size_t kLookupCheckPairs = size_t{1} << 16;
 constexpr size_t kMinSlots = 64;
+// A key's first piece of values has room for this many bytes (8 values of
+// one byte), and each next one twice the last, up to kMaxPiece.
+constexpr size_t kFirstPiece = 16;
+constexpr size_t kMaxPiece = size_t{16} << 10;
 
 // A hash of the key, given its prefix: a key of up to 8 bytes is its prefix
 // and size, so one multiply mixes it.
@@ -31,7 +36,8 @@ inline bool SameTail(const char* a, const char* b, size_t size) {
 
 }  // namespace
 
-SortBuffer::SortBuffer(int partitions) : partition_keys_(partitions) {}
+SortBuffer::SortBuffer(int partitions)
+    : partition_keys_(partitions), next_lookup_check_(kLookupCheckPairs) {}
 
 char* SortBuffer::Allocate(size_t n) {
   while (block_ < blocks_.size() && block_sizes_[block_] - block_used_ < n) {
@@ -50,73 +56,134 @@ char* SortBuffer::Allocate(size_t n) {
   return p;
 }
 
-uint32_t SortBuffer::AddKey(absl::string_view key, uint64_t prefix, int partition) {
+SortBuffer::Values* SortBuffer::NewValues(size_t capacity) {
+  // Pieces start 8-byte aligned (blocks are, and pieces are made multiples
+  // of 8 long).
+  capacity = (capacity + sizeof(Values) + 7) / 8 * 8 - sizeof(Values);
+  const size_t pad = (8 - block_used_ % 8) % 8;
+  if (pad > 0 && block_ < blocks_.size() && block_sizes_[block_] - block_used_ >= pad) {
+    block_used_ += pad;
+    arena_used_ += pad;
+  }
+  auto* v = reinterpret_cast<Values*>(Allocate(sizeof(Values) + capacity));
+  *v = Values{nullptr, 0, static_cast<uint32_t>(capacity), 0};
+  return v;
+}
+
+void SortBuffer::AppendValue(Values** last, absl::string_view value) {
+  Values* v = *last;
+  const size_t need = EncodedValueSize(value);
+  if (v->capacity - v->used < need) {
+    Values* more = NewValues(std::max(need, std::min<size_t>(2 * v->capacity, kMaxPiece)));
+    v->next = more;
+    *last = more;
+    v = more;
+  }
+  char* const bytes = Bytes(v);
+  v->used = static_cast<uint32_t>(EncodeValue(bytes + v->used, value) - bytes);
+  ++v->pairs;
+}
+
+uint32_t SortBuffer::AddKey(absl::string_view key, uint64_t prefix, int partition,
+                            size_t capacity) {
   char* data = nullptr;
   if (!key.empty()) {
     data = Allocate(key.size());
     std::memcpy(data, key.data(), key.size());
   }
   const auto index = static_cast<uint32_t>(keys_.size());
-  keys_.push_back({prefix, data, static_cast<uint32_t>(key.size()), partition});
+  keys_.push_back(
+      {prefix, data, static_cast<uint32_t>(key.size()), partition, NewValues(capacity)});
   partition_keys_[partition].push_back(index);
   return index;
 }
 
-void SortBuffer::GrowSlots() {
-  const size_t size = std::max(kMinSlots, 2 * slots_.size());
-  slots_.assign(size, Slot{0, 0, 0});
+void SortBuffer::Reserve(size_t more) {
+  if (4 * (keys_.size() + more) <= 3 * slots_.size()) return;
+  size_t size = std::max(kMinSlots, slots_.size());
+  while (4 * (keys_.size() + more) > 3 * size) size *= 2;
+  std::vector<Slot> old(size, Slot{0, nullptr, 0, 0});
+  old.swap(slots_);
   const size_t mask = size - 1;
-  for (size_t i = 0; i < keys_.size(); ++i) {
-    const Key& k = keys_[i];
+  for (const Slot& slot : old) {
+    if (slot.key == 0) continue;
+    const Key& k = keys_[slot.key - 1];
     size_t s = KeyHash(k.data, k.size, k.prefix) & mask;
     while (slots_[s].key != 0) s = (s + 1) & mask;
-    slots_[s] = {k.prefix, k.size, static_cast<uint32_t>(i + 1)};
+    slots_[s] = slot;
   }
 }
 
-uint32_t SortBuffer::FindOrAddKey(absl::string_view key, uint64_t prefix,
-                                  absl::FunctionRef<int(absl::string_view)> partition_of) {
-  if (4 * (keys_.size() + 1) > 3 * slots_.size()) GrowSlots();
+size_t SortBuffer::FindOrAddSlot(absl::string_view key, uint64_t prefix, uint64_t hash,
+                                 absl::FunctionRef<int(absl::string_view)> partition_of) {
   const size_t mask = slots_.size() - 1;
-  size_t s = KeyHash(key.data(), key.size(), prefix) & mask;
+  size_t s = hash & mask;
   while (true) {
     const Slot& slot = slots_[s];
     if (slot.key == 0) break;
     if (slot.prefix == prefix && slot.size == key.size() &&
         SameTail(keys_[slot.key - 1].data, key.data(), key.size())) {
-      return slot.key - 1;
+      return s;
     }
     s = (s + 1) & mask;
   }
-  const uint32_t index = AddKey(key, prefix, partition_of(key));
-  slots_[s] = {prefix, static_cast<uint32_t>(key.size()), index + 1};
-  return index;
+  const uint32_t index = AddKey(key, prefix, partition_of(key), kFirstPiece);
+  slots_[s] = {prefix, keys_[index].values, static_cast<uint32_t>(key.size()), index + 1};
+  return s;
 }
 
-void SortBuffer::Prefetch(absl::string_view key) const {
-  if (!find_keys_ || slots_.empty()) return;
-  const size_t s = KeyHash(key.data(), key.size(), KeyPrefix(key)) & (slots_.size() - 1);
-  __builtin_prefetch(&slots_[s]);
+void SortBuffer::AddUnshared(absl::string_view key, absl::string_view value,
+                             absl::FunctionRef<int(absl::string_view)> partition_of) {
+  const uint32_t k = AddKey(key, KeyPrefix(key), partition_of(key), EncodedValueSize(value));
+  AppendValue(&keys_[k].values, value);
+}
+
+void SortBuffer::Counted(size_t n) {
+  pairs_ += n;
+  if (pairs_ < next_lookup_check_) return;
+  next_lookup_check_ = pairs_ + kLookupCheckPairs;
+  // Mostly distinct keys: a lookup per pair finds nothing to share.
+  if (find_keys_ && 2 * keys_.size() > pairs_) find_keys_ = false;
 }
 
 void SortBuffer::Add(absl::string_view key, absl::string_view value,
                      absl::FunctionRef<int(absl::string_view)> partition_of) {
-  const uint64_t prefix = KeyPrefix(key);
-  const uint32_t k =
-      find_keys_ ? FindOrAddKey(key, prefix, partition_of) : AddKey(key, prefix, partition_of(key));
-  char* v = nullptr;
-  if (!value.empty()) {
-    v = Allocate(value.size());
-    std::memcpy(v, value.data(), value.size());
+  if (!find_keys_) {
+    AddUnshared(key, value, partition_of);
+  } else {
+    Reserve(1);
+    const uint64_t prefix = KeyPrefix(key);
+    const size_t s =
+        FindOrAddSlot(key, prefix, KeyHash(key.data(), key.size(), prefix), partition_of);
+    AppendValue(&slots_[s].last, value);
   }
-  const size_t chunk = pairs_ / kPairChunk;
-  if (chunk == pair_chunks_.size()) pair_chunks_.emplace_back(new Pair[kPairChunk]);
-  pair_chunks_[chunk][pairs_ % kPairChunk] = {v, k, static_cast<uint32_t>(value.size())};
-  ++pairs_;
-  // Mostly distinct keys: a lookup per pair finds nothing to share.
-  if (pairs_ % kLookupCheckPairs == 0 && find_keys_ && 2 * keys_.size() > pairs_) {
-    find_keys_ = false;
+  Counted(1);
+}
+
+void SortBuffer::AddBatch(const absl::string_view* keys, const absl::string_view* values, int n,
+                          absl::FunctionRef<int(absl::string_view)> partition_of) {
+  if (!find_keys_) {
+    for (int i = 0; i < n; ++i) AddUnshared(keys[i], values[i], partition_of);
+    Counted(n);
+    return;
   }
+  // Room for every key to be new, so that no slot moves during the batch.
+  Reserve(n);
+  const size_t mask = slots_.size() - 1;
+  uint64_t prefixes[kMaxBatch];
+  uint64_t hashes[kMaxBatch];
+  size_t slots[kMaxBatch];
+  for (int i = 0; i < n; ++i) {
+    prefixes[i] = KeyPrefix(keys[i]);
+    hashes[i] = KeyHash(keys[i].data(), keys[i].size(), prefixes[i]);
+    __builtin_prefetch(&slots_[hashes[i] & mask]);
+  }
+  for (int i = 0; i < n; ++i) {
+    slots[i] = FindOrAddSlot(keys[i], prefixes[i], hashes[i], partition_of);
+    __builtin_prefetch(slots_[slots[i]].last, 1);
+  }
+  for (int i = 0; i < n; ++i) AppendValue(&slots_[slots[i]].last, values[i]);
+  Counted(n);
 }
 
 namespace {
@@ -228,21 +295,13 @@ void SortBuffer::SortKeys(const KeyComparator* order) {
 }
 
 void SortBuffer::Sort(const KeyComparator* order) {
-  // Phases: count each key's pairs; partition by partition, order the
-  // distinct keys and give each its place in the output; then deal the
-  // pairs out in emit order, which keeps equal keys' pairs in that order.
-  // Keys with the same bytes, kept apart once lookups stopped, stay in the
-  // order they were added (the key sorts are stable), which is their pairs'
-  // emit order: those added after the stop have one pair each, and no pair
-  // refers to an earlier key after it.
+  // Each partition's distinct keys are ordered; a key's values are already
+  // in emit order. Keys with the same bytes, kept apart once lookups
+  // stopped, stay in the order they were added (the key sorts are stable),
+  // which is their pairs' emit order: those added after the stop have one
+  // pair each, and no pair went to an earlier key after it.
   if (order != nullptr && order->bytewise()) order = nullptr;
-  cursor_.assign(keys_.size(), 0);
-  ForEachPair([this](const Pair& p) { ++cursor_[p.key]; });  // counts, for now
-  partition_start_.resize(partition_keys_.size() + 1);
-  uint32_t at = 0;
-  for (size_t partition = 0; partition < partition_keys_.size(); ++partition) {
-    partition_start_[partition] = at;
-    const std::vector<uint32_t>& keys = partition_keys_[partition];
+  for (std::vector<uint32_t>& keys : partition_keys_) {
     sort_keys_.resize(keys.size());
     for (size_t i = 0; i < keys.size(); ++i) {
       const Key& k = keys_[keys[i]];
@@ -251,35 +310,43 @@ void SortBuffer::Sort(const KeyComparator* order) {
       sort_keys_[i] = {prefix, k.data, k.size, keys[i]};
     }
     SortKeys(order);
-    for (const SortEntry& e : sort_keys_) {
-      const uint32_t count = cursor_[e.key];
-      cursor_[e.key] = at;
-      at += count;
-    }
+    for (size_t i = 0; i < keys.size(); ++i) keys[i] = sort_keys_[i].key;
   }
-  partition_start_.back() = at;
-  if (sorted_capacity_ < pairs_) {
-    sorted_.reset(new Pair[pairs_]);
-    sorted_capacity_ = pairs_;
-  }
-  Pair* const sorted = sorted_.get();
-  ForEachPair([this, sorted](const Pair& p) { sorted[cursor_[p.key]++] = p; });
 }
 
 std::unique_ptr<SortBuffer::Partition> SortBuffer::Sorted(int partition) const {
-  return std::make_unique<Partition>(sorted_.get() + partition_start_[partition],
-                                     sorted_.get() + partition_start_[partition + 1], &keys_);
+  const std::vector<uint32_t>& keys = partition_keys_[partition];
+  return std::make_unique<Partition>(keys.data(), keys.data() + keys.size(), &keys_);
+}
+
+void SortBuffer::WriteSorted(int partition, RunWriter* out) const {
+  for (uint32_t index : partition_keys_[partition]) {
+    const Key& k = keys_[index];
+    out->StartGroup(absl::string_view(k.data, k.size));
+    for (const Values* v = k.values; v != nullptr; v = v->next) {
+      out->EmitEncodedValues(absl::string_view(Bytes(v), v->used), v->pairs);
+    }
+  }
 }
 
 void SortBuffer::Clear() {
   for (std::vector<uint32_t>& keys : partition_keys_) keys.clear();
   keys_.clear();
   pairs_ = 0;
+  next_lookup_check_ = kLookupCheckPairs;
   slots_.clear();
   find_keys_ = true;
   block_ = 0;
   block_used_ = 0;
   arena_used_ = 0;
+}
+
+SortBuffer::Partition::Partition(const uint32_t* begin, const uint32_t* end,
+                                 const std::vector<Key>* keys)
+    : next_key_(begin), keys_end_(end), keys_(keys) {
+  for (const uint32_t* k = begin; k != end; ++k) {
+    for (const Values* v = (*keys)[*k].values; v != nullptr; v = v->next) left_ += v->pairs;
+  }
 }
 
 }  // namespace ampmr::worker

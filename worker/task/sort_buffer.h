@@ -3,13 +3,14 @@
 //
 // Map output keys repeat (a word, a user id, a date), so the buffer keeps
 // each distinct key once, in an arena, with a small entry (its first 8 bytes
-// inline, its size, its partition), and each pair, in emit order, as a
-// 16-byte entry naming its key and pointing at its value's bytes. Keys are
-// found again through a hash table whose slots hold the 8-byte prefix, so a
-// pair whose key has at most 8 bytes costs one slot read and two appends,
-// and the partitioner runs once per distinct key rather than once per pair.
-// Sorting sorts each partition's distinct keys only, then deals the pairs
-// out in key order with one stable counting pass.
+// inline, its size, its partition), and the key's values, in emit order, as
+// a list of pieces of arena memory holding them already encoded as a run's
+// key group holds them (record_io.h). Keys are found again through a hash
+// table whose slots hold the 8-byte prefix and the key's last piece, so a
+// pair whose key has at most 8 bytes costs one slot read and an append to
+// that piece, and the partitioner runs once per distinct key rather than
+// once per pair. Sorting sorts each partition's distinct keys only; writing
+// a run writes each key once and copies its pieces as they are.
 //
 // Looking keys up pays while they repeat: once the buffer's keys are mostly
 // distinct (more than half as many keys as pairs, checked every 64K pairs),
@@ -20,7 +21,6 @@
 #ifndef AMPMR_WORKER_TASK_SORT_BUFFER_H_
 #define AMPMR_WORKER_TASK_SORT_BUFFER_H_
 
-#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -29,6 +29,7 @@
 #include "absl/strings/string_view.h"
 #include "common/key_comparator.h"
 #include "worker/task/reducer.h"
+#include "worker/task/run_writer.h"
 
 namespace ampmr::worker {
 
@@ -36,6 +37,8 @@ class SortBuffer {
  public:
   // The largest key or value Add accepts.
   static constexpr size_t kMaxFieldSize = UINT32_MAX;
+  // The most pairs AddBatch takes at once.
+  static constexpr int kMaxBatch = 16;
 
   explicit SortBuffer(int partitions);
   SortBuffer(const SortBuffer&) = delete;
@@ -50,13 +53,17 @@ class SortBuffer {
   void Add(absl::string_view key, absl::string_view value,
            absl::FunctionRef<int(absl::string_view)> partition_of);
 
-  // A hint that `key` will be added soon: fetches its hash table slot into
-  // the cache.
-  void Prefetch(absl::string_view key) const;
+  // Adds pairs (keys[i], values[i]) for i < n, as n calls of Add in that
+  // order would, but with the hash table slots of all n, then the pieces
+  // their values go to, fetched into the cache ahead, so that a batch's
+  // cache misses overlap rather than come one by one. REQUIRES: n <=
+  // kMaxBatch, and what Add requires.
+  void AddBatch(const absl::string_view* keys, const absl::string_view* values, int n,
+                absl::FunctionRef<int(absl::string_view)> partition_of);
 
-  // Bytes held: arena bytes in use plus key, pair and hash table entries.
+  // Bytes held: arena bytes in use plus key and hash table entries.
   size_t memory_usage() const {
-    return arena_used_ + keys_.size() * (sizeof(Key) + sizeof(uint32_t)) + pairs_ * sizeof(Pair) +
+    return arena_used_ + keys_.size() * (sizeof(Key) + sizeof(uint32_t)) +
            slots_.size() * sizeof(Slot);
   }
   size_t pairs() const { return pairs_; }
@@ -76,27 +83,37 @@ class SortBuffer {
   // Sort or Clear. REQUIRES: Sort since the last Add.
   std::unique_ptr<Partition> Sorted(int partition) const;
 
+  // Writes partition `partition`'s pairs in sorted order to `out`'s current
+  // partition, one key group per distinct key, its values copied as they
+  // are held. REQUIRES: Sort since the last Add.
+  void WriteSorted(int partition, RunWriter* out) const;
+
   // Drops every pair; keeps the arena blocks for reuse.
   void Clear();
 
  private:
+  // A piece of a key's value list, in the arena: `used` bytes of values
+  // encoded by EncodeValue (record_io.h) follow this header.
+  struct Values {
+    Values* next;  // the key's next piece; null for its last
+    uint32_t used;
+    uint32_t capacity;
+    uint32_t pairs;  // values in this piece
+  };
   // A distinct key.
   struct Key {
     uint64_t prefix;   // first 8 bytes, big-endian, zero padded
     const char* data;  // in the arena
     uint32_t size;
     int partition;
-  };
-  // A pair: its key (an index into keys_) and value.
-  struct Pair {
-    const char* value;  // in the arena
-    uint32_t key;
-    uint32_t value_size;
+    Values* values;  // the first piece
   };
   // A hash table slot: the key's index + 1 (0: empty), with its prefix and
-  // size, which are the whole key when it has at most 8 bytes.
+  // size, which are the whole key when it has at most 8 bytes, and its last
+  // piece, which the key's next value goes to.
   struct Slot {
     uint64_t prefix;
+    Values* last;
     uint32_t size;
     uint32_t key;
   };
@@ -108,21 +125,29 @@ class SortBuffer {
     uint32_t key;
   };
 
+  static char* Bytes(Values* v) { return reinterpret_cast<char*>(v + 1); }
+  static const char* Bytes(const Values* v) { return reinterpret_cast<const char*>(v + 1); }
+
   char* Allocate(size_t n);
-  // The index of `key` in keys_, added (in partition_of(key)) if it is new.
-  uint32_t FindOrAddKey(absl::string_view key, uint64_t prefix,
-                        absl::FunctionRef<int(absl::string_view)> partition_of);
-  uint32_t AddKey(absl::string_view key, uint64_t prefix, int partition);
-  void GrowSlots();
-  // Calls fn(pair) for every pair in emit order.
-  template <typename Fn>
-  void ForEachPair(Fn fn) const {
-    for (size_t start = 0; start < pairs_; start += kPairChunk) {
-      const Pair* chunk = pair_chunks_[start / kPairChunk].get();
-      const size_t n = std::min(kPairChunk, pairs_ - start);
-      for (size_t i = 0; i < n; ++i) fn(chunk[i]);
-    }
-  }
+  // A new empty piece with room for `capacity` bytes of values.
+  Values* NewValues(size_t capacity);
+  // Appends `value` to the list whose last piece is *last, adding a piece
+  // (and updating *last) when that one is full.
+  void AppendValue(Values** last, absl::string_view value);
+  // Adds a key entry, with a first piece of at least `capacity` bytes.
+  uint32_t AddKey(absl::string_view key, uint64_t prefix, int partition, size_t capacity);
+  // The slot of `key` (hash `hash`), its key added (in partition_of(key))
+  // if it is new. REQUIRES: the table has room for one more key.
+  size_t FindOrAddSlot(absl::string_view key, uint64_t prefix, uint64_t hash,
+                       absl::FunctionRef<int(absl::string_view)> partition_of);
+  // Grows the table until it has room for `more` keys at most 3/4 full.
+  void Reserve(size_t more);
+  // Adds a pair with a key entry of its own (lookups stopped).
+  void AddUnshared(absl::string_view key, absl::string_view value,
+                   absl::FunctionRef<int(absl::string_view)> partition_of);
+  // Counts `n` pairs added and decides, every kLookupCheckPairs, whether to
+  // go on looking keys up.
+  void Counted(size_t n);
   // Orders sort_keys_ (one partition's keys) stably by `order`, null:
   // bytewise.
   void SortKeys(const KeyComparator* order);
@@ -136,26 +161,18 @@ class SortBuffer {
   static void SortEqualPrefixes(SortEntry* a, SortEntry* tmp, size_t n);
 
   std::vector<Key> keys_;
-  std::vector<std::vector<uint32_t>> partition_keys_;  // by partition: its keys
-  // The pairs in emit order, in chunks of kPairChunk (so that growing
-  // never copies them), kept for reuse after Clear.
-  static constexpr size_t kPairChunk = size_t{1} << 16;
-  std::vector<std::unique_ptr<Pair[]>> pair_chunks_;
+  // By partition: its keys, in the order added until Sort, sorted after.
+  std::vector<std::vector<uint32_t>> partition_keys_;
   size_t pairs_ = 0;
+  size_t next_lookup_check_;
   // Open addressing over keys_, a power of two long and at most 3/4 full;
   // empty until the first lookup.
   std::vector<Slot> slots_;
   bool find_keys_ = true;  // look keys up (see the top)
 
-  // What Sort makes: the pairs by partition and key, and where each
-  // partition starts (partitions + 1 entries).
-  std::unique_ptr<Pair[]> sorted_;
-  size_t sorted_capacity_ = 0;
-  std::vector<size_t> partition_start_;
   // Sort's temporary space, kept for the next Sort.
   std::vector<SortEntry> sort_keys_;
   std::vector<SortEntry> sort_scratch_;
-  std::vector<uint32_t> cursor_;  // by key: where its next pair goes
 
   std::vector<std::unique_ptr<char[]>> blocks_;
   std::vector<size_t> block_sizes_;
@@ -166,25 +183,48 @@ class SortBuffer {
 
 class SortBuffer::Partition final : public SortedPairs {
  public:
-  Partition(const Pair* begin, const Pair* end, const std::vector<Key>* keys)
-      : next_(begin), end_(end), keys_(keys) {}
+  Partition(const uint32_t* begin, const uint32_t* end, const std::vector<Key>* keys);
 
   bool Next(absl::string_view* key, absl::string_view* value) override {
-    if (next_ == end_) return false;
-    const Pair& p = *next_++;
-    const Key& k = (*keys_)[p.key];
-    *key = absl::string_view(k.data, k.size);
-    *value = absl::string_view(p.value, p.value_size);
+    while (at_ == end_) {
+      if (piece_ != nullptr && piece_->next != nullptr) {
+        Start(piece_->next);
+      } else if (next_key_ != keys_end_) {
+        const Key& k = (*keys_)[*next_key_++];
+        key_ = absl::string_view(k.data, k.size);
+        Start(k.values);
+      } else {
+        return false;
+      }
+    }
+    // Values the buffer encoded itself: no checks.
+    uint64_t n;
+    DecodeVarint64(&at_, end_, &n);
+    *key = key_;
+    *value = absl::string_view(at_, n - 1);
+    at_ += n - 1;
+    --left_;
     return true;
   }
 
   // Pairs not yet returned.
-  size_t size() const { return static_cast<size_t>(end_ - next_); }
+  size_t size() const { return left_; }
 
  private:
-  const Pair* next_;
-  const Pair* const end_;
+  void Start(const Values* piece) {
+    piece_ = piece;
+    at_ = Bytes(piece);
+    end_ = at_ + piece->used;
+  }
+
+  const uint32_t* next_key_;
+  const uint32_t* const keys_end_;
   const std::vector<Key>* const keys_;
+  absl::string_view key_;
+  const Values* piece_ = nullptr;
+  const char* at_ = nullptr;
+  const char* end_ = nullptr;
+  size_t left_ = 0;
 };
 
 }  // namespace ampmr::worker
