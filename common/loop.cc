@@ -42,14 +42,18 @@ void ThreadLoop::Post(std::function<void()> fn) {
 
 Loop::TimerId ThreadLoop::RunAfter(absl::Duration delay, std::function<void()> fn) {
   TimerId id;
+  bool earliest;
   {
     std::lock_guard<std::mutex> lock(mu_);
     id = next_timer_id_++;
     absl::Time deadline = absl::Now() + delay;
+    earliest = timers_.empty() || deadline < timers_.begin()->first.first;
     timers_.emplace(std::make_pair(deadline, id), std::move(fn));
     timer_deadlines_.emplace(id, deadline);
   }
-  cv_.notify_one();
+  // The loop sleeps until its earliest deadline: only a new earliest one
+  // needs to wake it (a call's timeout, set from a gRPC thread, seldom is).
+  if (earliest) cv_.notify_one();
   return id;
 }
 

@@ -19,35 +19,12 @@ std::string Quote(const std::string& s) { return absl::StrCat("\"", s, "\""); }
 CallRouter::CallRouter(Loop* loop, const WorkerRegistry* registry, CallRouterOptions options)
     : loop_(loop), registry_(registry), options_(std::move(options)) {}
 
-absl::StatusCode CallRouter::CallerReply::Give(absl::StatusOr<std::string> result) {
-  Done done;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!done_) return code_;
-    done = std::move(done_);
-    done_ = nullptr;
-    code_ = result.status().code();
-  }
-  absl::StatusCode code = result.status().code();
-  done(std::move(result));
-  return code;
-}
-
-bool CallRouter::CallerReply::given() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return !done_;
-}
-
 CallRouter::~CallRouter() {
-  *alive_ = false;
+  std::unique_lock<std::mutex> lock(mu_);
   std::map<uint64_t, std::unique_ptr<PendingCall>> calls;
   calls.swap(calls_);
-  for (auto& [id, call] : calls) {
-    if (call->timer != 0) loop_->CancelTimer(call->timer);
-    if (call->ended) continue;
-    absl::StatusCode code = call->reply->Give(absl::UnavailableError("master shutting down"));
-    if (call->on_ended) call->on_ended(code);
-  }
+  for (auto& [id, call] : calls) End(call.get(), absl::UnavailableError("master shutting down"));
+  Tell(lock);
 }
 
 void CallRouter::Call(v1::CallRequest request, Done done, Ended ended) {
@@ -66,14 +43,19 @@ void CallRouter::Call(v1::CallRequest request, Done done, Ended ended) {
     return;
   }
   const std::string& handler = request.handler();
-  if (!Offered(handler)) {
-    refuse(absl::NotFoundError(absl::StrCat("no connected worker offers handler ", Quote(handler))));
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!OfferedLocked(handler)) {
+    lock.unlock();
+    refuse(
+        absl::NotFoundError(absl::StrCat("no connected worker offers handler ", Quote(handler))));
     return;
   }
   std::deque<uint64_t>& queue = queues_[handler];
   if (static_cast<int>(queue.size()) >= options_.max_queued) {
+    size_t queued = queue.size();
+    lock.unlock();
     refuse(absl::ResourceExhaustedError(
-        absl::StrCat("handler ", Quote(handler), ": ", queue.size(), " calls already queued")));
+        absl::StrCat("handler ", Quote(handler), ": ", queued, " calls already queued")));
     return;
   }
   auto call = std::make_unique<PendingCall>();
@@ -84,30 +66,43 @@ void CallRouter::Call(v1::CallRequest request, Done done, Ended ended) {
   call->idempotent = request.idempotent();
   call->timeout = seconds > 0 ? absl::Seconds(seconds) : options_.default_timeout;
   call->deadline = loop_->Now() + call->timeout;
-  call->reply = std::make_shared<CallerReply>(std::move(done));
+  call->done = std::move(done);
   call->on_ended = std::move(ended);
   uint64_t id = call->id;
-  call->timer = loop_->RunAfter(call->timeout, [this, id] { OnTimeout(id); });
+  call->timer = loop_->RunAfter(call->timeout, [this, alive = std::weak_ptr<bool>(alive_), id] {
+    if (!alive.expired()) OnTimeout(id);
+  });
   calls_.emplace(id, std::move(call));
   queue.push_back(id);
   Dispatch(handler);
+  Tell(lock);
 }
 
 void CallRouter::AddWorker(const std::string& worker_id) {
   const WorkerState* w = registry_->Find(worker_id);
   if (w == nullptr || w->hello.handlers_size() == 0) return;
-  workers_[worker_id];
-  for (const auto& h : w->hello.handlers()) Dispatch(h);
+  std::unique_lock<std::mutex> lock(mu_);
+  WorkerCalls& calls = workers_[worker_id];
+  calls.link = w->link;
+  calls.handlers.insert(w->hello.handlers().begin(), w->hello.handlers().end());
+  calls.slots = w->slots;
+  calls.draining = w->draining;
+  for (const auto& h : calls.handlers) Dispatch(h);
+  Tell(lock);
+}
+
+void CallRouter::DrainWorker(const std::string& worker_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = workers_.find(worker_id);
+  if (it != workers_.end()) it->second.draining = true;
 }
 
 void CallRouter::RemoveWorker(const std::string& worker_id, const absl::Status& why) {
+  std::unique_lock<std::mutex> lock(mu_);
   auto it = workers_.find(worker_id);
   if (it == workers_.end()) return;
+  std::set<std::string> handlers = std::move(it->second.handlers);
   workers_.erase(it);
-  std::vector<std::string> handlers;
-  if (const WorkerState* w = registry_->Find(worker_id)) {
-    handlers.assign(w->hello.handlers().begin(), w->hello.handlers().end());
-  }
 
   std::vector<uint64_t> running;
   for (const auto& [id, call] : calls_) {
@@ -115,14 +110,12 @@ void CallRouter::RemoveWorker(const std::string& worker_id, const absl::Status& 
   }
   // In id order, so retried calls keep their arrival order at the queue's head.
   for (auto rit = running.rbegin(); rit != running.rend(); ++rit) {
-    auto found = calls_.find(*rit);
-    if (found == calls_.end()) continue;
-    PendingCall* call = found->second.get();
+    PendingCall* call = calls_.at(*rit).get();
     call->worker_id.clear();
-    if (call->ended) {
-      Erase(call->id);
-    } else if (call->idempotent && call->sends < options_.max_sends && Offered(call->handler) &&
-               !call->reply->given()) {
+    if (!call->done) {
+      calls_.erase(*rit);
+    } else if (call->idempotent && call->sends < options_.max_sends &&
+               OfferedLocked(call->handler)) {
       AMPMR_LOG(INFO) << "call=" << call->name << " handler=" << call->handler
                       << ": worker=" << worker_id << " went away mid-call; retrying elsewhere";
       queues_[call->handler].push_front(call->id);
@@ -133,7 +126,7 @@ void CallRouter::RemoveWorker(const std::string& worker_id, const absl::Status& 
     }
   }
   for (const auto& h : handlers) {
-    if (Offered(h)) {
+    if (OfferedLocked(h)) {
       Dispatch(h);
     } else {
       FailQueued(h, absl::UnavailableError(absl::StrCat("handler ", Quote(h),
@@ -141,81 +134,70 @@ void CallRouter::RemoveWorker(const std::string& worker_id, const absl::Status& 
                                                         worker_id, ": ", why.message(), ")")));
     }
   }
+  Tell(lock);
 }
 
 size_t CallRouter::queued(const std::string& handler) const {
+  std::lock_guard<std::mutex> lock(mu_);
   auto it = queues_.find(handler);
   return it == queues_.end() ? 0 : it->second.size();
 }
 
 size_t CallRouter::open_calls() const {
+  std::lock_guard<std::mutex> lock(mu_);
   size_t n = 0;
-  for (const auto& [id, call] : calls_) n += call->ended ? 0 : 1;
+  for (const auto& [id, call] : calls_) n += call->done ? 1 : 0;
   return n;
 }
 
 bool CallRouter::Offered(const std::string& handler) const {
-  for (const auto& [id, calls] : workers_) {
-    const WorkerState* w = registry_->Find(id);
-    if (w != nullptr && w->Offers(handler)) return true;
+  std::lock_guard<std::mutex> lock(mu_);
+  return OfferedLocked(handler);
+}
+
+bool CallRouter::OfferedLocked(const std::string& handler) const {
+  for (const auto& [id, worker] : workers_) {
+    if (worker.handlers.count(handler) != 0) return true;
   }
   return false;
 }
 
 void CallRouter::Dispatch(const std::string& handler) {
-  to_dispatch_.insert(handler);
-  if (dispatching_) return;
-  dispatching_ = true;
-  while (!to_dispatch_.empty()) {
-    std::string h = *to_dispatch_.begin();
-    to_dispatch_.erase(to_dispatch_.begin());
-    DispatchNow(h);
-  }
-  dispatching_ = false;
-}
-
-void CallRouter::DispatchNow(const std::string& handler) {
   auto q = queues_.find(handler);
   while (q != queues_.end() && !q->second.empty()) {
-    const WorkerState* worker = PickWorker(handler);
-    if (worker == nullptr) return;
+    auto worker = PickWorker(handler);
+    if (worker == workers_.end()) return;
     uint64_t id = q->second.front();
     q->second.pop_front();
-    Send(calls_.at(id).get(), *worker);
-    q = queues_.find(handler);
+    Send(calls_.at(id).get(), worker);
   }
 }
 
-const WorkerState* CallRouter::PickWorker(const std::string& handler) {
-  const WorkerState* best = nullptr;
-  const WorkerCalls* best_calls = nullptr;
+std::map<std::string, CallRouter::WorkerCalls>::iterator CallRouter::PickWorker(
+    const std::string& handler) {
+  auto best = workers_.end();
   int best_free = 0;
-  for (auto& [id, calls] : workers_) {
-    const WorkerState* w = registry_->Find(id);
-    if (w == nullptr || w->draining || !w->Offers(handler)) continue;
-    int free = w->slots - calls.busy[handler];
+  for (auto it = workers_.begin(); it != workers_.end(); ++it) {
+    WorkerCalls& worker = it->second;
+    if (worker.draining || worker.handlers.count(handler) == 0) continue;
+    int free = worker.slots - worker.busy[handler];
     // Most free slots first; among equals the one sent to least recently.
     if (free > best_free ||
-        (free == best_free && free > 0 && calls.last_send < best_calls->last_send)) {
-      best = w;
-      best_calls = &calls;
+        (free == best_free && free > 0 && worker.last_send < best->second.last_send)) {
+      best = it;
       best_free = free;
     }
   }
   return best;
 }
 
-void CallRouter::Send(PendingCall* call, const WorkerState& worker) {
-  WorkerCalls& calls = workers_[worker.id];
-  call->worker_id = worker.id;
-  ++call->sends;
-  ++calls.busy[call->handler];
-  calls.last_send = ++sends_;
+void CallRouter::Send(PendingCall* call, std::map<std::string, WorkerCalls>::iterator worker) {
+  WorkerCalls& calls = worker->second;
   v1::Command command;
   v1::Call* c = command.mutable_call();
   c->set_handler(call->handler);
   // The last send moves the payload; an earlier one may need it again.
-  if (call->idempotent && call->sends < options_.max_sends) {
+  if (call->idempotent && call->sends + 1 < options_.max_sends) {
     c->set_payload(call->payload);
   } else {
     c->set_payload(std::move(call->payload));
@@ -224,17 +206,24 @@ void CallRouter::Send(PendingCall* call, const WorkerState& worker) {
   c->set_call_id(call->name);
   c->set_idempotent(call->idempotent);
   uint64_t id = call->id;
-  int send = call->sends;
-  worker.link
-      ->Call(std::move(command),
-             [reply = call->reply, name = call->name](absl::StatusOr<v1::Answer*> answer) {
-               reply->Give(ResultOf(name, std::move(answer)));
-             })
-      .AddBoth([this, alive = std::weak_ptr<bool>(alive_), id,
-                send](const absl::StatusOr<v1::Answer>& answer) {
-        if (alive.expired()) return;
-        OnAnswer(id, send, answer);
-      });
+  int send = call->sends + 1;
+  if (!calls.link->CallFromAnyThread(std::move(command),
+                                     [this, alive = std::weak_ptr<bool>(alive_), id,
+                                      send](absl::StatusOr<v1::Answer*> answer) {
+                                       if (!alive.expired()) OnAnswer(id, send, std::move(answer));
+                                     })) {
+    // Its link closed before the coordinator heard (RemoveWorker follows):
+    // it takes no more calls.
+    calls.draining = true;
+    End(call,
+        absl::UnavailableError(absl::StrCat("call=", call->name, " handler=", call->handler,
+                                            ": worker=", worker->first, ": connection lost")));
+    return;
+  }
+  call->worker_id = worker->first;
+  call->sends = send;
+  ++calls.busy[call->handler];
+  calls.last_send = ++sends_;
 }
 
 absl::StatusOr<std::string> CallRouter::ResultOf(const std::string& name,
@@ -246,7 +235,8 @@ absl::StatusOr<std::string> CallRouter::ResultOf(const std::string& name,
   return std::move(*(*answer)->mutable_call_done()->mutable_payload());
 }
 
-void CallRouter::OnAnswer(uint64_t id, int send, const absl::StatusOr<v1::Answer>& answer) {
+void CallRouter::OnAnswer(uint64_t id, int send, absl::StatusOr<v1::Answer*> answer) {
+  std::unique_lock<std::mutex> lock(mu_);
   auto it = calls_.find(id);
   // A stale answer: the worker was removed and the call moved on or ended.
   if (it == calls_.end() || it->second->sends != send || it->second->worker_id.empty()) return;
@@ -254,26 +244,22 @@ void CallRouter::OnAnswer(uint64_t id, int send, const absl::StatusOr<v1::Answer
   std::string handler = call->handler;
   FreeSlot(*call);
   call->worker_id.clear();
-  if (call->ended) {
-    Erase(id);
-  } else if (!answer.ok()) {
-    End(call, answer.status());
+  if (!call->done) {
+    calls_.erase(it);
   } else {
-    // Usually its caller has it already, from the thread that read it (and
-    // the payload is gone from `answer`).
-    v1::Answer copy = *answer;
-    End(call, ResultOf(call->name, &copy));
+    End(call, ResultOf(call->name, std::move(answer)));
   }
   Dispatch(handler);
+  Tell(lock);
 }
 
 void CallRouter::OnTimeout(uint64_t id) {
+  std::unique_lock<std::mutex> lock(mu_);
   auto it = calls_.find(id);
   if (it == calls_.end()) return;
   PendingCall* call = it->second.get();
   call->timer = 0;
-  // Its worker's answer reached the caller first; OnAnswer is on its way.
-  if (call->ended || call->reply->given()) return;
+  if (!call->done) return;
   std::string where;
   if (call->worker_id.empty()) {
     std::deque<uint64_t>& q = queues_[call->handler];
@@ -286,34 +272,30 @@ void CallRouter::OnTimeout(uint64_t id) {
     where = "still queued";
   } else {
     where = absl::StrCat("running on worker=", call->worker_id, ", cancelled");
-    const WorkerState* w = registry_->Find(call->worker_id);
-    if (w != nullptr && workers_.count(call->worker_id) != 0) {
+    auto w = workers_.find(call->worker_id);
+    if (w != workers_.end()) {
       v1::Command cancel;
       cancel.mutable_cancel()->set_call_id(call->name);
-      w->link->Send(std::move(cancel));
+      w->second.link->Send(std::move(cancel));
     }
   }
   End(call, absl::DeadlineExceededError(absl::StrCat(
                 "call=", call->name, " handler=", call->handler, ": not answered within ",
                 absl::FormatDuration(call->timeout), " (", where, ")")));
+  Tell(lock);
 }
 
 void CallRouter::End(PendingCall* call, absl::StatusOr<std::string> result) {
-  if (call->ended) return;
-  call->ended = true;
+  if (!call->done) return;
   if (call->timer != 0) {
     loop_->CancelTimer(call->timer);
     call->timer = 0;
   }
-  std::shared_ptr<CallerReply> reply = call->reply;
-  Ended on_ended = std::move(call->on_ended);
+  endings_.push_back(Ending{std::move(call->done), std::move(result), std::move(call->on_ended)});
+  call->done = nullptr;
   // A call still running keeps its record (and its slot) until the worker answers.
-  if (call->worker_id.empty()) Erase(call->id);
-  absl::StatusCode code = reply->Give(std::move(result));
-  if (on_ended) on_ended(code);
+  if (call->worker_id.empty()) calls_.erase(call->id);
 }
-
-void CallRouter::Erase(uint64_t id) { calls_.erase(id); }
 
 void CallRouter::FreeSlot(const PendingCall& call) {
   auto w = workers_.find(call.worker_id);
@@ -329,6 +311,17 @@ void CallRouter::FailQueued(const std::string& handler, const absl::Status& why)
   for (uint64_t id : ids) {
     auto it = calls_.find(id);
     if (it != calls_.end()) End(it->second.get(), why);
+  }
+}
+
+void CallRouter::Tell(std::unique_lock<std::mutex>& lock) {
+  std::vector<Ending> endings;
+  endings.swap(endings_);
+  lock.unlock();
+  for (Ending& e : endings) {
+    absl::StatusCode code = e.result.status().code();
+    e.done(std::move(e.result));
+    if (e.on_ended) e.on_ended(code);
   }
 }
 

@@ -15,21 +15,26 @@
 //                       offering the handler went away while it was queued
 //   anything else       the handler's own error, passed through
 //
-// No gRPC here: the coordinator owns the router and tells it about workers;
-// what a worker is (its handlers, slots, link, whether it drains) is read from
-// the WorkerRegistry, and the router keeps only how many calls of each handler
-// run on each worker. Tests drive it with a FakeLoop and fake WorkerLinks.
+// No gRPC here: the coordinator owns the router and tells it about workers
+// (AddWorker, DrainWorker, RemoveWorker, on the loop); what a worker is (its
+// handlers, slots, link) is read from the WorkerRegistry when it joins. Tests
+// drive it with a FakeLoop and fake WorkerLinks.
 //
-// A worker's answer goes to its caller from the thread that read it (the
-// link's EarlyAnswer), without waiting for the loop: a hop through the loop
-// is a thread wake-up, and tens of microseconds of a call's latency. The
-// router learns of the answer on the loop right after and does the rest there
-// (the slot, the next queued call, the Ended report). The caller's Done is
-// handed over once, under a lock (CallerReply), to whichever comes first: that
-// answer or an end decided on the loop (a timeout, a lost worker).
+// A call's path takes no hop through the loop: Call runs on the thread that
+// received the request (a gRPC thread) and, if a worker has a free slot,
+// sends it to that worker from there (WorkerLink::CallFromAnyThread); the
+// answer goes to the caller from the thread that read it, which also frees
+// the slot and sends the call queued next. A hop through the loop is a
+// thread wake-up, tens of microseconds of a call's latency. The loop runs
+// what is not on that path: timeouts, and workers joining, draining and
+// leaving. The router's state is under one lock; Done and Ended run after
+// it is released, on the thread that ended the call.
 //
-// Thread-safety: every method, and every Ended callback, on the loop thread;
-// Done on the loop thread or on the thread that read the worker's answer.
+// Thread-safety: Call, queued, open_calls and Offered from any thread;
+// AddWorker, DrainWorker, RemoveWorker and the destructor on the loop thread.
+// Done and Ended run on the thread that ended the call (see above). The
+// links' answers must not come after the router is destroyed (the master
+// stops its gRPC server first).
 #ifndef AMPMR_MASTER_CALL_ROUTER_H_
 #define AMPMR_MASTER_CALL_ROUTER_H_
 
@@ -71,7 +76,7 @@ class CallRouter {
   // header comment for where it runs).
   using Done = std::function<void(absl::StatusOr<std::string> payload)>;
   // How the call ended for its caller (the code Done was given), told once
-  // on the loop thread, for statistics.
+  // right after Done, on the same thread, for statistics.
   using Ended = std::function<void(absl::StatusCode code)>;
 
   // `registry` outlives the router.
@@ -86,9 +91,10 @@ class CallRouter {
   void Call(v1::CallRequest request, Done done, Ended ended = nullptr);
 
   // A registered worker joined, offering its Hello's handlers with `slots`
-  // children each. A draining worker (WorkerState::draining) gets no new
-  // calls; its running ones finish.
+  // children each.
   void AddWorker(const std::string& worker_id);
+  // The worker drains: it gets no new calls; its running ones finish.
+  void DrainWorker(const std::string& worker_id);
   // A worker left (or is being closed): its running calls are retried
   // elsewhere (idempotent) or fail with UNAVAILABLE. Call it before the
   // link's outstanding calls fail, so their errors are not taken for the
@@ -102,22 +108,6 @@ class CallRouter {
   bool Offered(const std::string& handler) const;
 
  private:
-  // The caller's Done, given once: by the loop or by the thread that read the
-  // worker's answer. Thread-safe.
-  class CallerReply {
-   public:
-    explicit CallerReply(Done done) : done_(std::move(done)) {}
-    // Runs Done with `result` unless it ran already; returns the code Done
-    // was given (this time or before).
-    absl::StatusCode Give(absl::StatusOr<std::string> result);
-    bool given();
-
-   private:
-    std::mutex mu_;
-    Done done_ ABSL_GUARDED_BY(mu_);  // empty once given
-    absl::StatusCode code_ ABSL_GUARDED_BY(mu_) = absl::StatusCode::kOk;
-  };
-
   struct PendingCall {
     uint64_t id = 0;
     std::string name;  // "c17", for the wire and messages
@@ -126,51 +116,72 @@ class CallRouter {
     bool idempotent = false;
     absl::Duration timeout;
     absl::Time deadline;
-    std::shared_ptr<CallerReply> reply;
+    Done done;  // empty once the call ended for its caller
     Ended on_ended;
     Loop::TimerId timer = 0;
     std::string worker_id;  // where it runs now; empty while queued
     int sends = 0;          // also tells a current answer from a stale one
-    bool ended = false;     // the loop ended it for its caller; the worker may still run it
   };
-  // Calls on one worker that offers handlers.
+  // A worker that offers handlers, as it joined, and its calls.
   struct WorkerCalls {
+    WorkerLink* link = nullptr;  // valid while it is here (RemoveWorker)
+    std::set<std::string> handlers;
+    int slots = 1;
+    bool draining = false;            // or its link was found closed (Send)
     std::map<std::string, int> busy;  // handler -> calls running there
     uint64_t last_send = 0;           // for round-robin among equals
   };
+  // A call's end for its caller, told once the lock is released.
+  struct Ending {
+    Done done;
+    absl::StatusOr<std::string> result;
+    Ended on_ended;
+  };
 
-  // Sends queued calls of `handler` to free slots. Re-entrant: a nested call
-  // (an answer that fires at once frees a slot) is left to the outer loop.
-  void Dispatch(const std::string& handler);
-  void DispatchNow(const std::string& handler);
-  // The worker to send the next call of `handler` to, or nullptr if none
-  // has a free slot for it.
-  const WorkerState* PickWorker(const std::string& handler);
-  void Send(PendingCall* call, const WorkerState& worker);
-  void OnAnswer(uint64_t id, int send, const absl::StatusOr<v1::Answer>& answer);
-  // What the caller gets for a worker's answer (on any thread; `name` is the
-  // call's, for the message).
+  bool OfferedLocked(const std::string& handler) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sends queued calls of `handler` to free slots.
+  void Dispatch(const std::string& handler) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The worker to send the next call of `handler` to, or workers_.end() if
+  // none has a free slot for it.
+  std::map<std::string, WorkerCalls>::iterator PickWorker(const std::string& handler)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sends `call` (taken off its queue) to `worker`; ends it with UNAVAILABLE
+  // if the worker's link is closed.
+  void Send(PendingCall* call, std::map<std::string, WorkerCalls>::iterator worker)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The worker's answer to send number `send` of call `id`, on the thread
+  // that read it.
+  void OnAnswer(uint64_t id, int send, absl::StatusOr<v1::Answer*> answer);
+  // What the caller gets for a worker's answer (`name` is the call's, for
+  // the message).
   static absl::StatusOr<std::string> ResultOf(const std::string& name,
                                               absl::StatusOr<v1::Answer*> answer);
   void OnTimeout(uint64_t id);
-  // Ends the call for its caller. Erases it unless it still holds a worker slot.
-  void End(PendingCall* call, absl::StatusOr<std::string> result);
-  void Erase(uint64_t id);
-  void FreeSlot(const PendingCall& call);
-  void FailQueued(const std::string& handler, const absl::Status& why);
+  // Ends the call for its caller (told at Tell). Erases it unless it still
+  // holds a worker slot.
+  void End(PendingCall* call, absl::StatusOr<std::string> result)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FreeSlot(const PendingCall& call) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FailQueued(const std::string& handler, const absl::Status& why)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Releases the lock, then tells the callers of the calls that ended.
+  void Tell(std::unique_lock<std::mutex>& lock) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Loop* const loop_;
   const WorkerRegistry* const registry_;
   const CallRouterOptions options_;
-  // Lets a Deferred callback that outlives the router see that it is gone.
+  // Lets an answer or a timer that outlives the router see that it is gone
+  // (on the loop thread: see the header comment).
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-  uint64_t next_id_ = 1;
-  uint64_t sends_ = 0;
-  std::map<uint64_t, std::unique_ptr<PendingCall>> calls_;
-  std::map<std::string, std::deque<uint64_t>> queues_;  // handler -> call ids, FIFO
-  std::map<std::string, WorkerCalls> workers_;          // registered workers offering handlers
-  bool dispatching_ = false;
-  std::set<std::string> to_dispatch_;
+  mutable std::mutex mu_;
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t sends_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<uint64_t, std::unique_ptr<PendingCall>> calls_ ABSL_GUARDED_BY(mu_);
+  // handler -> call ids, FIFO
+  std::map<std::string, std::deque<uint64_t>> queues_ ABSL_GUARDED_BY(mu_);
+  // registered workers offering handlers
+  std::map<std::string, WorkerCalls> workers_ ABSL_GUARDED_BY(mu_);
+  std::vector<Ending> endings_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace ampmr::master

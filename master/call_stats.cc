@@ -8,6 +8,7 @@ int64_t WholeSecond(absl::Time t) { return absl::ToUnixSeconds(t); }
 }  // namespace
 
 bool CallStats::Begin(const std::string& handler) {
+  std::lock_guard<std::mutex> lock(mu_);
   auto it = handlers_.find(handler);
   if (it == handlers_.end()) {
     if (handlers_.size() >= kMaxHandlers) return false;
@@ -19,6 +20,7 @@ bool CallStats::Begin(const std::string& handler) {
 
 void CallStats::End(const std::string& handler, absl::StatusCode code, absl::Duration latency,
                     absl::Time now) {
+  std::lock_guard<std::mutex> lock(mu_);
   auto it = handlers_.find(handler);
   if (it == handlers_.end()) return;
   Handler& h = it->second;
@@ -32,6 +34,11 @@ void CallStats::End(const std::string& handler, absl::StatusCode code, absl::Dur
     h.ended_in[i] = 0;
   }
   ++h.ended_in[i];
+}
+
+std::map<std::string, CallStats::Handler> CallStats::handlers() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return handlers_;
 }
 
 double CallStats::Rate(const Handler& handler, absl::Time now) {

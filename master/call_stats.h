@@ -6,15 +6,18 @@
 // Bounded: only handlers some worker offered when the call arrived are
 // tracked (a client cannot grow it with made-up names), at most kMaxHandlers.
 //
-// Thread-safety: coordinator thread only.
+// Thread-safety: thread-safe (calls begin on gRPC threads and end where their
+// answers are read).
 #ifndef AMPMR_MASTER_CALL_STATS_H_
 #define AMPMR_MASTER_CALL_STATS_H_
 
 #include <array>
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "master/histogram.h"
@@ -45,10 +48,12 @@ class CallStats {
   // Calls answered per second over the last kRateWindow whole seconds.
   static double Rate(const Handler& handler, absl::Time now);
 
-  const std::map<std::string, Handler>& handlers() const { return handlers_; }
+  // A copy of every tracked handler's figures.
+  std::map<std::string, Handler> handlers() const;
 
  private:
-  std::map<std::string, Handler> handlers_;
+  mutable std::mutex mu_;
+  std::map<std::string, Handler> handlers_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace ampmr::master

@@ -317,6 +317,7 @@ void Coordinator::DrainWorker(const std::string& worker_id) {
   if (WorkerState* w = registry_.Find(worker_id)) {
     AMPMR_LOG(INFO) << "worker draining worker=" << worker_id;
     registry_.Drain(worker_id);
+    calls_.DrainWorker(worker_id);
   }
 }
 

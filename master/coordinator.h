@@ -3,10 +3,12 @@
 // Loop; timers (heartbeat checks, backups, journal commits) run there too. Nothing here
 // blocks or touches gRPC, so it runs the same under a FakeLoop in tests.
 //
-// Thread-safety: every method must be called on the loop thread.
+// Thread-safety: every method must be called on the loop thread, but Call
+// (and calls() and call_stats(), which are thread-safe themselves).
 #ifndef AMPMR_MASTER_COORDINATOR_H_
 #define AMPMR_MASTER_COORDINATOR_H_
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -130,9 +132,10 @@ class Coordinator {
   // attempts it gives back do not count against --max-attempts.
   void DrainWorker(const std::string& worker_id);
 
-  // Routes one call to a worker offering its handler (README "Calls"); `done`
-  // runs once, with the answer or why there is none: on this thread, or on
-  // the gRPC thread that read the worker's answer (see CallRouter).
+  // Routes one call to a worker offering its handler (README "Calls"), from
+  // any thread (the gRPC thread that received it); `done` runs once, with
+  // the answer or why there is none: on this thread, the gRPC thread that
+  // read the worker's answer, or this loop's (see CallRouter).
   void Call(v1::CallRequest request, CallRouter::Done done);
   const CallRouter& calls() const { return calls_; }
 
@@ -176,7 +179,7 @@ class Coordinator {
   WorkerRegistry registry_;
   Scheduler scheduler_;
   CallRouter calls_;
-  bool accepting_ = true;
+  std::atomic<bool> accepting_{true};  // read by Call on other threads
   int64_t next_job_ = 1;
   std::map<std::string, std::unique_ptr<JobRun>> jobs_;
   std::map<int64_t, std::string> job_order_;  // job number -> id, for ListJobs pages

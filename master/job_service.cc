@@ -286,15 +286,13 @@ grpc::ServerUnaryReactor* JobServiceImpl::Call(grpc::CallbackServerContext* ctx,
                                                v1::CallResponse* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   if (Refused(*ctx, "JobService.Call", reactor)) return reactor;
-  // `request` lives until Finish, so the loop may copy it there.
-  loop_->Post([this, ctx, reactor, request, response] {
-    coordinator_->Call(*request, [ctx, reactor, response](absl::StatusOr<std::string> payload) {
-      if (payload.ok()) *response->mutable_payload() = std::move(*payload);
-      if (payload.status().GetPayload(kHandlerErrorPayload).has_value()) {
-        ctx->AddTrailingMetadata(kErrorSourceKey, kErrorSourceHandler);
-      }
-      reactor->Finish(ToGrpcStatus(payload.status()));
-    });
+  // Routed from this thread, with no hop through the loop (see CallRouter).
+  coordinator_->Call(*request, [ctx, reactor, response](absl::StatusOr<std::string> payload) {
+    if (payload.ok()) *response->mutable_payload() = std::move(*payload);
+    if (payload.status().GetPayload(kHandlerErrorPayload).has_value()) {
+      ctx->AddTrailingMetadata(kErrorSourceKey, kErrorSourceHandler);
+    }
+    reactor->Finish(ToGrpcStatus(payload.status()));
   });
   return reactor;
 }

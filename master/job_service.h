@@ -1,6 +1,7 @@
 // JobServiceImpl: the gRPC adapter for the client API. Each RPC becomes work on
 // the coordinator's loop (or, for file-system work at submit, on the planner
-// loop first); handlers never block a gRPC thread.
+// loop first), but Call, which is routed on the gRPC thread that received it
+// (Coordinator::Call); handlers never block a gRPC thread.
 #ifndef AMPMR_MASTER_JOB_SERVICE_H_
 #define AMPMR_MASTER_JOB_SERVICE_H_
 

@@ -17,7 +17,7 @@ namespace {
 
 // One worker's connection. Made on the gRPC thread that accepted the stream,
 // before its first read; from then on it lives on the coordinator's loop, but
-// for HandleOnReadThread (gRPC's read threads).
+// for HandleOnReadThread (gRPC's read threads) and CallFromAnyThread.
 class Connection : public WorkerLink {
  public:
   Connection(Coordinator* coordinator, LogLimiter* refusals,
@@ -68,9 +68,16 @@ class Connection : public WorkerLink {
                           });
   }
 
-  // Shows the answers in `box` to their EarlyAnswers (calls' answers go to
-  // their callers without waiting for the loop); false if nothing is left.
-  bool HandleOnReadThread(v1::Box* box) { return session_.HandleOnReadThread(box); }
+  // Hands the answers in `box` to calls' ReadThreadAnswers (they go to their
+  // callers, and the calls queued behind them to the worker, without waiting
+  // for the loop); false if nothing is left. What that sends the worker goes
+  // out as one stream message.
+  bool HandleOnReadThread(v1::Box* box) {
+    outbox_->Hold();
+    bool left = session_.HandleOnReadThread(box);
+    outbox_->Release();
+    return left;
+  }
 
   void HandleBox(v1::Box box) {
     if (!worker_id_.empty()) coordinator_->WorkerSeen(worker_id_);
@@ -87,9 +94,11 @@ class Connection : public WorkerLink {
   }
 
   // WorkerLink
-  using WorkerLink::Call;
-  amp::Deferred<v1::Answer> Call(v1::Command command, amp::Session::EarlyAnswer early) override {
-    return session_.CallRemote(std::move(command), std::move(early));
+  amp::Deferred<v1::Answer> Call(v1::Command command) override {
+    return session_.CallRemote(std::move(command));
+  }
+  bool CallFromAnyThread(v1::Command command, amp::Session::ReadThreadAnswer answer) override {
+    return session_.CallFromAnyThread(std::move(command), std::move(answer));
   }
   void Send(v1::Command command) override { session_.SendNoAnswer(std::move(command)); }
   void Close(const absl::Status& why) override { session_.Close(why); }

@@ -2,8 +2,7 @@
 // one wraps an amp::Session; tests use fakes that hold the Deferreds so the
 // test decides when and how each call is answered.
 //
-// Thread-safety: coordinator thread only (an EarlyAnswer runs on the thread
-// that read the answer).
+// Thread-safety: coordinator thread only, but for CallFromAnyThread.
 #ifndef AMPMR_MASTER_WORKER_LINK_H_
 #define AMPMR_MASTER_WORKER_LINK_H_
 
@@ -21,11 +20,13 @@ class WorkerLink {
  public:
   virtual ~WorkerLink() = default;
   // Asks the worker; fires with its answer or error, UNAVAILABLE if the link
-  // breaks. `early`, if set, sees the answer first, on the thread that read
-  // it (amp::Session::EarlyAnswer).
-  virtual amp::Deferred<v1::Answer> Call(v1::Command command,
-                                         amp::Session::EarlyAnswer early) = 0;
-  amp::Deferred<v1::Answer> Call(v1::Command command) { return Call(std::move(command), nullptr); }
+  // breaks.
+  virtual amp::Deferred<v1::Answer> Call(v1::Command command) = 0;
+  // Asks the worker from any thread (amp::Session::CallFromAnyThread):
+  // `answer` runs once, on the thread that read the worker's answer, or with
+  // UNAVAILABLE when the link breaks; false (and `answer` never runs) if the
+  // link is closed.
+  virtual bool CallFromAnyThread(v1::Command command, amp::Session::ReadThreadAnswer answer) = 0;
   // Tells the worker, wanting no answer.
   virtual void Send(v1::Command command) = 0;
   // Drops the worker (for example after missed heartbeats).

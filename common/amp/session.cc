@@ -64,22 +64,8 @@ bool Session::HandleOnReadThread(v1::Box* box) {
 }
 
 bool Session::TakeOnReadThread(v1::Box* box) {
-  if (box->has_answer() || box->has_error()) {
-    EarlyAnswer early;
-    {
-      std::lock_guard<std::mutex> lock(early_mu_);
-      auto it = early_.find(box->ask());
-      if (it == early_.end()) return false;
-      early = std::move(it->second);
-      early_.erase(it);
-    }
-    if (box->has_answer()) {
-      early(box->mutable_answer());
-    } else {
-      early(FromErrorProto(box->error()));
-    }
-    return false;  // the Deferred fires on the loop
-  }
+  if (box->has_answer()) return AnswerOnThisThread(box->ask(), box->mutable_answer());
+  if (box->has_error()) return AnswerOnThisThread(box->ask(), FromErrorProto(box->error()));
   if (!box->has_command()) return false;
   auto it = read_thread_responders_.find(static_cast<int>(box->command().kind_case()));
   if (it == read_thread_responders_.end()) return false;
@@ -91,12 +77,20 @@ bool Session::TakeOnReadThread(v1::Box* box) {
   return true;
 }
 
-void Session::ForgetEarly(uint64_t ask) {
-  std::lock_guard<std::mutex> lock(early_mu_);
-  early_.erase(ask);
+bool Session::AnswerOnThisThread(uint64_t ask, absl::StatusOr<v1::Answer*> answer) {
+  ReadThreadAnswer handler;
+  {
+    std::lock_guard<std::mutex> lock(read_thread_mu_);
+    auto it = read_thread_answers_.find(ask);
+    if (it == read_thread_answers_.end()) return false;
+    handler = std::move(it->second);
+    read_thread_answers_.erase(it);
+  }
+  handler(std::move(answer));
+  return true;
 }
 
-Deferred<v1::Answer> Session::CallRemote(v1::Command command, EarlyAnswer early) {
+Deferred<v1::Answer> Session::CallRemote(v1::Command command) {
   if (*closed_) {
     return Deferred<v1::Answer>::Fail(
         absl::UnavailableError(absl::StrCat(name_, ": connection lost")));
@@ -107,18 +101,29 @@ Deferred<v1::Answer> Session::CallRemote(v1::Command command, EarlyAnswer early)
   Deferred<v1::Answer> d([this, ask, closed = closed_](Deferred<v1::Answer>) {
     if (*closed) return;
     pending_.erase(ask);
-    ForgetEarly(ask);
   });
   pending_.emplace(ask, d);
-  if (early) {
-    std::lock_guard<std::mutex> lock(early_mu_);
-    early_.emplace(ask, std::move(early));
-  }
   v1::Box box;
   box.set_ask(ask);
   *box.mutable_command() = std::move(command);
   transport_->Send(std::move(box));
   return d;
+}
+
+bool Session::CallFromAnyThread(v1::Command command, ReadThreadAnswer answer) {
+  uint64_t ask = next_ask_++;
+  {
+    // Under the lock, so FailAll (which sets closed_ first) either sees this
+    // ask or this sees closed_.
+    std::lock_guard<std::mutex> lock(read_thread_mu_);
+    if (*closed_) return false;
+    read_thread_answers_.emplace(ask, std::move(answer));
+  }
+  v1::Box box;
+  box.set_ask(ask);
+  *box.mutable_command() = std::move(command);
+  transport_->Send(std::move(box));
+  return true;
 }
 
 void Session::SendNoAnswer(v1::Command command) {
@@ -195,13 +200,16 @@ Session::Reply Session::MakeReply(uint64_t ask) const {
 void Session::HandleAnswer(uint64_t ask, absl::StatusOr<v1::Answer> result) {
   auto it = pending_.find(ask);
   if (it == pending_.end()) {
+    if (result.ok() ? AnswerOnThisThread(ask, &*result)
+                    : AnswerOnThisThread(ask, result.status())) {
+      return;
+    }
     // A late answer to a cancelled ask, or a peer's mistake: nothing waits for it.
     AMPMR_LOG(DEBUG) << name_ << ": answer for unknown ask=" << ask << " dropped";
     return;
   }
   Deferred<v1::Answer> d = it->second;
   pending_.erase(it);
-  ForgetEarly(ask);  // the transport did not show it the answer
   d.Fire(std::move(result));
 }
 
@@ -224,11 +232,13 @@ void Session::FailAll(const absl::Status& why) {
   failing.reserve(pending_.size());
   for (auto& [ask, d] : pending_) failing.push_back(d);
   pending_.clear();
+  absl::flat_hash_map<uint64_t, ReadThreadAnswer> answers;
   {
-    std::lock_guard<std::mutex> lock(early_mu_);
-    early_.clear();
+    std::lock_guard<std::mutex> lock(read_thread_mu_);
+    answers.swap(read_thread_answers_);
   }
   for (auto& d : failing) d.Errback(why);
+  for (auto& [ask, answer] : answers) answer(why);
 }
 
 }  // namespace ampmr::amp

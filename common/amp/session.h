@@ -13,9 +13,9 @@
 //     read-thread responder (SetReadThreadResponder): the transport adapter
 //     passes each inbound box through HandleOnReadThread first, on the thread
 //     that read it, and posts only what is left to the loop, saving a hop.
-//   - a caller that must not wait for the loop may also have the answer to
-//     its CallRemote shown to an EarlyAnswer on the thread that read it
-//     (HandleOnReadThread), before the Deferred fires on the loop.
+//   - a caller that must not wait for the loop calls with CallFromAnyThread
+//     instead: from any thread, and its answer is handled on the transport's
+//     thread that read it (HandleOnReadThread), never posted to the loop.
 //   - When the stream breaks (HandleClosed), every outstanding call fails with
 //     UNAVAILABLE, like AMP's connection-lost errback.
 //
@@ -24,7 +24,8 @@
 // called there, except HandleOnReadThread. A Reply may be called from any
 // thread at any later time, also after the session closed (it is then
 // dropped), so a worker's task thread answers without a hop through the loop.
-// EarlyAnswers run on the transport's read threads.
+// CallFromAnyThread may be called from any thread; its ReadThreadAnswers run
+// on the transport's read threads (or on the loop, see there).
 #ifndef AMPMR_COMMON_AMP_SESSION_H_
 #define AMPMR_COMMON_AMP_SESSION_H_
 
@@ -65,12 +66,10 @@ class Session {
   // Given the command itself (moved out of the box that carried it), so a
   // responder that keeps it, or hands it to another thread, need not copy it.
   using Responder = std::function<void(v1::Command, Reply)>;
-  // Sees the answer to one CallRemote on the transport's thread that read it,
-  // before the Deferred fires on the loop: the peer's Answer, which it may
-  // take from (what is left reaches the Deferred), or the peer's error. Not
-  // called when the call ends otherwise (the session closed, the Deferred was
-  // cancelled). Must be thread-safe and must not block.
-  using EarlyAnswer = std::function<void(absl::StatusOr<v1::Answer*> answer)>;
+  // Handles the answer to one CallFromAnyThread: the peer's Answer (it may
+  // take from it) or the peer's error, or UNAVAILABLE when the session closes
+  // first. Must be thread-safe and must not block.
+  using ReadThreadAnswer = std::function<void(absl::StatusOr<v1::Answer*> answer)>;
 
   // `name` appears in log lines (for example "worker=w3").
   Session(std::shared_ptr<Transport> transport, std::string name);
@@ -88,14 +87,19 @@ class Session {
 
   // Calls `command` on the peer. Cancelling the Deferred forgets the ask (a late
   // answer is dropped). On a closed session it fails at once with UNAVAILABLE.
-  // `early`, if set, sees the answer first (EarlyAnswer).
-  Deferred<v1::Answer> CallRemote(v1::Command command, EarlyAnswer early = nullptr);
+  Deferred<v1::Answer> CallRemote(v1::Command command);
+  // Calls `command` on the peer; thread-safe. `answer` runs once: on the
+  // transport's thread that read the peer's answer (HandleOnReadThread; on
+  // the loop if the transport hands the box to HandleBox only), or with
+  // UNAVAILABLE on the loop when the session closes first. On a closed
+  // session it sends nothing, returns false and never runs `answer`.
+  bool CallFromAnyThread(v1::Command command, ReadThreadAnswer answer);
   void SendNoAnswer(v1::Command command);
 
   // Transport adapters call this first, on the thread that read `box`: it
   // runs the read-thread responders of the commands in `box` (a batch too)
-  // and the EarlyAnswers of its answers, and leaves the rest in it for
-  // HandleBox (answers always). Returns false when nothing is left to post.
+  // and the ReadThreadAnswers of its answers, and leaves the rest in it for
+  // HandleBox. Returns false when nothing is left to post.
   // Thread-safe.
   bool HandleOnReadThread(v1::Box* box);
 
@@ -112,12 +116,13 @@ class Session {
 
  private:
   void HandleCommand(uint64_t ask, v1::Command command);
-  // Runs `box`'s read-thread responder, moving its command to it, or shows an
-  // answer to its EarlyAnswer; true if nothing is left of `box` for the loop
-  // (false: it has no read-thread responder, or it is an answer, and is left
-  // as it was but for what an EarlyAnswer took).
+  // Runs `box`'s read-thread responder, moving its command to it, or hands
+  // an answer to its ReadThreadAnswer; true if nothing is left of `box` for
+  // the loop (false: `box` is left as it was).
   bool TakeOnReadThread(v1::Box* box);
-  void ForgetEarly(uint64_t ask);
+  // Runs the ReadThreadAnswer waiting for `ask` with `answer`; false if none
+  // waits.
+  bool AnswerOnThisThread(uint64_t ask, absl::StatusOr<v1::Answer*> answer);
   // The Reply to `ask`: an Answer or, for an error, an Error box; nothing
   // once the session closed. Thread-safe.
   Reply MakeReply(uint64_t ask) const;
@@ -128,15 +133,16 @@ class Session {
   std::string name_;
   // Shared with Reply closures so replies after close are dropped.
   std::shared_ptr<std::atomic<bool>> closed_ = std::make_shared<std::atomic<bool>>(false);
-  uint64_t next_ask_ = 1;
+  std::atomic<uint64_t> next_ask_{1};
   absl::flat_hash_map<uint64_t, Deferred<v1::Answer>> pending_;
   absl::flat_hash_map<int, Responder> responders_;
   // Constant once the transport delivers boxes; read on its threads.
   absl::flat_hash_map<int, Responder> read_thread_responders_;
-  // Asks whose answer an EarlyAnswer waits for; set on the loop, taken on
-  // read threads.
-  std::mutex early_mu_;
-  absl::flat_hash_map<uint64_t, EarlyAnswer> early_ ABSL_GUARDED_BY(early_mu_);
+  // The asks of CallFromAnyThread not answered yet; set on any thread, taken
+  // on read threads (or by FailAll).
+  std::mutex read_thread_mu_;
+  absl::flat_hash_map<uint64_t, ReadThreadAnswer> read_thread_answers_
+      ABSL_GUARDED_BY(read_thread_mu_);
 };
 
 }  // namespace ampmr::amp

@@ -4,6 +4,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -458,13 +459,13 @@ v1::Command CallCommand(const std::string& payload) {
 // payload; `taken` lists the payloads it saw.
 struct ReadThreadFixture : Fixture {
   ReadThreadFixture() {
-    session.SetReadThreadResponder(v1::Command::kCall, [this](const v1::Command& c,
-                                                              Session::Reply reply) {
-      taken.push_back(c.call().payload());
-      v1::Answer answer;
-      answer.mutable_call_done()->set_payload(c.call().payload());
-      reply(std::move(answer));
-    });
+    session.SetReadThreadResponder(v1::Command::kCall,
+                                   [this](const v1::Command& c, Session::Reply reply) {
+                                     taken.push_back(c.call().payload());
+                                     v1::Answer answer;
+                                     answer.mutable_call_done()->set_payload(c.call().payload());
+                                     reply(std::move(answer));
+                                   });
     session.SetResponder(v1::Command::kHeartbeat, [this](const v1::Command& c, Session::Reply r) {
       on_loop.push_back(Seq(c));
       r(v1::Answer());
@@ -510,9 +511,8 @@ TEST(SessionTest, ReadThreadResponderTakesItsCommandsOutOfABatchAndLeavesTheRest
 
 TEST(SessionTest, WithoutReadThreadRespondersEverythingIsLeftForTheLoop) {
   Fixture f;
-  f.session.SetResponder(v1::Command::kCall, [](const v1::Command&, Session::Reply r) {
-    r(v1::Answer());
-  });
+  f.session.SetResponder(v1::Command::kCall,
+                         [](const v1::Command&, Session::Reply r) { r(v1::Answer()); });
   v1::Box box = CommandBox(3, CallCommand("x"));
   EXPECT_TRUE(f.session.HandleOnReadThread(&box));
   EXPECT_EQ(box.command().call().payload(), "x");
@@ -538,17 +538,16 @@ TEST(SessionTest, ReadThreadResponderDoesNotRunOnAClosedSessionAndLateRepliesAre
   EXPECT_FALSE(late);
 }
 
-// What an EarlyAnswer saw, and the Deferred's result once it fired.
-struct EarlyRecord {
-  std::vector<absl::StatusOr<std::string>> early;  // a CallDone's payload, or the error
-  std::optional<AnswerResult> fired;
-  Session::EarlyAnswer Early() {
+// What a ReadThreadAnswer saw: a CallDone's payload, or the error.
+struct ReadThreadRecord {
+  std::vector<absl::StatusOr<std::string>> seen;
+  Session::ReadThreadAnswer Answer() {
     return [this](absl::StatusOr<v1::Answer*> answer) {
       if (!answer.ok()) {
-        early.push_back(answer.status());
+        seen.push_back(answer.status());
       } else {
         // Taken, as the master's call router takes a call's payload.
-        early.push_back(std::move(*(*answer)->mutable_call_done()->mutable_payload()));
+        seen.push_back(std::move(*(*answer)->mutable_call_done()->mutable_payload()));
       }
     };
   }
@@ -560,66 +559,71 @@ v1::Answer CallDone(const std::string& payload) {
   return a;
 }
 
-TEST(SessionTest, EarlyAnswerSeesTheAnswerOnTheReadThreadAndTheDeferredFiresOnTheLoop) {
+TEST(SessionTest, CallFromAnyThreadIsAnsweredOnTheReadThreadAndLeavesNothingForTheLoop) {
   Fixture f;
-  EarlyRecord r;
-  f.session.CallRemote(CallCommand("x"), r.Early()).AddBoth([&r](const AnswerResult& a) {
-    r.fired = a;
-  });
-  uint64_t ask = f.transport->sent[0].ask();
-  v1::Box box = AnswerBox(ask, CallDone("answer"));
-  EXPECT_TRUE(f.session.HandleOnReadThread(&box));  // the Deferred still wants it
-  ASSERT_THAT(r.early, SizeIs(1));
-  EXPECT_EQ(*r.early[0], "answer");
-  EXPECT_FALSE(r.fired.has_value());
+  ReadThreadRecord r;
+  Outcome on_loop(f.session.CallRemote(Hello("a")));
+  std::thread caller(
+      [&] { EXPECT_TRUE(f.session.CallFromAnyThread(CallCommand("x"), r.Answer())); });
+  caller.join();
+  ASSERT_THAT(f.transport->sent, SizeIs(2));
+  uint64_t loop_ask = f.transport->sent[0].ask();
+  uint64_t ask = f.transport->sent[1].ask();
+  EXPECT_NE(ask, 0u);
+  EXPECT_NE(ask, loop_ask);
+  EXPECT_EQ(f.transport->sent[1].command().call().payload(), "x");
 
-  f.session.HandleBox(std::move(box));
-  ASSERT_TRUE(r.fired.has_value());
-  ASSERT_THAT(*r.fired, IsOk());
-  EXPECT_TRUE((*r.fired)->has_call_done());
-  EXPECT_EQ((*r.fired)->call_done().payload(), "");  // what the EarlyAnswer left
-  EXPECT_EQ(f.session.outstanding(), 0u);
+  v1::Box box = AnswerBox(ask, CallDone("answer"));
+  EXPECT_FALSE(f.session.HandleOnReadThread(&box));  // nothing to post
+  ASSERT_THAT(r.seen, SizeIs(1));
+  EXPECT_EQ(*r.seen[0], "answer");
+  // An answer to a CallRemote is left for the loop, in a batch too.
+  v1::Box batch;
+  *batch.add_batch() = AnswerBox(loop_ask, Welcome("w1"));
+  EXPECT_TRUE(f.session.HandleOnReadThread(&batch));
+  EXPECT_THAT(batch.batch(), SizeIs(1));
+  EXPECT_FALSE(on_loop.result.has_value());
+  f.session.HandleBox(std::move(batch));
+  ASSERT_TRUE(on_loop.result.has_value());
+  EXPECT_EQ((*on_loop.result)->welcome().worker_id(), "w1");
+  EXPECT_THAT(r.seen, SizeIs(1));
 }
 
-TEST(SessionTest, EarlyAnswerSeesThePeersErrorAndRunsOncePerAsk) {
+TEST(SessionTest, CallFromAnyThreadSeesThePeersErrorOnceAndAnswersLeftForTheLoop) {
   Fixture f;
-  EarlyRecord r;
-  f.session.CallRemote(CallCommand("x"), r.Early());
-  f.session.CallRemote(CallCommand("y"));  // wants no early answer
+  ReadThreadRecord r, via_loop;
+  ASSERT_TRUE(f.session.CallFromAnyThread(CallCommand("x"), r.Answer()));
+  ASSERT_TRUE(f.session.CallFromAnyThread(CallCommand("y"), via_loop.Answer()));
   uint64_t first = f.transport->sent[0].ask();
   uint64_t second = f.transport->sent[1].ask();
   v1::Box batch;
   *batch.add_batch() = ErrorBox(first, static_cast<int>(absl::StatusCode::kNotFound), "no node 7");
-  *batch.add_batch() = AnswerBox(second, CallDone("other"));
   *batch.add_batch() = AnswerBox(first, CallDone("a duplicate"));
   EXPECT_TRUE(f.session.HandleOnReadThread(&batch));
-  EXPECT_THAT(batch.batch(), SizeIs(3));
-  ASSERT_THAT(r.early, SizeIs(1));
-  EXPECT_THAT(r.early[0], StatusIs(absl::StatusCode::kNotFound, "no node 7"));
+  EXPECT_THAT(batch.batch(), SizeIs(1));  // the duplicate, for the loop to drop
+  ASSERT_THAT(r.seen, SizeIs(1));
+  EXPECT_THAT(r.seen[0], StatusIs(absl::StatusCode::kNotFound, "no node 7"));
+  f.session.HandleBox(std::move(batch));
+  EXPECT_THAT(r.seen, SizeIs(1));
+  // A transport that hands a box to HandleBox only: answered on the loop.
+  f.session.HandleBox(AnswerBox(second, CallDone("y")));
+  ASSERT_THAT(via_loop.seen, SizeIs(1));
+  EXPECT_EQ(*via_loop.seen[0], "y");
 }
 
-TEST(SessionTest, EarlyAnswerIsForgottenWhenTheCallEndsOtherwise) {
+TEST(SessionTest, CallFromAnyThreadFailsWhenTheSessionClosesAndIsRefusedAfter) {
   Fixture f;
-  EarlyRecord cancelled;
-  EarlyRecord on_loop;
-  EarlyRecord closed;
-  Deferred<v1::Answer> d = f.session.CallRemote(CallCommand("a"), cancelled.Early());
-  f.session.CallRemote(CallCommand("b"), on_loop.Early());
-  d.Cancel();
-  // A transport that does not pass boxes through the read thread: the loop's
-  // HandleBox answers the call, and the EarlyAnswer never runs.
-  f.session.HandleBox(AnswerBox(f.transport->sent[1].ask(), CallDone("b")));
-  v1::Box late = AnswerBox(f.transport->sent[0].ask(), CallDone("late"));
-  v1::Box again = AnswerBox(f.transport->sent[1].ask(), CallDone("again"));
-  f.session.HandleOnReadThread(&late);
-  f.session.HandleOnReadThread(&again);
-  f.session.CallRemote(CallCommand("c"), closed.Early());
+  ReadThreadRecord open, after;
+  ASSERT_TRUE(f.session.CallFromAnyThread(CallCommand("a"), open.Answer()));
   f.session.HandleClosed(absl::UnavailableError("stream broke"));
-  v1::Box after_close = AnswerBox(f.transport->sent[2].ask(), CallDone("c"));
-  EXPECT_FALSE(f.session.HandleOnReadThread(&after_close));
-  EXPECT_THAT(cancelled.early, IsEmpty());
-  EXPECT_THAT(on_loop.early, IsEmpty());
-  EXPECT_THAT(closed.early, IsEmpty());
+  ASSERT_THAT(open.seen, SizeIs(1));
+  EXPECT_THAT(open.seen[0], StatusIs(absl::StatusCode::kUnavailable, HasSubstr("stream broke")));
+  v1::Box late = AnswerBox(f.transport->sent[0].ask(), CallDone("late"));
+  EXPECT_FALSE(f.session.HandleOnReadThread(&late));
+  EXPECT_THAT(open.seen, SizeIs(1));
+  EXPECT_FALSE(f.session.CallFromAnyThread(CallCommand("b"), after.Answer()));
+  EXPECT_THAT(f.transport->sent, SizeIs(1));
+  EXPECT_THAT(after.seen, IsEmpty());
 }
 
 }  // namespace

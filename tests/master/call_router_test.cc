@@ -2,10 +2,16 @@
 // so every test decides when and how calls are answered.
 #include "master/call_router.h"
 
+#include <algorithm>
+#include <atomic>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -123,92 +129,70 @@ TEST(CallRouterTest, SendsTheCallAndReturnsTheAnswer) {
   EXPECT_EQ(r.router.open_calls(), 0u);
 }
 
-// The worker's answer as the thread that read it shows it to the call's
-// EarlyAnswer; the loop sees the rest later, with p->answer.
-void AnswerOnReadThread(FakeWorker::Pending* p, v1::Answer* answer) {
-  ASSERT_TRUE(p->early);
-  p->early(answer);
-}
-
-v1::Answer CallDone(const std::string& payload) {
-  v1::Answer answer;
-  answer.mutable_call_done()->set_payload(payload);
-  return answer;
-}
-
-TEST(CallRouterTest, TheReadThreadGivesTheAnswerAndTheLoopFreesTheSlotAfter) {
+// Nothing of a call's path runs on the loop: it is sent from the caller's
+// thread and answered on the thread that reads the answer (here the test's,
+// firing the fake's Deferred), which also sends the next queued call.
+TEST(CallRouterTest, ACallIsSentAndAnsweredWithoutTheLoop) {
   Router r;
   FakeWorker* w = r.AddWorker({"h"});
+  r.loop.RunPending();
   Outcome* o = r.Call("h", "abc");
   Outcome* next = r.Call("h", "def");
-  ASSERT_THAT(w->Open(), SizeIs(1));
-  FakeWorker::Pending* p = w->Open()[0];
-  v1::Answer answer = CallDone("cba");
-  AnswerOnReadThread(p, &answer);
+  ASSERT_THAT(w->OpenPayloads(), ElementsAre("abc"));
+  AnswerReversed(w->Open()[0]);
   ASSERT_EQ(o->ends, 1);
-  EXPECT_EQ(**o->result, "cba");
-  EXPECT_EQ(answer.call_done().payload(), "");  // moved to the caller, not copied
-  EXPECT_THAT(o->ended, IsEmpty());             // the loop has not seen it yet
-  EXPECT_THAT(w->OpenPayloads(), ElementsAre("abc"));
-
-  p->answer.Callback(answer);
-  EXPECT_EQ(o->ends, 1);
   EXPECT_EQ(**o->result, "cba");
   EXPECT_THAT(o->ended, ElementsAre(absl::StatusCode::kOk));
   EXPECT_THAT(w->OpenPayloads(), ElementsAre("def"));
   EXPECT_EQ(next->ends, 0);
   EXPECT_EQ(r.router.open_calls(), 1u);
+  EXPECT_EQ(r.loop.RunPending(), 0);
 }
 
-TEST(CallRouterTest, TheReadThreadGivesTheHandlersErrorAndAnInternalForAnswersWithoutCallDone) {
-  Router r;
-  FakeWorker* w = r.AddWorker({"h"}, /*slots=*/2);
-  Outcome* failed = r.Call("h", "x");
-  Outcome* odd = r.Call("h", "y");
-  ASSERT_THAT(w->Open(), SizeIs(2));
-  w->Open()[0]->early(absl::InvalidArgumentError("bad query"));
-  v1::Answer empty;
-  AnswerOnReadThread(w->Open()[1], &empty);
-  EXPECT_THAT(*failed->result, StatusIs(absl::StatusCode::kInvalidArgument, "bad query"));
-  EXPECT_THAT(*odd->result, StatusIs(absl::StatusCode::kInternal, HasSubstr("CallDone")));
-  w->Open()[0]->answer.Errback(absl::InvalidArgumentError("bad query"));
-  w->Open()[0]->answer.Callback(empty);
-  EXPECT_EQ(failed->ends, 1);
-  EXPECT_EQ(odd->ends, 1);
-  EXPECT_THAT(failed->ended, ElementsAre(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(odd->ended, ElementsAre(absl::StatusCode::kInternal));
-}
-
-TEST(CallRouterTest, ATimeoutAfterTheReadThreadAnsweredKeepsTheAnswerAndCancelsNothing) {
+TEST(CallRouterTest, ATimeoutAfterTheAnswerChangesNothing) {
   Router r;
   FakeWorker* w = r.AddWorker({"h"});
   Outcome* o = r.Call("h", "abc", /*timeout=*/2);
-  FakeWorker::Pending* p = w->Open()[0];
-  v1::Answer answer = CallDone("cba");
-  AnswerOnReadThread(p, &answer);
+  AnswerReversed(w->Open()[0]);
   r.loop.AdvanceTime(absl::Seconds(3));
   EXPECT_EQ(o->ends, 1);
   EXPECT_EQ(**o->result, "cba");
-  EXPECT_THAT(w->CancelledCalls(), IsEmpty());
-  p->answer.Callback(answer);
   EXPECT_THAT(o->ended, ElementsAre(absl::StatusCode::kOk));
+  EXPECT_THAT(w->CancelledCalls(), IsEmpty());
   EXPECT_EQ(r.router.open_calls(), 0u);
 }
 
-TEST(CallRouterTest, AnIdempotentCallAnsweredOnTheReadThreadIsNotRetriedWhenItsWorkerGoes) {
+TEST(CallRouterTest, AnIdempotentCallAnsweredIsNotRetriedWhenItsWorkerGoes) {
   Router r;
   r.AddWorker({"h"});
   r.AddWorker({"h"});
   Outcome* o = r.Call("h", "abc", /*timeout=*/0, /*idempotent=*/true);
   int ran_on = r.workers[0]->Open().empty() ? 1 : 0;
-  v1::Answer answer = CallDone("cba");
-  AnswerOnReadThread(r.workers[ran_on]->Open()[0], &answer);
+  AnswerReversed(r.workers[ran_on]->Open()[0]);
   r.LoseWorker(ran_on);
   EXPECT_THAT(r.workers[1 - ran_on]->Open(), IsEmpty());
   EXPECT_EQ(o->ends, 1);
   EXPECT_EQ(**o->result, "cba");
   EXPECT_THAT(o->ended, ElementsAre(absl::StatusCode::kOk));
   EXPECT_EQ(r.router.open_calls(), 0u);
+}
+
+// A worker whose link closed before the coordinator heard: the call sent to
+// it ends at once, and it takes no more.
+TEST(CallRouterTest, ALinkFoundClosedEndsTheCallAndTakesNoMore) {
+  Router r;
+  FakeWorker* a = r.AddWorker({"h"}, /*slots=*/4);
+  FakeWorker* b = r.AddWorker({"h"}, /*slots=*/1);
+  a->closed = true;
+  Outcome* lost = r.Call("h", "1");
+  Outcome* sent = r.Call("h", "2");
+  EXPECT_THAT(*lost->result,
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("worker=w1: connection lost")));
+  EXPECT_THAT(lost->ended, ElementsAre(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(b->OpenPayloads(), ElementsAre("2"));
+  EXPECT_EQ(sent->ends, 0);
+  r.LoseWorker(0);
+  EXPECT_TRUE(r.router.Offered("h"));
 }
 
 TEST(CallRouterTest, HandlerErrorPassesThrough) {
@@ -440,11 +424,26 @@ TEST(CallRouterTest, DrainingWorkerGetsNoNewCalls) {
   Router r;
   FakeWorker* a = r.AddWorker({"h"});
   FakeWorker* b = r.AddWorker({"h"});
+  Outcome* running = r.Call("h", "0");
+  ASSERT_THAT(a->OpenPayloads(), ElementsAre("0"));
   r.registry.Drain("w1");
+  r.router.DrainWorker("w1");
+  AnswerReversed(a->Open()[0]);
+  EXPECT_EQ(**running->result, "0");
   r.Call("h", "1");
   r.Call("h", "2");
-  EXPECT_THAT(a->calls, SizeIs(0));
+  EXPECT_THAT(a->calls, SizeIs(1));
   EXPECT_THAT(b->OpenPayloads(), ElementsAre("1"));
+  // A worker that joins draining gets none either.
+  v1::Hello hello;
+  hello.add_handlers("h");
+  FakeWorker late;
+  std::string id = r.registry.Add(hello, &late, r.loop.Now())->id;
+  r.registry.Drain(id);
+  r.router.AddWorker(id);
+  EXPECT_THAT(late.calls, SizeIs(0));
+  EXPECT_EQ(r.router.queued("h"), 1u);
+  r.router.RemoveWorker(id, absl::UnavailableError("gone"));
 }
 
 TEST(CallRouterTest, DestroyingTheRouterEndsOpenCalls) {
@@ -503,6 +502,102 @@ TEST(CallRouterTest, EveryCallEndsExactlyOnce) {
   }
   for (const auto& o : r.outcomes) ASSERT_EQ(o->ends, 1);
   EXPECT_EQ(r.router.open_calls(), 0u);
+}
+
+// A link whose calls wait until another thread answers them, as gRPC's
+// read threads do; it counts how many it runs at once.
+class ThreadedLink : public WorkerLink {
+ public:
+  amp::Deferred<v1::Answer> Call(v1::Command) override {
+    ADD_FAILURE() << "the router calls from any thread";
+    return amp::Deferred<v1::Answer>::Fail(absl::InternalError("unexpected"));
+  }
+  bool CallFromAnyThread(v1::Command command, amp::Session::ReadThreadAnswer answer) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    asks_.push_back({std::move(command), std::move(answer)});
+    most_at_once_ = std::max(most_at_once_, static_cast<int>(asks_.size()));
+    return true;
+  }
+  void Send(v1::Command) override {}
+  void Close(const absl::Status&) override {}
+
+  // Answers the oldest call with its payload reversed; false if none waits.
+  bool AnswerOne() {
+    std::pair<v1::Command, amp::Session::ReadThreadAnswer> ask;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (asks_.empty()) return false;
+      ask = std::move(asks_.front());
+      asks_.pop_front();
+    }
+    const std::string& s = ask.first.call().payload();
+    v1::Answer answer;
+    answer.mutable_call_done()->set_payload(std::string(s.rbegin(), s.rend()));
+    ask.second(&answer);
+    return true;
+  }
+  int most_at_once() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return most_at_once_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::deque<std::pair<v1::Command, amp::Session::ReadThreadAnswer>> asks_;
+  int most_at_once_ = 0;
+};
+
+// Callers on several threads, answers read on two others, as in the master:
+// every call ends once with its own answer, and no worker ever runs more
+// calls than it has slots.
+TEST(CallRouterTest, CallsFromManyThreadsEachEndOnceWithTheirOwnAnswer) {
+  constexpr int kCallers = 4;
+  constexpr int kCallsEach = 300;
+  FakeLoop loop;
+  WorkerRegistry registry;
+  std::vector<std::unique_ptr<ThreadedLink>> links;
+  CallRouter router(&loop, &registry, CallRouterOptions());
+  for (int i = 0; i < 2; ++i) {
+    links.push_back(std::make_unique<ThreadedLink>());
+    v1::Hello hello;
+    hello.set_slots(1);
+    hello.add_handlers("h");
+    router.AddWorker(registry.Add(hello, links.back().get(), loop.Now())->id);
+  }
+  const absl::Time give_up = absl::Now() + absl::Seconds(60);
+  std::atomic<int> ended{0};
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kCallers; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kCallsEach && absl::Now() < give_up; ++i) {
+        std::string payload = absl::StrCat(t, "-", i);
+        auto ends = std::make_shared<std::atomic<int>>(0);
+        v1::CallRequest request;
+        request.set_handler("h");
+        request.set_payload(payload);
+        router.Call(request, [&, ends, payload](absl::StatusOr<std::string> r) {
+          if (!r.ok() || *r != std::string(payload.rbegin(), payload.rend())) ++wrong;
+          if (ends->fetch_add(1) == 0) ++ended;
+        });
+        while (ends->load() == 0 && absl::Now() < give_up) std::this_thread::yield();
+        if (ends->load() != 1) ++wrong;
+      }
+    });
+  }
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      while (ended.load() < kCallers * kCallsEach && absl::Now() < give_up) {
+        if (!links[t]->AnswerOne()) std::this_thread::yield();
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(ended.load(), kCallers * kCallsEach);
+  EXPECT_EQ(wrong.load(), 0);
+  for (auto& link : links) EXPECT_EQ(link->most_at_once(), 1);
+  EXPECT_EQ(router.open_calls(), 0u);
+  EXPECT_EQ(router.queued("h"), 0u);
 }
 
 // The coordinator hands workers and calls to its router.

@@ -191,7 +191,7 @@ TEST(CoordinatorObserveTest, CallStatsCountOfferedHandlersOnly) {
   w->Open()[0]->answer.Callback(ok);
   ASSERT_THAT(w->Open(), SizeIs(1));
   w->Open()[0]->answer.Errback(absl::InvalidArgumentError("bad input"));
-  const CallStats::Handler& echo = c.coordinator.call_stats().handlers().at("echo");
+  const CallStats::Handler echo = c.coordinator.call_stats().handlers().at("echo");
   EXPECT_EQ(echo.open, 0);
   EXPECT_EQ(echo.seconds.count(), 2);
   EXPECT_EQ(echo.ends.at(absl::StatusCode::kOk), 1);

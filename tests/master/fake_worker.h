@@ -22,18 +22,30 @@ class FakeWorker : public WorkerLink {
   struct Pending {
     v1::Command command;
     amp::Deferred<v1::Answer> answer;
-    amp::Session::EarlyAnswer early;  // empty if the caller wanted none
   };
 
-  using WorkerLink::Call;
-  amp::Deferred<v1::Answer> Call(v1::Command command, amp::Session::EarlyAnswer early) override {
+  amp::Deferred<v1::Answer> Call(v1::Command command) override {
     amp::Deferred<v1::Answer> d;
     if (closed) {
       d.Errback(absl::UnavailableError("closed"));
       return d;
     }
-    calls.push_back(Pending{std::move(command), d, std::move(early)});
+    calls.push_back(Pending{std::move(command), d});
     return d;
+  }
+  // A call's answer goes to `answer` when the test fires the Deferred, as if
+  // the thread that read it had handed it over.
+  bool CallFromAnyThread(v1::Command command, amp::Session::ReadThreadAnswer answer) override {
+    if (closed) return false;
+    Call(std::move(command)).AddBoth([answer](const absl::StatusOr<v1::Answer>& result) {
+      if (!result.ok()) {
+        answer(result.status());
+        return;
+      }
+      v1::Answer copy = *result;
+      answer(&copy);
+    });
+    return true;
   }
   void Send(v1::Command command) override { sent.push_back(std::move(command)); }
   // Like the real link: outstanding calls fail with UNAVAILABLE.
