@@ -1,6 +1,7 @@
 #include "worker/task/sort_buffer.h"
 
 #include <algorithm>
+#include <memory>
 #include <random>
 #include <set>
 #include <string>
@@ -226,6 +227,40 @@ TEST(SortBufferTest, AddBatchEqualsAddOneByOne) {
     i += n;
   }
   EXPECT_EQ(batched.pairs(), keys.size());
+  for (int p = 0; p < 2; ++p) EXPECT_EQ(SortedBy(&batched, p), SortedBy(&one_by_one, p)) << p;
+}
+
+// Keys cut from one block, whose bytes up to the block's end may be read:
+// the prefix loaded at once must equal KeyPrefix's, for keys of every size,
+// and for keys within 8 bytes of the end (which are read the careful way).
+TEST(SortBufferTest, AddBatchWithReadableBlockEqualsAdd) {
+  std::mt19937 rng(5);
+  std::string block;
+  std::vector<std::pair<size_t, size_t>> at;  // key offset and size
+  for (int i = 0; i < 5000; ++i) {
+    std::string key = RandomKey(&rng);
+    at.emplace_back(block.size(), key.size());
+    block += key;
+    block += '\t';  // the value: empty, so that keys end near the block's end
+  }
+  // Exactly as long as the block: a read past it would overflow the heap.
+  std::unique_ptr<char[]> copy(new char[block.size()]);
+  block.copy(copy.get(), block.size());
+  SortBuffer one_by_one(2);
+  SortBuffer batched(2);
+  for (size_t i = 0; i < at.size(); i += SortBuffer::kMaxBatch) {
+    absl::string_view k[SortBuffer::kMaxBatch];
+    absl::string_view v[SortBuffer::kMaxBatch];
+    const int n = static_cast<int>(std::min<size_t>(SortBuffer::kMaxBatch, at.size() - i));
+    std::vector<std::string> values(n);
+    for (int j = 0; j < n; ++j) {
+      values[j] = std::to_string(i + j);
+      k[j] = absl::string_view(copy.get() + at[i + j].first, at[i + j].second);
+      v[j] = values[j];
+      one_by_one.Add(k[j], v[j], ByHash);
+    }
+    batched.AddBatch(k, v, n, ByHash, copy.get() + block.size());
+  }
   for (int p = 0; p < 2; ++p) EXPECT_EQ(SortedBy(&batched, p), SortedBy(&one_by_one, p)) << p;
 }
 

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "worker/task/builtins.h"
+#include "worker/task/line_scan.h"
 #include "worker/task/mapped_range.h"
 #include "worker/task/stable_hash.h"
 #include "worker/task/task_factory.h"
@@ -141,29 +142,50 @@ void MapOutputCollector::EmitLines(absl::string_view lines) {
   constexpr int kBatch = SortBuffer::kMaxBatch;
   absl::string_view keys[kBatch];
   absl::string_view values[kBatch];
+  int n = 0;
+  bool too_large = false;
+  const char* const end = lines.data() + lines.size();
   const auto partition_of = [this](absl::string_view k) { return partitioner_.Of(k); };
-  const char* p = lines.data();
-  const char* const end = p + lines.size();
-  while (p < end) {
-    int n = 0;
-    bool too_large = false;
-    for (; n < kBatch && p < end; ++n) {
+  const auto add_batch = [&] {
+    if (too_large) {  // a line over 4 GiB: let Emit say which
+      for (int i = 0; i < n; ++i) Emit(keys[i], values[i]);
+    } else {
+      output_records_ += n;
+      if (status_.ok()) {
+        buffer_->AddBatch(keys, values, n, partition_of, end);
+        if (buffer_->memory_usage() > options_.buffer_limit) status_ = Spill();
+      }
+    }
+    n = 0;
+    too_large = false;
+  };
+  if (options_.keys.key_fields == 1) {
+    // The key ends at the line's first separator: both found in one scan.
+    ForEachLine(lines.data(), end, options_.keys.separator,
+                [&](const char* line, const char* separator, const char* line_end) {
+                  too_large |= static_cast<size_t>(line_end - line) > SortBuffer::kMaxFieldSize;
+                  if (separator == nullptr) {
+                    keys[n] = absl::string_view(line, static_cast<size_t>(line_end - line));
+                    values[n] = absl::string_view();
+                  } else {
+                    keys[n] = absl::string_view(line, static_cast<size_t>(separator - line));
+                    values[n] = absl::string_view(separator + 1,
+                                                  static_cast<size_t>(line_end - separator - 1));
+                  }
+                  if (++n == kBatch) add_batch();
+                });
+  } else {
+    for (const char* p = lines.data(); p < end;) {
       const char* nl = FindByte(p, end, '\n');
       if (nl == nullptr) nl = end;
       const auto size = static_cast<size_t>(nl - p);
       too_large |= size > SortBuffer::kMaxFieldSize;
       SplitMapOutputLine(options_.keys, absl::string_view(p, size), &keys[n], &values[n]);
       p = nl + 1;
+      if (++n == kBatch) add_batch();
     }
-    if (too_large) {  // a line over 4 GiB: let Emit say which
-      for (int i = 0; i < n; ++i) Emit(keys[i], values[i]);
-      continue;
-    }
-    output_records_ += n;
-    if (!status_.ok()) continue;
-    buffer_->AddBatch(keys, values, n, partition_of);
-    if (buffer_->memory_usage() > options_.buffer_limit) status_ = Spill();
   }
+  if (n > 0) add_batch();
 }
 
 void MapOutputCollector::EmitToSums(absl::string_view key, absl::string_view value) {

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cstring>
 
+#include "absl/base/attributes.h"
 #include "common/key_prefix.h"
+#include "worker/task/copy_bytes.h"
 #include "worker/task/record_io.h"
 #include "worker/task/stable_hash.h"
 
@@ -31,7 +33,21 @@ inline uint64_t KeyHash(const char* data, size_t size, uint64_t prefix) {
 // Bytes past the 8 of the prefix, which equal prefixes and sizes leave to
 // compare.
 inline bool SameTail(const char* a, const char* b, size_t size) {
-  return size <= 8 || std::memcmp(a + 8, b + 8, size - 8) == 0;
+  if (size <= 8) return true;
+  if (size <= 16) {  // the last 8 bytes cover the rest
+    uint64_t x, y;
+    std::memcpy(&x, a + size - 8, 8);
+    std::memcpy(&y, b + size - 8, 8);
+    return x == y;
+  }
+  return std::memcmp(a + 8, b + 8, size - 8) == 0;
+}
+
+// KeyPrefix of the `size` bytes at p, given that 8 bytes at p may be read:
+// one load, no branch on the size.
+inline uint64_t PrefixOfReadable(const char* p, size_t size) {
+  const uint64_t v = key_prefix_internal::Load64BigEndian(p);
+  return size >= 8 ? v : v & ~(~uint64_t{0} >> (8 * size));
 }
 
 }  // namespace
@@ -70,8 +86,17 @@ SortBuffer::Values* SortBuffer::NewValues(size_t capacity) {
   return v;
 }
 
-void SortBuffer::AppendValue(Values** last, absl::string_view value) {
+inline void SortBuffer::AppendValue(Values** last, absl::string_view value) {
   Values* v = *last;
+  if (value.size() < 0x7f && v->capacity - v->used > value.size()) {
+    // The common case: a short value (one byte of length) that fits.
+    char* p = Bytes(v) + v->used;
+    *p = static_cast<char>(value.size() + 1);
+    CopyBytes(p + 1, value);
+    v->used += static_cast<uint32_t>(value.size() + 1);
+    ++v->pairs;
+    return;
+  }
   const size_t need = EncodedValueSize(value);
   if (v->capacity - v->used < need) {
     Values* more = NewValues(std::max(need, std::min<size_t>(2 * v->capacity, kMaxPiece)));
@@ -114,8 +139,8 @@ void SortBuffer::Reserve(size_t more) {
   }
 }
 
-size_t SortBuffer::FindOrAddSlot(absl::string_view key, uint64_t prefix, uint64_t hash,
-                                 absl::FunctionRef<int(absl::string_view)> partition_of) {
+inline size_t SortBuffer::FindOrAddSlot(absl::string_view key, uint64_t prefix, uint64_t hash,
+                                        absl::FunctionRef<int(absl::string_view)> partition_of) {
   const size_t mask = slots_.size() - 1;
   size_t s = hash & mask;
   while (true) {
@@ -127,9 +152,15 @@ size_t SortBuffer::FindOrAddSlot(absl::string_view key, uint64_t prefix, uint64_
     }
     s = (s + 1) & mask;
   }
+  AddSlot(s, key, prefix, partition_of);
+  return s;
+}
+
+ABSL_ATTRIBUTE_NOINLINE void SortBuffer::AddSlot(
+    size_t s, absl::string_view key, uint64_t prefix,
+    absl::FunctionRef<int(absl::string_view)> partition_of) {
   const uint32_t index = AddKey(key, prefix, partition_of(key), kFirstPiece);
   slots_[s] = {prefix, keys_[index].values, static_cast<uint32_t>(key.size()), index + 1};
-  return s;
 }
 
 void SortBuffer::AddUnshared(absl::string_view key, absl::string_view value,
@@ -161,7 +192,8 @@ void SortBuffer::Add(absl::string_view key, absl::string_view value,
 }
 
 void SortBuffer::AddBatch(const absl::string_view* keys, const absl::string_view* values, int n,
-                          absl::FunctionRef<int(absl::string_view)> partition_of) {
+                          absl::FunctionRef<int(absl::string_view)> partition_of,
+                          const char* readable_end) {
   if (!find_keys_) {
     for (int i = 0; i < n; ++i) AddUnshared(keys[i], values[i], partition_of);
     Counted(n);
@@ -174,7 +206,10 @@ void SortBuffer::AddBatch(const absl::string_view* keys, const absl::string_view
   uint64_t hashes[kMaxBatch];
   size_t slots[kMaxBatch];
   for (int i = 0; i < n; ++i) {
-    prefixes[i] = KeyPrefix(keys[i]);
+    const char* const data = keys[i].data();
+    prefixes[i] = readable_end != nullptr && readable_end - data >= 8
+                      ? PrefixOfReadable(data, keys[i].size())
+                      : KeyPrefix(keys[i]);
     hashes[i] = KeyHash(keys[i].data(), keys[i].size(), prefixes[i]);
     __builtin_prefetch(&slots_[hashes[i] & mask]);
   }

@@ -56,10 +56,13 @@ class SortBuffer {
   // Adds pairs (keys[i], values[i]) for i < n, as n calls of Add in that
   // order would, but with the hash table slots of all n, then the pieces
   // their values go to, fetched into the cache ahead, so that a batch's
-  // cache misses overlap rather than come one by one. REQUIRES: n <=
-  // kMaxBatch, and what Add requires.
+  // cache misses overlap rather than come one by one. If readable_end is
+  // not null, every byte from a key's start to it may be read (the block
+  // the keys were cut from), which lets the 8-byte prefix of most keys be
+  // loaded at once. REQUIRES: n <= kMaxBatch, and what Add requires.
   void AddBatch(const absl::string_view* keys, const absl::string_view* values, int n,
-                absl::FunctionRef<int(absl::string_view)> partition_of);
+                absl::FunctionRef<int(absl::string_view)> partition_of,
+                const char* readable_end = nullptr);
 
   // Bytes held: arena bytes in use plus key and hash table entries.
   size_t memory_usage() const {
@@ -140,6 +143,9 @@ class SortBuffer {
   // if it is new. REQUIRES: the table has room for one more key.
   size_t FindOrAddSlot(absl::string_view key, uint64_t prefix, uint64_t hash,
                        absl::FunctionRef<int(absl::string_view)> partition_of);
+  // Adds `key` as a new key in the empty slot s.
+  void AddSlot(size_t s, absl::string_view key, uint64_t prefix,
+               absl::FunctionRef<int(absl::string_view)> partition_of);
   // Grows the table until it has room for `more` keys at most 3/4 full.
   void Reserve(size_t more);
   // Adds a pair with a key entry of its own (lookups stopped).
