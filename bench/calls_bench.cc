@@ -14,7 +14,8 @@
 //    builtin:echo on a worker) and to a direct echo server (JobService.Call
 //    answered in place: the same RPC, message and client code; in its own
 //    process with --direct, as the master is, else in this one);
-//    also the master alone (a handler nobody offers: NOT_FOUND at once);
+//    also the master alone (a handler nobody offers: NOT_FOUND at once),
+//    against the direct server refusing that handler the same way;
 // 2. throughput: C callers, each on its own connection, for S seconds each;
 // 3. with --python-handler, the Python `serve` loop alone: one child started
 //    with that command, fed sequential calls through its fd 3/4 frames;
@@ -53,11 +54,19 @@ namespace {
 constexpr char kNobody[] = "calls-bench-nobody";
 
 // JobService.Call answered in place: the floor any routing is compared with.
+// A call to kNobody is refused as the master refuses it (NOT_FOUND, the
+// master's message): the floor of the master answering alone.
 class DirectEcho : public v1::JobService::CallbackService {
   grpc::ServerUnaryReactor* Call(grpc::CallbackServerContext* ctx, const v1::CallRequest* request,
                                  v1::CallResponse* response) override {
-    response->set_payload(request->payload());
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    if (request->handler() == kNobody) {
+      reactor->Finish(grpc::Status(
+          grpc::StatusCode::NOT_FOUND,
+          absl::StrCat("no connected worker offers handler \"", request->handler(), "\"")));
+      return reactor;
+    }
+    response->set_payload(request->payload());
     reactor->Finish(grpc::Status::OK);
     return reactor;
   }
@@ -255,8 +264,8 @@ int Main(int argc, char** argv) {
   request.set_timeout_seconds(30);
 
   if (only_seconds > 0) {
-    double rate = MeasureThroughput(master, request, concurrency, absl::Seconds(only_seconds),
-                                    to_master);
+    double rate =
+        MeasureThroughput(master, request, concurrency, absl::Seconds(only_seconds), to_master);
     if (rate < 0) return 1;
     std::printf("%.0f calls/s through the master, %d callers\n", rate, concurrency);
     return 0;
@@ -265,11 +274,13 @@ int Main(int argc, char** argv) {
   Latency via_master = MeasureLatency(master, request, calls, to_master);
   v1::CallRequest nobody = request;
   nobody.set_handler(kNobody);
+  Latency direct_refusal = MeasureLatency(direct, nobody, calls, plain);
   Latency master_only = MeasureLatency(master, nobody, calls, to_master);
   absl::Duration d = absl::Seconds(seconds);
   double tput_direct = MeasureThroughput(direct, request, concurrency, d, plain);
   double tput_master = MeasureThroughput(master, request, concurrency, d, to_master);
-  if (!via_direct.ok || !via_master.ok || !master_only.ok || tput_direct < 0 || tput_master < 0) {
+  if (!via_direct.ok || !via_master.ok || !direct_refusal.ok || !master_only.ok ||
+      tput_direct < 0 || tput_master < 0) {
     return 1;
   }
 
@@ -284,6 +295,9 @@ int Main(int argc, char** argv) {
               via_master.p99_us / via_direct.p99_us);
   std::printf("| latency p50, master alone (NOT_FOUND, no worker) | | %.0f us | %.2fx |\n",
               master_only.p50_us, master_only.p50_us / via_direct.p50_us);
+  std::printf("| latency p50, NOT_FOUND from each | %.0f us | %.0f us | %.2fx |\n",
+              direct_refusal.p50_us, master_only.p50_us,
+              master_only.p50_us / direct_refusal.p50_us);
   std::printf("| throughput, %d callers | %.0f calls/s | %.0f calls/s | %.2fx |\n", concurrency,
               tput_direct, tput_master, tput_master / tput_direct);
   if (!python_handler.empty()) {

@@ -466,6 +466,44 @@ TEST(SecurityTest, TlsWithTheClustersCaAndARefusedClientWithout) {
             grpc::StatusCode::UNAUTHENTICATED);
 }
 
+// A call goes client -> master -> worker -> master -> client over TLS, with
+// the token on the client's hop; without the token it is refused.
+TEST(SecurityTest, ACallThroughTheMasterOverTlsWithTheToken) {
+  ScratchDir tmp;
+  const TestCertificates certs = MakeCertificates(tmp.path());
+  const std::vector<std::string> tls = {"--tls-cert", certs.server_cert, "--tls-key",
+                                        certs.server_key};
+  TestCluster cluster(tmp.path(), 1, tls,
+                      Concat(tls, {"--tls-ca", certs.ca, "--handler", "echo=builtin:echo"}));
+  // NOT_FOUND until the worker has joined.
+  CommandResult call;
+  EXPECT_TRUE(WaitUntil([&] {
+    call = RunCommand({BinPath("ampmr"), "call", "--master", cluster.address(), "--tls-ca",
+                       certs.ca, "--handler", "echo", "over tls"},
+                      absl::Seconds(60));
+    return call.exit_code == 0;
+  })) << call.err
+      << ReadFile(tmp.path() + "/worker0.log");
+  EXPECT_EQ(call.out, "over tls");
+
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ReadFile(certs.ca);
+  auto stub =
+      v1::JobService::NewStub(grpc::CreateChannel(cluster.address(), grpc::SslCredentials(ssl)));
+  v1::CallRequest request;
+  request.set_handler("echo");
+  request.set_payload("x");
+  v1::CallResponse response;
+  grpc::ClientContext no_token;
+  EXPECT_EQ(stub->Call(&no_token, request, &response).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  grpc::ClientContext with_token;
+  with_token.AddMetadata("authorization", absl::StrCat("Bearer ", TestToken()));
+  grpc::Status answered = stub->Call(&with_token, request, &response);
+  EXPECT_TRUE(answered.ok()) << answered.error_message();
+  EXPECT_EQ(response.payload(), "x");
+}
+
 TEST(SecurityTest, BadTlsFilesAreRefusedAtStart) {
   ScratchDir tmp;
   const TestCertificates certs = MakeCertificates(tmp.path());
