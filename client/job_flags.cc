@@ -13,6 +13,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -210,6 +211,12 @@ void AddJobFlags(FlagSet* flags, JobFlags* job) {
       ->String("compress-output", &job->compress_output, "gzip|zstd",
                "write part-NNNNN.gz or part-NNNNN.zst")
       .DefaultText("none");
+  flags
+      ->String("reduce-slowstart", &job->reduce_slowstart, "F",
+               "reduces may start once this fraction of the maps are done, fetching map outputs "
+               "while the rest run (Hadoop's mapreduce.job.reduce.slowstart.completedmaps); 1: "
+               "once every map is done")
+      .DefaultText("the master's --reduce-slowstart, 0.05 unless set");
 }
 
 absl::StatusOr<v1::JobSpec> BuildJobSpec(const JobFlags& job, absl::string_view cwd) {
@@ -258,6 +265,15 @@ absl::StatusOr<v1::JobSpec> BuildJobSpec(const JobFlags& job, absl::string_view 
                                       "partitions to order");
   }
   spec.set_total_order(job.total_order);
+  if (!job.reduce_slowstart.empty()) {
+    double fraction = 0;
+    if (!absl::SimpleAtod(job.reduce_slowstart, &fraction) || !(fraction >= 0 && fraction <= 1)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--reduce-slowstart: must be a fraction between 0 and 1, got \"", job.reduce_slowstart,
+          "\""));
+    }
+    spec.set_reduce_slowstart(fraction);
+  }
   if (!job.compress_output.empty() && job.compress_output != "gzip" &&
       job.compress_output != "zstd") {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -41,12 +41,13 @@ struct JobFlags {
   std::string sort_key;          // empty: bytewise
   bool total_order = false;
   std::string compress_output;  // "", "gzip" or "zstd"
+  std::string reduce_slowstart;  // a fraction; empty: the master's
 };
 
 // Declares --input, --output, --mapper, --reducer, --combiner, --reduces,
 // --split-size, --max-attempts, --task-timeout, --env, --file, --name, --key-fields,
-// --field-separator, --partition-fields, --sort-key, --total-order and
-// --compress-output on `flags`, bound to `job`.
+// --field-separator, --partition-fields, --sort-key, --total-order,
+// --compress-output and --reduce-slowstart on `flags`, bound to `job`.
 void AddJobFlags(FlagSet* flags, JobFlags* job);
 
 // Checks `job` and builds the spec to submit. Relative --input and --output

@@ -28,7 +28,8 @@ const char kStreamingUsage[] =
     "mapreduce.partition.keycomparator.options, mapreduce.job.output.key.comparator.class\n"
     "(KeyFieldBasedComparator), mapreduce.job.name,\n"
     "mapreduce.output.fileoutputformat.compress(.codec) (GzipCodec, ZStandardCodec),\n"
-    "mapreduce.task.timeout (ms) and mapreduce.map.maxattempts, and their older mapred.*\n"
+    "mapreduce.task.timeout (ms), mapreduce.map.maxattempts and\n"
+    "mapreduce.job.reduce.slowstart.completedmaps, and their older mapred.*\n"
     "names. Any other option or property is refused by name.\n";
 
 namespace {
@@ -63,6 +64,9 @@ const std::map<std::string, std::string>& PropertyNames() {
       {"mapred.task.timeout", "mapreduce.task.timeout"},
       {"mapreduce.map.maxattempts", "mapreduce.map.maxattempts"},
       {"mapred.map.max.attempts", "mapreduce.map.maxattempts"},
+      {"mapreduce.job.reduce.slowstart.completedmaps",
+       "mapreduce.job.reduce.slowstart.completedmaps"},
+      {"mapred.reduce.slowstart.completed.maps", "mapreduce.job.reduce.slowstart.completedmaps"},
   };
   return *names;
 }
@@ -202,6 +206,15 @@ absl::Status ApplyProperties(const std::map<std::string, std::string>& d,
   }
   if (const std::string* v = get("mapreduce.map.maxattempts")) {
     AMPMR_ASSIGN_OR_RETURN(job->max_attempts, IntValue("-D mapreduce.map.maxattempts", *v));
+  }
+  if (const std::string* v = get("mapreduce.job.reduce.slowstart.completedmaps")) {
+    double fraction = 0;
+    if (!absl::SimpleAtod(*v, &fraction) || !(fraction >= 0 && fraction <= 1)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "-D mapreduce.job.reduce.slowstart.completedmaps: want a fraction between 0 and 1, "
+          "got \"", *v, "\""));
+    }
+    job->reduce_slowstart = *v;
   }
   return absl::OkStatus();
 }

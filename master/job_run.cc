@@ -225,7 +225,10 @@ TaskSource::ReduceStart JobRun::reduce_start() const {
   if (tally_.maps_done == maps) return ReduceStart::kNow;
   // As Hadoop: ceil(fraction * maps), here with a little slack for the
   // rounding of the product (0.1 * 30 is 3.0000000000000004).
-  const double wanted = std::ceil(env_.reduce_slowstart * maps - 1e-9);
+  const v1::JobSpec& spec = status_.spec();
+  const double fraction =
+      spec.has_reduce_slowstart() ? spec.reduce_slowstart() : env_.reduce_slowstart;
+  const double wanted = std::ceil(fraction * maps - 1e-9);
   return tally_.maps_done >= wanted ? ReduceStart::kEarly : ReduceStart::kNotYet;
 }
 

@@ -65,7 +65,8 @@ struct JobEnv {
   // Cumulative attempt metrics, shared by every job; null: none kept.
   ClusterMetrics* metrics = nullptr;
   // The fraction of a job's maps done before its reduces may start (Hadoop's
-  // mapreduce.job.reduce.slowstart.completedmaps); 1: once every map is done.
+  // mapreduce.job.reduce.slowstart.completedmaps), unless its spec says;
+  // 1: once every map is done.
   double reduce_slowstart = 0.05;
 };
 

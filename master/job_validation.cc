@@ -133,6 +133,11 @@ absl::Status CheckNumbers(v1::JobSpec* spec) {
     return Invalid("task_timeout_seconds",
                    absl::StrCat("must be a finite number >= 0 (0: no timeout), got ", timeout));
   }
+  if (spec->has_reduce_slowstart() &&
+      !(spec->reduce_slowstart() >= 0 && spec->reduce_slowstart() <= 1)) {
+    return Invalid("reduce_slowstart",
+                   absl::StrCat("must be a fraction between 0 and 1, got ", spec->reduce_slowstart()));
+  }
   if (spec->reduces() == 0) spec->set_reduces(kDefaultReduces);
   if (spec->split_size() == 0) spec->set_split_size(kDefaultSplitSize);
   if (spec->max_attempts() == 0) spec->set_max_attempts(kDefaultMaxAttempts);

@@ -44,7 +44,8 @@ int main(int argc, char** argv) {
   flags.Double("reduce-slowstart", &options.coordinator.reduce_slowstart, "F",
                "start a job's reduces once this fraction of its maps is done (on slots no map "
                "wants; they fetch map outputs while the other maps run), as Hadoop's "
-               "mapreduce.job.reduce.slowstart.completedmaps; 1: once every map is done");
+               "mapreduce.job.reduce.slowstart.completedmaps; 1: once every map is done; a job's "
+               "own --reduce-slowstart comes first");
   flags.Int32("keep-jobs", &options.coordinator.keep_jobs, "N",
               "finished jobs kept in memory; older ones are forgotten (`ampmr status` still "
               "answers for them from the journal under --data-dir)");

@@ -7,8 +7,10 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/status_matchers.h"
@@ -154,6 +156,25 @@ TEST(JobFlagsTest, RefusesReducesBelowOne) {
   EXPECT_THAT(
       BuildError({"--reduces", "two"}),
       StatusIs(absl::StatusCode::kInvalidArgument, "--reduces: want an integer, got \"two\""));
+}
+
+TEST(JobFlagsTest, ReduceSlowstartIsTheMastersUnlessGiven) {
+  absl::StatusOr<v1::JobSpec> spec = BuildWith({});
+  ASSERT_THAT(spec, IsOk());
+  EXPECT_FALSE(spec->has_reduce_slowstart());
+  for (const auto& [given, want] : std::vector<std::pair<std::string, double>>{
+           {"0", 0}, {"0.8", 0.8}, {"1", 1}}) {
+    spec = BuildWith({"--reduce-slowstart", given});
+    ASSERT_THAT(spec, IsOk());
+    ASSERT_TRUE(spec->has_reduce_slowstart());
+    EXPECT_EQ(spec->reduce_slowstart(), want);
+  }
+  for (const std::string bad : {"1.5", "-0.1", "half", "nan"}) {
+    EXPECT_THAT(BuildError({"--reduce-slowstart", bad}),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         absl::StrCat("--reduce-slowstart: must be a fraction between 0 and 1, "
+                                      "got \"", bad, "\"")));
+  }
 }
 
 TEST(JobFlagsTest, RefusesMaxAttemptsBelowOne) {

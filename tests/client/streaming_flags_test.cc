@@ -60,6 +60,24 @@ TEST(StreamingFlagsTest, KeyFieldPropertiesWithTheirClasses) {
   EXPECT_EQ(parsed->job.max_attempts, 2);
 }
 
+TEST(StreamingFlagsTest, ReduceSlowstartUnderEitherName) {
+  auto parsed =
+      ParseStreamingArgs(Job({"-D", "mapreduce.job.reduce.slowstart.completedmaps=0.75"}));
+  ASSERT_THAT(parsed, IsOk());
+  EXPECT_EQ(parsed->job.reduce_slowstart, "0.75");
+  parsed = ParseStreamingArgs(Job({"-D", "mapred.reduce.slowstart.completed.maps=1"}));
+  ASSERT_THAT(parsed, IsOk());
+  EXPECT_EQ(parsed->job.reduce_slowstart, "1");
+  parsed = ParseStreamingArgs(Job({}));
+  ASSERT_THAT(parsed, IsOk());
+  EXPECT_EQ(parsed->job.reduce_slowstart, "");  // the master's
+  EXPECT_THAT(
+      ParseStreamingArgs(Job({"-D", "mapreduce.job.reduce.slowstart.completedmaps=2"})).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               "-D mapreduce.job.reduce.slowstart.completedmaps: want a fraction between 0 and "
+               "1, got \"2\""));
+}
+
 TEST(StreamingFlagsTest, OptionsWithoutTheirClassesCountForNothingAsInHadoop) {
   auto parsed = ParseStreamingArgs(Job({"-D", "mapreduce.partition.keypartitioner.options=-k1,1",
                                         "-D", "mapreduce.partition.keycomparator.options=-k1n"}));

@@ -702,6 +702,35 @@ TEST(CoordinatorTest, WithSlowStartAtOneReducesWaitForEveryMap) {
   EXPECT_EQ(c.Status(job).reduce().running(), 0);
 }
 
+// A job's own fraction comes before the master's: 1 waits for every map
+// under a master that starts reduces early, 0 starts them at once under one
+// that waits.
+TEST(CoordinatorTest, AJobsOwnSlowstartComesFirst) {
+  TempDir tmp;
+  for (double master : {0.05, 1.0}) {
+    CoordinatorOptions options = OnePerSlot();
+    options.reduce_slowstart = master;
+    Cluster c(options);
+    FakeWorker* w1 = c.AddWorker();
+    FakeWorker* w2 = c.AddWorker();
+    v1::JobSpec spec;
+    spec.add_inputs("/in");
+    spec.set_output(tmp.path() + absl::StrCat("/out", master));
+    spec.set_mapper("builtin:wordcount");
+    spec.set_reducer("builtin:sum");
+    spec.set_reduces(2);
+    spec.set_reduce_slowstart(master == 1.0 ? 0 : 1);
+    SplitPlan splits;
+    for (int i = 0; i < 3; ++i) splits.Add(absl::StrCat("/in/f", i), 0, 100);
+    absl::StatusOr<std::string> job = c.coordinator.SubmitJob(spec, splits);
+    ASSERT_THAT(job, testing::IsOk());
+    AnswerMap(w1->Open()[0]);  // m0; m2 takes w1
+    AnswerMap(w2->Open()[0]);  // m1; nothing queued wants w2
+    EXPECT_EQ(c.Status(*job).reduce().running(), master == 1.0 ? 1 : 0) << "master " << master;
+    EXPECT_EQ(c.Status(*job).state(), v1::MAPPING);
+  }
+}
+
 // A worker lost while its early reduce waits: the reduce runs again
 // elsewhere without counting, the map outputs it held are made again, and
 // the early reduce holding the only slot left gives way to them.

@@ -204,6 +204,12 @@ TEST(JobValidationTest, RefusesOutOfRangeNumbers) {
     spec.set_task_timeout_seconds(bad);
     ExpectRefused(spec, absl::StatusCode::kInvalidArgument, StartsWith("task_timeout_seconds: "));
   }
+  for (double bad : {-0.5, 1.5, std::nan("")}) {
+    spec = ValidSpec(dir);
+    spec.set_reduce_slowstart(bad);
+    ExpectRefused(spec, absl::StatusCode::kInvalidArgument,
+                  StartsWith("reduce_slowstart: must be a fraction between 0 and 1, got "));
+  }
 }
 
 TEST(JobValidationTest, RefusesBadEnvironment) {
