@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "worker/task/copy_bytes.h"
+#include "worker/task/spare_buffer.h"
 #include "worker/task/streaming_process.h"
 
 extern char** environ;
@@ -81,7 +82,7 @@ class ExecReducer final : public Reducer {
                            StreamingProcess::Start(options_));
     // Lines are formatted into one block, written when the next would not
     // fit; a line longer than the block goes on its own.
-    std::unique_ptr<char[]> block(new char[kInputBlock]);
+    SpareBuffer block(kInputBlock);
     size_t used = 0;
     absl::string_view key;
     absl::string_view value;

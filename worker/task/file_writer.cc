@@ -10,8 +10,8 @@
 
 namespace ampmr::worker {
 
-absl::StatusOr<std::unique_ptr<FileWriter>> FileWriter::Create(std::string path,
-                                                               size_t buffer_size, Codec codec) {
+absl::StatusOr<std::unique_ptr<FileWriter>> FileWriter::Create(std::string path, size_t buffer_size,
+                                                               Codec codec) {
   std::unique_ptr<Compressor> compressor = Compressor::Create(codec);
   if (codec != Codec::kNone && compressor == nullptr) {
     return absl::InvalidArgumentError(
@@ -28,7 +28,7 @@ FileWriter::FileWriter(std::string path, int fd, size_t buffer_size,
                        std::unique_ptr<Compressor> compressor)
     : path_(std::move(path)),
       capacity_(buffer_size),
-      buffer_(new char[buffer_size]),
+      buffer_(buffer_size),
       compressor_(std::move(compressor)),
       fd_(fd) {}
 

@@ -17,6 +17,7 @@
 #include "absl/strings/string_view.h"
 #include "common/codec.h"
 #include "worker/task/compressor.h"
+#include "worker/task/spare_buffer.h"
 
 namespace ampmr::worker {
 
@@ -25,8 +26,9 @@ class FileWriter {
   static constexpr size_t kDefaultBufferSize = size_t{1} << 20;
 
   // Creates (or truncates) `path`. Its parent directory must exist.
-  static absl::StatusOr<std::unique_ptr<FileWriter>> Create(
-      std::string path, size_t buffer_size = kDefaultBufferSize, Codec codec = Codec::kNone);
+  static absl::StatusOr<std::unique_ptr<FileWriter>> Create(std::string path,
+                                                            size_t buffer_size = kDefaultBufferSize,
+                                                            Codec codec = Codec::kNone);
 
   FileWriter(const FileWriter&) = delete;
   FileWriter& operator=(const FileWriter&) = delete;
@@ -69,7 +71,7 @@ class FileWriter {
   // Constant after construction.
   const std::string path_;
   const size_t capacity_;
-  std::unique_ptr<char[]> buffer_;
+  SpareBuffer buffer_;                            // a slot's next task writes through it again
   const std::unique_ptr<Compressor> compressor_;  // null: plain
   std::string compressed_;                        // compressor_'s output, reused
 

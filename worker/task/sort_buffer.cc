@@ -56,14 +56,12 @@ SortBuffer::SortBuffer(int partitions)
     : partition_keys_(partitions), next_lookup_check_(kLookupCheckPairs) {}
 
 char* SortBuffer::Allocate(size_t n) {
-  while (block_ < blocks_.size() && block_sizes_[block_] - block_used_ < n) {
+  while (block_ < blocks_.size() && blocks_[block_].size() - block_used_ < n) {
     ++block_;
     block_used_ = 0;
   }
   if (block_ == blocks_.size()) {
-    size_t size = std::max(kBlockSize, n);
-    blocks_.emplace_back(new char[size]);
-    block_sizes_.push_back(size);
+    blocks_.emplace_back(std::max(kBlockSize, n));
     block_used_ = 0;
   }
   char* p = blocks_[block_].get() + block_used_;
@@ -77,7 +75,7 @@ SortBuffer::Values* SortBuffer::NewValues(size_t capacity) {
   // of 8 long).
   capacity = (capacity + sizeof(Values) + 7) / 8 * 8 - sizeof(Values);
   const size_t pad = (8 - block_used_ % 8) % 8;
-  if (pad > 0 && block_ < blocks_.size() && block_sizes_[block_] - block_used_ >= pad) {
+  if (pad > 0 && block_ < blocks_.size() && blocks_[block_].size() - block_used_ >= pad) {
     block_used_ += pad;
     arena_used_ += pad;
   }

@@ -30,6 +30,7 @@
 #include "common/key_comparator.h"
 #include "worker/task/reducer.h"
 #include "worker/task/run_writer.h"
+#include "worker/task/spare_buffer.h"
 
 namespace ampmr::worker {
 
@@ -180,8 +181,8 @@ class SortBuffer {
   std::vector<SortEntry> sort_keys_;
   std::vector<SortEntry> sort_scratch_;
 
-  std::vector<std::unique_ptr<char[]>> blocks_;
-  std::vector<size_t> block_sizes_;
+  // The arena; kept for the same thread's next task when the buffer goes.
+  std::vector<SpareBuffer> blocks_;
   size_t block_ = 0;       // index of the block being filled
   size_t block_used_ = 0;  // bytes used in blocks_[block_]
   size_t arena_used_ = 0;  // bytes used over all blocks

@@ -22,8 +22,8 @@ absl::StatusOr<std::unique_ptr<SplitReader>> SplitReader::Open(const std::string
   const Codec codec = CodecOfPath(path);
   if (codec != Codec::kNone) {
     if (start != 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "split of ", path, ": a ", CodecName(codec), " file is read whole, from offset 0"));
+      return absl::InvalidArgumentError(absl::StrCat("split of ", path, ": a ", CodecName(codec),
+                                                     " file is read whole, from offset 0"));
     }
     AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<Decompressor> decompressor,
                            Decompressor::Open(path, codec));
@@ -50,7 +50,7 @@ SplitReader::SplitReader(std::string path, int fd, std::unique_ptr<Decompressor>
       fd_(fd),
       decompressor_(std::move(decompressor)),
       end_(start + length),
-      buffer_(new char[block_size == 0 ? 1 : block_size]),
+      buffer_(block_size == 0 ? 1 : block_size),
       capacity_(block_size == 0 ? 1 : block_size),
       buffer_offset_(start) {}
 
@@ -65,7 +65,7 @@ bool SplitReader::AtEnd(size_t upto) const {
 
 absl::Status SplitReader::Fill(size_t kept) {
   if (kept == capacity_) {  // one line fills the buffer: grow it
-    std::unique_ptr<char[]> bigger(new char[2 * capacity_]);
+    SpareBuffer bigger(2 * capacity_);
     std::memcpy(bigger.get(), buffer_.get(), kept);
     buffer_ = std::move(bigger);
     capacity_ *= 2;
@@ -73,8 +73,8 @@ absl::Status SplitReader::Fill(size_t kept) {
   if (decompressor_ != nullptr) {  // fill the buffer, or read to the end
     size_t got = 0;
     while (kept + got < capacity_) {
-      AMPMR_ASSIGN_OR_RETURN(size_t n,
-                             decompressor_->Read(buffer_.get() + kept + got, capacity_ - kept - got));
+      AMPMR_ASSIGN_OR_RETURN(
+          size_t n, decompressor_->Read(buffer_.get() + kept + got, capacity_ - kept - got));
       if (n == 0) {
         eof_ = true;
         break;

@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "worker/task/decompressor.h"
+#include "worker/task/spare_buffer.h"
 
 namespace ampmr::worker {
 
@@ -53,13 +54,13 @@ class SplitReader {
 
   // Constant after construction.
   const std::string path_;
-  const int fd_;                                     // plain files; else -1
+  const int fd_;                                      // plain files; else -1
   const std::unique_ptr<Decompressor> decompressor_;  // compressed files; else null
-  const int64_t end_;  // file offset where a plain split ends
+  const int64_t end_;                                 // file offset where a plain split ends
 
   bool eof_ = false;  // the decompressor has given everything
 
-  std::unique_ptr<char[]> buffer_;
+  SpareBuffer buffer_;  // a slot's next task reads into it again
   size_t capacity_;
   size_t filled_ = 0;      // bytes of buffer_ holding split data
   size_t consumed_ = 0;    // bytes of those already returned
