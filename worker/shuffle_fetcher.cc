@@ -13,6 +13,7 @@
 #include "ampmr/v1/shuffle.grpc.pb.h"
 #include "common/amp/grpc_status.h"
 #include "common/task_errors.h"
+#include "worker/task/record_io.h"
 
 namespace ampmr::worker {
 namespace {
@@ -59,14 +60,22 @@ absl::Status ShuffleFetcher::FetchOne(const v1::MapOutputLocation& loc, int fd,
   request.set_attempt_id(loc.attempt_id());
   request.set_offset(loc.offset());
   request.set_length(loc.length());
+  request.set_record_format(kRecordFormat);
   auto reader = stub->Fetch(&ctx, request);
   v1::Chunk chunk;
   int64_t got = 0;
   absl::Status status;
+  absl::Status mismatch;  // the holder writes another record format
   while (status.ok() && reader->Read(&chunk)) {
     if (stop()) {
       ctx.TryCancel();
       status = absl::CancelledError("fetch stopped");
+      break;
+    }
+    if (got == 0 && chunk.record_format() != kRecordFormat) {
+      mismatch = absl::FailedPreconditionError(
+          RecordFormatMismatch(chunk.record_format(), kRecordFormat));
+      ctx.TryCancel();
       break;
     }
     if (got + static_cast<int64_t>(chunk.data().size()) > loc.length()) {
@@ -80,6 +89,7 @@ absl::Status ShuffleFetcher::FetchOne(const v1::MapOutputLocation& loc, int fd,
   if (!status.ok()) ctx.TryCancel();
   absl::Status rpc = amp::FromGrpcStatus(reader->Finish());
   if (!status.ok()) return status;
+  if (!mismatch.ok()) rpc = mismatch;
   if (!rpc.ok()) {
     // ABORTED, not UNAVAILABLE: this attempt failed, the reduce worker did not.
     absl::Status lost = absl::AbortedError(absl::StrCat("fetch map output of task ",

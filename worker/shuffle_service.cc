@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "worker/task/record_io.h"
 
 namespace ampmr::worker {
 namespace {
@@ -27,6 +28,10 @@ grpc::Status ShuffleServiceImpl::Fetch(grpc::ServerContext* ctx, const v1::Fetch
   if (!path.has_value()) {
     return grpc::Status(grpc::StatusCode::NOT_FOUND,
                         absl::StrCat("no map output for attempt=", request->attempt_id()));
+  }
+  if (request->record_format() != kRecordFormat) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        RecordFormatMismatch(kRecordFormat, request->record_format()));
   }
   if (request->offset() < 0 || request->length() < 0) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "negative offset or length");
@@ -51,6 +56,7 @@ grpc::Status ShuffleServiceImpl::Fetch(grpc::ServerContext* ctx, const v1::Fetch
       break;
     }
     data->resize(n);
+    chunk.set_record_format(offset == request->offset() ? kRecordFormat : 0);
     if (!writer->Write(chunk)) break;
     offset += n;
     left -= n;

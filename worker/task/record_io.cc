@@ -5,6 +5,13 @@
 #include "absl/strings/str_cat.h"
 
 namespace ampmr::worker {
+
+std::string RecordFormatMismatch(uint32_t holder_format, uint32_t reader_format) {
+  return absl::StrCat("map output record format mismatch: the holder writes format ",
+                      holder_format, ", the reducer reads format ", reader_format,
+                      " (0: an ampmr build from before formats were numbered); run one ampmr "
+                      "version on every worker");
+}
 void AppendGroup(std::string* dst, absl::string_view key,
                  const std::vector<absl::string_view>& values) {
   char buf[kMaxVarint64Length];

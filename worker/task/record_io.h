@@ -35,6 +35,14 @@
 
 namespace ampmr::worker {
 
+// The number of the format above, bumped whenever it changes: a reducer and
+// the holder of a map output check that they agree (ShuffleService), so that
+// workers of builds that write different formats refuse each other's map
+// outputs instead of misreading them.
+inline constexpr uint32_t kRecordFormat = 2;
+// The one line for a holder and a reducer that disagree on it.
+std::string RecordFormatMismatch(uint32_t holder_format, uint32_t reader_format);
+
 constexpr size_t kMaxVarint64Length = 10;
 
 // Writes v at dst (which must have kMaxVarint64Length bytes); returns the end.
