@@ -36,8 +36,9 @@ namespace ampmr::worker {
 
 class SortBuffer {
  public:
-  // The largest key or value Add accepts.
-  static constexpr size_t kMaxFieldSize = UINT32_MAX;
+  // The largest key or value Add accepts (a value's piece, with its length
+  // and header, must have a 32-bit size).
+  static constexpr size_t kMaxFieldSize = UINT32_MAX - 64;
   // The most pairs AddBatch takes at once.
   static constexpr int kMaxBatch = 16;
 
