@@ -176,6 +176,7 @@ void Agent::Detach(const absl::Status&) {
   waiting_for_files_.clear();  // their GetJobFiles fail with the session
   reduces_waiting_.clear();
   files_->ForgetAll();
+  runner_->ForgetAllJobs();
   // The master re-runs whatever this session was doing; stop wasting slots on it.
   runner_->CancelAll();
   calls_->DropQueued(absl::UnavailableError("session to the master ended"));
@@ -287,6 +288,7 @@ void Agent::ForgetJob(const std::string& job_id) {
   store_->ForgetJob(job_id);
   waiting_for_files_.erase(job_id);
   files_->ForgetJob(job_id);
+  runner_->ForgetJob(job_id);
 }
 
 void Agent::Cancel(const v1::Cancel& cancel) {

@@ -17,14 +17,15 @@
 //                      CallHandlers;
 //   Call               to the CallHandlers, on the thread that read it;
 //   ForgetJob          deletes the job's map outputs from the MapOutputStore
-//                      and its files from the JobFileStore (and, once the
-//                      master forgot the job, its stderr logs);
+//                      and its files from the JobFileStore, has the
+//                      TaskRunner let go of what it keeps for the job (and,
+//                      once the master forgot the job, its stderr logs);
 //   GetTaskLog         an attempt's kept stderr, from the TaskRunner;
 //   Heartbeat          answered at once.
 // When a session ends, attempts and queued calls it sent are cancelled (the
-// master runs them elsewhere) and every job's files are forgotten (a new
-// master may reuse job ids). Drain tells the master, refuses new attempts
-// and gives queued ones back.
+// master runs them elsewhere) and every job's files, and what the TaskRunner
+// keeps for them, are forgotten (a new master may reuse job ids). Drain tells
+// the master, refuses new attempts and gives queued ones back.
 //
 // It reaches the master only through the amp::Session it is handed (a new one
 // per connection; see MasterLink), and execution only through TaskRunner and

@@ -108,6 +108,7 @@ void SlotTaskRunner::RunMap(v1::RunMap run, Done<v1::MapDone> done) {
         };
         MapTaskOptions opts;
         opts.work_dir = options_.work_dir;
+        opts.input_files = &input_files_;
         opts.working_dir = *dir;
         opts.run_as = options_.run_as;
         opts.cancelled = &cancelled;

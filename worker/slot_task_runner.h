@@ -6,8 +6,10 @@
 // processes or names shipped files does so in a working directory of its own
 // (JobFileStore::MakeAttemptDir), removed when it ends. A StallWatch watches
 // every running attempt, for --task-timeout and for the statuses heartbeats
-// carry. What an attempt's exec processes write to stderr is kept in
-// work_dir/logs/JOB/ATTEMPT.stderr (StderrLog) until the master forgets the job.
+// carry. Map attempts read their splits' files through an InputFileCache,
+// kept open until the job is forgotten. What an attempt's exec processes
+// write to stderr is kept in work_dir/logs/JOB/ATTEMPT.stderr (StderrLog)
+// until the master forgets the job.
 //
 // Thread-safe.
 #ifndef AMPMR_WORKER_SLOT_TASK_RUNNER_H_
@@ -29,6 +31,7 @@
 #include "worker/shuffle_fetcher.h"
 #include "worker/slot_pool.h"
 #include "worker/stall_watch.h"
+#include "worker/task/input_file_cache.h"
 #include "worker/task/progress_clock.h"
 #include "worker/task/stderr_log.h"
 #include "worker/task_runner.h"
@@ -69,6 +72,8 @@ class SlotTaskRunner : public TaskRunner {
   absl::StatusOr<v1::TaskLogText> TaskLog(const std::string& job_id,
                                           const std::string& attempt_id) override;
   void ForgetLogs(const std::string& job_id) override;
+  void ForgetJob(const std::string& job_id) override { input_files_.ForgetJob(job_id); }
+  void ForgetAllJobs() override { input_files_.ForgetAll(); }
 
   // Waits until nothing runs or is queued, at most `timeout`; true if idle.
   bool WaitIdle(absl::Duration timeout) { return pool_.WaitIdle(timeout); }
@@ -98,6 +103,7 @@ class SlotTaskRunner : public TaskRunner {
   const JobFileStore* const files_;
   ShuffleFetcher fetcher_;
   StallWatch stalls_;
+  InputFileCache input_files_;  // map attempts' splits' files, kept open per job
   std::mutex mu_;
   // Reduce attempts queued or running, and where their inputs arrive.
   std::map<std::string, std::shared_ptr<MapOutputFeed>> feeds_ ABSL_GUARDED_BY(mu_);

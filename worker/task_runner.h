@@ -61,6 +61,11 @@ class TaskRunner {
                                                   const std::string& attempt_id) = 0;
   // Deletes the stderr kept for the job's attempts (the master forgot it).
   virtual void ForgetLogs(const std::string& job_id) = 0;
+  // The job is over: what the runner keeps for its attempts (their open
+  // input files) goes. ForgetAllJobs: every job's (a new session's master
+  // may reuse job ids).
+  virtual void ForgetJob(const std::string& job_id) = 0;
+  virtual void ForgetAllJobs() = 0;
 };
 
 }  // namespace ampmr::worker

@@ -290,6 +290,7 @@ TEST(AgentTest, ForgetJobDeletesTheJobsMapOutputs) {
   h.FromMaster(0, forget);
   EXPECT_FALSE(h.store.Find("j1-m0-a1").has_value());
   EXPECT_TRUE(h.store.Find("j2-m0-a1").has_value());
+  EXPECT_THAT(h.runner.forgotten_jobs, ElementsAre("j1"));  // its open input files
   // The job just ended: its attempts' stderr stays for `ampmr logs`...
   EXPECT_THAT(h.runner.forgotten_logs, IsEmpty());
   // ...until the master forgets the job too.
@@ -471,6 +472,7 @@ TEST(AgentTest, ABrokenSessionCancelsItsAttemptsAndQueuedCallsAndStopsHeartbeats
 
   h.Break();
   EXPECT_EQ(h.runner.cancel_alls, 1);
+  EXPECT_EQ(h.runner.forget_alls, 1);  // a new master may reuse the job ids
   ASSERT_THAT(h.calls.dropped, SizeIs(1));
   EXPECT_THAT(h.calls.dropped[0], StatusIs(absl::StatusCode::kUnavailable));
   h.loop.AdvanceTime(absl::Seconds(10));

@@ -80,6 +80,8 @@ class FakeTaskRunner : public TaskRunner {
     return text;
   }
   void ForgetLogs(const std::string& job_id) override { forgotten_logs.push_back(job_id); }
+  void ForgetJob(const std::string& job_id) override { forgotten_jobs.push_back(job_id); }
+  void ForgetAllJobs() override { ++forget_alls; }
 
   Attempt* Find(const std::string& attempt_id) {
     for (Attempt& a : attempts) {
@@ -98,6 +100,8 @@ class FakeTaskRunner : public TaskRunner {
   std::vector<v1::FetchFailure> fetch_failures;  // what FetchFailures() reports, once
   std::map<std::string, std::string> logs;  // "JOB/ATTEMPT" -> what TaskLog answers
   std::vector<std::string> forgotten_logs;  // ForgetLogs' jobs, in order
+  std::vector<std::string> forgotten_jobs;  // ForgetJob's, in order
+  int forget_alls = 0;
 };
 
 class FakeCallHandlers : public CallHandlers {

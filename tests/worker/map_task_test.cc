@@ -1,5 +1,7 @@
 #include "worker/task/map_task.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <map>
 #include <string>
@@ -160,6 +162,27 @@ TEST(RunMapTaskTest, AttemptWithNoOutputMakesNoFileNorDirectory) {
   EXPECT_EQ(done->counters().at(kMapOutputRecords), 0);
   // The work dir is made by the first file an attempt writes, not before.
   EXPECT_THAT(dir.List(), ElementsAre("in"));
+}
+
+TEST(RunMapTaskTest, AJobsAttemptsReadTheirFileThroughTheCacheOpenedOnce) {
+  ScratchDir dir;
+  WriteFile(dir.Join("in"), "a b\nc\n");
+  InputFileCache files;
+  MapTaskOptions first = Options(dir.Join("w"), dir.Join("in"), 0, 4, "builtin:noop", "");
+  first.input_files = &files;
+  ASSERT_THAT(RunMapTask(first), IsOk());
+  EXPECT_EQ(files.size(), 1u);
+  // The name is gone, yet the job's next attempt reads the file it kept open.
+  ASSERT_EQ(::unlink(dir.Join("in").c_str()), 0);
+  MapTaskOptions second = Options(dir.Join("w"), dir.Join("in"), 4, 2, "builtin:noop", "");
+  second.run.mutable_task()->set_attempt_id("j1-m4-a1");
+  second.input_files = &files;
+  auto done = RunMapTask(second);
+  ASSERT_THAT(done, IsOk());
+  EXPECT_EQ(done->counters().at(kMapInputRecords), 1);
+  // Another job opens it again, and finds it gone.
+  second.run.mutable_task()->set_job_id("j2");
+  EXPECT_THAT(RunMapTask(second), StatusIs(absl::StatusCode::kNotFound, HasSubstr("open ")));
 }
 
 TEST(RunMapTaskTest, MissingInputNamesAttemptAndPath) {

@@ -64,8 +64,13 @@ absl::Status MapSplit(const MapTaskOptions& options, ProgressClock* progress, Ma
                       Out* collector, int64_t* input_records) {
   const v1::RunMap& run = options.run;
   const v1::Split& split = run.split();
-  AMPMR_ASSIGN_OR_RETURN(auto reader, SplitReader::Open(split.path(), split.start(), split.length(),
-                                                        options.read_block_size));
+  AMPMR_ASSIGN_OR_RETURN(
+      auto reader,
+      options.input_files != nullptr
+          ? SplitReader::Open(options.input_files, run.task().job_id(), split.path(), split.start(),
+                              split.length(), options.read_block_size)
+          : SplitReader::Open(split.path(), split.start(), split.length(),
+                              options.read_block_size));
   MapInput input;
   input.path = split.path();
   input.start = split.start();

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "ampmr/v1/session.pb.h"
 #include "common/subprocess.h"
+#include "worker/task/input_file_cache.h"
 #include "worker/task/map_output.h"
 #include "worker/task/progress_clock.h"
 #include "worker/task/stderr_log.h"
@@ -38,6 +39,10 @@ struct MapTaskOptions {
 
   // Size of each pread of the split.
   size_t read_block_size = SplitReader::kDefaultBlockSize;
+
+  // Where the split's file is kept open across the job's attempts; null:
+  // the attempt opens it and closes it when done. Must outlive the call.
+  InputFileCache* input_files = nullptr;
 
   // If non-null, checked between chunks and while spilling (and by an exec
   // mapper or combiner while it waits); once it reads true the task stops

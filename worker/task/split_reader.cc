@@ -12,51 +12,76 @@
 
 namespace ampmr::worker {
 
-absl::StatusOr<std::unique_ptr<SplitReader>> SplitReader::Open(const std::string& path,
-                                                               int64_t start, int64_t length,
-                                                               size_t block_size) {
+absl::StatusOr<std::unique_ptr<SplitReader>> SplitReader::OpenCompressed(const std::string& path,
+                                                                         int64_t start,
+                                                                         int64_t length,
+                                                                         size_t block_size) {
   if (start < 0 || length < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("split of ", path, ": bad range start=", start, " length=", length));
   }
   const Codec codec = CodecOfPath(path);
-  if (codec != Codec::kNone) {
-    if (start != 0) {
-      return absl::InvalidArgumentError(absl::StrCat("split of ", path, ": a ", CodecName(codec),
-                                                     " file is read whole, from offset 0"));
-    }
-    AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<Decompressor> decompressor,
-                           Decompressor::Open(path, codec));
-    return std::unique_ptr<SplitReader>(
-        new SplitReader(path, -1, std::move(decompressor), 0, length, block_size));
+  if (codec == Codec::kNone) return std::unique_ptr<SplitReader>();
+  if (start != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "split of ", path, ": a ", CodecName(codec), " file is read whole, from offset 0"));
   }
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("open ", path));
+  AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<Decompressor> decompressor,
+                         Decompressor::Open(path, codec));
+  return std::unique_ptr<SplitReader>(
+      new SplitReader(path, nullptr, std::move(decompressor), 0, length, block_size));
+}
+
+std::unique_ptr<SplitReader> SplitReader::ForFile(const std::string& path,
+                                                  std::shared_ptr<const InputFile> file,
+                                                  int64_t start, int64_t length,
+                                                  size_t block_size) {
   // A split that fits one block is one pread into a buffer of its size (a
   // one-line split of a many-task job costs no 4 MiB allocation and no
   // read-ahead advice); a longer one is read block by block, sequentially.
   if (static_cast<uint64_t>(length) > block_size) {
-    ::posix_fadvise(fd, start, length, POSIX_FADV_SEQUENTIAL);
+    ::posix_fadvise(file->fd(), start, length, POSIX_FADV_SEQUENTIAL);
   } else {
     block_size = static_cast<size_t>(length);
   }
   return std::unique_ptr<SplitReader>(
-      new SplitReader(path, fd, nullptr, start, length, block_size));
+      new SplitReader(path, std::move(file), nullptr, start, length, block_size));
 }
 
-SplitReader::SplitReader(std::string path, int fd, std::unique_ptr<Decompressor> decompressor,
-                         int64_t start, int64_t length, size_t block_size)
+absl::StatusOr<std::unique_ptr<SplitReader>> SplitReader::Open(const std::string& path,
+                                                               int64_t start, int64_t length,
+                                                               size_t block_size) {
+  AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<SplitReader> compressed,
+                         OpenCompressed(path, start, length, block_size));
+  if (compressed != nullptr) return compressed;
+  AMPMR_ASSIGN_OR_RETURN(std::shared_ptr<const InputFile> file, InputFile::Open(path));
+  return ForFile(path, std::move(file), start, length, block_size);
+}
+
+absl::StatusOr<std::unique_ptr<SplitReader>> SplitReader::Open(InputFileCache* files,
+                                                               const std::string& job_id,
+                                                               const std::string& path,
+                                                               int64_t start, int64_t length,
+                                                               size_t block_size) {
+  AMPMR_ASSIGN_OR_RETURN(std::unique_ptr<SplitReader> compressed,
+                         OpenCompressed(path, start, length, block_size));
+  if (compressed != nullptr) return compressed;
+  AMPMR_ASSIGN_OR_RETURN(std::shared_ptr<const InputFile> file, files->Open(job_id, path));
+  return ForFile(path, std::move(file), start, length, block_size);
+}
+
+SplitReader::SplitReader(std::string path, std::shared_ptr<const InputFile> file,
+                         std::unique_ptr<Decompressor> decompressor, int64_t start, int64_t length,
+                         size_t block_size)
     : path_(std::move(path)),
-      fd_(fd),
+      file_(std::move(file)),
       decompressor_(std::move(decompressor)),
       end_(start + length),
       buffer_(block_size == 0 ? 1 : block_size),
       capacity_(block_size == 0 ? 1 : block_size),
       buffer_offset_(start) {}
 
-SplitReader::~SplitReader() {
-  if (fd_ >= 0) ::close(fd_);
-}
+SplitReader::~SplitReader() = default;
 
 bool SplitReader::AtEnd(size_t upto) const {
   if (decompressor_ != nullptr) return eof_;
@@ -89,7 +114,7 @@ absl::Status SplitReader::Fill(size_t kept) {
   if (static_cast<int64_t>(want) > end_ - read_at) want = static_cast<size_t>(end_ - read_at);
   size_t got = 0;
   while (got < want) {
-    ssize_t n = ::pread(fd_, buffer_.get() + kept + got, want - got,
+    ssize_t n = ::pread(file_->fd(), buffer_.get() + kept + got, want - got,
                         static_cast<off_t>(read_at + static_cast<int64_t>(got)));
     if (n < 0) {
       if (errno == EINTR) continue;

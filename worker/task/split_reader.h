@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "worker/task/decompressor.h"
+#include "worker/task/input_file_cache.h"
 #include "worker/task/spare_buffer.h"
 
 namespace ampmr::worker {
@@ -31,6 +32,13 @@ class SplitReader {
 
   // Opens `path`. Errors name it: "open /x/y: No such file or directory".
   static absl::StatusOr<std::unique_ptr<SplitReader>> Open(const std::string& path, int64_t start,
+                                                           int64_t length,
+                                                           size_t block_size = kDefaultBlockSize);
+  // Reads `path`'s split from `files` (its open file kept for job `job_id`);
+  // a compressed file is opened here as above.
+  static absl::StatusOr<std::unique_ptr<SplitReader>> Open(InputFileCache* files,
+                                                           const std::string& job_id,
+                                                           const std::string& path, int64_t start,
                                                            int64_t length,
                                                            size_t block_size = kDefaultBlockSize);
 
@@ -45,8 +53,17 @@ class SplitReader {
   absl::Status Next(absl::string_view* chunk, int64_t* offset);
 
  private:
-  SplitReader(std::string path, int fd, std::unique_ptr<Decompressor> decompressor, int64_t start,
-              int64_t length, size_t block_size);
+  // Checks the range; opens a compressed file. OK with null: a plain file.
+  static absl::StatusOr<std::unique_ptr<SplitReader>> OpenCompressed(const std::string& path,
+                                                                     int64_t start, int64_t length,
+                                                                     size_t block_size);
+  // A plain file's split.
+  static std::unique_ptr<SplitReader> ForFile(const std::string& path,
+                                              std::shared_ptr<const InputFile> file,
+                                              int64_t start, int64_t length, size_t block_size);
+  SplitReader(std::string path, std::shared_ptr<const InputFile> file,
+              std::unique_ptr<Decompressor> decompressor, int64_t start, int64_t length,
+              size_t block_size);
   // Reads more of the split after the `kept` bytes at the buffer's start.
   absl::Status Fill(size_t kept);
   // Whether the split's data ends `upto` bytes into the buffer.
@@ -54,7 +71,7 @@ class SplitReader {
 
   // Constant after construction.
   const std::string path_;
-  const int fd_;                                      // plain files; else -1
+  const std::shared_ptr<const InputFile> file_;       // plain files; else null
   const std::unique_ptr<Decompressor> decompressor_;  // compressed files; else null
   const int64_t end_;                                 // file offset where a plain split ends
 
