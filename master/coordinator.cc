@@ -287,6 +287,7 @@ v1::Welcome Coordinator::AddWorker(const v1::Hello& hello, WorkerLink* link,
   v1::Welcome welcome;
   welcome.set_worker_id(w->id);
   welcome.set_heartbeat_interval_seconds(absl::ToDoubleSeconds(options_.heartbeat_interval));
+  welcome.set_framework_counters(true);
   calls_.AddWorker(w->id);
   TakeHeldOutputs(*w);
   scheduler_.Schedule();

@@ -18,10 +18,13 @@ bool IsMapOnly(const v1::JobSpec& spec) { return spec.reducer() == "none"; }
 
 constexpr char kShuffledBytes[] = "ampmr.shuffled_bytes";
 
-int64_t CounterOf(const google::protobuf::Map<std::string, int64_t>& counters,
-                  const std::string& name) {
-  auto it = counters.find(name);
-  return it == counters.end() ? 0 : it->second;
+// The bytes an accepted reduce attempt fetched, as its worker counted them.
+int64_t ShuffledBytes(const v1::ReduceDone& done) {
+  if (done.framework_counters().has_shuffled_bytes()) {
+    return done.framework_counters().shuffled_bytes();
+  }
+  auto it = done.counters().find(kShuffledBytes);  // a worker that sends them by name
+  return it == done.counters().end() ? 0 : it->second;
 }
 
 // How long an attempt answered at `now` ran on its slot, as its worker said;
@@ -291,7 +294,7 @@ void JobRun::AcceptAttempt(Task* task, const Attempt& attempt, const v1::Answer&
     }
   }
   attempts_.Ended(attempt.id, v1::ATTEMPT_SUCCEEDED, env_.loop->Now(), "",
-                  is_map ? 0 : CounterOf(answer.reduce_done().counters(), kShuffledBytes));
+                  is_map ? 0 : ShuffledBytes(answer.reduce_done()));
   SetState(task, Task::State::kDone);
   WorkerState* worker = env_.registry->Find(attempt.worker_id);
   const std::string address = worker != nullptr ? worker->hello.shuffle_address() : "";
@@ -312,13 +315,15 @@ void JobRun::AcceptAttempt(Task* task, const Attempt& attempt, const v1::Answer&
     }
   }
   const auto& counters = is_map ? answer.map_done().counters() : answer.reduce_done().counters();
+  const v1::FrameworkCounters& framework = is_map ? answer.map_done().framework_counters()
+                                                  : answer.reduce_done().framework_counters();
   if (task->kind == Task::Kind::kSample) {
     // A sampling task counts nothing; its keys give the cut points.
     for (const std::string& key : answer.map_done().sample_keys()) sample_keys_.push_back(key);
   } else if (is_map && !IsMapOnly(status_.spec())) {
-    counters_.SetMap(task->index, counters);  // its output may be lost and made again
+    counters_.SetMap(task->index, framework, counters);  // its output may be lost and made again
   } else {
-    counters_.Add(counters);
+    counters_.Add(framework, counters);
   }
   SetOutputLost(task, false);
   if (task->kind == Task::Kind::kMap && !IsMapOnly(status_.spec())) FeedReduces(*task);

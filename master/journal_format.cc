@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "common/framework_counters.h"
+
 namespace ampmr::master {
 namespace {
 
@@ -86,6 +88,12 @@ bool DecodeTaskRecords(const void* data, int size, std::vector<JournaledTask>* t
     task.index = static_cast<int>(index);
     if (task.is_map != task.result.has_map_done() || task.is_map == task.result.has_reduce_done()) {
       return false;
+    }
+    // By name, as a worker that predates framework_counters sent them.
+    if (task.is_map) {
+      WithNamedFrameworkCounters(task.result.mutable_map_done());
+    } else {
+      WithNamedFrameworkCounters(task.result.mutable_reduce_done());
     }
     auto* counters = task.is_map ? task.result.mutable_map_done()->mutable_counters()
                                  : task.result.mutable_reduce_done()->mutable_counters();

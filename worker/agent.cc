@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/framework_counters.h"
 #include "common/logging.h"
 
 namespace ampmr::worker {
@@ -13,19 +14,22 @@ namespace {
 
 using Reply = amp::Session::Reply;
 
-// The reply for one attempt's result: its MapDone or ReduceDone, or the error.
-TaskRunner::Done<v1::MapDone> AnswerMap(Reply reply) {
-  return [reply = std::move(reply)](absl::StatusOr<v1::MapDone> done) {
+// The reply for one attempt's result: its MapDone or ReduceDone, or the
+// error. `named`: the master takes the framework's counters by name only.
+TaskRunner::Done<v1::MapDone> AnswerMap(Reply reply, bool named) {
+  return [reply = std::move(reply), named](absl::StatusOr<v1::MapDone> done) {
     if (!done.ok()) return reply(done.status());
+    if (named) WithNamedFrameworkCounters(&*done);
     v1::Answer answer;
     *answer.mutable_map_done() = std::move(*done);
     reply(std::move(answer));
   };
 }
 
-TaskRunner::Done<v1::ReduceDone> AnswerReduce(Reply reply) {
-  return [reply = std::move(reply)](absl::StatusOr<v1::ReduceDone> done) {
+TaskRunner::Done<v1::ReduceDone> AnswerReduce(Reply reply, bool named) {
+  return [reply = std::move(reply), named](absl::StatusOr<v1::ReduceDone> done) {
     if (!done.ok()) return reply(done.status());
+    if (named) WithNamedFrameworkCounters(&*done);
     v1::Answer answer;
     *answer.mutable_reduce_done() = std::move(*done);
     reply(std::move(answer));
@@ -138,6 +142,7 @@ v1::Command Agent::Hello() const {
 
 void Agent::OnWelcome(const v1::Welcome& welcome) {
   worker_id_ = welcome.worker_id();
+  framework_counters_ = welcome.framework_counters();
   if (welcome.heartbeat_interval_seconds() > 0) {
     heartbeat_interval_ = absl::Seconds(welcome.heartbeat_interval_seconds());
   }
@@ -212,7 +217,7 @@ void Agent::Drain(std::function<void()> given_back) {
 void Agent::RunMap(v1::RunMap run, Reply reply) {
   auto held = std::make_shared<v1::RunMap>(std::move(run));
   StartWithFiles(held->task(), std::move(reply), [this, held](Reply r) {
-    runner_->RunMap(std::move(*held), AnswerMap(std::move(r)));
+    runner_->RunMap(std::move(*held), AnswerMap(std::move(r), !framework_counters_));
   });
 }
 
@@ -220,7 +225,7 @@ void Agent::RunReduce(v1::RunReduce run, Reply reply) {
   auto held = std::make_shared<v1::RunReduce>(std::move(run));
   const std::string attempt = held->task().attempt_id();
   StartWithFiles(held->task(), std::move(reply), [this, held](Reply r) {
-    runner_->RunReduce(std::move(*held), AnswerReduce(std::move(r)));
+    runner_->RunReduce(std::move(*held), AnswerReduce(std::move(r), !framework_counters_));
   });
   // Waiting for its job's files: map outputs named meanwhile are added here.
   if (waiting_attempts_.count(attempt) > 0) reduces_waiting_[attempt] = held;

@@ -4,7 +4,9 @@
 // attempts, and the CPU and memory of the worker's process tree). It answers
 // the master's commands:
 //   RunMap, RunReduce  to the TaskRunner, refused with UNAVAILABLE while
-//                      draining; answered when the attempt ends. An attempt
+//                      draining; answered when the attempt ends (its
+//                      framework counters by name unless the Welcome said
+//                      the master reads them as numbers). An attempt
 //                      naming shipped files waits for the job's files: the
 //                      first asks the master (GetJobFiles, once per job
 //                      however many attempts wait) and keeps them in the
@@ -130,6 +132,9 @@ class Agent {
   // Loop thread only.
   amp::Session* session_ = nullptr;  // the current session, if any
   std::string worker_id_;            // empty until Welcomed
+  // The master reads attempts' framework counters as numbers (its Welcome
+  // said so); else they are sent by name.
+  bool framework_counters_ = false;
   absl::Duration heartbeat_interval_;
   Loop::TimerId heartbeat_timer_ = 0;
   bool draining_ = false;  // no new attempts: the worker is about to go

@@ -96,7 +96,11 @@ TEST(JournalTest, RoundTrip) {
     AcceptMap(journal.get(), "j1", 0, "j1-m0-a1");
     v1::Answer reduce;
     reduce.mutable_reduce_done()->set_attempt_id("j1-r1-a2");
-    (*reduce.mutable_reduce_done()->mutable_counters())["ampmr.reduce_output_records"] = 4;
+    // As numbers, as a worker sends them today (the map's above come by
+    // name, as older workers sent them): both come back by name.
+    reduce.mutable_reduce_done()->mutable_framework_counters()->set_reduce_output_records(4);
+    reduce.mutable_reduce_done()->mutable_framework_counters()->set_reduce_input_groups(0);
+    (*reduce.mutable_reduce_done()->mutable_counters())["app.rows"] = 2;
     journal->TaskAccepted("j1", /*is_map=*/false, 1, "127.0.0.1:9002", reduce);
     AcceptMap(journal.get(), "j2", 0, "j2-m0-a1");
     v1::JobStatus done;
@@ -142,6 +146,10 @@ TEST(JournalTest, RoundTrip) {
   EXPECT_EQ(reduce.attempt_id, "j1-r1-a2");
   EXPECT_EQ(reduce.worker_address, "127.0.0.1:9002");
   EXPECT_EQ(reduce.counters.at("ampmr.reduce_output_records"), 4);
+  EXPECT_EQ(reduce.counters.at("ampmr.reduce_input_groups"), 0);
+  EXPECT_EQ(reduce.counters.at("app.rows"), 2);
+  EXPECT_THAT(reduce.counters, SizeIs(3));
+  EXPECT_FALSE(reduce.result.reduce_done().has_framework_counters());
 
   // A finished job keeps its final status only.
   const JournaledJob& j2 = contents->jobs[1];

@@ -95,12 +95,14 @@ struct AgentHarness {
       welcome = id;
     });
   }
-  // Answers the Hello with a Welcome.
-  void Welcome(double heartbeat_seconds = 1) {
+  // Answers the Hello with a Welcome (from a master that reads framework
+  // counters as numbers, unless `framework_counters` is false).
+  void Welcome(double heartbeat_seconds = 1, bool framework_counters = true) {
     v1::Box answer;
     answer.set_ask(Sent(v1::Command::kHello).at(0).ask());
     answer.mutable_answer()->mutable_welcome()->set_worker_id("w3");
     answer.mutable_answer()->mutable_welcome()->set_heartbeat_interval_seconds(heartbeat_seconds);
+    answer.mutable_answer()->mutable_welcome()->set_framework_counters(framework_counters);
     session->HandleBox(std::move(answer));
   }
   void FromMaster(uint64_t ask, v1::Command command) {
@@ -221,6 +223,45 @@ TEST(AgentTest, RunMapReachesTheRunnerAndItsResultTheMaster) {
   ASSERT_TRUE(reply->ok());
   EXPECT_EQ((*reply)->map_done().output_path(), "/work/j1-m0-a1.out");
   EXPECT_THAT((*reply)->map_done().partitions(), SizeIs(1));
+}
+
+// An attempt's framework counters go as numbers to a master that reads
+// them so, and by name to one that predates them (its Welcome does not say).
+TEST(AgentTest, FrameworkCountersGoByNameToAMasterThatDoesNotReadThemAsNumbers) {
+  for (bool numbers : {true, false}) {
+    AgentHarness h;
+    h.Connect();
+    h.Welcome(1, numbers);
+    h.FromMaster(7, RunMap("j1-m0-a1"));
+    h.FromMaster(8, RunReduce("j1-r0-a1"));
+    ASSERT_THAT(h.runner.attempts, SizeIs(2));
+    v1::MapDone map;
+    map.mutable_framework_counters()->set_map_input_records(3);
+    (*map.mutable_counters())["app.lines"] = 3;
+    h.runner.attempts[0].map_done(map);
+    v1::ReduceDone reduce;
+    reduce.mutable_framework_counters()->set_shuffled_bytes(0);
+    h.runner.attempts[1].reduce_done(reduce);
+
+    std::optional<absl::StatusOr<v1::Answer>> map_reply = h.ReplyTo(7);
+    std::optional<absl::StatusOr<v1::Answer>> reduce_reply = h.ReplyTo(8);
+    ASSERT_TRUE(map_reply.has_value() && map_reply->ok());
+    ASSERT_TRUE(reduce_reply.has_value() && reduce_reply->ok());
+    const v1::MapDone& m = (*map_reply)->map_done();
+    const v1::ReduceDone& r = (*reduce_reply)->reduce_done();
+    if (numbers) {
+      EXPECT_EQ(m.framework_counters().map_input_records(), 3);
+      EXPECT_THAT(m.counters(), SizeIs(1));
+      EXPECT_TRUE(r.framework_counters().has_shuffled_bytes());
+      EXPECT_THAT(r.counters(), IsEmpty());
+    } else {
+      EXPECT_FALSE(m.has_framework_counters());
+      EXPECT_EQ(m.counters().at("ampmr.map_input_records"), 3);
+      EXPECT_EQ(m.counters().at("app.lines"), 3);
+      EXPECT_FALSE(r.has_framework_counters());
+      EXPECT_EQ(r.counters().at("ampmr.shuffled_bytes"), 0);
+    }
+  }
 }
 
 TEST(AgentTest, AFailedReduceReachesTheMasterAsItsError) {

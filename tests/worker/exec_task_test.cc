@@ -111,8 +111,8 @@ TEST(ExecMapperTest, ReadsItsSplitAndItsLinesBecomeSortedPairs) {
   ASSERT_THAT(done, IsOk());
   EXPECT_THAT(Partitions(*done), ElementsAre(ElementsAre(Pair("a", "1"), Pair("b", "2"),
                                                          Pair("c", "3\tx"), Pair("key only", ""))));
-  EXPECT_EQ(done->counters().at(kMapInputRecords), 4);
-  EXPECT_EQ(done->counters().at(kMapOutputRecords), 4);
+  EXPECT_EQ(done->framework_counters().map_input_records(), 4);
+  EXPECT_EQ(done->framework_counters().map_output_records(), 4);
 }
 
 TEST(ExecMapperTest, EnvironmentNamesTheAttemptAndTheSplitAndHasEnvParameters) {
@@ -145,7 +145,7 @@ TEST(ExecMapperTest, MapOnlyWritesItsLinesAsWrittenNonUtf8Included) {
   auto done = RunMapTask(options);
   ASSERT_THAT(done, IsOk());
   EXPECT_EQ(ReadFile(part), text + "\n");
-  EXPECT_EQ(done->counters().at(kMapOutputRecords), 5);
+  EXPECT_EQ(done->framework_counters().map_output_records(), 5);
 }
 
 TEST(ExecMapperTest, ReporterCountersReachTheMapDone) {
@@ -221,8 +221,8 @@ TEST(ExecCombinerTest, OutputIsParsedBackIntoPairsAndSortedAgain) {
   }
   std::sort(all.begin(), all.end());
   EXPECT_THAT(all, ElementsAre(Pair("a", "2"), Pair("b", "2"), Pair("c", "1"), Pair("d", "1")));
-  EXPECT_EQ(done->counters().at(kCombineInputRecords), 6);
-  EXPECT_EQ(done->counters().at(kCombineOutputRecords), 4);
+  EXPECT_EQ(done->framework_counters().combine_input_records(), 6);
+  EXPECT_EQ(done->framework_counters().combine_output_records(), 4);
   EXPECT_EQ(done->counters().at("Combine.Calls"), 2);  // once per partition
 }
 
@@ -242,9 +242,9 @@ TEST(ExecReducerTest, GetsSortedPairsAsLinesAndItsLinesAreWrittenAsIs) {
   auto done = RunReduceTask(options);
   ASSERT_THAT(done, IsOk());
   EXPECT_EQ(ReadFile(dir.Join("part")), "a\t1\na\t0\nb\t\nc\t3\n\xff\t\xfe\nsummary without tab\n");
-  EXPECT_EQ(done->counters().at(kReduceInputRecords), 5);
-  EXPECT_EQ(done->counters().at(kReduceInputGroups), 4);
-  EXPECT_EQ(done->counters().at(kReduceOutputRecords), 6);
+  EXPECT_EQ(done->framework_counters().reduce_input_records(), 5);
+  EXPECT_EQ(done->framework_counters().reduce_input_groups(), 4);
+  EXPECT_EQ(done->framework_counters().reduce_output_records(), 6);
 }
 
 TEST(ExecReducerTest, LinesAcrossAndLongerThanTheInputBlockArriveWhole) {
@@ -264,7 +264,7 @@ TEST(ExecReducerTest, LinesAcrossAndLongerThanTheInputBlockArriveWhole) {
   auto done = RunReduceTask(options);
   ASSERT_THAT(done, IsOk());
   EXPECT_TRUE(ReadFile(dir.Join("part")) == expected);
-  EXPECT_EQ(done->counters().at(kReduceInputRecords), static_cast<int64_t>(run.size()));
+  EXPECT_EQ(done->framework_counters().reduce_input_records(), static_cast<int64_t>(run.size()));
 }
 
 TEST(ExecReducerTest, ReducerThatReadsNothingSucceeds) {
@@ -275,7 +275,7 @@ TEST(ExecReducerTest, ReducerThatReadsNothingSucceeds) {
   auto done = RunReduceTask(options);
   ASSERT_THAT(done, IsOk());
   EXPECT_EQ(ReadFile(dir.Join("part")), "not reading\n");
-  EXPECT_EQ(done->counters().at(kReduceInputRecords), 200000);
+  EXPECT_EQ(done->framework_counters().reduce_input_records(), 200000);
 }
 
 TEST(ExecReducerTest, EnvironmentNamesTheReduceAttempt) {

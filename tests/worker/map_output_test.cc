@@ -60,7 +60,8 @@ std::vector<Pairs> ExpectedPartitions(const Pairs& pairs, int reduces) {
 struct Collected {
   std::vector<PartitionExtent> extents;
   std::vector<Pairs> partitions;
-  Counters counters;
+  v1::FrameworkCounters framework;
+  Counters counters;  // the user's
   int spills = 0;
 };
 
@@ -85,7 +86,7 @@ Collected Collect(const ScratchDir& dir, MapOutputOptions options, const Pairs& 
   EXPECT_THAT(extents, IsOk());
   if (!extents.ok()) return result;
   result.extents = *extents;
-  (*collector)->AddCountersTo(&result.counters);
+  (*collector)->AddCountersTo(&result.framework, &result.counters);
   std::string data = ReadFile(dir.Join("out"));
   uint64_t expect_offset = 0;
   for (const PartitionExtent& e : result.extents) {
@@ -166,9 +167,9 @@ TEST(MapOutputCollectorTest, NoCombinerSortsStablyPerPartition) {
   Collected out = Collect(dir, Options(dir, 3), pairs);
   EXPECT_EQ(out.spills, 0);
   EXPECT_EQ(out.partitions, ExpectedPartitions(pairs, 3));
-  EXPECT_EQ(out.counters[kMapOutputRecords], static_cast<int64_t>(pairs.size()));
-  EXPECT_EQ(out.counters[kCombineInputRecords], 0);
-  EXPECT_EQ(out.counters[kSpilledBytes], static_cast<int64_t>(ReadFile(dir.Join("out")).size()));
+  EXPECT_EQ(out.framework.map_output_records(), static_cast<int64_t>(pairs.size()));
+  EXPECT_EQ(out.framework.combine_input_records(), 0);
+  EXPECT_EQ(out.framework.spilled_bytes(), static_cast<int64_t>(ReadFile(dir.Join("out")).size()));
   EXPECT_THAT(dir.List(), ElementsAre("out"));
 }
 
@@ -179,7 +180,7 @@ TEST(MapOutputCollectorTest, TinyBufferSpillsManyRunsAndMergesThem) {
   EXPECT_GT(out.spills, 5);
   EXPECT_EQ(out.partitions, ExpectedPartitions(pairs, 4));
   // Every run, then the merged output.
-  EXPECT_GT(out.counters[kSpilledBytes], static_cast<int64_t>(ReadFile(dir.Join("out")).size()));
+  EXPECT_GT(out.framework.spilled_bytes(), static_cast<int64_t>(ReadFile(dir.Join("out")).size()));
   EXPECT_THAT(dir.List(), ElementsAre("out")) << "spill runs are removed";
 }
 
@@ -206,9 +207,9 @@ TEST(MapOutputCollectorTest, SumCombinerFastPath) {
   EXPECT_EQ(out.spills, 0);
   ExpectSummed(out, pairs, 3);
   const int64_t distinct = static_cast<int64_t>(Sums(pairs).size());
-  EXPECT_EQ(out.counters[kMapOutputRecords], static_cast<int64_t>(pairs.size()));
-  EXPECT_EQ(out.counters[kCombineInputRecords], static_cast<int64_t>(pairs.size()));
-  EXPECT_EQ(out.counters[kCombineOutputRecords], distinct);
+  EXPECT_EQ(out.framework.map_output_records(), static_cast<int64_t>(pairs.size()));
+  EXPECT_EQ(out.framework.combine_input_records(), static_cast<int64_t>(pairs.size()));
+  EXPECT_EQ(out.framework.combine_output_records(), distinct);
 }
 
 TEST(MapOutputCollectorTest, SumCombinerWithSpillsSumsAgainWhenMerging) {
@@ -236,8 +237,8 @@ TEST(MapOutputCollectorTest, CountCombinerRunsOncePerPair) {
     all.insert(all.end(), part.begin(), part.end());
   }
   EXPECT_EQ(Sums(all), expected);
-  EXPECT_EQ(out.counters[kCombineInputRecords], static_cast<int64_t>(pairs.size()));
-  EXPECT_EQ(out.counters[kCombineOutputRecords], static_cast<int64_t>(all.size()));
+  EXPECT_EQ(out.framework.combine_input_records(), static_cast<int64_t>(pairs.size()));
+  EXPECT_EQ(out.framework.combine_output_records(), static_cast<int64_t>(all.size()));
 }
 
 TEST(MapOutputCollectorTest, IdentityCombinerKeepsEverything) {
@@ -313,8 +314,9 @@ TEST(MapOutputCollectorTest, UserCountersAreReported) {
   (*collector)->IncrementCounter("app.lines", 2);
   (*collector)->IncrementCounter("app.lines", 3);
   ASSERT_THAT((*collector)->Finish(dir.Join("out")), IsOk());
+  v1::FrameworkCounters framework;
   Counters counters;
-  (*collector)->AddCountersTo(&counters);
+  (*collector)->AddCountersTo(&framework, &counters);
   EXPECT_EQ(counters["app.lines"], 5);
 }
 

@@ -100,13 +100,13 @@ TEST(RunMapTaskTest, WordCountOfASplitInTheMiddleOfAFile) {
 
   int64_t words = 0;
   for (const auto& [word, n] : counts) words += n;
-  const auto& c = done->counters();
-  EXPECT_EQ(c.at(kMapInputRecords), 4);
-  EXPECT_EQ(c.at(kMapInputBytes), split.length);
-  EXPECT_EQ(c.at(kMapOutputRecords), words);
-  EXPECT_EQ(c.at(kCombineInputRecords), words);
-  EXPECT_EQ(c.at(kCombineOutputRecords), static_cast<int64_t>(counts.size()));
-  EXPECT_EQ(c.at(kSpilledBytes), static_cast<int64_t>(ReadFile(done->output_path()).size()));
+  const auto& c = done->framework_counters();
+  EXPECT_EQ(c.map_input_records(), 4);
+  EXPECT_EQ(c.map_input_bytes(), split.length);
+  EXPECT_EQ(c.map_output_records(), words);
+  EXPECT_EQ(c.combine_input_records(), words);
+  EXPECT_EQ(c.combine_output_records(), static_cast<int64_t>(counts.size()));
+  EXPECT_EQ(c.spilled_bytes(), static_cast<int64_t>(ReadFile(done->output_path()).size()));
   EXPECT_THAT(ScratchDir::ListOf(dir.Join("work")), ElementsAre("j1-m3-a1.out"));
 }
 
@@ -124,9 +124,9 @@ TEST(RunMapTaskTest, TinyReadBlocksAndSpillsGiveTheSameOutput) {
   auto tiny = RunMapTask(small);
   ASSERT_THAT(tiny, IsOk());
   EXPECT_EQ(Partitions(*tiny), Partitions(*big));
-  EXPECT_EQ(tiny->counters().at(kMapInputRecords), 4);
-  EXPECT_EQ(tiny->counters().at(kMapOutputRecords), 4);
-  EXPECT_GT(tiny->counters().at(kSpilledBytes), big->counters().at(kSpilledBytes));
+  EXPECT_EQ(tiny->framework_counters().map_input_records(), 4);
+  EXPECT_EQ(tiny->framework_counters().map_output_records(), 4);
+  EXPECT_GT(tiny->framework_counters().spilled_bytes(), big->framework_counters().spilled_bytes());
   EXPECT_THAT(ScratchDir::ListOf(dir.Join("b")), ElementsAre("j1-m3-a1.out"));
 }
 
@@ -138,7 +138,7 @@ TEST(RunMapTaskTest, LastLineWithoutNewlineAtEndOfFile) {
                                  static_cast<int64_t>(text.size()) - 5, "builtin:identity", "", 1));
   ASSERT_THAT(done, IsOk());
   EXPECT_EQ(Partitions(*done), std::vector<Pairs>({{{"k1", "v1"}, {"k2", "v2"}}}));
-  EXPECT_EQ(done->counters().at(kMapInputRecords), 2);
+  EXPECT_EQ(done->framework_counters().map_input_records(), 2);
 }
 
 TEST(RunMapTaskTest, EmptySplitGivesEmptyPartitions) {
@@ -148,7 +148,7 @@ TEST(RunMapTaskTest, EmptySplitGivesEmptyPartitions) {
   ASSERT_THAT(done, IsOk());
   ASSERT_EQ(done->partitions_size(), 3);
   for (const auto& p : done->partitions()) EXPECT_EQ(p.length(), 0);
-  EXPECT_EQ(done->counters().at(kMapInputRecords), 0);
+  EXPECT_EQ(done->framework_counters().map_input_records(), 0);
 }
 
 TEST(RunMapTaskTest, AttemptWithNoOutputMakesNoFileNorDirectory) {
@@ -157,9 +157,9 @@ TEST(RunMapTaskTest, AttemptWithNoOutputMakesNoFileNorDirectory) {
   auto done = RunMapTask(Options(dir.Join("w"), dir.Join("in"), 0, 12, "builtin:noop", ""));
   ASSERT_THAT(done, IsOk());
   EXPECT_EQ(done->output_path(), "");
-  EXPECT_EQ(done->counters().at(kMapInputRecords), 3);
-  EXPECT_EQ(done->counters().at(kMapInputBytes), 12);
-  EXPECT_EQ(done->counters().at(kMapOutputRecords), 0);
+  EXPECT_EQ(done->framework_counters().map_input_records(), 3);
+  EXPECT_EQ(done->framework_counters().map_input_bytes(), 12);
+  EXPECT_EQ(done->framework_counters().map_output_records(), 0);
   // The work dir is made by the first file an attempt writes, not before.
   EXPECT_THAT(dir.List(), ElementsAre("in"));
 }
@@ -179,7 +179,7 @@ TEST(RunMapTaskTest, AJobsAttemptsReadTheirFileThroughTheCacheOpenedOnce) {
   second.input_files = &files;
   auto done = RunMapTask(second);
   ASSERT_THAT(done, IsOk());
-  EXPECT_EQ(done->counters().at(kMapInputRecords), 1);
+  EXPECT_EQ(done->framework_counters().map_input_records(), 1);
   // Another job opens it again, and finds it gone.
   second.run.mutable_task()->set_job_id("j2");
   EXPECT_THAT(RunMapTask(second), StatusIs(absl::StatusCode::kNotFound, HasSubstr("open ")));
@@ -255,8 +255,8 @@ TEST(RunMapTaskTest, MapOnlyWritesPartFileLinesInInputOrder) {
   // mapper's.
   EXPECT_EQ(ReadFile(done->output_path()), text);
   EXPECT_EQ(done->partitions_size(), 0);
-  EXPECT_EQ(done->counters().at(kMapInputRecords), 3);
-  EXPECT_EQ(done->counters().at(kMapOutputRecords), 3);
+  EXPECT_EQ(done->framework_counters().map_input_records(), 3);
+  EXPECT_EQ(done->framework_counters().map_output_records(), 3);
 }
 
 }  // namespace

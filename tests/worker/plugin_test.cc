@@ -150,10 +150,11 @@ TEST(PluginTest, UnsortedCombinerOutputIsSortedAgain) {
   ASSERT_THAT(extents, IsOk());
   EXPECT_THAT(DecodeRun(ReadFile(dir.Join("out"))),
               ElementsAre(Pair("a", "v,v"), Pair("b", "v,v"), Pair("c", "v")));
+  v1::FrameworkCounters framework;
   Counters counters;
-  (*collector)->AddCountersTo(&counters);
+  (*collector)->AddCountersTo(&framework, &counters);
   EXPECT_EQ(counters["test.groups"], 3);
-  EXPECT_EQ(counters[kCombineOutputRecords], 3);
+  EXPECT_EQ(framework.combine_output_records(), 3);
 }
 
 // A map task of `plugin` over `text`, written to dir/in.
@@ -215,7 +216,7 @@ TEST(PluginTest, InProcessMapperProgressingBlockByBlockOutlivesTheTaskTimeout) {
   options.read_block_size = 13;  // one line
   auto done = RunMapTask(options);
   ASSERT_THAT(done, IsOk());
-  EXPECT_EQ(done->counters().at(kMapOutputRecords), 8);
+  EXPECT_EQ(done->framework_counters().map_output_records(), 8);
 }
 
 }  // namespace

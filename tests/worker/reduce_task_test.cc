@@ -92,11 +92,11 @@ TEST(RunReduceTaskTest, WordCountOfTwoBooksEqualsNaiveCount) {
     const std::string text = ReadFile(part);
     EXPECT_EQ(done->output_bytes(), static_cast<int64_t>(text.size()));
     std::map<std::string, int64_t> part_counts = ParseCountLines(text);
-    const auto& c = done->counters();
-    EXPECT_EQ(c.at(kReduceInputRecords), records);
-    EXPECT_EQ(c.at(kReduceInputGroups), static_cast<int64_t>(part_counts.size()));
-    EXPECT_EQ(c.at(kReduceOutputRecords), static_cast<int64_t>(part_counts.size()));
-    EXPECT_EQ(c.at(kShuffledBytes), bytes);
+    const auto& c = done->framework_counters();
+    EXPECT_EQ(c.reduce_input_records(), records);
+    EXPECT_EQ(c.reduce_input_groups(), static_cast<int64_t>(part_counts.size()));
+    EXPECT_EQ(c.reduce_output_records(), static_cast<int64_t>(part_counts.size()));
+    EXPECT_EQ(c.shuffled_bytes(), bytes);
     // Lines are sorted bytewise by key, each key once.
     std::vector<std::string> keys;
     for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
@@ -121,9 +121,9 @@ TEST(RunReduceTaskTest, DefaultReducerIsIdentityAndMergesStably) {
   ASSERT_THAT(done, IsOk());
   EXPECT_EQ(ReadFile(dir.Join("part")), "a\tm0\na\tm1\nb\tm0\nc\tm1\n");
   EXPECT_EQ(done->attempt_id(), "j1-r0-a1");
-  EXPECT_EQ(done->counters().at(kReduceInputGroups), 3);
-  EXPECT_EQ(done->counters().at(kReduceInputRecords), 4);
-  EXPECT_EQ(done->counters().at(kShuffledBytes), size(m0) + size(m1));
+  EXPECT_EQ(done->framework_counters().reduce_input_groups(), 3);
+  EXPECT_EQ(done->framework_counters().reduce_input_records(), 4);
+  EXPECT_EQ(done->framework_counters().shuffled_bytes(), size(m0) + size(m1));
 }
 
 TEST(RunReduceTaskTest, NoInputsWritesAnEmptyPart) {
@@ -132,7 +132,7 @@ TEST(RunReduceTaskTest, NoInputsWritesAnEmptyPart) {
   ASSERT_THAT(done, IsOk());
   EXPECT_EQ(ReadFile(dir.Join("sub/dir/part")), "");
   EXPECT_EQ(done->output_bytes(), 0);
-  EXPECT_EQ(done->counters().at(kReduceInputGroups), 0);
+  EXPECT_EQ(done->framework_counters().reduce_input_groups(), 0);
 }
 
 TEST(RunReduceTaskTest, NonIntegerForSumFailsNamingKeyAndRemovesOutput) {

@@ -202,7 +202,7 @@ TEST(SlotTaskRunnerTest, ReduceGivenItsInputsInStepsIsExact) {
   ASSERT_THAT(result, IsOk());
   EXPECT_EQ(s.Got(), s.Expected());
   EXPECT_FALSE(s.Got().empty());
-  EXPECT_EQ(result->counters().at("ampmr.reduce_input_records"), s.Partition0Records());
+  EXPECT_EQ(result->framework_counters().reduce_input_records(), s.Partition0Records());
 }
 
 // A map task's output counts once, however many locations of it come: the
@@ -216,7 +216,7 @@ TEST(SlotTaskRunnerTest, ReduceTakesOneOutputPerMapTask) {
   absl::StatusOr<v1::ReduceDone> result = Wait(&done);
   ASSERT_THAT(result, IsOk());
   EXPECT_EQ(s.Got(), s.Expected());
-  EXPECT_EQ(result->counters().at("ampmr.reduce_input_records"), s.Partition0Records());
+  EXPECT_EQ(result->framework_counters().reduce_input_records(), s.Partition0Records());
 }
 
 // A map output that cannot be fetched (its holder lost it) is taken from the
@@ -229,7 +229,7 @@ TEST(SlotTaskRunnerTest, AFailedFetchIsReplacedByTheMapTasksNextLocation) {
   absl::StatusOr<v1::ReduceDone> result = Wait(&done);
   ASSERT_THAT(result, IsOk());
   EXPECT_EQ(s.Got(), s.Expected());
-  EXPECT_EQ(result->counters().at("ampmr.reduce_input_records"), s.Partition0Records());
+  EXPECT_EQ(result->framework_counters().reduce_input_records(), s.Partition0Records());
 }
 
 // With no other location once the last is in, the failure is the attempt's,

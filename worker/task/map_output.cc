@@ -363,12 +363,12 @@ absl::Status MapOutputCollector::MergePartition(int partition, const std::vector
   return out->status();
 }
 
-void MapOutputCollector::AddCountersTo(Counters* counters) const {
-  AddCounter(counters, kMapOutputRecords, output_records_);
-  AddCounter(counters, kCombineInputRecords, combine_input_records_);
-  AddCounter(counters, kCombineOutputRecords, combine_output_records_);
-  AddCounter(counters, kSpilledBytes, spilled_bytes_);
-  for (const auto& [name, value] : user_counters_) AddCounter(counters, name, value);
+void MapOutputCollector::AddCountersTo(v1::FrameworkCounters* framework, Counters* user) const {
+  framework->set_map_output_records(output_records_);
+  framework->set_combine_input_records(combine_input_records_);
+  framework->set_combine_output_records(combine_output_records_);
+  framework->set_spilled_bytes(spilled_bytes_);
+  for (const auto& [name, value] : user_counters_) AddCounter(user, name, value);
 }
 
 }  // namespace ampmr::worker

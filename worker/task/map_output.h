@@ -103,9 +103,9 @@ class MapOutputCollector final : public Emitter {
   // written and every extent is empty. REQUIRES: called at most once.
   absl::StatusOr<std::vector<PartitionExtent>> Finish(const std::string& path);
 
-  // Adds map_output_records, combine_input_records, combine_output_records,
-  // spilled_bytes and the user counters.
-  void AddCountersTo(Counters* counters) const;
+  // Sets map_output_records, combine_input_records, combine_output_records
+  // and spilled_bytes in `framework`, and adds the user counters to `user`.
+  void AddCountersTo(v1::FrameworkCounters* framework, Counters* user) const;
 
   // Spill runs written so far (not counting a single run written as the
   // output itself).

@@ -106,9 +106,10 @@ absl::Status MapSplit(const MapTaskOptions& options, ProgressClock* progress, Ma
   return collector->status();
 }
 
-void AddInputCounters(const MapTaskOptions& options, int64_t input_records, Counters* counters) {
-  AddCounter(counters, kMapInputRecords, input_records);
-  AddCounter(counters, kMapInputBytes, options.run.split().length());
+void SetInputCounters(const MapTaskOptions& options, int64_t input_records,
+                      v1::FrameworkCounters* counters) {
+  counters->set_map_input_records(input_records);
+  counters->set_map_input_bytes(options.run.split().length());
 }
 
 // A map-only job (reducer "none"): the mapper's pairs go straight, in map
@@ -133,8 +134,8 @@ absl::StatusOr<v1::MapDone> RunMapOnly(const MapTaskOptions& options, ProgressCl
   v1::MapDone done;
   done.set_attempt_id(task.attempt_id());
   done.set_output_path(path);
-  AddInputCounters(options, input_records, &counters);
-  AddCounter(&counters, kMapOutputRecords, out.lines());
+  SetInputCounters(options, input_records, done.mutable_framework_counters());
+  done.mutable_framework_counters()->set_map_output_records(out.lines());
   done.mutable_counters()->insert(counters.begin(), counters.end());
   return done;
 }
@@ -215,10 +216,10 @@ absl::StatusOr<v1::MapDone> RunMap(const MapTaskOptions& options) {
     info->set_length(static_cast<int64_t>(e.length));
     info->set_records(static_cast<int64_t>(e.records));
   }
-  Counters counters;
-  AddInputCounters(options, input_records, &counters);
-  collector->AddCountersTo(&counters);
-  done.mutable_counters()->insert(counters.begin(), counters.end());
+  SetInputCounters(options, input_records, done.mutable_framework_counters());
+  Counters user_counters;
+  collector->AddCountersTo(done.mutable_framework_counters(), &user_counters);
+  done.mutable_counters()->insert(user_counters.begin(), user_counters.end());
   return done;
 }
 

@@ -76,10 +76,10 @@ struct MapTaskOptions {
 // emitted (up to KeySampler::kMaxSampleBytes of them).
 //
 // On success the output file exists and MapDone has the attempt id, its path,
-// one PartitionInfo per reduce (in order; empty ones have length 0) and the
-// counters (counters.h: map_input_records, map_input_bytes,
-// map_output_records, combine_input_records, combine_output_records,
-// spilled_bytes, plus user counters).
+// one PartitionInfo per reduce (in order; empty ones have length 0), the
+// framework's counters in framework_counters (map_input_records,
+// map_input_bytes, map_output_records, combine_input_records,
+// combine_output_records, spilled_bytes) and the user counters in counters.
 //
 // On failure nothing is left behind in work_dir, and the error names the
 // attempt and, where one is involved, the path:

@@ -153,11 +153,12 @@ absl::StatusOr<v1::ReduceDone> RunReduce(const ReduceTaskOptions& options) {
   AMPMR_RETURN_IF_ERROR(file->Close());
   std::move(remove_output).Cancel();
 
-  AddCounter(&counters, kReduceInputGroups, counted.groups());
-  AddCounter(&counters, kReduceInputRecords, counted.records());
-  AddCounter(&counters, kReduceOutputRecords, out.lines());
-  AddCounter(&counters, kShuffledBytes, shuffled_bytes);
   v1::ReduceDone done;
+  v1::FrameworkCounters* framework = done.mutable_framework_counters();
+  framework->set_reduce_input_groups(counted.groups());
+  framework->set_reduce_input_records(counted.records());
+  framework->set_reduce_output_records(out.lines());
+  framework->set_shuffled_bytes(shuffled_bytes);
   done.set_attempt_id(task.attempt_id());
   done.set_output_bytes(static_cast<int64_t>(file->size()));
   done.mutable_counters()->insert(counters.begin(), counters.end());

@@ -60,8 +60,9 @@ struct ReduceTaskOptions {
 
 // An empty task reducer means builtin:identity (the --reducer default).
 // On success temp_path holds the whole output; ReduceDone has the attempt id,
-// output_bytes and the counters (reduce_input_groups, reduce_input_records,
-// reduce_output_records, shuffled_bytes, plus user counters). On failure
+// output_bytes, the framework's counters in framework_counters
+// (reduce_input_groups, reduce_input_records, reduce_output_records,
+// shuffled_bytes) and the user counters in counters. On failure
 // temp_path is removed and the error names the attempt:
 //   attempt=j1-r0-a1: sum: key "the": value "x" is not a 64-bit integer
 // Codes: INVALID_ARGUMENT (bad spec or a reducer rejecting its input),
