@@ -273,7 +273,7 @@ TEST(SlotTaskRunnerTest, AFetchFailureWhileMoreMayComeIsReportedOnceAndTheReduce
   absl::StatusOr<v1::ReduceDone> result = Wait(&done);
   ASSERT_THAT(result, IsOk());
   EXPECT_EQ(s.Got(), s.Expected());
-  EXPECT_EQ(result->counters().at("ampmr.reduce_input_records"), s.Partition0Records());
+  EXPECT_EQ(result->framework_counters().reduce_input_records(), s.Partition0Records());
   EXPECT_THAT(s.runner().FetchFailures(), IsEmpty());
 }
 
