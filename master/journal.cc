@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/logging.h"
 #include "common/status_macros.h"
 #include "master/journal_format.h"
 
@@ -152,10 +153,11 @@ absl::Status Journal::Init() {
   // below and held until close (a killed master's lock goes with it). It also
   // keeps the WAL index in memory rather than in a -shm file.
   AMPMR_RETURN_IF_ERROR(Exec("PRAGMA locking_mode=EXCLUSIVE"));
-  AMPMR_RETURN_IF_ERROR(CheckIsJournal());
+  AMPMR_ASSIGN_OR_RETURN(int64_t version, CheckIsJournal());
   // Only now that the file is known to be a journal is anything written.
   AMPMR_RETURN_IF_ERROR(Exec("PRAGMA journal_mode=WAL"));
   AMPMR_RETURN_IF_ERROR(Exec("PRAGMA synchronous=NORMAL"));
+  if (version < kSchemaVersion) AMPMR_RETURN_IF_ERROR(UpgradeSchema(version));
   AMPMR_RETURN_IF_ERROR(Exec("UPDATE meta SET value = value + 1 WHERE key = 'boots'"));
   {
     Statement boots;
@@ -181,7 +183,7 @@ absl::Status Journal::Init() {
   return absl::OkStatus();
 }
 
-absl::Status Journal::CheckIsJournal() {
+absl::StatusOr<int64_t> Journal::CheckIsJournal() {
   {
     Statement check;
     AMPMR_RETURN_IF_ERROR(Prepare("PRAGMA quick_check", &check.stmt));
@@ -215,6 +217,18 @@ absl::Status Journal::CheckIsJournal() {
     return absl::DataLossError(
         absl::StrCat("journal ", path_, ": bad schema version ", v, kHowToStartEmpty));
   }
+  return v;
+}
+
+absl::Status Journal::UpgradeSchema(int64_t from) {
+  // Every older schema's rows read as they are: only the version changes. It
+  // is committed alone, before any row of this master's, so that no older
+  // master ever reads a row it would misread.
+  std::string sql =
+      absl::StrCat("UPDATE meta SET value = ", kSchemaVersion, " WHERE key = 'schema_version'");
+  AMPMR_RETURN_IF_ERROR(Exec(sql.c_str()));
+  AMPMR_LOG(INFO) << "journal " << path_ << ": schema version " << from << " upgraded to "
+                  << kSchemaVersion << " (older masters now refuse it)";
   return absl::OkStatus();
 }
 

@@ -70,12 +70,17 @@ struct JournalContents {
 
 class Journal {
  public:
-  // The newest schema this code reads and writes.
-  static constexpr int kSchemaVersion = 1;
+  // The newest schema this code reads and writes. 2: an accepted task's
+  // answer may carry its framework counters as numbers (framework_counters),
+  // which a reader of 1 would drop without a word. Rows of 1 (counters by
+  // name) read the same in 2.
+  static constexpr int kSchemaVersion = 2;
 
   // Opens the journal at `path`, creating it if absent. A file that is not a
   // journal (garbage, truncated, corrupt) or has a newer schema is refused
   // with an error naming the file and the problem; it is never overwritten.
+  // A journal of an older schema is upgraded to kSchemaVersion before
+  // anything else is written to it, so older masters refuse it from then on.
   static absl::StatusOr<std::unique_ptr<Journal>> Open(const std::string& path);
   ~Journal();  // commits what is pending
 
@@ -114,8 +119,12 @@ class Journal {
  private:
   Journal(std::string path, sqlite3* db) : path_(std::move(path)), db_(db) {}
   absl::Status Init();
-  // Refuses a file that is corrupt, not a journal, or of a newer schema.
-  absl::Status CheckIsJournal();
+  // Refuses a file that is corrupt, not a journal, or of a newer schema;
+  // returns the file's schema version.
+  absl::StatusOr<int64_t> CheckIsJournal();
+  // Marks a journal of schema `from` (older) as kSchemaVersion, in a
+  // transaction of its own.
+  absl::Status UpgradeSchema(int64_t from);
   absl::Status Exec(const char* sql);
   absl::Status Prepare(const char* sql, sqlite3_stmt** stmt);
   absl::Status Error(const std::string& what) const;

@@ -249,19 +249,94 @@ TEST(JournalTest, EmptyFileIsRefused) {
   EXPECT_EQ(fs::file_size(path), 0u);
 }
 
-TEST(JournalTest, NewerSchemaVersionIsRefused) {
+// The schema version in the meta row of the (closed) journal at `path`, or
+// -1 if it cannot be read.
+int64_t SchemaVersion(const std::string& path) {
+  sqlite3* db = nullptr;
+  int64_t version = -1;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &stmt,
+                           nullptr) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW) {
+      version = sqlite3_column_int64(stmt, 0);
+    }
+    sqlite3_finalize(stmt);
+  }
+  sqlite3_close(db);
+  return version;
+}
+
+// Writes `version` into the meta row of the (closed) journal at `path`, as a
+// master of that schema would have left it.
+void SetSchemaVersion(const std::string& path, int64_t version) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  std::string sql =
+      absl::StrCat("UPDATE meta SET value = ", version, " WHERE key = 'schema_version'");
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db);
+  EXPECT_EQ(sqlite3_changes(db), 1);
+  sqlite3_close(db);
+}
+
+TEST(JournalTest, NewJournalHasSchemaVersion2) {
   TempDir tmp;
   std::string path = tmp.path() + "/journal.db";
   { ASSERT_NE(OpenOk(path), nullptr); }
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "UPDATE meta SET value = 2 WHERE key = 'schema_version'", nullptr,
-                         nullptr, nullptr),
-            SQLITE_OK);
-  sqlite3_close(db);
+  EXPECT_EQ(SchemaVersion(path), 2);
+}
+
+// A journal an older master wrote (schema 1: counters by name) is read as it
+// is and marked 2, which that older master refuses from then on.
+TEST(JournalTest, Version1JournalIsReadAndUpgradedTo2) {
+  TempDir tmp;
+  std::string path = tmp.path() + "/journal.db";
+  {
+    auto journal = OpenOk(path);
+    ASSERT_NE(journal, nullptr);
+    journal->JobSubmitted("j1", Spec("/out"), Splits(2), 1);
+    AcceptMap(journal.get(), "j1", 0, "j1-m0-a1");  // counters by name
+    v1::Answer reduce;
+    reduce.mutable_reduce_done()->set_attempt_id("j1-r0-a1");
+    (*reduce.mutable_reduce_done()->mutable_counters())["ampmr.reduce_output_records"] = 5;
+    (*reduce.mutable_reduce_done()->mutable_counters())["app.rows"] = 2;
+    journal->TaskAccepted("j1", /*is_map=*/false, 0, "127.0.0.1:9002", reduce);
+    ASSERT_THAT(journal->Flush(), IsOk());
+  }
+  SetSchemaVersion(path, 1);
+  ASSERT_EQ(SchemaVersion(path), 1);
+  {
+    auto journal = OpenOk(path);
+    ASSERT_NE(journal, nullptr);
+    absl::StatusOr<JournalContents> contents = journal->Load();
+    ASSERT_THAT(contents, IsOk());
+    EXPECT_EQ(contents->boot, 2);
+    ASSERT_THAT(contents->jobs, SizeIs(1));
+    ASSERT_THAT(contents->jobs[0].tasks, SizeIs(2));
+    const JournaledTask& map = contents->jobs[0].tasks[0];
+    EXPECT_EQ(map.attempt_id, "j1-m0-a1");
+    EXPECT_THAT(map.counters, SizeIs(1));
+    EXPECT_EQ(map.counters.at("ampmr.map_input_records"), 7);
+    const JournaledTask& red = contents->jobs[0].tasks[1];
+    EXPECT_EQ(red.attempt_id, "j1-r0-a1");
+    EXPECT_THAT(red.counters, SizeIs(2));
+    EXPECT_EQ(red.counters.at("ampmr.reduce_output_records"), 5);
+    EXPECT_EQ(red.counters.at("app.rows"), 2);
+  }
+  EXPECT_EQ(SchemaVersion(path), 2);
+}
+
+TEST(JournalTest, NewerSchemaVersionIsRefusedAndKept) {
+  TempDir tmp;
+  std::string path = tmp.path() + "/journal.db";
+  { ASSERT_NE(OpenOk(path), nullptr); }
+  SetSchemaVersion(path, 3);
   EXPECT_THAT(Journal::Open(path),
               StatusIs(absl::StatusCode::kFailedPrecondition,
-                       AllOf(HasSubstr(path), HasSubstr("schema version 2"), HasSubstr("newer"))));
+                       AllOf(HasSubstr(path),
+                             HasSubstr("schema version 3 is newer than this master reads (2)"))));
+  EXPECT_EQ(SchemaVersion(path), 3);
 }
 
 TEST(JournalTest, UnreadableRecordIsRefusedAtLoad) {
