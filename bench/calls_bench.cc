@@ -9,6 +9,9 @@
 //               [--python-handler CMD] [--python-via-master NAME] [--calls N]
 //               [--seconds S] [--concurrency C] [--payload BYTES]
 //
+// Each measurement alternates between the direct server and the master in
+// R rounds (--rounds), so the two see the same machine.
+//
 // 1. latency: one caller, N sequential calls (after a warm-up), p50/p90/p99,
 //    through the master (JobService.Call to `--handler`, normally
 //    builtin:echo on a worker) and to a direct echo server (JobService.Call
@@ -16,7 +19,8 @@
 //    process with --direct, as the master is, else in this one);
 //    also the master alone (a handler nobody offers: NOT_FOUND at once),
 //    against the direct server refusing that handler the same way;
-// 2. throughput: C callers, each on its own connection, for S seconds each;
+// 2. throughput: C callers, each on its own connection, for S seconds each
+//    (in R rounds of S/R seconds);
 // 3. with --python-handler, the Python `serve` loop alone: one child started
 //    with that command, fed sequential calls through its fd 3/4 frames;
 // 4. with --python-via-master, throughput of C callers through the master to
@@ -109,53 +113,102 @@ double Percentile(std::vector<double>& v, double p) {
   return v[i];
 }
 
-Latency MeasureLatency(const std::string& address, const v1::CallRequest& request, int calls,
-                       const ClusterCredentials& credentials) {
-  auto stub = Connect(address, credentials);
-  Latency out;
-  for (int i = 0; i < std::max(200, calls / 10); ++i)
-    out.ok = out.ok && CallOnce(stub.get(), request, credentials);
-  std::vector<double> us;
-  us.reserve(calls);
-  for (int i = 0; i < calls && out.ok; ++i) {
-    absl::Time start = absl::Now();
-    out.ok = CallOnce(stub.get(), request, credentials);
-    us.push_back(absl::ToDoubleMicroseconds(absl::Now() - start));
+// One kind of call measured: where it goes and what it asks.
+struct Target {
+  std::string address;
+  const ClusterCredentials* credentials;
+  v1::CallRequest request;
+};
+
+// Sequential calls to each target in turn: `rounds` rounds of calls/rounds
+// calls each (after a warm-up of each), the order reversed every other round,
+// so whatever the machine does meanwhile falls on every target alike.
+std::vector<Latency> MeasureLatencies(const std::vector<Target>& targets, int calls, int rounds) {
+  std::vector<std::unique_ptr<v1::JobService::Stub>> stubs;
+  std::vector<std::vector<double>> us(targets.size());
+  std::vector<Latency> out(targets.size());
+  for (size_t t = 0; t < targets.size(); ++t) {
+    stubs.push_back(Connect(targets[t].address, *targets[t].credentials));
+    us[t].reserve(calls);
+    for (int i = 0; i < std::max(200, calls / 10) && out[t].ok; ++i) {
+      out[t].ok = CallOnce(stubs[t].get(), targets[t].request, *targets[t].credentials);
+    }
   }
-  if (!out.ok || us.empty()) return out;
-  out.p50_us = Percentile(us, 0.50);
-  out.p90_us = Percentile(us, 0.90);
-  out.p99_us = Percentile(us, 0.99);
+  const int per_round = std::max(1, calls / rounds);
+  for (int r = 0; r < rounds; ++r) {
+    for (size_t k = 0; k < targets.size(); ++k) {
+      size_t t = r % 2 == 0 ? k : targets.size() - 1 - k;
+      for (int i = 0; i < per_round && out[t].ok; ++i) {
+        absl::Time start = absl::Now();
+        out[t].ok = CallOnce(stubs[t].get(), targets[t].request, *targets[t].credentials);
+        us[t].push_back(absl::ToDoubleMicroseconds(absl::Now() - start));
+      }
+    }
+  }
+  for (size_t t = 0; t < targets.size(); ++t) {
+    if (!out[t].ok || us[t].empty()) {
+      out[t].ok = false;
+      continue;
+    }
+    out[t].p50_us = Percentile(us[t], 0.50);
+    out[t].p90_us = Percentile(us[t], 0.90);
+    out[t].p99_us = Percentile(us[t], 0.99);
+  }
   return out;
 }
 
-// Calls per second with `callers` threads, each on its own connection.
+// Calls per second to each target with `callers` threads, each on its own
+// connection: `rounds` rounds of duration/rounds per target, alternating as
+// in MeasureLatencies. -1 for a target whose call failed.
+std::vector<double> MeasureThroughputs(const std::vector<Target>& targets, int callers,
+                                       absl::Duration duration, int rounds) {
+  std::vector<std::vector<std::unique_ptr<v1::JobService::Stub>>> stubs(targets.size());
+  for (size_t t = 0; t < targets.size(); ++t) {
+    for (int i = 0; i < callers; ++i) {
+      stubs[t].push_back(Connect(targets[t].address, *targets[t].credentials));
+      // Connected before the clock starts.
+      CallOnce(stubs[t].back().get(), targets[t].request, *targets[t].credentials);
+    }
+  }
+  std::vector<int64_t> done(targets.size(), 0);
+  std::vector<double> seconds(targets.size(), 0);
+  std::vector<bool> failed(targets.size(), false);
+  for (int r = 0; r < rounds; ++r) {
+    for (size_t k = 0; k < targets.size(); ++k) {
+      size_t t = r % 2 == 0 ? k : targets.size() - 1 - k;
+      if (failed[t]) continue;
+      std::atomic<int64_t> n{0};
+      std::atomic<bool> fail{false};
+      absl::Time start = absl::Now();
+      absl::Time end = start + duration / rounds;
+      std::vector<std::thread> threads;
+      for (int i = 0; i < callers; ++i) {
+        threads.emplace_back([&, i] {
+          while (absl::Now() < end && !fail) {
+            if (CallOnce(stubs[t][i].get(), targets[t].request, *targets[t].credentials)) {
+              ++n;
+            } else {
+              fail = true;
+            }
+          }
+        });
+      }
+      for (auto& thread : threads) thread.join();
+      done[t] += n;
+      seconds[t] += absl::ToDoubleSeconds(absl::Now() - start);
+      failed[t] = fail;
+    }
+  }
+  std::vector<double> rates(targets.size());
+  for (size_t t = 0; t < targets.size(); ++t) rates[t] = failed[t] ? -1 : done[t] / seconds[t];
+  return rates;
+}
+
+// Calls per second through one target alone (--only-seconds, and the Python
+// handler through the master).
 double MeasureThroughput(const std::string& address, const v1::CallRequest& request, int callers,
                          absl::Duration duration, const ClusterCredentials& credentials) {
-  std::vector<std::unique_ptr<v1::JobService::Stub>> stubs;
-  for (int i = 0; i < callers; ++i) {
-    stubs.push_back(Connect(address, credentials));
-    CallOnce(stubs.back().get(), request, credentials);  // connected before the clock starts
-  }
-  std::atomic<int64_t> done{0};
-  std::atomic<bool> failed{false};
-  absl::Time start = absl::Now();
-  absl::Time end = start + duration;
-  std::vector<std::thread> threads;
-  for (int i = 0; i < callers; ++i) {
-    threads.emplace_back([&, i] {
-      while (absl::Now() < end && !failed) {
-        if (CallOnce(stubs[i].get(), request, credentials)) {
-          ++done;
-        } else {
-          failed = true;
-        }
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  if (failed) return -1;
-  return done / absl::ToDoubleSeconds(absl::Now() - start);
+  return MeasureThroughputs({Target{address, &credentials, request}}, callers, duration, 1)[0];
 }
 
 // The Python serve loop alone: sequential frames to one child.
@@ -186,7 +239,7 @@ double MeasurePythonLoop(const std::string& command, const std::string& payload,
 int Main(int argc, char** argv) {
   std::string master, direct, handler = "echo", python_handler, python_via_master;
   bool serve_direct = false;
-  int32_t calls = 5000, concurrency = 16, payload_bytes = 100;
+  int32_t calls = 5000, concurrency = 16, payload_bytes = 100, rounds = 5;
   double seconds = 5, only_seconds = 0;
   FlagSet flags("calls_bench --master ADDR [flags]",
                 "Echo calls through the master vs a direct gRPC echo server.");
@@ -203,6 +256,8 @@ int Main(int argc, char** argv) {
   flags.Int32("calls", &calls, "N", "sequential calls for the latency figures");
   flags.Double("seconds", &seconds, "S", "how long each throughput run lasts");
   flags.Int32("concurrency", &concurrency, "C", "callers in the throughput runs");
+  flags.Int32("rounds", &rounds, "R",
+              "rounds each measurement is cut into, alternating direct and through the master");
   flags.Int32("payload", &payload_bytes, "BYTES", "request size");
   flags.Double("only-seconds", &only_seconds, "S",
                "only call through the master, --concurrency callers for S seconds (0: the "
@@ -228,6 +283,11 @@ int Main(int argc, char** argv) {
   const ClusterCredentials& to_master = **loaded;
   const std::shared_ptr<const ClusterCredentials> none = ClusterCredentials::None();
   const ClusterCredentials& plain = *none;
+  if (rounds < 1 || calls < rounds || concurrency < 1) {
+    std::cerr << "calls_bench: --rounds, --calls and --concurrency must be >= 1, with --calls >= "
+                 "--rounds\n";
+    return 2;
+  }
   if (master.empty() && !serve_direct) {
     std::cerr << "calls_bench: --master or --serve-direct is required\n";
     return 2;
@@ -270,15 +330,23 @@ int Main(int argc, char** argv) {
     std::printf("%.0f calls/s through the master, %d callers\n", rate, concurrency);
     return 0;
   }
-  Latency via_direct = MeasureLatency(direct, request, calls, plain);
-  Latency via_master = MeasureLatency(master, request, calls, to_master);
   v1::CallRequest nobody = request;
   nobody.set_handler(kNobody);
-  Latency direct_refusal = MeasureLatency(direct, nobody, calls, plain);
-  Latency master_only = MeasureLatency(master, nobody, calls, to_master);
-  absl::Duration d = absl::Seconds(seconds);
-  double tput_direct = MeasureThroughput(direct, request, concurrency, d, plain);
-  double tput_master = MeasureThroughput(master, request, concurrency, d, to_master);
+  std::vector<Latency> latency = MeasureLatencies({Target{direct, &plain, request},
+                                                   Target{master, &to_master, request},
+                                                   Target{direct, &plain, nobody},
+                                                   Target{master, &to_master, nobody}},
+                                                  calls, rounds);
+  const Latency& via_direct = latency[0];
+  const Latency& via_master = latency[1];
+  const Latency& direct_refusal = latency[2];
+  const Latency& master_only = latency[3];
+  std::vector<double> tput = MeasureThroughputs(
+      {Target{direct, &plain, request}, Target{master, &to_master, request}}, concurrency,
+      absl::Seconds(seconds), rounds);
+  const double tput_direct = tput[0];
+  const double tput_master = tput[1];
+  const absl::Duration d = absl::Seconds(seconds);
   if (!via_direct.ok || !via_master.ok || !direct_refusal.ok || !master_only.ok ||
       tput_direct < 0 || tput_master < 0) {
     return 1;
