@@ -240,7 +240,7 @@ void Coordinator::SweepFinished() {
     finished_.pop_front();
     if (it == jobs_.end()) continue;
     // Its attempts' stderr can no longer be asked for (GetTaskLog needs the job).
-    registry_.SendToAll(ForgetJobCommand(it->first, /*logs=*/true));
+    registry_.ForgetJob(it->first, /*logs=*/true);
     int64_t number = 0;
     if (absl::SimpleAtoi(absl::string_view(it->first).substr(1), &number)) {
       job_order_.erase(number);

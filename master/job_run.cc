@@ -206,7 +206,7 @@ void JobRun::Finish(v1::JobState state, const std::string& error) {
   if (state != v1::SUCCEEDED) committer_.Abort();
   files_.Clear();
   // Map outputs are no longer needed by anyone.
-  env_.registry->SendToAll(ForgetJobCommand(id_, /*logs=*/false));
+  env_.registry->ForgetJob(id_, /*logs=*/false);
   if (state == v1::SUCCEEDED) {
     AMPMR_LOG(INFO) << "job succeeded job=" << id_;
   } else {

@@ -145,7 +145,17 @@ class JobRun : public TaskSource {
   v1::JobStatus Status() const;
 
  private:
-  v1::Command MakeCommand(const Task& task, const std::string& attempt_id) const;
+  // The job-level fields of its tasks' contexts (job_id too), with the cut
+  // points or without.
+  void AddJobFields(bool cut_points, v1::TaskContext* ctx) const;
+  // Whether `worker`'s session has this job's context, sending it first if
+  // it has not (once per session: WorkerState::job_contexts), so that a task
+  // command may leave it out; false for a worker whose Hello did not say it
+  // reads job contexts, and while sampling.
+  bool HasJobContext(WorkerState* worker);
+  // The command that runs `attempt_id` of `task`; `short_form`: its context
+  // only names the job, task, attempt and partition (the worker has the job's).
+  v1::Command MakeCommand(const Task& task, const std::string& attempt_id, bool short_form) const;
   void OnAttemptDone(Task* task, const std::string& attempt_id,
                      const absl::StatusOr<v1::Answer>& result);
   // Removes the attempt from the task and frees its slot. Returns false if the

@@ -38,15 +38,9 @@ absl::Duration RunTime(const Attempt& attempt, const v1::Answer& answer, absl::T
 
 }  // namespace
 
-v1::Command JobRun::MakeCommand(const Task& task, const std::string& attempt_id) const {
+void JobRun::AddJobFields(bool cut_points, v1::TaskContext* ctx) const {
   const v1::JobSpec& spec = status_.spec();
-  v1::Command command;
-  v1::TaskContext* ctx = task.is_map() ? command.mutable_run_map()->mutable_task()
-                                       : command.mutable_run_reduce()->mutable_task();
   ctx->set_job_id(id_);
-  ctx->set_task_id(task.id());
-  ctx->set_attempt_id(attempt_id);
-  ctx->set_partition(task.index);
   ctx->set_mapper(spec.mapper());
   ctx->set_reducer(spec.reducer());
   ctx->set_combiner(spec.combiner());
@@ -59,11 +53,38 @@ v1::Command JobRun::MakeCommand(const Task& task, const std::string& attempt_id)
   ctx->set_partition_fields(spec.partition_fields());
   ctx->set_sort_key(spec.sort_key());
   ctx->set_compress_output(spec.compress_output());
+  if (cut_points) {
+    for (const std::string& cut : cut_points_) ctx->add_cut_points(cut);
+  }
+}
+
+bool JobRun::HasJobContext(WorkerState* worker) {
+  // While sampling, the cut points are not known yet: the few sampling tasks
+  // carry the whole context, and the job's goes out once it is final.
+  if (!worker->hello.job_contexts() || sampling_) return false;
+  if (!worker->job_contexts.insert(id_).second) return true;
+  v1::Command command;
+  command.mutable_job_context()->set_job_id(id_);
+  AddJobFields(/*cut_points=*/true, command.mutable_job_context()->mutable_context());
+  worker->link->Send(std::move(command));  // on the stream before the task's
+  return true;
+}
+
+v1::Command JobRun::MakeCommand(const Task& task, const std::string& attempt_id,
+                                bool short_form) const {
+  const v1::JobSpec& spec = status_.spec();
+  v1::Command command;
+  v1::TaskContext* ctx = task.is_map() ? command.mutable_run_map()->mutable_task()
+                                       : command.mutable_run_reduce()->mutable_task();
+  if (!short_form) AddJobFields(/*cut_points=*/task.is_map(), ctx);
+  ctx->set_job_id(id_);
+  ctx->set_task_id(task.id());
+  ctx->set_attempt_id(attempt_id);
+  ctx->set_partition(task.index);
   if (task.is_map()) {
     v1::RunMap* run = command.mutable_run_map();
     *run->mutable_split() = SplitPlan::ToSplit(inputs_, task.split);
     if (sampling_) run->set_sample_bytes(kSampleBytes);
-    for (const std::string& cut : cut_points_) ctx->add_cut_points(cut);
     if (IsMapOnly(spec)) {
       run->set_output_dir(committer_.AttemptDir(attempt_id));
     }
@@ -158,7 +179,7 @@ void JobRun::StartAttempt(Task* task, WorkerState* worker) {
                     attempt.id, worker->id, !task->running.empty(), attempt.start);
   env_.registry->AttemptStarted(worker);
   SetState(task, Task::State::kRunning);
-  v1::Command command = MakeCommand(*task, attempt.id);
+  v1::Command command = MakeCommand(*task, attempt.id, HasJobContext(worker));
   if (command.has_run_reduce() && command.run_reduce().more_inputs()) {
     attempt.waiting_for_maps = true;
     env_.registry->HoldSlot(worker);

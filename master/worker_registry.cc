@@ -79,8 +79,12 @@ void WorkerRegistry::Rerank(WorkerState* worker, int running, int held) {
   if (!node.empty()) by_load_.insert(std::move(node));
 }
 
-void WorkerRegistry::SendToAll(const v1::Command& command) const {
-  for (const auto& [id, worker] : workers_) worker.link->Send(command);
+void WorkerRegistry::ForgetJob(const std::string& job_id, bool logs) {
+  const v1::Command command = ForgetJobCommand(job_id, logs);
+  for (auto& [id, worker] : workers_) {
+    worker.job_contexts.erase(job_id);
+    worker.link->Send(command);
+  }
 }
 
 void WorkerRegistry::Drain(const std::string& id) {

@@ -47,6 +47,11 @@ struct WorkerState {
   // there are kUnreachableAfter of them, why: it gets no more map tasks.
   std::set<std::string> unfetched_by;
   std::string unreachable;
+  // Jobs whose context (Command.job_context) this session was sent and not
+  // told to forget since (WorkerRegistry::ForgetJob): their task commands
+  // leave it out. Only for a worker whose Hello said job_contexts; a new
+  // session is a new WorkerState, and starts with none.
+  std::set<std::string> job_contexts;
 
   bool Offers(const std::string& handler) const;
 };
@@ -95,8 +100,9 @@ class WorkerRegistry {
 
   std::vector<v1::WorkerInfo> List() const;
   const std::map<std::string, WorkerState>& workers() const { return workers_; }
-  // Tells every worker `command` (WorkerLink::Send).
-  void SendToAll(const v1::Command& command) const;
+  // Tells every worker to forget job `job_id` (ForgetJobCommand), so none
+  // has its context any more (WorkerState::job_contexts).
+  void ForgetJob(const std::string& job_id, bool logs);
   size_t size() const { return workers_.size(); }
 
  private:

@@ -69,6 +69,15 @@ amp::Deferred<std::string> Agent::Attach(amp::Session* session) {
   session->SetResponder(v1::Command::kRunReduce, [this](v1::Command c, Reply r) {
     RunReduce(std::move(*c.mutable_run_reduce()), std::move(r));
   });
+  session->SetResponder(v1::Command::kJobContext, [this](v1::Command c, Reply r) {
+    v1::JobContext* job = c.mutable_job_context();
+    v1::TaskContext& context = job_contexts_[job->job_id()];
+    context = std::move(*job->mutable_context());
+    context.clear_task_id();  // each task names its own
+    context.clear_attempt_id();
+    context.clear_partition();
+    r(v1::Answer());
+  });
   session->SetResponder(v1::Command::kAddMapOutputs, [this](const v1::Command& c, Reply r) {
     AddMapOutputs(c.add_map_outputs());
     r(v1::Answer());
@@ -128,6 +137,7 @@ v1::Command Agent::Hello() const {
   h->set_shuffle_address(options_.shuffle_address);
   h->set_slots(options_.slots);
   h->set_pid(options_.pid);
+  h->set_job_contexts(true);
   for (const std::string& name : calls_->names()) h->add_handlers(name);
   // A master that restarted reuses the accepted outputs among these.
   for (const MapOutputStore::Held& held : store_->List()) {
@@ -179,6 +189,7 @@ void Agent::Detach(const absl::Status&) {
   // A new master may reuse the ids of jobs this one forgot, or knew.
   store_->ClearForgottenJobs();
   waiting_for_files_.clear();  // their GetJobFiles fail with the session
+  job_contexts_.clear();
   reduces_waiting_.clear();
   files_->ForgetAll();
   runner_->ForgetAllJobs();
@@ -215,6 +226,7 @@ void Agent::Drain(std::function<void()> given_back) {
 // The command is held where `start` can move it to the runner, so an attempt
 // that starts at once is never copied.
 void Agent::RunMap(v1::RunMap run, Reply reply) {
+  if (absl::Status ok = AddJobContext(run.mutable_task()); !ok.ok()) return reply(ok);
   auto held = std::make_shared<v1::RunMap>(std::move(run));
   StartWithFiles(held->task(), std::move(reply), [this, held](Reply r) {
     runner_->RunMap(std::move(*held), AnswerMap(std::move(r), !framework_counters_));
@@ -222,6 +234,7 @@ void Agent::RunMap(v1::RunMap run, Reply reply) {
 }
 
 void Agent::RunReduce(v1::RunReduce run, Reply reply) {
+  if (absl::Status ok = AddJobContext(run.mutable_task()); !ok.ok()) return reply(ok);
   auto held = std::make_shared<v1::RunReduce>(std::move(run));
   const std::string attempt = held->task().attempt_id();
   StartWithFiles(held->task(), std::move(reply), [this, held](Reply r) {
@@ -229,6 +242,20 @@ void Agent::RunReduce(v1::RunReduce run, Reply reply) {
   });
   // Waiting for its job's files: map outputs named meanwhile are added here.
   if (waiting_attempts_.count(attempt) > 0) reduces_waiting_[attempt] = held;
+}
+
+absl::Status Agent::AddJobContext(v1::TaskContext* task) const {
+  if (!task->mapper().empty()) return absl::OkStatus();  // the whole context came with it
+  auto it = job_contexts_.find(task->job_id());
+  if (it == job_contexts_.end() || it->second.mapper().empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("attempt=", task->attempt_id(), ": no context for job=", task->job_id(),
+                     " on this session: the master sent the task without its job's context"));
+  }
+  // The job's context names no task (see the responder), so this sets only
+  // the job's fields, without a copy of the task's own.
+  task->MergeFrom(it->second);
+  return absl::OkStatus();
 }
 
 void Agent::AddMapOutputs(const v1::AddMapOutputs& more) {
@@ -290,6 +317,7 @@ void Agent::WaitForJobFiles(const std::string& job_id, std::function<void(absl::
 }
 
 void Agent::ForgetJob(const std::string& job_id) {
+  job_contexts_.erase(job_id);
   store_->ForgetJob(job_id);
   waiting_for_files_.erase(job_id);
   files_->ForgetJob(job_id);

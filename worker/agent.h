@@ -3,7 +3,12 @@
 // map outputs it holds) and, once Welcomed, heartbeats (the statuses of running
 // attempts, and the CPU and memory of the worker's process tree). It answers
 // the master's commands:
-//   RunMap, RunReduce  to the TaskRunner, refused with UNAVAILABLE while
+//   JobContext         a job's context, kept for the session (Hello says the
+//                      worker reads them);
+//   RunMap, RunReduce  completed with their job's context if they came
+//                      without it (a TaskContext with no mapper; failed with
+//                      FAILED_PRECONDITION naming the job if there is none),
+//                      to the TaskRunner, refused with UNAVAILABLE while
 //                      draining; answered when the attempt ends (its
 //                      framework counters by name unless the Welcome said
 //                      the master reads them as numbers). An attempt
@@ -18,16 +23,17 @@
 //   Cancel             of an attempt to the TaskRunner, of a call to the
 //                      CallHandlers;
 //   Call               to the CallHandlers, on the thread that read it;
-//   ForgetJob          deletes the job's map outputs from the MapOutputStore
-//                      and its files from the JobFileStore, has the
-//                      TaskRunner let go of what it keeps for the job (and,
-//                      once the master forgot the job, its stderr logs);
+//   ForgetJob          drops the job's context, deletes its map outputs from
+//                      the MapOutputStore and its files from the
+//                      JobFileStore, has the TaskRunner let go of what it
+//                      keeps for the job (and, once the master forgot the
+//                      job, its stderr logs);
 //   GetTaskLog         an attempt's kept stderr, from the TaskRunner;
 //   Heartbeat          answered at once.
 // When a session ends, attempts and queued calls it sent are cancelled (the
-// master runs them elsewhere) and every job's files, and what the TaskRunner
-// keeps for them, are forgotten (a new master may reuse job ids). Drain tells
-// the master, refuses new attempts and gives queued ones back.
+// master runs them elsewhere) and every job's context and files, and what the
+// TaskRunner keeps for them, are forgotten (a new master may reuse job ids).
+// Drain tells the master, refuses new attempts and gives queued ones back.
 //
 // It reaches the master only through the amp::Session it is handed (a new one
 // per connection; see MasterLink), and execution only through TaskRunner and
@@ -103,6 +109,10 @@ class Agent {
   void RunMap(v1::RunMap run, amp::Session::Reply reply);
   void RunReduce(v1::RunReduce run, amp::Session::Reply reply);
   void AddMapOutputs(const v1::AddMapOutputs& more);
+  // Fills a task's context that came without its job's fields (no mapper)
+  // from the JobContext the master sent before it; FAILED_PRECONDITION
+  // naming the job and attempt if none came. A whole context is left as is.
+  absl::Status AddJobContext(v1::TaskContext* task) const;
   // Whether `task` can start now as far as shipped files go: it names none,
   // or its job's are here.
   bool HasJobFiles(const v1::TaskContext& task) const;
@@ -138,6 +148,9 @@ class Agent {
   absl::Duration heartbeat_interval_;
   Loop::TimerId heartbeat_timer_ = 0;
   bool draining_ = false;  // no new attempts: the worker is about to go
+  // The contexts of this session's jobs (Command.job_context), by job id,
+  // until ForgetJob names the job or the session ends.
+  std::map<std::string, v1::TaskContext> job_contexts_;
   // Attempts waiting for their job's files, by job, while GetJobFiles is
   // asked. Shared with that call's callback, which only keeps the files it
   // got if its entry is still here (not forgotten, not another session's).

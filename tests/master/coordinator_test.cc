@@ -23,17 +23,23 @@ namespace ampmr::master {
 namespace {
 
 namespace fs = std::filesystem;
+using ::testing::ElementsAre;
+using ::testing::Ge;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using ::testing::SizeIs;
 
 struct Cluster {
   explicit Cluster(CoordinatorOptions options = {}) : coordinator(&loop, options) {
     coordinator.Start();
   }
-  FakeWorker* AddWorker(int slots = 1) {
+  // `job_contexts`: its Hello says it reads Command.job_context (a worker
+  // that predates it says nothing).
+  FakeWorker* AddWorker(int slots = 1, bool job_contexts = false) {
     workers.push_back(std::make_unique<FakeWorker>());
     v1::Hello hello;
     hello.set_slots(slots);
+    hello.set_job_contexts(job_contexts);
     hello.set_shuffle_address(absl::StrCat("127.0.0.1:", 9000 + workers.size()));
     ids.push_back(coordinator.AddWorker(hello, workers.back().get()).worker_id());
     return workers.back().get();
@@ -885,6 +891,167 @@ TEST(CoordinatorTest, EarlyReducesFetchFailureMakesTheOutputAgainWhileMapsRun) {
   s = c.Status(job);
   EXPECT_EQ(s.state(), v1::SUCCEEDED) << s.error();
   EXPECT_EQ(s.counters().at("ampmr.map_input_records"), 20);  // m0 counted once
+}
+
+
+// Whether `ctx` names only the task: its job's fields were left out.
+bool IsShortForm(const v1::TaskContext& ctx) {
+  v1::TaskContext own;
+  own.set_job_id(ctx.job_id());
+  own.set_task_id(ctx.task_id());
+  own.set_attempt_id(ctx.attempt_id());
+  own.set_partition(ctx.partition());
+  return ctx.SerializeAsString() == own.SerializeAsString();
+}
+
+// One attempt per slot, and reduces only once every map is done.
+CoordinatorOptions OnePerSlotNoSlowStart() {
+  CoordinatorOptions options = OnePerSlot();
+  options.reduce_slowstart = 1;
+  return options;
+}
+
+// Answers every open map of `w` until it has none.
+void AnswerMaps(FakeWorker* w) {
+  while (!w->Open().empty() && w->Open()[0]->command.has_run_map()) AnswerMap(w->Open()[0]);
+}
+
+TEST(CoordinatorTest, AJobsContextGoesOncePerSessionBeforeItsFirstTask) {
+  TempDir tmp;
+  Cluster c(OnePerSlotNoSlowStart());
+  FakeWorker* w1 = c.AddWorker(1, /*job_contexts=*/true);
+  std::string job = c.Submit(tmp.path() + "/out", 3, 2);
+
+  ASSERT_THAT(w1->Open(), SizeIs(1));
+  ASSERT_THAT(w1->kinds, ElementsAre(v1::Command::kJobContext, v1::Command::kRunMap));
+  ASSERT_THAT(w1->JobContexts(), SizeIs(1));
+  const v1::JobContext sent = w1->JobContexts()[0];
+  EXPECT_EQ(sent.job_id(), job);
+  EXPECT_EQ(sent.context().mapper(), "builtin:wordcount");
+  EXPECT_EQ(sent.context().reducer(), "builtin:sum");
+  EXPECT_EQ(sent.context().reduces(), 2);
+  EXPECT_EQ(sent.context().task_id(), "");
+  EXPECT_EQ(sent.context().attempt_id(), "");
+  const v1::TaskContext& m0 = w1->Open()[0]->command.run_map().task();
+  EXPECT_TRUE(IsShortForm(m0)) << m0.DebugString();
+  EXPECT_EQ(m0.job_id(), job);
+  EXPECT_EQ(m0.task_id(), "m0");
+  EXPECT_EQ(m0.attempt_id(), job + "-m0-a1");
+
+  // A later task of the job on this session: short, and no context again.
+  AnswerMap(w1->Open()[0]);
+  ASSERT_THAT(w1->Open(), SizeIs(1));
+  EXPECT_TRUE(IsShortForm(w1->Open()[0]->command.run_map().task()));
+  EXPECT_THAT(w1->JobContexts(), SizeIs(1));
+
+  // The worker reconnects: its new session has no context until sent one.
+  c.coordinator.RemoveWorker(c.ids[0], absl::UnavailableError("stream ended"));
+  w1->FailAll(absl::UnavailableError("connection lost"));
+  FakeWorker* w2 = c.AddWorker(1, /*job_contexts=*/true);
+  ASSERT_THAT(w2->Open(), SizeIs(1));
+  ASSERT_THAT(w2->kinds, ElementsAre(v1::Command::kJobContext, v1::Command::kRunMap));
+  EXPECT_EQ(w2->JobContexts()[0].job_id(), job);
+  AnswerMaps(w2);
+  ASSERT_THAT(w2->Open(), SizeIs(1));
+  const v1::TaskContext& r0 = w2->Open()[0]->command.run_reduce().task();
+  EXPECT_TRUE(IsShortForm(r0)) << r0.DebugString();
+  EXPECT_EQ(r0.task_id(), "r0");
+  AnswerReduce(w2->Open()[0], "a\t1\n");
+  AnswerReduce(w2->Open()[0], "b\t1\n");
+  EXPECT_EQ(c.Status(job).state(), v1::SUCCEEDED);
+  EXPECT_THAT(w2->JobContexts(), SizeIs(1));
+
+  // Told to forget the job, the worker has no context; the next job's goes
+  // before that job's first task.
+  EXPECT_THAT(w2->ForgottenJobs(), ElementsAre(job));
+  std::string next = c.Submit(tmp.path() + "/out2", 1, 1);
+  ASSERT_THAT(w2->JobContexts(), SizeIs(2));
+  EXPECT_EQ(w2->JobContexts()[1].job_id(), next);
+  ASSERT_THAT(w2->kinds, SizeIs(Ge(2)));
+  EXPECT_EQ(w2->kinds[w2->kinds.size() - 2], v1::Command::kJobContext);
+  EXPECT_EQ(w2->kinds.back(), v1::Command::kRunMap);
+  EXPECT_TRUE(IsShortForm(w2->Open()[0]->command.run_map().task()));
+}
+
+TEST(WorkerRegistryTest, ForgetJobTellsEveryWorkerAndForgetsItsContextWasSent) {
+  WorkerRegistry registry;
+  FakeWorker a, b;
+  v1::Hello hello;
+  hello.set_job_contexts(true);
+  WorkerState* wa = registry.Add(hello, &a, absl::UnixEpoch());
+  WorkerState* wb = registry.Add(hello, &b, absl::UnixEpoch());
+  wa->job_contexts = {"j1", "j2"};
+  wb->job_contexts = {"j1"};
+  registry.ForgetJob("j1", /*logs=*/false);
+  EXPECT_THAT(a.ForgottenJobs(), ElementsAre("j1"));
+  EXPECT_THAT(b.ForgottenJobs(), ElementsAre("j1"));
+  EXPECT_THAT(wa->job_contexts, ElementsAre("j2"));
+  EXPECT_THAT(wb->job_contexts, IsEmpty());
+}
+
+TEST(CoordinatorTest, AWorkerThatDoesNotReadJobContextsGetsTheWholeContextInEveryTask) {
+  TempDir tmp;
+  Cluster c(OnePerSlotNoSlowStart());
+  FakeWorker* old = c.AddWorker();
+  FakeWorker* now = c.AddWorker(1, /*job_contexts=*/true);
+  std::string job = c.Submit(tmp.path() + "/out", 4, 2);
+  AnswerMaps(old);
+  AnswerMaps(now);
+  EXPECT_EQ(c.Status(job).state(), v1::REDUCING);
+  ASSERT_THAT(old->Open(), SizeIs(1));
+  const v1::TaskContext& reduce = old->Open()[0]->command.run_reduce().task();
+  EXPECT_EQ(reduce.mapper(), "builtin:wordcount");
+  EXPECT_EQ(reduce.reducer(), "builtin:sum");
+  EXPECT_EQ(reduce.reduces(), 2);
+  EXPECT_THAT(old->JobContexts(), IsEmpty());
+  int maps = 0;
+  for (const auto& p : old->calls) {
+    if (!p.command.has_run_map()) continue;
+    ++maps;
+    EXPECT_EQ(p.command.run_map().task().mapper(), "builtin:wordcount");
+    EXPECT_EQ(p.command.run_map().task().reduces(), 2);
+  }
+  EXPECT_GT(maps, 0);
+  EXPECT_THAT(now->JobContexts(), SizeIs(1));
+}
+
+// --total-order: the sampling tasks carry the whole context (the cut points
+// are not known yet); the job's context, cut points and all, goes once they are.
+TEST(CoordinatorTest, ATotalOrderJobsContextGoesWithItsCutPointsAfterSampling) {
+  TempDir tmp;
+  Cluster c(OnePerSlotNoSlowStart());
+  FakeWorker* w1 = c.AddWorker(1, /*job_contexts=*/true);
+  v1::JobSpec spec;
+  spec.add_inputs("/in");
+  spec.set_output(tmp.path() + "/out");
+  spec.set_mapper("builtin:identity");
+  spec.set_reducer("builtin:identity");
+  spec.set_reduces(2);
+  spec.set_max_attempts(1);
+  spec.set_total_order(true);
+  SplitPlan splits;
+  for (int i = 0; i < 2; ++i) splits.Add(absl::StrCat("/in/f", i), 0, 100);
+  absl::StatusOr<std::string> job = c.coordinator.SubmitJob(spec, splits);
+  ASSERT_THAT(job, testing::IsOk());
+
+  for (const char* key : {"a", "m"}) {
+    ASSERT_THAT(w1->Open(), SizeIs(1));
+    const v1::RunMap& sample = w1->Open()[0]->command.run_map();
+    ASSERT_GT(sample.sample_bytes(), 0);
+    EXPECT_EQ(sample.task().mapper(), "builtin:identity");
+    EXPECT_THAT(w1->JobContexts(), IsEmpty());
+    v1::Answer answer;
+    answer.mutable_map_done()->set_attempt_id(sample.task().attempt_id());
+    answer.mutable_map_done()->add_sample_keys(key);
+    answer.mutable_map_done()->add_sample_keys("z");
+    w1->Open()[0]->answer.Callback(answer);
+  }
+  ASSERT_THAT(w1->Open(), SizeIs(1));
+  EXPECT_EQ(w1->Open()[0]->command.run_map().sample_bytes(), 0);
+  EXPECT_TRUE(IsShortForm(w1->Open()[0]->command.run_map().task()));
+  ASSERT_THAT(w1->JobContexts(), SizeIs(1));
+  EXPECT_THAT(w1->JobContexts()[0].context().cut_points(), SizeIs(1));
+  EXPECT_EQ(w1->kinds[w1->kinds.size() - 2], v1::Command::kJobContext);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 // Test doubles for the coordinator: a worker whose calls wait until the test
 // answers them, answers shaped like a real worker's, and a scratch directory.
+// Like a real worker, it keeps the job contexts it is sent, so a task command
+// that came without its job's context is answered as the job's.
 #ifndef AMPMR_TESTS_MASTER_FAKE_WORKER_H_
 #define AMPMR_TESTS_MASTER_FAKE_WORKER_H_
 
@@ -8,6 +10,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -22,6 +25,8 @@ class FakeWorker : public WorkerLink {
   struct Pending {
     v1::Command command;
     amp::Deferred<v1::Answer> answer;
+    // A RunMap's or RunReduce's context, with its job's if it came without.
+    v1::TaskContext context;
   };
 
   amp::Deferred<v1::Answer> Call(v1::Command command) override {
@@ -30,7 +35,10 @@ class FakeWorker : public WorkerLink {
       d.Errback(absl::UnavailableError("closed"));
       return d;
     }
-    calls.push_back(Pending{std::move(command), d});
+    Pending& p = calls.emplace_back(Pending{std::move(command), d, {}});
+    kinds.push_back(p.command.kind_case());
+    if (p.command.has_run_map()) p.context = WithJobContext(p.command.run_map().task());
+    if (p.command.has_run_reduce()) p.context = WithJobContext(p.command.run_reduce().task());
     return d;
   }
   // A call's answer goes to `answer` when the test fires the Deferred, as if
@@ -47,7 +55,14 @@ class FakeWorker : public WorkerLink {
     });
     return true;
   }
-  void Send(v1::Command command) override { sent.push_back(std::move(command)); }
+  void Send(v1::Command command) override {
+    kinds.push_back(command.kind_case());
+    if (command.has_job_context()) {
+      contexts[command.job_context().job_id()] = command.job_context().context();
+    }
+    if (command.has_forget_job()) contexts.erase(command.forget_job().job_id());
+    sent.push_back(std::move(command));
+  }
   // Like the real link: outstanding calls fail with UNAVAILABLE.
   void Close(const absl::Status& why) override {
     closed = true;
@@ -96,9 +111,33 @@ class FakeWorker : public WorkerLink {
     return out;
   }
 
+  // The JobContexts sent, in order.
+  std::vector<v1::JobContext> JobContexts() const {
+    std::vector<v1::JobContext> out;
+    for (const auto& c : sent) {
+      if (c.has_job_context()) out.push_back(c.job_context());
+    }
+    return out;
+  }
+
   std::deque<Pending> calls;  // a deque: answering one may add more, and pointers stay valid
   std::vector<v1::Command> sent;
+  // What it was asked or told, in order.
+  std::vector<v1::Command::KindCase> kinds;
+  // The job contexts it has, by job (not forgotten since).
+  std::map<std::string, v1::TaskContext> contexts;
   bool closed = false;
+
+ private:
+  v1::TaskContext WithJobContext(const v1::TaskContext& own) const {
+    auto it = contexts.find(own.job_id());
+    if (!own.mapper().empty() || it == contexts.end()) return own;
+    v1::TaskContext ctx = it->second;
+    ctx.set_task_id(own.task_id());
+    ctx.set_attempt_id(own.attempt_id());
+    ctx.set_partition(own.partition());
+    return ctx;
+  }
 };
 
 // The output file a map attempt's answer names.
@@ -114,7 +153,7 @@ inline void AnswerMap(FakeWorker::Pending* p, double run_seconds = 0) {
   v1::MapDone* done = answer.mutable_map_done();
   done->set_attempt_id(run.task().attempt_id());
   done->set_output_path(MapOutputPath(run.task().attempt_id()));
-  for (int r = 0; r < run.task().reduces(); ++r) {
+  for (int r = 0; r < p->context.reduces(); ++r) {
     v1::PartitionInfo* part = done->add_partitions();
     part->set_offset(r * 10);
     part->set_length(10);

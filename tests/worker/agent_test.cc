@@ -48,10 +48,12 @@ v1::Box CommandBox(uint64_t ask, v1::Command command) {
   return box;
 }
 
+// A map attempt of job j1 whose context is all there (the long form).
 v1::Command RunMap(const std::string& attempt_id) {
   v1::Command c;
   c.mutable_run_map()->mutable_task()->set_attempt_id(attempt_id);
   c.mutable_run_map()->mutable_task()->set_job_id("j1");
+  c.mutable_run_map()->mutable_task()->set_mapper("builtin:wordcount");
   c.mutable_run_map()->mutable_split()->set_path("/in/f0");
   return c;
 }
@@ -59,7 +61,43 @@ v1::Command RunMap(const std::string& attempt_id) {
 v1::Command RunReduce(const std::string& attempt_id) {
   v1::Command c;
   c.mutable_run_reduce()->mutable_task()->set_attempt_id(attempt_id);
+  c.mutable_run_reduce()->mutable_task()->set_job_id("j1");
+  c.mutable_run_reduce()->mutable_task()->set_mapper("builtin:wordcount");
   c.mutable_run_reduce()->set_temp_path("/out/_temporary/part-00000");
+  return c;
+}
+
+// The context of job `job_id`, as the master sends it once per session.
+v1::Command JobContext(const std::string& job_id) {
+  v1::Command c;
+  c.mutable_job_context()->set_job_id(job_id);
+  v1::TaskContext* ctx = c.mutable_job_context()->mutable_context();
+  ctx->set_job_id(job_id);
+  ctx->set_mapper("exec:./m.sh");
+  ctx->set_reducer("builtin:sum");
+  ctx->set_combiner("builtin:sum");
+  ctx->set_reduces(3);
+  (*ctx->mutable_env())["LANG"] = "C";
+  ctx->set_timeout_seconds(30);
+  ctx->set_key_fields(2);
+  ctx->set_field_separator(",");
+  ctx->set_partition_fields(1);
+  ctx->set_sort_key("-k1,1 -k2,2nr");
+  ctx->add_cut_points("g");
+  ctx->add_cut_points("p");
+  ctx->set_compress_output("gzip");
+  return c;
+}
+
+// A task command that leaves its job's context out (the short form).
+v1::Command ShortRunMap(const std::string& job_id, const std::string& task_id, int partition) {
+  v1::Command c;
+  v1::TaskContext* ctx = c.mutable_run_map()->mutable_task();
+  ctx->set_job_id(job_id);
+  ctx->set_task_id(task_id);
+  ctx->set_attempt_id(job_id + "-" + task_id + "-a1");
+  ctx->set_partition(partition);
+  c.mutable_run_map()->mutable_split()->set_path("/in/f0");
   return c;
 }
 
@@ -175,6 +213,7 @@ TEST(AgentTest, HelloCarriesSlotsHandlersAndTheMapOutputsStillOnDisk) {
   EXPECT_EQ(hello.host(), "node7");
   EXPECT_EQ(hello.shuffle_address(), "10.0.0.7:9001");
   EXPECT_EQ(hello.pid(), 4242);
+  EXPECT_TRUE(hello.job_contexts());  // the master may send task commands short
   ASSERT_THAT(hello.map_outputs(), SizeIs(1));
   EXPECT_EQ(hello.map_outputs(0).attempt_id(), "j1-m0-a1");
   EXPECT_EQ(hello.map_outputs(0).output_path(), kept);
@@ -223,6 +262,82 @@ TEST(AgentTest, RunMapReachesTheRunnerAndItsResultTheMaster) {
   ASSERT_TRUE(reply->ok());
   EXPECT_EQ((*reply)->map_done().output_path(), "/work/j1-m0-a1.out");
   EXPECT_THAT((*reply)->map_done().partitions(), SizeIs(1));
+}
+
+// Each field of the job's context reaches the runner with the task's own.
+TEST(AgentTest, ShortFormTasksRunWithTheirJobsContext) {
+  AgentHarness h;
+  h.Connect();
+  h.Welcome();
+  h.FromMaster(0, JobContext("j4"));
+  h.FromMaster(7, ShortRunMap("j4", "m5", 5));
+  v1::Command reduce;
+  v1::TaskContext* own = reduce.mutable_run_reduce()->mutable_task();
+  own->set_job_id("j4");
+  own->set_task_id("r2");
+  own->set_attempt_id("j4-r2-a3");
+  own->set_partition(2);
+  reduce.mutable_run_reduce()->set_temp_path("/out/_temporary/part-00002");
+  h.FromMaster(8, reduce);
+
+  ASSERT_THAT(h.runner.attempts, SizeIs(2));
+  v1::TaskContext want = JobContext("j4").job_context().context();
+  want.set_task_id("m5");
+  want.set_attempt_id("j4-m5-a1");
+  want.set_partition(5);
+  const v1::RunMap& map = h.runner.attempts[0].map;
+  EXPECT_EQ(map.task().SerializeAsString(), want.SerializeAsString()) << map.task().DebugString();
+  EXPECT_EQ(map.split().path(), "/in/f0");
+  want.set_task_id("r2");
+  want.set_attempt_id("j4-r2-a3");
+  want.set_partition(2);
+  const v1::RunReduce& r = h.runner.attempts[1].reduce;
+  EXPECT_EQ(r.task().SerializeAsString(), want.SerializeAsString()) << r.task().DebugString();
+  EXPECT_EQ(r.temp_path(), "/out/_temporary/part-00002");
+  EXPECT_FALSE(h.ReplyTo(7).has_value());  // running
+}
+
+// Never a task with no mapper: one whose job's context never came fails at
+// once, and is not retried (FAILED_PRECONDITION).
+TEST(AgentTest, AShortFormTaskWithoutItsJobsContextFailsNamingTheJob) {
+  AgentHarness h;
+  h.Connect();
+  h.Welcome();
+  h.FromMaster(0, JobContext("j4"));
+  h.FromMaster(7, ShortRunMap("j5", "m0", 0));
+
+  EXPECT_THAT(h.runner.attempts, IsEmpty());
+  ASSERT_TRUE(h.ReplyTo(7).has_value());
+  EXPECT_THAT(*h.ReplyTo(7), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                      "attempt=j5-m0-a1: no context for job=j5 on this session: "
+                                      "the master sent the task without its job's context"));
+}
+
+TEST(AgentTest, ForgetJobAndTheSessionsEndDropTheJobsContext) {
+  AgentHarness h;
+  h.Connect();
+  h.Welcome();
+  h.FromMaster(0, JobContext("j4"));
+  h.FromMaster(0, JobContext("j6"));
+  v1::Command forget;
+  forget.mutable_forget_job()->set_job_id("j4");
+  h.FromMaster(0, forget);
+  h.FromMaster(7, ShortRunMap("j4", "m0", 0));
+  h.FromMaster(8, ShortRunMap("j6", "m0", 0));
+  ASSERT_TRUE(h.ReplyTo(7).has_value());
+  EXPECT_THAT(*h.ReplyTo(7),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("no context for job=j4")));
+  ASSERT_THAT(h.runner.attempts, SizeIs(1));  // j6's is still here
+  EXPECT_EQ(h.runner.attempts[0].map.task().mapper(), "exec:./m.sh");
+
+  h.Break();
+  h.Connect();
+  h.Welcome();
+  h.FromMaster(9, ShortRunMap("j6", "m1", 1));
+  ASSERT_TRUE(h.ReplyTo(9).has_value());
+  EXPECT_THAT(*h.ReplyTo(9),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("no context for job=j6")));
+  EXPECT_THAT(h.runner.attempts, SizeIs(1));
 }
 
 // An attempt's framework counters go as numbers to a master that reads
