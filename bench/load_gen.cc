@@ -5,7 +5,9 @@
 // heartbeats at the interval the master asks, and answers every RunMap and
 // RunReduce at once (or after --task-ms) as a worker that ran a task
 // producing no records would: a MapDone with R empty partitions, and an empty
-// part file at the reduce's temporary path (the master commits it).
+// part file at the reduce's temporary path (the master commits it). Like a
+// real worker it takes a job's context once per session (Hello.job_contexts),
+// of which it keeps the number of reduces.
 //
 //   load_gen --master ADDR [--workers N] [--slots S] [--task-ms MS]
 //            [--channels C]
@@ -22,6 +24,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -69,8 +72,13 @@ class SimulatedWorker {
                              v1::Answer answer;
                              v1::MapDone* done = answer.mutable_map_done();
                              done->set_attempt_id(c.run_map().task().attempt_id());
-                             for (int i = 0; i < c.run_map().task().reduces(); ++i)
-                               done->add_partitions();
+                             const v1::TaskContext& task = c.run_map().task();
+                             // A task without its job's context takes the job's.
+                             auto it = reduces_.find(task.job_id());
+                             int reduces = task.mapper().empty() && it != reduces_.end()
+                                               ? it->second
+                                               : task.reduces();
+                             for (int i = 0; i < reduces; ++i) done->add_partitions();
                              Answer(std::move(r), std::move(answer));
                            });
     session_->SetResponder(
@@ -85,8 +93,18 @@ class SimulatedWorker {
           answer.mutable_reduce_done()->set_attempt_id(c.run_reduce().task().attempt_id());
           Answer(std::move(r), std::move(answer));
         });
-    for (auto kind : {v1::Command::kCancel, v1::Command::kForgetJob, v1::Command::kHeartbeat,
-                      v1::Command::kDrain}) {
+    session_->SetResponder(v1::Command::kJobContext,
+                           [this](const v1::Command& c, amp::Session::Reply r) {
+                             reduces_[c.job_context().job_id()] =
+                                 c.job_context().context().reduces();
+                             r(v1::Answer());
+                           });
+    session_->SetResponder(v1::Command::kForgetJob,
+                           [this](const v1::Command& c, amp::Session::Reply r) {
+                             reduces_.erase(c.forget_job().job_id());
+                             r(v1::Answer());
+                           });
+    for (auto kind : {v1::Command::kCancel, v1::Command::kHeartbeat, v1::Command::kDrain}) {
       session_->SetResponder(kind,
                              [](const v1::Command&, amp::Session::Reply r) { r(v1::Answer()); });
     }
@@ -96,6 +114,7 @@ class SimulatedWorker {
     hello.mutable_hello()->set_shuffle_address(absl::StrCat("127.0.0.1:", 20000 + index));
     hello.mutable_hello()->set_slots(options.slots);
     hello.mutable_hello()->set_pid(getpid());
+    hello.mutable_hello()->set_job_contexts(true);
     session_->CallRemote(std::move(hello))
         .AddBoth([this](const absl::StatusOr<v1::Answer>& answer) {
           if (!answer.ok() || !answer->has_welcome()) return;
@@ -140,6 +159,7 @@ class SimulatedWorker {
   std::atomic<int64_t>* const answered_;
   std::unique_ptr<amp::ClientBoxReactor> reactor_;
   std::unique_ptr<amp::Session> session_;
+  std::map<std::string, int> reduces_;  // by job, from its JobContext
   absl::Duration interval_ = absl::Seconds(1);
   Loop::TimerId timer_ = 0;
   bool stopping_ = false;
