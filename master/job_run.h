@@ -156,6 +156,10 @@ class JobRun : public TaskSource {
   // The command that runs `attempt_id` of `task`; `short_form`: its context
   // only names the job, task, attempt and partition (the worker has the job's).
   v1::Command MakeCommand(const Task& task, const std::string& attempt_id, bool short_form) const;
+  // A map attempt's output as its answer describes it: one partition per
+  // reduce, none at a negative offset or of negative length. Map-only jobs
+  // and sampling tasks have no partitions to check.
+  absl::Status CheckMapOutput(const Task& task, const v1::Answer& answer) const;
   void OnAttemptDone(Task* task, const std::string& attempt_id,
                      const absl::StatusOr<v1::Answer>& result);
   // Removes the attempt from the task and frees its slot. Returns false if the

@@ -300,11 +300,35 @@ void JobRun::LaunchBackups(absl::Duration min_extra, absl::Duration without_medi
   }
 }
 
+absl::Status JobRun::CheckMapOutput(const Task& task, const v1::Answer& answer) const {
+  if (task.kind != Task::Kind::kMap || IsMapOnly(status_.spec())) return absl::OkStatus();
+  const v1::MapDone& done = answer.map_done();
+  if (done.output_path().empty()) return absl::OkStatus();  // no output at all
+  // A partition left out would read as empty: a silent loss of its records.
+  if (done.partitions_size() != status_.spec().reduces()) {
+    return absl::InternalError(absl::StrCat("worker answered a map output of ",
+                                            done.partitions_size(), " partitions; the job has ",
+                                            status_.spec().reduces(), " reduces"));
+  }
+  for (int r = 0; r < done.partitions_size(); ++r) {
+    const v1::PartitionInfo& p = done.partitions(r);
+    if (p.offset() < 0 || p.length() < 0) {
+      return absl::InternalError(absl::StrCat("worker answered a map output whose partition ", r,
+                                              " has a negative offset or length"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 void JobRun::AcceptAttempt(Task* task, const Attempt& attempt, const v1::Answer& answer) {
   const bool is_map = task->is_map();
   if (is_map ? !answer.has_map_done() : !answer.has_reduce_done()) {
     FailAttempt(task, attempt,
                 absl::InternalError("worker answered with the wrong kind of answer"));
+    return;
+  }
+  if (absl::Status bad = CheckMapOutput(*task, answer); !bad.ok()) {
+    FailAttempt(task, attempt, bad);
     return;
   }
   if (!is_map || IsMapOnly(status_.spec())) {
