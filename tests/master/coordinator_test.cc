@@ -167,6 +167,17 @@ TEST(CoordinatorTest, TaskOutOfAttemptsFailsJobAndCancelsTheRest) {
   EXPECT_FALSE(fs::exists(out + "/_SUCCESS"));
 }
 
+// Answers a map attempt with an output whose partitions have these lengths,
+// whatever the job's reduces.
+void AnswerMapWithLengths(FakeWorker::Pending* p, const std::vector<int64_t>& lengths) {
+  v1::Answer answer;
+  v1::MapDone* done = answer.mutable_map_done();
+  done->set_attempt_id(p->command.run_map().task().attempt_id());
+  done->set_output_path(MapOutputPath(done->attempt_id()));
+  for (int64_t length : lengths) done->add_partitions()->set_length(length);
+  p->answer.Callback(answer);
+}
+
 TEST(CoordinatorTest, MapOutputWithTooFewPartitionsIsAFailedAttempt) {
   TempDir tmp;
   std::string out = tmp.path() + "/out";
@@ -174,21 +185,13 @@ TEST(CoordinatorTest, MapOutputWithTooFewPartitionsIsAFailedAttempt) {
   FakeWorker* w = c.AddWorker();
   std::string job = c.Submit(out, 1, 2, /*max_attempts=*/2);
   // A worker's answer that leaves out a reduce's partition.
-  auto answer_short = [](FakeWorker::Pending* p) {
-    v1::Answer answer;
-    v1::MapDone* done = answer.mutable_map_done();
-    done->set_attempt_id(p->command.run_map().task().attempt_id());
-    done->set_output_path(MapOutputPath(done->attempt_id()));
-    done->add_partitions()->set_length(10);
-    p->answer.Callback(answer);
-  };
   ASSERT_THAT(w->Open(), SizeIs(1));
-  answer_short(w->Open()[0]);
+  AnswerMapWithLengths(w->Open()[0], {10});
   // Not accepted: the map runs again.
   EXPECT_EQ(c.Status(job).map().done(), 0);
   ASSERT_THAT(w->Open(), SizeIs(1));
   EXPECT_EQ(w->Open()[0]->command.run_map().task().attempt_id(), job + "-m0-a2");
-  answer_short(w->Open()[0]);
+  AnswerMapWithLengths(w->Open()[0], {10});
 
   v1::JobStatus s = c.Status(job);
   EXPECT_EQ(s.state(), v1::FAILED);
@@ -203,14 +206,7 @@ TEST(CoordinatorTest, MapOutputWithANegativeLengthIsAFailedAttempt) {
   FakeWorker* w = c.AddWorker();
   std::string job = c.Submit(tmp.path() + "/out", 1, 2, /*max_attempts=*/1);
   ASSERT_THAT(w->Open(), SizeIs(1));
-  FakeWorker::Pending* p = w->Open()[0];
-  v1::Answer answer;
-  v1::MapDone* done = answer.mutable_map_done();
-  done->set_attempt_id(p->command.run_map().task().attempt_id());
-  done->set_output_path(MapOutputPath(done->attempt_id()));
-  done->add_partitions()->set_length(10);
-  done->add_partitions()->set_length(-1);
-  p->answer.Callback(answer);
+  AnswerMapWithLengths(w->Open()[0], {10, -1});
   v1::JobStatus s = c.Status(job);
   EXPECT_EQ(s.state(), v1::FAILED);
   EXPECT_THAT(s.error(), HasSubstr("partition 1 has a negative offset or length"));
