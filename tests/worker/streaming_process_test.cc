@@ -127,6 +127,46 @@ TEST(StreamingProcessTest, ChildWritingLotsBeforeReadingDoesNotDeadlock) {
             24000000 + 24000000 / 99 + 1);
 }
 
+// The write system calls this process has made (all its threads).
+int64_t WriteCalls() {
+  std::ifstream io("/proc/self/io");
+  std::string name;
+  int64_t value;
+  while (io >> name >> value) {
+    if (name == "syscw:") return value;
+  }
+  ADD_FAILURE() << "no syscw in /proc/self/io";
+  return 0;
+}
+
+TEST(StreamingProcessTest, AReaderOfSmallPiecesGetsItsInputInLargeWrites) {
+  // awk reads the pipe a page at a time and works on each. Writing whenever
+  // the pipe has room would take a write (and a wake-up) every page or few
+  // it reads, some 3,000 for these 32 MB; written once the pipe is down to
+  // half, each write is about half a pipe (some 70 in all).
+  auto p = Start(Options("awk '{ n += NF } END { print n, NR }'"));
+  LineCollector out;
+  std::string block;
+  for (int i = 0; i < 10000; ++i) absl::StrAppend(&block, std::string(99, 'x'), "\n");
+  const int64_t before = WriteCalls();
+  for (int i = 0; i < 32; ++i) ASSERT_THAT(p->Write(block, &out), IsOk());
+  const int64_t writes = WriteCalls() - before;
+  ASSERT_THAT(p->Finish(&out), IsOk());
+  EXPECT_THAT(out.lines, ElementsAre("320000 320000"));
+  EXPECT_LT(writes, 500);
+}
+
+TEST(StreamingProcessTest, AReaderThatPausesStillGetsAllItsInput) {
+  // It reads 1 MiB, stops reading for a while (the task then looks at the
+  // pipe less and less often), then reads the rest.
+  auto p = Start(Options("head -c 1048576 | wc -c; sleep 0.3; wc -c"));
+  LineCollector out;
+  const std::string block(1 << 20, 'x');
+  for (int i = 0; i < 8; ++i) ASSERT_THAT(p->Write(block, &out), IsOk());
+  ASSERT_THAT(p->Finish(&out), IsOk());
+  EXPECT_THAT(out.lines, ElementsAre("1048576", std::to_string(7 << 20)));
+}
+
 TEST(StreamingProcessTest, ChildThatExitsWithoutReadingItsInputSucceeds) {
   // Our writes then fail with EPIPE; this test process does not ignore
   // SIGPIPE, so it would die if the signal were not kept from it.

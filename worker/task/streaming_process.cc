@@ -1,7 +1,9 @@
 #include "worker/task/streaming_process.h"
 
 #include <poll.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -84,6 +86,8 @@ StreamingProcess::StreamingProcess(StreamingOptions options, std::unique_ptr<Sub
       child_(std::move(child)),
       stdout_(kStdoutBuffer, kStdoutMaxLine),
       stderr_(kStderrBuffer, kStderrMaxLine) {
+  const int capacity = fcntl(child_->fd(0), F_GETPIPE_SZ);
+  if (capacity > 0) pacer_.emplace(static_cast<size_t>(capacity));
   if (options_.progress == nullptr) options_.progress = std::make_shared<ProgressClock>(0);
   options_.progress->Touch();  // starting counts: time spent before it does not
 }
@@ -130,24 +134,32 @@ absl::Status StreamingProcess::Pump(absl::string_view* pending, bool finishing, 
     struct pollfd fds[4];
     int n = 0;
     int in_i = -1, out_i = -1, err_i = -1, exit_i = -1;
-    if (!pending->empty()) fds[in_i = n++] = {child_->fd(0), POLLOUT, 0};
+    absl::Duration timeout = absl::Milliseconds(kStopCheckMs);
+    if (!pending->empty()) {
+      // Polled for POLLOUT only when the pacer says to write; otherwise for
+      // nothing, which still reports POLLERR once the child closed its stdin.
+      const absl::Duration wait = StdinWait();
+      const bool write_now = wait == absl::ZeroDuration();
+      fds[in_i = n++] = {child_->fd(0), static_cast<short>(write_now ? POLLOUT : 0), 0};
+      if (!write_now) timeout = std::min(timeout, wait);
+    }
     if (child_->fd(1) >= 0) fds[out_i = n++] = {child_->fd(1), POLLIN, 0};
     if (child_->fd(2) >= 0) fds[err_i = n++] = {child_->fd(2), POLLIN, 0};
-    int timeout_ms = kStopCheckMs;
     bool watch_exit = finishing && !child_->reaped();
     if (watch_exit) {
       if (child_->exit_fd() >= 0) {
         fds[exit_i = n++] = {child_->exit_fd(), POLLIN, 0};
       } else {
-        timeout_ms = kExitCheckMs;
+        timeout = std::min(timeout, absl::Milliseconds(kExitCheckMs));
       }
     }
     absl::Time stall = options_.progress->deadline();
     if (stall != absl::InfiniteFuture()) {
-      int64_t left = absl::ToInt64Milliseconds(stall - absl::Now()) + 1;
-      timeout_ms = static_cast<int>(std::clamp<int64_t>(left, 0, timeout_ms));
+      absl::Duration left = stall - absl::Now() + absl::Milliseconds(1);
+      timeout = std::clamp(left, absl::ZeroDuration(), timeout);
     }
-    if (::poll(fds, n, timeout_ms) < 0 && errno != EINTR) {
+    const struct timespec until = absl::ToTimespec(timeout);
+    if (::ppoll(fds, n, &until, nullptr) < 0 && errno != EINTR) {
       return absl::ErrnoToStatus(errno, "poll");
     }
     if (out_i >= 0 && fds[out_i].revents != 0) ReadStdout(out);
@@ -193,6 +205,10 @@ void StreamingProcess::WriteStdin(absl::string_view* pending) {
   if (n > 0) {
     options_.progress->Touch();
     pending->remove_prefix(static_cast<size_t>(n));
+    int queued = 0;
+    if (pacer_.has_value() && ioctl(child_->fd(0), FIONREAD, &queued) == 0) {
+      pacer_->Wrote(static_cast<size_t>(queued), absl::Now());
+    }
   } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
     // EPIPE: the child closed its stdin (or exited). The rest of its input
     // is dropped; how it exits decides the attempt.
@@ -200,6 +216,14 @@ void StreamingProcess::WriteStdin(absl::string_view* pending) {
     child_->CloseFd(0);
     *pending = absl::string_view();
   }
+}
+
+absl::Duration StreamingProcess::StdinWait() {
+  int queued = 0;
+  if (!pacer_.has_value() || ioctl(child_->fd(0), FIONREAD, &queued) != 0) {
+    return absl::ZeroDuration();
+  }
+  return pacer_->Wait(static_cast<size_t>(queued), absl::Now());
 }
 
 absl::Status StreamingProcess::CheckStop() {

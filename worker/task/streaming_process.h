@@ -40,6 +40,7 @@
 #include "worker/task/emitter.h"
 #include "worker/task/line_reader.h"
 #include "worker/task/progress_clock.h"
+#include "worker/task/refill_pacer.h"
 #include "worker/task/stderr_log.h"
 #include "worker/task/stderr_reporter.h"
 
@@ -102,6 +103,9 @@ class StreamingProcess {
   void ReadStderr(Emitter* out);
   // Writes what fits; drops the rest if the child closed its stdin.
   void WriteStdin(absl::string_view* pending);
+  // Zero when stdin should be written now, else how long until it should
+  // (see RefillPacer).
+  absl::Duration StdinWait();
   // Kills the group and returns the error if cancelled or out of time.
   absl::Status CheckStop();
   // An error saying `what` happened, with the tail of stderr.
@@ -115,6 +119,9 @@ class StreamingProcess {
   LineReader stdout_;
   LineReader stderr_;
   StderrReporter reporter_;
+  // Paces the writes to stdin; unset if the pipe's size is unknown (then
+  // stdin is written whenever it has room).
+  std::optional<RefillPacer> pacer_;
   bool stdin_dropped_ = false;  // the child closed its stdin early
   bool finished_ = false;       // Finish ran (maybe from Write, on an early exit)
   absl::Status finish_status_;
