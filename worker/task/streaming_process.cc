@@ -1,7 +1,7 @@
 #include "worker/task/streaming_process.h"
 
-#include <poll.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
@@ -122,8 +122,9 @@ absl::Status StreamingProcess::Finish(Emitter* out) {
 
 absl::Status StreamingProcess::Pump(absl::string_view* pending, bool finishing, Emitter* out) {
   // Each turn: stop if cancelled or out of time; poll stdin (while there is
-  // input), stdout, stderr and, when finishing, the child's exit; then read,
-  // write, and reap as they are ready.
+  // input, for room only when the pacer says to write), stdout, stderr and,
+  // when finishing, the child's exit; then read, write, and reap as they are
+  // ready.
   for (;;) {
     if (child_->fd(0) < 0) *pending = absl::string_view();  // dropped
     if (!finishing && pending->empty()) return absl::OkStatus();
