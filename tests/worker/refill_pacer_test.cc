@@ -82,13 +82,26 @@ TEST(RefillPacerTest, APipeFoundEmptyDoublesTheRate) {
   // 10 MB/s measured: 50,000 bytes above half would take 5 ms.
   pacer.Wait(kPipe - 100'000, kStart + absl::Milliseconds(10));
   EXPECT_EQ(pacer.Wait(kHalf + 50'000, kStart + absl::Milliseconds(10)), absl::Milliseconds(5));
-  // Refilled, then found empty: the child read at least 1 MiB in 200 ms,
-  // but it read faster than 10 MB/s, since it waited; 20 MB/s it is.
+  // Refilled, told to wait, then found empty: the child read at least 1 MiB
+  // in 200 ms, but faster than 10 MB/s, since it waited; 20 MB/s it is.
   pacer.Wrote(kPipe, kStart + absl::Milliseconds(10));
+  EXPECT_GT(pacer.Wait(kPipe, kStart + absl::Milliseconds(10)), absl::ZeroDuration());
   EXPECT_EQ(pacer.Wait(0, kStart + absl::Milliseconds(210)), absl::ZeroDuration());
   pacer.Wrote(kPipe, kStart + absl::Milliseconds(210));
   EXPECT_EQ(pacer.Wait(kHalf + 50'000, kStart + absl::Milliseconds(210)),
             absl::Milliseconds(2.5));
+}
+
+TEST(RefillPacerTest, APipeEmptiedWhileTheTaskHadNothingToWriteKeepsTheRate) {
+  RefillPacer pacer(kPipe);
+  pacer.Wrote(kPipe, kStart);
+  pacer.Wait(kPipe - 100'000, kStart + absl::Milliseconds(10));  // 10 MB/s
+  // Written down to half, then the task had no more input for a while: the
+  // pipe is empty at its next write, but the child did not wait on a wait.
+  EXPECT_EQ(pacer.Wait(kHalf, kStart + absl::Milliseconds(60)), absl::ZeroDuration());
+  EXPECT_EQ(pacer.Wait(0, kStart + absl::Milliseconds(500)), absl::ZeroDuration());
+  pacer.Wrote(kPipe, kStart + absl::Milliseconds(500));
+  EXPECT_EQ(pacer.Wait(kHalf + 50'000, kStart + absl::Milliseconds(500)), absl::Milliseconds(5));
 }
 
 }  // namespace

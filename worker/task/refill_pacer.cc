@@ -6,14 +6,18 @@ namespace ampmr::worker {
 
 absl::Duration RefillPacer::Wait(size_t queued, absl::Time now) {
   const size_t half = capacity_ / 2;
-  if (queued == 0 && sample_time_ != absl::InfinitePast() && now > sample_time_) {
-    // Found empty: the child waited, so it reads at least this fast, and
-    // likely faster than the last rate (which made this look late).
+  if (queued == 0 && waited_ && now > sample_time_) {
+    // Found empty after a wait: the child waited, so it reads at least this
+    // fast, and likely faster than the last rate (which made the wait long).
     const double at_least =
         static_cast<double>(sample_queued_) / absl::ToDoubleSeconds(now - sample_time_);
     rate_ = std::max(at_least, rate_ * 2);
   }
-  if (queued <= half) return absl::ZeroDuration();
+  if (queued <= half) {
+    waited_ = false;
+    return absl::ZeroDuration();
+  }
+  waited_ = true;
   if (sample_time_ == absl::InfinitePast()) Wrote(queued, now);
   const absl::Duration since = now - sample_time_;
   if (since >= kSample) {

@@ -7,9 +7,9 @@
 // most half full, and otherwise waits (on the child's output, as ever) until
 // the child should have read it down to half, at the rate it has been reading.
 // One refill per half a pipe, then, with the other half still queued for the
-// child while the task's wake-up is late. A pipe found empty means the child
-// waited: the rate is taken to be at least twice what it was, so a wait too
-// long is not made again.
+// child while the task's wake-up is late. A pipe found empty after a wait
+// means the child waited: the rate is taken to be at least twice what it was,
+// so a wait too long is not made again.
 //
 // Pure logic: the caller supplies the bytes queued in the pipe (FIONREAD) and
 // the time; tests drive it with made-up ones. Thread-compatible.
@@ -49,6 +49,9 @@ class RefillPacer {
   absl::Time sample_time_ = absl::InfinitePast();
   // The child's last measured read rate in bytes per second; 0: unknown.
   double rate_ = 0;
+  // The last answer was a wait (not "write now"): a pipe found empty next
+  // was emptied while the task waited, not while it had nothing to write.
+  bool waited_ = false;
 };
 
 }  // namespace ampmr::worker
