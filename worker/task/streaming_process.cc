@@ -206,10 +206,8 @@ void StreamingProcess::WriteStdin(absl::string_view* pending) {
   if (n > 0) {
     options_.progress->Touch();
     pending->remove_prefix(static_cast<size_t>(n));
-    int queued = 0;
-    if (pacer_.has_value() && ioctl(child_->fd(0), FIONREAD, &queued) == 0) {
-      pacer_->Wrote(static_cast<size_t>(queued), absl::Now());
-    }
+    const int queued = StdinQueued();
+    if (queued >= 0) pacer_->Wrote(static_cast<size_t>(queued), absl::Now());
   } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
     // EPIPE: the child closed its stdin (or exited). The rest of its input
     // is dropped; how it exits decides the attempt.
@@ -219,11 +217,15 @@ void StreamingProcess::WriteStdin(absl::string_view* pending) {
   }
 }
 
-absl::Duration StreamingProcess::StdinWait() {
+int StreamingProcess::StdinQueued() const {
   int queued = 0;
-  if (!pacer_.has_value() || ioctl(child_->fd(0), FIONREAD, &queued) != 0) {
-    return absl::ZeroDuration();
-  }
+  if (!pacer_.has_value() || ioctl(child_->fd(0), FIONREAD, &queued) != 0) return -1;
+  return queued;
+}
+
+absl::Duration StreamingProcess::StdinWait() {
+  const int queued = StdinQueued();
+  if (queued < 0) return absl::ZeroDuration();
   return pacer_->Wait(static_cast<size_t>(queued), absl::Now());
 }
 

@@ -103,6 +103,9 @@ class StreamingProcess {
   void ReadStderr(Emitter* out);
   // Writes what fits; drops the rest if the child closed its stdin.
   void WriteStdin(absl::string_view* pending);
+  // The bytes in the stdin pipe not yet read by the child; -1 without a
+  // pacer or if the kernel cannot say.
+  int StdinQueued() const;
   // Zero when stdin should be written now, else how long until it should
   // (see RefillPacer).
   absl::Duration StdinWait();
